@@ -1,0 +1,1 @@
+"""Hardware specs, the bundled device catalog and YAML loading."""

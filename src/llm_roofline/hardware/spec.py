@@ -1,0 +1,115 @@
+"""Hardware: one device's roofline parameters, in SI base units (bytes, bytes/s, FLOP/s).
+
+GB = 1e9 bytes everywhere; capacities are stored in bytes exactly as the vendor's number
+means them (see ``docs`` of the catalog for GB vs GiB labels). Peaks are dense (no 2:4
+sparsity). ``peak_flops_per_s`` maps a precision to its dense peak; a precision missing from
+the map has no hardware path on the device and falls back to the next wider one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from ..errors import ConfigError
+
+# Precisions in order from narrow to wide; the engine picks the narrowest one that is at least
+# as wide as an operator's operands and that the device has.
+PRECISIONS = ("fp4", "int4", "fp8", "int8", "bf16", "fp16", "tf32", "fp32")
+PRECISION_BITS = {"fp4": 4, "int4": 4, "fp8": 8, "int8": 8, "bf16": 16, "fp16": 16, "tf32": 32, "fp32": 32}
+
+
+@dataclass(frozen=True)
+class Efficiency:
+    """Fractions of the datasheet peaks that kernels reach, and a fixed cost per kernel launch.
+
+    time = max(FLOPs / (peak * compute_fraction), bytes / (bandwidth * bandwidth_fraction))
+           + kernel_overhead_s. ``ideal`` (1, 1, 0) is the paper's roofline.
+    """
+
+    compute_fraction: float = 1.0
+    bandwidth_fraction: float = 1.0
+    kernel_overhead_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("compute_fraction", "bandwidth_fraction"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and 0.0 < value <= 1.0):
+                raise ConfigError(f"efficiency.{name} must be in (0, 1], got {value!r}")
+        if not (isinstance(self.kernel_overhead_s, int | float) and 0.0 <= self.kernel_overhead_s < 1.0):
+            raise ConfigError(f"efficiency.kernel_overhead_s must be in [0, 1) seconds, "
+                              f"got {self.kernel_overhead_s!r}")
+
+
+IDEAL = Efficiency()
+
+
+@dataclass(frozen=True)
+class Hardware:
+    """One accelerator (or CPU), as the roofline sees it.
+
+    memory_bandwidth_bytes_per_s: main-memory bandwidth (decimal, bytes/s).
+    memory_capacity_bytes: main memory the model may use (bytes).
+    peak_flops_per_s: dense peak per precision (FLOP/s; integer ops counted as FLOPs).
+    sram_per_sm_bytes / sm_count / l2_bytes: on-chip memory (informational, bytes).
+    interconnect_bandwidth_bytes_per_s: scale-up link, bidirectional aggregate (bytes/s).
+    efficiency: measured fractions used when the user picks ``--efficiency hardware``.
+    """
+
+    name: str
+    memory_bandwidth_bytes_per_s: float
+    memory_capacity_bytes: float
+    peak_flops_per_s: Mapping[str, float]
+    vendor: str = ""
+    kind: str = "gpu"
+    sram_per_sm_bytes: float | None = None
+    sm_count: int | None = None
+    l2_bytes: float | None = None
+    interconnect_bandwidth_bytes_per_s: float | None = None
+    host_bandwidth_bytes_per_s: float | None = None
+    efficiency: Efficiency = field(default_factory=Efficiency)
+    aliases: tuple[str, ...] = ()
+    source_url: str = ""
+    notes: str = ""
+
+    def __post_init__(self) -> None:
+        for name in ("memory_bandwidth_bytes_per_s", "memory_capacity_bytes"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+                raise ConfigError(f"{self.name}: {name} must be a positive number, got {value!r}")
+        peaks = dict(self.peak_flops_per_s)
+        unknown = set(peaks) - set(PRECISIONS)
+        if unknown:
+            raise ConfigError(f"{self.name}: unknown precision(s) {sorted(unknown)}; "
+                              f"valid: {', '.join(PRECISIONS)}")
+        for precision, value in peaks.items():
+            if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+                raise ConfigError(f"{self.name}: peak_flops_per_s.{precision} must be a positive "
+                                  f"number, got {value!r}")
+        if not peaks:
+            raise ConfigError(f"{self.name}: peak_flops_per_s needs at least one precision")
+        object.__setattr__(self, "peak_flops_per_s", MappingProxyType(peaks))
+        object.__setattr__(self, "aliases", tuple(self.aliases))
+
+    def ridge_point(self, precision: str = "fp16") -> float:
+        """Arithmetic intensity (FLOP/byte) where the roofline turns: peak / bandwidth."""
+        return self.peak_for(precision) / self.memory_bandwidth_bytes_per_s
+
+    def peak_for(self, precision: str) -> float:
+        """Dense peak (FLOP/s) of ``precision``; if the device lacks it, a precision of the same
+        width (fp16 <-> bf16, int8 <-> fp8, int4 <-> fp4), else the next wider one it has."""
+        return self.peak_flops_per_s[self.resolve_precision(precision)]
+
+    def resolve_precision(self, precision: str) -> str:
+        """The precision whose peak applies to operands of ``precision`` on this device."""
+        if precision not in PRECISION_BITS:
+            raise ConfigError(f"unknown precision {precision!r}; valid: {', '.join(PRECISIONS)}")
+        bits = PRECISION_BITS[precision]
+        same = [p for p in PRECISIONS if PRECISION_BITS[p] == bits and p != precision]
+        wider = [p for p in PRECISIONS if PRECISION_BITS[p] > bits]
+        for candidate in [precision, *same, *wider]:
+            if candidate in self.peak_flops_per_s:
+                return candidate
+        return max(self.peak_flops_per_s, key=self.peak_flops_per_s.__getitem__)

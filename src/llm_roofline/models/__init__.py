@@ -1,0 +1,1 @@
+"""Model specs, HF config.json parsing and the bundled model catalog."""

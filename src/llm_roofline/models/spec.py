@@ -1,0 +1,239 @@
+"""ModelSpec: the architecture facts the engine needs, as frozen values.
+
+Notation (JAX scaling book): D model width, F MLP width, N query heads, K KV heads,
+H head size, L layers, V vocabulary, E experts, k experts per token.
+
+A model is a sequence of *layer groups*: identical decoder layers and how many of them.
+Most models have one group; DeepSeek (first dense layers, then MoE), Gemma 2 (sliding and
+global attention alternate) and Jamba (Mamba / attention x dense / MoE) have several.
+Every size here is a count of elements, not bytes: bit-widths belong to the scenario.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from ..errors import ConfigError
+
+NORM_KINDS = ("rmsnorm", "layernorm")
+ACTIVATIONS = ("silu", "gelu", "gelu_tanh", "relu", "relu2", "swiglu_fused")
+
+
+def _positive(owner: str, **values: int) -> None:
+    for name, value in values.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            raise ConfigError(f"{owner}.{name} must be a positive integer, got {value!r}")
+
+
+def _non_negative(owner: str, **values: int) -> None:
+    for name, value in values.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ConfigError(f"{owner}.{name} must be a non-negative integer, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Attention:
+    """Multi-head attention with N query heads and K key/value heads (GQA: K < N; MQA: K = 1).
+
+    q_proj: D -> N*H, k_proj and v_proj: D -> K*H, o_proj: N*H -> D.
+    ``rope_dim`` is the number of rotary dimensions per head (0: no RoPE, e.g. learned
+    positions or ALiBi). ``sliding_window`` limits each query to the last W keys.
+    ``qk_norm`` adds an RMSNorm over H to every query and key head (Qwen3).
+    """
+
+    num_heads: int
+    num_kv_heads: int
+    head_dim: int
+    rope_dim: int = 0
+    qkv_bias: bool = False
+    o_bias: bool = False
+    fused_qkv: bool = False
+    sliding_window: int | None = None
+    qk_norm: bool = False
+
+    def __post_init__(self) -> None:
+        _positive("attention", num_heads=self.num_heads, num_kv_heads=self.num_kv_heads,
+                  head_dim=self.head_dim)
+        _non_negative("attention", rope_dim=self.rope_dim)
+        if self.num_heads % self.num_kv_heads:
+            raise ConfigError(f"attention.num_heads ({self.num_heads}) must be a multiple of "
+                              f"num_kv_heads ({self.num_kv_heads})")
+        if self.rope_dim > self.head_dim:
+            raise ConfigError(f"attention.rope_dim ({self.rope_dim}) exceeds head_dim ({self.head_dim})")
+        if self.sliding_window is not None:
+            _positive("attention", sliding_window=self.sliding_window)
+
+
+@dataclass(frozen=True)
+class LatentAttention:
+    """DeepSeek-V2/V3 multi-head latent attention (MLA).
+
+    q: D -> q_lora_rank -> N*(nope+rope) (or D -> N*(nope+rope) when q_lora_rank = 0);
+    kv_a: D -> kv_lora_rank + rope (the cached latent and the shared rotary key);
+    kv_b: kv_lora_rank -> N*(nope + v); o_proj: N*v -> D.
+    """
+
+    num_heads: int
+    q_lora_rank: int
+    kv_lora_rank: int
+    qk_nope_head_dim: int
+    qk_rope_head_dim: int
+    v_head_dim: int
+    bias: bool = False
+
+    def __post_init__(self) -> None:
+        _positive("mla", num_heads=self.num_heads, kv_lora_rank=self.kv_lora_rank,
+                  qk_rope_head_dim=self.qk_rope_head_dim, v_head_dim=self.v_head_dim)
+        _non_negative("mla", q_lora_rank=self.q_lora_rank, qk_nope_head_dim=self.qk_nope_head_dim)
+
+    @property
+    def qk_head_dim(self) -> int:
+        return self.qk_nope_head_dim + self.qk_rope_head_dim
+
+
+@dataclass(frozen=True)
+class Mamba:
+    """Mamba (S6) mixer: in_proj D -> 2*d_inner, depthwise conv1d (d_conv taps), x_proj
+    d_inner -> dt_rank + 2*d_state, dt_proj dt_rank -> d_inner, selective scan, out_proj
+    d_inner -> D. ``inner_norms``: Jamba's RMSNorms over dt (dt_rank) and B, C (d_state)."""
+
+    d_inner: int
+    d_state: int
+    d_conv: int
+    dt_rank: int
+    conv_bias: bool = True
+    proj_bias: bool = False
+    inner_norms: bool = False
+
+    def __post_init__(self) -> None:
+        _positive("mamba", d_inner=self.d_inner, d_state=self.d_state, d_conv=self.d_conv,
+                  dt_rank=self.dt_rank)
+
+
+@dataclass(frozen=True)
+class MLP:
+    """Dense feed-forward block. Gated (SwiGLU/GeGLU): gate_proj, up_proj D -> F, act(gate)*up,
+    down_proj F -> D. Plain (OPT, GPT-2): up D -> F, act, down F -> D (no gate)."""
+
+    intermediate_size: int
+    gated: bool
+    activation: str = "silu"
+    bias: bool = False
+    fused_gate_up: bool = False
+
+    def __post_init__(self) -> None:
+        _positive("mlp", intermediate_size=self.intermediate_size)
+        if self.activation not in ACTIVATIONS:
+            raise ConfigError(f"mlp.activation {self.activation!r} is not one of {ACTIVATIONS}")
+
+
+@dataclass(frozen=True)
+class MoE:
+    """Routed mixture of experts: router D -> E, each token runs its top-k experts, each an
+    MLP of width ``expert_intermediate_size``. ``shared_intermediate_size`` > 0 adds an
+    always-on shared MLP of that width (DeepSeek: n_shared * moe width; Qwen2-MoE), with a
+    sigmoid gate D -> 1 when ``shared_expert_gate``. ``router_bias``: E extra router
+    parameters (DeepSeek-V3's e_score_correction_bias)."""
+
+    num_experts: int
+    top_k: int
+    expert_intermediate_size: int
+    gated: bool = True
+    activation: str = "silu"
+    shared_intermediate_size: int = 0
+    shared_expert_gate: bool = False
+    router_bias: bool = False
+    expert_bias: bool = False
+
+    def __post_init__(self) -> None:
+        _positive("moe", num_experts=self.num_experts, top_k=self.top_k,
+                  expert_intermediate_size=self.expert_intermediate_size)
+        _non_negative("moe", shared_intermediate_size=self.shared_intermediate_size)
+        if self.top_k > self.num_experts:
+            raise ConfigError(f"moe.top_k ({self.top_k}) exceeds num_experts ({self.num_experts})")
+        if self.activation not in ACTIVATIONS:
+            raise ConfigError(f"moe.activation {self.activation!r} is not one of {ACTIVATIONS}")
+
+
+Mixer = Attention | LatentAttention | Mamba
+FFN = MLP | MoE
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One decoder layer. ``norm_names`` lists its norms (each over D, in HF's names, in order);
+    ``parallel``: attention and FFN both read the layer input and one add joins them (GPT-J,
+    GPT-NeoX, Falcon, Phi-2); otherwise two sequential residual adds. ``ffn`` None: Mamba-only."""
+
+    mixer: Mixer
+    ffn: FFN | None
+    norm_names: tuple[str, ...] = ("input_layernorm", "post_attention_layernorm")
+    norm_kind: str = "rmsnorm"
+    norm_bias: bool = False
+    parallel: bool = False
+
+    def __post_init__(self) -> None:
+        if self.norm_kind not in NORM_KINDS:
+            raise ConfigError(f"layer.norm_kind {self.norm_kind!r} is not one of {NORM_KINDS}")
+
+
+@dataclass(frozen=True)
+class LayerGroup:
+    layer: Layer
+    count: int
+
+    def __post_init__(self) -> None:
+        _positive("layer_group", count=self.count)
+
+
+DEFAULT_OP_NAMES: Mapping[str, str] = MappingProxyType({
+    "embed_tokens": "embed_tokens", "embed_positions": "embed_positions",
+    "embedding_norm": "word_embeddings_layernorm",
+    "q_proj": "q_proj", "k_proj": "k_proj", "v_proj": "v_proj", "qkv_proj": "qkv_proj",
+    "o_proj": "o_proj", "gate_proj": "gate_proj", "up_proj": "up_proj",
+    "gate_up_proj": "gate_up_proj", "down_proj": "down_proj",
+    "router": "router", "experts": "experts", "shared_experts": "shared_experts",
+    "final_norm": "norm", "lm_head": "lm_head",
+})
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A decoder-only LM. ``learned_positions``: rows of a learned position table (0 with RoPE or
+    ALiBi). ``tie_word_embeddings``: lm_head shares the embedding matrix (counted once).
+    ``op_names`` maps roles to the family's HF module names (defaults: Llama's)."""
+
+    name: str
+    model_type: str
+    hidden_size: int
+    vocab_size: int
+    layer_groups: tuple[LayerGroup, ...]
+    tie_word_embeddings: bool = False
+    learned_positions: int = 0
+    embedding_norm: bool = False
+    final_norm: bool = True
+    final_norm_kind: str = "rmsnorm"
+    final_norm_bias: bool = False
+    lm_head_bias: bool = False
+    max_position_embeddings: int | None = None
+    op_names: Mapping[str, str] = field(default_factory=lambda: DEFAULT_OP_NAMES)
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        _positive(self.name or "model", hidden_size=self.hidden_size, vocab_size=self.vocab_size)
+        _non_negative(self.name or "model", learned_positions=self.learned_positions)
+        if not self.layer_groups:
+            raise ConfigError(f"{self.name}: a model needs at least one layer")
+        names = dict(DEFAULT_OP_NAMES)
+        names.update(self.op_names)
+        object.__setattr__(self, "op_names", MappingProxyType(names))
+        object.__setattr__(self, "layer_groups", tuple(self.layer_groups))
+
+    @property
+    def num_layers(self) -> int:
+        return sum(group.count for group in self.layer_groups)
+
+    def op_name(self, role: str) -> str:
+        return self.op_names[role]
