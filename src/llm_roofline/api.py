@@ -1,0 +1,162 @@
+"""The public Python API: analyze one scenario, sweep many. Every face calls these."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from .engine import Analysis, evaluate
+from .errors import ConfigError, ScenarioError
+from .hardware.spec import IDEAL, Efficiency, Hardware
+from .models.spec import ModelSpec
+from .result import Report, report_at
+from .scenario import Scenario
+
+EFFICIENCY_MODES = ("ideal", "hardware")
+
+
+def load_model(model: str | ModelSpec) -> ModelSpec:
+    """A catalog id or alias, a path to a HF config.json (or its folder), or a ModelSpec."""
+    if isinstance(model, ModelSpec):
+        return model
+    from .models.catalog import load_model as load
+
+    return load(str(model))
+
+
+def load_hardware(hardware: str | Hardware, **overrides) -> Hardware:
+    """A catalog name or alias (LLM-Viewer's names work), a YAML file, or a Hardware; with optional
+    overrides (memory_bandwidth_bytes_per_s, memory_capacity_bytes, peak_flops_per_s, ...)."""
+    from .hardware.catalog import load_hardware as load
+
+    if isinstance(hardware, Hardware):
+        if not any(v is not None for v in overrides.values()):
+            return hardware
+        from .hardware.catalog import with_overrides
+
+        return with_overrides(hardware, **overrides)
+    return load(str(hardware), **overrides)
+
+
+def resolve_efficiency(efficiency: str | Efficiency | Mapping, hardware: Hardware) -> Efficiency:
+    """``ideal`` (the paper's roofline), ``hardware`` (the device entry's measured fractions),
+    an Efficiency, or a mapping of its fields."""
+    if isinstance(efficiency, Efficiency):
+        return efficiency
+    if isinstance(efficiency, Mapping):
+        try:
+            return Efficiency(**efficiency)
+        except TypeError as exc:
+            raise ConfigError(f"efficiency: {exc}; fields are compute_fraction, bandwidth_fraction, "
+                              "kernel_overhead_s") from None
+    if efficiency == "ideal":
+        return IDEAL
+    if efficiency == "hardware":
+        return hardware.efficiency
+    raise ScenarioError(f"efficiency must be one of {EFFICIENCY_MODES}, got {efficiency!r}")
+
+
+def analyze(model: str | ModelSpec, hardware: str | Hardware, *, batch_size: int = 1,
+            prompt_len: int = 1024, gen_len: int = 0, kv_len: int | None = None,
+            w_bits: int | str = 16, a_bits: int | str = 16, kv_bits: int | str = 16,
+            flash_attention: bool = False, logits_all: bool = False, group_size: int = 128,
+            scale_bits: int = 16, efficiency: str | Efficiency | Mapping = "ideal") -> Report:
+    """Roofline analysis of one scenario: per-operator prefill and decode-step tables, totals,
+    whole-generation metrics (TTFT, TPOT, e2e, tokens/s) and the memory footprint.
+
+    ``kv_len``: KV length of the reported decode step (default: prompt_len, LLM-Viewer's
+    convention); ``gen_len`` decode steps follow the prompt in ``generation``.
+    """
+    for name, value in (("batch_size", batch_size), ("prompt_len", prompt_len), ("gen_len", gen_len),
+                        ("kv_len", kv_len), ("w_bits", w_bits), ("a_bits", a_bits), ("kv_bits", kv_bits)):
+        if np.ndim(value) != 0:
+            raise ScenarioError(f"{name}: analyze() takes one value; use sweep() for lists")
+    return report_at(analyze_many(model, hardware, batch_size=batch_size, prompt_len=prompt_len,
+                                  gen_len=gen_len, kv_len=kv_len, w_bits=w_bits, a_bits=a_bits,
+                                  kv_bits=kv_bits, flash_attention=flash_attention, logits_all=logits_all,
+                                  group_size=group_size, scale_bits=scale_bits, efficiency=efficiency), 0)
+
+
+def analyze_many(model, hardware, *, efficiency="ideal", **scenario) -> Analysis:
+    """The vectorized engine on equal-length lists (or scalars): one Analysis over all of them."""
+    spec = load_model(model)
+    device = load_hardware(hardware)
+    return evaluate(spec, device, Scenario.build(**scenario), resolve_efficiency(efficiency, device))
+
+
+SWEEP_AXES = ("batch_size", "prompt_len", "gen_len", "kv_len", "w_bits", "a_bits", "kv_bits")
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """A grid of scenarios: ``columns`` maps each column name to an array (one row per point)."""
+
+    analysis: Analysis
+    columns: dict[str, np.ndarray]
+
+    def __len__(self) -> int:
+        return int(self.analysis.scenario.size)
+
+    def to_records(self) -> list[dict]:
+        names = list(self.columns)
+        return [dict(zip(names, (c[i].item() for c in self.columns.values()), strict=True))
+                for i in range(len(self))]
+
+    def to_dataframe(self):
+        try:
+            import pandas as pd
+        except ImportError as exc:  # pragma: no cover
+            raise ImportError("to_dataframe() needs pandas: pip install 'llm-roofline[dataframe]'") from exc
+        return pd.DataFrame(self.columns)
+
+    def report(self, i: int) -> Report:
+        return report_at(self.analysis, i)
+
+
+def sweep(model, hardware, *, efficiency="ideal", flash_attention: bool = False, logits_all: bool = False,
+          group_size: int = 128, scale_bits: int = 16, **axes) -> SweepResult:
+    """Every combination of the listed values (a Cartesian grid) in one vectorized call, e.g.
+    ``sweep(m, h, batch_size=range(1, 513), prompt_len=[128, 256, ..., 16384])``."""
+    unknown = set(axes) - set(SWEEP_AXES)
+    if unknown:
+        raise ScenarioError(f"unknown sweep axis {sorted(unknown)}; valid: {', '.join(SWEEP_AXES)}")
+    values = {}
+    for name, value in axes.items():
+        if value is None:
+            continue
+        listed = [value] if isinstance(value, str) or np.ndim(value) == 0 else list(value)
+        if not listed:
+            raise ScenarioError(f"{name}: empty list")
+        values[name] = listed
+    names = list(values)
+    families = {n: {type(v) for v in values[n]} for n in names}
+    if any(str in f and len(values[n]) > 1 for n, f in families.items()):
+        raise ScenarioError("bit-width sweeps take numbers (use one named format, or bits)")
+    grid = np.meshgrid(*[np.asarray(values[n] if str not in families[n] else [0]) for n in names],
+                       indexing="ij") if names else []
+    scenario = {n: (values[n][0] if str in families[n] else g.ravel()) for n, g in zip(names, grid, strict=True)}
+    analysis = analyze_many(model, hardware, efficiency=efficiency, flash_attention=flash_attention,
+                            logits_all=logits_all, group_size=group_size, scale_bits=scale_bits, **scenario)
+    return SweepResult(analysis=analysis, columns=sweep_columns(analysis))
+
+
+def sweep_columns(a: Analysis) -> dict[str, np.ndarray]:
+    """The documented columns of a sweep (CSV header order)."""
+    sc, g, m = a.scenario, a.generation, a.memory
+    return {
+        "batch_size": sc.batch_size, "prompt_len": sc.prompt_len, "gen_len": sc.gen_len,
+        "kv_len": sc.kv_len, "w_bits": sc.weights.bits, "a_bits": sc.activations.bits,
+        "kv_bits": sc.kv_cache.bits,
+        "prefill_flops": a.prefill_total.flops, "prefill_bytes": a.prefill_total.bytes,
+        "prefill_time_s": a.prefill_total.time_s,
+        "decode_flops": a.decode_total.flops, "decode_bytes": a.decode_total.bytes,
+        "decode_time_s": a.decode_total.time_s,
+        "ttft_s": g.ttft_s, "tpot_s": g.tpot_s, "e2e_s": g.e2e_s,
+        "throughput_tokens_per_s": g.throughput_tokens_per_s,
+        "weights_bytes": m.weights_bytes, "kv_cache_bytes": m.kv_cache_bytes,
+        "activations_bytes": m.activations_bytes, "total_bytes": m.total_bytes,
+        "fits": m.fits, "max_batch_size": m.max_batch_size,
+    }
+

@@ -1,0 +1,77 @@
+"""evaluate: model x hardware x scenarios -> every number the faces show, in one vectorized pass.
+
+    ModelSpec, Scenario -> build_ops (prefill; decode at kv_len; decode at S = 0 and 1 for the
+    exact generation sum) -> roofline -> stage totals, generation, memory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .graph import build_ops
+from .hardware.spec import Efficiency, Hardware
+from .models.spec import ModelSpec
+from .report import Generation, Memory, StageTotals, generation, memory, stage_totals
+from .roofline import OpCosts, roofline
+from .scenario import Scenario, tiled
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """All results for n scenarios (arrays over the last axis)."""
+
+    model: ModelSpec
+    hardware: Hardware
+    scenario: Scenario
+    efficiency: Efficiency
+    prefill: OpCosts
+    decode: OpCosts
+    prefill_total: StageTotals
+    decode_total: StageTotals
+    generation: Generation
+    memory: Memory
+    params_total: float
+    params_active: float
+
+
+def evaluate(model: ModelSpec, hardware: Hardware, scenario: Scenario, efficiency: Efficiency) -> Analysis:
+    sc, n = scenario, scenario.size
+    ones = np.ones(n)
+    prefill = roofline(build_ops(model, sc, "prefill", T=sc.prompt_len, S=sc.prompt_len), sc, hardware,
+                       efficiency)
+    decode = roofline(build_ops(model, sc, "decode", T=ones, S=sc.kv_len), sc, hardware, efficiency)
+    # Decode at KV lengths 0 and 1 with windows ignored: each operator's affine coefficients.
+    pair = tiled(sc, 2)
+    coeffs = roofline(build_ops(model, pair, "decode", T=np.ones(2 * n),
+                                S=np.repeat([0.0, 1.0], n), apply_window=False), pair, hardware, efficiency)
+    at0, at1 = _split(coeffs, n)
+    prefill_total = stage_totals(prefill)
+    gen = generation(prefill_total.time_s, at0, at1, sc.prompt_len, sc.gen_len, sc.batch_size,
+                     efficiency.kernel_overhead_s)
+    table = prefill.table
+    return Analysis(
+        model=model, hardware=hardware, scenario=sc, efficiency=efficiency, prefill=prefill,
+        decode=decode, prefill_total=prefill_total, decode_total=stage_totals(decode), generation=gen,
+        memory=memory(model, sc, prefill, at0, at1, hardware),
+        params_total=float((table.params * table.counts).sum()),
+        params_active=float((table.active_params * table.counts).sum()),
+    )
+
+
+def _split(costs: OpCosts, n: int) -> tuple[OpCosts, OpCosts]:
+    """Cut costs evaluated on a 2n-long scenario axis into its two halves."""
+    from dataclasses import fields, replace
+
+    def half(k: int):
+        sl = slice(k * n, (k + 1) * n)
+        table = costs.table
+        table_half = replace(table, **{f.name: getattr(table, f.name)[:, sl] for f in fields(table)
+                                       if isinstance(getattr(table, f.name), np.ndarray)
+                                       and getattr(table, f.name).ndim == 2})
+        arrays = {f.name: getattr(costs, f.name)[:, sl] for f in fields(costs)
+                  if isinstance(getattr(costs, f.name), np.ndarray)}
+        return replace(costs, table=table_half, **arrays)
+
+    return half(0), half(1)

@@ -1,0 +1,177 @@
+"""Cost primitives and the operator table.
+
+Convention, stated once: FLOPs count multiplies and adds separately (2 per multiply-accumulate).
+Bytes are main-memory traffic, split into weights, activations read / written and KV cache
+read / written. Every value is per single occurrence of the operator, for the whole batch,
+as an array over scenarios; ``count`` says how often the operator occurs in the model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+
+# Which operands decide an operator's compute precision (see precision.compute_format):
+# "weights": activations x weights (projections); "attention": activations x KV cache;
+# "elementwise": activations only (norms, softmax, activations, adds).
+COMPUTE_ROLES = ("weights", "attention", "elementwise")
+
+# FLOPs per element of elementwise work (documented nominal counts; these operators are
+# memory-bound on every device in the catalog, so the exact constant moves no time).
+NORM_FLOPS = {"rmsnorm": 4, "layernorm": 7}  # rms: square, sum, scale, weight; ln adds mean, sub, bias
+ACT_FLOPS = {"silu": 4, "gelu": 8, "gelu_tanh": 8, "relu": 1, "relu2": 2, "swiglu_fused": 4}
+SOFTMAX_FLOPS = 5  # max, subtract, exp, sum, divide
+
+
+@dataclass(frozen=True)
+class OpTable:
+    """Operators x scenarios, as a struct of arrays (shape [n_ops] or [n_ops, n_scenarios])."""
+
+    names: tuple[str, ...]
+    kinds: tuple[str, ...]
+    compute: tuple[str, ...]
+    counts: np.ndarray
+    params: np.ndarray
+    active_params: np.ndarray
+    kv_window: np.ndarray
+    flops: np.ndarray
+    param_bytes: np.ndarray
+    weight_bytes: np.ndarray
+    act_read_bytes: np.ndarray
+    act_write_bytes: np.ndarray
+    kv_read_bytes: np.ndarray
+    kv_write_bytes: np.ndarray
+
+    @cached_property
+    def bytes(self) -> np.ndarray:
+        """All main-memory traffic of one occurrence (bytes)."""
+        return (self.weight_bytes + self.act_read_bytes + self.act_write_bytes
+                + self.kv_read_bytes + self.kv_write_bytes)
+
+    @property
+    def activation_bytes(self) -> np.ndarray:
+        return self.act_read_bytes + self.act_write_bytes
+
+    @property
+    def kv_cache_bytes(self) -> np.ndarray:
+        return self.kv_read_bytes + self.kv_write_bytes
+
+
+@dataclass
+class OpTableBuilder:
+    """Collects operators (Python loops run over operators, never over scenarios)."""
+
+    n: int
+    rows: list[dict] = field(default_factory=list)
+
+    def add(self, name: str, kind: str, count: int, *, flops=0.0, weight_bytes=0.0, act_read=0.0,
+            act_write=0.0, kv_read=0.0, kv_write=0.0, params=0, active_params=None, param_bytes=0.0,
+            compute: str = "elementwise", kv_window: float = np.inf) -> None:
+        self.rows.append(dict(
+            name=name, kind=kind, count=count, flops=flops, weight_bytes=weight_bytes,
+            act_read=act_read, act_write=act_write, kv_read=kv_read, kv_write=kv_write,
+            params=params, active_params=params if active_params is None else active_params,
+            param_bytes=param_bytes, compute=compute, kv_window=kv_window))
+
+    def build(self) -> OpTable:
+        rows = _merge_by_name(self.rows)
+
+        def stack(key: str) -> np.ndarray:
+            out = np.empty((len(rows), self.n))
+            for i, row in enumerate(rows):
+                out[i] = row[key]
+            return out
+
+        return OpTable(
+            names=tuple(r["name"] for r in rows), kinds=tuple(r["kind"] for r in rows),
+            compute=tuple(r["compute"] for r in rows),
+            counts=np.array([r["count"] for r in rows], dtype=np.float64),
+            params=np.array([r["params"] for r in rows], dtype=np.float64),
+            active_params=np.array([r["active_params"] for r in rows], dtype=np.float64),
+            kv_window=np.array([r["kv_window"] for r in rows], dtype=np.float64),
+            flops=stack("flops"), param_bytes=stack("param_bytes"), weight_bytes=stack("weight_bytes"),
+            act_read_bytes=stack("act_read"), act_write_bytes=stack("act_write"),
+            kv_read_bytes=stack("kv_read"), kv_write_bytes=stack("kv_write"),
+        )
+
+
+_VALUE_KEYS = ("flops", "weight_bytes", "act_read", "act_write", "kv_read", "kv_write",
+               "params", "active_params", "param_bytes", "kind", "compute", "kv_window")
+
+
+def _same(a: dict, b: dict) -> bool:
+    return all(np.array_equal(np.asarray(a[k]), np.asarray(b[k])) for k in _VALUE_KEYS)
+
+
+def _merge_by_name(rows: list[dict]) -> list[dict]:
+    """Identical operators of different layer groups become one row with the summed count;
+    same-named operators that differ keep distinct names (suffix ``[2]``, ``[3]``...)."""
+    merged: list[dict] = []
+    by_name: dict[str, list[dict]] = {}
+    for row in rows:
+        twins = by_name.setdefault(row["name"], [])
+        match = next((t for t in twins if _same(t, row)), None)
+        if match is not None:
+            match["count"] += row["count"]
+            continue
+        row = dict(row)
+        if twins:
+            row["name"] = f"{row['name']}[{len(twins) + 1}]"
+        twins.append(row)
+        merged.append(row)
+    return merged
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """Per-scenario sizes shared by every primitive: B sequences, T new tokens each, S KV length;
+    bytes per element of weights (wb, with group scales), activations (ab) and KV cache (kb)."""
+
+    B: np.ndarray
+    T: np.ndarray
+    S: np.ndarray
+    wb: np.ndarray
+    ab: np.ndarray
+    kb: np.ndarray
+
+    @property
+    def M(self) -> np.ndarray:
+        """Tokens processed by a token-wise operator: B * T."""
+        return self.B * self.T
+
+
+def linear(ops: OpTableBuilder, sz: Sizes, name: str, count: int, d_in: int, d_out: int, bias: bool,
+           *, tokens: np.ndarray | None = None, kv_out: int = 0, kind: str = "matmul") -> None:
+    """y[M, d_out] = x[M, d_in] @ W[d_in, d_out] (+ b). FLOPs 2*M*d_in*d_out (+ M*d_out for the bias);
+    reads W (d_in*d_out at wb, bias at ab) and x; writes y, of which the last ``kv_out`` columns go
+    to the KV cache (at kb) instead of the activations."""
+    M = sz.M if tokens is None else tokens
+    w_params = d_in * d_out
+    b_params = d_out if bias else 0
+    param_bytes = w_params * sz.wb + b_params * sz.ab
+    ops.add(name, kind, count, compute="weights",
+            flops=2.0 * M * d_in * d_out + M * b_params,
+            weight_bytes=param_bytes, param_bytes=param_bytes, params=w_params + b_params,
+            act_read=M * d_in * sz.ab, act_write=M * (d_out - kv_out) * sz.ab,
+            kv_write=M * kv_out * sz.kb)
+
+
+def norm(ops: OpTableBuilder, sz: Sizes, name: str, count: int, width: int, kind: str, bias: bool,
+         *, tokens: np.ndarray | None = None) -> None:
+    """RMSNorm / LayerNorm over ``width`` for M tokens: NORM_FLOPS per element; reads x and the
+    weight (and bias) vector(s), writes y. Norm parameters are kept at activation precision."""
+    M = sz.M if tokens is None else tokens
+    params = width * (2 if bias else 1)
+    ops.add(name, "norm", count, flops=NORM_FLOPS[kind] * M * width,
+            weight_bytes=params * sz.ab, param_bytes=params * sz.ab, params=params,
+            act_read=M * width * sz.ab, act_write=M * width * sz.ab)
+
+
+def elementwise(ops: OpTableBuilder, sz: Sizes, name: str, count: int, elements: np.ndarray,
+                flops_per_element: float, reads: float, writes: float, kind: str = "elementwise") -> None:
+    """An elementwise operator over ``elements`` outputs: reads ``reads`` and writes ``writes``
+    activation elements per output element."""
+    ops.add(name, kind, count, flops=flops_per_element * elements,
+            act_read=reads * elements * sz.ab, act_write=writes * elements * sz.ab)

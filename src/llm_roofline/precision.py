@@ -1,0 +1,91 @@
+"""Numeric formats of weights, activations and the KV cache, and their storage cost.
+
+A format is a bit-width (1..32) and a family: ``int`` (int8, int4, nf4 lookup tables) or
+``float`` (fp32, fp16, fp8, fp4) or ``bf16``. Storage: bits / 8 bytes per element, plus for
+grouped quantization (bits < 16, weights and KV cache) one ``scale_bits`` scale per group of
+``group_size`` elements: bytes/element = bits/8 + scale_bits / (8 * group_size).
+
+Which peak applies (the paper's rule): an operator runs at a low-precision peak only when all
+its operands are in that precision; otherwise it computes in the wider operand's format
+(weight-only quantization, W4A16, computes in the activations' fp16).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import ScenarioError
+
+NAMED_FORMATS: dict[str, tuple[int, str]] = {
+    "fp32": (32, "float"), "tf32": (32, "float"), "fp16": (16, "float"), "bf16": (16, "bf16"),
+    "fp8": (8, "float"), "int8": (8, "int"), "int4": (4, "int"), "nf4": (4, "int"),
+    "fp4": (4, "float"),
+}
+MIN_BITS, MAX_BITS = 1, 32
+
+
+@dataclass(frozen=True)
+class Format:
+    """A role's format for a whole sweep: bit-widths (array, one per scenario) and one family."""
+
+    bits: np.ndarray
+    family: str = "int"
+
+
+def parse_format(role: str, value: object) -> tuple[object, str]:
+    """``16`` -> (16, 'float'); ``'int4'`` -> (4, 'int'); ``[4, 8]`` -> ([4, 8], 'int').
+
+    Integer bit-widths below 16 default to the int family (int8, int4); 16 and 32 to float.
+    """
+    if isinstance(value, str):
+        key = value.strip().lower()
+        if key in NAMED_FORMATS:
+            return NAMED_FORMATS[key]
+        try:
+            value = int(key)
+        except ValueError:
+            raise ScenarioError(f"{role}: unknown format {value!r}; use a bit-width {MIN_BITS}..{MAX_BITS} "
+                                f"or one of {', '.join(NAMED_FORMATS)}") from None
+    bits = np.asarray(value)
+    if bits.size and np.all(bits >= 16):
+        return value, "float"
+    return value, "int"
+
+
+def storage_bytes(bits: np.ndarray, group_size: int, scale_bits: int) -> np.ndarray:
+    """Bytes per stored element: bits / 8, plus the group scale when bits < 16 and grouping is on."""
+    per_element = bits / 8.0
+    if group_size > 0:
+        per_element = per_element + np.where(bits < 16, scale_bits / (8.0 * group_size), 0.0)
+    return per_element
+
+
+def precision_names(family: str) -> tuple[str, str, str, str]:
+    """Hardware precision for widths <=4, <=8, <=16 and wider, in ``family``."""
+    if family == "float":
+        return ("fp4", "fp8", "fp16", "fp32")
+    if family == "bf16":
+        return ("int4", "int8", "bf16", "fp32")
+    return ("int4", "int8", "fp16", "fp32")
+
+
+def peak_for_bits(peak_of: dict[str, float], bits: np.ndarray, family: str) -> np.ndarray:
+    """Dense peak (FLOP/s) for operands of ``bits`` width in ``family``; ``peak_of`` maps a
+    precision name to the device's peak (with the device's own fallbacks already applied)."""
+    names = precision_names(family)
+    return np.select([bits <= 4, bits <= 8, bits <= 16], [peak_of[n] for n in names[:3]], peak_of[names[3]])
+
+
+def compute_peak(peak_of: dict[str, float], first: Format, second: Format) -> np.ndarray:
+    """Peak for an operator whose operands have formats ``first`` (the activations) and ``second``.
+
+    Equal widths compute at that width; otherwise at the wider operand's width (the narrower one
+    is dequantized first). A tie in width takes the activations' family.
+    """
+    bits = np.maximum(first.bits, second.bits)
+    if first.family == second.family:
+        return peak_for_bits(peak_of, bits, first.family)
+    return np.where(first.bits >= second.bits, peak_for_bits(peak_of, bits, first.family),
+                    peak_for_bits(peak_of, bits, second.family))

@@ -1,0 +1,110 @@
+"""summarize: stage totals, whole-generation metrics and the memory footprint, for n scenarios.
+
+Generation (per request of B sequences): TTFT = prefill time of P tokens; then G decode steps
+at KV lengths P+1 .. P+G (summed exactly, see generation.py); TPOT = mean decode step time;
+e2e = TTFT + sum of decode steps; throughput = B*G / e2e (generated tokens per second).
+Memory: weights (every parameter once, tied embeddings once), KV cache of P+G tokens for each
+of the B sequences, and peak live activations = the largest activation working set (reads +
+writes) of any single operator in prefill or decode, not the sum of all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .generation import windowed_step_sum
+from .graph import cache_elements, sizes_for
+from .hardware.spec import Hardware
+from .roofline import OpCosts
+
+
+@dataclass(frozen=True)
+class StageTotals:
+    """Whole-model totals of one stage (arrays over scenarios): FLOPs, bytes by kind, time (s)."""
+
+    flops: np.ndarray
+    bytes: np.ndarray
+    weight_bytes: np.ndarray
+    activation_bytes: np.ndarray
+    kv_cache_bytes: np.ndarray
+    time_s: np.ndarray
+
+
+def stage_totals(costs: OpCosts) -> StageTotals:
+    """Totals = sum over operators of (per-occurrence value x count)."""
+    t, c = costs.table, costs.table.counts[:, None]
+    return StageTotals(
+        flops=(t.flops * c).sum(0), bytes=(t.bytes * c).sum(0),
+        weight_bytes=(t.weight_bytes * c).sum(0), activation_bytes=(t.activation_bytes * c).sum(0),
+        kv_cache_bytes=(t.kv_cache_bytes * c).sum(0), time_s=(costs.time_s * c).sum(0),
+    )
+
+
+@dataclass(frozen=True)
+class Generation:
+    ttft_s: np.ndarray
+    decode_s: np.ndarray
+    tpot_s: np.ndarray
+    e2e_s: np.ndarray
+    throughput_tokens_per_s: np.ndarray
+
+
+def generation(prefill_time_s: np.ndarray, at0: OpCosts, at1: OpCosts, prompt_len: np.ndarray,
+               gen_len: np.ndarray, batch_size: np.ndarray, overhead_s: float) -> Generation:
+    """``at0`` / ``at1``: decode costs evaluated at KV length 0 and 1 without windows, which give
+    each operator's compute and memory time as affine functions of its visible keys."""
+    c0, c1 = at0.compute_time_s, at1.compute_time_s - at0.compute_time_s
+    m0, m1 = at0.memory_time_s, at1.memory_time_s - at0.memory_time_s
+    first, last = prompt_len + 1.0, prompt_len + gen_len
+    # Operators whose cost does not depend on the KV length take G times their step time.
+    grows = np.flatnonzero((c1 != 0).any(1) | (m1 != 0).any(1))
+    per_op = gen_len * np.maximum(c0, m0)
+    window = at0.table.kv_window[grows, None]
+    per_op[grows] = windowed_step_sum(first, last, window, c0[grows], c1[grows], m0[grows], m1[grows])
+    works = (at0.table.flops > 0) | (at0.table.bytes > 0) | (at1.table.flops > 0) | (at1.table.bytes > 0)
+    per_op = per_op + np.where(works, overhead_s, 0.0) * gen_len
+    decode = (per_op * at0.table.counts[:, None]).sum(0)
+    e2e = prefill_time_s + decode
+    has_steps = gen_len > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tpot = np.where(has_steps, decode / gen_len, np.nan)
+        throughput = np.where(has_steps, batch_size * gen_len / e2e, np.nan)
+    return Generation(ttft_s=prefill_time_s, decode_s=decode, tpot_s=tpot, e2e_s=e2e,
+                      throughput_tokens_per_s=throughput)
+
+
+@dataclass(frozen=True)
+class Memory:
+    """Bytes: weights, KV cache, peak live activations, their total; capacity, fits, max batch."""
+
+    weights_bytes: np.ndarray
+    kv_cache_bytes: np.ndarray
+    activations_bytes: np.ndarray
+    total_bytes: np.ndarray
+    capacity_bytes: float
+    fits: np.ndarray
+    max_batch_size: np.ndarray
+
+
+def memory(model, scenario, prefill: OpCosts, at0: OpCosts, at1: OpCosts, hardware: Hardware) -> Memory:
+    """KV cache = B * (cached elements after P+G tokens) * KV bytes/element. Every byte but the
+    weights scales with B, so the largest batch that fits is floor((capacity - weights) /
+    (per-sequence KV + activations)). Decode activations peak at the last step, S = P + G (they are
+    affine in the visible keys; ``at0`` / ``at1`` as in ``generation``)."""
+    sc = scenario
+    weights = (prefill.table.param_bytes * prefill.table.counts[:, None]).sum(0)
+    kb = sizes_for(sc, sc.prompt_len, sc.prompt_len).kb
+    kv = sc.batch_size * cache_elements(model, sc.prompt_len + sc.gen_len) * kb
+    a0, a1 = at0.table.activation_bytes, at1.table.activation_bytes
+    keys = np.minimum(sc.prompt_len + np.maximum(sc.gen_len, 1.0), at0.table.kv_window[:, None])
+    decode_peak = (a0 + (a1 - a0) * keys).max(0)
+    activations = np.maximum(prefill.table.activation_bytes.max(0), decode_peak)
+    total = weights + kv + activations
+    capacity = hardware.memory_capacity_bytes
+    per_sequence = (kv + activations) / sc.batch_size
+    max_batch = np.floor(np.maximum(capacity - weights, 0.0) / per_sequence)
+    return Memory(weights_bytes=weights, kv_cache_bytes=kv, activations_bytes=activations,
+                  total_bytes=total, capacity_bytes=capacity, fits=total <= capacity,
+                  max_batch_size=max_batch)

@@ -1,0 +1,179 @@
+"""Typed results of one scenario: what ``analyze`` returns and ``to_dict`` / JSON shows.
+
+Values are SI base units (FLOPs, bytes, seconds, FLOP/s, bytes/s); a value that does not exist
+(TPOT without decode steps) is None. ``to_dict()`` is exactly the CLI's ``--format json``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from .engine import Analysis
+from .roofline import OpCosts
+
+BOUND_COMPUTE, BOUND_MEMORY = "compute", "memory"
+
+
+def _num(value: Any) -> float | None:
+    value = float(value)
+    return None if math.isnan(value) else value
+
+
+@dataclass(frozen=True)
+class OpResult:
+    """One operator, per single occurrence; ``count`` occurrences in the whole model."""
+
+    name: str
+    kind: str
+    count: int
+    flops: float
+    bytes: float
+    weight_bytes: float
+    activation_bytes: float
+    act_read_bytes: float
+    act_write_bytes: float
+    kv_cache_bytes: float
+    kv_read_bytes: float
+    kv_write_bytes: float
+    arithmetic_intensity: float
+    peak_flops_per_s: float
+    performance_flops_per_s: float
+    bound: str
+    time_s: float
+    time_share: float
+
+
+@dataclass(frozen=True)
+class StageTotal:
+    flops: float
+    bytes: float
+    weight_bytes: float
+    activation_bytes: float
+    kv_cache_bytes: float
+    time_s: float
+
+
+@dataclass(frozen=True)
+class StageResult:
+    """One stage (prefill, or one decode step at ``kv_len``): its operators and totals."""
+
+    stage: str
+    tokens: int
+    kv_len: int
+    ops: tuple[OpResult, ...]
+    total: StageTotal
+
+    def to_dict(self) -> dict:
+        return {"stage": self.stage, "tokens": self.tokens, "kv_len": self.kv_len,
+                "ops": [asdict(op) for op in self.ops], "total": asdict(self.total)}
+
+    def to_dataframe(self):
+        """The operator table as a pandas DataFrame (needs pandas: pip install llm-roofline[dataframe])."""
+        try:
+            import pandas as pd
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise ImportError("to_dataframe() needs pandas: pip install 'llm-roofline[dataframe]'") from exc
+        return pd.DataFrame([asdict(op) for op in self.ops], columns=[f.name for f in fields(OpResult)])
+
+
+@dataclass(frozen=True)
+class GenerationResult:
+    prompt_len: int
+    gen_len: int
+    batch_size: int
+    ttft_s: float
+    tpot_s: float | None
+    e2e_s: float
+    throughput_tokens_per_s: float | None
+
+
+@dataclass(frozen=True)
+class MemoryResult:
+    weights_bytes: float
+    kv_cache_bytes: float
+    activations_bytes: float
+    total_bytes: float
+    capacity_bytes: float
+    fits: bool
+    max_batch_size: int
+
+
+@dataclass(frozen=True)
+class Report:
+    model: dict
+    hardware: dict
+    scenario: dict
+    prefill: StageResult
+    decode: StageResult
+    generation: GenerationResult
+    memory: MemoryResult
+
+    def to_dict(self) -> dict:
+        return {"model": self.model, "hardware": self.hardware, "scenario": self.scenario,
+                "prefill": self.prefill.to_dict(), "decode": self.decode.to_dict(),
+                "generation": asdict(self.generation), "memory": asdict(self.memory)}
+
+
+def _stage(stage: str, costs: OpCosts, i: int, tokens: int, kv_len: int, totals) -> StageResult:
+    t = costs.table
+    total_time = float(totals.time_s[i])
+    ops = []
+    for k, name in enumerate(t.names):
+        time = float(costs.time_s[k, i])
+        count = int(t.counts[k])
+        ops.append(OpResult(
+            name=name, kind=t.kinds[k], count=count, flops=float(t.flops[k, i]), bytes=float(t.bytes[k, i]),
+            weight_bytes=float(t.weight_bytes[k, i]), activation_bytes=float(t.activation_bytes[k, i]),
+            act_read_bytes=float(t.act_read_bytes[k, i]), act_write_bytes=float(t.act_write_bytes[k, i]),
+            kv_cache_bytes=float(t.kv_cache_bytes[k, i]), kv_read_bytes=float(t.kv_read_bytes[k, i]),
+            kv_write_bytes=float(t.kv_write_bytes[k, i]),
+            arithmetic_intensity=float(costs.arithmetic_intensity[k, i]),
+            peak_flops_per_s=float(costs.peak_flops_per_s[k, i]),
+            performance_flops_per_s=float(costs.performance_flops_per_s[k, i]),
+            bound=BOUND_COMPUTE if costs.compute_bound[k, i] else BOUND_MEMORY, time_s=time,
+            time_share=time * count / total_time if total_time > 0 else 0.0))
+    total = StageTotal(**{f.name: float(getattr(totals, f.name)[i]) for f in fields(StageTotal)})
+    return StageResult(stage=stage, tokens=tokens, kv_len=kv_len, ops=tuple(ops), total=total)
+
+
+def model_summary(analysis: Analysis) -> dict:
+    m = analysis.model
+    return {"name": m.name, "model_type": m.model_type, "num_layers": m.num_layers,
+            "hidden_size": m.hidden_size, "vocab_size": m.vocab_size,
+            "params_total": analysis.params_total, "params_active": analysis.params_active,
+            "source": m.source}
+
+
+def hardware_summary(analysis: Analysis) -> dict:
+    h, e = analysis.hardware, analysis.efficiency
+    return {"name": h.name, "memory_bandwidth_bytes_per_s": h.memory_bandwidth_bytes_per_s,
+            "memory_capacity_bytes": h.memory_capacity_bytes, "peak_flops_per_s": dict(h.peak_flops_per_s),
+            "efficiency": asdict(e)}
+
+
+def report_at(analysis: Analysis, i: int = 0) -> Report:
+    """The results of scenario ``i`` of a vectorized analysis."""
+    a, sc = analysis, analysis.scenario
+    P, G, B = int(sc.prompt_len[i]), int(sc.gen_len[i]), int(sc.batch_size[i])
+    scenario = {"batch_size": B, "prompt_len": P, "gen_len": G, "kv_len": int(sc.kv_len[i]),
+                "w_bits": float(sc.weights.bits[i]), "a_bits": float(sc.activations.bits[i]),
+                "kv_bits": float(sc.kv_cache.bits[i]), "w_family": sc.weights.family,
+                "a_family": sc.activations.family, "kv_family": sc.kv_cache.family,
+                "flash_attention": sc.flash_attention, "logits_all": sc.logits_all,
+                "group_size": sc.group_size, "scale_bits": sc.scale_bits}
+    g, mem = a.generation, a.memory
+    return Report(
+        model=model_summary(a), hardware=hardware_summary(a), scenario=scenario,
+        prefill=_stage("prefill", a.prefill, i, P, P, a.prefill_total),
+        decode=_stage("decode", a.decode, i, 1, int(sc.kv_len[i]), a.decode_total),
+        generation=GenerationResult(prompt_len=P, gen_len=G, batch_size=B, ttft_s=float(g.ttft_s[i]),
+                                    tpot_s=_num(g.tpot_s[i]), e2e_s=float(g.e2e_s[i]),
+                                    throughput_tokens_per_s=_num(g.throughput_tokens_per_s[i])),
+        memory=MemoryResult(weights_bytes=float(mem.weights_bytes[i]),
+                            kv_cache_bytes=float(mem.kv_cache_bytes[i]),
+                            activations_bytes=float(mem.activations_bytes[i]),
+                            total_bytes=float(mem.total_bytes[i]), capacity_bytes=float(mem.capacity_bytes),
+                            fits=bool(mem.fits[i]), max_batch_size=int(mem.max_batch_size[i])),
+    )

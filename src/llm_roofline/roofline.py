@@ -1,0 +1,71 @@
+"""The roofline: time = max(FLOPs / peak, bytes / bandwidth) for every operator and scenario.
+
+With an efficiency setting: peak and bandwidth are scaled by their achievable fractions and a
+fixed launch overhead is added per kernel (the ``ideal`` setting is the paper's roofline).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .hardware.spec import PRECISIONS, Efficiency, Hardware
+from .ops import OpTable
+from .precision import compute_peak
+from .scenario import Scenario
+
+
+@dataclass(frozen=True)
+class OpCosts:
+    """Roofline placement of each operator (arrays [n_ops, n_scenarios], per occurrence).
+
+    peak_flops_per_s: the compute ceiling that applies (FLOP/s, after efficiency);
+    compute_time_s = FLOPs / peak; memory_time_s = bytes / bandwidth (s);
+    time_s = max of the two + overhead; arithmetic_intensity = FLOPs / bytes (FLOP/byte);
+    compute_bound: True where compute time exceeds memory time;
+    performance_flops_per_s = FLOPs / time_s (attained, FLOP/s).
+    """
+
+    table: OpTable
+    peak_flops_per_s: np.ndarray
+    bandwidth_bytes_per_s: float
+    compute_time_s: np.ndarray
+    memory_time_s: np.ndarray
+    time_s: np.ndarray
+    arithmetic_intensity: np.ndarray
+    compute_bound: np.ndarray
+    performance_flops_per_s: np.ndarray
+
+
+def device_peaks(hardware: Hardware) -> dict[str, float]:
+    """Peak (FLOP/s) the device delivers for operands of each precision, fallbacks applied."""
+    return {p: hardware.peak_for(p) for p in PRECISIONS}
+
+
+def op_peaks(table: OpTable, scenario: Scenario, hardware: Hardware, efficiency: Efficiency) -> np.ndarray:
+    """The compute ceiling of each operator: its operands' formats pick the precision."""
+    peak_of = device_peaks(hardware)
+    act = scenario.activations
+    by_role = {
+        "weights": compute_peak(peak_of, act, scenario.weights),
+        "attention": compute_peak(peak_of, act, scenario.kv_cache),
+        "elementwise": compute_peak(peak_of, act, act),
+    }
+    return np.stack([by_role[role] for role in table.compute]) * efficiency.compute_fraction
+
+
+def roofline(table: OpTable, scenario: Scenario, hardware: Hardware, efficiency: Efficiency) -> OpCosts:
+    peak = op_peaks(table, scenario, hardware, efficiency)
+    bandwidth = hardware.memory_bandwidth_bytes_per_s * efficiency.bandwidth_fraction
+    traffic = table.bytes
+    compute_time = table.flops / peak
+    memory_time = traffic / bandwidth
+    does_work = (table.flops > 0) | (traffic > 0)
+    time = np.maximum(compute_time, memory_time) + np.where(does_work, efficiency.kernel_overhead_s, 0.0)
+    intensity = np.divide(table.flops, traffic, out=np.zeros_like(traffic), where=traffic > 0)
+    performance = np.divide(table.flops, time, out=np.zeros_like(time), where=time > 0)
+    return OpCosts(table=table, peak_flops_per_s=peak, bandwidth_bytes_per_s=bandwidth,
+                   compute_time_s=compute_time, memory_time_s=memory_time, time_s=time,
+                   arithmetic_intensity=intensity, compute_bound=compute_time > memory_time,
+                   performance_flops_per_s=performance)
