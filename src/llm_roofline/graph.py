@@ -57,8 +57,7 @@ def build_ops(model: ModelSpec, scenario: Scenario, stage: str, *, T: np.ndarray
 
     for group in model.layer_groups:
         layer = group.layer
-        window = cache_window(layer.mixer) if apply_window else np.inf
-        _layer(ops, sz, model, layer, group.count, stage, scenario.flash_attention, window)
+        _layer(ops, sz, model, layer, group.count, stage, scenario.flash_attention, apply_window)
 
     if model.final_norm:
         norm(ops, sz, name("final_norm"), 1, D, model.final_norm_kind, model.final_norm_bias)
@@ -80,8 +79,9 @@ def _untie_lm_head(table: OpTable, lm_head: str, tied_params: int, tied_bytes: n
 
 
 def _layer(ops: OpTableBuilder, sz: Sizes, model: ModelSpec, layer: Layer, count: int, stage: str,
-           flash: bool, window: float) -> None:
+           flash: bool, apply_window: bool) -> None:
     D = model.hidden_size
+    window = cache_window(layer.mixer)
     norms = list(layer.norm_names)
 
     def add_norm() -> None:
@@ -95,13 +95,13 @@ def _layer(ops: OpTableBuilder, sz: Sizes, model: ModelSpec, layer: Layer, count
     if layer.parallel:  # GPT-J, NeoX, Falcon, Phi-2: x + attn(ln(x)) + mlp(ln'(x))
         while norms:
             add_norm()
-        _mixer(ops, sz, model, layer, count, stage, flash, window, suffix)
+        _mixer(ops, sz, model, layer, count, stage, flash, window, suffix, apply_window)
         _ffn(ops, sz, model, layer, count)
         residual("residual_add", 3)
         return
     four_norms = len(norms) == 4  # Gemma 2: norms after the mixer and the MLP as well
     add_norm()
-    _mixer(ops, sz, model, layer, count, stage, flash, window, suffix)
+    _mixer(ops, sz, model, layer, count, stage, flash, window, suffix, apply_window)
     if four_norms:
         add_norm()
     residual("attn_residual" if layer.ffn is not None else "residual_add", 2)
@@ -114,10 +114,10 @@ def _layer(ops: OpTableBuilder, sz: Sizes, model: ModelSpec, layer: Layer, count
     residual("mlp_residual", 2)
 
 
-def _mixer(ops, sz, model, layer, count, stage, flash, window, suffix) -> None:
+def _mixer(ops, sz, model, layer, count, stage, flash, window, suffix, apply_window) -> None:
     mixer = layer.mixer
     if isinstance(mixer, Attention):
-        _attention(ops, sz, model, mixer, count, flash, window, suffix)
+        _attention(ops, sz, model, mixer, count, flash, window, suffix, apply_window)
     elif isinstance(mixer, LatentAttention):
         _latent_attention(ops, sz, model, mixer, count, stage, flash)
     elif isinstance(mixer, Mamba):
@@ -129,7 +129,7 @@ def _rope(ops: OpTableBuilder, sz: Sizes, count: int, rotated_per_token: int, su
     elementwise(ops, sz, f"rope{suffix}", count, sz.M * rotated_per_token, 3, 1, 1)
 
 
-def _attention(ops, sz, model: ModelSpec, attn: Attention, count, flash, window, suffix) -> None:
+def _attention(ops, sz, model: ModelSpec, attn: Attention, count, flash, window, suffix, apply_window) -> None:
     D, name = model.hidden_size, model.op_name
     N, K, H = attn.num_heads, attn.num_kv_heads, attn.head_dim
     if attn.fused_qkv:
@@ -144,7 +144,7 @@ def _attention(ops, sz, model: ModelSpec, attn: Attention, count, flash, window,
     if attn.rope_dim:
         _rope(ops, sz, count, (N + K) * attn.rope_dim)
     attention_core(ops, sz, count, heads=N, kv_heads=K, qk_dim=H, v_dim=H, window=window,
-                   flash=flash, suffix=suffix)
+                   flash=flash, suffix=suffix, apply_window=apply_window)
     linear(ops, sz, name("o_proj"), count, N * H, D, attn.o_bias)
 
 
