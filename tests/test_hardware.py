@@ -21,7 +21,7 @@ from llm_roofline.hardware.catalog import (
     load_hardware,
     load_hardware_file,
     normalize_name,
-    override_hardware,
+    with_overrides,
 )
 from llm_roofline.hardware.spec import PRECISION_BITS, PRECISIONS, Efficiency, Hardware
 
@@ -419,7 +419,7 @@ def test_single_peak_sets_16_bit_and_keeps_ratios():
 
 def test_overriding_twice_keeps_one_custom_marker():
     once = load_hardware("l4", memory_capacity_bytes=20e9)
-    twice = override_hardware(once, memory_bandwidth_bytes_per_s=250e9)
+    twice = with_overrides(once, memory_bandwidth_bytes_per_s=250e9)
     assert twice.name == "l4 (custom)"
     assert twice.memory_capacity_bytes == 20e9 and twice.memory_bandwidth_bytes_per_s == 250e9
 

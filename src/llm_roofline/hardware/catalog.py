@@ -84,7 +84,7 @@ def load_hardware(
 ) -> Hardware:
     """A catalog device by name or alias, or the device described in a ``.yaml``/``.yml`` file.
 
-    The overrides (``None`` keeps the catalog value) are those of :func:`override_hardware`.
+    The overrides (``None`` keeps the catalog value) are those of :func:`with_overrides`.
     Raises :class:`UnknownNameError` (with close matches) for an unknown name and
     :class:`ConfigError` for a malformed file or an invalid override.
     """
@@ -94,7 +94,7 @@ def load_hardware(
         if Path(text).suffix.lower() not in (".yaml", ".yml"):
             raise UnknownNameError("hardware", text, all_hardware_names())
         hardware = load_hardware_file(text)
-    return override_hardware(
+    return with_overrides(
         hardware,
         memory_bandwidth_bytes_per_s=memory_bandwidth_bytes_per_s,
         memory_capacity_bytes=memory_capacity_bytes,
@@ -123,7 +123,7 @@ def load_hardware_file(path: str | os.PathLike[str]) -> Hardware:
     return _parse_device(raw, str(path))
 
 
-def override_hardware(
+def with_overrides(
     hardware: Hardware,
     *,
     memory_bandwidth_bytes_per_s: float | None = None,
