@@ -99,7 +99,8 @@ class Hardware:
 
     def peak_for(self, precision: str) -> float:
         """Dense peak (FLOP/s) of ``precision``; if the device lacks it, a precision of the same
-        width (fp16 <-> bf16, int8 <-> fp8, int4 <-> fp4), else the next wider one it has."""
+        width (fp16 <-> bf16, int8 <-> fp8, int4 <-> fp4), else the next wider one it has, else
+        (nothing that wide) the widest one it has."""
         return self.peak_flops_per_s[self.resolve_precision(precision)]
 
     def resolve_precision(self, precision: str) -> str:
@@ -112,4 +113,5 @@ class Hardware:
         for candidate in [precision, *same, *wider]:
             if candidate in self.peak_flops_per_s:
                 return candidate
-        return max(self.peak_flops_per_s, key=self.peak_flops_per_s.__getitem__)
+        # No path as wide as asked (e.g. fp32 on a TPU): the widest precision the device has.
+        return max(self.peak_flops_per_s, key=lambda p: (PRECISION_BITS[p], -PRECISIONS.index(p)))
