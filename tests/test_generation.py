@@ -6,11 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import VARIED_MODELS
 from llm_roofline import analyze, analyze_many
 from llm_roofline.attention import causal_pairs, keys_touched
 from llm_roofline.generation import sum_max_affine, windowed_step_sum
 from llm_roofline.hardware.spec import Efficiency
+
+from conftest import VARIED_MODELS
 
 
 def step_by_step_decode_time(model, hardware, *, prompt_len, gen_len, efficiency="ideal", **kw) -> float:

@@ -6,9 +6,10 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import VARIED_MODELS
 from llm_roofline import analyze, analyze_many
 from llm_roofline.hardware.spec import Efficiency, Hardware
+
+from conftest import VARIED_MODELS
 
 DEVICE = Hardware(name="dev", memory_bandwidth_bytes_per_s=1e12, memory_capacity_bytes=80e9,
                   peak_flops_per_s={"fp32": 20e12, "fp16": 300e12, "int8": 600e12, "int4": 1200e12})

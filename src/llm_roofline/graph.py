@@ -14,8 +14,8 @@ import numpy as np
 
 from .attention import attention_core
 from .cache import cache_elements_per_token, cache_window, cached_tokens, state_elements_per_sequence
-from .models.spec import MLP, Attention, LatentAttention, Layer, Mamba, ModelSpec, MoE
-from .ops import ACT_FLOPS, OpTable, OpTableBuilder, Sizes, elementwise, linear, norm
+from .models.spec import Attention, LatentAttention, Layer, Mamba, ModelSpec, MoE
+from .ops import ACT_FLOPS, LAYER_INPUT, OpTable, OpTableBuilder, Sizes, elementwise, linear, norm
 from .precision import storage_bytes
 from .scenario import Scenario
 
@@ -55,12 +55,16 @@ def build_ops(model: ModelSpec, scenario: Scenario, stage: str, *, T: np.ndarray
     if model.embedding_norm:
         norm(ops, sz, name("embedding_norm"), 1, D, "layernorm", True)
 
+    layer_out = ops.last
     for group in model.layer_groups:
-        layer = group.layer
-        _layer(ops, sz, model, layer, group.count, stage, scenario.flash_attention, apply_window)
-
+        layer_out = _layer(ops, sz, model, group.layer, group.count, stage, scenario.flash_attention,
+                           apply_window)
+    ops.last = layer_out
     if model.final_norm:
-        norm(ops, sz, name("final_norm"), 1, D, model.final_norm_kind, model.final_norm_bias)
+        final = name("final_norm")
+        if any(final in g.layer.norm_names for g in model.layer_groups):  # OPT: both are final_layer_norm
+            final = "decoder." + final
+        norm(ops, sz, final, 1, D, model.final_norm_kind, model.final_norm_bias)
     logits_tokens = M if (stage == "prefill" and scenario.logits_all) else sz.B
     linear(ops, sz, name("lm_head"), 1, D, V, model.lm_head_bias, tokens=logits_tokens)
     table = ops.build()
@@ -79,76 +83,79 @@ def _untie_lm_head(table: OpTable, lm_head: str, tied_params: int, tied_bytes: n
 
 
 def _layer(ops: OpTableBuilder, sz: Sizes, model: ModelSpec, layer: Layer, count: int, stage: str,
-           flash: bool, apply_window: bool) -> None:
+           flash: bool, apply_window: bool) -> str:
+    """One decoder layer, reading LAYER_INPUT; returns the operator that produces its output."""
     D = model.hidden_size
     window = cache_window(layer.mixer)
     norms = list(layer.norm_names)
+    x = LAYER_INPUT
 
-    def add_norm() -> None:
-        if norms:
-            norm(ops, sz, norms.pop(0), count, D, layer.norm_kind, layer.norm_bias)
+    def add_norm(src: str) -> str:
+        if not norms:
+            return src
+        return norm(ops, sz, norms.pop(0), count, D, layer.norm_kind, layer.norm_bias, inputs=(src,))
 
-    def residual(name: str, inputs: int) -> None:
-        elementwise(ops, sz, name, count, sz.M * D, inputs - 1, inputs, 1)
+    def residual(name: str, *sources: str) -> str:
+        n = len(sources)
+        return elementwise(ops, sz, name, count, sz.M * D, n - 1, n, 1, inputs=sources)
 
     suffix = "" if window == np.inf else ".sliding"
+    mixer_args = (ops, sz, model, layer, count, stage, flash, window, suffix, apply_window)
     if layer.parallel:  # GPT-J, NeoX, Falcon, Phi-2: x + attn(ln(x)) + mlp(ln'(x))
-        while norms:
-            add_norm()
-        _mixer(ops, sz, model, layer, count, stage, flash, window, suffix, apply_window)
-        _ffn(ops, sz, model, layer, count)
-        residual("residual_add", 3)
-        return
+        attn_in = add_norm(x)
+        mlp_in = add_norm(x) if norms else attn_in
+        attn_out = _mixer(*mixer_args, src=attn_in)
+        mlp_out = _ffn(ops, sz, model, layer, count, src=mlp_in)
+        return residual("residual_add", x, attn_out, mlp_out)
     four_norms = len(norms) == 4  # Gemma 2: norms after the mixer and the MLP as well
-    add_norm()
-    _mixer(ops, sz, model, layer, count, stage, flash, window, suffix, apply_window)
+    out = _mixer(*mixer_args, src=add_norm(x))
     if four_norms:
-        add_norm()
-    residual("attn_residual" if layer.ffn is not None else "residual_add", 2)
+        out = add_norm(out)
+    h = residual("attn_residual" if layer.ffn is not None else "residual_add", x, out)
     if layer.ffn is None:
-        return
-    add_norm()
-    _ffn(ops, sz, model, layer, count)
+        return h
+    out = _ffn(ops, sz, model, layer, count, src=add_norm(h))
     if four_norms:
-        add_norm()
-    residual("mlp_residual", 2)
+        out = add_norm(out)
+    return residual("mlp_residual", h, out)
 
 
-def _mixer(ops, sz, model, layer, count, stage, flash, window, suffix, apply_window) -> None:
+def _mixer(ops, sz, model, layer, count, stage, flash, window, suffix, apply_window, *, src: str) -> str:
     mixer = layer.mixer
     if isinstance(mixer, Attention):
-        _attention(ops, sz, model, mixer, count, flash, window, suffix, apply_window)
-    elif isinstance(mixer, LatentAttention):
-        _latent_attention(ops, sz, model, mixer, count, stage, flash)
-    elif isinstance(mixer, Mamba):
-        _mamba(ops, sz, model, mixer, count, stage)
+        return _attention(ops, sz, model, mixer, count, flash, window, suffix, apply_window, src)
+    if isinstance(mixer, LatentAttention):
+        return _latent_attention(ops, sz, model, mixer, count, stage, flash, src)
+    return _mamba(ops, sz, model, mixer, count, stage, src)
 
 
-def _rope(ops: OpTableBuilder, sz: Sizes, count: int, rotated_per_token: int, suffix: str = "") -> None:
+def _rope(ops: OpTableBuilder, sz: Sizes, count: int, rotated_per_token: int, inputs: tuple[str, ...]) -> str:
     """Rotary embedding: 3 FLOPs per rotated element (x*cos + rot(x)*sin), read and write once."""
-    elementwise(ops, sz, f"rope{suffix}", count, sz.M * rotated_per_token, 3, 1, 1)
+    return elementwise(ops, sz, "rope", count, sz.M * rotated_per_token, 3, 1, 1, inputs=inputs)
 
 
-def _attention(ops, sz, model: ModelSpec, attn: Attention, count, flash, window, suffix, apply_window) -> None:
+def _attention(ops, sz, model: ModelSpec, attn: Attention, count, flash, window, suffix, apply_window,
+               src: str) -> str:
     D, name = model.hidden_size, model.op_name
     N, K, H = attn.num_heads, attn.num_kv_heads, attn.head_dim
     if attn.fused_qkv:
-        linear(ops, sz, name("qkv_proj"), count, D, (N + 2 * K) * H, attn.qkv_bias, kv_out=2 * K * H)
+        q = k = v = linear(ops, sz, name("qkv_proj"), count, D, (N + 2 * K) * H, attn.qkv_bias,
+                           kv_out=2 * K * H, inputs=(src,))
     else:
-        linear(ops, sz, name("q_proj"), count, D, N * H, attn.qkv_bias)
-        linear(ops, sz, name("k_proj"), count, D, K * H, attn.qkv_bias, kv_out=K * H)
-        linear(ops, sz, name("v_proj"), count, D, K * H, attn.qkv_bias, kv_out=K * H)
+        q = linear(ops, sz, name("q_proj"), count, D, N * H, attn.qkv_bias, inputs=(src,))
+        k = linear(ops, sz, name("k_proj"), count, D, K * H, attn.qkv_bias, kv_out=K * H, inputs=(src,))
+        v = linear(ops, sz, name("v_proj"), count, D, K * H, attn.qkv_bias, kv_out=K * H, inputs=(src,))
     if attn.qk_norm:
-        norm(ops, sz, "q_norm", count, H, "rmsnorm", False, tokens=sz.M * N)
-        norm(ops, sz, "k_norm", count, H, "rmsnorm", False, tokens=sz.M * K)
+        q = norm(ops, sz, "q_norm", count, H, "rmsnorm", False, tokens=sz.M * N, inputs=(q,))
+        k = norm(ops, sz, "k_norm", count, H, "rmsnorm", False, tokens=sz.M * K, inputs=(k,))
     if attn.rope_dim:
-        _rope(ops, sz, count, (N + K) * attn.rope_dim)
-    attention_core(ops, sz, count, heads=N, kv_heads=K, qk_dim=H, v_dim=H, window=window,
-                   flash=flash, suffix=suffix, apply_window=apply_window)
-    linear(ops, sz, name("o_proj"), count, N * H, D, attn.o_bias)
+        q = k = _rope(ops, sz, count, (N + K) * attn.rope_dim, inputs=tuple(dict.fromkeys((q, k))))
+    out = attention_core(ops, sz, count, heads=N, kv_heads=K, qk_dim=H, v_dim=H, window=window, flash=flash,
+                         suffix=suffix, apply_window=apply_window, q_src=(q,), k_src=(k,), v_src=(v,))
+    return linear(ops, sz, name("o_proj"), count, N * H, D, attn.o_bias, inputs=(out,))
 
 
-def _latent_attention(ops, sz, model: ModelSpec, mla: LatentAttention, count, stage, flash) -> None:
+def _latent_attention(ops, sz, model: ModelSpec, mla: LatentAttention, count, stage, flash, src: str) -> str:
     """MLA. Prefill decompresses K and V for the new tokens (kv_b_proj) and runs N-head attention
     on activations (as HF does). Decode uses the absorbed form: q_nope is mapped into the latent
     space (q_absorb, W_UK), attention runs over the cached latent as one shared KV head, and the
@@ -158,88 +165,90 @@ def _latent_attention(ops, sz, model: ModelSpec, mla: LatentAttention, count, st
     r_q, r_kv, d_nope, d_rope, d_v = (mla.q_lora_rank, mla.kv_lora_rank, mla.qk_nope_head_dim,
                                       mla.qk_rope_head_dim, mla.v_head_dim)
     if r_q:
-        linear(ops, sz, "q_a_proj", count, D, r_q, mla.bias)
-        norm(ops, sz, "q_a_layernorm", count, r_q, "rmsnorm", False)
-        linear(ops, sz, "q_b_proj", count, r_q, N * (d_nope + d_rope), False)
+        q = linear(ops, sz, "q_a_proj", count, D, r_q, mla.bias, inputs=(src,))
+        q = norm(ops, sz, "q_a_layernorm", count, r_q, "rmsnorm", False, inputs=(q,))
+        q = linear(ops, sz, "q_b_proj", count, r_q, N * (d_nope + d_rope), False, inputs=(q,))
     else:
-        linear(ops, sz, "q_proj", count, D, N * (d_nope + d_rope), False)
-    linear(ops, sz, "kv_a_proj_with_mqa", count, D, r_kv + d_rope, mla.bias, kv_out=r_kv + d_rope)
-    norm(ops, sz, "kv_a_layernorm", count, r_kv, "rmsnorm", False)
-    _rope(ops, sz, count, (N + 1) * d_rope)
+        q = linear(ops, sz, "q_proj", count, D, N * (d_nope + d_rope), False, inputs=(src,))
+    kv = linear(ops, sz, "kv_a_proj_with_mqa", count, D, r_kv + d_rope, mla.bias, kv_out=r_kv + d_rope,
+                inputs=(src,))
+    latent = norm(ops, sz, "kv_a_layernorm", count, r_kv, "rmsnorm", False, inputs=(kv,))
+    rope = _rope(ops, sz, count, (N + 1) * d_rope, inputs=(q, kv))
     if stage == "prefill":
-        linear(ops, sz, "kv_b_proj", count, r_kv, N * (d_nope + d_v), False)
-        attention_core(ops, sz, count, heads=N, kv_heads=N, qk_dim=d_nope + d_rope, v_dim=d_v,
-                       window=np.inf, flash=flash, kv_from_cache=False)
+        kv_full = linear(ops, sz, "kv_b_proj", count, r_kv, N * (d_nope + d_v), False, inputs=(latent,))
+        out = attention_core(ops, sz, count, heads=N, kv_heads=N, qk_dim=d_nope + d_rope, v_dim=d_v,
+                             window=np.inf, flash=flash, kv_from_cache=False, q_src=(q, rope),
+                             k_src=(kv_full, rope), v_src=(kv_full,))
     else:
         w_uk, w_uv = N * d_nope * r_kv, N * r_kv * d_v
-        ops.add("q_absorb", "matmul", count, compute="weights", flops=2.0 * sz.M * w_uk,
-                weight_bytes=w_uk * sz.wb, act_read=sz.M * N * d_nope * sz.ab,
-                act_write=sz.M * N * r_kv * sz.ab)
-        attention_core(ops, sz, count, heads=N, kv_heads=1, qk_dim=r_kv + d_rope, v_dim=r_kv,
-                       window=np.inf, flash=flash, shared_kv=True)
-        ops.add("out_absorb", "matmul", count, compute="weights", flops=2.0 * sz.M * w_uv,
-                weight_bytes=w_uv * sz.wb, act_read=sz.M * N * r_kv * sz.ab,
-                act_write=sz.M * N * d_v * sz.ab)
-    linear(ops, sz, "o_proj", count, N * d_v, D, False)
+        q_latent = ops.add("q_absorb", "matmul", count, compute="weights", flops=2.0 * sz.M * w_uk,
+                           weight_bytes=w_uk * sz.wb, act_read=sz.M * N * d_nope * sz.ab,
+                           act_write=sz.M * N * r_kv * sz.ab, inputs=(q,))
+        core = attention_core(ops, sz, count, heads=N, kv_heads=1, qk_dim=r_kv + d_rope, v_dim=r_kv,
+                              window=np.inf, flash=flash, shared_kv=True, q_src=(q_latent, rope),
+                              k_src=(latent, rope), v_src=(latent,))
+        out = ops.add("out_absorb", "matmul", count, compute="weights", flops=2.0 * sz.M * w_uv,
+                      weight_bytes=w_uv * sz.wb, act_read=sz.M * N * r_kv * sz.ab,
+                      act_write=sz.M * N * d_v * sz.ab, inputs=(core,))
+    return linear(ops, sz, "o_proj", count, N * d_v, D, False, inputs=(out,))
 
 
-def _mamba(ops, sz, model: ModelSpec, mamba: Mamba, count, stage) -> None:
+def _mamba(ops, sz, model: ModelSpec, mamba: Mamba, count, stage, src: str) -> str:
     """Mamba (S6). The recurrent state (conv + SSM) is the layer's cache: decode reads and writes
     it every step; prefill writes the final state. Non-matmul parameters are kept at activation
     precision. selective_scan: 9 FLOPs per (token, channel, state) for exp(dt*A), dt*B*x, the
     state update and C*h, plus skip (D*x) and SiLU(z) gating per (token, channel)."""
     D, Di, Ns, C, R = model.hidden_size, mamba.d_inner, mamba.d_state, mamba.d_conv, mamba.dt_rank
     B, M = sz.B, sz.M
-    linear(ops, sz, "in_proj", count, D, 2 * Di, mamba.proj_bias)
+    in_proj = linear(ops, sz, "in_proj", count, D, 2 * Di, mamba.proj_bias, inputs=(src,))
     conv_params = Di * C + (Di if mamba.conv_bias else 0)
     conv_state = B * Di * C * sz.kb
-    ops.add("conv1d", "conv", count, flops=2.0 * M * Di * C + M * Di * (1 + ACT_FLOPS["silu"]),
+    conv = ops.add("conv1d", "conv", count, flops=2.0 * M * Di * C + M * Di * (1 + ACT_FLOPS["silu"]),
             params=conv_params, weight_bytes=conv_params * sz.ab, param_bytes=conv_params * sz.ab,
             act_read=M * Di * sz.ab, act_write=M * Di * sz.ab,
             kv_read=conv_state if stage == "decode" else 0.0, kv_write=conv_state)
-    linear(ops, sz, "x_proj", count, Di, R + 2 * Ns, False)
+    x_proj = dt = bc = linear(ops, sz, "x_proj", count, Di, R + 2 * Ns, False)
+    scan_inputs: tuple[str, ...] = (conv, x_proj)
     if mamba.inner_norms:
-        norm(ops, sz, "dt_layernorm", count, R, "rmsnorm", False)
-        norm(ops, sz, "b_layernorm", count, Ns, "rmsnorm", False)
-        norm(ops, sz, "c_layernorm", count, Ns, "rmsnorm", False)
-    linear(ops, sz, "dt_proj", count, R, Di, True)
+        dt = norm(ops, sz, "dt_layernorm", count, R, "rmsnorm", False, inputs=(x_proj,))
+        b = norm(ops, sz, "b_layernorm", count, Ns, "rmsnorm", False, inputs=(x_proj,))
+        bc = norm(ops, sz, "c_layernorm", count, Ns, "rmsnorm", False, inputs=(x_proj,))
+        scan_inputs = (conv, b, bc)
+    dt = linear(ops, sz, "dt_proj", count, R, Di, True, inputs=(dt,))
     scan_params = Di * Ns + Di  # A_log and D
     ssm_state = B * Di * Ns * sz.kb
-    ops.add("selective_scan", "scan", count, params=scan_params,
+    scan = ops.add("selective_scan", "scan", count, params=scan_params, inputs=(*scan_inputs, dt, in_proj),
             flops=9.0 * M * Di * Ns + M * Di * (2 + ACT_FLOPS["silu"] + 1),
             weight_bytes=scan_params * sz.ab, param_bytes=scan_params * sz.ab,
             act_read=M * (3 * Di + 2 * Ns) * sz.ab, act_write=M * Di * sz.ab,
             kv_read=ssm_state if stage == "decode" else 0.0, kv_write=ssm_state)
-    linear(ops, sz, "out_proj", count, Di, D, mamba.proj_bias)
+    return linear(ops, sz, "out_proj", count, Di, D, mamba.proj_bias, inputs=(scan,))
 
 
-def _ffn(ops, sz, model: ModelSpec, layer: Layer, count) -> None:
+def _ffn(ops, sz, model: ModelSpec, layer: Layer, count, *, src: str) -> str:
     ffn = layer.ffn
-    if isinstance(ffn, MLP):
-        _mlp(ops, sz, model, count, ffn.intermediate_size, ffn.gated, ffn.activation, ffn.bias,
-             ffn.fused_gate_up, prefix="")
-    elif isinstance(ffn, MoE):
-        _moe(ops, sz, model, ffn, count)
+    if isinstance(ffn, MoE):
+        return _moe(ops, sz, model, ffn, count, src)
+    return _mlp(ops, sz, model, count, ffn.intermediate_size, ffn.gated, ffn.activation, ffn.bias,
+                ffn.fused_gate_up, prefix="", src=src)
 
 
-def _mlp(ops, sz, model: ModelSpec, count, F, gated, activation, bias, fused, prefix,
-         tokens=None) -> None:
+def _mlp(ops, sz, model: ModelSpec, count, F, gated, activation, bias, fused, prefix, src: str) -> str:
     """Gated: gate/up D -> F, act(gate) * up, down F -> D. Plain: up D -> F, act, down F -> D."""
-    D, name = model.hidden_size, model.op_name
-    M = sz.M if tokens is None else tokens
+    D, name, M = model.hidden_size, model.op_name, sz.M
     if gated and fused:
-        linear(ops, sz, prefix + name("gate_up_proj"), count, D, 2 * F, bias, tokens=M)
+        branches = (linear(ops, sz, prefix + name("gate_up_proj"), count, D, 2 * F, bias, inputs=(src,)),)
     elif gated:
-        linear(ops, sz, prefix + name("gate_proj"), count, D, F, bias, tokens=M)
-        linear(ops, sz, prefix + name("up_proj"), count, D, F, bias, tokens=M)
+        branches = (linear(ops, sz, prefix + name("gate_proj"), count, D, F, bias, inputs=(src,)),
+                    linear(ops, sz, prefix + name("up_proj"), count, D, F, bias, inputs=(src,)))
     else:
-        linear(ops, sz, prefix + name("up_proj"), count, D, F, bias, tokens=M)
+        branches = (linear(ops, sz, prefix + name("up_proj"), count, D, F, bias, inputs=(src,)),)
     act = ACT_FLOPS[activation]
     if gated:
-        elementwise(ops, sz, prefix + "act_fn", count, M * F, act + 1, 2, 1)
+        elementwise(ops, sz, prefix + "act_fn", count, M * F, act + 1, 2, 1, inputs=branches)
     else:
-        elementwise(ops, sz, prefix + "act_fn", count, M * F, act, 1, 1)
-    linear(ops, sz, prefix + name("down_proj"), count, F, D, bias, tokens=M)
+        elementwise(ops, sz, prefix + "act_fn", count, M * F, act, 1, 1, inputs=branches)
+    return linear(ops, sz, prefix + name("down_proj"), count, F, D, bias)
 
 
 def expected_distinct_experts(tokens: np.ndarray, num_experts: int, top_k: int) -> np.ndarray:
@@ -248,43 +257,44 @@ def expected_distinct_experts(tokens: np.ndarray, num_experts: int, top_k: int) 
     return num_experts * (1.0 - (1.0 - top_k / num_experts) ** tokens)
 
 
-def _moe(ops, sz, model: ModelSpec, moe: MoE, count) -> None:
+def _moe(ops, sz, model: ModelSpec, moe: MoE, count, src: str) -> str:
     """Routed experts: each of the M tokens runs k experts (FLOPs of M*k expert MLPs); the
     weights read are those of the expected number of distinct experts the batch routes to."""
     D, E, k, Fe, name = model.hidden_size, moe.num_experts, moe.top_k, moe.expert_intermediate_size, \
         model.op_name
     M = sz.M
-    linear(ops, sz, name("router"), count, D, E, False)
+    linear(ops, sz, name("router"), count, D, E, False, inputs=(src,))
     router_params = E if moe.router_bias else 0
-    ops.add("topk_routing", "elementwise", count, flops=(3 + 2) * M * E, params=router_params,
-            weight_bytes=router_params * sz.ab, param_bytes=router_params * sz.ab,
-            act_read=M * E * sz.ab, act_write=M * 2 * k * sz.ab)
+    routing = ops.add("topk_routing", "elementwise", count, flops=(3 + 2) * M * E, params=router_params,
+                      weight_bytes=router_params * sz.ab, param_bytes=router_params * sz.ab,
+                      act_read=M * E * sz.ab, act_write=M * 2 * k * sz.ab)
     distinct = expected_distinct_experts(M, E, k)
     prefix = name("experts") + "."
-    projections = ([("gate_proj", D, Fe), ("up_proj", D, Fe)] if moe.gated else [("up_proj", D, Fe)])
-    for role, d_in, d_out in projections:
-        _expert_linear(ops, sz, prefix + name(role), count, d_in, d_out, moe, distinct)
+    roles = ("gate_proj", "up_proj") if moe.gated else ("up_proj",)
+    branches = tuple(_expert_linear(ops, sz, prefix + name(role), count, D, Fe, moe, distinct, (src, routing))
+                     for role in roles)
     act = ACT_FLOPS[moe.activation]
     elementwise(ops, sz, prefix + "act_fn", count, M * k * Fe, act + (1 if moe.gated else 0),
-                2 if moe.gated else 1, 1)
-    _expert_linear(ops, sz, prefix + name("down_proj"), count, Fe, D, moe, distinct)
-    elementwise(ops, sz, prefix + "combine", count, M * D, 2 * k, k, 1)
-    if moe.shared_intermediate_size:
-        shared = name("shared_experts") + "."
-        _mlp(ops, sz, model, count, moe.shared_intermediate_size, moe.gated, moe.activation, False,
-             False, prefix=shared)
-        if moe.shared_expert_gate:
-            linear(ops, sz, "shared_expert_gate", count, D, 1, False)
-        elementwise(ops, sz, shared + "add", count, M * D, 2 if moe.shared_expert_gate else 1,
-                    3 if moe.shared_expert_gate else 2, 1)
+                2 if moe.gated else 1, 1, inputs=branches)
+    down = _expert_linear(ops, sz, prefix + name("down_proj"), count, Fe, D, moe, distinct, None)
+    out = elementwise(ops, sz, prefix + "combine", count, M * D, 2 * k, k, 1, inputs=(down, routing))
+    if not moe.shared_intermediate_size:
+        return out
+    shared = name("shared_experts") + "."
+    shared_out = _mlp(ops, sz, model, count, moe.shared_intermediate_size, moe.gated, moe.activation, False,
+                      False, prefix=shared, src=src)
+    sources = (out, shared_out)
+    if moe.shared_expert_gate:
+        sources += (linear(ops, sz, "shared_expert_gate", count, D, 1, False, inputs=(src,)),)
+    return elementwise(ops, sz, shared + "add", count, M * D, len(sources) - 1, len(sources), 1, inputs=sources)
 
 
-def _expert_linear(ops, sz, name, count, d_in, d_out, moe: MoE, distinct) -> None:
+def _expert_linear(ops, sz, name, count, d_in, d_out, moe: MoE, distinct, inputs) -> str:
     """One projection of all routed experts of a layer: M*k token-expert products."""
     M, E, k = sz.M, moe.num_experts, moe.top_k
     per_expert = d_in * d_out + (d_out if moe.expert_bias else 0)
     expert_bytes = d_in * d_out * sz.wb + (d_out * sz.ab if moe.expert_bias else 0.0)
-    ops.add(name, "matmul", count, compute="weights", flops=2.0 * M * k * d_in * d_out,
+    return ops.add(name, "matmul", count, compute="weights", flops=2.0 * M * k * d_in * d_out, inputs=inputs,
             params=E * per_expert, active_params=k * per_expert, param_bytes=E * expert_bytes,
             weight_bytes=distinct * expert_bytes, act_read=M * k * d_in * sz.ab,
             act_write=M * k * d_out * sz.ab)

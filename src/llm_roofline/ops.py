@@ -32,6 +32,7 @@ class OpTable:
     names: tuple[str, ...]
     kinds: tuple[str, ...]
     compute: tuple[str, ...]
+    inputs: tuple[tuple[str, ...], ...]
     counts: np.ndarray
     params: np.ndarray
     active_params: np.ndarray
@@ -59,24 +60,36 @@ class OpTable:
         return self.kv_read_bytes + self.kv_write_bytes
 
 
+LAYER_INPUT = "layer_input"  # pseudo-producer: a decoder layer's input (previous layer or embeddings)
+
+
 @dataclass
 class OpTableBuilder:
-    """Collects operators (Python loops run over operators, never over scenarios)."""
+    """Collects operators (Python loops run over operators, never over scenarios).
+
+    Each operator records ``inputs``: the operators whose outputs it reads (the dataflow edges);
+    by default the operator added just before it. ``last`` is the most recent operator's name.
+    """
 
     n: int
     rows: list[dict] = field(default_factory=list)
+    last: str | None = None
 
     def add(self, name: str, kind: str, count: int, *, flops=0.0, weight_bytes=0.0, act_read=0.0,
             act_write=0.0, kv_read=0.0, kv_write=0.0, params=0, active_params=None, param_bytes=0.0,
-            compute: str = "elementwise", kv_window: float = np.inf) -> None:
-        self.rows.append(dict(
+            compute: str = "elementwise", kv_window: float = np.inf, inputs=None) -> str:
+        if inputs is None:
+            inputs = (self.last,) if self.last else ()
+        self.last = name
+        self.rows.append(dict(inputs=tuple(inputs),
             name=name, kind=kind, count=count, flops=flops, weight_bytes=weight_bytes,
             act_read=act_read, act_write=act_write, kv_read=kv_read, kv_write=kv_write,
             params=params, active_params=params if active_params is None else active_params,
             param_bytes=param_bytes, compute=compute, kv_window=kv_window))
+        return name
 
     def build(self) -> OpTable:
-        rows = _merge_by_name(self.rows)
+        rows = _topological(_merge_by_name(self.rows))
 
         def stack(key: str) -> np.ndarray:
             out = np.empty((len(rows), self.n))
@@ -86,7 +99,7 @@ class OpTableBuilder:
 
         return OpTable(
             names=tuple(r["name"] for r in rows), kinds=tuple(r["kind"] for r in rows),
-            compute=tuple(r["compute"] for r in rows),
+            compute=tuple(r["compute"] for r in rows), inputs=tuple(r["inputs"] for r in rows),
             counts=np.array([r["count"] for r in rows], dtype=np.float64),
             params=np.array([r["params"] for r in rows], dtype=np.float64),
             active_params=np.array([r["active_params"] for r in rows], dtype=np.float64),
@@ -105,6 +118,25 @@ def _same(a: dict, b: dict) -> bool:
     return all(np.array_equal(np.asarray(a[k]), np.asarray(b[k])) for k in _VALUE_KEYS)
 
 
+def _topological(rows: list[dict]) -> list[dict]:
+    """Dataflow order: each operator after its inputs; ties keep the order of first appearance
+    (merging identical operators of several layer groups can put a consumer before a producer)."""
+    index = {row["name"]: i for i, row in enumerate(rows)}
+    done: set[str] = set()
+    ordered: list[dict] = []
+    pending = list(rows)
+    while pending:
+        for i, row in enumerate(pending):
+            if all(src in done or src not in index for src in row["inputs"]):
+                ordered.append(pending.pop(i))
+                done.add(row["name"])
+                break
+        else:  # a cycle cannot arise from the builder; keep the rest as they are
+            ordered.extend(pending)
+            break
+    return ordered
+
+
 def _merge_by_name(rows: list[dict]) -> list[dict]:
     """Identical operators of different layer groups become one row with the summed count;
     same-named operators that differ keep distinct names (suffix ``[2]``, ``[3]``...)."""
@@ -115,6 +147,7 @@ def _merge_by_name(rows: list[dict]) -> list[dict]:
         match = next((t for t in twins if _same(t, row)), None)
         if match is not None:
             match["count"] += row["count"]
+            match["inputs"] += tuple(i for i in row["inputs"] if i not in match["inputs"])
             continue
         row = dict(row)
         if twins:
@@ -143,7 +176,7 @@ class Sizes:
 
 
 def linear(ops: OpTableBuilder, sz: Sizes, name: str, count: int, d_in: int, d_out: int, bias: bool,
-           *, tokens: np.ndarray | None = None, kv_out: int = 0, kind: str = "matmul") -> None:
+           *, tokens: np.ndarray | None = None, kv_out: int = 0, kind: str = "matmul", inputs=None) -> str:
     """y[M, d_out] = x[M, d_in] @ W[d_in, d_out] (+ b). FLOPs 2*M*d_in*d_out (+ M*d_out for the bias);
     reads W (d_in*d_out at wb, bias at ab) and x; writes y, of which the last ``kv_out`` columns go
     to the KV cache (at kb) instead of the activations."""
@@ -151,7 +184,7 @@ def linear(ops: OpTableBuilder, sz: Sizes, name: str, count: int, d_in: int, d_o
     w_params = d_in * d_out
     b_params = d_out if bias else 0
     param_bytes = w_params * sz.wb + b_params * sz.ab
-    ops.add(name, kind, count, compute="weights",
+    return ops.add(name, kind, count, compute="weights", inputs=inputs,
             flops=2.0 * M * d_in * d_out + M * b_params,
             weight_bytes=param_bytes, param_bytes=param_bytes, params=w_params + b_params,
             act_read=M * d_in * sz.ab, act_write=M * (d_out - kv_out) * sz.ab,
@@ -159,19 +192,20 @@ def linear(ops: OpTableBuilder, sz: Sizes, name: str, count: int, d_in: int, d_o
 
 
 def norm(ops: OpTableBuilder, sz: Sizes, name: str, count: int, width: int, kind: str, bias: bool,
-         *, tokens: np.ndarray | None = None) -> None:
+         *, tokens: np.ndarray | None = None, inputs=None) -> str:
     """RMSNorm / LayerNorm over ``width`` for M tokens: NORM_FLOPS per element; reads x and the
     weight (and bias) vector(s), writes y. Norm parameters are kept at activation precision."""
     M = sz.M if tokens is None else tokens
     params = width * (2 if bias else 1)
-    ops.add(name, "norm", count, flops=NORM_FLOPS[kind] * M * width,
+    return ops.add(name, "norm", count, flops=NORM_FLOPS[kind] * M * width, inputs=inputs,
             weight_bytes=params * sz.ab, param_bytes=params * sz.ab, params=params,
             act_read=M * width * sz.ab, act_write=M * width * sz.ab)
 
 
 def elementwise(ops: OpTableBuilder, sz: Sizes, name: str, count: int, elements: np.ndarray,
-                flops_per_element: float, reads: float, writes: float, kind: str = "elementwise") -> None:
+                flops_per_element: float, reads: float, writes: float, kind: str = "elementwise",
+                inputs=None) -> str:
     """An elementwise operator over ``elements`` outputs: reads ``reads`` and writes ``writes``
     activation elements per output element."""
-    ops.add(name, kind, count, flops=flops_per_element * elements,
+    return ops.add(name, kind, count, flops=flops_per_element * elements, inputs=inputs,
             act_read=reads * elements * sz.ab, act_write=writes * elements * sz.ab)
