@@ -186,7 +186,26 @@ def build_parser() -> argparse.ArgumentParser:
     _add_analyze(sub)
     _add_models(sub)
     _add_hardware(sub)
+    for module_name in COMMAND_MODULES:
+        _register(sub, module_name)
     return parser
+
+
+# Faces that live in packages of their own add their subcommands through ``add_parser(subparsers)``.
+# Those modules must import only argparse-level things at import time (start-up stays light).
+COMMAND_MODULES = ("llm_roofline.plots.cli", "llm_roofline.web.cli")
+
+
+def _register(sub, module_name: str) -> None:
+    import importlib
+
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and module_name.startswith(exc.name):  # that face is not part of this build
+            return
+        raise
+    module.add_parser(sub)
 
 
 def main(argv: list[str] | None = None) -> int:
