@@ -127,11 +127,11 @@ def _add_hardware(sub) -> None:
 
 
 def _hardware_dict(device) -> dict:
-    from dataclasses import asdict
+    from dataclasses import asdict, fields
 
-    d = asdict(device)
-    d["peak_flops_per_s"] = dict(device.peak_flops_per_s)
-    d["aliases"] = list(device.aliases)
+    d = {f.name: getattr(device, f.name) for f in fields(device)}
+    d.update(peak_flops_per_s=dict(device.peak_flops_per_s), aliases=list(device.aliases),
+             efficiency=asdict(device.efficiency))
     return d
 
 
