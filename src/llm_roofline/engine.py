@@ -71,7 +71,7 @@ def _split(costs: OpCosts, n: int) -> tuple[OpCosts, OpCosts]:
                                        if isinstance(getattr(table, f.name), np.ndarray)
                                        and getattr(table, f.name).ndim == 2})
         arrays = {f.name: getattr(costs, f.name)[:, sl] for f in fields(costs)
-                  if isinstance(getattr(costs, f.name), np.ndarray)}
+                  if isinstance(getattr(costs, f.name), np.ndarray) and getattr(costs, f.name).ndim == 2}
         return replace(costs, table=table_half, **arrays)
 
     return half(0), half(1)

@@ -48,8 +48,11 @@ class OpTable:
     @cached_property
     def bytes(self) -> np.ndarray:
         """All main-memory traffic of one occurrence (bytes)."""
-        return (self.weight_bytes + self.act_read_bytes + self.act_write_bytes
-                + self.kv_read_bytes + self.kv_write_bytes)
+        total = self.weight_bytes + self.act_read_bytes
+        total += self.act_write_bytes
+        total += self.kv_read_bytes
+        total += self.kv_write_bytes
+        return total
 
     @property
     def activation_bytes(self) -> np.ndarray:

@@ -63,8 +63,9 @@ def generation(prefill_time_s: np.ndarray, at0: OpCosts, at1: OpCosts, prompt_le
     per_op = gen_len * np.maximum(c0, m0)
     window = at0.table.kv_window[grows, None]
     per_op[grows] = windowed_step_sum(first, last, window, c0[grows], c1[grows], m0[grows], m1[grows])
-    works = (at0.table.flops > 0) | (at0.table.bytes > 0) | (at1.table.flops > 0) | (at1.table.bytes > 0)
-    per_op = per_op + np.where(works, overhead_s, 0.0) * gen_len
+    if overhead_s:  # one launch per step for every operator that does any work (as roofline() counts it)
+        works = ((at1.table.flops > 0) | (at1.table.bytes > 0)).any(axis=1, keepdims=True)
+        per_op = per_op + np.where(works, overhead_s, 0.0) * gen_len
     decode = (per_op * at0.table.counts[:, None]).sum(0)
     e2e = prefill_time_s + decode
     has_steps = gen_len > 0

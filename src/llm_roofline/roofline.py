@@ -7,6 +7,7 @@ fixed launch overhead is added per kernel (the ``ideal`` setting is the paper's 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -33,9 +34,20 @@ class OpCosts:
     compute_time_s: np.ndarray
     memory_time_s: np.ndarray
     time_s: np.ndarray
-    arithmetic_intensity: np.ndarray
-    compute_bound: np.ndarray
-    performance_flops_per_s: np.ndarray
+
+    # Derived on first use: a sweep of many scenarios needs only the times.
+    @cached_property
+    def arithmetic_intensity(self) -> np.ndarray:
+        traffic = self.table.bytes
+        return np.divide(self.table.flops, traffic, out=np.zeros_like(traffic), where=traffic > 0)
+
+    @cached_property
+    def compute_bound(self) -> np.ndarray:
+        return self.compute_time_s > self.memory_time_s
+
+    @cached_property
+    def performance_flops_per_s(self) -> np.ndarray:
+        return np.divide(self.table.flops, self.time_s, out=np.zeros_like(self.time_s), where=self.time_s > 0)
 
 
 def device_peaks(hardware: Hardware) -> dict[str, float]:
@@ -61,11 +73,9 @@ def roofline(table: OpTable, scenario: Scenario, hardware: Hardware, efficiency:
     traffic = table.bytes
     compute_time = table.flops / peak
     memory_time = traffic / bandwidth
-    does_work = (table.flops > 0) | (traffic > 0)
-    time = np.maximum(compute_time, memory_time) + np.where(does_work, efficiency.kernel_overhead_s, 0.0)
-    intensity = np.divide(table.flops, traffic, out=np.zeros_like(traffic), where=traffic > 0)
-    performance = np.divide(table.flops, time, out=np.zeros_like(time), where=time > 0)
+    time = np.maximum(compute_time, memory_time)
+    if efficiency.kernel_overhead_s:
+        does_work = ((table.flops > 0) | (traffic > 0)).any(axis=1, keepdims=True)
+        time += np.where(does_work, efficiency.kernel_overhead_s, 0.0)
     return OpCosts(table=table, peak_flops_per_s=peak, bandwidth_bytes_per_s=bandwidth,
-                   compute_time_s=compute_time, memory_time_s=memory_time, time_s=time,
-                   arithmetic_intensity=intensity, compute_bound=compute_time > memory_time,
-                   performance_flops_per_s=performance)
+                   compute_time_s=compute_time, memory_time_s=memory_time, time_s=time)
