@@ -3,16 +3,29 @@
     >>> import llm_roofline as lr
     >>> report = lr.analyze("meta-llama/Llama-2-7b-hf", "nvidia_A6000", prompt_len=2048)
     >>> report.decode.total.time_s
+
+The public names load on first use (PEP 562), so ``import llm_roofline.cli`` stays light.
 """
 
-from .api import analyze, analyze_many, load_hardware, load_model, sweep
-from .errors import ConfigError, RooflineError, ScenarioError, UnknownNameError
-from .hardware.spec import Efficiency, Hardware
-from .models.spec import ModelSpec
-from .result import Report
+from __future__ import annotations
 
-__all__ = [
-    "ConfigError", "Efficiency", "Hardware", "ModelSpec", "Report", "RooflineError", "ScenarioError",
-    "UnknownNameError", "analyze", "analyze_many", "load_hardware", "load_model", "sweep",
-]
+import importlib
+
+_EXPORTS = {
+    "analyze": "api", "analyze_many": "api", "load_hardware": "api", "load_model": "api", "sweep": "api",
+    "SweepResult": "api", "ConfigError": "errors", "RooflineError": "errors", "ScenarioError": "errors",
+    "UnknownNameError": "errors", "Efficiency": "hardware.spec", "Hardware": "hardware.spec",
+    "ModelSpec": "models.spec", "Report": "result",
+}
+__all__ = sorted(_EXPORTS)
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module 'llm_roofline' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
