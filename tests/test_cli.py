@@ -129,3 +129,18 @@ def test_whole_process_without_traceback():
     bad = subprocess.run([sys.executable, "-m", "llm_roofline.cli", "analyze", "nope-model", A6000],
                          capture_output=True, text=True, check=False)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and "unknown model" in bad.stderr
+
+
+def test_sweep_is_a_grid_of_analyses():
+    from llm_roofline import sweep
+
+    grid = sweep(LLAMA, A6000, batch_size=[1, 8, 64], prompt_len=[128, 1024], gen_len=32, w_bits="int4")
+    assert len(grid) == 6
+    rows = grid.to_records()
+    assert [(r["batch_size"], r["prompt_len"]) for r in rows] == [(1, 128), (1, 1024), (8, 128), (8, 1024),
+                                                                 (64, 128), (64, 1024)]
+    one = analyze(LLAMA, A6000, batch_size=8, prompt_len=1024, gen_len=32, w_bits="int4")
+    assert rows[3]["tpot_s"] == pytest.approx(one.generation.tpot_s, rel=1e-12)
+    assert rows[3]["total_bytes"] == pytest.approx(one.memory.total_bytes, rel=1e-12)
+    with pytest.raises(Exception, match="named format is a single value"):
+        sweep(LLAMA, A6000, w_bits=["int4", "int8"])

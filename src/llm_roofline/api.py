@@ -122,21 +122,21 @@ def sweep(model, hardware, *, efficiency="ideal", flash_attention: bool = False,
     unknown = set(axes) - set(SWEEP_AXES)
     if unknown:
         raise ScenarioError(f"unknown sweep axis {sorted(unknown)}; valid: {', '.join(SWEEP_AXES)}")
-    values = {}
+    fixed, listed = {}, {}
     for name, value in axes.items():
         if value is None:
             continue
-        listed = [value] if isinstance(value, str) or np.ndim(value) == 0 else list(value)
-        if not listed:
+        if isinstance(value, str) or np.ndim(value) == 0:
+            fixed[name] = value
+            continue
+        values = list(value)
+        if not values:
             raise ScenarioError(f"{name}: empty list")
-        values[name] = listed
-    names = list(values)
-    families = {n: {type(v) for v in values[n]} for n in names}
-    if any(str in f and len(values[n]) > 1 for n, f in families.items()):
-        raise ScenarioError("bit-width sweeps take numbers (use one named format, or bits)")
-    grid = np.meshgrid(*[np.asarray(values[n] if str not in families[n] else [0]) for n in names],
-                       indexing="ij") if names else []
-    scenario = {n: (values[n][0] if str in families[n] else g.ravel()) for n, g in zip(names, grid, strict=True)}
+        if any(isinstance(v, str) for v in values):
+            raise ScenarioError(f"{name}: a swept bit-width takes numbers; a named format is a single value")
+        listed[name] = values
+    grid = np.meshgrid(*listed.values(), indexing="ij") if listed else []
+    scenario = {**fixed, **{name: g.ravel() for name, g in zip(listed, grid, strict=True)}}
     analysis = analyze_many(model, hardware, efficiency=efficiency, flash_attention=flash_attention,
                             logits_all=logits_all, group_size=group_size, scale_bits=scale_bits, **scenario)
     return SweepResult(analysis=analysis, columns=sweep_columns(analysis))

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .generation import windowed_step_sum
-from .graph import cache_elements, sizes_for
+from .graph import cache_elements
 from .hardware.spec import Hardware
+from .precision import storage_bytes
 from .roofline import OpCosts
 
 
@@ -96,7 +97,7 @@ def memory(model, scenario, prefill: OpCosts, at0: OpCosts, at1: OpCosts, hardwa
     affine in the visible keys; ``at0`` / ``at1`` as in ``generation``)."""
     sc = scenario
     weights = (prefill.table.param_bytes * prefill.table.counts[:, None]).sum(0)
-    kb = sizes_for(sc, sc.prompt_len, sc.prompt_len).kb
+    kb = storage_bytes(sc.kv_cache.bits, sc.group_size, sc.scale_bits)
     kv = sc.batch_size * cache_elements(model, sc.prompt_len + sc.gen_len) * kb
     a0, a1 = at0.table.activation_bytes, at1.table.activation_bytes
     keys = np.minimum(sc.prompt_len + np.maximum(sc.gen_len, 1.0), at0.table.kv_window[:, None])
