@@ -1,0 +1,87 @@
+"""Feed-forward blocks: the dense MLP (gated or plain) and the routed mixture of experts.
+
+Each function adds its operators to the builder, reading the operator ``src``, and returns the
+operator that produces the block's output.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .models.spec import Layer, ModelSpec, MoE
+from .ops import ACT_FLOPS, elementwise, linear
+
+
+def ffn(ops, sz, model: ModelSpec, layer: Layer, count, *, src: str) -> str:
+    ffn = layer.ffn
+    if isinstance(ffn, MoE):
+        return moe(ops, sz, model, ffn, count, src)
+    return mlp(ops, sz, model, count, ffn.intermediate_size, ffn.gated, ffn.activation, ffn.bias,
+                ffn.fused_gate_up, prefix="", src=src)
+
+
+def mlp(ops, sz, model: ModelSpec, count, F, gated, activation, bias, fused, prefix, src: str) -> str:
+    """Gated: gate/up D -> F, act(gate) * up, down F -> D. Plain: up D -> F, act, down F -> D."""
+    D, name, M = model.hidden_size, model.op_name, sz.M
+    if gated and fused:
+        branches = (linear(ops, sz, prefix + name("gate_up_proj"), count, D, 2 * F, bias, inputs=(src,)),)
+    elif gated:
+        branches = (linear(ops, sz, prefix + name("gate_proj"), count, D, F, bias, inputs=(src,)),
+                    linear(ops, sz, prefix + name("up_proj"), count, D, F, bias, inputs=(src,)))
+    else:
+        branches = (linear(ops, sz, prefix + name("up_proj"), count, D, F, bias, inputs=(src,)),)
+    act = ACT_FLOPS[activation]
+    if gated:
+        elementwise(ops, sz, prefix + "act_fn", count, M * F, act + 1, 2, 1, inputs=branches)
+    else:
+        elementwise(ops, sz, prefix + "act_fn", count, M * F, act, 1, 1, inputs=branches)
+    return linear(ops, sz, prefix + name("down_proj"), count, F, D, bias)
+
+
+def expected_distinct_experts(tokens: np.ndarray, num_experts: int, top_k: int) -> np.ndarray:
+    """Experts that at least one of ``tokens`` tokens routes to, in expectation, when each token
+    picks k of E experts uniformly: E * (1 - (1 - k/E)^tokens)."""
+    return num_experts * (1.0 - (1.0 - top_k / num_experts) ** tokens)
+
+
+def moe(ops, sz, model: ModelSpec, moe: MoE, count, src: str) -> str:
+    """Routed experts: each of the M tokens runs k experts (FLOPs of M*k expert MLPs); the
+    weights read are those of the expected number of distinct experts the batch routes to."""
+    D, E, k, Fe, name = model.hidden_size, moe.num_experts, moe.top_k, moe.expert_intermediate_size, \
+        model.op_name
+    M = sz.M
+    linear(ops, sz, name("router"), count, D, E, False, inputs=(src,))
+    router_params = E if moe.router_bias else 0
+    routing = ops.add("topk_routing", "elementwise", count, flops=(3 + 2) * M * E, params=router_params,
+                      weight_bytes=router_params * sz.ab, param_bytes=router_params * sz.ab,
+                      act_read=M * E * sz.ab, act_write=M * 2 * k * sz.ab)
+    distinct = expected_distinct_experts(M, E, k)
+    prefix = name("experts") + "."
+    roles = ("gate_proj", "up_proj") if moe.gated else ("up_proj",)
+    branches = tuple(_expert_linear(ops, sz, prefix + name(role), count, D, Fe, moe, distinct, (src, routing))
+                     for role in roles)
+    act = ACT_FLOPS[moe.activation]
+    elementwise(ops, sz, prefix + "act_fn", count, M * k * Fe, act + (1 if moe.gated else 0),
+                2 if moe.gated else 1, 1, inputs=branches)
+    down = _expert_linear(ops, sz, prefix + name("down_proj"), count, Fe, D, moe, distinct, None)
+    out = elementwise(ops, sz, prefix + "combine", count, M * D, 2 * k, k, 1, inputs=(down, routing))
+    if not moe.shared_intermediate_size:
+        return out
+    shared = name("shared_experts") + "."
+    shared_out = mlp(ops, sz, model, count, moe.shared_intermediate_size, moe.gated, moe.activation, False,
+                      False, prefix=shared, src=src)
+    sources = (out, shared_out)
+    if moe.shared_expert_gate:
+        sources += (linear(ops, sz, "shared_expert_gate", count, D, 1, False, inputs=(src,)),)
+    return elementwise(ops, sz, shared + "add", count, M * D, len(sources) - 1, len(sources), 1, inputs=sources)
+
+
+def _expert_linear(ops, sz, name, count, d_in, d_out, moe: MoE, distinct, inputs) -> str:
+    """One projection of all routed experts of a layer: M*k token-expert products."""
+    M, E, k = sz.M, moe.num_experts, moe.top_k
+    per_expert = d_in * d_out + (d_out if moe.expert_bias else 0)
+    expert_bytes = d_in * d_out * sz.wb + (d_out * sz.ab if moe.expert_bias else 0.0)
+    return ops.add(name, "matmul", count, compute="weights", flops=2.0 * M * k * d_in * d_out, inputs=inputs,
+            params=E * per_expert, active_params=k * per_expert, param_bytes=E * expert_bytes,
+            weight_bytes=distinct * expert_bytes, act_read=M * k * d_in * sz.ab,
+            act_write=M * k * d_out * sz.ab)
