@@ -50,3 +50,13 @@ def test_llama_layer_edges(llama2_7b):
     assert edges["act_fn"] == ("gate_proj", "up_proj")
     assert edges["mlp_residual"] == ("attn_residual", "down_proj")
     assert edges["lm_head"] == ("norm",)
+
+
+def test_catalog_operator_names_are_unique_hf_names():
+    """No two different operators share a name (a ``[2]`` suffix would mean a name clash)."""
+    from llm_roofline.models.catalog import model_names
+
+    for model in model_names():
+        for table in _tables(model):
+            assert not [n for n in table.names if "[" in n], model
+            assert len(set(table.names)) == len(table.names)

@@ -198,7 +198,7 @@ def test_qwen_v1() -> None:
     layer = single_layer(spec)
     assert layer.ffn == MLP(11008, gated=True, activation="silu")
     assert layer.mixer == Attention(32, 32, 128, rope_dim=128, qkv_bias=True, fused_qkv=True)
-    assert spec.op_name("qkv_proj") == "c_attn" and spec.op_name("gate_proj") == "w2"
+    assert spec.op_name("qkv_proj") == "attn.c_attn" and spec.op_name("gate_proj") == "mlp.w2"
 
 
 # --- Gemma ---------------------------------------------------------------------------------------
@@ -299,8 +299,8 @@ def test_gpt2() -> None:
     assert layer.norm_names == ("ln_1", "ln_2")
     assert {r: spec.op_name(r) for r in ("embed_tokens", "embed_positions", "qkv_proj", "o_proj", "up_proj",
                                          "down_proj", "final_norm")} == {
-        "embed_tokens": "wte", "embed_positions": "wpe", "qkv_proj": "c_attn", "o_proj": "c_proj",
-        "up_proj": "c_fc", "down_proj": "c_proj", "final_norm": "ln_f"}
+        "embed_tokens": "wte", "embed_positions": "wpe", "qkv_proj": "attn.c_attn", "o_proj": "attn.c_proj",
+        "up_proj": "mlp.c_fc", "down_proj": "mlp.c_proj", "final_norm": "ln_f"}
 
 
 def test_gptj() -> None:

@@ -417,8 +417,9 @@ def _gpt2(f: _Fields, model_type: str) -> dict[str, Any]:
                 layer_groups=(LayerGroup(layer, f.int("n_layer", "num_hidden_layers")),),
                 tie_word_embeddings=_tie(f, True), learned_positions=positions, final_norm_kind="layernorm",
                 final_norm_bias=True, max_position_embeddings=positions,
-                op_names={"embed_tokens": "wte", "embed_positions": "wpe", "qkv_proj": "c_attn",
-                          "o_proj": "c_proj", "up_proj": "c_fc", "down_proj": "c_proj", "final_norm": "ln_f"})
+                op_names={"embed_tokens": "wte", "embed_positions": "wpe", "qkv_proj": "attn.c_attn",
+                          "o_proj": "attn.c_proj", "up_proj": "mlp.c_fc", "down_proj": "mlp.c_proj",
+                          "final_norm": "ln_f"})
 
 
 # --- GPT-J ---------------------------------------------------------------------------------------
@@ -607,8 +608,8 @@ def _qwen(f: _Fields, model_type: str) -> dict[str, Any]:
     return dict(hidden_size=hidden, vocab_size=f.int("vocab_size"),
                 layer_groups=(LayerGroup(layer, f.int("num_hidden_layers")),), tie_word_embeddings=_tie(f, False),
                 max_position_embeddings=f.int("max_position_embeddings", "seq_length", default=None),
-                op_names={"embed_tokens": "wte", "qkv_proj": "c_attn", "o_proj": "c_proj", "gate_proj": "w2",
-                          "up_proj": "w1", "down_proj": "c_proj", "final_norm": "ln_f"})
+                op_names={"embed_tokens": "wte", "qkv_proj": "attn.c_attn", "o_proj": "attn.c_proj",
+                          "gate_proj": "mlp.w2", "up_proj": "mlp.w1", "down_proj": "mlp.c_proj", "final_norm": "ln_f"})
 
 
 # --- DeepSeek-V2 / V3 (MLA + MoE) ----------------------------------------------------------------
