@@ -107,3 +107,16 @@ def test_tied_embeddings_count_once():
     assert r.memory.weights_bytes == expected * 2
     head = op(r.decode, "lm_head")
     assert head.weight_bytes == V * D * 2  # still read every step
+
+
+def test_opt_350m_embedding_projections_and_post_norm():
+    # V 50272, E 512, D 1024, 24 layers, F 4096, 2050 learned positions, biases everywhere,
+    # post-LN (no final norm), lm_head tied to the 512-wide embeddings.
+    V, E, D, L, F = 50272, 512, 1024, 24, 4096
+    layer = 4 * (D * D + D) + (D * F + F) + (F * D + D) + 2 * 2 * D
+    expected = V * E + E * D + D * E + 2050 * D + L * layer
+    r = analyze("facebook/opt-350m", H100, batch_size=2, prompt_len=64)
+    assert r.model["params_total"] == expected == 331_196_416  # HF's count of facebook/opt-350m
+    assert op(r.prefill, "project_in").flops == 2 * 2 * 64 * E * D
+    assert op(r.prefill, "project_out").flops == 2 * 2 * D * E  # last token only
+    assert op(r.prefill, "lm_head").flops == 2 * 2 * E * V

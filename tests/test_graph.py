@@ -60,3 +60,13 @@ def test_catalog_operator_names_are_unique_hf_names():
         for table in _tables(model):
             assert not [n for n in table.names if "[" in n], model
             assert len(set(table.names)) == len(table.names)
+
+
+def test_post_norm_layer_edges():
+    table = analyze_many("facebook/opt-350m", "a100-80g-sxm", prompt_len=16).prefill.table
+    edges = dict(zip(table.names, table.inputs, strict=True))
+    assert edges["q_proj"] == (LAYER_INPUT,)  # post-LN: attention reads the layer input directly
+    assert edges["self_attn_layer_norm"] == ("attn_residual",)
+    assert edges["fc1"] == ("self_attn_layer_norm",)
+    assert edges["final_layer_norm"] == ("mlp_residual",)
+    assert edges["project_out"] == ("final_layer_norm",) and edges["lm_head"] == ("project_out",)

@@ -95,10 +95,12 @@ def test_more_catalog_facts_by_hand() -> None:
     assert opt.layer_groups[0].layer.ffn.intermediate_size == 36864
 
 
-def test_opt_350m_is_not_in_the_catalog() -> None:
-    # opt-350m embeds into 512 dims and projects to 1024 (project_in/out): not representable.
-    with pytest.raises(UnknownNameError):
-        load_model("facebook/opt-350m")
+def test_opt_350m_projects_its_embeddings_and_normalizes_after_the_residual() -> None:
+    # opt-350m embeds into E = 512 dims, projects to D = 1024 (project_in) and back (project_out)
+    # around 24 post-LN layers; no final norm; tied 512-wide lm_head.
+    opt = load_model("facebook/opt-350m")
+    assert opt.embed_dim == 512 and opt.hidden_size == 1024 and not opt.final_norm
+    assert opt.layer_groups[0].layer.post_norm
 
 
 def _id_for(path: Path) -> str:

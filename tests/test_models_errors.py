@@ -102,11 +102,11 @@ def test_unknown_activation_named() -> None:
         spec_from_hf_config(dict(LLAMA, hidden_act="mish"), "m")
 
 
-def test_opt_350m_projection_rejected() -> None:
+def test_opt_350m_projection_parsed() -> None:
     cfg = {"model_type": "opt", "hidden_size": 1024, "num_hidden_layers": 24, "num_attention_heads": 16,
            "ffn_dim": 4096, "vocab_size": 50272, "word_embed_proj_dim": 512, "do_layer_norm_before": False}
-    with pytest.raises(ConfigError, match="word_embed_proj_dim"):
-        spec_from_hf_config(cfg, "opt-350m")
+    spec = spec_from_hf_config(cfg, "opt-350m")
+    assert spec.embed_dim == 512 and spec.embedding_width == 512
 
 
 def test_chatglm_v1_rejected() -> None:

@@ -44,10 +44,13 @@ def build_ops(model: ModelSpec, scenario: Scenario, stage: str, *, T: np.ndarray
     ops = OpTableBuilder(n=int(np.broadcast_shapes(sz.B.shape, T.shape, S.shape)[0]))
     D, V, name = model.hidden_size, model.vocab_size, model.op_name
     M = sz.M
-    # Embedding lookup: reads the rows of the tokens (at most V distinct), writes M x D.
-    table_bytes = V * D * sz.wb
-    ops.add(name("embed_tokens"), "embedding", 1, params=V * D, param_bytes=table_bytes,
-            weight_bytes=np.minimum(M, V) * D * sz.wb, act_write=M * D * sz.ab)
+    E = model.embedding_width
+    # Embedding lookup: reads the rows of the tokens (at most V distinct), writes M x E.
+    table_bytes = V * E * sz.wb
+    ops.add(name("embed_tokens"), "embedding", 1, params=V * E, param_bytes=table_bytes,
+            weight_bytes=np.minimum(M, V) * E * sz.wb, act_write=M * E * sz.ab)
+    if E != D:
+        linear(ops, sz, "project_in", 1, E, D, False)
     if model.learned_positions:
         rows = model.learned_positions
         ops.add(name("embed_positions"), "embedding", 1, params=rows * D, param_bytes=rows * D * sz.wb,
@@ -67,10 +70,12 @@ def build_ops(model: ModelSpec, scenario: Scenario, stage: str, *, T: np.ndarray
             final = "decoder." + final
         norm(ops, sz, final, 1, D, model.final_norm_kind, model.final_norm_bias)
     logits_tokens = M if (stage == "prefill" and scenario.logits_all) else sz.B
-    linear(ops, sz, name("lm_head"), 1, D, V, model.lm_head_bias, tokens=logits_tokens)
+    if E != D:
+        linear(ops, sz, "project_out", 1, D, E, False, tokens=logits_tokens)
+    linear(ops, sz, name("lm_head"), 1, E, V, model.lm_head_bias, tokens=logits_tokens)
     table = ops.build()
     if model.tie_word_embeddings:  # lm_head reads the embedding matrix; its parameters are counted once
-        table = _untie_lm_head(table, name("lm_head"), V * D, table_bytes)
+        table = _untie_lm_head(table, name("lm_head"), V * E, table_bytes)
     return table
 
 
@@ -108,6 +113,9 @@ def _layer(ops: OpTableBuilder, sz: Sizes, model: ModelSpec, layer: Layer, count
         attn_out = _mixer(*mixer_args, src=attn_in)
         mlp_out = ffn(ops, sz, model, layer, count, src=mlp_in)
         return residual("residual_add", x, attn_out, mlp_out)
+    if layer.post_norm:  # OPT-350m: x = ln(x + attn(x)); x = ln'(x + mlp(x))
+        h = add_norm(residual("attn_residual", x, _mixer(*mixer_args, src=x)))
+        return add_norm(residual("mlp_residual", h, ffn(ops, sz, model, layer, count, src=h)))
     four_norms = len(norms) == 4  # Gemma 2: norms after the mixer and the MLP as well
     out = _mixer(*mixer_args, src=add_norm(x))
     if four_norms:

@@ -376,10 +376,7 @@ def _phi(f: _Fields, model_type: str) -> dict[str, Any]:
 def _opt(f: _Fields, model_type: str) -> dict[str, Any]:
     f.require("hidden_size", "num_hidden_layers", "num_attention_heads", "ffn_dim", "vocab_size")
     hidden, heads = f.int("hidden_size"), f.int("num_attention_heads")
-    proj = f.int("word_embed_proj_dim", default=hidden)
-    if proj != hidden:
-        raise f.error(f"field 'word_embed_proj_dim' ({proj}) differs from hidden_size ({hidden}): OPT's "
-                      "project_in/project_out embedding projections (opt-350m) are not supported")
+    proj = f.int("word_embed_proj_dim", default=hidden)  # opt-350m: 512-wide embeddings, project_in/out
     if not f.bool("layer_norm_elementwise_affine", default=True):
         raise f.error("field 'layer_norm_elementwise_affine' false (norms without weights) is not supported")
     bias = f.bool("enable_bias", default=True)
@@ -388,13 +385,14 @@ def _opt(f: _Fields, model_type: str) -> dict[str, Any]:
     mlp = MLP(f.int("ffn_dim"), gated=False, activation=f.activation("activation_function", default="relu"),
               bias=bias)
     layer = Layer(attn, mlp, norm_names=("self_attn_layer_norm", "final_layer_norm"), norm_kind="layernorm",
-                  norm_bias=True)
+                  norm_bias=True, post_norm=not pre_ln)
     max_pos = f.int("max_position_embeddings", default=2048)
     return dict(hidden_size=hidden, vocab_size=f.int("vocab_size"),
                 layer_groups=(LayerGroup(layer, f.int("num_hidden_layers")),),
                 tie_word_embeddings=_tie(f, True), learned_positions=max_pos + 2,  # OPT offsets positions by 2
                 final_norm=pre_ln and not f.bool("_remove_final_layer_norm", default=False),
                 final_norm_kind="layernorm", final_norm_bias=True, max_position_embeddings=max_pos,
+                embed_dim=None if proj == hidden else proj,
                 op_names={"o_proj": "out_proj", "up_proj": "fc1", "down_proj": "fc2",
                           "final_norm": "final_layer_norm"})
 

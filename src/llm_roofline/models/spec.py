@@ -173,8 +173,11 @@ class Layer:
     norm_kind: str = "rmsnorm"
     norm_bias: bool = False
     parallel: bool = False
+    post_norm: bool = False
 
     def __post_init__(self) -> None:
+        if self.post_norm and (self.parallel or len(self.norm_names) != 2):
+            raise ConfigError("layer.post_norm needs a sequential layer with two norms")
         if self.norm_kind not in NORM_KINDS:
             raise ConfigError(f"layer.norm_kind {self.norm_kind!r} is not one of {NORM_KINDS}")
 
@@ -203,6 +206,8 @@ DEFAULT_OP_NAMES: Mapping[str, str] = MappingProxyType({
 class ModelSpec:
     """A decoder-only LM. ``learned_positions``: rows of a learned position table (0 with RoPE or
     ALiBi). ``tie_word_embeddings``: lm_head shares the embedding matrix (counted once).
+    ``embed_dim``: width of the token embeddings and of lm_head's input when it differs from
+    hidden_size (OPT-350m: 512, projected to and from 1024 by project_in / project_out).
     ``op_names`` maps roles to the family's HF module names (defaults: Llama's)."""
 
     name: str
@@ -218,18 +223,26 @@ class ModelSpec:
     final_norm_bias: bool = False
     lm_head_bias: bool = False
     max_position_embeddings: int | None = None
+    embed_dim: int | None = None
     op_names: Mapping[str, str] = field(default_factory=lambda: DEFAULT_OP_NAMES)
     source: str = ""
 
     def __post_init__(self) -> None:
         _positive(self.name or "model", hidden_size=self.hidden_size, vocab_size=self.vocab_size)
         _non_negative(self.name or "model", learned_positions=self.learned_positions)
+        if self.embed_dim is not None:
+            _positive(self.name or "model", embed_dim=self.embed_dim)
         if not self.layer_groups:
             raise ConfigError(f"{self.name}: a model needs at least one layer")
         names = dict(DEFAULT_OP_NAMES)
         names.update(self.op_names)
         object.__setattr__(self, "op_names", MappingProxyType(names))
         object.__setattr__(self, "layer_groups", tuple(self.layer_groups))
+
+    @property
+    def embedding_width(self) -> int:
+        """E: the width of the embedding table and lm_head's input (hidden_size unless projected)."""
+        return self.embed_dim or self.hidden_size
 
     @property
     def num_layers(self) -> int:
