@@ -138,6 +138,7 @@ FLOPS_CASES: dict[str, Case] = {
     "microsoft/Phi-3-mini-4k-instruct": Case("hf"),  # fused qkv_proj, gate_up_proj
     "facebook/opt-125m": Case("hf"),  # learned positions, biases, ReLU
     "facebook/opt-6.7b": Case("hf"),
+    "facebook/opt-350m": Case("catalog"),  # project_in/project_out, post-LN
     "EleutherAI/gpt-neox-20b": Case("hf"),  # fused query_key_value, rotary 25%
     "EleutherAI/pythia-6.9b": Case("hf"),
     "tiiuae/falcon-7b": Case("hf"),  # RefinedWebModel keys, multi-query
