@@ -120,3 +120,20 @@ def test_opt_350m_embedding_projections_and_post_norm():
     assert op(r.prefill, "project_in").flops == 2 * 2 * 64 * E * D
     assert op(r.prefill, "project_out").flops == 2 * 2 * D * E  # last token only
     assert op(r.prefill, "lm_head").flops == 2 * 2 * E * V
+
+
+def test_phi_qk_layernorm_has_weight_and_bias():
+    import json
+
+    from conftest import SHARED_CONFIGS
+
+    from llm_roofline.models.hf_config import spec_from_hf_config
+
+    path = SHARED_CONFIGS / "microsoft--phi-2.json"
+    if not path.exists():
+        pytest.skip("shared/hf-configs is absent")
+    cfg = json.loads(path.read_text())
+    plain = analyze(spec_from_hf_config(cfg, "phi-2"), H100).model["params_total"]
+    normed = analyze(spec_from_hf_config({**cfg, "qk_layernorm": True}, "phi-2-qk"), H100).model["params_total"]
+    # q_layernorm and k_layernorm: LayerNorms over head_dim 80 with weight and bias, in 32 layers.
+    assert normed - plain == 32 * 2 * (80 + 80)

@@ -155,8 +155,9 @@ def _attention(ops, sz, model: ModelSpec, attn: Attention, count, flash, window,
         k = linear(ops, sz, name("k_proj"), count, D, K * H, attn.qkv_bias, kv_out=K * H, inputs=(src,))
         v = linear(ops, sz, name("v_proj"), count, D, K * H, attn.qkv_bias, kv_out=K * H, inputs=(src,))
     if attn.qk_norm:
-        q = norm(ops, sz, "q_norm", count, H, "rmsnorm", False, tokens=sz.M * N, inputs=(q,))
-        k = norm(ops, sz, "k_norm", count, H, "rmsnorm", False, tokens=sz.M * K, inputs=(k,))
+        kind = attn.qk_norm_kind
+        q = norm(ops, sz, "q_norm", count, H, kind, kind == "layernorm", tokens=sz.M * N, inputs=(q,))
+        k = norm(ops, sz, "k_norm", count, H, kind, kind == "layernorm", tokens=sz.M * K, inputs=(k,))
     if attn.rope_dim:
         q = k = _rope(ops, sz, count, (N + K) * attn.rope_dim, inputs=tuple(dict.fromkeys((q, k))))
     out = attention_core(ops, sz, count, heads=N, kv_heads=K, qk_dim=H, v_dim=H, window=window, flash=flash,

@@ -355,10 +355,11 @@ def _phi(f: _Fields, model_type: str) -> dict[str, Any]:
     hidden, heads = f.int("hidden_size"), f.int("num_attention_heads")
     kv = _kv_heads(f, heads, "num_key_value_heads")
     head_dim = _head_dim(f, hidden, heads, key=None)
-    # qk_layernorm: a LayerNorm over each head (approximated by qk_norm, which counts no bias).
+    # qk_layernorm: a LayerNorm (weight and bias) over each head.
     attn = Attention(heads, kv, head_dim,
                      rope_dim=int(head_dim * f.fraction("partial_rotary_factor", default=0.5)),
-                     qkv_bias=True, o_bias=True, qk_norm=f.bool("qk_layernorm", default=False))
+                     qkv_bias=True, o_bias=True, qk_norm=f.bool("qk_layernorm", default=False),
+                     qk_norm_kind="layernorm")
     mlp = MLP(f.int("intermediate_size"), gated=False, activation=f.activation("hidden_act", default="gelu_new"),
               bias=True)
     layer = Layer(attn, mlp, norm_names=("input_layernorm",), norm_kind="layernorm", norm_bias=True,

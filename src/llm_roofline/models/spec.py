@@ -40,7 +40,8 @@ class Attention:
     q_proj: D -> N*H, k_proj and v_proj: D -> K*H, o_proj: N*H -> D.
     ``rope_dim`` is the number of rotary dimensions per head (0: no RoPE, e.g. learned
     positions or ALiBi). ``sliding_window`` limits each query to the last W keys.
-    ``qk_norm`` adds an RMSNorm over H to every query and key head (Qwen3).
+    ``qk_norm`` adds a norm over H to every query and key head: an RMSNorm (Qwen3) or, with
+    ``qk_norm_kind="layernorm"``, a LayerNorm with bias (Phi's qk_layernorm).
     """
 
     num_heads: int
@@ -52,8 +53,11 @@ class Attention:
     fused_qkv: bool = False
     sliding_window: int | None = None
     qk_norm: bool = False
+    qk_norm_kind: str = "rmsnorm"
 
     def __post_init__(self) -> None:
+        if self.qk_norm_kind not in NORM_KINDS:
+            raise ConfigError(f"attention.qk_norm_kind {self.qk_norm_kind!r} is not one of {NORM_KINDS}")
         _positive("attention", num_heads=self.num_heads, num_kv_heads=self.num_kv_heads,
                   head_dim=self.head_dim)
         _non_negative("attention", rope_dim=self.rope_dim)
