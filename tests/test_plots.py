@@ -11,6 +11,8 @@ import pytest
 
 from llm_roofline import analyze, load_hardware, plots
 from llm_roofline.cli import main
+from llm_roofline.errors import ScenarioError
+from llm_roofline.plots.progress import ProgressBar
 
 LLAMA, A6000 = "meta-llama/Llama-2-7b-hf", "nvidia_A6000"
 SMALL = ["--size", "7x4", "--dpi", "30"]
@@ -30,7 +32,7 @@ CLI_CASES = [
     ("roofline", "svg", [A6000, "--w-bits", "8", "--a-bits", "8", "--precision", "fp16,int8,int4"]),
     ("batch-sweep", "pdf", [A6000, "-b", "1..64:x4", "-p", "256,1024", "--w-bits", "8", "--a-bits", "8",
                             "--kv-bits", "8"]),
-    ("seq-sweep", "png", [A6000, "-p", "128..4096:x4", "-b", "1,8", "--gen-len", "64"]),
+    ("seq-sweep", "png", [A6000, "-p", "128..4096:x4", "-b", "1,8", "--gen-len", "64", "--w-bits", "int4"]),
     ("quantization", "svg", [A6000, "--w-bits", "16,4", "-b", "1..16:x4", "-p", "64..1024:x4",
                              "--memory-scenarios", "1x1024,8x1024"]),
     ("flash-attention", "png", [A6000, "-b", "1", "-p", "512,2048"]),
@@ -165,7 +167,7 @@ def test_hardware_comparison_and_price():
     assert data.throughput_tokens_per_s[1] == r.generation.throughput_tokens_per_s
     assert data.decode_time_s[1] == r.decode.total.time_s
     assert data.throughput_per_usd[1] == pytest.approx(r.generation.throughput_tokens_per_s / 4500)
-    with pytest.raises(plots.data.ScenarioError, match="one price per device"):
+    with pytest.raises(ScenarioError, match="one price per device"):
         plots.hardware_comparison(LLAMA, ["h100-sxm"], prices=[1, 2])
 
 
@@ -207,6 +209,22 @@ def test_unwritable_output_is_a_user_error(tmp_path, capsys):
     code = main(["plot", "roofline", LLAMA, A6000, "-o", str(tmp_path / "missing" / "fig.png"), *SMALL])
     _, err = capsys.readouterr()
     assert code == 2 and "cannot write" in err
+
+
+def test_progress_bar_only_when_asked_or_on_a_terminal(monkeypatch):
+    import io
+
+    stream = io.StringIO()
+    monkeypatch.setenv("LLM_ROOFLINE_PROGRESS", "1")
+    bar = ProgressBar("sweep", stream=stream, delay_s=0)
+    for i in range(1, 5):
+        bar(i, 4)
+    text = stream.getvalue()
+    assert text.startswith("\rsweep [") and "1/4" in text and "4/4" in text and text.endswith(" s\n")
+    monkeypatch.delenv("LLM_ROOFLINE_PROGRESS")
+    quiet = io.StringIO()  # not a terminal
+    ProgressBar("sweep", stream=quiet, delay_s=0)(1, 1)
+    assert quiet.getvalue() == ""
 
 
 def test_building_the_parser_imports_no_matplotlib():

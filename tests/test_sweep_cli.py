@@ -65,6 +65,13 @@ def test_doubling_ranges_steps_and_bit_lists(capsys):
     assert all(float(r["tpot_s"]) > 0 for r in with_gen)
 
 
+def test_named_formats_are_one_fixed_value(capsys):
+    code, out, err = run(capsys, LLAMA, A100, "-b", "1,2", "--w-bits", "int4", "--kv-bits", "fp8")
+    assert code == 0, err
+    _, rows = rows_of(out)
+    assert len(rows) == 2 and {r["w_bits"] for r in rows} == {"4"} and {r["kv_bits"] for r in rows} == {"8"}
+
+
 def test_json_records_and_output_file(tmp_path, capsys):
     target = tmp_path / "sweep.json"
     code, out, err = run(capsys, LLAMA, A100, "-b", "1,4", "-g", "64", "--format", "json", "-o", str(target))

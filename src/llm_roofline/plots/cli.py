@@ -472,8 +472,9 @@ def _run_sweep(args) -> str:
         if text is None:
             continue
         flag = "--" + name.replace("_", "-")
-        axes[name] = parse_bits_list(text, flag) if name.endswith("bits") else parse_int_list(text, flag)
-    total = math.prod(len(v) for v in axes.values())
+        values = parse_bits_list(text, flag) if name.endswith("bits") else parse_int_list(text, flag)
+        axes[name] = values[0] if isinstance(values[0], str) else values  # a named format is one fixed value
+    total = math.prod(len(v) for v in axes.values() if isinstance(v, list))
     if total > MAX_POINTS:
         raise _scenario_error(f"the grid has {total:,} points; at most {MAX_POINTS:,} per sweep")
     device = _device(args)
@@ -481,10 +482,10 @@ def _run_sweep(args) -> str:
                   logits_all=args.logits_all, group_size=args.group_size)
     # Chunks along the outermost axis with several values keep the grid's row order.
     names = list(axes)
-    outer = next((n for n in names if len(axes[n]) > 1), None)
+    outer = next((n for n in names if isinstance(axes[n], list) and len(axes[n]) > 1), None)
     chunks = [axes]
     if outer is not None and total > CHUNK_POINTS:
-        inner = total // len(axes[outer])
+        inner = total // len(axes[outer])  # points per value of the outer axis
         step = max(1, CHUNK_POINTS // inner)
         chunks = [{**axes, outer: axes[outer][i:i + step]} for i in range(0, len(axes[outer]), step)]
     progress = ProgressBar("sweep")
@@ -500,35 +501,30 @@ def _run_sweep(args) -> str:
     return _format_sweep(merged, args.format)
 
 
-_INTEGER_COLUMNS = {"batch_size", "prompt_len", "gen_len", "kv_len", "max_batch_size"}
+def _column_values(values) -> list:
+    """One column as JSON-ready Python values: bools, exact integers, floats, None for NaN."""
+    import numpy as np
+
+    values = np.asarray(values)
+    if values.dtype == bool:
+        return values.tolist()
+    finite = np.isfinite(values)
+    if finite.all() and (values == np.round(values)).all() and np.abs(values).max(initial=0) < 2**53:
+        return values.astype(np.int64).tolist()
+    return [None if not f else int(v) if v.is_integer() and abs(v) < 2**53 else v
+            for v, f in zip(values.astype(float).tolist(), finite.tolist(), strict=True)]
 
 
 def _format_sweep(columns: dict, fmt: str) -> str:
-    import csv
-    import io
     import json
-    import math
 
     names = list(columns)
-    n = len(next(iter(columns.values())))
-
-    def cell(name, value):
-        value = value.item() if hasattr(value, "item") else value
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, float):
-            if math.isnan(value):
-                return None
-            if value.is_integer() and (name in _INTEGER_COLUMNS or abs(value) < 2**53):
-                return int(value)
-        return value
-
-    rows = ([cell(k, columns[k][i]) for k in names] for i in range(n))
+    cols = [_column_values(columns[k]) for k in names]
     if fmt == "json":
-        return json.dumps([dict(zip(names, r, strict=True)) for r in rows], indent=1) + "\n"
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(names)
-    for r in rows:
-        writer.writerow(["" if v is None else ("true" if v is True else "false" if v is False else v) for v in r])
-    return out.getvalue()
+        return json.dumps([dict(zip(names, row, strict=True)) for row in zip(*cols, strict=True)], indent=1) + "\n"
+
+    def text(col: list) -> list[str]:
+        return ["" if v is None else "true" if v is True else "false" if v is False else repr(v) for v in col]
+
+    lines = [",".join(names), *(",".join(row) for row in zip(*(text(c) for c in cols), strict=True))]
+    return "\n".join(lines) + "\n"

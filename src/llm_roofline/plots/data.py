@@ -44,6 +44,11 @@ def _listed(value) -> list:
     return list(value)
 
 
+def _axis(values: list):
+    """A one-value list of a named format goes to ``api.sweep`` as that value (a fixed axis)."""
+    return values[0] if len(values) == 1 and isinstance(values[0], str) else values
+
+
 def _fmt(value) -> str:
     return f"{value:g}" if isinstance(value, float | np.floating) else str(value)
 
@@ -184,7 +189,7 @@ def _grid(spec, device, x_name, xs, axes: dict, *, flash_attention, logits_all, 
     ordered = {k: _listed(v) for k, v in axes.items() if k != x_name and _listed(v)}
     ordered[x_name] = list(xs)
     result = api.sweep(spec, device, flash_attention=flash_attention, logits_all=logits_all,
-                       group_size=group_size, efficiency=efficiency, **ordered)
+                       group_size=group_size, efficiency=efficiency, **{k: _axis(v) for k, v in ordered.items()})
     shape = [len(v) if not any(isinstance(i, str) for i in v) else 1 for v in ordered.values()]
     cols = {k: np.asarray(v).reshape(shape) for k, v in result.columns.items()}
     return ordered, cols, result
@@ -499,7 +504,7 @@ def breakdown(model, hardware, *, batch_size=1, prompt_len=1024, kv_len=None, w_
             "a_bits": a_bits, "kv_bits": kv_bits}
     listed = {k: _listed(v) for k, v in axes.items() if _listed(v)}
     r = api.sweep(spec, device, flash_attention=flash_attention, logits_all=logits_all, group_size=group_size,
-                  efficiency=efficiency, **listed)
+                  efficiency=efficiency, **{k: _axis(v) for k, v in listed.items()})
     varying = [k for k, v in listed.items() if len(v) > 1]
     labels = tuple(scenario_label({k: r.columns[k][i].item() for k in varying}) or "scenario"
                    for i in range(len(r)))

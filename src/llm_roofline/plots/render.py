@@ -94,7 +94,12 @@ def log_y(ax) -> None:
     """Log-scale y axis labelled with plain numbers (minor ticks too when it spans about a decade)."""
     ax.set_yscale("log")
     ax.yaxis.set_major_formatter(FuncFormatter(_plain))
-    ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, p: _plain(v) if _short_log_span(ax) else ""))
+    ax.yaxis.set_minor_formatter(FuncFormatter(
+        lambda v, p: _plain(v) if _short_log_span(ax) and _leading(v) in (2, 3, 5) else ""))
+
+
+def _leading(value: float) -> int:
+    return int(round(value / 10 ** math.floor(math.log10(value)))) if value > 0 else 0
 
 
 def _short_log_span(ax) -> bool:
@@ -242,9 +247,11 @@ def draw_roofline(data: RooflineData, *, size=None, title=None) -> Figure:
             style = "-" if i == 0 else (0, (5, 2)) if i == 1 else (0, (2, 1.5))
             ax.plot(grid_x, data.roof(label, grid_x) / 1e12, color="#333333", lw=1.6 if i == 0 else 1.1,
                     linestyle=style, zorder=3)
-            ax.annotate(f"{label} peak {si(peak, 'FLOP/s')}", (x_hi, peak / 1e12), xytext=(-4, 3),
-                        textcoords="offset points", ha="right", va="bottom", fontsize=8, color="#333333")
             r = data.ridge_points[label]
+            above = peak == max(data.ceilings.values())  # the top ceiling is labelled above its line
+            ax.annotate(f"{label} peak {si(peak, 'FLOP/s')}", (r, peak / 1e12), xytext=(8, 3 if above else -3),
+                        textcoords="offset points", ha="left", va="bottom" if above else "top", fontsize=8,
+                        color="#333333")
             ax.plot([r], [peak / 1e12], marker="D", color="#333333", ms=5, zorder=4)
             ax.axvline(r, color="#333333", lw=0.7, ls=":", zorder=2)
             ax.annotate(f"ridge {r:.3g} FLOP/B", (r, y_lo / 1e12), xytext=(-3, 40), textcoords="offset points",
@@ -481,8 +488,9 @@ def draw_bandwidth(data: BandwidthData, *, size=None, title=None) -> Figure:
     ax_r.set_ylabel("Decode throughput (tokens/s)")
     if len(data.batch_sizes) > 1:
         ax_t.legend(loc="upper right")
+    batch = f"batch {data.batch_sizes[0]:g}, " if len(data.batch_sizes) == 1 else ""
     default = (f"{data.model}: decode vs memory bandwidth, {si(data.peak_flops_per_s, 'FLOP/s')} 16-bit peak, "
-               f"KV length {data.prompt_len}")
+               f"{batch}KV length {data.prompt_len}")
     _title(fig, title, default)
     return fig
 
@@ -531,7 +539,7 @@ def draw_hardware(data: HardwareData, *, size=None, title=None) -> Figure:
 
 def draw_breakdown(data: BreakdownData, *, size=None, title=None, share: bool = False, top: int = 8) -> Figure:
     n = len(data.scenarios)
-    fig = new_figure(size or (max(7.5, 3.0 + 1.1 * n * 2), 4.6))
+    fig = new_figure(size or (max(7.5, 2.5 + 1.3 * n), 4.6))
     axes = fig.subplots(1, 2)
     # With many groups (per operator), keep the ``top`` slowest over both stages and lump the rest.
     weight = data.prefill_time_s.sum(1) / max(data.prefill_total_s.sum(), 1e-30) + \
@@ -564,6 +572,7 @@ def draw_breakdown(data: BreakdownData, *, size=None, title=None, share: bool = 
         ax.set_ylabel("Share of time" if share else f"Time ({unit})")
         ax.grid(axis="x", visible=False)
         if share:
+            ax.set_ylim(0, 1.04)
             ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{100 * v:.0f}%"))
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles[::-1], labels[::-1], loc="outside right center", title="operator " + data.group_by)
