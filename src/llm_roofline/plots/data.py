@@ -31,7 +31,7 @@ AXIS_LABELS = {"batch_size": "batch {}", "prompt_len": "prompt {}", "gen_len": "
 _CEILING_NAMES = ("fp16", "bf16", "int8", "fp8", "int4", "fp4", "fp32", "tf32")
 
 
-def _names(model, hardware) -> tuple:
+def _load(model, hardware) -> tuple:
     spec, device = api.load_model(model), api.load_hardware(hardware)
     return spec, device
 
@@ -111,7 +111,7 @@ def roofline(model, hardware, *, stages: Sequence[str] = ("prefill", "decode"), 
              efficiency="ideal") -> RooflineData:
     """Operators of ``stages`` on the device's roofline. ``precisions``: ceilings to draw (default: those
     the operators use). Ceilings are the device's peaks and bandwidth times the efficiency fractions."""
-    spec, device = _names(model, hardware)
+    spec, device = _load(model, hardware)
     unknown = [p for p in precisions if p not in PRECISIONS]
     if unknown:
         raise ScenarioError(f"unknown precision {unknown[0]!r}; valid: {', '.join(PRECISIONS)}")
@@ -197,7 +197,7 @@ def _grid(spec, device, x_name, xs, axes: dict, *, flash_attention, logits_all, 
 
 def _sweep(model, hardware, x_name, xs, *, batch_size, prompt_len, gen_len, kv_len, w_bits, a_bits, kv_bits,
            flash_attention, logits_all, group_size, efficiency) -> SweepData:
-    spec, device = _names(model, hardware)
+    spec, device = _load(model, hardware)
     axes = {"batch_size": batch_size, "prompt_len": prompt_len, "gen_len": gen_len, "kv_len": kv_len,
             "w_bits": w_bits, "a_bits": a_bits, "kv_bits": kv_bits}
     if len(_listed(gen_len)) > 1:
@@ -291,7 +291,7 @@ def memory_breakdown(model, hardware, *, configs=DEFAULT_MEMORY_CONFIGS,
                      group_size=128) -> MemoryBreakdown:
     """The engine's memory footprint (weights, KV cache of prompt + generated tokens, peak activations)
     for each format ``(label, w_bits, a_bits, kv_bits)`` and each ``(batch size, prompt length)``."""
-    spec, device = _names(model, hardware)
+    spec, device = _load(model, hardware)
     configs = tuple(configs)
     n_s, n_c = len(scenarios), len(configs)
     b = [s[0] for s in scenarios for _ in configs]
@@ -317,7 +317,7 @@ def quantization(model, hardware, *, w_bits: Sequence[int] = (16, 8, 4), a_bits=
     """Decode step time against the batch size (KV length ``decode_prompt_len``) and prefill time against
     the prompt length (batch ``prefill_batch_size``) for each weight bit-width, and the memory breakdown
     of ``memory_configs`` (paper Fig. 7-9)."""
-    spec, device = _names(model, hardware)
+    spec, device = _load(model, hardware)
     w_bits = tuple(_listed(w_bits))
     if any(isinstance(v, str) for v in w_bits) and len(w_bits) > 1:
         raise ScenarioError("w_bits: a list of bit-widths takes numbers")
@@ -362,7 +362,7 @@ def flash_attention(model, hardware, *, batch_size: Sequence[int] = (1, 16),
                     kv_bits=16, group_size=128, efficiency="ideal") -> FlashAttentionData:
     """Memory traffic and time of prefill and of one decode step (KV length = prompt length), without
     and with the fused FlashAttention kernel (paper Fig. 16)."""
-    spec, device = _names(model, hardware)
+    spec, device = _load(model, hardware)
     out = {k: [] for k in ("prefill_bytes", "prefill_time_s", "decode_bytes", "decode_time_s")}
     bs, ps = _listed(batch_size), _listed(prompt_len)
     for fa in (False, True):
@@ -400,7 +400,7 @@ def bandwidth(model, hardware, *, bandwidths: Sequence[float], batch_size: Seque
               efficiency="ideal", progress: Progress = None) -> BandwidthData:
     """Decode step time (KV length = prompt length) of a device whose memory bandwidth is replaced by
     each of ``bandwidths`` (bytes/s); everything else is the device's (paper Fig. 20)."""
-    spec, device = _names(model, hardware)
+    spec, device = _load(model, hardware)
     bws = [float(b) for b in _listed(bandwidths)]
     if not bws:
         raise ScenarioError("bandwidths: give at least one value")
@@ -499,7 +499,7 @@ def breakdown(model, hardware, *, batch_size=1, prompt_len=1024, kv_len=None, w_
     operator (``group_by='op'``), for each combination of the listed settings."""
     if group_by not in ("kind", "op"):
         raise ScenarioError(f"group_by must be kind or op, got {group_by!r}")
-    spec, device = _names(model, hardware)
+    spec, device = _load(model, hardware)
     axes = {"batch_size": batch_size, "prompt_len": prompt_len, "kv_len": kv_len, "w_bits": w_bits,
             "a_bits": a_bits, "kv_bits": kv_bits}
     listed = {k: _listed(v) for k, v in axes.items() if _listed(v)}
