@@ -44,20 +44,44 @@ def _add_analyze(sub) -> None:
                         "group is counted (0: no scales; default 128)")
     s.add_argument("--flash-attention", action="store_true", help="fused, causal-aware attention kernel")
     s.add_argument("--logits-all", action="store_true", help="prefill computes logits for every token")
-    h = p.add_argument_group("hardware overrides and efficiency")
-    h.add_argument("--bandwidth", help="memory bandwidth in bytes/s (e.g. 1.2e12 or 1.2TB/s)")
-    h.add_argument("--capacity", help="memory capacity in bytes (e.g. 80e9, 80GB or 80GiB)")
-    h.add_argument("--peak", help="dense 16-bit peak in FLOP/s (e.g. 312e12 or 312TFLOPS)")
-    h.add_argument("--efficiency", default="ideal", choices=["ideal", "hardware"],
-                   help="ideal: the paper's roofline (default); hardware: the device's measured fractions")
-    h.add_argument("--compute-fraction", type=float, help="fraction of peak FLOP/s reached (0, 1]")
-    h.add_argument("--bandwidth-fraction", type=float, help="fraction of bandwidth reached (0, 1]")
-    h.add_argument("--kernel-overhead-us", type=float, help="fixed cost per kernel launch, microseconds")
+    add_device_options(p)
     o = p.add_argument_group("output")
     o.add_argument("--format", "-f", choices=["table", "json", "csv"], default="table",
                    help="table (default), json (the full report), csv (the operator tables)")
     o.add_argument("--output", "-o", help="write to this file instead of standard output")
     p.set_defaults(run=_run_analyze)
+
+
+def add_device_options(p) -> None:
+    """Hardware overrides and the efficiency setting: shared by every command that analyses."""
+    h = p.add_argument_group("hardware overrides and efficiency")
+    h.add_argument("--bandwidth", help="memory bandwidth in bytes/s (e.g. 1.2e12 or 1.2TB/s)")
+    h.add_argument("--capacity", help="memory capacity in bytes (e.g. 80e9, 80GB or 80GiB)")
+    h.add_argument("--peak", help="dense 16-bit peak in FLOP/s (e.g. 312e12 or 312TFLOPS); the other "
+                                  "precisions keep their ratios to it")
+    h.add_argument("--efficiency", default="ideal", choices=["ideal", "hardware"],
+                   help="ideal: the paper's roofline (default); hardware: the device's measured fractions")
+    h.add_argument("--compute-fraction", type=float, help="fraction of peak FLOP/s reached (0, 1]")
+    h.add_argument("--bandwidth-fraction", type=float, help="fraction of bandwidth reached (0, 1]")
+    h.add_argument("--kernel-overhead-us", type=float, help="fixed cost per kernel launch, microseconds")
+
+
+def device_from_args(args, name: str | None = None):
+    """The device named on the command line (or ``name``), with the user's overrides applied."""
+    from .api import load_hardware
+    from .units import parse_quantity
+
+    overrides = {
+        "memory_bandwidth_bytes_per_s": None if args.bandwidth is None else parse_quantity(args.bandwidth, "B/s"),
+        "memory_capacity_bytes": None if args.capacity is None else parse_quantity(args.capacity, "B"),
+        "peak_flops_per_s": None if args.peak is None else parse_quantity(args.peak, "FLOP/s"),
+    }
+    return load_hardware(name or args.hardware, **overrides)
+
+
+def efficiency_from_args(args, device):
+    """The efficiency setting chosen on the command line, with single fractions overridden."""
+    return _efficiency(args, device)
 
 
 def _efficiency(args, device):
@@ -76,15 +100,9 @@ def _efficiency(args, device):
 
 
 def _run_analyze(args) -> str:
-    from .api import analyze, load_hardware
-    from .units import parse_quantity
+    from .api import analyze
 
-    overrides = {
-        "memory_bandwidth_bytes_per_s": None if args.bandwidth is None else parse_quantity(args.bandwidth, "B/s"),
-        "memory_capacity_bytes": None if args.capacity is None else parse_quantity(args.capacity, "B"),
-        "peak_flops_per_s": None if args.peak is None else parse_quantity(args.peak, "FLOP/s"),
-    }
-    device = load_hardware(args.hardware, **overrides)
+    device = device_from_args(args)
     report = analyze(args.model, device, batch_size=args.batch_size, prompt_len=args.prompt_len,
                      gen_len=args.gen_len, kv_len=args.kv_len, w_bits=args.w_bits, a_bits=args.a_bits,
                      kv_bits=args.kv_bits, flash_attention=args.flash_attention, logits_all=args.logits_all,

@@ -39,16 +39,9 @@ def _positional(p, devices: bool = False) -> None:
 
 
 def _hardware_options(p) -> None:
-    """The same options, with the same names, as `llm-roofline analyze` (handled by its helpers)."""
-    h = p.add_argument_group("hardware overrides and efficiency")
-    h.add_argument("--bandwidth", help="memory bandwidth in bytes/s (e.g. 1.2e12 or 1.2TB/s)")
-    h.add_argument("--capacity", help="memory capacity in bytes (e.g. 80e9, 80GB or 80GiB)")
-    h.add_argument("--peak", help="dense 16-bit peak in FLOP/s (e.g. 312e12 or 312TFLOPS)")
-    h.add_argument("--efficiency", default="ideal", choices=["ideal", "hardware"],
-                   help="ideal: the paper's roofline (default); hardware: the device's measured fractions")
-    h.add_argument("--compute-fraction", type=float, help="fraction of peak FLOP/s reached (0, 1]")
-    h.add_argument("--bandwidth-fraction", type=float, help="fraction of bandwidth reached (0, 1]")
-    h.add_argument("--kernel-overhead-us", type=float, help="fixed cost per kernel launch, microseconds")
+    from ..cli import add_device_options
+
+    add_device_options(p)
 
 
 def _image_options(p) -> None:
@@ -235,22 +228,15 @@ def _add_sweep(subparsers) -> None:
 # ------------------------------------------------------------------------------------------------
 
 def _device(args, name: str | None = None):
-    """The device with the user's overrides (as `llm-roofline analyze` applies them)."""
-    from ..api import load_hardware
-    from ..units import parse_quantity
+    from ..cli import device_from_args
 
-    overrides = {
-        "memory_bandwidth_bytes_per_s": None if args.bandwidth is None else parse_quantity(args.bandwidth, "B/s"),
-        "memory_capacity_bytes": None if args.capacity is None else parse_quantity(args.capacity, "B"),
-        "peak_flops_per_s": None if args.peak is None else parse_quantity(args.peak, "FLOP/s"),
-    }
-    return load_hardware(name or args.hardware, **overrides)
+    return device_from_args(args, name)
 
 
 def _efficiency(args, device):
-    from ..cli import _efficiency as resolve
+    from ..cli import efficiency_from_args
 
-    return resolve(args, device)
+    return efficiency_from_args(args, device)
 
 
 def _one(text: str, name: str) -> int:
