@@ -133,3 +133,12 @@ def test_weight_only_quantization_computes_at_activation_precision(llama2_7b, a6
 def test_zero_flop_operators_have_zero_intensity_not_nan(report):
     emb = op(report.prefill, "embed_tokens")
     assert emb.flops == 0 and emb.arithmetic_intensity == 0 and emb.bound == "memory"
+
+
+def test_stage_rates(llama2_7b, a6000):
+    r = analyze(llama2_7b, a6000, batch_size=4, prompt_len=P)
+    for stage, tokens in ((r.prefill, 4 * P), (r.decode, 4)):
+        t = stage.total
+        assert t.tokens_per_s == pytest.approx(tokens / t.time_s)
+        assert t.arithmetic_intensity == pytest.approx(t.flops / t.bytes)
+        assert t.performance_flops_per_s == pytest.approx(t.flops / t.time_s)

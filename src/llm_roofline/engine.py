@@ -47,13 +47,13 @@ def evaluate(model: ModelSpec, hardware: Hardware, scenario: Scenario, efficienc
     coeffs = roofline(build_ops(model, pair, "decode", T=np.ones(2 * n),
                                 S=np.repeat([0.0, 1.0], n), apply_window=False), pair, hardware, efficiency)
     at0, at1 = _split(coeffs, n)
-    prefill_total = stage_totals(prefill)
+    prefill_total = stage_totals(prefill, sc.batch_size * sc.prompt_len)
     gen = generation(prefill_total.time_s, at0, at1, sc.prompt_len, sc.gen_len, sc.batch_size,
                      efficiency.kernel_overhead_s)
     table = prefill.table
     return Analysis(
         model=model, hardware=hardware, scenario=sc, efficiency=efficiency, prefill=prefill,
-        decode=decode, prefill_total=prefill_total, decode_total=stage_totals(decode), generation=gen,
+        decode=decode, prefill_total=prefill_total, decode_total=stage_totals(decode, sc.batch_size), generation=gen,
         memory=memory(model, sc, prefill, at0, at1, hardware),
         params_total=float((table.params * table.counts).sum()),
         params_active=float((table.active_params * table.counts).sum()),

@@ -23,7 +23,9 @@ from .roofline import OpCosts
 
 @dataclass(frozen=True)
 class StageTotals:
-    """Whole-model totals of one stage (arrays over scenarios): FLOPs, bytes by kind, time (s)."""
+    """Whole-model totals of one stage (arrays over scenarios): FLOPs, bytes by kind, time (s);
+    arithmetic_intensity = FLOPs / bytes of the whole stage (FLOP/byte); performance = FLOPs / time
+    (FLOP/s); tokens_per_s = tokens the stage processes (B*T) / time."""
 
     flops: np.ndarray
     bytes: np.ndarray
@@ -31,16 +33,25 @@ class StageTotals:
     activation_bytes: np.ndarray
     kv_cache_bytes: np.ndarray
     time_s: np.ndarray
+    arithmetic_intensity: np.ndarray
+    performance_flops_per_s: np.ndarray
+    tokens_per_s: np.ndarray
 
 
-def stage_totals(costs: OpCosts) -> StageTotals:
-    """Totals = sum over operators of (per-occurrence value x count)."""
+def stage_totals(costs: OpCosts, tokens: np.ndarray) -> StageTotals:
+    """Totals = sum over operators of (per-occurrence value x count); ``tokens`` = B*T per scenario."""
     t, c = costs.table, costs.table.counts[:, None]
+    flops, traffic, time = (t.flops * c).sum(0), (t.bytes * c).sum(0), (costs.time_s * c).sum(0)
     return StageTotals(
-        flops=(t.flops * c).sum(0), bytes=(t.bytes * c).sum(0),
-        weight_bytes=(t.weight_bytes * c).sum(0), activation_bytes=(t.activation_bytes * c).sum(0),
-        kv_cache_bytes=(t.kv_cache_bytes * c).sum(0), time_s=(costs.time_s * c).sum(0),
+        flops=flops, bytes=traffic, weight_bytes=(t.weight_bytes * c).sum(0),
+        activation_bytes=(t.activation_bytes * c).sum(0), kv_cache_bytes=(t.kv_cache_bytes * c).sum(0),
+        time_s=time, arithmetic_intensity=_ratio(flops, traffic), performance_flops_per_s=_ratio(flops, time),
+        tokens_per_s=_ratio(tokens * np.ones_like(time), time),
     )
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    return np.divide(num, den, out=np.zeros_like(num, dtype=np.float64), where=den > 0)
 
 
 @dataclass(frozen=True)

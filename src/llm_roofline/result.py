@@ -47,12 +47,18 @@ class OpResult:
 
 @dataclass(frozen=True)
 class StageTotal:
+    """The whole model in one stage: sums of operators x counts; intensity = FLOPs / bytes,
+    performance = FLOPs / time, tokens_per_s = tokens processed (B*T) / time."""
+
     flops: float
     bytes: float
     weight_bytes: float
     activation_bytes: float
     kv_cache_bytes: float
     time_s: float
+    arithmetic_intensity: float
+    performance_flops_per_s: float
+    tokens_per_s: float
 
 
 @dataclass(frozen=True)

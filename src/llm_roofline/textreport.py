@@ -34,7 +34,7 @@ def stage_table(stage: StageResult) -> str:
     t = stage.total
     rows.append(["total (x count)", "", si(t.flops), si(t.bytes, "B"), si(t.weight_bytes, "B"),
                  si(t.activation_bytes, "B"), si(t.kv_cache_bytes, "B"),
-                 f"{t.flops / t.bytes:.3g}" if t.bytes else "-", si(t.flops / t.time_s, "FLOP/s") if t.time_s else "-",
+                 f"{t.arithmetic_intensity:.3g}", si(t.performance_flops_per_s, "FLOP/s"),
                  "", seconds(t.time_s), "100%"])
     return _table(headers, rows, right=set(range(1, 12)) - {9})
 

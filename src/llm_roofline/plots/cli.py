@@ -16,8 +16,8 @@ KINDS = ("roofline", "batch-sweep", "seq-sweep", "quantization", "flash-attentio
 SWEEP_COLUMNS_HELP = """\
 columns (one row per point of the grid, SI units):
   batch_size, prompt_len, gen_len, kv_len, w_bits, a_bits, kv_bits   the scenario
-  prefill_flops, prefill_bytes, prefill_time_s                       the whole prefill
-  decode_flops, decode_bytes, decode_time_s                          one decode step at KV length kv_len
+  prefill_flops, prefill_bytes, prefill_time_s, prefill_tokens_per_s the whole prefill
+  decode_flops, decode_bytes, decode_time_s, decode_tokens_per_s     one decode step at KV length kv_len
   ttft_s, tpot_s, e2e_s, throughput_tokens_per_s                     the generation (tpot/throughput
                                                                      empty without --gen-len)
   weights_bytes, kv_cache_bytes, activations_bytes, total_bytes      memory footprint

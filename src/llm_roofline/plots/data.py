@@ -5,9 +5,11 @@ Each function takes a model and a device (catalog names, or a ModelSpec / Hardwa
 the engine's results; the renderers in ``render.py`` only draw them. Times are seconds, sizes bytes,
 rates FLOP/s, bytes/s and tokens/s. Two derived quantities are defined here, once:
 
-- decode throughput at one decode step (no ``gen_len``): ``batch_size / decode step time`` tokens/s;
+- decode throughput at one decode step (no ``gen_len``): the engine's ``decode_tokens_per_s``
+  (batch size / decode step time);
   with ``gen_len > 0`` the engine's whole-generation throughput (prefill included) is used instead;
-- a stage's overall roofline point: total FLOPs / total bytes and total FLOPs / total time.
+- a stage's overall roofline point: the engine's stage ``arithmetic_intensity`` and
+  ``performance_flops_per_s`` (total FLOPs / total bytes, total FLOPs / total time).
 """
 
 from __future__ import annotations
@@ -138,8 +140,7 @@ def roofline(model, hardware, *, stages: Sequence[str] = ("prefill", "decode"), 
             performance_flops_per_s=arr["performance_flops_per_s"], peak_flops_per_s=arr["peak_flops_per_s"],
             time_s=arr["time_s"], time_share=arr["time_share"],
             compute_bound=np.array([o.bound == "compute" for o in ops]), total_time_s=t.time_s,
-            total_intensity=t.flops / t.bytes if t.bytes else 0.0,
-            total_performance_flops_per_s=t.flops / t.time_s if t.time_s else 0.0))
+            total_intensity=t.arithmetic_intensity, total_performance_flops_per_s=t.performance_flops_per_s))
     if precisions:
         ceilings = {ceiling_label(device, p): peaks[p] for p in precisions}
     else:
@@ -215,7 +216,7 @@ def _sweep(model, hardware, x_name, xs, *, batch_size, prompt_len, gen_len, kv_l
         settings = {k: ordered[k][i] for k, i in zip(list(ordered)[:-1], index, strict=True) if k in varying}
         c = {k: v[index] for k, v in cols.items()}
         latency = c["tpot_s"] if g > 0 else decode_time[index]
-        throughput = c["throughput_tokens_per_s"] if g > 0 else c["batch_size"] / decode_time[index]
+        throughput = c["throughput_tokens_per_s"] if g > 0 else c["decode_tokens_per_s"]
         series.append(Series(label=scenario_label(settings) or scenario_label(fixed), settings=settings,
                              x=c[x_name].astype(float), latency_s=latency, ttft_s=c["ttft_s"],
                              throughput_tokens_per_s=throughput, total_bytes=c["total_bytes"],
@@ -406,12 +407,14 @@ def bandwidth(model, hardware, *, bandwidths: Sequence[float], batch_size: Seque
         raise ScenarioError("bandwidths: give at least one value")
     bs = _listed(batch_size)
     times = np.empty((len(bs), len(bws)))
+    rates = np.empty_like(times)
     for j, bw in enumerate(bws):
         dev = api.load_hardware(device, memory_bandwidth_bytes_per_s=bw)
         a = api.analyze_many(spec, dev, batch_size=bs, prompt_len=prompt_len, w_bits=w_bits, a_bits=a_bits,
                              kv_bits=kv_bits, flash_attention=flash_attention, group_size=group_size,
                              efficiency=efficiency)
         times[:, j] = a.decode_total.time_s
+        rates[:, j] = a.decode_total.tokens_per_s
         if progress:
             progress(j + 1, len(bws))
     batch = np.asarray(bs, dtype=float)
@@ -419,7 +422,7 @@ def bandwidth(model, hardware, *, bandwidths: Sequence[float], batch_size: Seque
                          device_bandwidth_bytes_per_s=device.memory_bandwidth_bytes_per_s,
                          peak_flops_per_s=device.peak_for("fp16"), bandwidths=np.asarray(bws), batch_sizes=batch,
                          prompt_len=int(prompt_len), decode_time_s=times,
-                         throughput_tokens_per_s=batch[:, None] / times)
+                         throughput_tokens_per_s=rates)
 
 
 @dataclass(frozen=True)
@@ -463,7 +466,8 @@ def hardware_comparison(model, devices: Sequence, *, batch_size: int = 1, prompt
         thr = np.array([r.generation.throughput_tokens_per_s for r in rows], dtype=float)
         e2e = np.array([r.generation.e2e_s for r in rows])
     else:
-        thr, e2e = batch_size / dec, np.full(len(rows), np.nan)
+        thr = np.array([r.decode.total.tokens_per_s for r in rows])
+        e2e = np.full(len(rows), np.nan)
     price = None if prices is None else np.asarray(prices, dtype=float)
     return HardwareData(model=spec.name, devices=tuple(r.hardware["name"] for r in rows), scenario=rows[0].scenario,
                         ttft_s=np.array([r.generation.ttft_s for r in rows]), decode_time_s=dec, e2e_s=e2e,
