@@ -1,0 +1,313 @@
+"""The web face's calls into the engine: requests -> model, device, efficiency, scenario -> results.
+
+Safety: a model or device named by a client is only ever looked up in the bundled catalogs, after a
+membership check, so no client string reaches the engine's file-loading branch; an uploaded
+config.json is a dict parsed in memory (bounded in size by the app, in layer count here).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Any
+
+from ..api import analyze_many, sweep, sweep_columns
+from ..engine import Analysis
+from ..errors import ConfigError, RooflineError, ScenarioError, UnknownNameError
+from ..hardware.spec import Efficiency, Hardware
+from ..models.spec import ModelSpec
+from ..result import report_at
+from .schemas import MAX_SWEEP_POINTS, AnalyzeRequest, Scenario, SweepRequest
+
+MAX_LAYERS = 10_000  # an uploaded config may not ask for more decoder layers (or longer lists)
+MAX_DEPTH = 32  # nesting of an uploaded config
+
+
+class ApiError(RooflineError):
+    """A request error that names its field."""
+
+    def __init__(self, field: str | None, message: str, suggestions: list[str] | None = None):
+        super().__init__(message)
+        self.field = field
+        self.suggestions = suggestions or []
+
+
+class LRU:
+    """A small thread-safe least-recently-used cache."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self.data: OrderedDict[Hashable, Any] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get_or_make(self, key: Hashable, make: Callable[[], Any]) -> Any:
+        value = self.get(key)
+        if value is None:
+            value = make()
+            self.put(key, value)
+        return value
+
+    def get(self, key: Hashable) -> Any:
+        with self.lock:
+            if key in self.data:
+                self.data.move_to_end(key)
+                return self.data[key]
+        return None
+
+    def put(self, key: Hashable, value: Any) -> None:
+        with self.lock:
+            self.data[key] = value
+            while len(self.data) > self.size:
+                self.data.popitem(last=False)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.data.clear()
+
+
+RESPONSES = LRU(256)  # serialized responses by request digest
+UPLOADS = LRU(64)  # parsed uploaded configs by content digest
+
+
+def digest(*parts: Any) -> str:
+    text = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+# --- catalogs ----------------------------------------------------------------------------------
+
+@functools.cache
+def _model_keys() -> frozenset[str]:
+    from ..models.catalog import all_model_keys
+
+    keys = set()
+    for key in all_model_keys():
+        keys.add(key.lower())
+        keys.add(key.rsplit("/", 1)[-1].lower())  # the catalog also answers to the id's tail
+    return frozenset(keys)
+
+
+def catalog_model(name: str) -> ModelSpec:
+    """A catalog model; anything else (paths included) is an unknown name."""
+    from ..models.catalog import all_model_keys, load_model, model_names
+
+    key = name.strip().lower()
+    if key not in _model_keys() or key.endswith(".json") or key.startswith(("/", ".", "~", "\\")):
+        raise UnknownNameError("model", name, all_model_keys())
+    try:
+        return load_model(name.strip())
+    except UnknownNameError:  # an id tail that is ambiguous in the catalog
+        raise UnknownNameError("model", name, model_names()) from None
+
+
+@functools.cache
+def _hardware_index() -> dict[str, str]:
+    from ..hardware.catalog import all_hardware_names, normalize_name
+
+    return {normalize_name(n): n for n in all_hardware_names()}
+
+
+def _hardware_key(name: str) -> str | None:
+    from ..hardware.catalog import VENDOR_PREFIXES, normalize_name
+
+    known = _hardware_index()
+    key = normalize_name(name)
+    if key in known:
+        return known[key]
+    for prefix in VENDOR_PREFIXES:
+        if key.startswith(prefix) and key[len(prefix):] in known:
+            return known[key[len(prefix):]]
+    return None
+
+
+def catalog_hardware(name: str, **overrides) -> Hardware:
+    """A catalog device (by name or alias), with optional overrides; never a file."""
+    from ..hardware.catalog import all_hardware_names, load_hardware
+
+    canonical = None if any(c in name for c in "/\\") else _hardware_key(name)
+    if canonical is None:
+        raise UnknownNameError("hardware", name, all_hardware_names())
+    return load_hardware(canonical, **overrides)
+
+
+def list_models() -> list[dict]:
+    from ..models.catalog import list_models as catalog
+
+    return catalog()
+
+
+@functools.cache
+def list_hardware() -> list[dict]:
+    from ..hardware.catalog import list_hardware as catalog
+
+    out = []
+    for d in catalog():
+        out.append({"name": d.name, "aliases": list(d.aliases), "vendor": d.vendor, "kind": d.kind,
+                    "memory_bandwidth_bytes_per_s": d.memory_bandwidth_bytes_per_s,
+                    "memory_capacity_bytes": d.memory_capacity_bytes,
+                    "peak_flops_per_s": dict(d.peak_flops_per_s),
+                    "efficiency": {"compute_fraction": d.efficiency.compute_fraction,
+                                   "bandwidth_fraction": d.efficiency.bandwidth_fraction,
+                                   "kernel_overhead_s": d.efficiency.kernel_overhead_s},
+                    "source_url": d.source_url, "notes": d.notes})
+    return out
+
+
+# --- uploaded configs ----------------------------------------------------------------------------
+
+def check_config_size(config: Any, depth: int = 0) -> None:
+    """Reject configs that would make the parser do unbounded work: too many layers, very long
+    lists, deep nesting."""
+    if depth > MAX_DEPTH:
+        raise ApiError("config", f"config: nested more than {MAX_DEPTH} levels deep")
+    if isinstance(config, dict):
+        for key, value in config.items():
+            if ("layer" in str(key).lower() and isinstance(value, int | float) and not isinstance(value, bool)
+                    and value > MAX_LAYERS):
+                raise ApiError("config", f"config: field {key!r} must be at most {MAX_LAYERS} layers, got {value:g}")
+            check_config_size(value, depth + 1)
+    elif isinstance(config, list):
+        if len(config) > MAX_LAYERS:
+            raise ApiError("config", f"config: a list has {len(config)} entries; at most {MAX_LAYERS} are allowed")
+        for value in config:
+            check_config_size(value, depth + 1)
+
+
+def display_name(config: dict, given: str | None) -> str:
+    """A display name only (never a path): the given name, else the config's ``_name_or_path``."""
+    for candidate in (given, config.get("_name_or_path"), config.get("name")):
+        if isinstance(candidate, str) and candidate.strip():
+            text = "".join(c for c in candidate.strip() if c.isprintable())
+            return text[:200] or "uploaded model"
+    return "uploaded model"
+
+
+def uploaded_model(config: dict, name: str | None = None) -> ModelSpec:
+    from ..models.hf_config import spec_from_hf_config
+
+    check_config_size(config)
+    label = display_name(config, name)
+
+    def parse() -> ModelSpec:
+        return spec_from_hf_config(config, name=label, source="uploaded config.json", where="config.json")
+
+    return UPLOADS.get_or_make(digest(config, label), parse)
+
+
+# --- requests -> engine arguments ----------------------------------------------------------------
+
+def resolve_model(req: AnalyzeRequest) -> ModelSpec:
+    config = getattr(req, "config", None)
+    if (req.model is None) == (config is None):
+        raise ApiError("model", "model: give either 'model' (a catalog name, see /api/models) or 'config' "
+                                "(an uploaded config.json object), not both or neither")
+    if req.model is not None:
+        return catalog_model(req.model)
+    return uploaded_model(config, getattr(req, "config_name", None))
+
+
+def resolve_hardware(req: AnalyzeRequest) -> Hardware:
+    custom = getattr(req, "custom_hardware", None)
+    if (req.hardware is None) == (custom is None):
+        raise ApiError("hardware", "hardware: give either 'hardware' (a catalog name, see /api/hardware) or "
+                                   "'custom_hardware', not both or neither")
+    overrides = {"memory_bandwidth_bytes_per_s": req.memory_bandwidth_bytes_per_s,
+                 "memory_capacity_bytes": req.memory_capacity_bytes,
+                 "peak_flops_per_s": req.peak_flops_per_s}
+    if custom is not None:
+        device = Hardware(name=custom.name, memory_bandwidth_bytes_per_s=custom.memory_bandwidth_bytes_per_s,
+                          memory_capacity_bytes=custom.memory_capacity_bytes,
+                          peak_flops_per_s=dict(custom.peak_flops_per_s), notes="custom device")
+        if any(v is not None for v in overrides.values()):
+            from ..hardware.catalog import with_overrides
+
+            device = with_overrides(device, **overrides)
+        return device
+    return catalog_hardware(req.hardware, **overrides)
+
+
+def resolve_efficiency(req: Scenario, device: Hardware) -> Efficiency:
+    """As the CLI: ``ideal`` or ``hardware``, with any given fraction or overhead replacing its field."""
+    from ..api import resolve_efficiency as base_of
+
+    base = base_of(req.efficiency, device)
+    custom = {"compute_fraction": req.compute_fraction, "bandwidth_fraction": req.bandwidth_fraction,
+              "kernel_overhead_s": None if req.kernel_overhead_us is None else req.kernel_overhead_us * 1e-6}
+    if all(v is None for v in custom.values()):
+        return base
+    merged = {"compute_fraction": base.compute_fraction, "bandwidth_fraction": base.bandwidth_fraction,
+              "kernel_overhead_s": base.kernel_overhead_s}
+    merged.update({k: v for k, v in custom.items() if v is not None})
+    return Efficiency(**merged)
+
+
+def scenario_kwargs(req: Scenario) -> dict:
+    return {"batch_size": req.batch_size, "prompt_len": req.prompt_len, "gen_len": req.gen_len,
+            "kv_len": req.kv_len, "w_bits": req.w_bits, "a_bits": req.a_bits,
+            "kv_bits": req.kv_bits, "flash_attention": req.flash_attention,
+            "logits_all": req.logits_all, "group_size": req.group_size, "scale_bits": req.scale_bits}
+
+
+def analysis(req: AnalyzeRequest) -> Analysis:
+    """The engine's analysis of one scenario (what ``llm_roofline.analyze`` reports on)."""
+    model = resolve_model(req)
+    device = resolve_hardware(req)
+    eff = resolve_efficiency(req, device)
+    return analyze_many(model, device, efficiency=eff, **scenario_kwargs(req))
+
+
+def report(req: AnalyzeRequest) -> dict:
+    """Exactly ``llm_roofline.analyze(...).to_dict()`` (= ``llm-roofline analyze --format json``)."""
+    return report_at(analysis(req), 0).to_dict()
+
+
+def sweep_result(req: SweepRequest) -> dict:
+    axes = {name: getattr(req, name) for name in ("batch_size", "prompt_len", "gen_len")}
+    points = 1
+    for value in axes.values():
+        if isinstance(value, list):
+            points *= len(value)
+    if points > MAX_SWEEP_POINTS:
+        raise ApiError("batch_size", f"sweep: {points} points; at most {MAX_SWEEP_POINTS} per request "
+                                     "(the product of the lengths of batch_size, prompt_len and gen_len)")
+    model = resolve_model(req)
+    device = resolve_hardware(req)
+    eff = resolve_efficiency(req, device)
+    kwargs = scenario_kwargs(req)
+    kwargs.update(axes)
+    flash, logits_all = kwargs.pop("flash_attention"), kwargs.pop("logits_all")
+    group_size, scale_bits = kwargs.pop("group_size"), kwargs.pop("scale_bits")
+    result = sweep(model, device, efficiency=eff, flash_attention=flash, logits_all=logits_all,
+                   group_size=group_size, scale_bits=scale_bits, **kwargs)
+    columns = {name: [_json_number(v) for v in values.tolist()]
+               for name, values in sweep_columns(result.analysis).items()}
+    return {"points": len(result), "capacity_bytes": device.memory_capacity_bytes, "columns": columns}
+
+
+def _json_number(value: Any) -> Any:
+    if isinstance(value, float) and value != value:  # NaN (no decode steps): null, as the report does
+        return None
+    return value
+
+
+def error_field(exc: RooflineError) -> str | None:
+    """The request field an engine error is about (its messages start with the field's name)."""
+    if isinstance(exc, ApiError):
+        return exc.field
+    if isinstance(exc, UnknownNameError):
+        return "model" if exc.kind.startswith("model") else "hardware"
+    text = str(exc)
+    for name in ("batch_size", "prompt_len", "gen_len", "kv_len", "w_bits", "a_bits", "kv_bits", "group_size",
+                 "scale_bits", "efficiency", "memory_bandwidth_bytes_per_s", "memory_capacity_bytes",
+                 "peak_flops_per_s", "flash_attention"):
+        if text.startswith(name) or f" {name} " in text[:60]:
+            return name
+    if isinstance(exc, ConfigError) and text.startswith("config.json"):
+        return "config"
+    if isinstance(exc, ScenarioError):
+        return None
+    return None
