@@ -81,3 +81,23 @@ def test_causal_pairs_by_counting(window):
         assert causal_pairs(np.array([T]), np.array([S]), window)[0] == expected
         touched = len({k for p in q_pos for k in range(max(1, p - int(min(window, 1e9)) + 1), p + 1)})
         assert keys_touched(np.array([T]), np.array([S]), window)[0] == min(S, touched if window != np.inf else S)
+
+
+@pytest.mark.parametrize("kind", ["sliding", "gemma2", "mla", "moe"])
+def test_per_operator_generation_sums(kind, a6000):
+    """Per-operator sums over the decode steps add up to the totals and match a step-by-step sum."""
+    from llm_roofline.report import summed_over_steps
+
+    model = VARIED_MODELS[kind]()
+    P, G = 20, 90
+    a = analyze_many(model, a6000, batch_size=3, prompt_len=P, gen_len=G)
+    counts = a.decode.table.counts
+    assert (a.generation.decode_s_per_op[:, 0] * counts).sum() == pytest.approx(a.generation.decode_s[0], rel=1e-12)
+    steps = analyze_many(model, a6000, batch_size=3, prompt_len=P, kv_len=P + np.arange(1, G + 1))
+    at0, at1 = a.decode_at0.table, a.decode_at1.table
+    for field in ("flops", "bytes", "kv_read_bytes"):
+        sums = summed_over_steps(getattr(at0, field), getattr(at1, field), at0.kv_window, a.scenario.prompt_len,
+                                 a.scenario.gen_len)
+        reference = getattr(steps.decode.table, field).sum(axis=1)
+        assert sums[:, 0] == pytest.approx(reference, rel=1e-12)
+    assert a.generation.decode_s_per_op[:, 0] == pytest.approx(steps.decode.time_s.sum(axis=1), rel=1e-12)

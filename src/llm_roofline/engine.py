@@ -20,7 +20,9 @@ from .scenario import Scenario, tiled
 
 @dataclass(frozen=True)
 class Analysis:
-    """All results for n scenarios (arrays over the last axis)."""
+    """All results for n scenarios (arrays over the last axis). ``decode_at0`` / ``decode_at1``: decode
+    costs at KV length 0 and 1 with windows ignored: each operator's cost as an affine function of
+    the keys it sees (see report.generation, report.summed_over_steps)."""
 
     model: ModelSpec
     hardware: Hardware
@@ -28,6 +30,8 @@ class Analysis:
     efficiency: Efficiency
     prefill: OpCosts
     decode: OpCosts
+    decode_at0: OpCosts
+    decode_at1: OpCosts
     prefill_total: StageTotals
     decode_total: StageTotals
     generation: Generation
@@ -53,7 +57,8 @@ def evaluate(model: ModelSpec, hardware: Hardware, scenario: Scenario, efficienc
     table = prefill.table
     return Analysis(
         model=model, hardware=hardware, scenario=sc, efficiency=efficiency, prefill=prefill,
-        decode=decode, prefill_total=prefill_total, decode_total=stage_totals(decode, sc.batch_size), generation=gen,
+        decode=decode, decode_at0=at0, decode_at1=at1, prefill_total=prefill_total,
+        decode_total=stage_totals(decode, sc.batch_size), generation=gen,
         memory=memory(model, sc, prefill, at0, at1, hardware),
         params_total=float((table.params * table.counts).sum()),
         params_active=float((table.active_params * table.counts).sum()),

@@ -56,8 +56,13 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Generation:
+    """ttft_s = prefill time; decode_s = sum of the G decode steps; decode_s_per_op: that sum per
+    operator (one occurrence, [n_ops, n], in the decode table's order); tpot_s = decode_s / G;
+    e2e_s = ttft_s + decode_s; throughput = B*G / e2e_s (s, s, s, s, tokens/s)."""
+
     ttft_s: np.ndarray
     decode_s: np.ndarray
+    decode_s_per_op: np.ndarray
     tpot_s: np.ndarray
     e2e_s: np.ndarray
     throughput_tokens_per_s: np.ndarray
@@ -84,8 +89,16 @@ def generation(prefill_time_s: np.ndarray, at0: OpCosts, at1: OpCosts, prompt_le
     with np.errstate(divide="ignore", invalid="ignore"):
         tpot = np.where(has_steps, decode / gen_len, np.nan)
         throughput = np.where(has_steps, batch_size * gen_len / e2e, np.nan)
-    return Generation(ttft_s=prefill_time_s, decode_s=decode, tpot_s=tpot, e2e_s=e2e,
+    return Generation(ttft_s=prefill_time_s, decode_s=decode, decode_s_per_op=per_op, tpot_s=tpot, e2e_s=e2e,
                       throughput_tokens_per_s=throughput)
+
+
+def summed_over_steps(value0: np.ndarray, value1: np.ndarray, window: np.ndarray, prompt_len: np.ndarray,
+                      gen_len: np.ndarray) -> np.ndarray:
+    """sum over decode steps S = P+1 .. P+G of a per-operator quantity (FLOPs, bytes) that is affine in
+    the visible keys min(S, W): ``value0`` / ``value1`` are its values at KV length 0 and 1."""
+    slope = value1 - value0
+    return windowed_step_sum(prompt_len + 1.0, prompt_len + gen_len, window[:, None], value0, slope, value0, slope)
 
 
 @dataclass(frozen=True)
