@@ -109,7 +109,28 @@ def _layout(names: list[str], inputs: dict[str, tuple[str, ...]],
         row = by_rank[r]
         row.sort(key=lambda n: (group.get(n, 0), _mean([slot[s] for s in inputs[n] if s in slot], slot[n])))
         place(row)
+    _separate_groups(names, rank, slot, group)
     return {name: (rank[name], slot[name]) for name in names}
+
+
+def _separate_groups(names: list[str], rank: dict[str, int], slot: dict[str, float], group: dict[str, int]) -> None:
+    """Keep each group in columns of its own (so its box encloses no other op): shared experts to
+    the right of every routed-expert column, the ops beside the experts (a dense MLP) to the left."""
+    routed = [n for n in names if group.get(n) == 1]
+    if not routed:
+        return
+    lo, hi = min(slot[n] for n in routed), max(slot[n] for n in routed)
+    span = range(min(rank[n] for n in routed), max(rank[n] for n in routed) + 1)
+    shared = [n for n in names if group.get(n) == 2]
+    if shared and min(slot[n] for n in shared) < hi + 1:
+        shift = hi + 1 - min(slot[n] for n in shared)
+        for n in shared:
+            slot[n] += shift
+    left = [n for n in names if group.get(n, 0) == 0 and rank[n] in span and slot[n] <= hi]
+    if left and max(slot[n] for n in left) > lo - 1:
+        shift = max(slot[n] for n in left) - (lo - 1)
+        for n in left:
+            slot[n] -= shift
 
 
 def _mean(values: list[float], default: float) -> float:

@@ -353,6 +353,7 @@ async function refresh() {
     if (seq !== app.seq) return;
     app.view = view;
     clearError();
+    delete document.body.dataset.stale;
     render();
     setStatus(`${Math.round(performance.now() - t0)} ms`);
     document.body.dataset.ready = String(seq);
@@ -374,6 +375,7 @@ async function refresh() {
     setStatus("");
     document.body.dataset.loading = "";
     document.body.dataset.error = String(seq);
+    document.body.dataset.stale = "1";
   }
 }
 
@@ -461,7 +463,7 @@ function renderMetrics(r) {
   const [e2e, e2eU] = secsParts(g.e2e_s);
   const tput = g.throughput_tokens_per_s;
   const fits = m.fits ? '<span class="fitbadge ok">fits</span>' : '<span class="fitbadge bad">DOES NOT FIT</span>';
-  const memText = `${si(m.total_bytes, "B")} <small>of ${si(m.capacity_bytes, "B")}</small>${fits}`;
+  const memText = `${si(m.total_bytes, "B")} <small>of ${si(m.capacity_bytes, "B")}</small>`;
   $("metrics").innerHTML =
     metric("TTFT", ttft, ttftU, `prefill, ${int(g.prompt_len)} tokens`, g.ttft_s) +
     metric("TPOT", g.tpot_s === null ? "–" : tpot, g.tpot_s === null ? "" : tpotU,
@@ -470,7 +472,7 @@ function renderMetrics(r) {
     metric("Throughput", tput === null ? "–" : rate(tput), tput === null ? "" : "tok/s",
       tput === null ? "set generated tokens" : `${int(g.batch_size * g.gen_len)} tokens / e2e`, tput) +
     `<div class="metric mem" data-metric="Memory" data-value="${m.total_bytes}" data-fits="${m.fits}">` +
-    `<div class="k">Memory</div><div class="v">${memText}</div>` +
+    `<div class="k">Memory ${fits}</div><div class="v">${memText}</div>` +
     `<div class="s">largest batch that fits: <b>${int(m.max_batch_size)}</b></div></div>`;
 }
 
@@ -623,19 +625,19 @@ function renderTable() {
   const stage = app.state.stage;
   $("table-title").textContent = `Operators · ${STAGE_NAMES[stage]}`;
   const maxShare = Math.max(1e-12, ...ops.map((o) => o.time_share));
-  const head = ["operator", "count", "FLOPs", "bytes", "weights", "activations", "KV cache", "intensity", "performance",
-    "bound", "time", "share"];
+  const head = ["operator", "count", "FLOPs", "bytes", "weights", "act.", "KV", "FLOP/B", "FLOP/s", "bound", "time",
+    "share"];
   const body = ops.map((o) => `<tr data-op="${esc(o.name)}" class="${o.name === sel?.name ? "selected" : ""}">` +
     `<td>${esc(o.name)}</td><td>${o.count}</td><td>${si(o.flops)}</td><td>${si(o.bytes, "B")}</td>` +
     `<td>${si(o.weight_bytes, "B")}</td><td>${si(o.activation_bytes, "B")}</td><td>${si(o.kv_cache_bytes, "B")}</td>` +
-    `<td>${intensity(o.arithmetic_intensity)}</td><td>${si(o.performance_flops_per_s, "FLOP/s")}</td>` +
+    `<td>${intensity(o.arithmetic_intensity)}</td><td>${si(o.performance_flops_per_s)}</td>` +
     `<td class="b-${o.bound}">${o.bound}</td><td>${secs(o.time_s)}</td>` +
     `<td><span class="sharebar" data-w="${(40 * o.time_share / maxShare).toFixed(1)}px"></span>${pct(o.time_share)}</td></tr>`).join("");
   const r = app.view.report;
   const t = stage === "prefill" ? r.prefill.total : stage === "decode" ? r.decode.total : null;
   const tot = t ? `<tr class="total"><td>total (× count)</td><td></td><td>${si(t.flops)}</td><td>${si(t.bytes, "B")}</td>` +
     `<td>${si(t.weight_bytes, "B")}</td><td>${si(t.activation_bytes, "B")}</td><td>${si(t.kv_cache_bytes, "B")}</td>` +
-    `<td>${t.bytes ? intensity(t.flops / t.bytes) : "–"}</td><td>${t.time_s ? si(t.flops / t.time_s, "FLOP/s") : "–"}</td>` +
+    `<td>${t.bytes ? intensity(t.flops / t.bytes) : "–"}</td><td>${t.time_s ? si(t.flops / t.time_s) : "–"}</td>` +
     `<td></td><td>${secs(t.time_s)}</td><td>100%</td></tr>`
     : `<tr class="total"><td>end-to-end</td><td colspan="9"></td><td>${secs(r.generation.e2e_s)}</td><td>100%</td></tr>`;
   const table = $("ops-table");
@@ -661,7 +663,8 @@ function renderSweeps() {
   if (b) {
     const c = b.columns;
     const maxFit = r.memory.max_batch_size;
-    const firstOver = c.batch_size.find((v, i) => !c.fits[i]);
+    // Every byte but the weights grows with the batch: beyond the largest batch that fits, nothing does.
+    const firstOver = maxFit + 1;
     const marks = [{ x: r.scenario.batch_size, label: `batch ${r.scenario.batch_size}` }];
     lineChart($("sw-lat-batch"), { caption: "Latency vs batch size", x: c.batch_size, ylog: true, yFmt: msFmt,
       xLabel: "batch size", series: [{ name: "TTFT", values: c.ttft_s, color: C.ttft },

@@ -103,7 +103,8 @@ export function drawLayer(container, { graph, meta, ops, selected, onSelect }) {
   const inputX = X(0);
   pos.set("layer_input", { x: inputX, y: PAD, h: PILL_H, rank: 0, w: 130 });
   for (const n of nodes) pos.set(n.name, { x: X(n.slot), y: Y(n.rank), h: H, rank: n.rank, w: W });
-  // Group boxes (MoE experts) behind everything.
+  // Group boxes (MoE experts) behind everything; their labels go on top of the edges, at the bottom.
+  const groupText = [];
   const kinds = meta.layer_kinds || [];
   const moe = kinds.map((k) => k.ffn).find((f) => f && f.type === "moe");
   const groupLabels = { routed_experts: moe ? `router + routed experts: top-${moe.top_k} of ${moe.num_experts}` : "experts",
@@ -113,9 +114,9 @@ export function drawLayer(container, { graph, meta, ops, selected, onSelect }) {
     const members = nodes.filter((n) => n.group === group).map((n) => pos.get(n.name));
     if (!members.length) continue;
     const x0 = Math.min(...members.map((p) => p.x - W / 2)) - 7, x1 = Math.max(...members.map((p) => p.x + W / 2)) + 7;
-    const y0 = Math.min(...members.map((p) => p.y)) - 17, y1 = Math.max(...members.map((p) => p.y + H)) + 7;
+    const y0 = Math.min(...members.map((p) => p.y)) - 7, y1 = Math.max(...members.map((p) => p.y + H)) + 19;
     svgEl("rect", { x: x0, y: y0, width: x1 - x0, height: y1 - y0, rx: 9, class: "group-box" }, svg);
-    svgEl("text", { x: x0 + 8, y: y0 + 12, class: "group-label" }, svg, groupLabels[group]);
+    groupText.push([x0 + 8, y1 - 6, groupLabels[group]]);
   }
   const labelOf = (n) => {
     const prefix = n.group ? prefixes[n.group] : null;
@@ -155,6 +156,7 @@ export function drawLayer(container, { graph, meta, ops, selected, onSelect }) {
       "marker-end": `url(#${e.residual ? "arrow-res" : "arrow"})` }, eg);
     title(p, `${e.source} → ${e.target}${e.residual ? " (residual)" : ""}`);
   }
+  for (const [gx, gy, text] of groupText) svgEl("text", { x: gx, y: gy, class: "group-label" }, svg, text);
   pill(svg, inputX, PAD, "layer input", 130);
   const out = graph.layer_output ? pos.get(graph.layer_output) : null;
   if (out) {
