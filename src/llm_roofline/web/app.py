@@ -79,9 +79,12 @@ class Guard:
                     raise BodyTooLarge()
             return message
 
+        static = scope.get("path", "").startswith("/static/")
+
         async def send_with_headers(message):
             if message["type"] == "http.response.start":
-                message["headers"] = list(message.get("headers", [])) + SECURITY_HEADERS
+                extra = [(b"cache-control", b"no-cache")] if static else []  # revalidate after an upgrade
+                message["headers"] = list(message.get("headers", [])) + SECURITY_HEADERS + extra
             await send(message)
 
         await self.app(scope, limited_receive, send_with_headers)
@@ -168,7 +171,7 @@ def create_app() -> FastAPI:
         return _error(422, "request body: JSON nested too deeply", "body")
 
     # --- the page ---------------------------------------------------------------------------
-    @app.get("/", include_in_schema=False)
+    @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     async def index():
         return Response((STATIC / "index.html").read_bytes(), media_type="text/html; charset=utf-8",
                         headers={"cache-control": "no-cache"})
