@@ -1,58 +1,29 @@
 """Per-operator numbers of a whole generation: the prefill plus every one of the G decode steps.
 
-The engine reports whole-generation totals (TTFT, e2e); the page's "whole generation" stage also
-needs each operator's share. This uses the engine's own closed-form step sum
-(:func:`llm_roofline.generation.windowed_step_sum`) on the engine's decode costs at KV length 0
-and 1 (windows ignored), exactly as :func:`llm_roofline.report.generation` does, but keeps the
-per-operator values: a test pins sum(count x decode time) to the engine's ``e2e - ttft``.
-
-FLOPs and bytes of one decode step are affine in the keys an operator sees, min(S, W), so their
-sums over S = P+1 .. P+G use the same series with both lines equal.
+The engine sums each operator's decode time over the G steps in closed form
+(``Generation.decode_s_per_op``) and gives the decode costs at KV length 0 and 1
+(``Analysis.decode_at0`` / ``decode_at1``), from which :func:`llm_roofline.report.summed_over_steps`
+sums FLOPs and bytes the same way. This adds the prefill and shapes the result for the page.
 """
 
 from __future__ import annotations
 
-import numpy as np
-
 from ..engine import Analysis
-from ..generation import windowed_step_sum
-from ..graph import build_ops
-from ..roofline import roofline
-from ..scenario import tiled
+from ..report import summed_over_steps
 
 FIELDS = ("flops", "bytes", "weight_bytes", "act_read_bytes", "act_write_bytes", "kv_read_bytes",
           "kv_write_bytes")
 
 
-def _decode_coefficients(a: Analysis):
-    sc = a.scenario
-    pair = tiled(sc, 2)
-    n = sc.size
-    costs = roofline(build_ops(a.model, pair, "decode", T=np.ones(2 * n), S=np.repeat([0.0, 1.0], n),
-                               apply_window=False), pair, a.hardware, a.efficiency)
-    return costs, n
-
-
 def whole_generation_ops(a: Analysis, i: int = 0) -> list[dict]:
-    """One dict per operator (in the decode table's order): the prefill and decode-sum parts of
-    time, FLOPs and bytes, their totals, and the share of the end-to-end time."""
-    costs, n = _decode_coefficients(a)
+    """One dict per operator (in the decode table's order, then prefill-only ones): the prefill and
+    decode-sum parts of time, FLOPs and bytes, their totals, and the share of the end-to-end time."""
     sc = a.scenario
-    t = costs.table
-    P, G = float(sc.prompt_len[i]), float(sc.gen_len[i])
-    first, last = P + 1.0, P + G
-    window = t.kv_window
-    j0, j1 = i, n + i  # columns at S = 0 and S = 1 for scenario i
-
-    def series(v0: np.ndarray, v1: np.ndarray) -> np.ndarray:
-        return windowed_step_sum(first, last, window, v0, v1 - v0, v0, v1 - v0) if G > 0 else np.zeros_like(v0)
-
-    c0, c1 = costs.compute_time_s[:, j0], costs.compute_time_s[:, j1] - costs.compute_time_s[:, j0]
-    m0, m1 = costs.memory_time_s[:, j0], costs.memory_time_s[:, j1] - costs.memory_time_s[:, j0]
-    decode_time = windowed_step_sum(first, last, window, c0, c1, m0, m1) if G > 0 else np.zeros_like(c0)
-    works = (t.flops[:, j0] > 0) | (t.bytes[:, j0] > 0) | (t.flops[:, j1] > 0) | (t.bytes[:, j1] > 0)
-    decode_time = decode_time + np.where(works, a.efficiency.kernel_overhead_s, 0.0) * G
-    sums = {f: series(getattr(t, f)[:, j0], getattr(t, f)[:, j1]) for f in FIELDS}
+    at0, at1 = a.decode_at0.table, a.decode_at1.table
+    t = at0
+    decode_time = a.generation.decode_s_per_op[:, i]
+    sums = {f: summed_over_steps(getattr(at0, f)[:, i:i + 1], getattr(at1, f)[:, i:i + 1], at0.kv_window,
+                                 sc.prompt_len[i:i + 1], sc.gen_len[i:i + 1])[:, 0] for f in FIELDS}
 
     prefill = {name: k for k, name in enumerate(a.prefill.table.names)}
     decode_step = {name: k for k, name in enumerate(a.decode.table.names)}
@@ -100,10 +71,4 @@ def whole_generation_ops(a: Analysis, i: int = 0) -> list[dict]:
                     "prefill_time_s": time, "decode_time_s": 0.0,
                     "time_share": time * int(pt.counts[p]) / e2e if e2e > 0 else 0.0})
     return out
-
-
-def check_against_engine(a: Analysis, i: int = 0) -> tuple[float, float]:
-    """(sum of count x time over operators, the engine's e2e) for tests."""
-    ops = whole_generation_ops(a, i)
-    return sum(op["time_s"] * op["count"] for op in ops), float(a.generation.e2e_s[i])
 
