@@ -74,8 +74,9 @@ def precision_names(family: str) -> tuple[str, str, str, str]:
 def peak_for_bits(peak_of: dict[str, float], bits: np.ndarray, family: str) -> np.ndarray:
     """Dense peak (FLOP/s) for operands of ``bits`` width in ``family``; ``peak_of`` maps a
     precision name to the device's peak (with the device's own fallbacks already applied)."""
-    names = precision_names(family)
-    return np.select([bits <= 4, bits <= 8, bits <= 16], [peak_of[n] for n in names[:3]], peak_of[names[3]])
+    table = np.array([peak_of[name] for name in precision_names(family)])
+    width_class = (bits > 4).astype(np.intp) + (bits > 8) + (bits > 16)  # <=4, <=8, <=16, wider
+    return table[width_class]
 
 
 def compute_peak(peak_of: dict[str, float], first: Format, second: Format) -> np.ndarray:

@@ -16,6 +16,11 @@ from .roofline import OpCosts
 BOUND_COMPUTE, BOUND_MEMORY = "compute", "memory"
 
 
+def _flat(record) -> dict:
+    """A dataclass of plain values as a dict (dataclasses.asdict without its deep copies)."""
+    return {f.name: getattr(record, f.name) for f in fields(record)}
+
+
 def _num(value: Any) -> float | None:
     value = float(value)
     return None if math.isnan(value) else value
@@ -73,7 +78,7 @@ class StageResult:
 
     def to_dict(self) -> dict:
         return {"stage": self.stage, "tokens": self.tokens, "kv_len": self.kv_len,
-                "ops": [asdict(op) for op in self.ops], "total": asdict(self.total)}
+                "ops": [_flat(op) for op in self.ops], "total": _flat(self.total)}
 
     def to_dataframe(self):
         """The operator table as a pandas DataFrame (needs pandas: pip install llm-roofline[dataframe])."""
@@ -81,7 +86,7 @@ class StageResult:
             import pandas as pd
         except ImportError as exc:  # pragma: no cover - depends on the environment
             raise ImportError("to_dataframe() needs pandas: pip install 'llm-roofline[dataframe]'") from exc
-        return pd.DataFrame([asdict(op) for op in self.ops], columns=[f.name for f in fields(OpResult)])
+        return pd.DataFrame([_flat(op) for op in self.ops], columns=[f.name for f in fields(OpResult)])
 
 
 @dataclass(frozen=True)
@@ -119,27 +124,32 @@ class Report:
     def to_dict(self) -> dict:
         return {"model": self.model, "hardware": self.hardware, "scenario": self.scenario,
                 "prefill": self.prefill.to_dict(), "decode": self.decode.to_dict(),
-                "generation": asdict(self.generation), "memory": asdict(self.memory)}
+                "generation": _flat(self.generation), "memory": _flat(self.memory)}
+
+
+_OP_COLUMNS = {  # OpResult field -> (object, attribute) in the vectorized results
+    "flops": ("table", "flops"), "bytes": ("table", "bytes"), "weight_bytes": ("table", "weight_bytes"),
+    "activation_bytes": ("table", "activation_bytes"), "act_read_bytes": ("table", "act_read_bytes"),
+    "act_write_bytes": ("table", "act_write_bytes"), "kv_cache_bytes": ("table", "kv_cache_bytes"),
+    "kv_read_bytes": ("table", "kv_read_bytes"), "kv_write_bytes": ("table", "kv_write_bytes"),
+    "arithmetic_intensity": ("costs", "arithmetic_intensity"), "peak_flops_per_s": ("costs", "peak_flops_per_s"),
+    "performance_flops_per_s": ("costs", "performance_flops_per_s"), "time_s": ("costs", "time_s"),
+}
 
 
 def _stage(stage: str, costs: OpCosts, i: int, tokens: int, kv_len: int, totals) -> StageResult:
     t = costs.table
     total_time = float(totals.time_s[i])
+    source = {"table": t, "costs": costs}
+    columns = {name: getattr(source[obj], attr)[:, i].tolist() for name, (obj, attr) in _OP_COLUMNS.items()}
+    bounds = costs.compute_bound[:, i].tolist()
+    counts = t.counts.astype(int).tolist()
     ops = []
     for k, name in enumerate(t.names):
-        time = float(costs.time_s[k, i])
-        count = int(t.counts[k])
-        ops.append(OpResult(
-            name=name, kind=t.kinds[k], count=count, flops=float(t.flops[k, i]), bytes=float(t.bytes[k, i]),
-            weight_bytes=float(t.weight_bytes[k, i]), activation_bytes=float(t.activation_bytes[k, i]),
-            act_read_bytes=float(t.act_read_bytes[k, i]), act_write_bytes=float(t.act_write_bytes[k, i]),
-            kv_cache_bytes=float(t.kv_cache_bytes[k, i]), kv_read_bytes=float(t.kv_read_bytes[k, i]),
-            kv_write_bytes=float(t.kv_write_bytes[k, i]),
-            arithmetic_intensity=float(costs.arithmetic_intensity[k, i]),
-            peak_flops_per_s=float(costs.peak_flops_per_s[k, i]),
-            performance_flops_per_s=float(costs.performance_flops_per_s[k, i]),
-            bound=BOUND_COMPUTE if costs.compute_bound[k, i] else BOUND_MEMORY, time_s=time,
-            time_share=time * count / total_time if total_time > 0 else 0.0))
+        values = {key: column[k] for key, column in columns.items()}
+        share = values["time_s"] * counts[k] / total_time if total_time > 0 else 0.0
+        ops.append(OpResult(name=name, kind=t.kinds[k], count=counts[k],
+                            bound=BOUND_COMPUTE if bounds[k] else BOUND_MEMORY, time_share=share, **values))
     total = StageTotal(**{f.name: float(getattr(totals, f.name)[i]) for f in fields(StageTotal)})
     return StageResult(stage=stage, tokens=tokens, kv_len=kv_len, ops=tuple(ops), total=total)
 

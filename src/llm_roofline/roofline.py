@@ -57,7 +57,7 @@ def device_peaks(hardware: Hardware) -> dict[str, float]:
 
 def op_peaks(table: OpTable, scenario: Scenario, hardware: Hardware, efficiency: Efficiency) -> np.ndarray:
     """The compute ceiling of each operator: its operands' formats pick the precision."""
-    peak_of = device_peaks(hardware)
+    peak_of = device_peaks(hardware)  # 8 look-ups: cheap next to the arrays below
     act = scenario.activations
     by_role = {
         "weights": compute_peak(peak_of, act, scenario.weights),
