@@ -35,15 +35,16 @@ def causal_pairs(T: np.ndarray, S: np.ndarray, window: float) -> np.ndarray:
 
 def attention_core(ops: OpTableBuilder, sz: Sizes, count: int, *, heads: int, kv_heads: int,
                    qk_dim: int, v_dim: int, window: float, flash: bool, kv_from_cache: bool = True,
-                   shared_kv: bool = False, suffix: str = "", apply_window: bool = True,
+                   shared_kv: bool = False, suffix: str = "", apply_window: bool | np.ndarray = True,
                    q_src: tuple[str, ...] = (), k_src: tuple[str, ...] = (), v_src: tuple[str, ...] = ()) -> str:
     """Add the attention-core operators. ``kv_from_cache``: K/V are read from the KV cache (at KV
     precision) rather than from fresh activations. ``shared_kv``: V is the first v_dim columns
-    of K (MLA's latent), so a fused kernel reads it once. ``apply_window=False`` records the
-    window on the operators but lets every key be seen (for the generation sum's coefficients).
+    of K (MLA's latent), so a fused kernel reads it once. ``apply_window=False`` (for all scenarios,
+    or per scenario as a boolean array) records the window on the operators but lets every key be
+    seen (for the generation sum's coefficients).
     ``q_src``, ``k_src``, ``v_src``: the operators producing Q, K and V. Returns the output operator."""
     B, T, S = sz.B, sz.T, sz.S
-    kv_window, window = window, (window if apply_window else np.inf)
+    kv_window, window = window, np.where(apply_window, window, np.inf)
     kv_bytes = sz.kb if kv_from_cache else sz.ab
     keys = keys_touched(T, S, window)
     q_read = B * T * heads * qk_dim * sz.ab

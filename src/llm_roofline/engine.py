@@ -42,15 +42,16 @@ class Analysis:
 
 def evaluate(model: ModelSpec, hardware: Hardware, scenario: Scenario, efficiency: Efficiency) -> Analysis:
     sc, n = scenario, scenario.size
-    ones = np.ones(n)
     prefill = roofline(build_ops(model, sc, "prefill", T=sc.prompt_len, S=sc.prompt_len), sc, hardware,
                        efficiency)
-    decode = roofline(build_ops(model, sc, "decode", T=ones, S=sc.kv_len), sc, hardware, efficiency)
-    # Decode at KV lengths 0 and 1 with windows ignored: each operator's affine coefficients.
-    pair = tiled(sc, 2)
-    coeffs = roofline(build_ops(model, pair, "decode", T=np.ones(2 * n),
-                                S=np.repeat([0.0, 1.0], n), apply_window=False), pair, hardware, efficiency)
-    at0, at1 = _split(coeffs, n)
+    # One decode build over three copies of the scenarios: the reported step at kv_len (windows applied),
+    # and KV lengths 0 and 1 with windows ignored (each operator's affine coefficients, for the
+    # exact generation sum).
+    triple = tiled(sc, 3)
+    steps = roofline(build_ops(model, triple, "decode", T=np.ones(3 * n),
+                               S=np.concatenate([sc.kv_len, np.zeros(n), np.ones(n)]),
+                               apply_window=np.repeat([True, False, False], n)), triple, hardware, efficiency)
+    decode, at0, at1 = _split(steps, n, 3)
     prefill_total = stage_totals(prefill, sc.batch_size * sc.prompt_len)
     gen = generation(prefill_total.time_s, at0, at1, sc.prompt_len, sc.gen_len, sc.batch_size,
                      efficiency.kernel_overhead_s)
@@ -65,8 +66,8 @@ def evaluate(model: ModelSpec, hardware: Hardware, scenario: Scenario, efficienc
     )
 
 
-def _split(costs: OpCosts, n: int) -> tuple[OpCosts, OpCosts]:
-    """Cut costs evaluated on a 2n-long scenario axis into its two halves."""
+def _split(costs: OpCosts, n: int, parts: int) -> tuple[OpCosts, ...]:
+    """Cut costs evaluated on a (parts x n)-long scenario axis into its parts."""
     from dataclasses import fields, replace
 
     def half(k: int):
@@ -79,4 +80,4 @@ def _split(costs: OpCosts, n: int) -> tuple[OpCosts, OpCosts]:
                   if isinstance(getattr(costs, f.name), np.ndarray) and getattr(costs, f.name).ndim == 2}
         return replace(costs, table=table_half, **arrays)
 
-    return half(0), half(1)
+    return tuple(half(k) for k in range(parts))

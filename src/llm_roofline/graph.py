@@ -34,11 +34,12 @@ def sizes_for(scenario: Scenario, T: np.ndarray, S: np.ndarray) -> Sizes:
 
 
 def build_ops(model: ModelSpec, scenario: Scenario, stage: str, *, T: np.ndarray, S: np.ndarray,
-              apply_window: bool = True) -> OpTable:
+              apply_window: bool | np.ndarray = True) -> OpTable:
     """The operator table of ``model`` for ``stage`` with T new tokens and KV length S per sequence.
 
-    ``apply_window=False`` ignores sliding windows (S keys are visible): the whole-generation sum
-    uses it to read off each operator's cost as an affine function of S, then applies the window.
+    ``apply_window=False`` ignores sliding windows (S keys are visible), for all scenarios or per
+    scenario (a boolean array): the whole-generation sum uses it to read off each operator's cost as
+    an affine function of S, then applies the window.
     """
     sz = sizes_for(scenario, T, S)
     ops = OpTableBuilder(n=int(np.broadcast_shapes(sz.B.shape, T.shape, S.shape)[0]))
