@@ -124,7 +124,7 @@ def start_server(workers: int) -> tuple[subprocess.Popen, str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--url", help="an already running server (default: start one)")
-    parser.add_argument("--workers", type=int, default=1, help="server processes when starting one (default 1)")
+    parser.add_argument("--workers", type=int, default=2, help="server processes when starting one (default 2)")
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per mix (default 10)")
     parser.add_argument("--processes", type=int, default=5, help="client processes (default 5)")
