@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -40,22 +40,29 @@ def load_hardware(hardware: str | Hardware, **overrides) -> Hardware:
     return load(str(hardware), **overrides)
 
 
-def resolve_efficiency(efficiency: str | Efficiency | Mapping, hardware: Hardware) -> Efficiency:
+def resolve_efficiency(efficiency: str | Efficiency | Mapping, hardware: Hardware, *,
+                       compute_fraction: float | None = None, bandwidth_fraction: float | None = None,
+                       kernel_overhead_s: float | None = None) -> Efficiency:
     """``ideal`` (the paper's roofline), ``hardware`` (the device entry's measured fractions),
-    an Efficiency, or a mapping of its fields."""
+    an Efficiency, or a mapping of its fields; any keyword given replaces that field."""
     if isinstance(efficiency, Efficiency):
-        return efficiency
-    if isinstance(efficiency, Mapping):
+        base = efficiency
+    elif isinstance(efficiency, Mapping):
         try:
-            return Efficiency(**efficiency)
+            base = Efficiency(**efficiency)
         except TypeError as exc:
             raise ConfigError(f"efficiency: {exc}; fields are compute_fraction, bandwidth_fraction, "
                               "kernel_overhead_s") from None
-    if efficiency == "ideal":
-        return IDEAL
-    if efficiency == "hardware":
-        return hardware.efficiency
-    raise ScenarioError(f"efficiency must be one of {EFFICIENCY_MODES}, got {efficiency!r}")
+    elif efficiency == "ideal":
+        base = IDEAL
+    elif efficiency == "hardware":
+        base = hardware.efficiency
+    else:
+        raise ScenarioError(f"efficiency must be one of {EFFICIENCY_MODES}, got {efficiency!r}")
+    custom = {"compute_fraction": compute_fraction, "bandwidth_fraction": bandwidth_fraction,
+              "kernel_overhead_s": kernel_overhead_s}
+    custom = {k: v for k, v in custom.items() if v is not None}
+    return replace(base, **custom) if custom else base
 
 
 def analyze(model: str | ModelSpec, hardware: str | Hardware, *, batch_size: int = 1,

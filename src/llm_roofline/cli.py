@@ -86,17 +86,10 @@ def efficiency_from_args(args, device):
 
 def _efficiency(args, device):
     from .api import resolve_efficiency
-    from .hardware.spec import Efficiency
 
-    base = resolve_efficiency(args.efficiency, device)
-    custom = {"compute_fraction": args.compute_fraction, "bandwidth_fraction": args.bandwidth_fraction,
-              "kernel_overhead_s": None if args.kernel_overhead_us is None else args.kernel_overhead_us * 1e-6}
-    if all(v is None for v in custom.values()):
-        return base
-    merged = {"compute_fraction": base.compute_fraction, "bandwidth_fraction": base.bandwidth_fraction,
-              "kernel_overhead_s": base.kernel_overhead_s}
-    merged.update({k: v for k, v in custom.items() if v is not None})
-    return Efficiency(**merged)
+    overhead = None if args.kernel_overhead_us is None else args.kernel_overhead_us * 1e-6
+    return resolve_efficiency(args.efficiency, device, compute_fraction=args.compute_fraction,
+                              bandwidth_fraction=args.bandwidth_fraction, kernel_overhead_s=overhead)
 
 
 def _run_analyze(args) -> str:

@@ -232,17 +232,11 @@ def resolve_hardware(req: AnalyzeRequest) -> Hardware:
 
 def resolve_efficiency(req: Scenario, device: Hardware) -> Efficiency:
     """As the CLI: ``ideal`` or ``hardware``, with any given fraction or overhead replacing its field."""
-    from ..api import resolve_efficiency as base_of
+    from ..api import resolve_efficiency as resolve
 
-    base = base_of(req.efficiency, device)
-    custom = {"compute_fraction": req.compute_fraction, "bandwidth_fraction": req.bandwidth_fraction,
-              "kernel_overhead_s": None if req.kernel_overhead_us is None else req.kernel_overhead_us * 1e-6}
-    if all(v is None for v in custom.values()):
-        return base
-    merged = {"compute_fraction": base.compute_fraction, "bandwidth_fraction": base.bandwidth_fraction,
-              "kernel_overhead_s": base.kernel_overhead_s}
-    merged.update({k: v for k, v in custom.items() if v is not None})
-    return Efficiency(**merged)
+    overhead = None if req.kernel_overhead_us is None else req.kernel_overhead_us * 1e-6
+    return resolve(req.efficiency, device, compute_fraction=req.compute_fraction,
+                   bandwidth_fraction=req.bandwidth_fraction, kernel_overhead_s=overhead)
 
 
 def scenario_kwargs(req: Scenario) -> dict:
