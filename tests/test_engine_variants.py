@@ -3,9 +3,14 @@ MoE routing, GQA, sliding windows, MLA latent cache, Mamba state, quantized KV, 
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from llm_roofline import analyze, load_model
+from llm_roofline.models.hf_config import spec_from_hf_config
+
+from conftest import SHARED_CONFIGS
 
 
 def op(stage, name):
@@ -123,12 +128,6 @@ def test_opt_350m_embedding_projections_and_post_norm():
 
 
 def test_phi_qk_layernorm_has_weight_and_bias():
-    import json
-
-    from conftest import SHARED_CONFIGS
-
-    from llm_roofline.models.hf_config import spec_from_hf_config
-
     path = SHARED_CONFIGS / "microsoft--phi-2.json"
     if not path.exists():
         pytest.skip("shared/hf-configs is absent")
