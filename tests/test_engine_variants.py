@@ -136,3 +136,18 @@ def test_phi_qk_layernorm_has_weight_and_bias():
     normed = analyze(spec_from_hf_config({**cfg, "qk_layernorm": True}, "phi-2-qk"), H100).model["params_total"]
     # q_layernorm and k_layernorm: LayerNorms over head_dim 80 with weight and bias, in 32 layers.
     assert normed - plain == 32 * 2 * (80 + 80)
+
+
+def test_which_peak_applies_per_format():
+    """Datasheet figures: A100 312 TFLOPS fp16/bf16, 156 tf32, 624 int8 and no fp8 path; Gaudi 3 459 fp16 but
+    1,835 bf16 (Intel Hot Chips 2024)."""
+    def q_proj_peak(device, **bits):
+        return op(analyze("meta-llama/Llama-2-7b-hf", device, prompt_len=16, **bits).prefill, "q_proj").peak_flops_per_s
+
+    assert q_proj_peak("a100-80g-sxm", w_bits="int8", a_bits="int8") == 624e12
+    assert q_proj_peak("a100-80g-sxm", w_bits="fp8", a_bits="fp8") == 312e12  # fp8 work is not int8 work
+    assert q_proj_peak("a100-80g-sxm", w_bits="tf32", a_bits="tf32") == 156e12
+    assert q_proj_peak("a100-80g-sxm", w_bits=32, a_bits=32) == 19.5e12
+    assert q_proj_peak("gaudi3") == 1835e12  # a plain 16 runs on the faster 16-bit float path
+    assert q_proj_peak("gaudi3", w_bits="fp16", a_bits="fp16") == 459e12
+    assert q_proj_peak("gaudi3", w_bits="bf16", a_bits="bf16") == 1835e12

@@ -170,8 +170,11 @@ def test_measured_efficiency_only_where_measured():
     ("v100", "int8", "fp16"),       # no INT8 tensor path: next wider
     ("v100", "bf16", "fp16"),       # no BF16: same width
     ("tpu-v5e", "fp16", "bf16"),    # TPUs have no FP16 path
-    ("a100", "fp8", "int8"),        # Ampere: no FP8, same width
-    ("h100", "int4", "fp8"),        # Hopper: no INT4, next wider
+    ("a100", "fp8", "fp16"),        # Ampere: no FP8; INT8 tensor cores cannot run FP8 work
+    ("a100", "fp4", "fp16"),
+    ("h100", "int4", "int8"),       # Hopper: no INT4, next wider integer path
+    ("gaudi2", "int8", "bf16"),     # no integer matrix path: 16-bit float
+    ("a100", "tf32", "tf32"),
     ("m2-ultra", "fp16", "fp32"),   # Apple: FP32 ALU rate only
     ("gaudi2", "fp16", "bf16"),
     ("xeon-8480-plus", "fp16", "bf16"),

@@ -181,7 +181,7 @@ def _run_hardware(args) -> str:
     width = max(len(d.name) for d in devices)
     lines = [f"{'name'.ljust(width)}  {'bandwidth':>11}  {'memory':>8}  {'16-bit peak':>14}  aliases"]
     for d in devices:
-        peak = d.peak_for("fp16")
+        peak = d.peak_16bit_flops_per_s
         lines.append(f"{d.name.ljust(width)}  {si(d.memory_bandwidth_bytes_per_s, 'B/s'):>11}  "
                      f"{si(d.memory_capacity_bytes, 'B'):>8}  {si(peak, 'FLOP/s'):>14}  {', '.join(d.aliases)}")
     return "\n".join(lines) + "\n"

@@ -19,7 +19,7 @@ import numpy as np
 from .errors import ScenarioError
 
 NAMED_FORMATS: dict[str, tuple[int, str]] = {
-    "fp32": (32, "float"), "tf32": (32, "float"), "fp16": (16, "float"), "bf16": (16, "bf16"),
+    "fp32": (32, "float"), "tf32": (32, "tf32"), "fp16": (16, "fp16"), "bf16": (16, "bf16"),
     "fp8": (8, "float"), "int8": (8, "int"), "int4": (4, "int"), "nf4": (4, "int"),
     "fp4": (4, "float"),
 }
@@ -62,13 +62,16 @@ def storage_bytes(bits: np.ndarray, group_size: int, scale_bits: int) -> np.ndar
     return per_element
 
 
+BEST_16BIT = "f16"  # pseudo-precision: the faster of the device's fp16 and bf16 paths
+
+
 def precision_names(family: str) -> tuple[str, str, str, str]:
-    """Hardware precision for widths <=4, <=8, <=16 and wider, in ``family``."""
-    if family == "float":
-        return ("fp4", "fp8", "fp16", "fp32")
-    if family == "bf16":
-        return ("int4", "int8", "bf16", "fp32")
-    return ("int4", "int8", "fp16", "fp32")
+    """Hardware precision for widths <=4, <=8, <=16 and wider, in ``family``. A 16-bit width given
+    as a number (or an int family at 9..16 bits) runs on the faster 16-bit float path (BEST_16BIT);
+    the named formats fp16 and bf16 pin it; tf32 selects the TF32 path for 32-bit operands."""
+    low = ("int4", "int8") if family == "int" else ("fp4", "fp8")
+    mid = {"fp16": "fp16", "bf16": "bf16"}.get(family, BEST_16BIT)
+    return (*low, mid, "tf32" if family == "tf32" else "fp32")
 
 
 def peak_for_bits(peak_of: dict[str, float], bits: np.ndarray, family: str) -> np.ndarray:

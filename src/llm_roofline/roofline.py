@@ -13,7 +13,7 @@ import numpy as np
 
 from .hardware.spec import PRECISIONS, Efficiency, Hardware
 from .ops import OpTable
-from .precision import compute_peak
+from .precision import BEST_16BIT, compute_peak
 from .scenario import Scenario
 
 
@@ -51,8 +51,11 @@ class OpCosts:
 
 
 def device_peaks(hardware: Hardware) -> dict[str, float]:
-    """Peak (FLOP/s) the device delivers for operands of each precision, fallbacks applied."""
-    return {p: hardware.peak_for(p) for p in PRECISIONS}
+    """Peak (FLOP/s) the device delivers for operands of each precision, fallbacks applied, and for
+    BEST_16BIT (the faster 16-bit float path)."""
+    peaks = {p: hardware.peak_for(p) for p in PRECISIONS}
+    peaks[BEST_16BIT] = hardware.peak_16bit_flops_per_s
+    return peaks
 
 
 def op_peaks(table: OpTable, scenario: Scenario, hardware: Hardware, efficiency: Efficiency) -> np.ndarray:

@@ -360,6 +360,6 @@ def _overridden_peaks(hardware: Hardware, value: Mapping[str, float] | float) ->
             peaks[precision] = _checked_number(peak, f"peak_flops_per_s.{precision}")
         return peaks
     peak16 = _checked_number(value, "peak_flops_per_s")
-    reference = max(hardware.peak_for("fp16"), hardware.peak_for("bf16"))
+    reference = hardware.peak_16bit_flops_per_s
     return {precision: peak16 if peak == reference else peak * peak16 / reference
             for precision, peak in hardware.peak_flops_per_s.items()}

@@ -3,7 +3,9 @@
 GB = 1e9 bytes everywhere; capacities are stored in bytes exactly as the vendor's number
 means them (see ``docs`` of the catalog for GB vs GiB labels). Peaks are dense (no 2:4
 sparsity). ``peak_flops_per_s`` maps a precision to its dense peak; a precision missing from
-the map has no hardware path on the device and falls back to the next wider one.
+the map has no hardware path on the device and falls back along FALLBACKS: the other 16-bit
+float (fp16 <-> bf16), else wider formats of the same kind, then 16- and 32-bit floats. Integer
+and float 8- or 4-bit formats never stand in for each other (an A100 runs fp8 work at fp16).
 """
 
 from __future__ import annotations
@@ -19,6 +21,17 @@ from ..errors import ConfigError
 # as wide as an operator's operands and that the device has.
 PRECISIONS = ("fp4", "int4", "fp8", "int8", "bf16", "fp16", "tf32", "fp32")
 PRECISION_BITS = {"fp4": 4, "int4": 4, "fp8": 8, "int8": 8, "bf16": 16, "fp16": 16, "tf32": 32, "fp32": 32}
+# Where operands of a precision run when the device lacks that precision, in order of preference.
+FALLBACKS = {
+    "fp4": ("fp4", "fp8", "fp16", "bf16", "fp32"),
+    "int4": ("int4", "int8", "fp16", "bf16", "fp32"),
+    "fp8": ("fp8", "fp16", "bf16", "fp32"),
+    "int8": ("int8", "fp16", "bf16", "fp32"),
+    "fp16": ("fp16", "bf16", "fp32"),
+    "bf16": ("bf16", "fp16", "fp32"),
+    "tf32": ("tf32", "fp32"),
+    "fp32": ("fp32",),
+}
 
 
 @dataclass(frozen=True)
@@ -98,19 +111,21 @@ class Hardware:
         return self.peak_for(precision) / self.memory_bandwidth_bytes_per_s
 
     def peak_for(self, precision: str) -> float:
-        """Dense peak (FLOP/s) of ``precision``; if the device lacks it, a precision of the same
-        width (fp16 <-> bf16, int8 <-> fp8, int4 <-> fp4), else the next wider one it has, else
-        (nothing that wide) the widest one it has."""
+        """Dense peak (FLOP/s) of ``precision``, or of its fallback on this device (FALLBACKS; with
+        no fallback present, e.g. fp32 on a TPU, the widest precision the device has)."""
         return self.peak_flops_per_s[self.resolve_precision(precision)]
+
+    @property
+    def peak_16bit_flops_per_s(self) -> float:
+        """The faster of the device's fp16 and bf16 peaks (FLOP/s): the 16-bit rate a model runs at
+        when its 16-bit float format is not pinned to one of the two."""
+        return max(self.peak_for("fp16"), self.peak_for("bf16"))
 
     def resolve_precision(self, precision: str) -> str:
         """The precision whose peak applies to operands of ``precision`` on this device."""
         if precision not in PRECISION_BITS:
             raise ConfigError(f"unknown precision {precision!r}; valid: {', '.join(PRECISIONS)}")
-        bits = PRECISION_BITS[precision]
-        same = [p for p in PRECISIONS if PRECISION_BITS[p] == bits and p != precision]
-        wider = [p for p in PRECISIONS if PRECISION_BITS[p] > bits]
-        for candidate in [precision, *same, *wider]:
+        for candidate in FALLBACKS[precision]:
             if candidate in self.peak_flops_per_s:
                 return candidate
         # No path as wide as asked (e.g. fp32 on a TPU): the widest precision the device has.

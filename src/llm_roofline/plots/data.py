@@ -420,7 +420,7 @@ def bandwidth(model, hardware, *, bandwidths: Sequence[float], batch_size: Seque
     batch = np.asarray(bs, dtype=float)
     return BandwidthData(model=spec.name, hardware=device.name,
                          device_bandwidth_bytes_per_s=device.memory_bandwidth_bytes_per_s,
-                         peak_flops_per_s=device.peak_for("fp16"), bandwidths=np.asarray(bws), batch_sizes=batch,
+                         peak_flops_per_s=device.peak_16bit_flops_per_s, bandwidths=np.asarray(bws), batch_sizes=batch,
                          prompt_len=int(prompt_len), decode_time_s=times,
                          throughput_tokens_per_s=rates)
 
