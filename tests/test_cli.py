@@ -71,6 +71,12 @@ def test_bandwidth_override_scales_memory_bound_decode(capsys):
     assert ratio == pytest.approx(2.0, rel=1e-3)
 
 
+def test_scale_bits_change_the_quantized_weight_bytes(capsys):
+    _, out, _ = run(capsys, "analyze", LLAMA, A6000, "-f", "json", "--w-bits", "4", "--scale-bits", "32")
+    q = next(op for op in json.loads(out)["prefill"]["ops"] if op["name"] == "q_proj")
+    assert q["weight_bytes"] == 4096 * 4096 * (0.5 + 4 / 128)  # one 32-bit scale per 128 weights
+
+
 def test_efficiency_options(capsys):
     _, out, _ = run(capsys, "analyze", LLAMA, A6000, "-f", "json", "--bandwidth-fraction", "0.5",
                     "--kernel-overhead-us", "3")
@@ -95,6 +101,12 @@ def test_model_that_does_not_fit_is_reported(capsys):
     (["analyze", LLAMA, A6000, "--bandwidth", "fast"], "cannot read 'fast'"),
     (["analyze", LLAMA, A6000, "--bandwidth-fraction", "1.5"], "bandwidth_fraction must be in (0, 1]"),
     (["hardware", "tpu-v9"], "unknown hardware"),
+    (["analyze", LLAMA, A6000, "--bandwidth", "312TFLOPS"], "is not a quantity in B/s"),
+    (["analyze", LLAMA, A6000, "--capacity", "80GB/s"], "is not a quantity in B"),
+    (["analyze", LLAMA, A6000, "--prompt-len", "1e7"], "invalid int value"),
+    (["analyze", LLAMA, A6000, "--scale-bits", "0"], "scale_bits must be an integer in 1..32"),
+    (["plot", "roofline", LLAMA, A6000, "--dpi", "0", "-o", "x.png"], "--dpi must be in 10..1200"),
+    (["plot", "nonsense"], "invalid choice"),
 ])
 def test_user_errors_are_one_line_and_exit_2(capsys, argv, fragment):
     code, out, err = run(capsys, *argv)

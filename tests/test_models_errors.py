@@ -137,3 +137,9 @@ def test_errors_are_roofline_errors_not_raw_exceptions() -> None:
     for cfg in bad_inputs:
         with pytest.raises(RooflineError):
             spec_from_hf_config(cfg, "bad")
+
+
+def test_absurd_sizes_are_rejected_with_the_range() -> None:
+    for value in (1e308, 2**41):
+        with pytest.raises(ConfigError, match=r"'hidden_size' must be <= 1099511627776"):
+            spec_from_hf_config(dict(LLAMA, hidden_size=value), "m")

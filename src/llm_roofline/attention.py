@@ -52,23 +52,26 @@ def attention_core(ops: OpTableBuilder, sz: Sizes, count: int, *, heads: int, kv
     v_read = B * keys * kv_heads * v_dim * kv_bytes
     out_write = B * T * heads * v_dim * sz.ab
     kv_key = "kv_read" if kv_from_cache else "act_read"
+    # Q x K^T runs at the precision of its operands: the KV cache's, or the activations' when K and V
+    # are fresh activations (MLA prefill).
+    role = "attention" if kv_from_cache else "elementwise"
     if flash:
         pairs = causal_pairs(T, S, window)
         kv_traffic = k_read if shared_kv else k_read + v_read
         reads = {"act_read": q_read, kv_key: kv_traffic} if kv_from_cache else {"act_read": q_read + kv_traffic}
-        return ops.add(f"fused_attention{suffix}", "attention", count, compute="attention",
+        return ops.add(f"fused_attention{suffix}", "attention", count, compute=role,
                        kv_window=kv_window, inputs=_unique(q_src + k_src + v_src),
                        flops=B * heads * pairs * (2.0 * qk_dim + 2.0 * v_dim + SOFTMAX_FLOPS),
                        act_write=out_write, **reads)
     scores = B * heads * T * keys * sz.ab
     qk_reads = {"act_read": q_read, kv_key: k_read} if kv_from_cache else {"act_read": q_read + k_read}
-    ops.add(f"qk_matmul{suffix}", "attention", count, compute="attention", kv_window=kv_window,
+    ops.add(f"qk_matmul{suffix}", "attention", count, compute=role, kv_window=kv_window,
             inputs=_unique(q_src + k_src), flops=2.0 * B * heads * T * keys * qk_dim, act_write=scores,
             **qk_reads)
     softmax = ops.add(f"softmax{suffix}", "attention", count, kv_window=kv_window,
                       flops=SOFTMAX_FLOPS * B * heads * T * keys, act_read=scores, act_write=scores)
     sv_reads = {"act_read": scores, kv_key: v_read} if kv_from_cache else {"act_read": scores + v_read}
-    return ops.add(f"sv_matmul{suffix}", "attention", count, compute="attention", kv_window=kv_window,
+    return ops.add(f"sv_matmul{suffix}", "attention", count, compute=role, kv_window=kv_window,
                    inputs=_unique((softmax,) + v_src), flops=2.0 * B * heads * T * keys * v_dim,
                    act_write=out_write, **sv_reads)
 

@@ -42,6 +42,8 @@ def _add_analyze(sub) -> None:
     s.add_argument("--group-size", type=int, default=128,
                    help="quantization group size for weights and KV below 16 bits; one 16-bit scale per "
                         "group is counted (0: no scales; default 128)")
+    s.add_argument("--scale-bits", type=int, default=16,
+                   help="bits of each group's scale in grouped quantization (default 16)")
     s.add_argument("--flash-attention", action="store_true", help="fused, causal-aware attention kernel")
     s.add_argument("--logits-all", action="store_true", help="prefill computes logits for every token")
     add_device_options(p)
@@ -99,7 +101,8 @@ def _run_analyze(args) -> str:
     report = analyze(args.model, device, batch_size=args.batch_size, prompt_len=args.prompt_len,
                      gen_len=args.gen_len, kv_len=args.kv_len, w_bits=args.w_bits, a_bits=args.a_bits,
                      kv_bits=args.kv_bits, flash_attention=args.flash_attention, logits_all=args.logits_all,
-                     group_size=args.group_size, efficiency=_efficiency(args, device))
+                     group_size=args.group_size, scale_bits=args.scale_bits,
+                     efficiency=_efficiency(args, device))
     if args.format == "json":
         return json.dumps(report.to_dict(), indent=2) + "\n"
     if args.format == "csv":
@@ -148,7 +151,7 @@ def _hardware_dict(device) -> dict:
 
 def _run_hardware(args) -> str:
     from .hardware.catalog import list_hardware, load_hardware
-    from .units import si
+    from .units import binary_bytes, si
 
     if args.name:
         device = load_hardware(args.name)
@@ -166,7 +169,8 @@ def _run_hardware(args) -> str:
                                  ("interconnect", "interconnect_bandwidth_bytes_per_s", "B/s"),
                                  ("host link", "host_bandwidth_bytes_per_s", "B/s")):
             if d.get(key) is not None:
-                lines.append(f"  {label:<18} {si(d[key], unit)}")
+                text = binary_bytes(d[key]) if unit == "B" else si(d[key], unit)  # on-chip sizes are binary
+                lines.append(f"  {label:<18} {text}")
         e = device.efficiency
         lines.append(f"  measured efficiency: compute {e.compute_fraction:g}, bandwidth {e.bandwidth_fraction:g}")
         if device.aliases:
@@ -187,9 +191,15 @@ def _run_hardware(args) -> str:
     return "\n".join(lines) + "\n"
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error as one line (and the subcommand's usage under --help only)."""
+
+    def error(self, message: str):
+        self.exit(EXIT_USER_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="llm-roofline",
-                                     description="Roofline analysis of LLM inference on a given device.")
+    parser = _Parser(prog="llm-roofline", description="Roofline analysis of LLM inference on a given device.")
     from . import __version__
 
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -221,7 +231,10 @@ def _register(sub, module_name: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a usage error already printed in one line
+        return exc.code if isinstance(exc.code, int) else EXIT_USER_ERROR
     try:
         text = args.run(args)
     except RooflineError as exc:

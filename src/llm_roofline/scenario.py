@@ -28,6 +28,8 @@ SCALE_BITS_LIMITS = (1, 32)
 
 
 def _as_int_array(name: str, value: object) -> np.ndarray:
+    if np.asarray(value).dtype == bool:
+        raise ScenarioError(f"{name} must be a number or a list of numbers, got {value!r}")
     try:
         array = np.atleast_1d(np.asarray(value, dtype=np.float64))
     except (TypeError, ValueError):

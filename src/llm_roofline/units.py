@@ -12,7 +12,12 @@ GB = 1e9
 GiB = 2**30
 _DECIMAL = {"": 1.0, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18}
 _BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50}
-_QUANTITY = re.compile(r"^\s*([0-9.eE+-]+)\s*([kKMGTPE]i?)?\s*(B/s|Bps|B|FLOPS|FLOP/s|OPS|TOPS|FLOP)?\s*$")
+_QUANTITY = re.compile(r"^\s*([+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)\s*([kKMGTPE]i?)?\s*"
+                       r"(B/s|Bps|B|FLOPS|FLOP/s|OPS|FLOP)?\s*$")
+_SUFFIXES = {"B/s": {"B/s", "Bps"}, "B": {"B"}, "FLOP/s": {"FLOPS", "FLOP/s", "OPS"}}
+
+
+_EXAMPLES = {"B/s": "1.2e12 or 900GB/s", "B": "80e9, 80GB or 80GiB", "FLOP/s": "312e12 or 312TFLOPS"}
 
 
 def parse_quantity(text: str | float, unit: str) -> float:
@@ -26,7 +31,9 @@ def parse_quantity(text: str | float, unit: str) -> float:
         match = _QUANTITY.match(str(text))
         if not match:
             raise ScenarioError(f"cannot read {text!r} as a quantity in {unit} (e.g. 1.2e12, 900GB/s, 80GiB)")
-        number, prefix, _suffix = match.groups()
+        number, prefix, suffix = match.groups()
+        if suffix and suffix not in _SUFFIXES.get(unit, {suffix}):
+            raise ScenarioError(f"{text!r} is not a quantity in {unit} (e.g. {_EXAMPLES.get(unit, '1.2e12')})")
         try:
             value = float(number)
         except ValueError:
@@ -58,3 +65,13 @@ def seconds(value: float | None) -> str:
         if abs(value) >= scale:
             return f"{value / scale:.3g} {unit}"
     return f"{value / 1e-9:.3g} ns"
+
+
+def binary_bytes(value: float | None) -> str:
+    """Bytes with binary prefixes (on-chip memories are sized in KiB/MiB): 262144 -> '256 KiB'."""
+    if value is None:
+        return "-"
+    for prefix, scale in (("Gi", 2**30), ("Mi", 2**20), ("Ki", 2**10)):
+        if abs(value) >= scale:
+            return f"{value / scale:.4g} {prefix}B"
+    return f"{value:.4g} B"

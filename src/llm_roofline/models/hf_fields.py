@@ -3,6 +3,7 @@ error, and the helpers the family parsers share (head size, KV heads, tying, win
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -10,6 +11,9 @@ from ..errors import ConfigError
 from .spec import Layer, LayerGroup
 
 MISSING: Any = object()
+# Largest size any config field may give (2**40 elements): far above any real model, small enough
+# that products of sizes stay finite in float64.
+MAX_SIZE = 1 << 40
 
 # HF activation names -> spec.ACTIVATIONS.
 ACTIVATION_NAMES = {
@@ -68,6 +72,8 @@ class Fields:
             raise self.error(f"field {key!r} must be an integer, got {value!r} ({type(value).__name__})")
         if minimum is not None and value < minimum:
             raise self.error(f"field {key!r} must be >= {minimum}, got {value}")
+        if value > MAX_SIZE:
+            raise self.error(f"field {key!r} must be <= {MAX_SIZE} (2**40), got {value}")
         return value
 
     def float(self, *keys: str, default: Any = MISSING) -> Any:
@@ -76,6 +82,8 @@ class Fields:
             return default
         if not isinstance(value, (int, float)) or isinstance(value, bool):
             raise self.error(f"field {key!r} must be a number, got {value!r} ({type(value).__name__})")
+        if not math.isfinite(value) or abs(value) > MAX_SIZE:
+            raise self.error(f"field {key!r} must be a finite number of magnitude <= {MAX_SIZE}, got {value!r}")
         return float(value)
 
     def bool(self, *keys: str, default: Any = MISSING) -> Any:

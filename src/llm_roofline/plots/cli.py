@@ -320,7 +320,12 @@ def _bandwidths(text: str, points: int) -> list[float]:
     return [parse_quantity(item, "B/s") for item in text.split(",")]
 
 
+DPI_RANGE = (10, 1200)
+
+
 def _run_plot(args) -> str:
+    if not DPI_RANGE[0] <= args.dpi <= DPI_RANGE[1]:
+        raise _scenario_error(f"--dpi must be in {DPI_RANGE[0]}..{DPI_RANGE[1]}, got {args.dpi:g}")
     from . import data as d
     from . import render as r
     from .options import image_format, parse_floats, parse_names, parse_pairs
@@ -442,7 +447,7 @@ def _merge_hardware(rows, prices):
 # ------------------------------------------------------------------------------------------------
 
 CHUNK_POINTS = 50_000
-MAX_POINTS = 10_000_000
+MAX_POINTS = 1_000_000  # rows are gathered in memory before writing
 
 
 def _run_sweep(args) -> str:
