@@ -109,7 +109,7 @@ def test_loads_and_shows_what_the_api_returns(page, base_url, artifacts):
     open_page(page, base_url)
     report = shown_report(page)
     body = {"model": "meta-llama/Llama-2-7b-hf", "hardware": "rtx-a6000", "batch_size": 1, "prompt_len": 1024,
-            "gen_len": 256, "w_bits": "fp16", "a_bits": "fp16", "kv_bits": "fp16", "flash_attention": False,
+            "gen_len": 256, "w_bits": 16, "a_bits": 16, "kv_bits": 16, "flash_attention": False,
             "efficiency": "ideal"}
     assert report == api(base_url, body)
     assert metric(page, "TTFT") == report["generation"]["ttft_s"]
@@ -135,8 +135,8 @@ def test_change_model_hardware_and_batch(page, base_url):
     after(page, lambda: page.fill("#batch", "16"))
     report = shown_report(page)
     expected = api(base_url, {"model": "mistralai/Mistral-7B-v0.1", "hardware": "h100-sxm", "batch_size": 16,
-                              "prompt_len": 1024, "gen_len": 256, "w_bits": "fp16", "a_bits": "fp16",
-                              "kv_bits": "fp16"})
+                              "prompt_len": 1024, "gen_len": 256, "w_bits": 16, "a_bits": 16,
+                              "kv_bits": 16})
     assert report == expected
     assert report == lr.analyze("mistral-7b", "h100", batch_size=16, gen_len=256).to_dict()
     assert metric(page, "TPOT") == expected["generation"]["tpot_s"] != first
@@ -220,7 +220,7 @@ def test_upload_config(page, base_url, tmp_path):
     assert report["model"]["num_layers"] == config["num_hidden_layers"]
     state = state_body(page)
     body = {"config": config, "config_name": state["cfgname"], "hardware": "rtx-a6000", "batch_size": 1,
-            "prompt_len": 1024, "gen_len": 256, "w_bits": "fp16", "a_bits": "fp16", "kv_bits": "fp16"}
+            "prompt_len": 1024, "gen_len": 256, "w_bits": 16, "a_bits": 16, "kv_bits": 16}
     assert report == api(base_url, body)
     assert "cfg=" in page.url
     assert "Uploaded config.json" in page.inner_text("#model-info")

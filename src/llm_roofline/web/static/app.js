@@ -4,10 +4,12 @@ import { int, intensity, pct, rate, secs, secsParts, si } from "./fmt.js";
 import { drawLayer, drawModel } from "./graph.js";
 
 const $ = (id) => document.getElementById(id);
-const FORMATS = ["fp16", "bf16", "fp32", "fp8", "int8", "int4", "nf4", "fp4"];
+const FORMATS = ["16", "fp16", "bf16", "fp32", "fp8", "int8", "int4", "nf4", "fp4"];
+// "16": 16-bit floats on the device's faster 16-bit path (fp16 or bf16); the named formats pin one.
+const FORMAT_LABELS = { 16: "16-bit" };
 const DEFAULTS = {
   model: "meta-llama/Llama-2-7b-hf", hw: "rtx-a6000", stage: "decode", b: "1", p: "1024", g: "256",
-  w: "fp16", a: "fp16", kv: "fp16", fa: "0", eff: "ideal", view: "layer", op: "", bw: "", peak: "", cap: "",
+  w: "16", a: "16", kv: "16", fa: "0", eff: "ideal", view: "layer", op: "", bw: "", peak: "", cap: "",
   cfg: "", cfgname: "",
 };
 const KEYS = Object.keys(DEFAULTS);
@@ -137,7 +139,7 @@ function setState(patch, { fetch = true } = {}) {
 }
 
 function bindForm() {
-  const opts = FORMATS.map((f) => `<option value="${f}">${f}</option>`).join("");
+  const opts = FORMATS.map((f) => `<option value="${f}">${FORMAT_LABELS[f] || f}</option>`).join("");
   for (const id of ["w-bits", "a-bits", "kv-bits"]) $(id).innerHTML = opts;
   $("model-list").replaceChildren(...app.models.map((m) => {
     const o = document.createElement("option");
@@ -439,7 +441,8 @@ function render() {
 
 function renderSummary(r) {
   const s = r.scenario;
-  const fmt = (bits, fam) => (fam === "bf16" ? "bf16" : `${fam === "int" ? "int" : "fp"}${bits}`);
+  const fmt = (bits, fam) => (fam === "bf16" ? "bf16" : fam === "float" && bits === 16 ? "16-bit"
+    : `${fam === "int" ? "int" : fam === "tf32" ? "tf" : "fp"}${bits}`);
   const text = `<b>${esc(r.model.name)}</b> on <b>${esc(r.hardware.name)}</b> · batch ${int(s.batch_size)} · ` +
     `prompt ${int(s.prompt_len)} · generate ${int(s.gen_len)} · W ${fmt(s.w_bits, s.w_family)} · ` +
     `A ${fmt(s.a_bits, s.a_family)} · KV ${fmt(s.kv_bits, s.kv_family)}${s.flash_attention ? " · FlashAttention" : ""}`;
