@@ -39,6 +39,7 @@ def test_prefill_q_proj(report):
     assert q.arithmetic_intensity == pytest.approx(2 * P * D * D / ((D * D + 2 * P * D) * BYTES))
     assert q.bound == "compute"  # intensity 1024 > ridge 154.8e12 / 768e9 = 201.6
     assert q.time_s == pytest.approx(2 * P * D * D / PEAK)
+    assert q.attainable_flops_per_s == PEAK  # right of the ridge: the compute roof
 
 
 def test_prefill_k_proj_writes_the_kv_cache(report):
@@ -88,6 +89,14 @@ def test_decode_is_memory_bound_with_intensity_near_one(report):
         o = op(report.decode, name)
         assert o.bound == "memory"
         assert o.arithmetic_intensity == pytest.approx(1.0, rel=0.01)
+        assert o.attainable_flops_per_s == pytest.approx(BW * o.arithmetic_intensity)  # on the bandwidth slope
+
+
+def test_report_states_the_ceilings(report):
+    h = report.hardware
+    assert h["effective_bandwidth_bytes_per_s"] == BW
+    assert h["effective_peak_flops_per_s"]["fp16"] == PEAK
+    assert h["ridge_points"]["fp16"] == pytest.approx(154.8e12 / 768e9)  # 201.6 FLOP/byte
 
 
 def test_decode_step_bytes_are_the_weights_plus_the_kv_cache(report):

@@ -65,6 +65,10 @@ def test_operator_time_never_below_either_roofline_bound(kind, sc, cf, bf, overh
             assert op.time_s >= op.flops / op.peak_flops_per_s * (1 - 1e-12)
             assert op.time_s >= op.bytes / (1e12 * bf) * (1 - 1e-12)
             assert op.peak_flops_per_s <= 1200e12 * cf * (1 + 1e-12)
+            # The roofline at the operator's intensity, from the device's numbers; attained never above it.
+            roof = min(op.peak_flops_per_s, 1e12 * bf * op.arithmetic_intensity)
+            assert np.isclose(op.attainable_flops_per_s, roof, rtol=1e-12)
+            assert op.performance_flops_per_s <= roof * (1 + 1e-9)
 
 
 @common

@@ -7,11 +7,11 @@ Values are SI base units (FLOPs, bytes, seconds, FLOP/s, bytes/s); a value that 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from typing import Any
 
 from .engine import Analysis
-from .roofline import OpCosts
+from .roofline import OpCosts, ceilings
 
 BOUND_COMPUTE, BOUND_MEMORY = "compute", "memory"
 
@@ -44,6 +44,7 @@ class OpResult:
     kv_write_bytes: float
     arithmetic_intensity: float
     peak_flops_per_s: float
+    attainable_flops_per_s: float
     performance_flops_per_s: float
     bound: str
     time_s: float
@@ -133,6 +134,7 @@ _OP_COLUMNS = {  # OpResult field -> (object, attribute) in the vectorized resul
     "act_write_bytes": ("table", "act_write_bytes"), "kv_cache_bytes": ("table", "kv_cache_bytes"),
     "kv_read_bytes": ("table", "kv_read_bytes"), "kv_write_bytes": ("table", "kv_write_bytes"),
     "arithmetic_intensity": ("costs", "arithmetic_intensity"), "peak_flops_per_s": ("costs", "peak_flops_per_s"),
+    "attainable_flops_per_s": ("costs", "attainable_flops_per_s"),
     "performance_flops_per_s": ("costs", "performance_flops_per_s"), "time_s": ("costs", "time_s"),
 }
 
@@ -164,9 +166,11 @@ def model_summary(analysis: Analysis) -> dict:
 
 def hardware_summary(analysis: Analysis) -> dict:
     h, e = analysis.hardware, analysis.efficiency
+    peaks, bandwidth, ridges = ceilings(h, e)
     return {"name": h.name, "memory_bandwidth_bytes_per_s": h.memory_bandwidth_bytes_per_s,
             "memory_capacity_bytes": h.memory_capacity_bytes, "peak_flops_per_s": dict(h.peak_flops_per_s),
-            "efficiency": asdict(e)}
+            "efficiency": _flat(e), "effective_bandwidth_bytes_per_s": bandwidth,
+            "effective_peak_flops_per_s": peaks, "ridge_points": ridges}
 
 
 def report_at(analysis: Analysis, i: int = 0) -> Report:

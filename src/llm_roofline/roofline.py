@@ -42,6 +42,11 @@ class OpCosts:
         return np.divide(self.table.flops, traffic, out=np.zeros_like(traffic), where=traffic > 0)
 
     @cached_property
+    def attainable_flops_per_s(self) -> np.ndarray:
+        """The roofline at the operator's intensity: min(peak, bandwidth x intensity) (FLOP/s)."""
+        return np.minimum(self.peak_flops_per_s, self.bandwidth_bytes_per_s * self.arithmetic_intensity)
+
+    @cached_property
     def compute_bound(self) -> np.ndarray:
         return self.compute_time_s > self.memory_time_s
 
@@ -56,6 +61,15 @@ def device_peaks(hardware: Hardware) -> dict[str, float]:
     peaks = {p: hardware.peak_for(p) for p in PRECISIONS}
     peaks[BEST_16BIT] = hardware.peak_16bit_flops_per_s
     return peaks
+
+
+def ceilings(hardware: Hardware, efficiency: Efficiency) -> tuple[dict[str, float], float, dict[str, float]]:
+    """The device's roofline under an efficiency setting: peak per precision (FLOP/s, x compute
+    fraction), bandwidth (bytes/s, x bandwidth fraction) and ridge point per precision (peak /
+    bandwidth, FLOP/byte)."""
+    bandwidth = hardware.memory_bandwidth_bytes_per_s * efficiency.bandwidth_fraction
+    peaks = {p: v * efficiency.compute_fraction for p, v in hardware.peak_flops_per_s.items()}
+    return peaks, bandwidth, {p: v / bandwidth for p, v in peaks.items()}
 
 
 def op_peaks(table: OpTable, scenario: Scenario, hardware: Hardware, efficiency: Efficiency) -> np.ndarray:

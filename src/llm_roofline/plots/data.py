@@ -125,7 +125,7 @@ def roofline(model, hardware, *, stages: Sequence[str] = ("prefill", "decode"), 
                          group_size=group_size, efficiency=efficiency)
     report = report_at(a, 0)
     cf = a.efficiency.compute_fraction
-    peaks = {p: v * cf for p, v in device_peaks(device).items()}
+    peaks = {p: v * cf for p, v in device_peaks(device).items()}  # per requested precision, fallbacks applied
     out = []
     for stage in stages:
         result = getattr(report, stage)

@@ -512,14 +512,12 @@ function renderGraph() {
 }
 
 function peaksOf(report) {
-  const h = report.hardware;
-  const cf = h.efficiency.compute_fraction;
-  return Object.entries(h.peak_flops_per_s).map(([name, v]) => ({ name, value: v * cf }));
+  return Object.entries(report.hardware.effective_peak_flops_per_s).map(([name, value]) => ({ name, value }));
 }
 
 function rooflineInputs(ops) {
   const r = app.view.report;
-  const bw = r.hardware.memory_bandwidth_bytes_per_s * r.hardware.efficiency.bandwidth_fraction;
+  const bw = r.hardware.effective_bandwidth_bytes_per_s;
   const opPeak = new Map(r.decode.ops.concat(r.prefill.ops).map((o) => [o.name, o.peak_flops_per_s]));
   const points = ops.map((o) => ({ name: o.name, intensity: o.arithmetic_intensity, perf: o.performance_flops_per_s,
     bound: o.bound, share: o.time_share, peak: o.peak_flops_per_s ?? opPeak.get(o.name) }));
@@ -548,7 +546,7 @@ function renderOp() {
   const { points, bw, peaks } = rooflineInputs(ops);
   const point = points.find((p) => p.name === op.name);
   const peak = point?.peak;
-  const attainable = peak ? Math.min(peak, bw * op.arithmetic_intensity) : null;
+  const attainable = op.attainable_flops_per_s ?? null;  // none for whole-generation sums
   $("op-title").textContent = op.name;
   $("op-bound").textContent = `${op.bound}-bound`;
   $("op-bound").className = `badge ${op.bound}`;
@@ -640,7 +638,8 @@ function renderTable() {
   const t = stage === "prefill" ? r.prefill.total : stage === "decode" ? r.decode.total : null;
   const tot = t ? `<tr class="total"><td>total (× count)</td><td></td><td>${si(t.flops)}</td><td>${si(t.bytes, "B")}</td>` +
     `<td>${si(t.weight_bytes, "B")}</td><td>${si(t.activation_bytes, "B")}</td><td>${si(t.kv_cache_bytes, "B")}</td>` +
-    `<td>${t.bytes ? intensity(t.flops / t.bytes) : "–"}</td><td>${t.time_s ? si(t.flops / t.time_s) : "–"}</td>` +
+    `<td>${t.bytes ? intensity(t.arithmetic_intensity) : "–"}</td>` +
+    `<td>${t.time_s ? si(t.performance_flops_per_s) : "–"}</td>` +
     `<td></td><td>${secs(t.time_s)}</td><td>100%</td></tr>`
     : `<tr class="total"><td>end-to-end</td><td colspan="9"></td><td>${secs(r.generation.e2e_s)}</td><td>100%</td></tr>`;
   const table = $("ops-table");
