@@ -595,7 +595,7 @@ function renderMemory(r) {
   const over = m.total_bytes > m.capacity_bytes;
   const rows = [
     ["c-weights", "Weights", m.weights_bytes, `${si(r.model.params_total)} parameters`],
-    ["c-kv", "KV cache", m.kv_cache_bytes, `${int(s.batch_size)} × ${int(s.prompt_len + s.gen_len)} tokens`],
+    ["c-kv", "KV cache", m.kv_cache_bytes, `${int(s.batch_size)} sequences after ${int(s.prompt_len + s.gen_len)} tokens`],
     ["c-act", "Activations (peak)", m.activations_bytes, "largest single operator"],
   ];
   $("memory").innerHTML =
@@ -665,8 +665,7 @@ function renderSweeps() {
   if (b) {
     const c = b.columns;
     const maxFit = r.memory.max_batch_size;
-    // Every byte but the weights grows with the batch: beyond the largest batch that fits, nothing does.
-    const firstOver = maxFit + 1;
+    const firstOver = c.batch_size.find((v, i) => !c.fits[i]);  // the sweep's own verdict
     const marks = [{ x: r.scenario.batch_size, label: `batch ${r.scenario.batch_size}` }];
     lineChart($("sw-lat-batch"), { caption: "Latency vs batch size", x: c.batch_size, ylog: true, yFmt: msFmt,
       xLabel: "batch size", series: [{ name: "TTFT", values: c.ttft_s, color: C.ttft },
