@@ -475,3 +475,20 @@ def test_serve_command_starts_and_answers(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_catalog_only_lookups_never_read_files(tmp_path):
+    from llm_roofline.errors import UnknownNameError
+    from llm_roofline.hardware.catalog import catalog_hardware
+    from llm_roofline.models.catalog import catalog_model
+
+    device = tmp_path / "dev.yaml"
+    device.write_text("name: x\\nmemory_bandwidth: 1 TB/s\\nmemory_capacity: 10 GB\\npeak: {fp16: 10 TFLOPS}\\n")
+    config = tmp_path / "config.json"
+    config.write_text('{"model_type": "llama", "hidden_size": 64, "num_hidden_layers": 1, '
+                      '"num_attention_heads": 4, "intermediate_size": 128, "vocab_size": 100}')
+    for lookup, path in ((catalog_hardware, device), (catalog_model, config), (catalog_model, tmp_path)):
+        with pytest.raises(UnknownNameError):
+            lookup(str(path))
+    assert catalog_hardware("NVIDIA H100 SXM").name == "h100-sxm"
+    assert catalog_model("LLAMA-2-7B").name == "meta-llama/Llama-2-7b-hf"

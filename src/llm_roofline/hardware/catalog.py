@@ -207,6 +207,14 @@ def _index() -> Mapping[str, Hardware]:
     return MappingProxyType(index)
 
 
+def catalog_hardware(name: str) -> Hardware:
+    """A bundled device by name or alias only (never a file): for names from untrusted clients."""
+    device = _find(name)
+    if device is None:
+        raise UnknownNameError("hardware", name, all_hardware_names())
+    return device
+
+
 def _find(name: str) -> Hardware | None:
     """The catalog device called ``name``; a leading vendor name ("NVIDIA H100 PCIe") is optional."""
     key = normalize_name(name)

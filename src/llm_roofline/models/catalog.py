@@ -190,6 +190,14 @@ def catalog_config(name: str) -> dict[str, Any]:
     return _thaw(_catalog().configs[model_id])
 
 
+def catalog_model(name: str) -> ModelSpec:
+    """A bundled model by id or alias only (never a path): for names from untrusted clients."""
+    model_id = _lookup(name)
+    if model_id is None:
+        raise UnknownNameError("model", name, all_model_keys())
+    return _spec(model_id)
+
+
 def _looks_like_path(name: str) -> bool:
     return name.endswith(".json") or name.startswith(("/", "./", "../", "~", ".\\")) or name in (".", "..")
 

@@ -80,58 +80,20 @@ def digest(*parts: Any) -> str:
 
 # --- catalogs ----------------------------------------------------------------------------------
 
-@functools.cache
-def _model_keys() -> frozenset[str]:
-    from ..models.catalog import all_model_keys
-
-    keys = set()
-    for key in all_model_keys():
-        keys.add(key.lower())
-        keys.add(key.rsplit("/", 1)[-1].lower())  # the catalog also answers to the id's tail
-    return frozenset(keys)
-
-
 def catalog_model(name: str) -> ModelSpec:
-    """A catalog model; anything else (paths included) is an unknown name."""
-    from ..models.catalog import all_model_keys, load_model, model_names
+    """A catalog model by id or alias; anything else (paths included) is an unknown name."""
+    from ..models.catalog import catalog_model as lookup
 
-    key = name.strip().lower()
-    if key not in _model_keys() or key.endswith(".json") or key.startswith(("/", ".", "~", "\\")):
-        raise UnknownNameError("model", name, all_model_keys())
-    try:
-        return load_model(name.strip())
-    except UnknownNameError:  # an id tail that is ambiguous in the catalog
-        raise UnknownNameError("model", name, model_names()) from None
-
-
-@functools.cache
-def _hardware_index() -> dict[str, str]:
-    from ..hardware.catalog import all_hardware_names, normalize_name
-
-    return {normalize_name(n): n for n in all_hardware_names()}
-
-
-def _hardware_key(name: str) -> str | None:
-    from ..hardware.catalog import VENDOR_PREFIXES, normalize_name
-
-    known = _hardware_index()
-    key = normalize_name(name)
-    if key in known:
-        return known[key]
-    for prefix in VENDOR_PREFIXES:
-        if key.startswith(prefix) and key[len(prefix):] in known:
-            return known[key[len(prefix):]]
-    return None
+    return lookup(name)
 
 
 def catalog_hardware(name: str, **overrides) -> Hardware:
     """A catalog device (by name or alias), with optional overrides; never a file."""
-    from ..hardware.catalog import all_hardware_names, load_hardware
+    from ..hardware.catalog import catalog_hardware as lookup
+    from ..hardware.catalog import with_overrides
 
-    canonical = None if any(c in name for c in "/\\") else _hardware_key(name)
-    if canonical is None:
-        raise UnknownNameError("hardware", name, all_hardware_names())
-    return load_hardware(canonical, **overrides)
+    device = lookup(name)
+    return with_overrides(device, **overrides) if any(v is not None for v in overrides.values()) else device
 
 
 def list_models() -> list[dict]:
