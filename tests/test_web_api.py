@@ -483,7 +483,7 @@ def test_catalog_only_lookups_never_read_files(tmp_path):
     from llm_roofline.models.catalog import catalog_model
 
     device = tmp_path / "dev.yaml"
-    device.write_text("name: x\\nmemory_bandwidth: 1 TB/s\\nmemory_capacity: 10 GB\\npeak: {fp16: 10 TFLOPS}\\n")
+    device.write_text("name: x\nmemory_bandwidth: 1 TB/s\nmemory_capacity: 10 GB\npeak: {fp16: 10 TFLOPS}\n")
     config = tmp_path / "config.json"
     config.write_text('{"model_type": "llama", "hidden_size": 64, "num_hidden_layers": 1, '
                       '"num_attention_heads": 4, "intermediate_size": 128, "vocab_size": 100}')
