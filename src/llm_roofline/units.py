@@ -11,38 +11,52 @@ from .errors import ScenarioError
 GB = 1e9
 GiB = 2**30
 _DECIMAL = {"": 1.0, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18}
-_BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50}
-_QUANTITY = re.compile(r"^\s*([+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)\s*([kKMGTPE]i?)?\s*"
-                       r"(B/s|Bps|B|FLOPS|FLOP/s|OPS|FLOP)?\s*$")
-_SUFFIXES = {"B/s": {"B/s", "Bps"}, "B": {"B"}, "FLOP/s": {"FLOPS", "FLOP/s", "OPS"}}
+_BINARY = {"Ki": 2.0**10, "Mi": 2.0**20, "Gi": 2.0**30, "Ti": 2.0**40, "Pi": 2.0**50}
+# dimension -> {unit as written: factor to the SI base unit}
+UNITS: dict[str, dict[str, float]] = {
+    "B": {p + "B": f for p, f in {**_DECIMAL, **_BINARY}.items()},
+    "B/s": {p + u: f for p, f in {**_DECIMAL, **_BINARY}.items() for u in ("B/s", "Bps")},
+    "FLOP/s": {p + u: f for p, f in _DECIMAL.items() for u in ("FLOPS", "FLOP/s", "OPS", "OP/s")},
+}
+UNIT_HINTS = {
+    "B": "B, kB, MB, GB, TB (decimal) or KiB, MiB, GiB, TiB (binary), e.g. '48 GB'",
+    "B/s": "B/s, MB/s, GB/s, TB/s (decimal) or GiB/s, e.g. '768 GB/s'",
+    "FLOP/s": "GFLOPS, TFLOPS, PFLOPS or GOPS, TOPS, POPS, e.g. '154.8 TFLOPS'",
+}
+_QUANTITY = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([A-Za-z/]*)\s*$")
 
 
-_EXAMPLES = {"B/s": "1.2e12 or 900GB/s", "B": "80e9, 80GB or 80GiB", "FLOP/s": "312e12 or 312TFLOPS"}
-
-
-def parse_quantity(text: str | float, unit: str) -> float:
-    """'900GB/s' -> 9e11, '80GiB' -> 85899345920, '312 TFLOPS' -> 3.12e14, '1.2e12' -> 1.2e12.
-
-    ``unit`` ('B/s', 'B' or 'FLOP/s') names what the number measures, for the error message.
-    """
-    if isinstance(text, int | float):
+def quantity(text: str | float, dimension: str, *, unit_required: bool = False) -> float:
+    """A positive quantity of ``dimension`` ('B', 'B/s' or 'FLOP/s') in SI base units:
+    '900GB/s' -> 9e11, '80GiB' -> 85899345920, '312 TFLOPS' -> 3.12e14, and a bare number as it is
+    (unless ``unit_required``). Raises ValueError with a message that says what is accepted."""
+    hint = UNIT_HINTS[dimension]
+    if isinstance(text, int | float) and not isinstance(text, bool):
+        if unit_required:
+            raise ValueError(f"needs a number with a unit ({hint}), got {text!r}")
         value = float(text)
     else:
         match = _QUANTITY.match(str(text))
         if not match:
-            raise ScenarioError(f"cannot read {text!r} as a quantity in {unit} (e.g. 1.2e12, 900GB/s, 80GiB)")
-        number, prefix, suffix = match.groups()
-        if suffix and suffix not in _SUFFIXES.get(unit, {suffix}):
-            raise ScenarioError(f"{text!r} is not a quantity in {unit} (e.g. {_EXAMPLES.get(unit, '1.2e12')})")
-        try:
-            value = float(number)
-        except ValueError:
-            raise ScenarioError(f"cannot read {text!r} as a number") from None
-        prefix = prefix or ""
-        value *= _BINARY[prefix] if prefix in _BINARY else _DECIMAL[prefix]
+            raise ValueError(f"cannot read {text!r}; write a number and a unit ({hint})")
+        number, unit = match.groups()
+        if not unit and unit_required:
+            raise ValueError(f"needs a number with a unit ({hint}), got {text!r}")
+        factor = UNITS[dimension].get(unit) if unit else 1.0
+        if factor is None:
+            raise ValueError(f"unknown unit {unit!r} in {text!r} for a quantity in {dimension}; use {hint}")
+        value = float(number) * factor
     if not math.isfinite(value) or value <= 0:
-        raise ScenarioError(f"{text!r}: a quantity in {unit} must be a positive finite number")
+        raise ValueError(f"{text!r}: a quantity in {dimension} must be a positive finite number")
     return value
+
+
+def parse_quantity(text: str | float, unit: str) -> float:
+    """A user's quantity of dimension ``unit`` (a bare number or one with a unit), or ScenarioError."""
+    try:
+        return quantity(text, unit)
+    except ValueError as exc:
+        raise ScenarioError(str(exc)) from None
 
 
 def si(value: float | None, unit: str = "", digits: int = 3) -> str:

@@ -12,7 +12,6 @@ Names are matched case-insensitively, ignoring ``-``, ``_``, spaces and dots, so
 from __future__ import annotations
 
 import functools
-import math
 import os
 import re
 from collections.abc import Mapping
@@ -25,42 +24,28 @@ from typing import Any
 import yaml
 
 from ..errors import ConfigError, UnknownNameError
+from ..units import quantity
 from .spec import PRECISIONS, Efficiency, Hardware
 
 KINDS = ("gpu", "tpu", "cpu", "npu", "soc")
 VENDOR_PREFIXES = ("nvidia", "amd", "intel", "google", "apple")
 
-_DECIMAL = {"": 1.0, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15}
-_BINARY = {"Ki": 2.0**10, "Mi": 2.0**20, "Gi": 2.0**30, "Ti": 2.0**40}
-# dimension -> {unit: factor to the SI base unit}
-_UNITS: dict[str, dict[str, float]] = {
-    "bytes": {p + "B": f for p, f in {**_DECIMAL, **_BINARY}.items()},
-    "bytes/s": {p + "B/s": f for p, f in {**_DECIMAL, **_BINARY}.items()},
-    "FLOP/s": {p + s: f for p, f in _DECIMAL.items() for s in ("FLOPS", "FLOP/s", "OPS", "OP/s")},
-}
-_UNIT_HINT = {
-    "bytes": "B, kB, MB, GB, TB (decimal) or KiB, MiB, GiB, TiB (binary), e.g. '48 GB'",
-    "bytes/s": "B/s, MB/s, GB/s, TB/s (decimal) or GiB/s, e.g. '768 GB/s'",
-    "FLOP/s": "GFLOPS, TFLOPS, PFLOPS or GOPS, TOPS, POPS, e.g. '154.8 TFLOPS'",
-}
-_QUANTITY = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([A-Za-z/]+)\s*$")
-
 # Plausible ranges for the roofline's three main numbers; they catch unit slips such as
 # 768 (bytes/s) where 768e9 was meant.
 _RANGES = {
-    "memory_bandwidth_bytes_per_s": (1e6, 1e15, "bytes/s"),
-    "memory_capacity_bytes": (1e6, 1e15, "bytes"),
+    "memory_bandwidth_bytes_per_s": (1e6, 1e15, "B/s"),
+    "memory_capacity_bytes": (1e6, 1e15, "B"),
     "peak_flops_per_s": (1e6, 1e19, "FLOP/s"),
 }
 
 # YAML key -> (Hardware field, dimension) for quantities written with a unit.
 _QUANTITIES = {
-    "memory_bandwidth": ("memory_bandwidth_bytes_per_s", "bytes/s"),
-    "memory_capacity": ("memory_capacity_bytes", "bytes"),
-    "sram_per_sm": ("sram_per_sm_bytes", "bytes"),
-    "l2": ("l2_bytes", "bytes"),
-    "interconnect_bandwidth": ("interconnect_bandwidth_bytes_per_s", "bytes/s"),
-    "host_bandwidth": ("host_bandwidth_bytes_per_s", "bytes/s"),
+    "memory_bandwidth": ("memory_bandwidth_bytes_per_s", "B/s"),
+    "memory_capacity": ("memory_capacity_bytes", "B"),
+    "sram_per_sm": ("sram_per_sm_bytes", "B"),
+    "l2": ("l2_bytes", "B"),
+    "interconnect_bandwidth": ("interconnect_bandwidth_bytes_per_s", "B/s"),
+    "host_bandwidth": ("host_bandwidth_bytes_per_s", "B/s"),
 }
 _REQUIRED = ("name", "memory_bandwidth", "memory_capacity", "peak")
 _FIELDS = (*_REQUIRED, "aliases", "vendor", "kind", "sram_per_sm", "sm_count", "l2",
@@ -279,20 +264,10 @@ def _parse_device(raw: Any, where: str) -> Hardware:
 
 def _quantity(value: Any, dimension: str, key: str, where: str) -> float:
     """``"768 GB/s"`` -> 7.68e11: a number with a unit of ``dimension``, in SI base units."""
-    hint = _UNIT_HINT[dimension]
-    if not isinstance(value, str):
-        raise ConfigError(f"{where}: field '{key}' needs a number with a unit ({hint}), got {value!r}")
-    match = _QUANTITY.match(value)
-    if not match:
-        raise ConfigError(f"{where}: field '{key}': cannot read {value!r}; write a number and a unit "
-                          f"({hint})")
-    factor = _UNITS[dimension].get(match[2])
-    if factor is None:
-        raise ConfigError(f"{where}: field '{key}': unknown unit {match[2]!r} in {value!r}; use {hint}")
-    result = float(match[1]) * factor
-    if not (math.isfinite(result) and result > 0):
-        raise ConfigError(f"{where}: field '{key}' must be positive, got {value!r}")
-    return result
+    try:
+        return quantity(value, dimension, unit_required=True)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: field '{key}': {exc}") from None
 
 
 def _peaks(raw: Any, where: str) -> dict[str, float]:
