@@ -38,7 +38,7 @@ def quantity(text: str | float, dimension: str, *, unit_required: bool = False) 
     else:
         match = _QUANTITY.match(str(text))
         if not match:
-            raise ValueError(f"cannot read {text!r}; write a number and a unit ({hint})")
+            raise ValueError(f"cannot read {text!r} as a quantity in {dimension}; write a number and a unit ({hint})")
         number, unit = match.groups()
         if not unit and unit_required:
             raise ValueError(f"needs a number with a unit ({hint}), got {text!r}")
