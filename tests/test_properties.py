@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from llm_roofline import analyze, analyze_many
@@ -92,3 +92,16 @@ def test_vectorized_evaluation_equals_one_at_a_time(kind, sc):
         one = analyze(model, DEVICE, **{**sc, "batch_size": b})
         assert np.isclose(many.generation.e2e_s[i], one.generation.e2e_s, rtol=1e-12)
         assert np.isclose(many.memory.total_bytes[i], one.memory.total_bytes, rtol=1e-12)
+
+
+@common
+@given(kind=models, sc=scenarios)
+def test_the_largest_batch_that_fits_fits_and_one_more_does_not(kind, sc):
+    model = VARIED_MODELS[kind]()
+    small = Hardware(name="small", memory_bandwidth_bytes_per_s=1e12, memory_capacity_bytes=2e8,
+                     peak_flops_per_s={"fp16": 100e12})
+    largest = analyze(model, small, **sc).memory.max_batch_size
+    assume(largest < 1_000_000)  # the largest batch the scenario accepts
+    if largest >= 1:
+        assert analyze(model, small, **{**sc, "batch_size": largest}).memory.fits
+    assert not analyze(model, small, **{**sc, "batch_size": largest + 1}).memory.fits

@@ -70,10 +70,13 @@ def moe(ops, sz, model: ModelSpec, moe: MoE, count, src: str) -> str:
     shared = name("shared_experts") + "."
     shared_out = mlp(ops, sz, model, count, moe.shared_intermediate_size, moe.gated, moe.activation, False,
                       False, prefix=shared, src=src)
-    sources = (out, shared_out)
-    if moe.shared_expert_gate:
-        sources += (linear(ops, sz, "shared_expert_gate", count, D, 1, False, inputs=(src,)),)
-    return elementwise(ops, sz, shared + "add", count, M * D, len(sources) - 1, len(sources), 1, inputs=sources)
+    if not moe.shared_expert_gate:  # routed + shared
+        return elementwise(ops, sz, shared + "add", count, M * D, 1, 2, 1, inputs=(out, shared_out))
+    gate = linear(ops, sz, "shared_expert_gate", count, D, 1, False, inputs=(src,))
+    # routed + sigmoid(gate) * shared: per output element a multiply and an add, reading both M x D
+    # inputs; the M x 1 gate is read once per token and its sigmoid costs 4 FLOPs per token.
+    return elementwise(ops, sz, shared + "add", count, M * D, 2 + 4 / D, 2 + 1 / D, 1,
+                       inputs=(out, shared_out, gate))
 
 
 def _expert_linear(ops, sz, name, count, d_in, d_out, moe: MoE, distinct, inputs) -> str:
@@ -81,7 +84,9 @@ def _expert_linear(ops, sz, name, count, d_in, d_out, moe: MoE, distinct, inputs
     M, E, k = sz.M, moe.num_experts, moe.top_k
     per_expert = d_in * d_out + (d_out if moe.expert_bias else 0)
     expert_bytes = d_in * d_out * sz.wb + (d_out * sz.ab if moe.expert_bias else 0.0)
-    return ops.add(name, "matmul", count, compute="weights", flops=2.0 * M * k * d_in * d_out, inputs=inputs,
+    bias_flops = M * k * d_out if moe.expert_bias else 0.0  # as linear(): one add per output
+    return ops.add(name, "matmul", count, compute="weights", flops=2.0 * M * k * d_in * d_out + bias_flops,
+            inputs=inputs,
             params=E * per_expert, active_params=k * per_expert, param_bytes=E * expert_bytes,
             weight_bytes=distinct * expert_bytes, act_read=M * k * d_in * sz.ab,
             act_write=M * k * d_out * sz.ab)
