@@ -205,15 +205,18 @@ export function drawModel(container, { graph, meta, ops, selected, onSelect, onO
   const eg = svgEl("g", {}, svg);
   const link = (y1, y2) => svgEl("path", { d: `M${cx},${y1} L${cx},${y2}`, class: "edge", "marker-end": "url(#arrow)" }, eg);
   y += PILL_H + GAP_Y;
-  for (const n of embed) {
+  const column = (nodes) => {  // model-end operators, one under the other
+    for (const n of nodes) {
+      link(prevBottom, y);
+      const op = ops.get(n.name);
+      nodeBox(svg, { x: cx, y, name: n.name, count: n.count, op, strength: op ? strength(op.time_share) : 0,
+        selected: n.name === selected, onSelect, width: BW });
+      prevBottom = y + H;
+      y += H + GAP_Y;
+    }
     link(prevBottom, y);
-    const op = ops.get(n.name);
-    nodeBox(svg, { x: cx, y, name: n.name, count: n.count, op, strength: op ? strength(op.time_share) : 0,
-      selected: n.name === selected, onSelect, width: BW });
-    prevBottom = y + H;
-    y += H + GAP_Y;
-  }
-  link(prevBottom, y);
+  };
+  column(embed);
   const bound = agg.compute_time > agg.time_s / 2 ? "compute" : "memory";
   const computeShare = agg.time_s > 0 ? agg.compute_time / agg.time_s : 0;
   const kinds = (meta.layer_kinds || []).map((k) => `${k.count}× ${describe(k)}`).join(" + ");
@@ -227,15 +230,7 @@ export function drawModel(container, { graph, meta, ops, selected, onSelect, onO
     `${pct(computeShare, 0)} of its time compute-bound · ${kinds}`.slice(0, 52));
   prevBottom = y + BH;
   y += BH + GAP_Y;
-  for (const n of head) {
-    link(prevBottom, y);
-    const op = ops.get(n.name);
-    nodeBox(svg, { x: cx, y, name: n.name, count: n.count, op, strength: op ? strength(op.time_share) : 0,
-      selected: n.name === selected, onSelect, width: BW });
-    prevBottom = y + H;
-    y += H + GAP_Y;
-  }
-  link(prevBottom, y);
+  column(head);
   pill(svg, cx, y, "logits", 110);
   svg.setAttribute("height", y + PILL_H + PAD);
   svg.setAttribute("viewBox", `0 0 ${width} ${y + PILL_H + PAD}`);
