@@ -146,6 +146,11 @@ def _gpt_neox(f: Fields, model_type: str) -> dict[str, Any]:
                           "final_norm": "final_layer_norm", "lm_head": "embed_out"})
 
 
+# Falcon and BLOOM name their modules alike.
+_FALCON_BLOOM_NAMES = {"embed_tokens": "word_embeddings", "qkv_proj": "query_key_value", "o_proj": "dense",
+                       "up_proj": "dense_h_to_4h", "down_proj": "dense_4h_to_h", "final_norm": "ln_f"}
+
+
 # --- Falcon (falcon, and the remote-code RefinedWebModel / RefinedWeb) ---------------------------
 
 def _falcon(f: Fields, model_type: str) -> dict[str, Any]:
@@ -183,8 +188,7 @@ def _falcon(f: Fields, model_type: str) -> dict[str, Any]:
                 layer_groups=(LayerGroup(layer, f.int("num_hidden_layers", "n_layer")),),
                 tie_word_embeddings=tied(f, True), final_norm_kind="layernorm", final_norm_bias=True,
                 max_position_embeddings=f.int("max_position_embeddings", default=2048),
-                op_names={"embed_tokens": "word_embeddings", "qkv_proj": "query_key_value", "o_proj": "dense",
-                          "up_proj": "dense_h_to_4h", "down_proj": "dense_4h_to_h", "final_norm": "ln_f"})
+                op_names=_FALCON_BLOOM_NAMES)
 
 
 # --- BLOOM ---------------------------------------------------------------------------------------
@@ -202,8 +206,7 @@ def _bloom(f: Fields, model_type: str) -> dict[str, Any]:
                 layer_groups=(LayerGroup(layer, f.int("n_layer", "num_hidden_layers")),),
                 tie_word_embeddings=tied(f, True), embedding_norm=True, final_norm_kind="layernorm",
                 final_norm_bias=True, max_position_embeddings=f.int("seq_length", default=None),
-                op_names={"embed_tokens": "word_embeddings", "qkv_proj": "query_key_value", "o_proj": "dense",
-                          "up_proj": "dense_h_to_4h", "down_proj": "dense_4h_to_h", "final_norm": "ln_f"})
+                op_names=_FALCON_BLOOM_NAMES)
 
 
 # --- MPT -----------------------------------------------------------------------------------------
