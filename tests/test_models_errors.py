@@ -143,3 +143,19 @@ def test_absurd_sizes_are_rejected_with_the_range() -> None:
     for value in (1e308, 2**41):
         with pytest.raises(ConfigError, match=r"'hidden_size' must be <= 1099511627776"):
             spec_from_hf_config(dict(LLAMA, hidden_size=value), "m")
+
+
+def test_nested_language_model_config_is_analysed_and_said():
+    """A multimodal wrapper: the text_config is parsed, the outer tie_word_embeddings applies, a note says so."""
+    from llm_roofline.models.hf_config import spec_from_hf_config
+
+    inner = {"model_type": "llama", "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
+             "num_attention_heads": 4, "vocab_size": 100}
+    wrapped = spec_from_hf_config({"model_type": "wrapper_vl", "tie_word_embeddings": True, "text_config": inner},
+                                  name="w")
+    direct = spec_from_hf_config({**inner, "tie_word_embeddings": True}, name="w")
+    assert wrapped.layer_groups == direct.layer_groups and wrapped.tie_word_embeddings
+    assert len(wrapped.notes) == 1 and "text_config" in wrapped.notes[0] and "wrapper_vl" in wrapped.notes[0]
+    assert direct.notes == ()
+    with pytest.raises(ConfigError, match="text_config"):
+        spec_from_hf_config({"model_type": "x", "text_config": [1]}, name="bad")

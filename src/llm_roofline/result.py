@@ -161,7 +161,7 @@ def model_summary(analysis: Analysis) -> dict:
     return {"name": m.name, "model_type": m.model_type, "num_layers": m.num_layers,
             "hidden_size": m.hidden_size, "vocab_size": m.vocab_size,
             "params_total": analysis.params_total, "params_active": analysis.params_active,
-            "source": m.source}
+            "source": m.source, "notes": list(m.notes), "warnings": list(m.warnings)}
 
 
 def hardware_summary(analysis: Analysis) -> dict:

@@ -86,21 +86,52 @@ def _resolve_family(f: Fields) -> tuple[str, _Parser, str]:
     return raw or "unknown", _llama_like, raw
 
 
+# Keys under which multimodal configs nest their language model's config.
+LANGUAGE_MODEL_KEYS = ("text_config", "language_config")
+# Outer fields that decide something about the language model in HF's wrapper classes.
+_INHERITED_BY_LANGUAGE_MODEL = ("tie_word_embeddings",)
+
+
+def language_model_config(config: Mapping[str, Any], where: str) -> tuple[Mapping[str, Any], tuple[str, ...]]:
+    """A multimodal config (Llama 4, Gemma 3/4, Qwen3.5, Kimi-K2.5...) nests its language model under
+    ``text_config`` or ``language_config``: (that inner config, a note saying so); any other config:
+    (itself, no note). Outer fields HF's wrapper applies to the language model (``tie_word_embeddings``)
+    are copied in when the inner config does not set them."""
+    for key in LANGUAGE_MODEL_KEYS:
+        inner = config.get(key)
+        if inner is None:
+            continue
+        if not isinstance(inner, Mapping):
+            raise ConfigError(f"{where}: field {key!r} must be an object, got {type(inner).__name__}")
+        merged = dict(inner)
+        for field_name in _INHERITED_BY_LANGUAGE_MODEL:
+            if field_name not in merged and field_name in config:
+                merged[field_name] = config[field_name]
+        outer = config.get("model_type", "multimodal")
+        note = (f"a multimodal {outer!s} config: the language model ({key}, model_type "
+                f"{merged.get('model_type', '?')!s}) is analysed; vision/audio encoders are not modelled")
+        return merged, (note,)
+    return config, ()
+
+
 def spec_from_hf_config(config: Mapping[str, Any], name: str, source: str = "", *,
                         where: str | None = None) -> ModelSpec:
     """Build a :class:`ModelSpec` from a parsed HF ``config.json``.
 
     ``name`` becomes ``spec.name`` and ``source`` ``spec.source``; errors name ``where``
     (default: ``source`` or ``name``). Raises :class:`ConfigError` on any malformed, missing or
-    inconsistent field.
+    inconsistent field. A multimodal config is analysed through its language model
+    (:func:`language_model_config`), which ``spec.notes`` records.
     """
     where = where or source or name or "config"
     if not isinstance(config, Mapping):
         raise ConfigError(f"{where}: a config must be a JSON object, got {type(config).__name__}")
+    config, notes = language_model_config(config, where)
     f = Fields(config, where)
     canonical, parser, raw = _resolve_family(f)
     try:
         fields = parser(f, raw.lower() if parser is _falcon else canonical)
+        fields["notes"] = notes + tuple(fields.get("notes", ()))
         return ModelSpec(name=name, model_type=canonical, source=source, **fields)
     except ConfigError as exc:
         message = str(exc)

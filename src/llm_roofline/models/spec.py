@@ -212,7 +212,9 @@ class ModelSpec:
     ALiBi). ``tie_word_embeddings``: lm_head shares the embedding matrix (counted once).
     ``embed_dim``: width of the token embeddings and of lm_head's input when it differs from
     hidden_size (OPT-350m: 512, projected to and from 1024 by project_in / project_out).
-    ``op_names`` maps roles to the family's HF module names (defaults: Llama's)."""
+    ``op_names`` maps roles to the family's HF module names (defaults: Llama's).
+    ``notes``: what the parser decided that a user should know (e.g. only the language model of a
+    multimodal config is analysed); ``warnings``: results that may be wrong (shown on stderr and in JSON)."""
 
     name: str
     model_type: str
@@ -230,6 +232,8 @@ class ModelSpec:
     embed_dim: int | None = None
     op_names: Mapping[str, str] = field(default_factory=lambda: DEFAULT_OP_NAMES)
     source: str = ""
+    notes: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _positive(self.name or "model", hidden_size=self.hidden_size, vocab_size=self.vocab_size)
@@ -242,6 +246,8 @@ class ModelSpec:
         names.update(self.op_names)
         object.__setattr__(self, "op_names", MappingProxyType(names))
         object.__setattr__(self, "layer_groups", tuple(self.layer_groups))
+        object.__setattr__(self, "notes", tuple(self.notes))
+        object.__setattr__(self, "warnings", tuple(self.warnings))
 
     @property
     def embedding_width(self) -> int:
