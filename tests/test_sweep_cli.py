@@ -11,7 +11,7 @@ import pytest
 
 from llm_roofline import sweep
 from llm_roofline.cli import main
-from llm_roofline.plots import cli as plots_cli
+from llm_roofline.plots import sweep_cli as plots_cli
 from llm_roofline.plots.options import parse_int_list
 
 LLAMA, A100 = "llama-2-7b", "a100-80g"

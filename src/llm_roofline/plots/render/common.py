@@ -1,0 +1,131 @@
+"""Shared look of every figure: colours, matplotlib style, the canvas, saving, and axis helpers.
+
+Colours: memory-bound operators and regions in blue, compute-bound in vermillion (Okabe-Ito
+palette, readable by colour-blind readers)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
+
+from ..options import PlotError, image_format
+
+MEMORY_COLOR = "#0072B2"
+
+
+COMPUTE_COLOR = "#D55E00"
+
+
+PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#7F7F7F", "#F0E442", "#000000")
+
+
+PART_COLORS = {"weights": "#0072B2", "KV cache": "#E69F00", "activations": "#009E73"}
+
+
+KIND_COLORS = {"matmul": "#0072B2", "attention": "#D55E00", "norm": "#009E73", "elementwise": "#CC79A7",
+               "embedding": "#E69F00", "conv": "#56B4E9", "scan": "#F0E442"}
+
+
+STYLE = {
+    "font.size": 10, "axes.titlesize": 11, "axes.labelsize": 10, "legend.fontsize": 8.5,
+    "xtick.labelsize": 9, "ytick.labelsize": 9, "axes.spines.top": False, "axes.spines.right": False,
+    "axes.grid": True, "grid.alpha": 0.25, "grid.linewidth": 0.6, "lines.linewidth": 1.8,
+    "legend.frameon": False, "svg.hashsalt": "llm-roofline", "figure.dpi": 100,
+}
+
+
+_METADATA = {"png": {"Software": None}, "svg": {"Date": None}, "pdf": {"CreationDate": None, "Producer": None}}
+
+
+_EXTRA = {"png": {"pil_kwargs": {"optimize": True}}, "svg": {}, "pdf": {}}
+
+
+def new_figure(size: tuple[float, float]) -> Figure:
+    import matplotlib
+
+    matplotlib.rcParams.update(STYLE)
+    fig = Figure(figsize=size, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def save(fig: Figure, path: str, *, dpi: float = 150) -> str:
+    """Write ``fig`` to ``path`` in the format its extension names (png, svg, pdf)."""
+    fmt = image_format(path)
+    try:
+        fig.savefig(path, format=fmt, dpi=dpi, metadata=_METADATA[fmt], **_EXTRA[fmt])
+    except OSError as exc:
+        raise PlotError(f"cannot write {path}: {exc.strerror or exc}") from None
+    return path
+
+
+def time_unit(values) -> tuple[float, str]:
+    """Scale that shows the largest finite value of ``values`` (seconds) in s, ms or us."""
+    top = np.nanmax(np.abs(np.asarray(values, dtype=float))) if np.size(values) else 0.0
+    for scale, unit in ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs")):
+        if top >= scale:
+            return scale, unit
+    return 1e-9, "ns"
+
+
+def log2_axis(ax, values) -> None:
+    """Base-2 log axis with plain integer labels when the values span a wide range."""
+    v = np.asarray(values, dtype=float)
+    v = v[v > 0]
+    if v.size and v.max() / v.min() >= 16:
+        ax.set_xscale("log", base=2)
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:,.0f}" if x >= 1 else f"{x:g}"))
+
+
+def plain(value: float, _pos=None) -> str:
+    return f"{value:,.0f}" if value >= 1000 else f"{value:g}"
+
+
+def log_y(ax) -> None:
+    """Log-scale y axis labelled with plain numbers (minor ticks too when it spans about a decade)."""
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(FuncFormatter(plain))
+    ax.yaxis.set_minor_formatter(FuncFormatter(
+        lambda v, p: plain(v) if _short_log_span(ax) and _leading(v) in (2, 3, 5) else ""))
+
+
+def _leading(value: float) -> int:
+    return int(round(value / 10 ** math.floor(math.log10(value)))) if value > 0 else 0
+
+
+def _short_log_span(ax) -> bool:
+    lo, hi = ax.get_ylim()
+    return lo > 0 and hi / lo < 25
+
+
+def maybe_log_y(ax, *arrays) -> None:
+    v = np.concatenate([np.ravel(a) for a in arrays]).astype(float)
+    v = v[np.isfinite(v) & (v > 0)]
+    if v.size and v.max() / v.min() > 60:
+        log_y(ax)
+
+
+def fits_plot(ax, x, y, fits, color, label, **kw) -> None:
+    """A curve that is solid where the scenario fits in memory and faint where it does not."""
+    x, y, fits = np.asarray(x), np.asarray(y), np.asarray(fits, dtype=bool)
+    ok = np.where(fits, y, np.nan)
+    ax.plot(x, ok, color=color, label=label, **kw)
+    if not fits.all():
+        over = fits.copy()
+        over[:-1] |= ~fits[1:]  # keep the curve joined at the capacity edge
+        ax.plot(x, np.where(~fits | (over & ~np.roll(fits, -1)), y, np.nan), color=color, alpha=0.35,
+                linestyle=(0, (2, 2)), **kw)
+
+
+def set_title(fig: Figure, title: str | None, default: str) -> None:
+    fig.suptitle(title if title is not None else default, fontsize=11.5)
+
+
+def fmt_time(seconds_value: float) -> str:
+    from ...units import seconds
+
+    return seconds(seconds_value)
