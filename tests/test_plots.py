@@ -75,11 +75,11 @@ def test_every_kind_draws_through_the_api(tmp_path, function, target, options, f
 # ------------------------------------------------------------------------------------------------
 
 def test_batch_sweep_points_are_analyze():
-    data = plots.batch_sweep(LLAMA, A6000, batch_size=[1, 8, 64], prompt_len=[512, 2048], w_bits=8, a_bits=8,
-                             kv_bits=8)
+    data = plots.batch_sweep(LLAMA, A6000, batch_size=[1, 8, 64], prompt_len=[512, 2048], gen_len=0, w_bits=8,
+                             a_bits=8, kv_bits=8)  # gen_len 0: latency is one decode step
     assert [s.label for s in data.series] == ["prompt 512", "prompt 2048"]
     s = data.series[1]
-    r = analyze(LLAMA, A6000, batch_size=8, prompt_len=2048, w_bits=8, a_bits=8, kv_bits=8)
+    r = analyze(LLAMA, A6000, batch_size=8, prompt_len=2048, gen_len=0, w_bits=8, a_bits=8, kv_bits=8)
     assert s.x[1] == 8
     # The same engine call; the vectorized sum over operators may differ in the last bit.
     assert s.latency_s[1] == pytest.approx(r.decode.total.time_s, rel=1e-12)
@@ -136,7 +136,7 @@ def test_quantization_times_and_memory_fractions():
     np.testing.assert_allclose(mem.fractions.sum(-1), 1.0)
     np.testing.assert_allclose(mem.relative[:, 0].sum(-1), 1.0)
     assert (mem.relative[:, 1:].sum(-1) < 1).all()  # every quantized format is smaller than FP16
-    r = analyze(LLAMA, A6000, batch_size=16, prompt_len=1024, w_bits=4, a_bits=16, kv_bits=4)
+    r = analyze(LLAMA, A6000, batch_size=16, prompt_len=1024, gen_len=0, w_bits=4, a_bits=16, kv_bits=4)
     assert mem.scenarios[2] == (16, 1024)
     assert mem.kv_cache_bytes[2, 2] == r.memory.kv_cache_bytes and mem.total_bytes[2, 2] == r.memory.total_bytes
 

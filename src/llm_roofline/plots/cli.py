@@ -7,22 +7,16 @@ inside the commands (not by argparse) so a bad list is one line on stderr with e
 
 from __future__ import annotations
 
-from .arguments import hardware_options, image_options, positional_args, scenario_options
+from ..cli_scenario import add_scenario_options
+from .arguments import hardware_options, image_options, positional_args
 from .commands import run_plot
 from .sweep_cli import add_sweep_parser
 
+BITS = ("w_bits", "a_bits", "kv_bits")
+ONE_VALUE = ("batch_size", "prompt_len", *BITS)  # read as text: the figure says "one value" itself
+LISTS = ("batch_size", "prompt_len", *BITS)  # one curve or bar for each combination
 KINDS = ("roofline", "batch-sweep", "seq-sweep", "quantization", "flash-attention", "bandwidth", "hardware",
          "breakdown")
-
-
-
-
-
-
-
-
-
-
 
 
 def add_parser(subparsers) -> None:
@@ -30,7 +24,9 @@ def add_parser(subparsers) -> None:
     plot = subparsers.add_parser(
         "plot", help="draw a figure (roofline, serving sweeps, quantization, ...) as PNG, SVG or PDF",
         description="Draw one of the paper's figures for any model and device. The image format follows "
-                    "the output file's extension (.png, .svg, .pdf).")
+                    "the output file's extension (.png, .svg, .pdf). Options that take lists (see each "
+                    "KIND's --help) read comma-separated items, each N, A..B (every integer), A..B:xK (times "
+                    "K) or A..B:K (step K), e.g. 1,2,4..32:x2.")
     kinds = plot.add_subparsers(dest="kind", required=True, metavar="KIND")
 
     p = kinds.add_parser("roofline", help="every operator of a stage on the device's roofline (paper Fig. 5, 6)",
@@ -41,7 +37,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--stage", choices=["prefill", "decode", "both"], default="both", help="default both")
     p.add_argument("--precision", help="ceilings to draw, comma-separated (fp16, bf16, int8, fp8, int4, fp4, "
                                        "tf32, fp32; default: those the operators use)")
-    scenario_options(p, batch="1", prompt="1024", gen=False)
+    add_scenario_options(p, text=ONE_VALUE, omit=("gen_len",))
     hardware_options(p)
     image_options(p)
     p.set_defaults(run=run_plot)
@@ -51,7 +47,7 @@ def add_parser(subparsers) -> None:
                                      "curve for each combination of the other listed settings; the device's "
                                      "memory is drawn as a line and scenarios that do not fit are faint.")
     positional_args(p)
-    scenario_options(p, batch="1..256:x2", prompt="1024", lists=("batch", "prompt"))
+    add_scenario_options(p, lists=LISTS, defaults={"batch_size": "1..256:x2"})
     hardware_options(p)
     image_options(p)
     p.set_defaults(run=run_plot)
@@ -60,24 +56,27 @@ def add_parser(subparsers) -> None:
                          description="As batch-sweep, against the prompt length (the decode step reads a KV "
                                      "cache of the prompt's length).")
     positional_args(p)
-    scenario_options(p, batch="1", prompt="128..16384:x2", lists=("batch", "prompt"), kv_len=False)
+    add_scenario_options(p, lists=LISTS, omit=("kv_len",), defaults={"prompt_len": "128..16384:x2"})
     hardware_options(p)
     image_options(p)
     p.set_defaults(run=run_plot)
 
     p = kinds.add_parser("quantization", help="time vs batch / length per weight bit-width and memory breakdown "
-                                              "(paper Fig. 7, 8, 9)")
+                                              "(paper Fig. 7, 8, 9)",
+                         description="Three panels: decode step time against the batch size and prefill time "
+                                     "against the prompt length, one curve per weight bit-width, and the memory "
+                                     "footprint (weights, KV cache, activations) of each format in each "
+                                     "BATCHxPROMPT scenario, relative to the first format.")
     positional_args(p)
-    s = p.add_argument_group("scenario")
-    s.add_argument("--w-bits", default="16,8,4", help="weight bit-widths, one curve each (default 16,8,4)")
-    s.add_argument("--a-bits", default="16", help="activations: bits or format (default 16)")
-    s.add_argument("--kv-bits", default="16", help="KV cache: bits or format (default 16)")
-    s.add_argument("--group-size", type=int, default=128, help="quantization group size (0: no scales)")
-    s.add_argument("--batch-size", "-b", default="1..64", help="x axis of the decode panel (default 1..64)")
-    s.add_argument("--decode-prompt-len", type=int, default=1024, help="KV length of the decode panel (1024)")
-    s.add_argument("--prompt-len", "-p", default="16..4096:x2", help="x axis of the prefill panel "
-                                                                   "(default 16..4096:x2)")
-    s.add_argument("--prefill-batch-size", type=int, default=1, help="batch size of the prefill panel (1)")
+    s = add_scenario_options(p, lists=("w_bits", "batch_size", "prompt_len"), text=("a_bits", "kv_bits"),
+                             omit=("gen_len", "kv_len", "flash_attention", "logits_all"),
+                             defaults={"w_bits": "16,8,4", "batch_size": "1..64", "prompt_len": "16..4096:x2"},
+                             helps={"w_bits": "weights, one curve per bit-width",
+                                    "batch_size": "batch sizes, the x axis of the decode panel",
+                                    "prompt_len": "prompt lengths, the x axis of the prefill panel"})
+    s.add_argument("--decode-prompt-len", type=int, default=1024,
+                   help="KV length of the decode panel (default 1024)")
+    s.add_argument("--prefill-batch-size", type=int, default=1, help="batch size of the prefill panel (default 1)")
     s.add_argument("--memory-configs", default="FP16,W4,W4KV4,W4A4",
                    help="formats of the memory panel, e.g. FP16,W8A8,W4KV4 (A defaults to 16, KV to A)")
     s.add_argument("--memory-scenarios", default="1x1024,1x4096,16x1024",
@@ -87,10 +86,14 @@ def add_parser(subparsers) -> None:
     p.set_defaults(run=run_plot)
 
     p = kinds.add_parser("flash-attention", help="memory traffic and time with and without FlashAttention "
-                                                 "(paper Fig. 16)")
+                                                 "(paper Fig. 16)",
+                         description="Memory traffic and time of prefill and of one decode step (KV length = "
+                                     "prompt length) against the prompt length, with the standard attention "
+                                     "kernel and with FlashAttention, a curve pair per batch size.")
     positional_args(p)
-    scenario_options(p, batch="1,16", prompt="512..16384:x2", lists=("batch", "prompt"), gen=False, kv_len=False,
-              flash=False, logits=False, bit_lists=False)
+    add_scenario_options(p, lists=("batch_size", "prompt_len"), text=BITS,
+                         omit=("gen_len", "kv_len", "flash_attention", "logits_all"),
+                         defaults={"batch_size": "1,16", "prompt_len": "512..16384:x2"})
     hardware_options(p)
     image_options(p)
     p.set_defaults(run=run_plot)
@@ -104,8 +107,8 @@ def add_parser(subparsers) -> None:
                    help="LO..HI (evenly spaced, --points values) or a comma-separated list, with units "
                         "(default 0.2TB/s..4TB/s)")
     p.add_argument("--points", type=int, default=20, help="values in a LO..HI range (default 20)")
-    scenario_options(p, batch="1", prompt="1024", lists=("batch",), gen=False, kv_len=False, logits=False,
-                     bit_lists=False)
+    add_scenario_options(p, lists=("batch_size",), text=("prompt_len", *BITS),
+                         omit=("gen_len", "kv_len", "logits_all"))
     hardware_options(p)
     image_options(p)
     p.set_defaults(run=run_plot)
@@ -116,7 +119,7 @@ def add_parser(subparsers) -> None:
     positional_args(p, devices=True)
     p.add_argument("--price", help="price of each device in USD (purchase or per hour, your choice), "
                                    "comma-separated in the order of the devices")
-    scenario_options(p, batch="1", prompt="1024", kv_len=False, logits=False)
+    add_scenario_options(p, text=ONE_VALUE, omit=("kv_len", "logits_all"))
     hardware_options(p)
     image_options(p)
     p.set_defaults(run=run_plot)
@@ -128,7 +131,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--group-by", choices=["kind", "op"], default="kind", help="default kind")
     p.add_argument("--share", action="store_true", help="show shares of the stage's time, not seconds")
     p.add_argument("--top", type=int, default=8, help="groups shown before the rest is lumped (default 8)")
-    scenario_options(p, batch="1", prompt="1024", lists=("batch", "prompt"), gen=False)
+    add_scenario_options(p, lists=LISTS, omit=("gen_len",))
     hardware_options(p)
     image_options(p)
     p.set_defaults(run=run_plot)

@@ -34,7 +34,7 @@ def scenario_error(message: str):
 
 
 def _bits(text: str, name: str, lists: bool):
-    from ..cli import _bits as one_bits
+    from ..cli_scenario import bits as one_bits
     from .options import parse_bits_list
 
     if not lists:
@@ -123,7 +123,7 @@ def run_plot(args) -> str:
                       prompt_len=_one(args.prompt_len, "--prompt-len"), gen_len=args.gen_len,
                       w_bits=_bits(args.w_bits, "--w-bits", False), a_bits=_bits(args.a_bits, "--a-bits", False),
                       kv_bits=_bits(args.kv_bits, "--kv-bits", False), flash_attention=args.flash_attention,
-                      group_size=args.group_size)
+                      **_grouping(args))
         if len({(e.compute_fraction, e.bandwidth_fraction, e.kernel_overhead_s) for e in eff}) > 1:
             rows = [d.hardware_comparison(args.model, [dev], efficiency=e, **common)
                     for dev, e in zip(devices, eff, strict=True)]
@@ -146,7 +146,7 @@ def run_plot(args) -> str:
                               prefill_batch_size=args.prefill_batch_size,
                               memory_configs=_memory_configs(args.memory_configs),
                               memory_scenarios=parse_pairs(args.memory_scenarios, "--memory-scenarios"),
-                              group_size=args.group_size, efficiency=eff)
+                              **_grouping(args), efficiency=eff)
         fig = r.draw_quantization(data, size=size, title=title)
     elif kind == "bandwidth":
         data = d.bandwidth(args.model, device, bandwidths=_bandwidths(args.bandwidths, args.points),
@@ -154,7 +154,7 @@ def run_plot(args) -> str:
                            prompt_len=_one(args.prompt_len, "--prompt-len"),
                            w_bits=_bits(args.w_bits, "--w-bits", False), a_bits=_bits(args.a_bits, "--a-bits", False),
                            kv_bits=_bits(args.kv_bits, "--kv-bits", False),
-                           flash_attention=args.flash_attention, group_size=args.group_size, efficiency=eff,
+                           flash_attention=args.flash_attention, **_grouping(args), efficiency=eff,
                            progress=ProgressBar("bandwidths"))
         fig = r.draw_bandwidth(data, size=size, title=title)
     else:
@@ -166,11 +166,11 @@ def run_plot(args) -> str:
                               batch_size=_one(args.batch_size, "--batch-size"),
                               prompt_len=_one(args.prompt_len, "--prompt-len"), kv_len=args.kv_len,
                               flash_attention=args.flash_attention, logits_all=args.logits_all,
-                              group_size=args.group_size, efficiency=eff, **bits)
+                              **_grouping(args), efficiency=eff, **bits)
             fig = r.draw_roofline(data, size=size, title=title)
         elif kind in ("batch-sweep", "seq-sweep"):
             common = dict(gen_len=args.gen_len, flash_attention=args.flash_attention, logits_all=args.logits_all,
-                          group_size=args.group_size, efficiency=eff, **bits)
+                          **_grouping(args), efficiency=eff, **bits)
             if kind == "batch-sweep":
                 data = d.batch_sweep(args.model, device, batch_size=_as_list(_ints(args.batch_size, "--batch-size")),
                                      prompt_len=_ints(args.prompt_len, "--prompt-len"), kv_len=args.kv_len, **common)
@@ -181,16 +181,21 @@ def run_plot(args) -> str:
         elif kind == "flash-attention":
             data = d.flash_attention(args.model, device, batch_size=_as_list(_ints(args.batch_size, "--batch-size")),
                                      prompt_len=_as_list(_ints(args.prompt_len, "--prompt-len")),
-                                     group_size=args.group_size, efficiency=eff, **bits)
+                                     **_grouping(args), efficiency=eff, **bits)
             fig = r.draw_flash_attention(data, size=size, title=title)
         else:  # breakdown
             data = d.breakdown(args.model, device, batch_size=_ints(args.batch_size, "--batch-size"),
                                prompt_len=_ints(args.prompt_len, "--prompt-len"), kv_len=args.kv_len,
                                flash_attention=args.flash_attention, logits_all=args.logits_all,
-                               group_size=args.group_size, efficiency=eff, group_by=args.group_by, **bits)
+                               **_grouping(args), efficiency=eff, group_by=args.group_by, **bits)
             fig = r.draw_breakdown(data, size=size, title=title, share=args.share, top=args.top)
     r.save(fig, args.image, dpi=args.dpi)
     return ""
+
+
+def _grouping(args) -> dict:
+    """Grouped quantization, as every figure takes it."""
+    return {"group_size": args.group_size, "scale_bits": args.scale_bits}
 
 
 def _check_folder(path: str) -> None:

@@ -7,44 +7,45 @@ from __future__ import annotations
 
 import argparse
 
+from ..cli_scenario import add_scenario_options
+from ..defaults import SWEEP_AXES
 from .arguments import hardware_options, positional_args
 from .commands import device_of, efficiency_of, scenario_error
-from .options import _LIST_HELP
 
+SWEEP_DESCRIPTION = """\
+Every combination of the listed values, evaluated in one vectorized pass and
+written as CSV (one row per point) or JSON records.
+
+Lists: comma-separated items, each N (one value), A..B (every integer from A
+to B), A..B:xK (A, A*K, A*K*K, ... up to B) or A..B:K (step K), e.g.
+1,2,4..32:x2. Bit-widths take a list of numbers or one format (int4, fp8...)."""
 SWEEP_COLUMNS_HELP = """\
-columns (one row per point of the grid, SI units):
-  batch_size, prompt_len, gen_len, kv_len, w_bits, a_bits, kv_bits   the scenario
-  prefill_flops, prefill_bytes, prefill_time_s, prefill_tokens_per_s the whole prefill
-  decode_flops, decode_bytes, decode_time_s, decode_tokens_per_s     one decode step at KV length kv_len
-  ttft_s, tpot_s, e2e_s, throughput_tokens_per_s                     the generation (tpot/throughput
-                                                                     empty without --gen-len)
-  weights_bytes, kv_cache_bytes, activations_bytes, total_bytes      memory footprint
-  fits, max_batch_size                                               against the device's memory
-rows: the Cartesian grid in the column order above (the last listed axis varies fastest)."""
+columns (SI units; one row per point of the grid):
+  batch_size, prompt_len, gen_len, kv_len,      the scenario
+    w_bits, a_bits, kv_bits
+  prefill_flops, prefill_bytes,                 the whole prefill
+    prefill_time_s, prefill_tokens_per_s
+  decode_flops, decode_bytes,                   one decode step at KV length
+    decode_time_s, decode_tokens_per_s          kv_len
+  ttft_s, tpot_s, e2e_s,                        the generation of gen_len tokens
+    throughput_tokens_per_s                     (tpot_s, throughput empty if 0)
+  weights_bytes, kv_cache_bytes,                the memory footprint
+    activations_bytes, total_bytes
+  fits, max_batch_size                          against the device's memory
+rows: the grid in the column order above (the last listed axis varies fastest)."""
 
 
 def add_sweep_parser(subparsers) -> None:
     p = subparsers.add_parser(
         "sweep", help="the engine over a grid of scenarios, as CSV or JSON",
-        description="Every combination of the listed values, evaluated in one vectorized pass. "
-                    f"Lists: {_LIST_HELP}; e.g. --batch-size 1..256 (every integer), 1..256:x2 (doubling).",
+        description=SWEEP_DESCRIPTION,
         epilog=SWEEP_COLUMNS_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     positional_args(p)
-    s = p.add_argument_group("grid (each a list)")
-    s.add_argument("--batch-size", "-b", default="1", help="sequences per batch (default 1)")
-    s.add_argument("--prompt-len", "-p", default="1024", help="prompt tokens (default 1024)")
-    s.add_argument("--gen-len", "-g", default="0", help="tokens generated after the prompt (default 0)")
-    s.add_argument("--kv-len", default=None, help="KV length of the decode step (default: the prompt length)")
-    s.add_argument("--w-bits", default="16", help="weight bit-widths, or one format (default 16)")
-    s.add_argument("--a-bits", default="16", help="activation bit-widths, or one format (default 16)")
-    s.add_argument("--kv-bits", default="16", help="KV cache bit-widths, or one format (default 16)")
-    s.add_argument("--group-size", type=int, default=128, help="quantization group size (0: no scales)")
-    s.add_argument("--flash-attention", action="store_true", help="fused, causal-aware attention kernel")
-    s.add_argument("--logits-all", action="store_true", help="prefill computes logits for every token")
+    add_scenario_options(p, lists=SWEEP_AXES, title="scenario (each a list: every combination is evaluated)")
     hardware_options(p)
     o = p.add_argument_group("output")
     o.add_argument("--format", "-f", choices=["csv", "json"], default="csv", help="csv (default) or json records")
-    o.add_argument("--output", "-o", help="write to this file instead of standard output")
+    o.add_argument("--output", "-o", metavar="FILE", help="write to this file instead of standard output")
     p.set_defaults(run=run_sweep)
 
 
@@ -57,7 +58,7 @@ MAX_POINTS = 1_000_000  # rows are gathered in memory before writing
 def run_sweep(args) -> str:
     import math
 
-    from ..api import SWEEP_AXES, sweep
+    from ..api import sweep
     from .options import parse_bits_list, parse_int_list
     from .progress import ProgressBar
 
@@ -74,7 +75,7 @@ def run_sweep(args) -> str:
         raise scenario_error(f"the grid has {total:,} points; at most {MAX_POINTS:,} per sweep")
     device = device_of(args)
     common = dict(efficiency=efficiency_of(args, device), flash_attention=args.flash_attention,
-                  logits_all=args.logits_all, group_size=args.group_size)
+                  logits_all=args.logits_all, group_size=args.group_size, scale_bits=args.scale_bits)
     # Chunks along the outermost axis with several values keep the grid's row order.
     names = list(axes)
     outer = next((n for n in names if isinstance(axes[n], list) and len(axes[n]) > 1), None)

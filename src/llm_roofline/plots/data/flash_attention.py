@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ... import api
+from ...defaults import DEFAULT_SCALE_BITS
 from .common import as_list, load_pair
 
 
@@ -28,7 +29,8 @@ class FlashAttentionData:
 
 def flash_attention(model, hardware, *, batch_size: Sequence[int] = (1, 16),
                     prompt_len: Sequence[int] = (512, 1024, 2048, 4096, 8192, 16384), w_bits=16, a_bits=16,
-                    kv_bits=16, group_size=128, efficiency="ideal") -> FlashAttentionData:
+                    kv_bits=16, group_size=128, scale_bits=DEFAULT_SCALE_BITS,
+                    efficiency="ideal") -> FlashAttentionData:
     """Memory traffic and time of prefill and of one decode step (KV length = prompt length), without
     and with the fused FlashAttention kernel (paper Fig. 16)."""
     spec, device = load_pair(model, hardware)
@@ -36,7 +38,7 @@ def flash_attention(model, hardware, *, batch_size: Sequence[int] = (1, 16),
     bs, ps = as_list(batch_size), as_list(prompt_len)
     for fa in (False, True):
         r = api.sweep(spec, device, batch_size=bs, prompt_len=ps, w_bits=w_bits, a_bits=a_bits, kv_bits=kv_bits,
-                      flash_attention=fa, group_size=group_size, efficiency=efficiency)
+                      flash_attention=fa, group_size=group_size, scale_bits=scale_bits, efficiency=efficiency)
         a, shape = r.analysis, (len(bs), len(ps))
         out["prefill_bytes"].append(a.prefill_total.bytes.reshape(shape))
         out["prefill_time_s"].append(a.prefill_total.time_s.reshape(shape))
