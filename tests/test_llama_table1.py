@@ -159,5 +159,7 @@ def test_stage_bound_is_where_most_time_goes(report):
     projections = L * 2 * P * (4 * D * D + 3 * D * F) / PEAK
     assert report.prefill.total.compute_bound_time_s == pytest.approx(projections, rel=1e-12)
     assert projections > 0.5 * report.prefill.total.time_s and report.prefill.total.bound == "compute"
+    assert report.prefill.total.bound_time_share == pytest.approx(projections / report.prefill.total.time_s)
     # A decode step at batch 1 reads every weight for one token: all memory-bound.
     assert report.decode.total.compute_bound_time_s == 0 and report.decode.total.bound == "memory"
+    assert report.decode.total.bound_time_share == 1

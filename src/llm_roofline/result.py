@@ -56,7 +56,8 @@ class StageTotal:
     """The whole model in one stage: sums of operators x counts; intensity = FLOPs / bytes,
     performance = FLOPs / time, tokens_per_s = tokens processed (B*T) / time;
     compute_bound_time_s: time of the compute-bound operators (s, counts included); bound: ``compute``
-    when they take more than half of the stage's time, else ``memory``."""
+    when they take more than half of the stage's time, else ``memory``; bound_time_share: the share of
+    the stage's time in operators of that bound (0.5..1)."""
 
     flops: float
     bytes: float
@@ -69,6 +70,7 @@ class StageTotal:
     tokens_per_s: float
     compute_bound_time_s: float
     bound: str
+    bound_time_share: float
 
 
 @dataclass(frozen=True)
