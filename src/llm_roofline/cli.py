@@ -31,6 +31,10 @@ def _add_analyze(sub) -> None:
     o.add_argument("--format", "-f", choices=["table", "json", "csv"], default="table",
                    help="table (default), json (the full report), csv (the operator tables)")
     o.add_argument("--output", "-o", metavar="FILE", help="write to this file instead of standard output")
+    o.add_argument("--summary", action="store_true",
+                   help="the headline only: TTFT, TPOT, throughput, memory, bounds (table format)")
+    o.add_argument("--stage", choices=["prefill", "decode", "both"], default="both",
+                   help="the operator tables shown (table and csv formats; default both)")
     p.set_defaults(run=_run_analyze)
 
 
@@ -39,8 +43,8 @@ def add_device_options(p) -> None:
     h = p.add_argument_group("hardware overrides and efficiency")
     h.add_argument("--bandwidth", metavar="B/S", help="memory bandwidth in bytes/s (e.g. 1.2e12 or 1.2TB/s)")
     h.add_argument("--capacity", metavar="BYTES", help="memory capacity in bytes (e.g. 80e9, 80GB or 80GiB)")
-    h.add_argument("--peak", metavar="FLOP/S", help="dense 16-bit peak in FLOP/s (e.g. 312e12 or 312TFLOPS); the other "
-                                  "precisions keep their ratios to it")
+    h.add_argument("--peak", metavar="FLOP/S", help="dense 16-bit peak in FLOP/s (e.g. 312e12 or 312TFLOPS); "
+                                                    "the other precisions keep their ratios to it")
     h.add_argument("--efficiency", default="ideal", choices=["ideal", "hardware"],
                    help="ideal: the paper's roofline (default); hardware: the device's measured fractions")
     h.add_argument("--compute-fraction", type=float, metavar="F", help="fraction of peak FLOP/s reached (0, 1]")
@@ -77,21 +81,48 @@ def _efficiency(args, device):
 def _run_analyze(args) -> str:
     from .api import analyze
 
+    _check_output_options(args)
     device = device_from_args(args)
     report = analyze(args.model, device, batch_size=args.batch_size, prompt_len=args.prompt_len,
                      gen_len=args.gen_len, kv_len=args.kv_len, w_bits=args.w_bits, a_bits=args.a_bits,
                      kv_bits=args.kv_bits, flash_attention=args.flash_attention, logits_all=args.logits_all,
                      group_size=args.group_size, scale_bits=args.scale_bits,
                      efficiency=_efficiency(args, device))
+    for warning in report.model.get("warnings", ()):
+        print(f"llm-roofline: warning: {warning}", file=sys.stderr)
+    stages = ("prefill", "decode") if args.stage == "both" else (args.stage,)
     if args.format == "json":
         return json.dumps(report.to_dict(), indent=2) + "\n"
     if args.format == "csv":
         from .textreport import ops_csv
 
-        return ops_csv(report)
+        return ops_csv(report, stages)
     from .textreport import render
 
-    return render(report)
+    return render(report, width=output_width(args.output), stages=stages, summary=args.summary)
+
+
+def _check_output_options(args) -> None:
+    if args.format == "json" and (args.summary or args.stage != "both"):
+        raise RooflineError("--summary and --stage shape the table (and --stage the csv); "
+                            "--format json is always the whole report")
+    if args.format == "csv" and args.summary:
+        raise RooflineError("--summary is the headline of --format table; csv holds the operator tables")
+
+
+def output_width(output: str | None) -> int | None:
+    """Characters per line for the table: ``COLUMNS`` if set, else the terminal's width when standard
+    output is a terminal; no limit for a file (``-o``) or a pipe, which get every column."""
+    import os
+    import shutil
+
+    if output:
+        return None
+    columns = os.environ.get("COLUMNS", "")
+    if columns.strip().isdigit() and int(columns) > 0:
+        return int(columns)
+    isatty = getattr(sys.stdout, "isatty", lambda: False)
+    return shutil.get_terminal_size().columns if isatty() else None
 
 
 def _add_models(sub) -> None:
