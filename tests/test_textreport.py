@@ -189,3 +189,15 @@ def test_fit_table_drops_by_priority_then_cuts_names():
     # At 14: only the kept columns, and the name cut to 14 - 2 - 5 = 7 characters, '~' marking the cut.
     tiny = fit_table(cols, 14)
     assert tiny.dropped == ["x", "y"] and tiny.lines[2] == "a_long~  mem" and max(map(len, tiny.lines)) <= 14
+
+
+def test_the_readme_shows_what_analyze_prints(capsys, monkeypatch):
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    blocks = re.findall(r"```console\n\$ llm-roofline (analyze [^\n]*)\n(.*?)```", readme, re.S)
+    assert blocks, "README has no analyze example with its output"
+    monkeypatch.setenv("COLUMNS", "100")
+    for command, shown in blocks:
+        code, out, _ = run(capsys, *command.split())
+        assert code == 0 and out == shown, f"README's `llm-roofline {command}` is out of date"
