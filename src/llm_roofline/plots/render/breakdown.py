@@ -7,7 +7,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from ..data import BreakdownData
-from .common import KIND_COLORS, PALETTE, fmt_time, new_figure, set_title, time_unit
+from .common import KIND_COLORS, PALETTE, figure_legend, fmt_time, new_figure, set_title, time_unit, wrap_axis_labels
 
 
 def draw_breakdown(data: BreakdownData, *, size=None, title=None, share: bool = False, top: int = 8) -> Figure:
@@ -48,6 +48,7 @@ def draw_breakdown(data: BreakdownData, *, size=None, title=None, share: bool = 
             ax.set_ylim(0, 1.04)
             ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{100 * v:.0f}%"))
     handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles[::-1], labels[::-1], loc="outside right center", title="operator " + data.group_by)
+    legend = figure_legend(fig, handles[::-1], labels[::-1], where="right", title="operator " + data.group_by)
     set_title(fig, title, f"{data.model} on {data.hardware}: time by operator {data.group_by}")
+    wrap_axis_labels(fig, right=legend)
     return fig

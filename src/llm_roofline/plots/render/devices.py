@@ -7,7 +7,7 @@ from matplotlib.figure import Figure
 
 from ...units import si
 from ..data import BandwidthData, HardwareData
-from .common import PALETTE, new_figure, plain, set_title, time_unit
+from .common import PALETTE, figure_legend, new_figure, plain, set_title, time_unit, wrap_axis_labels
 
 
 def draw_bandwidth(data: BandwidthData, *, size=None, title=None) -> Figure:
@@ -29,12 +29,12 @@ def draw_bandwidth(data: BandwidthData, *, size=None, title=None) -> Figure:
         ax.set_ylim(bottom=0)
     ax_t.set_ylabel(f"Decode step time ({unit})")
     ax_r.set_ylabel("Decode throughput (tokens/s)")
-    if len(data.batch_sizes) > 1:
-        ax_t.legend(loc="upper right")
+    legend = figure_legend(fig, *ax_t.get_legend_handles_labels()) if len(data.batch_sizes) > 1 else None
     batch = f"batch {data.batch_sizes[0]:g}, " if len(data.batch_sizes) == 1 else ""
     default = (f"{data.model}: decode vs memory bandwidth, {si(data.peak_flops_per_s, 'FLOP/s')} 16-bit peak, "
                f"{batch}KV length {data.prompt_len}")
     set_title(fig, title, default)
+    wrap_axis_labels(fig, below=legend)
     return fig
 
 
@@ -73,4 +73,5 @@ def draw_hardware(data: HardwareData, *, size=None, title=None) -> Figure:
     if not data.fits.all():
         default += "  (hatched: does not fit in memory)"
     set_title(fig, title, default)
+    wrap_axis_labels(fig)
     return fig

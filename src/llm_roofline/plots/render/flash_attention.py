@@ -6,7 +6,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from ..data import FlashAttentionData
-from .common import PALETTE, log2_axis, log_y, new_figure, set_title, time_unit
+from .common import PALETTE, figure_legend, log2_axis, log_y, new_figure, set_title, time_unit, wrap_axis_labels
 
 
 def draw_flash_attention(data: FlashAttentionData, *, size=None, title=None) -> Figure:
@@ -32,6 +32,7 @@ def draw_flash_attention(data: FlashAttentionData, *, size=None, title=None) -> 
                for b, batch in enumerate(data.batch_sizes)]
     handles += [Line2D([], [], color="#444444", marker="o", ms=3.5, label="standard attention"),
                 Line2D([], [], color="#444444", marker="s", ms=3.5, ls="--", label="FlashAttention")]
-    axes[0, 0].legend(handles=handles, loc="upper left")
+    legend = figure_legend(fig, handles, [h.get_label() for h in handles])
     set_title(fig, title, f"{data.model} on {data.hardware}: with and without FlashAttention (KV length = prompt)")
+    wrap_axis_labels(fig, below=legend)
     return fig

@@ -48,13 +48,16 @@ def place_labels(ax, points: Sequence[tuple[float, float, str]], marker_px: floa
             if cost == 0:
                 break
         cost, ann, box, (dx, dy) = best
+        ha, va = ann.get_horizontalalignment(), ann.get_verticalalignment()
+        if cost >= 1e6:  # no place inside the panel: slide it in by its overflow (pixels -> points)
+            dx += (max(axes_box.x0 - box.x0, 0.0) - max(box.x1 - axes_box.x1, 0.0)) * 72 / fig.dpi
+            dy += (max(axes_box.y0 - box.y0, 0.0) - max(box.y1 - axes_box.y1, 0.0)) * 72 / fig.dpi
         if abs(dx) + abs(dy) > 24 or cost > 0:
-            ann.arrow_patch = None
             ann.remove()
-            ann = ax.annotate(text, (x, y), xytext=(dx, dy), textcoords="offset points", fontsize=7.5,
-                              ha="left" if dx > 0 else "right" if dx < 0 else "center",
-                              va="bottom" if dy > 0 else "top", color="#222222", zorder=6, annotation_clip=False,
+            ann = ax.annotate(text, (x, y), xytext=(dx, dy), textcoords="offset points", fontsize=7.5, ha=ha,
+                              va=va, color="#222222", zorder=6, annotation_clip=False,
                               arrowprops=dict(arrowstyle="-", color="#999999", lw=0.6, shrinkA=1, shrinkB=4))
+            box = ann.get_window_extent(renderer)
         placed.append(box)
         out.append(ann)
     return out

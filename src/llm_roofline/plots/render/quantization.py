@@ -6,7 +6,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..data import QuantizationData
-from .common import PALETTE, PART_COLORS, log2_axis, maybe_log_y, new_figure, set_title, time_unit
+from .common import PALETTE, PART_COLORS, log2_axis, maybe_log_y, new_figure, set_title, time_unit, wrap_axis_labels
 
 
 def _bits_label(w, a, kv) -> str:
@@ -69,8 +69,9 @@ def draw_quantization(data: QuantizationData, *, size=None, title=None) -> Figur
     ax_pre.set_title(f"prefill, batch {data.prefill_batch_size}")
     log2_axis(ax_pre, data.prompt_lens)
     maybe_log_y(ax_pre, data.prefill_time_s)
-    ax_dec.legend(title="weights", loc="upper left")
+    ax_pre.legend(title="weights", loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)  # off the data
     draw_memory_bars(ax_mem, data.memory)
     ax_mem.set_title("memory footprint (weights, KV cache of the prompt, peak activations); GB on top")
     set_title(fig, title, f"{data.model} on {data.hardware}: weight quantization")
+    wrap_axis_labels(fig)
     return fig

@@ -9,9 +9,9 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from ...units import si
+from ...units import plain, si
 from ..data import RooflineData
-from .common import COMPUTE_COLOR, MEMORY_COLOR, fmt_time, new_figure, set_title
+from .common import COMPUTE_COLOR, MEMORY_COLOR, figure_legend, fmt_time, new_figure, set_title, wrap_axis_labels
 from .labels import place_labels
 
 
@@ -36,6 +36,17 @@ def _share(v: float) -> str:
     return ">99%" if 0.99 < v < 1 else f"{100 * v:.0f}%"
 
 
+def _keep_inside(annotations) -> None:
+    """A ceiling's label starts right of its ridge point; where that would run past the panel's right
+    edge it ends at the edge instead (still above the top ceiling, below the others)."""
+    for ann in annotations:
+        renderer = ann.figure.canvas.get_renderer()
+        if ann.get_window_extent(renderer).x1 > ann.axes.get_window_extent(renderer).x1:
+            ann.xy = (ann.axes.get_xlim()[1], ann.xy[1])
+            ann.set_horizontalalignment("right")
+            ann.xyann = (-4, ann.xyann[1])
+
+
 def draw_roofline(data: RooflineData, *, size=None, title=None) -> Figure:
     stages = data.stages
     fig = new_figure(size or (6.2 * len(stages), 5.4))
@@ -56,7 +67,7 @@ def draw_roofline(data: RooflineData, *, size=None, title=None) -> Figure:
     grid_x = np.logspace(math.log10(x_lo), math.log10(x_hi), 400)
     first = next(iter(data.ceilings))
     ridge = data.ridge_points[first]
-    pending = []
+    pending, peak_labels = [], []
     for ax, stage in zip(axes, stages, strict=True):
         ax.set_xscale("log")
         ax.set_yscale("log")
@@ -74,12 +85,12 @@ def draw_roofline(data: RooflineData, *, size=None, title=None) -> Figure:
                     linestyle=style, zorder=3)
             r = data.ridge_points[label]
             above = peak == max(data.ceilings.values())  # the top ceiling is labelled above its line
-            ax.annotate(f"{label} peak {si(peak, 'FLOP/s')}", (r, peak / 1e12), xytext=(8, 3 if above else -3),
-                        textcoords="offset points", ha="left", va="bottom" if above else "top", fontsize=8,
-                        color="#333333")
+            peak_labels.append(ax.annotate(
+                f"{label} peak {si(peak, 'FLOP/s')}", (r, peak / 1e12), xytext=(8, 3 if above else -3),
+                textcoords="offset points", ha="left", va="bottom" if above else "top", fontsize=8, color="#333333"))
             ax.plot([r], [peak / 1e12], marker="D", color="#333333", ms=5, zorder=4)
             ax.axvline(r, color="#333333", lw=0.7, ls=":", zorder=2)
-            ax.annotate(f"ridge {r:.3g} FLOP/B", (r, y_lo / 1e12), xytext=(-3, 40), textcoords="offset points",
+            ax.annotate(f"ridge {plain(r)} FLOP/B", (r, y_lo / 1e12), xytext=(-3, 40), textcoords="offset points",
                         fontsize=7.5, color="#333333", rotation=90, ha="right", va="bottom")
         at = x_lo * 4
         ax.annotate(si(data.bandwidth_bytes_per_s, "B/s"), (at, float(data.roof(first, at)) / 1e12), xytext=(5, -3),
@@ -96,8 +107,8 @@ def draw_roofline(data: RooflineData, *, size=None, title=None) -> Figure:
         ax.set_xlabel("Arithmetic intensity (FLOP/byte)")
         hidden = [n for n, f in zip(stage.names, stage.flops, strict=True) if not f > 0]
         if hidden:
-            ax.text(0.02, 0.92, "no FLOPs, not shown: " + ", ".join(hidden), transform=ax.transAxes, fontsize=7,
-                    color="#555555", va="top")
+            ax.text(0.02, 0.92, "\n".join(textwrap.wrap("no FLOPs, not shown: " + ", ".join(hidden), 60)),
+                    transform=ax.transAxes, fontsize=7, color="#555555", va="top")
         labels = []
         for c in _cluster(xs, ys):
             names = [stage.names[idx[i]] for i in c]
@@ -111,11 +122,12 @@ def draw_roofline(data: RooflineData, *, size=None, title=None) -> Figure:
                Line2D([], [], marker="o", ls="", color=COMPUTE_COLOR, label="compute-bound operator"),
                Line2D([], [], marker="*", ls="", mfc="none", mec="#222222", ms=11, label="whole stage"),
                Line2D([], [], marker="D", ls="", color="#333333", label="ridge point")]
-    fig.legend(handles=handles, loc="outside lower center", ncols=4, fontsize=8.5,
-               title="marker area ~ share of the stage's time; labels: operators (share of time)",
-               title_fontsize=8)
+    legend = figure_legend(fig, handles, [h.get_label() for h in handles], fontsize=8.5, title_fontsize=8,
+                           title="marker area ~ share of the stage's time; labels: operators (share of time)")
+    wrap_axis_labels(fig, below=legend)
     fig.canvas.draw()
     fig.set_layout_engine("none")  # freeze the layout so that label positions stay where they were checked
+    _keep_inside(peak_labels)
     for ax, points in pending:
         place_labels(ax, points)
     return fig

@@ -8,7 +8,17 @@ from matplotlib.lines import Line2D
 
 from ...units import si
 from ..data import SweepData
-from .common import PALETTE, fits_plot, log2_axis, maybe_log_y, new_figure, set_title, time_unit
+from .common import (
+    PALETTE,
+    figure_legend,
+    fits_plot,
+    log2_axis,
+    maybe_log_y,
+    new_figure,
+    set_title,
+    time_unit,
+    wrap_axis_labels,
+)
 
 _X_LABELS = {"batch_size": "Batch size (sequences)", "prompt_len": "Sequence length (prompt tokens)"}
 
@@ -53,12 +63,12 @@ def draw_sweep(data: SweepData, *, size=None, title=None) -> Figure:
     if any(not s.fits.all() for s in data.series):
         handles.append(Line2D([], [], color="#777777", alpha=0.5, ls=(0, (2, 2))))
         labels.append("does not fit in memory")
-    if len(data.series) > 1 or len(handles) > 1:
-        ax_lat.legend(handles, labels, loc="upper left")
-    fixed = _fixed_text({k: v for k, v in data.fixed.items() if not (k == "gen_len" and v == 0)})
+    legend = figure_legend(fig, handles, labels) if len(data.series) > 1 or len(handles) > 1 else None
+    fixed = _fixed_text({k: v for k, v in data.fixed.items() if k != "gen_len"})  # stated below when > 0
     kind = "batch size" if data.x_name == "batch_size" else "sequence length"
     default = f"{data.model} on {data.hardware}: serving vs {kind}" + (f" ({fixed})" if fixed else "")
     if data.gen_len > 0:
         default += f", {data.gen_len} generated tokens"
     set_title(fig, title, default)
+    wrap_axis_labels(fig, below=legend)
     return fig
