@@ -90,7 +90,7 @@ def test_plot_scale_bits_reach_the_engine(monkeypatch, tmp_path):
     monkeypatch.setattr(data, "roofline", spy)
     out = tmp_path / "r.png"
     assert main(["plot", "roofline", LLAMA, A6000, "--w-bits", "4", "--scale-bits", "8", "-o", str(out),
-                 "--dpi", "20", "--size", "4x3"]) == 0
+                 "--dpi", "20", "--size", "5x3.5"]) == 0
     assert seen["scale_bits"] == 8 and out.exists()
 
 

@@ -274,6 +274,7 @@ def test_breakdown_groups_sum_to_the_stage_totals():
     (["quantization", LLAMA, A6000, "--memory-configs", "Q4", "-o", "fig.png"], "memory-configs"),
     (["bandwidth", LLAMA, A6000, "--bandwidths", "fast", "-o", "fig.png"], "quantity"),
     (["roofline", "no-such-model", A6000, "-o", "fig.png"], "unknown model"),
+    (["roofline", LLAMA, A6000, "--size", "4x3", "-o", "fig.png"], "too small for this kind: it needs at least 5x3.5"),
 ])
 def test_user_errors_are_one_line_with_exit_2(tmp_path, capsys, monkeypatch, args, message):
     monkeypatch.chdir(tmp_path)

@@ -14,14 +14,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
-from .defaults import (
-    DEFAULT_BATCH_SIZE,
-    DEFAULT_BITS,
-    DEFAULT_GEN_LEN,
-    DEFAULT_GROUP_SIZE,
-    DEFAULT_PROMPT_LEN,
-    DEFAULT_SCALE_BITS,
-)
+from . import defaults
 
 FORMATS_HELP = "fp16, bf16, fp8, int8, int4, nf4, fp4"
 
@@ -35,19 +28,20 @@ class ScenarioOption:
 
 
 SCENARIO_OPTIONS: dict[str, ScenarioOption] = {
-    "batch_size": ScenarioOption(("--batch-size", "-b"), DEFAULT_BATCH_SIZE, "sequences per batch", "int"),
-    "prompt_len": ScenarioOption(("--prompt-len", "-p"), DEFAULT_PROMPT_LEN, "prompt tokens per sequence", "int"),
-    "gen_len": ScenarioOption(("--gen-len", "-g"), DEFAULT_GEN_LEN,
+    "batch_size": ScenarioOption(("--batch-size", "-b"), defaults.DEFAULT_BATCH_SIZE, "sequences per batch", "int"),
+    "prompt_len": ScenarioOption(("--prompt-len", "-p"), defaults.DEFAULT_PROMPT_LEN, "prompt tokens per sequence",
+                                 "int"),
+    "gen_len": ScenarioOption(("--gen-len", "-g"), defaults.DEFAULT_GEN_LEN,
                               "tokens generated after the prompt, which give TPOT, end-to-end time and "
                               "throughput (0: only the prompt and one decode step)", "int"),
     "kv_len": ScenarioOption(("--kv-len",), None, "KV length of the reported decode step", "int"),
-    "w_bits": ScenarioOption(("--w-bits",), DEFAULT_BITS, "weights", "bits"),
-    "a_bits": ScenarioOption(("--a-bits",), DEFAULT_BITS, "activations", "bits"),
-    "kv_bits": ScenarioOption(("--kv-bits",), DEFAULT_BITS, "KV cache", "bits"),
-    "group_size": ScenarioOption(("--group-size",), DEFAULT_GROUP_SIZE,
+    "w_bits": ScenarioOption(("--w-bits",), defaults.DEFAULT_BITS, "weights", "bits"),
+    "a_bits": ScenarioOption(("--a-bits",), defaults.DEFAULT_BITS, "activations", "bits"),
+    "kv_bits": ScenarioOption(("--kv-bits",), defaults.DEFAULT_BITS, "KV cache", "bits"),
+    "group_size": ScenarioOption(("--group-size",), defaults.DEFAULT_GROUP_SIZE,
                                  "quantization group size below 16 bits, one scale per group of weights or KV "
                                  "elements (0: no scales)", "int"),
-    "scale_bits": ScenarioOption(("--scale-bits",), DEFAULT_SCALE_BITS, "bits of each group's scale", "int"),
+    "scale_bits": ScenarioOption(("--scale-bits",), defaults.DEFAULT_SCALE_BITS, "bits of each group's scale", "int"),
     "flash_attention": ScenarioOption(("--flash-attention",), False, "fused, causal-aware attention kernel "
                                       "(FlashAttention)", "flag"),
     "logits_all": ScenarioOption(("--logits-all",), False, "prefill computes logits for every prompt token, "

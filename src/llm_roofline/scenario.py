@@ -10,14 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .defaults import (
-    DEFAULT_BATCH_SIZE,
-    DEFAULT_BITS,
-    DEFAULT_GEN_LEN,
-    DEFAULT_GROUP_SIZE,
-    DEFAULT_PROMPT_LEN,
-    DEFAULT_SCALE_BITS,
-)
+from . import defaults
 from .errors import ScenarioError
 from .precision import MAX_BITS, MIN_BITS, Format, parse_format
 
@@ -88,11 +81,11 @@ class Scenario:
         return int(self.batch_size.shape[0])
 
     @classmethod
-    def build(cls, *, batch_size: object = DEFAULT_BATCH_SIZE, prompt_len: object = DEFAULT_PROMPT_LEN,
-              gen_len: object = DEFAULT_GEN_LEN, kv_len: object = None, w_bits: object = DEFAULT_BITS,
-              a_bits: object = DEFAULT_BITS, kv_bits: object = DEFAULT_BITS, flash_attention: bool = False,
-              logits_all: bool = False, group_size: int = DEFAULT_GROUP_SIZE,
-              scale_bits: int = DEFAULT_SCALE_BITS) -> Scenario:
+    def build(cls, *, batch_size: object = defaults.DEFAULT_BATCH_SIZE,
+              prompt_len: object = defaults.DEFAULT_PROMPT_LEN, gen_len: object = defaults.DEFAULT_GEN_LEN,
+              kv_len: object = None, w_bits: object = defaults.DEFAULT_BITS, a_bits: object = defaults.DEFAULT_BITS,
+              kv_bits: object = defaults.DEFAULT_BITS, flash_attention: bool = False, logits_all: bool = False,
+              group_size: int = defaults.DEFAULT_GROUP_SIZE, scale_bits: int = defaults.DEFAULT_SCALE_BITS) -> Scenario:
         """Validate and broadcast. Each numeric argument is a scalar or a 1-D list; lists of
         different lengths > 1 are an error (use ``llm_roofline.sweep`` for a grid). Defaults:
         ``llm_roofline.defaults`` (one place for every face)."""

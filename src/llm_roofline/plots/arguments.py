@@ -24,5 +24,6 @@ def image_options(p) -> None:
     o.add_argument("-o", "--output", dest="image", required=True, metavar="FILE",
                    help="image file; the extension picks the format: .png, .svg or .pdf")
     o.add_argument("--dpi", type=float, default=150, help="resolution of PNG output (default 150)")
-    o.add_argument("--size", help="figure size in inches, WIDTHxHEIGHT (e.g. 10x4; default per kind)")
+    o.add_argument("--size", help="figure size in inches, WIDTHxHEIGHT (e.g. 10x4; default per kind; a figure "
+                                  "with a long legend grows to hold it)")
     o.add_argument("--title", help="figure title (default: model, device and scenario)")

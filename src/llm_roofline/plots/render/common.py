@@ -30,8 +30,14 @@ _METADATA = {"png": {"Software": None}, "svg": {"Date": None}, "pdf": {"Creation
 _EXTRA = {"png": {"pil_kwargs": {"optimize": True}}, "svg": {}, "pdf": {}}
 
 
-def new_figure(size: tuple[float, float]) -> Figure:
+def new_figure(size: tuple[float, float], minimum: tuple[float, float] = (3.0, 2.5)) -> Figure:
+    """An empty figure of ``size`` inches (width, height); a size below ``minimum``, where the panels
+    would have no room left beside their labels, is an error that names the smallest that works."""
     import matplotlib
+
+    if size[0] < minimum[0] - 1e-9 or size[1] < minimum[1] - 1e-9:
+        raise PlotError(f"size {size[0]:g}x{size[1]:g} inches is too small for this kind: it needs at least "
+                        f"{minimum[0]:g}x{minimum[1]:g}")
 
     matplotlib.rcParams.update(STYLE)
     fig = Figure(figsize=size, layout="constrained")

@@ -11,7 +11,7 @@ from .common import PALETTE, figure_legend, new_figure, plain, set_title, time_u
 
 
 def draw_bandwidth(data: BandwidthData, *, size=None, title=None) -> Figure:
-    fig = new_figure(size or (11.0, 4.2))
+    fig = new_figure(size or (11.0, 4.2), minimum=(4.0, 3.0))
     ax_t, ax_r = fig.subplots(1, 2)
     scale, unit = time_unit(data.decode_time_s)
     bw = data.bandwidths / 1e12

@@ -10,7 +10,7 @@ from .common import PALETTE, figure_legend, log2_axis, log_y, new_figure, set_ti
 
 
 def draw_flash_attention(data: FlashAttentionData, *, size=None, title=None) -> Figure:
-    fig = new_figure(size or (11.0, 7.6))
+    fig = new_figure(size or (11.0, 7.6), minimum=(4.0, 3.5))
     axes = fig.subplots(2, 2)
     panels = [(0, 0, data.prefill_bytes, "bytes", "prefill: memory traffic"),
               (0, 1, data.prefill_time_s, "time", "prefill: time"),

@@ -48,7 +48,7 @@ def draw_memory_bars(ax, mem, legend=True) -> None:
 
 
 def draw_quantization(data: QuantizationData, *, size=None, title=None) -> Figure:
-    fig = new_figure(size or (11.0, 8.0))
+    fig = new_figure(size or (11.0, 8.0), minimum=(4.0, 3.5))
     grid = fig.add_gridspec(2, 2)
     ax_dec, ax_pre = fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[0, 1])
     ax_mem = fig.add_subplot(grid[1, :])

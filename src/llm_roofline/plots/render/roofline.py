@@ -49,7 +49,7 @@ def _keep_inside(annotations) -> None:
 
 def draw_roofline(data: RooflineData, *, size=None, title=None) -> Figure:
     stages = data.stages
-    fig = new_figure(size or (6.2 * len(stages), 5.4))
+    fig = new_figure(size or (6.2 * len(stages), 5.4), minimum=(4.0 if len(stages) == 1 else 5.0, 3.5))
     sc = data.scenario
     default = (f"{data.model} on {data.hardware}\nbatch {sc['batch_size']}, prompt {sc['prompt_len']}, "
                f"W{sc['w_bits']:g}A{sc['a_bits']:g}KV{sc['kv_bits']:g}"

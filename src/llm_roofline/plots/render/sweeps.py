@@ -30,7 +30,7 @@ def _fixed_text(fixed: dict) -> str:
 
 
 def draw_sweep(data: SweepData, *, size=None, title=None) -> Figure:
-    fig = new_figure(size or (13.0, 4.2))
+    fig = new_figure(size or (13.0, 4.2), minimum=(4.5, 3.0))
     ax_lat, ax_thr, ax_mem = fig.subplots(1, 3)
     lat_scale, lat_unit = time_unit(np.concatenate([s.latency_s for s in data.series]))
     for i, s in enumerate(data.series):
