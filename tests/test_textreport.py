@@ -146,6 +146,8 @@ def test_notes_are_printed_and_warnings_go_to_stderr(capsys, monkeypatch):
     code, out, err = run(capsys, "analyze", LLAMA, A6000, "-f", "json")
     assert json.loads(out)["model"]["warnings"] == ["parsed as a Llama-like model: check the result"]
     assert "warning" in err
+    code, out, err = run(capsys, "sweep", LLAMA, A6000, "-b", "1,2")  # every command that analyses warns
+    assert code == 0 and err == "llm-roofline: warning: parsed as a Llama-like model: check the result\n"
 
 
 # ------------------------------------------------------------------------------------------------

@@ -52,6 +52,16 @@ def add_device_options(p) -> None:
     h.add_argument("--kernel-overhead-us", type=float, metavar="US", help="fixed cost per kernel launch, microseconds")
 
 
+def model_from_args(name: str):
+    """The model named on the command line; what its parser warns about goes to standard error."""
+    from .api import load_model
+
+    spec = load_model(name)
+    for warning in spec.warnings:
+        print(f"llm-roofline: warning: {warning}", file=sys.stderr)
+    return spec
+
+
 def device_from_args(args, name: str | None = None):
     """The device named on the command line (or ``name``), with the user's overrides applied."""
     from .api import load_hardware
@@ -83,13 +93,11 @@ def _run_analyze(args) -> str:
 
     _check_output_options(args)
     device = device_from_args(args)
-    report = analyze(args.model, device, batch_size=args.batch_size, prompt_len=args.prompt_len,
+    report = analyze(model_from_args(args.model), device, batch_size=args.batch_size, prompt_len=args.prompt_len,
                      gen_len=args.gen_len, kv_len=args.kv_len, w_bits=args.w_bits, a_bits=args.a_bits,
                      kv_bits=args.kv_bits, flash_attention=args.flash_attention, logits_all=args.logits_all,
                      group_size=args.group_size, scale_bits=args.scale_bits,
                      efficiency=_efficiency(args, device))
-    for warning in report.model.get("warnings", ()):
-        print(f"llm-roofline: warning: {warning}", file=sys.stderr)
     stages = ("prefill", "decode") if args.stage == "both" else (args.stage,)
     if args.format == "json":
         return json.dumps(report.to_dict(), indent=2) + "\n"

@@ -12,6 +12,12 @@ def device_of(args, name: str | None = None):
     return device_from_args(args, name)
 
 
+def model_of(args):
+    from ..cli import model_from_args
+
+    return model_from_args(args.model)
+
+
 def efficiency_of(args, device):
     from ..cli import efficiency_from_args
 
@@ -113,6 +119,7 @@ def run_plot(args) -> str:
     image_format(args.image)  # fail before any work on a bad extension or a missing folder
     _check_folder(args.image)
     size, title, kind = _size(args.size), args.title, args.kind
+    model = model_of(args)
     lists = kind in ("batch-sweep", "seq-sweep", "breakdown")  # bit-widths may be lists (one curve / bar each)
     if kind == "hardware":
         names = parse_names(args.hardware, "hardware")
@@ -125,11 +132,11 @@ def run_plot(args) -> str:
                       kv_bits=_bits(args.kv_bits, "--kv-bits", False), flash_attention=args.flash_attention,
                       **_grouping(args))
         if len({(e.compute_fraction, e.bandwidth_fraction, e.kernel_overhead_s) for e in eff}) > 1:
-            rows = [d.hardware_comparison(args.model, [dev], efficiency=e, **common)
+            rows = [d.hardware_comparison(model, [dev], efficiency=e, **common)
                     for dev, e in zip(devices, eff, strict=True)]
             data = _merge_hardware(rows, prices)
         else:
-            data = d.hardware_comparison(args.model, devices, efficiency=eff[0], prices=prices,
+            data = d.hardware_comparison(model, devices, efficiency=eff[0], prices=prices,
                                          progress=ProgressBar("devices"), **common)
         fig = r.draw_hardware(data, size=size, title=title)
         r.save(fig, args.image, dpi=args.dpi)
@@ -137,7 +144,7 @@ def run_plot(args) -> str:
     device = device_of(args)
     eff = efficiency_of(args, device)
     if kind == "quantization":
-        data = d.quantization(args.model, device, w_bits=_as_list(_bits(args.w_bits, "--w-bits", True)),
+        data = d.quantization(model, device, w_bits=_as_list(_bits(args.w_bits, "--w-bits", True)),
                               a_bits=_bits(args.a_bits, "--a-bits", False), kv_bits=_bits(args.kv_bits, "--kv-bits",
                                                                                           False),
                               batch_size=_as_list(_ints(args.batch_size, "--batch-size")),
@@ -149,7 +156,7 @@ def run_plot(args) -> str:
                               **_grouping(args), efficiency=eff)
         fig = r.draw_quantization(data, size=size, title=title)
     elif kind == "bandwidth":
-        data = d.bandwidth(args.model, device, bandwidths=_bandwidths(args.bandwidths, args.points),
+        data = d.bandwidth(model, device, bandwidths=_bandwidths(args.bandwidths, args.points),
                            batch_size=_as_list(_ints(args.batch_size, "--batch-size")),
                            prompt_len=_one(args.prompt_len, "--prompt-len"),
                            w_bits=_bits(args.w_bits, "--w-bits", False), a_bits=_bits(args.a_bits, "--a-bits", False),
@@ -162,7 +169,7 @@ def run_plot(args) -> str:
         if kind == "roofline":
             stages = ("prefill", "decode") if args.stage == "both" else (args.stage,)
             precisions = [p.strip().lower() for p in args.precision.split(",")] if args.precision else ()
-            data = d.roofline(args.model, device, stages=stages, precisions=precisions,
+            data = d.roofline(model, device, stages=stages, precisions=precisions,
                               batch_size=_one(args.batch_size, "--batch-size"),
                               prompt_len=_one(args.prompt_len, "--prompt-len"), kv_len=args.kv_len,
                               flash_attention=args.flash_attention, logits_all=args.logits_all,
@@ -172,19 +179,19 @@ def run_plot(args) -> str:
             common = dict(gen_len=args.gen_len, flash_attention=args.flash_attention, logits_all=args.logits_all,
                           **_grouping(args), efficiency=eff, **bits)
             if kind == "batch-sweep":
-                data = d.batch_sweep(args.model, device, batch_size=_as_list(_ints(args.batch_size, "--batch-size")),
+                data = d.batch_sweep(model, device, batch_size=_as_list(_ints(args.batch_size, "--batch-size")),
                                      prompt_len=_ints(args.prompt_len, "--prompt-len"), kv_len=args.kv_len, **common)
             else:
-                data = d.seq_sweep(args.model, device, prompt_len=_as_list(_ints(args.prompt_len, "--prompt-len")),
+                data = d.seq_sweep(model, device, prompt_len=_as_list(_ints(args.prompt_len, "--prompt-len")),
                                    batch_size=_ints(args.batch_size, "--batch-size"), **common)
             fig = r.draw_sweep(data, size=size, title=title)
         elif kind == "flash-attention":
-            data = d.flash_attention(args.model, device, batch_size=_as_list(_ints(args.batch_size, "--batch-size")),
+            data = d.flash_attention(model, device, batch_size=_as_list(_ints(args.batch_size, "--batch-size")),
                                      prompt_len=_as_list(_ints(args.prompt_len, "--prompt-len")),
                                      **_grouping(args), efficiency=eff, **bits)
             fig = r.draw_flash_attention(data, size=size, title=title)
         else:  # breakdown
-            data = d.breakdown(args.model, device, batch_size=_ints(args.batch_size, "--batch-size"),
+            data = d.breakdown(model, device, batch_size=_ints(args.batch_size, "--batch-size"),
                                prompt_len=_ints(args.prompt_len, "--prompt-len"), kv_len=args.kv_len,
                                flash_attention=args.flash_attention, logits_all=args.logits_all,
                                **_grouping(args), efficiency=eff, group_by=args.group_by, **bits)

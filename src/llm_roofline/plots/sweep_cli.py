@@ -10,7 +10,7 @@ import argparse
 from ..cli_scenario import add_scenario_options
 from ..defaults import SWEEP_AXES
 from .arguments import hardware_options, positional_args
-from .commands import device_of, efficiency_of, scenario_error
+from .commands import device_of, efficiency_of, model_of, scenario_error
 
 SWEEP_DESCRIPTION = """\
 Every combination of the listed values, evaluated in one vectorized pass and
@@ -74,6 +74,7 @@ def run_sweep(args) -> str:
     if total > MAX_POINTS:
         raise scenario_error(f"the grid has {total:,} points; at most {MAX_POINTS:,} per sweep")
     device = device_of(args)
+    model = model_of(args)
     common = dict(efficiency=efficiency_of(args, device), flash_attention=args.flash_attention,
                   logits_all=args.logits_all, group_size=args.group_size, scale_bits=args.scale_bits)
     # Chunks along the outermost axis with several values keep the grid's row order.
@@ -87,7 +88,7 @@ def run_sweep(args) -> str:
     progress = ProgressBar("sweep")
     columns: dict[str, list] = {}
     for i, chunk in enumerate(chunks):
-        result = sweep(args.model, device, **common, **chunk)
+        result = sweep(model, device, **common, **chunk)
         for key, values in result.columns.items():
             columns.setdefault(key, []).append(values)
         progress(i + 1, len(chunks))
