@@ -46,12 +46,30 @@ def _add_analyze(sub) -> None:
                    help="bits of each group's scale in grouped quantization (default 16)")
     s.add_argument("--flash-attention", action="store_true", help="fused, causal-aware attention kernel")
     s.add_argument("--logits-all", action="store_true", help="prefill computes logits for every token")
+    add_model_options(p)
     add_device_options(p)
     o = p.add_argument_group("output")
     o.add_argument("--format", "-f", choices=["table", "json", "csv"], default="table",
                    help="table (default), json (the full report), csv (the operator tables)")
     o.add_argument("--output", "-o", help="write to this file instead of standard output")
     p.set_defaults(run=_run_analyze)
+
+
+def add_model_options(p) -> None:
+    """Model options shared by every command that analyses a model."""
+    p.add_argument("--force-llama-like", action="store_true",
+                   help="analyse a config whose model_type has no parser as a Llama-style decoder (with a "
+                        "warning; its numbers are right only if it is one)")
+
+
+def model_from_args(args):
+    """The model named on the command line; each of its warnings goes to stderr as one line."""
+    from .api import load_model
+
+    spec = load_model(args.model, force_llama_like=args.force_llama_like)
+    for warning in spec.warnings:
+        print(f"llm-roofline: warning: {warning}", file=sys.stderr)
+    return spec
 
 
 def add_device_options(p) -> None:
@@ -97,8 +115,9 @@ def _efficiency(args, device):
 def _run_analyze(args) -> str:
     from .api import analyze
 
+    model = model_from_args(args)
     device = device_from_args(args)
-    report = analyze(args.model, device, batch_size=args.batch_size, prompt_len=args.prompt_len,
+    report = analyze(model, device, batch_size=args.batch_size, prompt_len=args.prompt_len,
                      gen_len=args.gen_len, kv_len=args.kv_len, w_bits=args.w_bits, a_bits=args.a_bits,
                      kv_bits=args.kv_bits, flash_attention=args.flash_attention, logits_all=args.logits_all,
                      group_size=args.group_size, scale_bits=args.scale_bits,

@@ -30,7 +30,10 @@ rows: the Cartesian grid in the column order above (the last listed axis varies 
 # ------------------------------------------------------------------------------------------------
 
 def _positional(p, devices: bool = False) -> None:
+    from ..cli import add_model_options
+
     p.add_argument("model", help="catalog id or alias (see `llm-roofline models`), or a HF config.json path")
+    add_model_options(p)
     if devices:
         p.add_argument("hardware", help="comma-separated devices (see `llm-roofline hardware`), e.g. "
                                         "a100-80g,h100-sxm,rtx-a6000")
@@ -227,6 +230,12 @@ def _add_sweep(subparsers) -> None:
 # commands
 # ------------------------------------------------------------------------------------------------
 
+def _model(args):
+    from ..cli import model_from_args
+
+    return model_from_args(args)
+
+
 def _device(args, name: str | None = None):
     from ..cli import device_from_args
 
@@ -333,6 +342,7 @@ def _run_plot(args) -> str:
 
     image_format(args.image)  # fail before any work on a bad extension or a missing folder
     _check_folder(args.image)
+    args.model = _model(args)
     size, title, kind = _size(args.size), args.title, args.kind
     lists = kind in ("batch-sweep", "seq-sweep", "breakdown")  # bit-widths may be lists (one curve / bar each)
     if kind == "hardware":
@@ -468,6 +478,7 @@ def _run_sweep(args) -> str:
     total = math.prod(len(v) for v in axes.values() if isinstance(v, list))
     if total > MAX_POINTS:
         raise _scenario_error(f"the grid has {total:,} points; at most {MAX_POINTS:,} per sweep")
+    args.model = _model(args)
     device = _device(args)
     common = dict(efficiency=_efficiency(args, device), flash_attention=args.flash_attention,
                   logits_all=args.logits_all, group_size=args.group_size)
