@@ -1,8 +1,8 @@
 """Gemma 3 (``gemma3_text``, the language model of ``gemma3``): five sliding-window layers to one
 global, q/k RMSNorms per head, norms before and after each sublayer, tied embeddings.
 
-transformers 5.23 (models/gemma3): every absent field takes Gemma3TextConfig's default (the
-released multimodal configs give only a few fields in ``text_config``); ``layer_types`` defaults to
+transformers 5.23 (models/gemma3): every absent field but the three sizes always given takes
+Gemma3TextConfig's default (the released multimodal configs give only a few fields in ``text_config``); ``layer_types`` defaults to
 "sliding_attention" where (i + 1) % ``sliding_window_pattern`` (default 6) != 0, else
 "full_attention"; Gemma3Attention has q_norm / k_norm over ``head_dim``; the MLP is gated with
 ``hidden_activation`` (default gelu_pytorch_tanh).
@@ -24,6 +24,9 @@ _NORMS = ("input_layernorm", "post_attention_layernorm", "pre_feedforward_layern
 
 
 def _gemma3(f: Fields, model_type: str) -> dict[str, Any]:
+    # Every released config gives these (a config without them would be Gemma3TextConfig's default
+    # model, which nobody means); the rest may take the class defaults.
+    f.require("hidden_size", "num_hidden_layers", "intermediate_size")
     f = f.with_defaults(_DEFAULTS)
     if f.bool("use_bidirectional_attention", default=False):
         raise f.error("field 'use_bidirectional_attention' true (an encoder such as EmbeddingGemma) is not supported")
