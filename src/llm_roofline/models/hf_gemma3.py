@@ -2,10 +2,11 @@
 global, q/k RMSNorms per head, norms before and after each sublayer, tied embeddings.
 
 transformers 5.23 (models/gemma3): every absent field but the three sizes always given takes
-Gemma3TextConfig's default (the released multimodal configs give only a few fields in ``text_config``); ``layer_types`` defaults to
-"sliding_attention" where (i + 1) % ``sliding_window_pattern`` (default 6) != 0, else
-"full_attention"; Gemma3Attention has q_norm / k_norm over ``head_dim``; the MLP is gated with
-``hidden_activation`` (default gelu_pytorch_tanh).
+Gemma3TextConfig's default (the released multimodal configs give only a few fields in
+``text_config``); ``layer_types`` defaults to "sliding_attention" where
+(i + 1) % ``sliding_window_pattern`` (default 6) != 0, else "full_attention"; Gemma3Attention has
+q_norm / k_norm over ``head_dim``; the MLP is gated with ``hidden_activation`` (default
+gelu_pytorch_tanh).
 """
 
 from __future__ import annotations
