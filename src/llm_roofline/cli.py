@@ -9,15 +9,84 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
-from .errors import RooflineError
+from .errors import RooflineError, ScenarioError
 
 EXIT_USER_ERROR = 2
 
 
-def _bits(text: str) -> str | int:
-    return int(text) if text.strip().isdigit() else text
+# --- argument types: each checks its value where it is parsed, so the message names the flag -------
+
+def _flag_check(check):
+    """An argparse type from a check of :mod:`llm_roofline.inputs` (which raises ScenarioError)."""
+
+    def parse(text: str):
+        try:
+            return check(text)
+        except RooflineError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return parse
+
+
+def int_flag(field: str):
+    """An integer flag with the range of scenario field ``field`` (llm_roofline.limits), or (low, high)."""
+    from .inputs import integer_text
+    from .limits import GROUP_SIZE_LIMITS, SCALE_BITS_LIMITS, SCENARIO_LIMITS
+
+    low, high = field if isinstance(field, tuple) else {
+        **SCENARIO_LIMITS, "group_size": GROUP_SIZE_LIMITS, "scale_bits": SCALE_BITS_LIMITS}[field]
+    return _flag_check(lambda text: integer_text("", text, low, high))
+
+
+def real_flag(low: float, high: float, *, high_open: bool = False, unit: str = ""):
+    """A number flag in [low, high] (or [low, high))."""
+    from .inputs import real_text
+
+    return _flag_check(lambda text: real_text("", text, low, high, high_open=high_open, unit=unit))
+
+
+def output_file(text: str) -> str:
+    """``-o FILE``: a non-empty file name (``-o ""`` is a mistake, not standard output)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty file name; leave out -o to write to standard output")
+    return text
+
+
+def _bits_value(text: str) -> str | int:
+    from .inputs import integer_text
+    from .limits import MAX_BITS, MIN_BITS
+    from .precision import NAMED_FORMATS
+
+    if text.strip().isascii() and text.strip().isdigit():
+        return integer_text("", text, MIN_BITS, MAX_BITS)
+    if text.strip().lower() in NAMED_FORMATS:
+        return text
+    from .inputs import describe
+
+    raise ScenarioError(f"must be a bit-width {MIN_BITS}..{MAX_BITS} or one of {', '.join(NAMED_FORMATS)}, "
+                        f"got {describe(text)}")
+
+
+_bits = _flag_check(_bits_value)
+
+
+def _quantity_flag(dimension: str, field: str):
+    """--bandwidth / --capacity / --peak: a number with an optional unit, in the plausible range."""
+
+    def check(text: str) -> float:
+        from .inputs import hardware_number
+        from .units import quantity
+
+        try:
+            value = quantity(text, dimension)
+        except ValueError as exc:
+            raise ScenarioError(str(exc)) from None
+        return hardware_number("", value, field)
+
+    return _flag_check(check)
 
 
 def _add_analyze(sub) -> None:
@@ -29,20 +98,21 @@ def _add_analyze(sub) -> None:
     p.add_argument("hardware", help="catalog name or alias (see `llm-roofline hardware`; LLM-Viewer "
                                     "names like nvidia_A6000 work), or a path to a device YAML file")
     s = p.add_argument_group("scenario")
-    s.add_argument("--batch-size", "-b", type=int, default=1, help="sequences per batch (default 1)")
-    s.add_argument("--prompt-len", "-p", type=int, default=1024, help="prompt tokens (default 1024)")
-    s.add_argument("--gen-len", "-g", type=int, default=0,
+    s.add_argument("--batch-size", "-b", type=int_flag("batch_size"), default=1,
+                   help="sequences per batch (default 1)")
+    s.add_argument("--prompt-len", "-p", type=int_flag("prompt_len"), default=1024, help="prompt tokens (default 1024)")
+    s.add_argument("--gen-len", "-g", type=int_flag("gen_len"), default=0,
                    help="tokens generated after the prompt, for the generation metrics (default 0)")
-    s.add_argument("--kv-len", type=int, default=None,
+    s.add_argument("--kv-len", type=int_flag("kv_len"), default=None,
                    help="KV length of the reported decode step (default: prompt length)")
     s.add_argument("--w-bits", type=_bits, default=16, help="weights: bits 1..32 or fp16, bf16, fp8, int8, "
                                                            "int4, nf4, fp4 (default 16)")
     s.add_argument("--a-bits", type=_bits, default=16, help="activations: bits or format (default 16)")
     s.add_argument("--kv-bits", type=_bits, default=16, help="KV cache: bits or format (default 16)")
-    s.add_argument("--group-size", type=int, default=128,
+    s.add_argument("--group-size", type=int_flag("group_size"), default=128,
                    help="quantization group size for weights and KV below 16 bits; one 16-bit scale per "
                         "group is counted (0: no scales; default 128)")
-    s.add_argument("--scale-bits", type=int, default=16,
+    s.add_argument("--scale-bits", type=int_flag("scale_bits"), default=16,
                    help="bits of each group's scale in grouped quantization (default 16)")
     s.add_argument("--flash-attention", action="store_true", help="fused, causal-aware attention kernel")
     s.add_argument("--logits-all", action="store_true", help="prefill computes logits for every token")
@@ -50,34 +120,40 @@ def _add_analyze(sub) -> None:
     o = p.add_argument_group("output")
     o.add_argument("--format", "-f", choices=["table", "json", "csv"], default="table",
                    help="table (default), json (the full report), csv (the operator tables)")
-    o.add_argument("--output", "-o", help="write to this file instead of standard output")
+    o.add_argument("--output", "-o", type=output_file, help="write to this file instead of standard output")
     p.set_defaults(run=_run_analyze)
 
 
 def add_device_options(p) -> None:
     """Hardware overrides and the efficiency setting: shared by every command that analyses."""
+    from .limits import FRACTION_LIMITS, KERNEL_OVERHEAD_LIMITS_S
+
     h = p.add_argument_group("hardware overrides and efficiency")
-    h.add_argument("--bandwidth", help="memory bandwidth in bytes/s (e.g. 1.2e12 or 1.2TB/s)")
-    h.add_argument("--capacity", help="memory capacity in bytes (e.g. 80e9, 80GB or 80GiB)")
-    h.add_argument("--peak", help="dense 16-bit peak in FLOP/s (e.g. 312e12 or 312TFLOPS); the other "
-                                  "precisions keep their ratios to it")
+    h.add_argument("--bandwidth", type=_quantity_flag("B/s", "memory_bandwidth_bytes_per_s"),
+                   help="memory bandwidth in bytes/s (e.g. 1.2e12 or 1.2TB/s)")
+    h.add_argument("--capacity", type=_quantity_flag("B", "memory_capacity_bytes"),
+                   help="memory capacity in bytes (e.g. 80e9, 80GB or 80GiB)")
+    h.add_argument("--peak", type=_quantity_flag("FLOP/s", "peak_flops_per_s"),
+                   help="dense 16-bit peak in FLOP/s (e.g. 312e12 or 312TFLOPS); the other "
+                        "precisions keep their ratios to it")
     h.add_argument("--efficiency", default="ideal", choices=["ideal", "hardware"],
                    help="ideal: the paper's roofline (default); hardware: the device's measured fractions")
-    h.add_argument("--compute-fraction", type=float, help="fraction of peak FLOP/s reached (0, 1]")
-    h.add_argument("--bandwidth-fraction", type=float, help="fraction of bandwidth reached (0, 1]")
-    h.add_argument("--kernel-overhead-us", type=float, help="fixed cost per kernel launch, microseconds")
+    low, high = FRACTION_LIMITS
+    h.add_argument("--compute-fraction", type=real_flag(low, high),
+                   help=f"fraction of peak FLOP/s reached, {low:g}..{high:g}")
+    h.add_argument("--bandwidth-fraction", type=real_flag(low, high),
+                   help=f"fraction of bandwidth reached, {low:g}..{high:g}")
+    h.add_argument("--kernel-overhead-us", type=real_flag(KERNEL_OVERHEAD_LIMITS_S[0] * 1e6,
+                                                          KERNEL_OVERHEAD_LIMITS_S[1] * 1e6, high_open=True),
+                   help="fixed cost per kernel launch, microseconds (below 1e6)")
 
 
 def device_from_args(args, name: str | None = None):
     """The device named on the command line (or ``name``), with the user's overrides applied."""
     from .api import load_hardware
-    from .units import parse_quantity
 
-    overrides = {
-        "memory_bandwidth_bytes_per_s": None if args.bandwidth is None else parse_quantity(args.bandwidth, "B/s"),
-        "memory_capacity_bytes": None if args.capacity is None else parse_quantity(args.capacity, "B"),
-        "peak_flops_per_s": None if args.peak is None else parse_quantity(args.peak, "FLOP/s"),
-    }
+    overrides = {"memory_bandwidth_bytes_per_s": args.bandwidth, "memory_capacity_bytes": args.capacity,
+                 "peak_flops_per_s": args.peak}  # in SI base units, range-checked where parsed
     return load_hardware(name or args.hardware, **overrides)
 
 
@@ -236,22 +312,49 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # --help, --version, or a usage error already printed in one line
         return exc.code if isinstance(exc.code, int) else EXIT_USER_ERROR
     try:
-        text = args.run(args)
+        output = args.run(args)  # text, or an iterator of text chunks (a streamed sweep)
+        _emit([output] if isinstance(output, str) else output, getattr(args, "output", None))
     except RooflineError as exc:
         print(f"llm-roofline: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
-    if getattr(args, "output", None):
-        try:
-            Path(args.output).write_text(text)
-        except OSError as exc:
-            print(f"llm-roofline: error: cannot write {args.output}: {exc.strerror}", file=sys.stderr)
-            return EXIT_USER_ERROR
-    else:
-        try:
-            sys.stdout.write(text)
-        except BrokenPipeError:  # e.g. piped into `head`
-            return 0
+    except OSError as exc:
+        target = getattr(args, "output", None) or getattr(args, "image", None) or "standard output"
+        print(f"llm-roofline: error: cannot write {target}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
     return 0
+
+
+def _emit(chunks: Iterable[str], output: str | None) -> None:
+    """Write each chunk as it comes, to ``output`` or standard output (memory stays one chunk). The
+    file is opened when the first chunk is ready, so an error found before that leaves no file."""
+    if output is None:
+        try:
+            for chunk in chunks:
+                sys.stdout.write(chunk)
+            sys.stdout.flush()
+        except BrokenPipeError:  # the reader went away (`| head`): stop quietly
+            _silence_stdout()
+        return
+    handle = None
+    try:
+        for chunk in chunks:
+            if handle is None:
+                handle = Path(output).open("w", encoding="utf-8")
+            handle.write(chunk)
+    finally:
+        if handle is not None:
+            handle.close()
+
+
+def _silence_stdout() -> None:
+    """Point standard output at /dev/null so the interpreter's last flush does not fail again."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # not a real file (e.g. captured by a test)
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover

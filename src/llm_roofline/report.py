@@ -38,13 +38,23 @@ class StageTotals:
     tokens_per_s: np.ndarray
 
 
+def op_sum(values: np.ndarray) -> np.ndarray:
+    """Sum over operators (axis 0 of [n_ops, n]) in dataflow order: the same rounding for any number of
+    scenarios (NumPy sums a lone scenario's column pairwise, which can differ in the last bit, so a
+    sweep written in chunks would not match the whole sweep)."""
+    total = values[0].copy()
+    for row in values[1:]:
+        total += row
+    return total
+
+
 def stage_totals(costs: OpCosts, tokens: np.ndarray) -> StageTotals:
     """Totals = sum over operators of (per-occurrence value x count); ``tokens`` = B*T per scenario."""
     t, c = costs.table, costs.table.counts[:, None]
-    flops, traffic, time = (t.flops * c).sum(0), (t.bytes * c).sum(0), (costs.time_s * c).sum(0)
+    flops, traffic, time = op_sum(t.flops * c), op_sum(t.bytes * c), op_sum(costs.time_s * c)
     return StageTotals(
-        flops=flops, bytes=traffic, weight_bytes=(t.weight_bytes * c).sum(0),
-        activation_bytes=(t.activation_bytes * c).sum(0), kv_cache_bytes=(t.kv_cache_bytes * c).sum(0),
+        flops=flops, bytes=traffic, weight_bytes=op_sum(t.weight_bytes * c),
+        activation_bytes=op_sum(t.activation_bytes * c), kv_cache_bytes=op_sum(t.kv_cache_bytes * c),
         time_s=time, arithmetic_intensity=_ratio(flops, traffic), performance_flops_per_s=_ratio(flops, time),
         tokens_per_s=_ratio(tokens * np.ones_like(time), time),
     )
@@ -83,7 +93,7 @@ def generation(prefill_time_s: np.ndarray, at0: OpCosts, at1: OpCosts, prompt_le
     if overhead_s:  # one launch per step for every operator that does any work (as roofline() counts it)
         works = ((at1.table.flops > 0) | (at1.table.bytes > 0)).any(axis=1, keepdims=True)
         per_op = per_op + np.where(works, overhead_s, 0.0) * gen_len
-    decode = (per_op * at0.table.counts[:, None]).sum(0)
+    decode = op_sum(per_op * at0.table.counts[:, None])
     e2e = prefill_time_s + decode
     has_steps = gen_len > 0
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -120,7 +130,7 @@ def memory(model, scenario, prefill: OpCosts, at0: OpCosts, at1: OpCosts, hardwa
     (per-sequence KV + activations)). Decode activations peak at the last step, S = P + G (they are
     affine in the visible keys; ``at0`` / ``at1`` as in ``generation``)."""
     sc = scenario
-    weights = (prefill.table.param_bytes * prefill.table.counts[:, None]).sum(0)
+    weights = op_sum(prefill.table.param_bytes * prefill.table.counts[:, None])
     kb = storage_bytes(sc.kv_cache.bits, sc.group_size, sc.scale_bits)
     kv = sc.batch_size * cache_elements(model, sc.prompt_len + sc.gen_len) * kb
     a0, a1 = at0.table.activation_bytes, at1.table.activation_bytes

@@ -15,7 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from ..errors import ConfigError
+from ..errors import ConfigError, ScenarioError
+from ..inputs import real
+from ..limits import FRACTION_LIMITS, KERNEL_OVERHEAD_LIMITS_S
 
 # Precisions in order from narrow to wide; the engine picks the narrowest one that is at least
 # as wide as an operator's operands and that the device has.
@@ -47,13 +49,16 @@ class Efficiency:
     kernel_overhead_s: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("compute_fraction", "bandwidth_fraction"):
-            value = getattr(self, name)
-            if not (isinstance(value, int | float) and 0.0 < value <= 1.0):
-                raise ConfigError(f"efficiency.{name} must be in (0, 1], got {value!r}")
-        if not (isinstance(self.kernel_overhead_s, int | float) and 0.0 <= self.kernel_overhead_s < 1.0):
-            raise ConfigError(f"efficiency.kernel_overhead_s must be in [0, 1) seconds, "
-                              f"got {self.kernel_overhead_s!r}")
+        """Fractions in FRACTION_LIMITS ([1e-3, 1]: smaller ones would push times to infinity), the
+        overhead in KERNEL_OVERHEAD_LIMITS_S; numbers only (True is not 1.0, '0.5' is text)."""
+        try:
+            for name in ("compute_fraction", "bandwidth_fraction"):
+                object.__setattr__(self, name, real(f"efficiency.{name}", getattr(self, name), *FRACTION_LIMITS))
+            object.__setattr__(self, "kernel_overhead_s",
+                               real("efficiency.kernel_overhead_s", self.kernel_overhead_s,
+                                    *KERNEL_OVERHEAD_LIMITS_S, high_open=True, unit="s"))
+        except ScenarioError as exc:
+            raise ConfigError(str(exc)) from None
 
 
 IDEAL = Efficiency()

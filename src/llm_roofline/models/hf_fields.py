@@ -8,12 +8,15 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..errors import ConfigError
+from ..inputs import describe
+from ..limits import LAYER_COUNT_KEYS, MAX_DIMENSION, MAX_LAYERS
 from .spec import Layer, LayerGroup
 
 MISSING: Any = object()
 # Largest size any config field may give (2**40 elements): far above any real model, small enough
-# that products of sizes stay finite in float64.
-MAX_SIZE = 1 << 40
+# that products of sizes stay finite in float64. Layer counts have a cap of their own (MAX_LAYERS),
+# checked when they are read, before a parser builds any per-layer list.
+MAX_SIZE = MAX_DIMENSION
 
 # HF activation names -> spec.ACTIVATIONS.
 ACTIVATION_NAMES = {
@@ -72,8 +75,10 @@ class Fields:
             raise self.error(f"field {key!r} must be an integer, got {value!r} ({type(value).__name__})")
         if minimum is not None and value < minimum:
             raise self.error(f"field {key!r} must be >= {minimum}, got {value}")
+        if key in LAYER_COUNT_KEYS and value > MAX_LAYERS:
+            raise self.error(f"field {key!r} must be <= {MAX_LAYERS} layers, got {describe(value)}")
         if value > MAX_SIZE:
-            raise self.error(f"field {key!r} must be <= {MAX_SIZE} (2**40), got {value}")
+            raise self.error(f"field {key!r} must be <= {MAX_SIZE} (2**40), got {describe(value)}")
         return value
 
     def float(self, *keys: str, default: Any = MISSING) -> Any:
@@ -82,8 +87,9 @@ class Fields:
             return default
         if not isinstance(value, (int, float)) or isinstance(value, bool):
             raise self.error(f"field {key!r} must be a number, got {value!r} ({type(value).__name__})")
-        if not math.isfinite(value) or abs(value) > MAX_SIZE:
-            raise self.error(f"field {key!r} must be a finite number of magnitude <= {MAX_SIZE}, got {value!r}")
+        if abs(value) > MAX_SIZE or not math.isfinite(value):  # abs() first: isfinite(10**400) overflows
+            raise self.error(f"field {key!r} must be a finite number of magnitude <= {MAX_SIZE}, "
+                             f"got {describe(value)}")
         return float(value)
 
     def bool(self, *keys: str, default: Any = MISSING) -> Any:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from ..errors import ConfigError
+from ..limits import MAX_LAYERS
 
 NORM_KINDS = ("rmsnorm", "layernorm")
 ACTIVATIONS = ("silu", "gelu", "gelu_tanh", "relu", "relu2", "swiglu_fused")
@@ -242,6 +243,8 @@ class ModelSpec:
             _positive(self.name or "model", embed_dim=self.embed_dim)
         if not self.layer_groups:
             raise ConfigError(f"{self.name}: a model needs at least one layer")
+        if sum(group.count for group in self.layer_groups) > MAX_LAYERS:
+            raise ConfigError(f"{self.name}: more than {MAX_LAYERS} layers")
         names = dict(DEFAULT_OP_NAMES)
         names.update(self.op_names)
         object.__setattr__(self, "op_names", MappingProxyType(names))

@@ -8,7 +8,9 @@ inside the commands (not by argparse) so a bad list is one line on stderr with e
 from __future__ import annotations
 
 import argparse
+import math
 
+from ..limits import SWEEP_CHUNK_POINTS
 from .options import _LIST_HELP
 
 KINDS = ("roofline", "batch-sweep", "seq-sweep", "quantization", "flash-attention", "bandwidth", "hardware",
@@ -23,6 +25,18 @@ columns (one row per point of the grid, SI units):
   weights_bytes, kv_cache_bytes, activations_bytes, total_bytes      memory footprint
   fits, max_batch_size                                               against the device's memory
 rows: the Cartesian grid in the column order above (the last listed axis varies fastest)."""
+
+
+DPI_RANGE = (10, 1200)
+CHUNK_POINTS = SWEEP_CHUNK_POINTS  # rows per chunk of `sweep` (tests shrink it)
+POINTS_RANGE = (1, 1_000)
+TOP_RANGE = (1, 1_000)
+
+
+def _int_flag(field):
+    from ..cli import int_flag
+
+    return int_flag(field)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -46,9 +60,12 @@ def _hardware_options(p) -> None:
 
 def _image_options(p) -> None:
     o = p.add_argument_group("output")
-    o.add_argument("-o", "--output", dest="image", required=True, metavar="FILE",
+    from ..cli import output_file, real_flag
+
+    o.add_argument("-o", "--output", dest="image", required=True, metavar="FILE", type=output_file,
                    help="image file; the extension picks the format: .png, .svg or .pdf")
-    o.add_argument("--dpi", type=float, default=150, help="resolution of PNG output (default 150)")
+    o.add_argument("--dpi", type=real_flag(*DPI_RANGE), default=150,
+                   help=f"resolution of PNG output, {DPI_RANGE[0]}..{DPI_RANGE[1]} (default 150)")
     o.add_argument("--size", help="figure size in inches, WIDTHxHEIGHT (e.g. 10x4; default per kind)")
     o.add_argument("--title", help="figure title (default: model, device and scenario)")
 
@@ -58,7 +75,7 @@ def _bits_options(p, lists: bool) -> None:
     p.add_argument("--w-bits", default="16", help=f"weights: {what} (fp16, int8, int4, nf4, fp8...; default 16)")
     p.add_argument("--a-bits", default="16", help=f"activations: {what} (default 16)")
     p.add_argument("--kv-bits", default="16", help=f"KV cache: {what} (default 16)")
-    p.add_argument("--group-size", type=int, default=128,
+    p.add_argument("--group-size", type=_int_flag("group_size"), default=128,
                    help="quantization group size (one 16-bit scale per group below 16 bits; 0: none; default 128)")
 
 
@@ -72,11 +89,12 @@ def _scenario(p, *, batch: str | None, prompt: str | None, lists: tuple[str, ...
         kind = f"list ({_LIST_HELP})" if "prompt" in lists else "one value"
         s.add_argument("--prompt-len", "-p", default=prompt, help=f"prompt tokens: {kind} (default {prompt})")
     if gen:
-        s.add_argument("--gen-len", "-g", type=int, default=0,
+        s.add_argument("--gen-len", "-g", type=_int_flag("gen_len"), default=0,
                        help="tokens generated after the prompt; latency becomes the time per output token and "
                             "throughput the whole generation's (default 0: one decode step)")
     if kv_len:
-        s.add_argument("--kv-len", type=int, default=None, help="KV length of the decode step (default: prompt)")
+        s.add_argument("--kv-len", type=_int_flag("kv_len"), default=None,
+                       help="KV length of the decode step (default: prompt)")
     _bits_options(s, lists=bool(lists) if bit_lists is None else bit_lists)
     if flash:
         s.add_argument("--flash-attention", action="store_true", help="fused, causal-aware attention kernel")
@@ -135,12 +153,15 @@ def add_parser(subparsers) -> None:
     s.add_argument("--w-bits", default="16,8,4", help="weight bit-widths, one curve each (default 16,8,4)")
     s.add_argument("--a-bits", default="16", help="activations: bits or format (default 16)")
     s.add_argument("--kv-bits", default="16", help="KV cache: bits or format (default 16)")
-    s.add_argument("--group-size", type=int, default=128, help="quantization group size (0: no scales)")
+    s.add_argument("--group-size", type=_int_flag("group_size"), default=128,
+                   help="quantization group size (0: no scales)")
     s.add_argument("--batch-size", "-b", default="1..64", help="x axis of the decode panel (default 1..64)")
-    s.add_argument("--decode-prompt-len", type=int, default=1024, help="KV length of the decode panel (1024)")
+    s.add_argument("--decode-prompt-len", type=_int_flag("prompt_len"), default=1024,
+                   help="KV length of the decode panel (1024)")
     s.add_argument("--prompt-len", "-p", default="16..4096:x2", help="x axis of the prefill panel "
                                                                    "(default 16..4096:x2)")
-    s.add_argument("--prefill-batch-size", type=int, default=1, help="batch size of the prefill panel (1)")
+    s.add_argument("--prefill-batch-size", type=_int_flag("batch_size"), default=1,
+                   help="batch size of the prefill panel (1)")
     s.add_argument("--memory-configs", default="FP16,W4,W4KV4,W4A4",
                    help="formats of the memory panel, e.g. FP16,W8A8,W4KV4 (A defaults to 16, KV to A)")
     s.add_argument("--memory-scenarios", default="1x1024,1x4096,16x1024",
@@ -166,7 +187,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--bandwidths", default="0.2TB/s..4TB/s",
                    help="LO..HI (evenly spaced, --points values) or a comma-separated list, with units "
                         "(default 0.2TB/s..4TB/s)")
-    p.add_argument("--points", type=int, default=20, help="values in a LO..HI range (default 20)")
+    p.add_argument("--points", type=_int_flag(POINTS_RANGE), default=20,
+                   help=f"values in a LO..HI range, {POINTS_RANGE[0]}..{POINTS_RANGE[1]} (default 20)")
     _scenario(p, batch="1", prompt="1024", lists=("batch",), gen=False, kv_len=False, logits=False, bit_lists=False)
     _hardware_options(p)
     _image_options(p)
@@ -189,7 +211,8 @@ def add_parser(subparsers) -> None:
     _positional(p)
     p.add_argument("--group-by", choices=["kind", "op"], default="kind", help="default kind")
     p.add_argument("--share", action="store_true", help="show shares of the stage's time, not seconds")
-    p.add_argument("--top", type=int, default=8, help="groups shown before the rest is lumped (default 8)")
+    p.add_argument("--top", type=_int_flag(TOP_RANGE), default=8,
+                   help="groups shown before the rest is lumped (default 8)")
     _scenario(p, batch="1", prompt="1024", lists=("batch", "prompt"), gen=False)
     _hardware_options(p)
     _image_options(p)
@@ -213,13 +236,17 @@ def _add_sweep(subparsers) -> None:
     s.add_argument("--w-bits", default="16", help="weight bit-widths, or one format (default 16)")
     s.add_argument("--a-bits", default="16", help="activation bit-widths, or one format (default 16)")
     s.add_argument("--kv-bits", default="16", help="KV cache bit-widths, or one format (default 16)")
-    s.add_argument("--group-size", type=int, default=128, help="quantization group size (0: no scales)")
+    s.add_argument("--group-size", type=_int_flag("group_size"), default=128,
+                   help="quantization group size (0: no scales)")
     s.add_argument("--flash-attention", action="store_true", help="fused, causal-aware attention kernel")
     s.add_argument("--logits-all", action="store_true", help="prefill computes logits for every token")
     _hardware_options(p)
+    from ..cli import output_file
+
     o = p.add_argument_group("output")
-    o.add_argument("--format", "-f", choices=["csv", "json"], default="csv", help="csv (default) or json records")
-    o.add_argument("--output", "-o", help="write to this file instead of standard output")
+    o.add_argument("--format", "-f", choices=["csv", "json", "jsonl"], default="csv",
+                   help="csv (default), json (an array of records, one per line) or jsonl (JSON lines)")
+    o.add_argument("--output", "-o", type=output_file, help="write to this file instead of standard output")
     p.set_defaults(run=_run_sweep)
 
 
@@ -294,9 +321,10 @@ def _memory_configs(text: str):
         if key in ("FP16", "BF16", "W16A16", "W16A16KV16"):
             configs.append((label, 16, 16, 16))
             continue
-        m = re.fullmatch(r"W(\d+)(?:A(\d+))?(?:KV(\d+))?", key)
+        m = re.fullmatch(r"W(\d{1,3})(?:A(\d{1,3}))?(?:KV(\d{1,3}))?", key, re.ASCII)
         if not m:
-            raise _scenario_error(f"--memory-configs: cannot read {label!r}; use FP16 or W<bits>[A<bits>][KV<bits>]")
+            raise _scenario_error(f"--memory-configs: cannot read {label[:40]!r}; "
+                                  "use FP16 or W<bits>[A<bits>][KV<bits>]")
         w = int(m.group(1))
         a = int(m.group(2)) if m.group(2) else 16
         kv = int(m.group(3)) if m.group(3) else a
@@ -305,27 +333,28 @@ def _memory_configs(text: str):
 
 
 def _bandwidths(text: str, points: int) -> list[float]:
-    from ..units import parse_quantity
-
     if ".." in text:
         lo_text, hi_text = text.split("..", 1)
-        lo, hi = parse_quantity(lo_text, "B/s"), parse_quantity(hi_text, "B/s")
+        lo, hi = _bandwidth(lo_text), _bandwidth(hi_text)
         if hi < lo:
-            raise _scenario_error(f"--bandwidths: {text!r} ends before it starts")
-        if not 1 <= points <= 10_000:
-            raise _scenario_error("--points must be in 1..10000")
+            raise _scenario_error(f"--bandwidths: {text[:60]!r} ends before it starts")
         if points == 1:
             return [lo]
         return [lo + (hi - lo) * i / (points - 1) for i in range(points)]
-    return [parse_quantity(item, "B/s") for item in text.split(",")]
+    items = text.split(",")
+    if len(items) > POINTS_RANGE[1]:
+        raise _scenario_error(f"--bandwidths: {len(items):,} values; at most {POINTS_RANGE[1]:,}")
+    return [_bandwidth(item) for item in items]
 
 
-DPI_RANGE = (10, 1200)
+def _bandwidth(text: str) -> float:
+    from ..inputs import hardware_number
+    from ..units import parse_quantity
+
+    return hardware_number("--bandwidths", parse_quantity(text, "B/s"), "memory_bandwidth_bytes_per_s")
 
 
 def _run_plot(args) -> str:
-    if not DPI_RANGE[0] <= args.dpi <= DPI_RANGE[1]:
-        raise _scenario_error(f"--dpi must be in {DPI_RANGE[0]}..{DPI_RANGE[1]}, got {args.dpi:g}")
     from . import data as d
     from . import render as r
     from .options import image_format, parse_floats, parse_names, parse_pairs
@@ -446,14 +475,9 @@ def _merge_hardware(rows, prices):
 # sweep
 # ------------------------------------------------------------------------------------------------
 
-CHUNK_POINTS = 50_000
-MAX_POINTS = 1_000_000  # rows are gathered in memory before writing
-
-
-def _run_sweep(args) -> str:
-    import math
-
-    from ..api import SWEEP_AXES, sweep
+def _run_sweep(args):
+    """The grid evaluated and written CHUNK_POINTS rows at a time (memory stays one chunk's)."""
+    from ..api import SWEEP_AXES, sweep_chunks
     from .options import parse_bits_list, parse_int_list
     from .progress import ProgressBar
 
@@ -465,35 +489,47 @@ def _run_sweep(args) -> str:
         flag = "--" + name.replace("_", "-")
         values = parse_bits_list(text, flag) if name.endswith("bits") else parse_int_list(text, flag)
         axes[name] = values[0] if isinstance(values[0], str) else values  # a named format is one fixed value
-    total = math.prod(len(v) for v in axes.values() if isinstance(v, list))
-    if total > MAX_POINTS:
-        raise _scenario_error(f"the grid has {total:,} points; at most {MAX_POINTS:,} per sweep")
     device = _device(args)
-    common = dict(efficiency=_efficiency(args, device), flash_attention=args.flash_attention,
-                  logits_all=args.logits_all, group_size=args.group_size)
-    # Chunks along the outermost axis with several values keep the grid's row order.
-    names = list(axes)
-    outer = next((n for n in names if isinstance(axes[n], list) and len(axes[n]) > 1), None)
-    chunks = [axes]
-    if outer is not None and total > CHUNK_POINTS:
-        inner = total // len(axes[outer])  # points per value of the outer axis
-        step = max(1, CHUNK_POINTS // inner)
-        chunks = [{**axes, outer: axes[outer][i:i + step]} for i in range(0, len(axes[outer]), step)]
-    progress = ProgressBar("sweep")
-    columns: dict[str, list] = {}
-    for i, chunk in enumerate(chunks):
-        result = sweep(args.model, device, **common, **chunk)
-        for key, values in result.columns.items():
-            columns.setdefault(key, []).append(values)
-        progress(i + 1, len(chunks))
-    import numpy as np
+    chunks = sweep_chunks(args.model, device, chunk_points=CHUNK_POINTS, efficiency=_efficiency(args, device),
+                          flash_attention=args.flash_attention, logits_all=args.logits_all,
+                          group_size=args.group_size, **axes)
+    total = math.prod(len(v) for v in axes.values() if isinstance(v, list))
+    return _stream_sweep(chunks, args.format, ProgressBar("sweep"), -(-total // CHUNK_POINTS))
 
-    merged = {k: np.concatenate(v) for k, v in columns.items()}
-    return _format_sweep(merged, args.format)
+
+def _stream_sweep(chunks, fmt: str, progress, n_chunks: int):
+    """Text chunks of the sweep's output: CSV (a header, then rows), a JSON array with one record per
+    line, or JSON lines. Strict JSON: a missing value (NaN) is null, never NaN or Infinity."""
+    import json
+
+    first = True
+    for i, result in enumerate(chunks):
+        names = list(result.columns)
+        cols = [_column_values(result.columns[k]) for k in names]
+        rows = zip(*cols, strict=True)
+        if fmt == "csv":
+            lines = [",".join(_csv_text(v) for v in row) for row in rows]
+            text = ("\n".join([",".join(names), *lines]) if first else "\n".join(lines)) + "\n"
+        else:
+            records = [json.dumps(dict(zip(names, row, strict=True)), allow_nan=False) for row in rows]
+            if fmt == "jsonl":
+                text = "\n".join(records) + "\n"
+            else:
+                text = ("[\n" if first else ",\n") + ",\n".join(records)
+        first = False
+        progress(i + 1, n_chunks)
+        yield text
+    if fmt == "json":
+        yield "\n]\n"
+
+
+def _csv_text(value) -> str:
+    return "" if value is None else "true" if value is True else "false" if value is False else repr(value)
 
 
 def _column_values(values) -> list:
-    """One column as JSON-ready Python values: bools, exact integers, floats, None for NaN."""
+    """One column as JSON-ready Python values: bools, exact integers, floats, None for NaN (and for an
+    infinity, which no valid input produces)."""
     import numpy as np
 
     values = np.asarray(values)
@@ -504,18 +540,3 @@ def _column_values(values) -> list:
         return values.astype(np.int64).tolist()
     return [None if not f else int(v) if v.is_integer() and abs(v) < 2**53 else v
             for v, f in zip(values.astype(float).tolist(), finite.tolist(), strict=True)]
-
-
-def _format_sweep(columns: dict, fmt: str) -> str:
-    import json
-
-    names = list(columns)
-    cols = [_column_values(columns[k]) for k in names]
-    if fmt == "json":
-        return json.dumps([dict(zip(names, row, strict=True)) for row in zip(*cols, strict=True)], indent=1) + "\n"
-
-    def text(col: list) -> list[str]:
-        return ["" if v is None else "true" if v is True else "false" if v is False else repr(v) for v in col]
-
-    lines = [",".join(names), *(",".join(row) for row in zip(*(text(c) for c in cols), strict=True))]
-    return "\n".join(lines) + "\n"

@@ -23,10 +23,13 @@ import numpy as np
 from .. import api
 from ..errors import ScenarioError
 from ..hardware.spec import PRECISIONS, Hardware
+from ..inputs import grid_points
 from ..result import report_at
 from ..roofline import device_peaks
+from .options import check_series
 
 Progress = Callable[[int, int], None] | None
+MAX_BANDWIDTHS = 1_000  # devices of a bandwidth figure: each is one engine call
 AXIS_LABELS = {"batch_size": "batch {}", "prompt_len": "prompt {}", "gen_len": "gen {}", "kv_len": "KV length {}",
                "w_bits": "W{}", "a_bits": "A{}", "kv_bits": "KV{}"}
 # Preferred name of a ceiling when several precisions share a peak (fp16 before bf16, int8 before fp8...).
@@ -188,6 +191,7 @@ class SweepData:
 def _grid(spec, device, x_name, xs, axes: dict, *, flash_attention, logits_all, group_size, efficiency):
     """api.sweep over ``axes`` (lists) and the x axis last; returns columns shaped [*series, x]."""
     ordered = {k: _listed(v) for k, v in axes.items() if k != x_name and _listed(v)}
+    check_series(int(np.prod([len(v) for v in ordered.values()])), "curves (combinations of the listed values)")
     ordered[x_name] = list(xs)
     result = api.sweep(spec, device, flash_attention=flash_attention, logits_all=logits_all,
                        group_size=group_size, efficiency=efficiency, **{k: _axis(v) for k, v in ordered.items()})
@@ -292,9 +296,10 @@ def memory_breakdown(model, hardware, *, configs=DEFAULT_MEMORY_CONFIGS,
                      group_size=128) -> MemoryBreakdown:
     """The engine's memory footprint (weights, KV cache of prompt + generated tokens, peak activations)
     for each format ``(label, w_bits, a_bits, kv_bits)`` and each ``(batch size, prompt length)``."""
-    spec, device = _load(model, hardware)
     configs = tuple(configs)
     n_s, n_c = len(scenarios), len(configs)
+    check_series(n_s * n_c, "memory bars (formats x scenarios)")
+    spec, device = _load(model, hardware)
     b = [s[0] for s in scenarios for _ in configs]
     p = [s[1] for s in scenarios for _ in configs]
     w, ab, kv = ([c[i] for _ in scenarios for c in configs] for i in (1, 2, 3))
@@ -363,9 +368,11 @@ def flash_attention(model, hardware, *, batch_size: Sequence[int] = (1, 16),
                     kv_bits=16, group_size=128, efficiency="ideal") -> FlashAttentionData:
     """Memory traffic and time of prefill and of one decode step (KV length = prompt length), without
     and with the fused FlashAttention kernel (paper Fig. 16)."""
+    bs, ps = _listed(batch_size), _listed(prompt_len)
+    check_series(len(bs), "batch sizes (one curve each)")
+    grid_points({"batch_size": len(bs), "prompt_len": len(ps)}, "the figure's grid")
     spec, device = _load(model, hardware)
     out = {k: [] for k in ("prefill_bytes", "prefill_time_s", "decode_bytes", "decode_time_s")}
-    bs, ps = _listed(batch_size), _listed(prompt_len)
     for fa in (False, True):
         r = api.sweep(spec, device, batch_size=bs, prompt_len=ps, w_bits=w_bits, a_bits=a_bits, kv_bits=kv_bits,
                       flash_attention=fa, group_size=group_size, efficiency=efficiency)
@@ -401,11 +408,15 @@ def bandwidth(model, hardware, *, bandwidths: Sequence[float], batch_size: Seque
               efficiency="ideal", progress: Progress = None) -> BandwidthData:
     """Decode step time (KV length = prompt length) of a device whose memory bandwidth is replaced by
     each of ``bandwidths`` (bytes/s); everything else is the device's (paper Fig. 20)."""
-    spec, device = _load(model, hardware)
     bws = [float(b) for b in _listed(bandwidths)]
     if not bws:
         raise ScenarioError("bandwidths: give at least one value")
+    if len(bws) > MAX_BANDWIDTHS:
+        raise ScenarioError(f"bandwidths: {len(bws):,} values; at most {MAX_BANDWIDTHS:,} (one device each)")
     bs = _listed(batch_size)
+    check_series(len(bs), "batch sizes (one curve each)")
+    grid_points({"bandwidths": len(bws), "batch_size": len(bs)}, "the figure's grid")
+    spec, device = _load(model, hardware)
     times = np.empty((len(bs), len(bws)))
     rates = np.empty_like(times)
     for j, bw in enumerate(bws):
@@ -450,6 +461,7 @@ def hardware_comparison(model, devices: Sequence, *, batch_size: int = 1, prompt
     devices = list(devices)
     if not devices:
         raise ScenarioError("give at least one device")
+    check_series(len(devices), "devices (one bar each)")
     if prices is not None and len(prices) != len(devices):
         raise ScenarioError(f"{len(prices)} prices for {len(devices)} devices; give one price per device")
     spec = api.load_model(model)
@@ -503,10 +515,11 @@ def breakdown(model, hardware, *, batch_size=1, prompt_len=1024, kv_len=None, w_
     operator (``group_by='op'``), for each combination of the listed settings."""
     if group_by not in ("kind", "op"):
         raise ScenarioError(f"group_by must be kind or op, got {group_by!r}")
-    spec, device = _load(model, hardware)
     axes = {"batch_size": batch_size, "prompt_len": prompt_len, "kv_len": kv_len, "w_bits": w_bits,
             "a_bits": a_bits, "kv_bits": kv_bits}
     listed = {k: _listed(v) for k, v in axes.items() if _listed(v)}
+    check_series(int(np.prod([len(v) for v in listed.values()])), "bars (combinations of the listed values)")
+    spec, device = _load(model, hardware)
     r = api.sweep(spec, device, flash_attention=flash_attention, logits_all=logits_all, group_size=group_size,
                   efficiency=efficiency, **{k: _axis(v) for k, v in listed.items()})
     varying = [k for k, v in listed.items() if len(v) > 1]
