@@ -154,7 +154,13 @@ def device_from_args(args, name: str | None = None):
 
     overrides = {"memory_bandwidth_bytes_per_s": args.bandwidth, "memory_capacity_bytes": args.capacity,
                  "peak_flops_per_s": args.peak}  # in SI base units, range-checked where parsed
-    return load_hardware(name or args.hardware, **overrides)
+    device = load_hardware(name or args.hardware)
+    try:
+        return load_hardware(device, **overrides)
+    except RooflineError as exc:  # e.g. --peak scales another precision out of range: name the flag
+        flag = {"memory_bandwidth": "--bandwidth", "memory_capacity": "--capacity", "peak_flops": "--peak"}
+        prefix = next((f for field, f in flag.items() if str(exc).startswith(field)), None)
+        raise ScenarioError(f"{prefix}: {exc}" if prefix else str(exc)) from None
 
 
 def efficiency_from_args(args, device):
@@ -180,7 +186,7 @@ def _run_analyze(args) -> str:
                      group_size=args.group_size, scale_bits=args.scale_bits,
                      efficiency=_efficiency(args, device))
     if args.format == "json":
-        return json.dumps(report.to_dict(), indent=2) + "\n"
+        return json.dumps(report.to_dict(), indent=2, allow_nan=False) + "\n"  # strict JSON, always
     if args.format == "csv":
         from .textreport import ops_csv
 

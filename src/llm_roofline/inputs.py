@@ -59,9 +59,11 @@ def _interval(low: float, high: float, high_open: bool) -> str:
     return f"[{low:g}, {high:g}{')' if high_open else ']'}"
 
 
-def real(name: str, value: object, low: float, high: float, *, high_open: bool = False, unit: str = "") -> float:
+def real(name: str, value: object, low: float, high: float, *, high_open: bool = False, unit: str = "",
+         shown: str | None = None) -> float:
     """``value`` as a float if it is a real number (not a bool, not text) in [low, high] (or
-    [low, high) with ``high_open``); ``unit`` is shown after the range."""
+    [low, high) with ``high_open``); ``unit`` is shown after the range, ``shown`` (the text the user
+    wrote) instead of the value."""
     suffix = f" {unit}" if unit else ""
     if not isinstance(value, numbers.Real) or isinstance(value, bool) or kind_of(value) == "a bool":
         raise ScenarioError(f"{_lead(name)} be a number{f' of {unit}' if unit else ''}, not {kind_of(value)} "
@@ -72,7 +74,7 @@ def real(name: str, value: object, low: float, high: float, *, high_open: bool =
         number = math.inf
     if not (math.isfinite(number) and low <= number <= high and not (high_open and number == high)):
         raise ScenarioError(f"{_lead(name)} be a number in {_interval(low, high, high_open)}{suffix}, "
-                            f"got {describe(value)}")
+                            f"got {shown or describe(value)}")
     return number
 
 
@@ -104,7 +106,7 @@ def real_text(name: str, text: str, low: float, high: float, *, high_open: bool 
     except ValueError:
         raise ScenarioError(f"{_lead(name)} be a number in {_interval(low, high, high_open)}"
                             f"{f' {unit}' if unit else ''}, got {describe(text)}") from None
-    return real(name, value, low, high, high_open=high_open, unit=unit)
+    return real(name, value, low, high, high_open=high_open, unit=unit, shown=text.strip()[:40])
 
 
 def hardware_number(name: str, value: object, field: str) -> float:

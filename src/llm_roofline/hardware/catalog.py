@@ -25,6 +25,7 @@ import yaml
 from ..errors import ConfigError, ScenarioError, UnknownNameError
 from ..files import kind_of_path, parse_yaml, read_text, shown, user_path
 from ..inputs import hardware_number
+from ..limits import HARDWARE_RANGES
 from ..units import quantity
 from .spec import PRECISIONS, Efficiency, Hardware
 
@@ -331,5 +332,13 @@ def _overridden_peaks(hardware: Hardware, value: Mapping[str, float] | float) ->
         return peaks
     peak16 = _checked_number(value, "peak_flops_per_s")
     reference = hardware.peak_16bit_flops_per_s
-    return {precision: peak16 if peak == reference else peak * peak16 / reference
-            for precision, peak in hardware.peak_flops_per_s.items()}
+    peaks = {precision: peak16 if peak == reference else peak * peak16 / reference
+             for precision, peak in hardware.peak_flops_per_s.items()}
+    low, high, _ = HARDWARE_RANGES["peak_flops_per_s"]
+    for precision, peak in peaks.items():
+        if not low <= peak <= high:
+            raise ConfigError(f"peak_flops_per_s: a 16-bit peak of {peak16:g} FLOP/s puts {precision} at {peak:g} "
+                              f"FLOP/s (the device's ratios between precisions are kept), outside "
+                              f"[{low:g}, {high:g}]; give a peak between {low * peak16 / peak:g} and "
+                              f"{high * peak16 / max(peaks.values()):g}")
+    return peaks

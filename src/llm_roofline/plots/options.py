@@ -50,14 +50,14 @@ def parse_int_list(text: str, name: str = "value") -> list[int]:
     items = [item.strip() for item in str(text).split(",")]
     if not any(items):
         raise ScenarioError(f"{name}: empty list; use {_LIST_HELP}")
+    limits = SCENARIO_LIMITS.get(name.lstrip("-").replace("-", "_"))
     for item in items:
-        for value in _expand(item, name):
+        for value in _expand(item, name, limits):
             if value not in seen:
                 seen.add(value)
                 values.append(value)
             if len(values) > MAX_LIST_VALUES:
                 raise ScenarioError(f"{name}: more than {MAX_LIST_VALUES:,} values in {_short(text)}")
-    limits = SCENARIO_LIMITS.get(name.lstrip("-").replace("-", "_"))
     if limits is not None:
         low, high = limits
         bad = next((v for v in (min(values), max(values)) if not low <= v <= high), None)
@@ -70,13 +70,15 @@ def _short(text: str) -> str:
     return repr(text) if len(text) <= 60 else repr(text[:57] + "...")
 
 
-def _expand(item: str, name: str):
+def _expand(item: str, name: str, limits: tuple[int, int] | None):
     match = _RANGE.match(item)
     single = _NUMBER.match(item)
     if not (single or match):
         raise ScenarioError(f"{name}: cannot read {_short(item)}; use {_LIST_HELP}")
-    if max(len(digits) for digits in re.findall(r"[0-9]+", item)) > 18:  # beyond every limit (and int()'s reach)
-        raise ScenarioError(f"{name}: a number in {_short(item)} is out of range")
+    longest = max(len(digits.lstrip("0")) for digits in re.findall(r"[0-9]+", item))
+    if longest > 18:  # beyond every limit (and beyond what int() converts at 4,300 digits)
+        valid = f" (valid: {limits[0]}..{limits[1]})" if limits else ""
+        raise ScenarioError(f"{name}: a {longest}-digit number is out of range{valid}")
     if single:
         yield int(item)
         return
