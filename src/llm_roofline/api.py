@@ -58,9 +58,9 @@ def resolve_efficiency(efficiency: str | Efficiency | Mapping, hardware: Hardwar
         except TypeError as exc:
             raise ConfigError(f"efficiency: {exc}; fields are compute_fraction, bandwidth_fraction, "
                               "kernel_overhead_s") from None
-    elif efficiency == "ideal":
+    elif isinstance(efficiency, str) and efficiency == "ideal":
         base = IDEAL
-    elif efficiency == "hardware":
+    elif isinstance(efficiency, str) and efficiency == "hardware":
         base = hardware.efficiency
     else:
         raise ScenarioError(f"efficiency must be one of {', '.join(EFFICIENCY_MODES)}, an Efficiency or a "
