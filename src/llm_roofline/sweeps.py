@@ -124,13 +124,13 @@ def sweep_chunks(model, hardware, *, chunk_points: int = SWEEP_CHUNK_POINTS, eff
                    scale_bits=scale_bits)
     Scenario.build(**g.fixed, **g.rows(0, 1), **options)  # fixed values and options fail here, not later
 
-    def chunks() -> Iterator[SweepResult]:
-        for start in range(0, g.points, chunk_points):
-            scenario = Scenario.build(**g.fixed, **g.rows(start, min(start + chunk_points, g.points)), **options)
-            analysis = evaluate(spec, device, scenario, eff)
-            yield SweepResult(analysis=analysis, columns=sweep_columns(analysis))
+    def rows(start: int) -> SweepResult:
+        scenario = Scenario.build(**g.fixed, **g.rows(start, min(start + chunk_points, g.points)), **options)
+        analysis = evaluate(spec, device, scenario, eff)
+        return SweepResult(analysis=analysis, columns=sweep_columns(analysis))
 
-    return chunks()
+    # No chunk is kept once the next is asked for: memory stays that of one chunk.
+    return (rows(start) for start in range(0, g.points, chunk_points))
 
 
 def sweep(model, hardware, *, efficiency="ideal", flash_attention: bool = False, logits_all: bool = False,

@@ -499,28 +499,29 @@ def _run_sweep(args):
 
 def _stream_sweep(chunks, fmt: str, progress, n_chunks: int):
     """Text chunks of the sweep's output: CSV (a header, then rows), a JSON array with one record per
-    line, or JSON lines. Strict JSON: a missing value (NaN) is null, never NaN or Infinity."""
-    import json
-
-    first = True
+    line, or JSON lines. Strict JSON: a missing value (NaN) is null, never NaN or Infinity. Each chunk's
+    results are dropped before the next is computed, so memory stays that of one chunk."""
     for i, result in enumerate(chunks):
-        names = list(result.columns)
-        cols = [_column_values(result.columns[k]) for k in names]
-        rows = zip(*cols, strict=True)
-        if fmt == "csv":
-            lines = [",".join(_csv_text(v) for v in row) for row in rows]
-            text = ("\n".join([",".join(names), *lines]) if first else "\n".join(lines)) + "\n"
-        else:
-            records = [json.dumps(dict(zip(names, row, strict=True)), allow_nan=False) for row in rows]
-            if fmt == "jsonl":
-                text = "\n".join(records) + "\n"
-            else:
-                text = ("[\n" if first else ",\n") + ",\n".join(records)
-        first = False
+        text = _chunk_text(result.columns, fmt, first=i == 0)
+        del result
         progress(i + 1, n_chunks)
         yield text
     if fmt == "json":
         yield "\n]\n"
+
+
+def _chunk_text(columns: dict, fmt: str, first: bool) -> str:
+    import json
+
+    names = list(columns)
+    rows = zip(*(_column_values(columns[k]) for k in names), strict=True)
+    if fmt == "csv":
+        lines = [",".join(_csv_text(v) for v in row) for row in rows]
+        return "\n".join([",".join(names), *lines] if first else lines) + "\n"
+    records = [json.dumps(dict(zip(names, row, strict=True)), allow_nan=False) for row in rows]
+    if fmt == "jsonl":
+        return "\n".join(records) + "\n"
+    return ("[\n" if first else ",\n") + ",\n".join(records)
 
 
 def _csv_text(value) -> str:
