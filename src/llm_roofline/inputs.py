@@ -33,7 +33,7 @@ def describe(value: object) -> str:
     if isinstance(value, numbers.Integral):
         return str(int(value))
     if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        return f"{float(value):g}"
+        return repr(float(value))  # the shortest exact form: 8.0, 1e-320, nan
     return _SHORT.repr(value)
 
 
