@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
@@ -91,11 +92,13 @@ SCENARIO_FLAGS = ["--batch-size", "--prompt-len", "--gen-len", "--kv-len", "--w-
 COMMANDS = {
     "analyze": (SCENARIO_FLAGS + ["--scale-bits", "--format", "-o"], []),
     "sweep": (SCENARIO_FLAGS + ["--format", "-o"], []),
-    # Plots write to a folder that does not exist, so they stop before drawing: the fuzz is of the input.
-    "plot roofline": (SCENARIO_FLAGS + ["--stage", "--precision", "--dpi", "--size"], ["-o", "/no-such-dir/x.png"]),
-    "plot breakdown": (SCENARIO_FLAGS + ["--top", "--group-by"], ["-o", "/no-such-dir/x.png"]),
-    "plot bandwidth": (SCENARIO_FLAGS + ["--bandwidths", "--points"], ["-o", "/no-such-dir/x.svg"]),
-    "plot quantization": (SCENARIO_FLAGS + ["--memory-configs", "--memory-scenarios"], ["-o", "/no-such-dir/x.pdf"]),
+    # Plots go through every check and compute their data; drawing is stubbed out (see run_in_process).
+    **{f"plot {kind}": (SCENARIO_FLAGS + extra, ["-o", str(FIXTURES / "figure.png")]) for kind, extra in {
+        "roofline": ["--stage", "--precision", "--dpi", "--size", "--title"],
+        "breakdown": ["--top", "--group-by"], "batch-sweep": [], "seq-sweep": [], "flash-attention": [],
+        "bandwidth": ["--bandwidths", "--points"], "hardware": ["--price"],
+        "quantization": ["--memory-configs", "--memory-scenarios", "--decode-prompt-len", "--prefill-batch-size"],
+    }.items()},
 }
 OUTPUTS = ["", " ", "/no-such-dir/out.txt", str(FIXTURES / "out.txt")]
 
@@ -118,8 +121,14 @@ def strict_json(text: str):
 
 
 def run_in_process(argv: list[str]) -> tuple[int, str, str]:
+    """main(argv) with its output captured and figures computed but not drawn (drawing is slow and is
+    not input handling: the figure tests cover it)."""
+    from llm_roofline.plots import render
+
+    stubs = {name: (lambda *args, **kwargs: None) for name in dir(render) if name.startswith("draw_")}
     out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    with mock.patch.multiple(render, save=lambda *args, **kwargs: None, **stubs), \
+            contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = main(argv)  # any exception escaping main() fails the test: that would be a traceback
     return code, out.getvalue(), err.getvalue()
 
@@ -175,6 +184,22 @@ def test_the_api_returns_a_strict_report_or_a_roofline_error(values, grid):
     except lr.RooflineError as exc:
         message = str(exc)
         assert message and len(message) < 600 and "\n" not in message
+
+
+OVERRIDES = ["memory_bandwidth_bytes_per_s", "memory_capacity_bytes", "peak_flops_per_s"]
+
+
+@fuzz(100)
+@given(values=st.dictionaries(st.sampled_from(OVERRIDES), st.one_of(
+    NASTY_VALUES, st.floats(0, 1e20), st.dictionaries(st.sampled_from(["fp16", "int8", "fp99", ""]), NASTY_VALUES,
+                                                      max_size=2)), min_size=1, max_size=3))
+def test_device_overrides_give_a_device_or_a_roofline_error(values):
+    try:
+        device = lr.load_hardware("h100-sxm", **values)
+    except lr.RooflineError as exc:
+        assert "\n" not in str(exc) and len(str(exc)) < 600
+        return
+    json.dumps(lr.analyze(TINY, device, gen_len=3).to_dict(), allow_nan=False)
 
 
 def _log_uniform(low: float, high: float):

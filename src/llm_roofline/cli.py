@@ -13,80 +13,9 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from .errors import RooflineError, ScenarioError
+from .flags import bits_flag, int_flag, output_file, quantity_flag, real_flag
 
 EXIT_USER_ERROR = 2
-
-
-# --- argument types: each checks its value where it is parsed, so the message names the flag -------
-
-def _flag_check(check):
-    """An argparse type from a check of :mod:`llm_roofline.inputs` (which raises ScenarioError)."""
-
-    def parse(text: str):
-        try:
-            return check(text)
-        except RooflineError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-
-    return parse
-
-
-def int_flag(field: str):
-    """An integer flag with the range of scenario field ``field`` (llm_roofline.limits), or (low, high)."""
-    from .inputs import integer_text
-    from .limits import GROUP_SIZE_LIMITS, SCALE_BITS_LIMITS, SCENARIO_LIMITS
-
-    low, high = field if isinstance(field, tuple) else {
-        **SCENARIO_LIMITS, "group_size": GROUP_SIZE_LIMITS, "scale_bits": SCALE_BITS_LIMITS}[field]
-    return _flag_check(lambda text: integer_text("", text, low, high))
-
-
-def real_flag(low: float, high: float, *, high_open: bool = False, unit: str = ""):
-    """A number flag in [low, high] (or [low, high))."""
-    from .inputs import real_text
-
-    return _flag_check(lambda text: real_text("", text, low, high, high_open=high_open, unit=unit))
-
-
-def output_file(text: str) -> str:
-    """``-o FILE``: a non-empty file name (``-o ""`` is a mistake, not standard output)."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError("an empty file name; leave out -o to write to standard output")
-    return text
-
-
-def _bits_value(text: str) -> str | int:
-    from .inputs import integer_text
-    from .limits import MAX_BITS, MIN_BITS
-    from .precision import NAMED_FORMATS
-
-    if text.strip().isascii() and text.strip().isdigit():
-        return integer_text("", text, MIN_BITS, MAX_BITS)
-    if text.strip().lower() in NAMED_FORMATS:
-        return text
-    from .inputs import describe
-
-    raise ScenarioError(f"must be a bit-width {MIN_BITS}..{MAX_BITS} or one of {', '.join(NAMED_FORMATS)}, "
-                        f"got {describe(text)}")
-
-
-_bits = _flag_check(_bits_value)
-
-
-def _quantity_flag(dimension: str, field: str):
-    """--bandwidth / --capacity / --peak: a number with an optional unit, in the plausible range."""
-
-    def check(text: str) -> float:
-        from .inputs import hardware_number
-        from .units import quantity
-
-        try:
-            value = quantity(text, dimension)
-        except ValueError as exc:
-            raise ScenarioError(str(exc)) from None
-        return hardware_number("", value, field)
-
-    return _flag_check(check)
 
 
 def _add_analyze(sub) -> None:
@@ -105,10 +34,10 @@ def _add_analyze(sub) -> None:
                    help="tokens generated after the prompt, for the generation metrics (default 0)")
     s.add_argument("--kv-len", type=int_flag("kv_len"), default=None,
                    help="KV length of the reported decode step (default: prompt length)")
-    s.add_argument("--w-bits", type=_bits, default=16, help="weights: bits 1..32 or fp16, bf16, fp8, int8, "
+    s.add_argument("--w-bits", type=bits_flag, default=16, help="weights: bits 1..32 or fp16, bf16, fp8, int8, "
                                                            "int4, nf4, fp4 (default 16)")
-    s.add_argument("--a-bits", type=_bits, default=16, help="activations: bits or format (default 16)")
-    s.add_argument("--kv-bits", type=_bits, default=16, help="KV cache: bits or format (default 16)")
+    s.add_argument("--a-bits", type=bits_flag, default=16, help="activations: bits or format (default 16)")
+    s.add_argument("--kv-bits", type=bits_flag, default=16, help="KV cache: bits or format (default 16)")
     s.add_argument("--group-size", type=int_flag("group_size"), default=128,
                    help="quantization group size for weights and KV below 16 bits; one 16-bit scale per "
                         "group is counted (0: no scales; default 128)")
@@ -129,11 +58,11 @@ def add_device_options(p) -> None:
     from .limits import FRACTION_LIMITS, KERNEL_OVERHEAD_LIMITS_S
 
     h = p.add_argument_group("hardware overrides and efficiency")
-    h.add_argument("--bandwidth", type=_quantity_flag("B/s", "memory_bandwidth_bytes_per_s"),
+    h.add_argument("--bandwidth", type=quantity_flag("B/s", "memory_bandwidth_bytes_per_s"),
                    help="memory bandwidth in bytes/s (e.g. 1.2e12 or 1.2TB/s)")
-    h.add_argument("--capacity", type=_quantity_flag("B", "memory_capacity_bytes"),
+    h.add_argument("--capacity", type=quantity_flag("B", "memory_capacity_bytes"),
                    help="memory capacity in bytes (e.g. 80e9, 80GB or 80GiB)")
-    h.add_argument("--peak", type=_quantity_flag("FLOP/s", "peak_flops_per_s"),
+    h.add_argument("--peak", type=quantity_flag("FLOP/s", "peak_flops_per_s"),
                    help="dense 16-bit peak in FLOP/s (e.g. 312e12 or 312TFLOPS); the other "
                         "precisions keep their ratios to it")
     h.add_argument("--efficiency", default="ideal", choices=["ideal", "hardware"],

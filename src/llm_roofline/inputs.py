@@ -113,11 +113,17 @@ def hardware_number(name: str, value: object, field: str) -> float:
     """A device's bandwidth, capacity or peak (SI base units) within ``HARDWARE_RANGES[field]``; a
     value below the range probably lacks its unit, and the message says so."""
     low, high, unit = HARDWARE_RANGES[field]
+    number = isinstance(value, numbers.Real) and kind_of(value) != "a bool"
+    shown = None
+    if number:
+        try:
+            shown = f"{float(value):g}"
+        except OverflowError:  # an int beyond float's range
+            shown = describe(value)
     try:
-        return real(name, value, low, high, unit=unit)
+        return real(name, value, low, high, unit=unit, shown=shown)
     except ScenarioError as exc:
-        small = isinstance(value, numbers.Real) and not isinstance(value, bool) and 0 < value < low
-        hint = f" (a unit missing? e.g. '{describe(value)} G{unit}')" if small else ""
+        hint = f" (a unit missing? e.g. '{shown} G{unit}')" if number and 0 < value < low else ""
         raise ScenarioError(f"{exc}{hint}") from None
 
 

@@ -34,7 +34,7 @@ TOP_RANGE = (1, 1_000)
 
 
 def _int_flag(field):
-    from ..cli import int_flag
+    from ..flags import int_flag
 
     return int_flag(field)
 
@@ -60,7 +60,7 @@ def _hardware_options(p) -> None:
 
 def _image_options(p) -> None:
     o = p.add_argument_group("output")
-    from ..cli import output_file, real_flag
+    from ..flags import output_file, real_flag
 
     o.add_argument("-o", "--output", dest="image", required=True, metavar="FILE", type=output_file,
                    help="image file; the extension picks the format: .png, .svg or .pdf")
@@ -241,7 +241,7 @@ def _add_sweep(subparsers) -> None:
     s.add_argument("--flash-attention", action="store_true", help="fused, causal-aware attention kernel")
     s.add_argument("--logits-all", action="store_true", help="prefill computes logits for every token")
     _hardware_options(p)
-    from ..cli import output_file
+    from ..flags import output_file
 
     o = p.add_argument_group("output")
     o.add_argument("--format", "-f", choices=["csv", "json", "jsonl"], default="csv",
@@ -282,11 +282,11 @@ def _scenario_error(message: str):
 
 
 def _bits(text: str, name: str, lists: bool):
-    from ..cli import _bits as one_bits
+    from ..flags import bits_value
     from .options import parse_bits_list
 
     if not lists:
-        return one_bits(text)
+        return bits_value(text, name)
     values = parse_bits_list(text, name)
     return values if len(values) > 1 else values[0]
 
