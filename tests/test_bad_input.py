@@ -139,12 +139,13 @@ def test_sweep_chunks_equal_the_whole_sweep_exactly():
     # scenario in the last chunk used to round its sums differently).
     from llm_roofline.api import sweep_chunks
 
-    axes = dict(batch_size=list(range(1, 41)), prompt_len=[128, 1024, 4096], gen_len=[0, 7])
-    whole = lr.sweep(LLAMA, A6000, **axes).columns
-    chunks = list(sweep_chunks(LLAMA, A6000, chunk_points=7, **axes))
-    assert len(chunks) == math.ceil(240 / 7)
-    for name, column in whole.items():
-        np.testing.assert_array_equal(np.concatenate([c.columns[name] for c in chunks]), column)
+    axes = dict(batch_size=list(range(1, 41)), prompt_len=[128, 1024, 4096])
+    for model, device in ((LLAMA, "a100-80g"), ("deepseek-v2-lite", A6000)):
+        whole = lr.sweep(model, device, **axes).columns
+        chunks = list(sweep_chunks(model, device, chunk_points=7, **axes))
+        assert len(chunks) == math.ceil(120 / 7) and len(chunks[-1]) == 1  # 120 = 17 x 7 + 1
+        for name, column in whole.items():
+            np.testing.assert_array_equal(np.concatenate([c.columns[name] for c in chunks]), column)
 
 
 # --- tracebacks that are now one line -----------------------------------------------------------------

@@ -39,13 +39,11 @@ class StageTotals:
 
 
 def op_sum(values: np.ndarray) -> np.ndarray:
-    """Sum over operators (axis 0 of [n_ops, n]) in dataflow order: the same rounding for any number of
-    scenarios (NumPy sums a lone scenario's column pairwise, which can differ in the last bit, so a
-    sweep written in chunks would not match the whole sweep)."""
-    total = values[0].copy()
-    for row in values[1:]:
-        total += row
-    return total
+    """Sum over operators (axis 0 of [n_ops, n]) in dataflow order, the same rounding for any number of
+    scenarios. NumPy adds the rows of a [n_ops, n > 1] array one after the other, but sums a lone
+    scenario's column pairwise, which can differ in the last bit (a sweep written in chunks would then
+    not match the whole sweep); cumsum adds in order."""
+    return values.sum(0) if values.shape[1] > 1 else np.cumsum(values, axis=0)[-1]
 
 
 def stage_totals(costs: OpCosts, tokens: np.ndarray) -> StageTotals:
