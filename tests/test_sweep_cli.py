@@ -110,9 +110,9 @@ def test_bad_list_syntax_is_one_line_and_exit_2(capsys, bad):
 
 @pytest.mark.parametrize(("args", "message"), [
     (["--w-bits", "int4,int8"], "named formats"),
-    (["--batch-size", "0"], "batch_size must be an integer"),
-    (["--prompt-len", "1..4000", "--batch-size", "1..4000"], "at most"),
-    (["--prompt-len", "1..10000000"], "more than 1,000,000 values"),
+    (["--batch-size", "0"], "--batch-size: 0 is outside 1..1000000"),
+    (["--prompt-len", "1..4000", "--batch-size", "1..4000"], "at most 100,000 per call"),
+    (["--prompt-len", "1..10000000"], "more than 100,000 values"),
 ])
 def test_other_user_errors(capsys, args, message):
     code, _, err = run(capsys, LLAMA, A100, *args)

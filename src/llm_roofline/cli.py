@@ -9,10 +9,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 from .cli_scenario import add_scenario_options
-from .errors import RooflineError
+from .errors import RooflineError, ScenarioError
+from .flags import output_file, quantity_flag, real_flag
 
 EXIT_USER_ERROR = 2
 
@@ -31,7 +33,8 @@ def _add_analyze(sub) -> None:
     o = p.add_argument_group("output")
     o.add_argument("--format", "-f", choices=["table", "json", "csv"], default="table",
                    help="table (default), json (the full report), csv (the operator tables)")
-    o.add_argument("--output", "-o", metavar="FILE", help="write to this file instead of standard output")
+    o.add_argument("--output", "-o", metavar="FILE", type=output_file,
+                   help="write to this file instead of standard output")
     o.add_argument("--summary", action="store_true",
                    help="the headline only: TTFT, TPOT, throughput, memory, bounds (table format)")
     o.add_argument("--stage", choices=["prefill", "decode", "both"], default="both",
@@ -58,29 +61,41 @@ def model_from_args(args):
 
 def add_device_options(p) -> None:
     """Hardware overrides and the efficiency setting: shared by every command that analyses."""
+    from .limits import FRACTION_LIMITS, KERNEL_OVERHEAD_LIMITS_S
+
     h = p.add_argument_group("hardware overrides and efficiency")
-    h.add_argument("--bandwidth", metavar="B/S", help="memory bandwidth in bytes/s (e.g. 1.2e12 or 1.2TB/s)")
-    h.add_argument("--capacity", metavar="BYTES", help="memory capacity in bytes (e.g. 80e9, 80GB or 80GiB)")
-    h.add_argument("--peak", metavar="FLOP/S", help="dense 16-bit peak in FLOP/s (e.g. 312e12 or 312TFLOPS); "
-                                                    "the other precisions keep their ratios to it")
+    h.add_argument("--bandwidth", type=quantity_flag("B/s", "memory_bandwidth_bytes_per_s"), metavar="B/S",
+                   help="memory bandwidth in bytes/s (e.g. 1.2e12 or 1.2TB/s)")
+    h.add_argument("--capacity", type=quantity_flag("B", "memory_capacity_bytes"), metavar="BYTES",
+                   help="memory capacity in bytes (e.g. 80e9, 80GB or 80GiB)")
+    h.add_argument("--peak", type=quantity_flag("FLOP/s", "peak_flops_per_s"), metavar="FLOP/S",
+                   help="dense 16-bit peak in FLOP/s (e.g. 312e12 or 312TFLOPS); the other "
+                        "precisions keep their ratios to it")
     h.add_argument("--efficiency", default="ideal", choices=["ideal", "hardware"],
                    help="ideal: the paper's roofline (default); hardware: the device's measured fractions")
-    h.add_argument("--compute-fraction", type=float, metavar="F", help="fraction of peak FLOP/s reached (0, 1]")
-    h.add_argument("--bandwidth-fraction", type=float, metavar="F", help="fraction of bandwidth reached (0, 1]")
-    h.add_argument("--kernel-overhead-us", type=float, metavar="US", help="fixed cost per kernel launch, microseconds")
+    low, high = FRACTION_LIMITS
+    h.add_argument("--compute-fraction", type=real_flag(low, high), metavar="F",
+                   help=f"fraction of peak FLOP/s reached, {low:g}..{high:g}")
+    h.add_argument("--bandwidth-fraction", type=real_flag(low, high), metavar="F",
+                   help=f"fraction of bandwidth reached, {low:g}..{high:g}")
+    h.add_argument("--kernel-overhead-us", type=real_flag(KERNEL_OVERHEAD_LIMITS_S[0] * 1e6,
+                                                          KERNEL_OVERHEAD_LIMITS_S[1] * 1e6, high_open=True),
+                   metavar="US",                   help="fixed cost per kernel launch, microseconds (below 1e6)")
 
 
 def device_from_args(args, name: str | None = None):
     """The device named on the command line (or ``name``), with the user's overrides applied."""
     from .api import load_hardware
-    from .units import parse_quantity
 
-    overrides = {
-        "memory_bandwidth_bytes_per_s": None if args.bandwidth is None else parse_quantity(args.bandwidth, "B/s"),
-        "memory_capacity_bytes": None if args.capacity is None else parse_quantity(args.capacity, "B"),
-        "peak_flops_per_s": None if args.peak is None else parse_quantity(args.peak, "FLOP/s"),
-    }
-    return load_hardware(name or args.hardware, **overrides)
+    overrides = {"memory_bandwidth_bytes_per_s": args.bandwidth, "memory_capacity_bytes": args.capacity,
+                 "peak_flops_per_s": args.peak}  # in SI base units, range-checked where parsed
+    device = load_hardware(name or args.hardware)
+    try:
+        return load_hardware(device, **overrides)
+    except RooflineError as exc:  # e.g. --peak scales another precision out of range: name the flag
+        flag = {"memory_bandwidth": "--bandwidth", "memory_capacity": "--capacity", "peak_flops": "--peak"}
+        prefix = next((f for field, f in flag.items() if str(exc).startswith(field)), None)
+        raise ScenarioError(f"{prefix}: {exc}" if prefix else str(exc)) from None
 
 
 def efficiency_from_args(args, device):
@@ -109,7 +124,7 @@ def _run_analyze(args) -> str:
                      efficiency=_efficiency(args, device))
     stages = ("prefill", "decode") if args.stage == "both" else (args.stage,)
     if args.format == "json":
-        return json.dumps(report.to_dict(), indent=2) + "\n"
+        return json.dumps(report.to_dict(), indent=2, allow_nan=False) + "\n"  # strict JSON, always
     if args.format == "csv":
         from .textreport import ops_csv
 
@@ -272,22 +287,49 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # --help, --version, or a usage error already printed in one line
         return exc.code if isinstance(exc.code, int) else EXIT_USER_ERROR
     try:
-        text = args.run(args)
+        output = args.run(args)  # text, or an iterator of text chunks (a streamed sweep)
+        _emit([output] if isinstance(output, str) else output, getattr(args, "output", None))
     except RooflineError as exc:
         print(f"llm-roofline: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
-    if getattr(args, "output", None):
-        try:
-            Path(args.output).write_text(text)
-        except OSError as exc:
-            print(f"llm-roofline: error: cannot write {args.output}: {exc.strerror}", file=sys.stderr)
-            return EXIT_USER_ERROR
-    else:
-        try:
-            sys.stdout.write(text)
-        except BrokenPipeError:  # e.g. piped into `head`
-            return 0
+    except OSError as exc:
+        target = getattr(args, "output", None) or getattr(args, "image", None) or "standard output"
+        print(f"llm-roofline: error: cannot write {target}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
     return 0
+
+
+def _emit(chunks: Iterable[str], output: str | None) -> None:
+    """Write each chunk as it comes, to ``output`` or standard output (memory stays one chunk). The
+    file is opened when the first chunk is ready, so an error found before that leaves no file."""
+    if output is None:
+        try:
+            for chunk in chunks:
+                sys.stdout.write(chunk)
+            sys.stdout.flush()
+        except BrokenPipeError:  # the reader went away (`| head`): stop quietly
+            _silence_stdout()
+        return
+    handle = None
+    try:
+        for chunk in chunks:
+            if handle is None:
+                handle = Path(output).open("w", encoding="utf-8")
+            handle.write(chunk)
+    finally:
+        if handle is not None:
+            handle.close()
+
+
+def _silence_stdout() -> None:
+    """Point standard output at /dev/null so the interpreter's last flush does not fail again."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # not a real file (e.g. captured by a test)
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -2,7 +2,8 @@
 defined once: flag, default (from ``defaults.py``) and help text. A command picks how each option
 is read:
 
-- typed (``analyze``): argparse converts it (an integer, or bits: an integer or a format name);
+- typed (``analyze``): argparse converts and checks it (``flags.py``: an integer in the field's range,
+  or bits: an integer 1..32 or a format name);
 - ``text``: one value kept as text, parsed by the command (the plots, for their own messages);
 - ``lists``: a list in the list syntax (``1..256:x2``, ``16,8,4``), parsed by the command.
 
@@ -15,6 +16,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from . import defaults
+from .flags import bits_flag, int_flag
 
 FORMATS_HELP = "fp16, bf16, fp8, int8, int4, nf4, fp4"
 
@@ -47,11 +49,6 @@ SCENARIO_OPTIONS: dict[str, ScenarioOption] = {
     "logits_all": ScenarioOption(("--logits-all",), False, "prefill computes logits for every prompt token, "
                                  "not only the last", "flag"),
 }
-
-
-def bits(text: str) -> str | int:
-    """A bit-width as typed: an integer, or a format name left for the engine to check."""
-    return int(text) if text.strip().isdigit() else text
 
 
 def _value_help(name: str, option: ScenarioOption, mode: str, default: object) -> str:
@@ -92,7 +89,7 @@ def add_scenario_options(parser, *, lists: Collection[str] = (), text: Collectio
         mode = "list" if name in lists else "text" if name in text else "typed"
         kwargs: dict = {"default": default if mode == "typed" or default is None else str(default),
                         "metavar": METAVARS[option.kind, mode]}
-        if mode == "typed":
-            kwargs["type"] = int if option.kind == "int" else bits
+        if mode == "typed":  # checked where parsed, so a message names the flag
+            kwargs["type"] = int_flag(name) if option.kind == "int" else bits_flag
         group.add_argument(*option.flags, help=_value_help(name, described, mode, default), **kwargs)
     return group

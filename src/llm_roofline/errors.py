@@ -18,7 +18,8 @@ class UnknownNameError(RooflineError, LookupError):
         self.name = name
         self.suggestions = close_matches(name, known)
         hint = f"; did you mean: {', '.join(self.suggestions)}?" if self.suggestions else ""
-        super().__init__(f"unknown {kind} {name!r}{hint} (list them with `llm-roofline {kind_cmd(kind)}`)")
+        shown = name if len(name) <= 80 else f"{name[:77]}..."
+        super().__init__(f"unknown {kind} {shown!r}{hint} (list them with `llm-roofline {kind_cmd(kind)}`)")
 
 
 class ConfigError(RooflineError, ValueError):
@@ -33,8 +34,13 @@ def kind_cmd(kind: str) -> str:
     return "models" if kind.startswith("model") else "hardware"
 
 
+MAX_SUGGESTED_NAME_CHARS = 200
+
+
 def close_matches(name: str, known: Iterable[str], n: int = 5) -> list[str]:
     """Up to ``n`` catalog names close to ``name``: substring hits first, then difflib's ratio."""
+    if len(name) > MAX_SUGGESTED_NAME_CHARS:  # difflib is quadratic in the name's length
+        return []
     known = list(known)
     lowered = {k.lower(): k for k in known}
     key = name.lower().strip()

@@ -17,13 +17,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import ScenarioError
+from .limits import MAX_BITS, MIN_BITS
 
 NAMED_FORMATS: dict[str, tuple[int, str]] = {
     "fp32": (32, "float"), "tf32": (32, "tf32"), "fp16": (16, "fp16"), "bf16": (16, "bf16"),
     "fp8": (8, "float"), "int8": (8, "int"), "int4": (4, "int"), "nf4": (4, "int"),
     "fp4": (4, "float"),
 }
-MIN_BITS, MAX_BITS = 1, 32
 
 
 @dataclass(frozen=True)
@@ -34,24 +34,25 @@ class Format:
     family: str = "int"
 
 
-def parse_format(role: str, value: object) -> tuple[object, str]:
-    """``16`` -> (16, 'float'); ``'int4'`` -> (4, 'int'); ``[4, 8]`` -> ([4, 8], 'int').
-
-    Integer bit-widths below 16 default to the int family (int8, int4); 16 and 32 to float.
+def parse_format(role: str, value: object) -> tuple[np.ndarray, str]:
+    """``16`` -> ([16.], 'float'); ``'int4'`` -> ([4.], 'int'); ``[4, 8]`` -> ([4., 8.], 'int'): the
+    bit-widths as a validated 1-D array (the checks of every scenario number, scenario.axis_values)
+    and the family. Integer bit-widths below 16 default to the int family (int8, int4); 16 and 32 to float.
     """
+    from .scenario import axis_values
+
     if isinstance(value, str):
         key = value.strip().lower()
         if key in NAMED_FORMATS:
-            return NAMED_FORMATS[key]
-        try:
-            value = int(key)
-        except ValueError:
-            raise ScenarioError(f"{role}: unknown format {value!r}; use a bit-width {MIN_BITS}..{MAX_BITS} "
-                                f"or one of {', '.join(NAMED_FORMATS)}") from None
-    bits = np.asarray(value)
-    if bits.size and np.all(bits >= 16):
-        return value, "float"
-    return value, "int"
+            bits, family = NAMED_FORMATS[key]
+            return np.array([float(bits)]), family
+        if not (key.isascii() and key.isdigit()) or len(key) > 6:
+            shown = repr(value) if len(value) <= 40 else repr(value[:37] + "...")
+            raise ScenarioError(f"{role}: unknown format {shown}; use a bit-width {MIN_BITS}..{MAX_BITS} "
+                                f"or one of {', '.join(NAMED_FORMATS)}")
+        value = int(key)
+    bits = axis_values(role, value)
+    return bits, "float" if np.all(bits >= 16) else "int"
 
 
 def storage_bytes(bits: np.ndarray, group_size: int, scale_bits: int) -> np.ndarray:

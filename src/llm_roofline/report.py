@@ -45,16 +45,24 @@ class StageTotals:
     bound_time_share: np.ndarray
 
 
+def op_sum(values: np.ndarray) -> np.ndarray:
+    """Sum over operators (axis 0 of [n_ops, n]) in dataflow order, the same rounding for any number of
+    scenarios. NumPy adds the rows of a [n_ops, n > 1] array one after the other, but sums a lone
+    scenario's column pairwise, which can differ in the last bit (a sweep written in chunks would then
+    not match the whole sweep); cumsum adds in order."""
+    return values.sum(0) if values.shape[1] > 1 else np.cumsum(values, axis=0)[-1]
+
+
 def stage_totals(costs: OpCosts, tokens: np.ndarray) -> StageTotals:
     """Totals = sum over operators of (per-occurrence value x count); ``tokens`` = B*T per scenario."""
     t, c = costs.table, costs.table.counts[:, None]
-    flops, traffic, time = (t.flops * c).sum(0), (t.bytes * c).sum(0), (costs.time_s * c).sum(0)
-    compute_bound_time = np.where(costs.compute_bound, costs.time_s * c, 0.0).sum(0)
+    flops, traffic, time = op_sum(t.flops * c), op_sum(t.bytes * c), op_sum(costs.time_s * c)
+    compute_bound_time = op_sum(np.where(costs.compute_bound, costs.time_s * c, 0.0))
     share = _ratio(compute_bound_time, time)  # of the stage's time, in compute-bound operators
     compute_bound = share > 0.5
     return StageTotals(
-        flops=flops, bytes=traffic, weight_bytes=(t.weight_bytes * c).sum(0),
-        activation_bytes=(t.activation_bytes * c).sum(0), kv_cache_bytes=(t.kv_cache_bytes * c).sum(0),
+        flops=flops, bytes=traffic, weight_bytes=op_sum(t.weight_bytes * c),
+        activation_bytes=op_sum(t.activation_bytes * c), kv_cache_bytes=op_sum(t.kv_cache_bytes * c),
         time_s=time, arithmetic_intensity=_ratio(flops, traffic), performance_flops_per_s=_ratio(flops, time),
         tokens_per_s=_ratio(tokens * np.ones_like(time), time), compute_bound_time_s=compute_bound_time,
         compute_bound=compute_bound,
@@ -95,7 +103,7 @@ def generation(prefill_time_s: np.ndarray, at0: OpCosts, at1: OpCosts, prompt_le
     if overhead_s:  # one launch per step for every operator that does any work (as roofline() counts it)
         works = ((at1.table.flops > 0) | (at1.table.bytes > 0)).any(axis=1, keepdims=True)
         per_op = per_op + np.where(works, overhead_s, 0.0) * gen_len
-    decode = (per_op * at0.table.counts[:, None]).sum(0)
+    decode = op_sum(per_op * at0.table.counts[:, None])
     e2e = prefill_time_s + decode
     has_steps = gen_len > 0
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -136,7 +144,7 @@ def memory(model, scenario, prefill: OpCosts, at0: OpCosts, at1: OpCosts, hardwa
     or with chunked attention the last of a chunk (they are affine in the visible keys; ``at0`` /
     ``at1`` as in ``generation``)."""
     sc = scenario
-    weights = (prefill.table.param_bytes * prefill.table.counts[:, None]).sum(0)
+    weights = op_sum(prefill.table.param_bytes * prefill.table.counts[:, None])
     kb = storage_bytes(sc.kv_cache.bits, sc.group_size, sc.scale_bits)
     kv = sc.batch_size * cache_elements(model, sc.prompt_len + sc.gen_len) * kb
     a0, a1 = at0.table.activation_bytes, at1.table.activation_bytes

@@ -6,38 +6,75 @@ T (query tokens per sequence), S (KV length) and B (batch) follow the JAX scalin
 
 from __future__ import annotations
 
+import numbers
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 
 from . import defaults
 from .errors import ScenarioError
-from .precision import MAX_BITS, MIN_BITS, Format, parse_format
+from .inputs import describe, integer, kind_of
+from .limits import GROUP_SIZE_LIMITS, MAX_GRID_POINTS, SCALE_BITS_LIMITS, SCENARIO_LIMITS
+from .precision import Format, parse_format
 
-# Valid ranges, inclusive. Lengths and batch are counts of tokens / sequences.
-LIMITS = {
-    "batch_size": (1, 1_000_000),
-    "prompt_len": (1, 10_000_000),
-    "gen_len": (0, 10_000_000),
-    "kv_len": (1, 10_000_000),
-    "w_bits": (MIN_BITS, MAX_BITS),
-    "a_bits": (MIN_BITS, MAX_BITS),
-    "kv_bits": (MIN_BITS, MAX_BITS),
-}
-GROUP_SIZE_LIMITS = (0, 1 << 20)
-SCALE_BITS_LIMITS = (1, 32)
+# Valid ranges, inclusive (defined in limits.py). Lengths and batch are counts of tokens / sequences.
+LIMITS = SCENARIO_LIMITS
+__all__ = ["GROUP_SIZE_LIMITS", "LIMITS", "MAX_GRID_POINTS", "SCALE_BITS_LIMITS", "Scenario", "axis_values",
+           "is_single_value"]
 
 
-def _as_int_array(name: str, value: object) -> np.ndarray:
-    if np.asarray(value).dtype == bool:
-        raise ScenarioError(f"{name} must be a number or a list of numbers, got {value!r}")
-    try:
-        array = np.atleast_1d(np.asarray(value, dtype=np.float64))
-    except (TypeError, ValueError):
-        raise ScenarioError(f"{name} must be a number or a list of numbers, got {value!r}") from None
-    if array.ndim != 1 or array.size == 0:
-        raise ScenarioError(f"{name} must be a number or a non-empty 1-D list of numbers")
+def is_single_value(value: object) -> bool:
+    """True for one value (a number, a bool, text, bytes, None, a 0-d array, any non-iterable object);
+    False for a list, tuple, range, 1-D array, mapping, set or other iterable."""
+    if isinstance(value, str | bytes | bytearray | numbers.Number) or value is None:
+        return True
+    if isinstance(value, np.ndarray):
+        return value.ndim == 0
+    return not isinstance(value, Iterable)
+
+
+def _check_item(name: str, item: object) -> None:
+    """One element of a scenario list: a real number (not a bool, text, bytes, None or a nested list)."""
+    if isinstance(item, list | tuple | range | np.ndarray):
+        raise ScenarioError(f"{name}: nested lists are not accepted; give one flat list of numbers")
+    if kind_of(item) == "a bool":
+        raise ScenarioError(f"{name} must be a number, not a bool (got {item!r}; True is not 1)")
+    if not isinstance(item, numbers.Real):
+        raise ScenarioError(f"{name} must be a number or a flat list of numbers, not {kind_of(item)} "
+                            f"(got {describe(item)})")
+    if isinstance(item, numbers.Integral) and abs(int(item)) > 2**53:  # beyond every limit, and float()'s reach
+        low, high = LIMITS[name]
+        raise ScenarioError(f"{name} must be an integer in {low}..{high}, got {describe(item)}")
+
+
+def axis_values(name: str, value: object) -> np.ndarray:
+    """A scenario field as a 1-D float64 array of integers in ``LIMITS[name]``, from one number or a flat
+    list (list, tuple, range or 1-D array) of at most MAX_GRID_POINTS numbers. Rejects, naming the field:
+    bools (True is not 1), text, bytes, None, mappings, sets, nested lists, fractions, values out of range."""
     low, high = LIMITS[name]
+    if isinstance(value, np.ndarray) and value.ndim > 0:
+        if value.ndim > 1:
+            raise ScenarioError(f"{name}: nested lists are not accepted; give one flat list of numbers")
+        if value.dtype.kind not in "iuf":
+            raise ScenarioError(f"{name} must be numbers, got an array of {value.dtype}")
+        items = value
+    elif isinstance(value, list | tuple | range):
+        items = value
+        if len(items) <= MAX_GRID_POINTS:
+            for item in items:
+                _check_item(name, item)
+    elif is_single_value(value):
+        _check_item(name, value)
+        items = [value]
+    else:
+        raise ScenarioError(f"{name} must be a number or a flat list of numbers, not {kind_of(value)} "
+                            f"(got {describe(value)})")
+    if len(items) == 0:
+        raise ScenarioError(f"{name} must be a number or a non-empty list of numbers")
+    if len(items) > MAX_GRID_POINTS:
+        raise ScenarioError(f"{name}: {len(items):,} values; at most {MAX_GRID_POINTS:,} scenarios per call")
+    array = np.asarray(items, dtype=np.float64).reshape(-1)
     bad = ~np.isfinite(array) | (array != np.round(array)) | (array < low) | (array > high)
     if bad.any():
         raise ScenarioError(f"{name} must be an integer in {low}..{high}, got {array[bad][0]:g}")
@@ -45,10 +82,7 @@ def _as_int_array(name: str, value: object) -> np.ndarray:
 
 
 def _check_int(name: str, value: object, limits: tuple[int, int]) -> int:
-    low, high = limits
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or not low <= value <= high:
-        raise ScenarioError(f"{name} must be an integer in {low}..{high}, got {value!r}")
-    return int(value)
+    return integer(name, value, *limits)
 
 
 @dataclass(frozen=True)
@@ -93,23 +127,24 @@ class Scenario:
         a_value, a_family = parse_format("a_bits", a_bits)
         kv_value, kv_family = parse_format("kv_bits", kv_bits)
         fields = {
-            "batch_size": _as_int_array("batch_size", batch_size),
-            "prompt_len": _as_int_array("prompt_len", prompt_len),
-            "gen_len": _as_int_array("gen_len", gen_len),
-            "w_bits": _as_int_array("w_bits", w_value),
-            "a_bits": _as_int_array("a_bits", a_value),
-            "kv_bits": _as_int_array("kv_bits", kv_value),
+            "batch_size": axis_values("batch_size", batch_size),
+            "prompt_len": axis_values("prompt_len", prompt_len),
+            "gen_len": axis_values("gen_len", gen_len),
+            "w_bits": w_value,
+            "a_bits": a_value,
+            "kv_bits": kv_value,
         }
         fields["kv_len"] = (fields["prompt_len"] if kv_len is None
-                            else _as_int_array("kv_len", kv_len))
+                            else axis_values("kv_len", kv_len))
         try:
             arrays = dict(zip(fields, np.broadcast_arrays(*fields.values()), strict=True))
         except ValueError:
             sizes = {k: v.size for k, v in fields.items() if v.size > 1}
             raise ScenarioError(f"scenario lists must have equal lengths, got {sizes}; "
                                 "use sweep() for a grid of combinations") from None
-        if not isinstance(flash_attention, bool | np.bool_) or not isinstance(logits_all, bool | np.bool_):
-            raise ScenarioError("flash_attention and logits_all must be true or false")
+        for flag, on in (("flash_attention", flash_attention), ("logits_all", logits_all)):
+            if kind_of(on) != "a bool":
+                raise ScenarioError(f"{flag} must be True or False, not {kind_of(on)} (got {describe(on)})")
         return cls(
             batch_size=arrays["batch_size"], prompt_len=arrays["prompt_len"],
             gen_len=arrays["gen_len"], kv_len=arrays["kv_len"],

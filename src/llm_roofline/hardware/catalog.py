@@ -17,27 +17,19 @@ import re
 from collections.abc import Mapping
 from dataclasses import replace
 from importlib import resources
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import yaml
-
-from ..errors import ConfigError, UnknownNameError
+from ..errors import ConfigError, ScenarioError, UnknownNameError
+from ..files import kind_of_path, parse_yaml, read_text, shown, user_path
+from ..inputs import hardware_number
+from ..limits import HARDWARE_RANGES
 from ..units import quantity
 from ..yaml_load import load_yaml
 from .spec import PRECISIONS, Efficiency, Hardware
 
 KINDS = ("gpu", "tpu", "cpu", "npu", "soc")
 VENDOR_PREFIXES = ("nvidia", "amd", "intel", "google", "apple")
-
-# Plausible ranges for the roofline's three main numbers; they catch unit slips such as
-# 768 (bytes/s) where 768e9 was meant.
-_RANGES = {
-    "memory_bandwidth_bytes_per_s": (1e6, 1e15, "B/s"),
-    "memory_capacity_bytes": (1e6, 1e15, "B"),
-    "peak_flops_per_s": (1e6, 1e19, "FLOP/s"),
-}
 
 # YAML key -> (Hardware field, dimension) for quantities written with a unit.
 _QUANTITIES = {
@@ -74,10 +66,13 @@ def load_hardware(
     Raises :class:`UnknownNameError` (with close matches) for an unknown name and
     :class:`ConfigError` for a malformed file or an invalid override.
     """
+    if not isinstance(name_or_path, str | os.PathLike):
+        raise ConfigError(f"hardware must be a device name, a YAML file or a Hardware, not "
+                          f"{type(name_or_path).__name__}")
     text = os.fspath(name_or_path)
     hardware = _find(text)
     if hardware is None:
-        if Path(text).suffix.lower() not in (".yaml", ".yml"):
+        if not text.lower().rstrip().endswith((".yaml", ".yml")):
             raise UnknownNameError("hardware", text, all_hardware_names())
         hardware = load_hardware_file(text)
     return with_overrides(
@@ -91,18 +86,10 @@ def load_hardware(
 
 def load_hardware_file(path: str | os.PathLike[str]) -> Hardware:
     """The one device described in a YAML file (same fields as a catalog entry)."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"hardware file {str(path)!r} does not exist")
-    try:
-        raw = load_yaml(path.read_text(encoding="utf-8"), str(path))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read the file: {exc}") from None
+    path = user_path(path)
+    if kind_of_path(path) != "file":
+        raise ConfigError(f"hardware file {shown(str(path))!r} does not exist")
+    raw = parse_yaml(read_text(path), shown(str(path)))
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected one device as a mapping (name: ..., memory_bandwidth: "
                           f"..., memory_capacity: ..., peak: ...), got {type(raw).__name__}")
@@ -325,13 +312,12 @@ def _efficiency(raw: Any, where: str) -> Efficiency:
 # ------------------------------------------------------------------------------------------
 
 def _checked_number(value: Any, field_name: str, where: str = "") -> float:
-    """``value`` as a float if it is a finite number in the field's plausible range."""
-    low, high, unit = _RANGES[field_name.split(".")[0]]
+    """``value`` as a float if it is a finite number in the field's plausible range (HARDWARE_RANGES)."""
     prefix = f"{where}: " if where else ""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
-        raise ConfigError(f"{prefix}{field_name} must be a number of {unit} in [{low:g}, {high:g}], "
-                          f"got {value!r}")
-    return float(value)
+    try:
+        return hardware_number(field_name, value, field_name.split(".")[0])
+    except ScenarioError as exc:
+        raise ConfigError(f"{prefix}{exc}") from None
 
 
 def _overridden_peaks(hardware: Hardware, value: Mapping[str, float] | float) -> dict[str, float]:
@@ -345,5 +331,13 @@ def _overridden_peaks(hardware: Hardware, value: Mapping[str, float] | float) ->
         return peaks
     peak16 = _checked_number(value, "peak_flops_per_s")
     reference = hardware.peak_16bit_flops_per_s
-    return {precision: peak16 if peak == reference else peak * peak16 / reference
-            for precision, peak in hardware.peak_flops_per_s.items()}
+    peaks = {precision: peak16 if peak == reference else peak * peak16 / reference
+             for precision, peak in hardware.peak_flops_per_s.items()}
+    low, high, _ = HARDWARE_RANGES["peak_flops_per_s"]
+    for precision, peak in peaks.items():
+        if not low <= peak <= high:
+            raise ConfigError(f"peak_flops_per_s: a 16-bit peak of {peak16:g} FLOP/s puts {precision} at {peak:g} "
+                              f"FLOP/s (the device's ratios between precisions are kept), outside "
+                              f"[{low:g}, {high:g}]; give a peak between {low * peak16 / peak:g} and "
+                              f"{high * peak16 / max(peaks.values()):g}")
+    return peaks

@@ -10,12 +10,13 @@ and float 8- or 4-bit formats never stand in for each other (an A100 runs fp8 wo
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from ..errors import ConfigError
+from ..errors import ConfigError, ScenarioError
+from ..inputs import hardware_number, real
+from ..limits import FRACTION_LIMITS, KERNEL_OVERHEAD_LIMITS_S
 
 # Precisions in order from narrow to wide; the engine picks the narrowest one that is at least
 # as wide as an operator's operands and that the device has.
@@ -47,13 +48,16 @@ class Efficiency:
     kernel_overhead_s: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("compute_fraction", "bandwidth_fraction"):
-            value = getattr(self, name)
-            if not (isinstance(value, int | float) and 0.0 < value <= 1.0):
-                raise ConfigError(f"efficiency.{name} must be in (0, 1], got {value!r}")
-        if not (isinstance(self.kernel_overhead_s, int | float) and 0.0 <= self.kernel_overhead_s < 1.0):
-            raise ConfigError(f"efficiency.kernel_overhead_s must be in [0, 1) seconds, "
-                              f"got {self.kernel_overhead_s!r}")
+        """Fractions in FRACTION_LIMITS ([1e-3, 1]: smaller ones would push times to infinity), the
+        overhead in KERNEL_OVERHEAD_LIMITS_S; numbers only (True is not 1.0, '0.5' is text)."""
+        try:
+            for name in ("compute_fraction", "bandwidth_fraction"):
+                object.__setattr__(self, name, real(f"efficiency.{name}", getattr(self, name), *FRACTION_LIMITS))
+            object.__setattr__(self, "kernel_overhead_s",
+                               real("efficiency.kernel_overhead_s", self.kernel_overhead_s,
+                                    *KERNEL_OVERHEAD_LIMITS_S, high_open=True, unit="s"))
+        except ScenarioError as exc:
+            raise ConfigError(str(exc)) from None
 
 
 IDEAL = Efficiency()
@@ -88,19 +92,19 @@ class Hardware:
     notes: str = ""
 
     def __post_init__(self) -> None:
-        for name in ("memory_bandwidth_bytes_per_s", "memory_capacity_bytes"):
-            value = getattr(self, name)
-            if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
-                raise ConfigError(f"{self.name}: {name} must be a positive number, got {value!r}")
-        peaks = dict(self.peak_flops_per_s)
-        unknown = set(peaks) - set(PRECISIONS)
-        if unknown:
-            raise ConfigError(f"{self.name}: unknown precision(s) {sorted(unknown)}; "
-                              f"valid: {', '.join(PRECISIONS)}")
-        for precision, value in peaks.items():
-            if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
-                raise ConfigError(f"{self.name}: peak_flops_per_s.{precision} must be a positive "
-                                  f"number, got {value!r}")
+        # The plausible ranges of llm_roofline.limits.HARDWARE_RANGES: inside them no time or rate
+        # can overflow, whoever builds the device (catalog, YAML file, override, API, web).
+        try:
+            for name in ("memory_bandwidth_bytes_per_s", "memory_capacity_bytes"):
+                object.__setattr__(self, name, hardware_number(name, getattr(self, name), name))
+            peaks = dict(self.peak_flops_per_s)
+            unknown = set(peaks) - set(PRECISIONS)
+            if unknown:
+                raise ConfigError(f"unknown precision(s) {sorted(map(str, unknown))}; valid: {', '.join(PRECISIONS)}")
+            for precision, value in peaks.items():
+                peaks[precision] = hardware_number(f"peak_flops_per_s.{precision}", value, "peak_flops_per_s")
+        except (ScenarioError, ConfigError) as exc:
+            raise ConfigError(f"{self.name}: {exc}") from None
         if not peaks:
             raise ConfigError(f"{self.name}: peak_flops_per_s needs at least one precision")
         object.__setattr__(self, "peak_flops_per_s", MappingProxyType(peaks))

@@ -13,13 +13,13 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 import yaml
 
 from ..errors import ConfigError, UnknownNameError
+from ..files import existing_path, shown, user_path
 from ..yaml_load import load_yaml
 from .hf_config import load_hf_config, spec_from_hf_config
 from .spec import ModelSpec
@@ -209,14 +209,19 @@ def load_model(name_or_path: str | os.PathLike[str], *, force_llama_like: bool =
     write ``./name`` to force the path. Raises :class:`UnknownNameError` (with close matches) for an
     unknown name and :class:`ConfigError` for a missing or malformed file, or one whose model_type
     no parser knows (unless ``force_llama_like``: see hf_config.spec_from_hf_config)."""
-    if not isinstance(name_or_path, str):
+    if isinstance(name_or_path, os.PathLike):
         return load_hf_config(name_or_path, force_llama_like=force_llama_like)
+    if not isinstance(name_or_path, str):
+        raise ConfigError(f"model must be a catalog name, a path to a config.json or a ModelSpec, not "
+                          f"{type(name_or_path).__name__}")
     name = name_or_path.strip()
     model_id = None if _looks_like_path(name) else _lookup(name)
     if model_id is not None:
         return _spec(model_id)
-    if name and Path(name).expanduser().exists():
-        return load_hf_config(name, force_llama_like=force_llama_like)
+    path = existing_path(name) if name else None
+    if path is not None:
+        return load_hf_config(path, force_llama_like=force_llama_like)
     if _looks_like_path(name):
-        raise ConfigError(f"{name}: no such config file or folder")
+        user_path(name)  # says why a name cannot be a path (no such user's home, a name over 255 bytes)
+        raise ConfigError(f"{shown(name)}: no such config file or folder")
     raise UnknownNameError("model", name, all_model_keys())

@@ -18,13 +18,13 @@ See ``docs/models.md`` for the field-by-field mapping.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, close_matches
+from ..files import check_tree, kind_of_path, parse_json, read_text, shown, user_path
 from .hf_falcon_mamba import _falcon_mamba
 from .hf_families import _bloom, _chatglm, _falcon, _gpt2, _gpt_neox, _gptj, _mpt, _opt, _phi, _phi3, _qwen
 from .hf_fields import Fields
@@ -175,6 +175,7 @@ def spec_from_hf_config(config: Mapping[str, Any], name: str, source: str = "", 
     where = where or source or name or "config"
     if not isinstance(config, Mapping):
         raise ConfigError(f"{where}: a config must be a JSON object, got {type(config).__name__}")
+    check_tree(config, where)
     config, notes = language_model_config(config, where)
     f = Fields(config, where)
     canonical, parser, raw, warnings = _resolve_family(f, force_llama_like)
@@ -192,21 +193,14 @@ def spec_from_hf_config(config: Mapping[str, Any], name: str, source: str = "", 
 
 def read_hf_config(path: str | os.PathLike[str]) -> tuple[dict[str, Any], Path]:
     """Read a ``config.json`` (or a folder holding one): (the parsed dict, the file's path)."""
-    p = Path(path).expanduser()
-    if p.is_dir():
+    p = user_path(path)
+    if kind_of_path(p) == "folder":
         p = p / "config.json"
-    if not p.is_file():
-        raise ConfigError(f"{p}: no such config file")
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{p}: cannot read the file ({exc})") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{p}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    if kind_of_path(p) != "file":
+        raise ConfigError(f"{shown(str(p))}: no such config file")
+    data = parse_json(read_text(p), shown(str(p)))
     if not isinstance(data, dict):
-        raise ConfigError(f"{p}: a config must be a JSON object, got {type(data).__name__}")
+        raise ConfigError(f"{shown(str(p))}: a config must be a JSON object, got {type(data).__name__}")
     return data, p
 
 
@@ -224,5 +218,5 @@ def _name_from_path(p: Path) -> str:
 def load_hf_config(path: str | os.PathLike[str], *, force_llama_like: bool = False) -> ModelSpec:
     """Load a HF ``config.json`` (a file, or a folder containing one) into a :class:`ModelSpec`."""
     data, p = read_hf_config(path)
-    return spec_from_hf_config(data, name=_name_from_path(p), source=str(p), where=str(p),
+    return spec_from_hf_config(data, name=_name_from_path(p), source=str(p), where=shown(str(p)),
                                force_llama_like=force_llama_like)

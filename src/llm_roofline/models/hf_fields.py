@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..errors import ConfigError
+from ..inputs import describe
 from .limits import LIMITS, limit_of_field
 
 MISSING: Any = object()
@@ -72,6 +73,7 @@ class Fields:
         key, value = self._get(keys, default)
         if value is None:
             return default
+        given = value  # shown in messages as written (1e+308, not its 309 digits)
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         if not isinstance(value, int) or isinstance(value, bool):
@@ -79,8 +81,7 @@ class Fields:
         high = limit_of_field(key)
         if (minimum is not None and value < minimum) or value > high:
             low = "" if minimum is None else f"{minimum}.."
-            shown = str(value) if len(str(value)) <= 20 else f"{float(value):.3g}"
-            raise self.error(f"field {key!r} must be in {low}{high:,}, got {shown}")
+            raise self.error(f"field {key!r} must be in {low}{high:,}, got {describe(given)}")
         return value
 
     def float(self, *keys: str, default: Any = MISSING) -> Any:
@@ -89,8 +90,9 @@ class Fields:
             return default
         if not isinstance(value, (int, float)) or isinstance(value, bool):
             raise self.error(f"field {key!r} must be a number, got {value!r} ({type(value).__name__})")
-        if not math.isfinite(value) or abs(value) > MAX_SIZE:
-            raise self.error(f"field {key!r} must be a finite number of magnitude <= {MAX_SIZE}, got {value!r}")
+        if abs(value) > MAX_SIZE or not math.isfinite(value):  # abs() first: isfinite(10**400) overflows
+            raise self.error(f"field {key!r} must be a finite number of magnitude <= {MAX_SIZE}, "
+                             f"got {describe(value)}")
         return float(value)
 
     def bool(self, *keys: str, default: Any = MISSING) -> Any:

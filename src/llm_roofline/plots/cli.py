@@ -8,7 +8,7 @@ inside the commands (not by argparse) so a bad list is one line on stderr with e
 from __future__ import annotations
 
 from ..cli_scenario import add_scenario_options
-from .arguments import hardware_options, image_options, positional_args
+from .arguments import POINTS_RANGE, TOP_RANGE, hardware_options, image_options, int_flag, positional_args
 from .commands import run_plot
 from .sweep_cli import add_sweep_parser
 
@@ -74,9 +74,10 @@ def add_parser(subparsers) -> None:
                              helps={"w_bits": "weights, one curve per bit-width",
                                     "batch_size": "batch sizes, the x axis of the decode panel",
                                     "prompt_len": "prompt lengths, the x axis of the prefill panel"})
-    s.add_argument("--decode-prompt-len", type=int, default=1024,
+    s.add_argument("--decode-prompt-len", type=int_flag("prompt_len"), default=1024,
                    help="KV length of the decode panel (default 1024)")
-    s.add_argument("--prefill-batch-size", type=int, default=1, help="batch size of the prefill panel (default 1)")
+    s.add_argument("--prefill-batch-size", type=int_flag("batch_size"), default=1,
+                   help="batch size of the prefill panel (default 1)")
     s.add_argument("--memory-configs", default="FP16,W4,W4KV4,W4A4",
                    help="formats of the memory panel, e.g. FP16,W8A8,W4KV4 (A defaults to 16, KV to A)")
     s.add_argument("--memory-scenarios", default="1x1024,1x4096,16x1024",
@@ -106,7 +107,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--bandwidths", default="0.2TB/s..4TB/s",
                    help="LO..HI (evenly spaced, --points values) or a comma-separated list, with units "
                         "(default 0.2TB/s..4TB/s)")
-    p.add_argument("--points", type=int, default=20, help="values in a LO..HI range (default 20)")
+    p.add_argument("--points", type=int_flag(POINTS_RANGE), default=20,
+                   help=f"values in a LO..HI range, {POINTS_RANGE[0]}..{POINTS_RANGE[1]} (default 20)")
     add_scenario_options(p, lists=("batch_size",), text=("prompt_len", *BITS),
                          omit=("gen_len", "kv_len", "logits_all"))
     hardware_options(p)
@@ -130,7 +132,8 @@ def add_parser(subparsers) -> None:
     positional_args(p)
     p.add_argument("--group-by", choices=["kind", "op"], default="kind", help="default kind")
     p.add_argument("--share", action="store_true", help="show shares of the stage's time, not seconds")
-    p.add_argument("--top", type=int, default=8, help="groups shown before the rest is lumped (default 8)")
+    p.add_argument("--top", type=int_flag(TOP_RANGE), default=8,
+                   help="groups shown before the rest is lumped (default 8)")
     add_scenario_options(p, lists=LISTS, omit=("gen_len",))
     hardware_options(p)
     image_options(p)

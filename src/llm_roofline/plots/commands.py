@@ -40,11 +40,11 @@ def scenario_error(message: str):
 
 
 def _bits(text: str, name: str, lists: bool):
-    from ..cli_scenario import bits as one_bits
+    from ..flags import bits_value
     from .options import parse_bits_list
 
     if not lists:
-        return one_bits(text)
+        return bits_value(text, name)
     values = parse_bits_list(text, name)
     return values if len(values) > 1 else values[0]
 
@@ -79,9 +79,10 @@ def _memory_configs(text: str):
         if key in ("FP16", "BF16", "W16A16", "W16A16KV16"):
             configs.append((label, 16, 16, 16))
             continue
-        m = re.fullmatch(r"W(\d+)(?:A(\d+))?(?:KV(\d+))?", key)
+        m = re.fullmatch(r"W(\d{1,3})(?:A(\d{1,3}))?(?:KV(\d{1,3}))?", key, re.ASCII)
         if not m:
-            raise scenario_error(f"--memory-configs: cannot read {label!r}; use FP16 or W<bits>[A<bits>][KV<bits>]")
+            raise scenario_error(f"--memory-configs: cannot read {label[:40]!r}; "
+                                 "use FP16 or W<bits>[A<bits>][KV<bits>]")
         w = int(m.group(1))
         a = int(m.group(2)) if m.group(2) else 16
         kv = int(m.group(3)) if m.group(3) else a
@@ -90,27 +91,30 @@ def _memory_configs(text: str):
 
 
 def _bandwidths(text: str, points: int) -> list[float]:
-    from ..units import parse_quantity
+    from .arguments import POINTS_RANGE
 
     if ".." in text:
         lo_text, hi_text = text.split("..", 1)
-        lo, hi = parse_quantity(lo_text, "B/s"), parse_quantity(hi_text, "B/s")
+        lo, hi = _bandwidth(lo_text), _bandwidth(hi_text)
         if hi < lo:
-            raise scenario_error(f"--bandwidths: {text!r} ends before it starts")
-        if not 1 <= points <= 10_000:
-            raise scenario_error("--points must be in 1..10000")
+            raise scenario_error(f"--bandwidths: {text[:60]!r} ends before it starts")
         if points == 1:
             return [lo]
         return [lo + (hi - lo) * i / (points - 1) for i in range(points)]
-    return [parse_quantity(item, "B/s") for item in text.split(",")]
+    items = text.split(",")
+    if len(items) > POINTS_RANGE[1]:
+        raise scenario_error(f"--bandwidths: {len(items):,} values; at most {POINTS_RANGE[1]:,}")
+    return [_bandwidth(item) for item in items]
 
 
-DPI_RANGE = (10, 1200)
+def _bandwidth(text: str) -> float:
+    from ..inputs import hardware_number
+    from ..units import parse_quantity
+
+    return hardware_number("--bandwidths", parse_quantity(text, "B/s"), "memory_bandwidth_bytes_per_s")
 
 
 def run_plot(args) -> str:
-    if not DPI_RANGE[0] <= args.dpi <= DPI_RANGE[1]:
-        raise scenario_error(f"--dpi must be in {DPI_RANGE[0]}..{DPI_RANGE[1]}, got {args.dpi:g}")
     from . import data as d
     from . import render as r
     from .options import image_format, parse_floats, parse_names, parse_pairs

@@ -17,11 +17,17 @@ from __future__ import annotations
 import re
 
 from ..errors import RooflineError, ScenarioError
+from ..limits import MAX_GRID_POINTS, SCENARIO_LIMITS
 
-MAX_LIST_VALUES = 1_000_000
+MAX_LIST_VALUES = MAX_GRID_POINTS  # no list can be longer than a whole grid may be
+# Curves, bars or devices one figure draws: each is drawn, labelled and listed in the legend, so more
+# would be unreadable and slow (300 x 300 breakdown bars once took 11 GB). The grid's points are
+# capped by MAX_GRID_POINTS as everywhere else.
+MAX_SERIES = 64
 IMAGE_FORMATS = ("png", "svg", "pdf")
 
-_RANGE = re.compile(r"^(\d+)\.\.(\d+)(?::(x?)(\d+))?$")
+_RANGE = re.compile(r"^(\d+)\.\.(\d+)(?::(x?)(\d+))?$", re.ASCII)
+_NUMBER = re.compile(r"^\d+$", re.ASCII)
 _LIST_HELP = "N, A..B (every integer), A..B:xK (times K) or A..B:K (step K), comma-separated"
 
 
@@ -29,30 +35,53 @@ class PlotError(RooflineError, ValueError):
     """An output problem the user can fix: an unknown image format, an unwritable file."""
 
 
+def check_series(count: int, what: str) -> None:
+    """ScenarioError when a figure would draw more than MAX_SERIES curves or bars."""
+    if count > MAX_SERIES:
+        raise ScenarioError(f"{what}: {count:,} of them; a figure draws at most {MAX_SERIES}; list fewer values "
+                            "(or use `llm-roofline sweep` for the numbers)")
+
+
 def parse_int_list(text: str, name: str = "value") -> list[int]:
-    """``'1..256:x2'`` -> [1, 2, 4, ..., 256]; ``'512,2048'`` -> [512, 2048] (see the module doc)."""
+    """``'1..256:x2'`` -> [1, 2, 4, ..., 256]; ``'512,2048'`` -> [512, 2048] (see the module doc). A flag
+    named after a scenario field (``--batch-size``) has that field's range (llm_roofline.limits)."""
     values: list[int] = []
     seen: set[int] = set()
     items = [item.strip() for item in str(text).split(",")]
     if not any(items):
         raise ScenarioError(f"{name}: empty list; use {_LIST_HELP}")
+    limits = SCENARIO_LIMITS.get(name.lstrip("-").replace("-", "_"))
     for item in items:
-        for value in _expand(item, name):
+        for value in _expand(item, name, limits):
             if value not in seen:
                 seen.add(value)
                 values.append(value)
             if len(values) > MAX_LIST_VALUES:
-                raise ScenarioError(f"{name}: more than {MAX_LIST_VALUES:,} values in {text!r}")
+                raise ScenarioError(f"{name}: more than {MAX_LIST_VALUES:,} values in {_short(text)}")
+    if limits is not None:
+        low, high = limits
+        bad = next((v for v in (min(values), max(values)) if not low <= v <= high), None)
+        if bad is not None:
+            raise ScenarioError(f"{name}: {bad} is outside {low}..{high}")
     return values
 
 
-def _expand(item: str, name: str):
-    if item.isdigit():
+def _short(text: str) -> str:
+    return repr(text) if len(text) <= 60 else repr(text[:57] + "...")
+
+
+def _expand(item: str, name: str, limits: tuple[int, int] | None):
+    match = _RANGE.match(item)
+    single = _NUMBER.match(item)
+    if not (single or match):
+        raise ScenarioError(f"{name}: cannot read {_short(item)}; use {_LIST_HELP}")
+    longest = max(len(digits.lstrip("0")) for digits in re.findall(r"[0-9]+", item))
+    if longest > 18:  # beyond every limit (and beyond what int() converts at 4,300 digits)
+        valid = f" (valid: {limits[0]}..{limits[1]})" if limits else ""
+        raise ScenarioError(f"{name}: a {longest}-digit number is out of range{valid}")
+    if single:
         yield int(item)
         return
-    match = _RANGE.match(item)
-    if not match:
-        raise ScenarioError(f"{name}: cannot read {item!r}; use {_LIST_HELP}")
     start, stop, times, step_text = match.groups()
     start, stop = int(start), int(stop)
     if stop < start:
@@ -71,14 +100,14 @@ def _expand(item: str, name: str):
     if step < 1:
         raise ScenarioError(f"{name}: the step in {item!r} must be at least 1")
     if (stop - start) // step + 1 > MAX_LIST_VALUES:
-        raise ScenarioError(f"{name}: more than {MAX_LIST_VALUES:,} values in {item!r}")
+        raise ScenarioError(f"{name}: more than {MAX_LIST_VALUES:,} values in {_short(item)}")
     yield from range(start, stop + 1, step)
 
 
 def parse_bits_list(text: str, name: str) -> list[int | str]:
     """Bit-widths: a list of integers (``16,8,4``, ``2..8``) or one named format (``int4``, ``fp8``)."""
     text = str(text).strip()
-    if text and not text[0].isdigit():
+    if text and not _NUMBER.match(text[0]):
         if "," in text:
             raise ScenarioError(f"{name}: a list of bit-widths takes numbers (e.g. 16,8,4); "
                                 f"named formats ({text!r}) go one at a time")
@@ -91,8 +120,9 @@ def parse_pairs(text: str, name: str) -> list[tuple[int, int]]:
     pairs = []
     for item in str(text).split(","):
         parts = item.strip().lower().split("x")
-        if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
-            raise ScenarioError(f"{name}: cannot read {item.strip()!r}; use BATCHxPROMPT pairs like 1x1024,16x1024")
+        if len(parts) != 2 or not all(_NUMBER.match(p.strip()) and len(p.strip()) <= 18 for p in parts):
+            raise ScenarioError(f"{name}: cannot read {_short(item.strip())}; use BATCHxPROMPT pairs like "
+                                "1x1024,16x1024")
         pairs.append((int(parts[0]), int(parts[1])))
     return pairs
 

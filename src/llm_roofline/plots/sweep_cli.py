@@ -9,12 +9,14 @@ import argparse
 
 from ..cli_scenario import add_scenario_options
 from ..defaults import SWEEP_AXES
+from ..limits import SWEEP_CHUNK_POINTS
 from .arguments import hardware_options, positional_args
-from .commands import device_of, efficiency_of, model_of, scenario_error
+from .commands import device_of, efficiency_of, model_of
 
 SWEEP_DESCRIPTION = """\
-Every combination of the listed values, evaluated in one vectorized pass and
-written as CSV (one row per point) or JSON records.
+Every combination of the listed values (at most 100,000 points), evaluated in
+vectorized chunks and written as CSV (one row per point), JSON records or JSON
+lines as each chunk is ready, so memory stays flat.
 
 Lists: comma-separated items, each N (one value), A..B (every integer from A
 to B), A..B:xK (A, A*K, A*K*K, ... up to B) or A..B:K (step K), e.g.
@@ -43,22 +45,24 @@ def add_sweep_parser(subparsers) -> None:
     positional_args(p)
     add_scenario_options(p, lists=SWEEP_AXES, title="scenario (each a list: every combination is evaluated)")
     hardware_options(p)
+    from ..flags import output_file
+
     o = p.add_argument_group("output")
-    o.add_argument("--format", "-f", choices=["csv", "json"], default="csv", help="csv (default) or json records")
-    o.add_argument("--output", "-o", metavar="FILE", help="write to this file instead of standard output")
+    o.add_argument("--format", "-f", choices=["csv", "json", "jsonl"], default="csv",
+                   help="csv (default), json (an array of records, one per line) or jsonl (JSON lines)")
+    o.add_argument("--output", "-o", metavar="FILE", type=output_file,
+                   help="write to this file instead of standard output")
     p.set_defaults(run=run_sweep)
 
 
-CHUNK_POINTS = 50_000
+CHUNK_POINTS = SWEEP_CHUNK_POINTS  # rows per chunk (tests shrink it)
 
 
-MAX_POINTS = 1_000_000  # rows are gathered in memory before writing
-
-
-def run_sweep(args) -> str:
+def run_sweep(args):
+    """The grid evaluated and written CHUNK_POINTS rows at a time (memory stays one chunk's)."""
     import math
 
-    from ..api import sweep
+    from ..api import sweep_chunks
     from .options import parse_bits_list, parse_int_list
     from .progress import ProgressBar
 
@@ -70,36 +74,49 @@ def run_sweep(args) -> str:
         flag = "--" + name.replace("_", "-")
         values = parse_bits_list(text, flag) if name.endswith("bits") else parse_int_list(text, flag)
         axes[name] = values[0] if isinstance(values[0], str) else values  # a named format is one fixed value
-    total = math.prod(len(v) for v in axes.values() if isinstance(v, list))
-    if total > MAX_POINTS:
-        raise scenario_error(f"the grid has {total:,} points; at most {MAX_POINTS:,} per sweep")
     device = device_of(args)
     model = model_of(args)
-    common = dict(efficiency=efficiency_of(args, device), flash_attention=args.flash_attention,
-                  logits_all=args.logits_all, group_size=args.group_size, scale_bits=args.scale_bits)
-    # Chunks along the outermost axis with several values keep the grid's row order.
-    names = list(axes)
-    outer = next((n for n in names if isinstance(axes[n], list) and len(axes[n]) > 1), None)
-    chunks = [axes]
-    if outer is not None and total > CHUNK_POINTS:
-        inner = total // len(axes[outer])  # points per value of the outer axis
-        step = max(1, CHUNK_POINTS // inner)
-        chunks = [{**axes, outer: axes[outer][i:i + step]} for i in range(0, len(axes[outer]), step)]
-    progress = ProgressBar("sweep")
-    columns: dict[str, list] = {}
-    for i, chunk in enumerate(chunks):
-        result = sweep(model, device, **common, **chunk)
-        for key, values in result.columns.items():
-            columns.setdefault(key, []).append(values)
-        progress(i + 1, len(chunks))
-    import numpy as np
+    chunks = sweep_chunks(model, device, chunk_points=CHUNK_POINTS, efficiency=efficiency_of(args, device),
+                          flash_attention=args.flash_attention, logits_all=args.logits_all,
+                          group_size=args.group_size, scale_bits=args.scale_bits, **axes)
+    total = math.prod(len(v) for v in axes.values() if isinstance(v, list))
+    return _stream_sweep(chunks, args.format, ProgressBar("sweep"), -(-total // CHUNK_POINTS))
 
-    merged = {k: np.concatenate(v) for k, v in columns.items()}
-    return _format_sweep(merged, args.format)
+
+def _stream_sweep(chunks, fmt: str, progress, n_chunks: int):
+    """Text chunks of the sweep's output: CSV (a header, then rows), a JSON array with one record per
+    line, or JSON lines. Strict JSON: a missing value (NaN) is null, never NaN or Infinity. Each chunk's
+    results are dropped before the next is computed, so memory stays that of one chunk."""
+    for i, result in enumerate(chunks):
+        text = _chunk_text(result.columns, fmt, first=i == 0)
+        del result
+        progress(i + 1, n_chunks)
+        yield text
+    if fmt == "json":
+        yield "\n]\n"
+
+
+def _chunk_text(columns: dict, fmt: str, first: bool) -> str:
+    import json
+
+    names = list(columns)
+    rows = zip(*(_column_values(columns[k]) for k in names), strict=True)
+    if fmt == "csv":
+        lines = [",".join(_csv_text(v) for v in row) for row in rows]
+        return "\n".join([",".join(names), *lines] if first else lines) + "\n"
+    records = [json.dumps(dict(zip(names, row, strict=True)), allow_nan=False) for row in rows]
+    if fmt == "jsonl":
+        return "\n".join(records) + "\n"
+    return ("[\n" if first else ",\n") + ",\n".join(records)
+
+
+def _csv_text(value) -> str:
+    return "" if value is None else "true" if value is True else "false" if value is False else repr(value)
 
 
 def _column_values(values) -> list:
-    """One column as JSON-ready Python values: bools, exact integers, floats, None for NaN."""
+    """One column as JSON-ready Python values: bools, exact integers, floats, None for NaN (and for an
+    infinity, which no valid input produces)."""
     import numpy as np
 
     values = np.asarray(values)
@@ -110,18 +127,3 @@ def _column_values(values) -> list:
         return values.astype(np.int64).tolist()
     return [None if not f else int(v) if v.is_integer() and abs(v) < 2**53 else v
             for v, f in zip(values.astype(float).tolist(), finite.tolist(), strict=True)]
-
-
-def _format_sweep(columns: dict, fmt: str) -> str:
-    import json
-
-    names = list(columns)
-    cols = [_column_values(columns[k]) for k in names]
-    if fmt == "json":
-        return json.dumps([dict(zip(names, row, strict=True)) for row in zip(*cols, strict=True)], indent=1) + "\n"
-
-    def text(col: list) -> list[str]:
-        return ["" if v is None else "true" if v is True else "false" if v is False else repr(v) for v in col]
-
-    lines = [",".join(names), *(",".join(row) for row in zip(*(text(c) for c in cols), strict=True))]
-    return "\n".join(lines) + "\n"

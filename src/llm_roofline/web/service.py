@@ -19,12 +19,14 @@ from ..api import analyze_many, sweep, sweep_columns
 from ..engine import Analysis
 from ..errors import ConfigError, RooflineError, ScenarioError, UnknownNameError
 from ..hardware.spec import Efficiency, Hardware
+from ..limits import MAX_LAYERS, MAX_NESTING
 from ..models.spec import ModelSpec
 from ..result import report_at
 from .schemas import MAX_SWEEP_POINTS, AnalyzeRequest, Scenario, SweepRequest
 
-MAX_LAYERS = 10_000  # an uploaded config may not ask for more decoder layers (or longer lists)
-MAX_DEPTH = 32  # nesting of an uploaded config
+# An uploaded config may not ask for more decoder layers (MAX_LAYERS, or longer lists), nor nest
+# deeper, than any config file may (llm_roofline.limits).
+MAX_DEPTH = MAX_NESTING
 
 
 class ApiError(RooflineError):

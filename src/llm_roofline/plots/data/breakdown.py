@@ -9,6 +9,7 @@ import numpy as np
 from ... import api
 from ...defaults import DEFAULT_SCALE_BITS
 from ...errors import ScenarioError
+from ..options import check_series
 from .common import as_list, axis_value, load_pair, scenario_label
 
 
@@ -34,10 +35,11 @@ def breakdown(model, hardware, *, batch_size=1, prompt_len=1024, kv_len=None, w_
     operator (``group_by='op'``), for each combination of the listed settings."""
     if group_by not in ("kind", "op"):
         raise ScenarioError(f"group_by must be kind or op, got {group_by!r}")
-    spec, device = load_pair(model, hardware)
     axes = {"batch_size": batch_size, "prompt_len": prompt_len, "kv_len": kv_len, "w_bits": w_bits,
             "a_bits": a_bits, "kv_bits": kv_bits}
     listed = {k: as_list(v) for k, v in axes.items() if as_list(v)}
+    check_series(int(np.prod([len(v) for v in listed.values()])), "bars (combinations of the listed values)")
+    spec, device = load_pair(model, hardware)
     r = api.sweep(spec, device, flash_attention=flash_attention, logits_all=logits_all, group_size=group_size,
                   scale_bits=scale_bits, efficiency=efficiency, **{k: axis_value(v) for k, v in listed.items()})
     varying = [k for k, v in listed.items() if len(v) > 1]

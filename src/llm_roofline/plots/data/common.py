@@ -7,6 +7,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ... import api
+from ..options import check_series
 
 Progress = Callable[[int, int], None] | None
 
@@ -48,6 +49,7 @@ def grid_sweep(spec, device, x_name, xs, axes: dict, *, flash_attention, logits_
                efficiency):
     """api.sweep over ``axes`` (lists) and the x axis last; returns columns shaped [*series, x]."""
     ordered = {k: as_list(v) for k, v in axes.items() if k != x_name and as_list(v)}
+    check_series(int(np.prod([len(v) for v in ordered.values()])), "curves (combinations of the listed values)")
     ordered[x_name] = list(xs)
     result = api.sweep(spec, device, flash_attention=flash_attention, logits_all=logits_all,
                        group_size=group_size, scale_bits=scale_bits, efficiency=efficiency,

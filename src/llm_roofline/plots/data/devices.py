@@ -10,8 +10,11 @@ import numpy as np
 from ... import api
 from ...defaults import DEFAULT_GEN_LEN, DEFAULT_SCALE_BITS
 from ...errors import ScenarioError
+from ...inputs import grid_points
+from ..options import check_series
 from .common import Progress, as_list, load_pair
 
+MAX_BANDWIDTHS = 1_000  # devices of a bandwidth figure: each is one engine call
 
 @dataclass(frozen=True)
 class BandwidthData:
@@ -31,11 +34,15 @@ def bandwidth(model, hardware, *, bandwidths: Sequence[float], batch_size: Seque
               scale_bits=DEFAULT_SCALE_BITS, efficiency="ideal", progress: Progress = None) -> BandwidthData:
     """Decode step time (KV length = prompt length) of a device whose memory bandwidth is replaced by
     each of ``bandwidths`` (bytes/s); everything else is the device's (paper Fig. 20)."""
-    spec, device = load_pair(model, hardware)
     bws = [float(b) for b in as_list(bandwidths)]
     if not bws:
         raise ScenarioError("bandwidths: give at least one value")
+    if len(bws) > MAX_BANDWIDTHS:
+        raise ScenarioError(f"bandwidths: {len(bws):,} values; at most {MAX_BANDWIDTHS:,} (one device each)")
     bs = as_list(batch_size)
+    check_series(len(bs), "batch sizes (one curve each)")
+    grid_points({"bandwidths": len(bws), "batch_size": len(bs)}, "the figure's grid")
+    spec, device = load_pair(model, hardware)
     times = np.empty((len(bs), len(bws)))
     rates = np.empty_like(times)
     for j, bw in enumerate(bws):
@@ -80,6 +87,7 @@ def hardware_comparison(model, devices: Sequence, *, batch_size: int = 1, prompt
     devices = list(devices)
     if not devices:
         raise ScenarioError("give at least one device")
+    check_series(len(devices), "devices (one bar each)")
     if prices is not None and len(prices) != len(devices):
         raise ScenarioError(f"{len(prices)} prices for {len(devices)} devices; give one price per device")
     spec = api.load_model(model)

@@ -9,6 +9,8 @@ import numpy as np
 
 from ... import api
 from ...defaults import DEFAULT_SCALE_BITS
+from ...inputs import grid_points
+from ..options import check_series
 from .common import as_list, load_pair
 
 
@@ -33,9 +35,11 @@ def flash_attention(model, hardware, *, batch_size: Sequence[int] = (1, 16),
                     efficiency="ideal") -> FlashAttentionData:
     """Memory traffic and time of prefill and of one decode step (KV length = prompt length), without
     and with the fused FlashAttention kernel (paper Fig. 16)."""
+    bs, ps = as_list(batch_size), as_list(prompt_len)
+    check_series(len(bs), "batch sizes (one curve each)")
+    grid_points({"batch_size": len(bs), "prompt_len": len(ps)}, "the figure's grid")
     spec, device = load_pair(model, hardware)
     out = {k: [] for k in ("prefill_bytes", "prefill_time_s", "decode_bytes", "decode_time_s")}
-    bs, ps = as_list(batch_size), as_list(prompt_len)
     for fa in (False, True):
         r = api.sweep(spec, device, batch_size=bs, prompt_len=ps, w_bits=w_bits, a_bits=a_bits, kv_bits=kv_bits,
                       flash_attention=fa, group_size=group_size, scale_bits=scale_bits, efficiency=efficiency)

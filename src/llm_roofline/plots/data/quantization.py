@@ -10,6 +10,7 @@ import numpy as np
 from ... import api
 from ...defaults import DEFAULT_SCALE_BITS
 from ...errors import ScenarioError
+from ..options import check_series
 from .common import as_list, grid_sweep, load_pair
 
 DEFAULT_MEMORY_CONFIGS = (("FP16", 16, 16, 16), ("W4", 4, 16, 16), ("W4KV4", 4, 16, 4), ("W4A4", 4, 4, 4))
@@ -50,9 +51,10 @@ def memory_breakdown(model, hardware, *, configs=DEFAULT_MEMORY_CONFIGS,
                      group_size=128, scale_bits=DEFAULT_SCALE_BITS) -> MemoryBreakdown:
     """The engine's memory footprint (weights, KV cache of prompt + generated tokens, peak activations)
     for each format ``(label, w_bits, a_bits, kv_bits)`` and each ``(batch size, prompt length)``."""
-    spec, device = load_pair(model, hardware)
     configs = tuple(configs)
     n_s, n_c = len(scenarios), len(configs)
+    check_series(n_s * n_c, "memory bars (formats x scenarios)")
+    spec, device = load_pair(model, hardware)
     b = [s[0] for s in scenarios for _ in configs]
     p = [s[1] for s in scenarios for _ in configs]
     w, ab, kv = ([c[i] for _ in scenarios for c in configs] for i in (1, 2, 3))
