@@ -68,21 +68,25 @@ def resolve_efficiency(efficiency: str | Efficiency | Mapping, hardware: Hardwar
 def analyze(model: str | ModelSpec, hardware: str | Hardware, *, batch_size: int = 1,
             prompt_len: int = 1024, gen_len: int = 0, kv_len: int | None = None,
             w_bits: int | str = 16, a_bits: int | str = 16, kv_bits: int | str = 16,
-            flash_attention: bool = False, logits_all: bool = False, group_size: int = 128,
+            state_bits: int | str = 32, flash_attention: bool = False, logits_all: bool = False, group_size: int = 128,
             scale_bits: int = 16, efficiency: str | Efficiency | Mapping = "ideal") -> Report:
     """Roofline analysis of one scenario: per-operator prefill and decode-step tables, totals,
     whole-generation metrics (TTFT, TPOT, e2e, tokens/s) and the memory footprint.
 
     ``kv_len``: KV length of the reported decode step (default: prompt_len, LLM-Viewer's
-    convention); ``gen_len`` decode steps follow the prompt in ``generation``.
+    convention); ``gen_len`` decode steps follow the prompt in ``generation``. ``state_bits``: the
+    recurrent states of Mamba, Mamba-2 and gated delta-net layers (default 32: float32, as transformers
+    keeps them); ``kv_bits`` covers the attention KV cache only.
     """
     for name, value in (("batch_size", batch_size), ("prompt_len", prompt_len), ("gen_len", gen_len),
-                        ("kv_len", kv_len), ("w_bits", w_bits), ("a_bits", a_bits), ("kv_bits", kv_bits)):
+                        ("kv_len", kv_len), ("w_bits", w_bits), ("a_bits", a_bits), ("kv_bits", kv_bits),
+                        ("state_bits", state_bits)):
         if np.ndim(value) != 0:
             raise ScenarioError(f"{name}: analyze() takes one value; use sweep() for lists")
     return report_at(analyze_many(model, hardware, batch_size=batch_size, prompt_len=prompt_len,
                                   gen_len=gen_len, kv_len=kv_len, w_bits=w_bits, a_bits=a_bits,
-                                  kv_bits=kv_bits, flash_attention=flash_attention, logits_all=logits_all,
+                                  kv_bits=kv_bits, state_bits=state_bits, flash_attention=flash_attention,
+                                  logits_all=logits_all,
                                   group_size=group_size, scale_bits=scale_bits, efficiency=efficiency), 0)
 
 
@@ -93,7 +97,7 @@ def analyze_many(model, hardware, *, efficiency="ideal", **scenario) -> Analysis
     return evaluate(spec, device, Scenario.build(**scenario), resolve_efficiency(efficiency, device))
 
 
-SWEEP_AXES = ("batch_size", "prompt_len", "gen_len", "kv_len", "w_bits", "a_bits", "kv_bits")
+SWEEP_AXES = ("batch_size", "prompt_len", "gen_len", "kv_len", "w_bits", "a_bits", "kv_bits", "state_bits")
 
 
 @dataclass(frozen=True)
@@ -155,7 +159,7 @@ def sweep_columns(a: Analysis) -> dict[str, np.ndarray]:
     return {
         "batch_size": sc.batch_size, "prompt_len": sc.prompt_len, "gen_len": sc.gen_len,
         "kv_len": sc.kv_len, "w_bits": sc.weights.bits, "a_bits": sc.activations.bits,
-        "kv_bits": sc.kv_cache.bits,
+        "kv_bits": sc.kv_cache.bits, "state_bits": sc.state.bits,
         "prefill_flops": a.prefill_total.flops, "prefill_bytes": a.prefill_total.bytes,
         "prefill_time_s": a.prefill_total.time_s, "prefill_tokens_per_s": a.prefill_total.tokens_per_s,
         "decode_flops": a.decode_total.flops, "decode_bytes": a.decode_total.bytes,

@@ -1,43 +1,91 @@
-"""What each layer keeps per sequence between decode steps (the KV cache, or a Mamba state).
+"""What each layer keeps per sequence between decode steps: a KV cache that grows with the tokens
+seen, and fixed-size recurrent states.
 
-Elements, not bytes (multiply by the KV cache's bytes per element):
-- attention: K and V for every cached token: 2*K*H per token.
-- MLA: the compressed latent and the shared rotary key: kv_lora_rank + qk_rope_head_dim per
-  token (the cache layout of MLA serving kernels; HF's eager code caches decompressed K/V).
-- Mamba: a fixed state per sequence: conv state d_inner*d_conv + SSM state d_inner*d_state.
-A sliding-window layer caches at most W tokens.
+Elements, not bytes; three precisions:
+- KV cache (the scenario's KV bytes per element), per cached token:
+  attention: K and V, 2*K*H; MLA: the compressed latent and the shared rotary key,
+  kv_lora_rank + qk_rope_head_dim (transformers 5 caches MLA compressed too: ``past_key_values.update``
+  receives the latent and the rotary key, and ``kv_b_proj`` expands them after the cache read);
+  DSA adds the indexer's key, index_head_dim (``update_indexer``). A sliding-window layer caches at
+  most W tokens.
+- recurrent state (the scenario's ``state_bits``, float32 by default), per sequence whatever its
+  length: Mamba d_inner*d_state, Mamba-2 H*P*N, gated delta-net Hv*dk*dv.
+- short-convolution state (activation precision), per sequence: the last d_conv inputs of the conv1d
+  channels (Mamba d_inner, Mamba-2 and gated delta-net their conv_dim).
+
+Precisions, as transformers 5.23 keeps them in a bf16 model (checked by running each model: the
+cache's ``recurrent_states`` are float32 and its ``conv_states`` bfloat16): the SSM / delta-rule
+state comes out of the scan in float32 (``mamba_selective_scan``: ``discrete_A = exp(A * dt)`` with
+A = -exp(A_log.float()); ``torch_chunk_gated_delta_rule`` casts q, k, v to float32) and
+``LinearAttentionLayer.update_recurrent_state`` stores it as given
+(https://github.com/huggingface/transformers/blob/v5.23.0/src/transformers/cache_utils.py); the conv
+state is a slice of the projected activations (``update_conv_state``), so it has their dtype. Qwen3.5's
+config says so too (``mamba_ssm_dtype: float32``), as does Nemotron-H's (``mamba_ssm_cache_dtype``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .models.spec import Attention, LatentAttention, Mamba, Mixer
+from .models.spec import Attention, GatedDeltaNet, LatentAttention, Mamba, Mamba2, Mixer, SparseLatentAttention
 
 
-def cache_elements_per_token(mixer: Mixer) -> int:
+def cache_elements_per_token(mixer: Mixer | None) -> int:
     """KV-cache elements one token adds to one layer."""
     if isinstance(mixer, Attention):
         return 2 * mixer.num_kv_heads * mixer.head_dim
     if isinstance(mixer, LatentAttention):
         return mixer.kv_lora_rank + mixer.qk_rope_head_dim
+    if isinstance(mixer, SparseLatentAttention):
+        return cache_elements_per_token(mixer.mla) + (mixer.index_head_dim if mixer.indexer else 0)
     return 0
 
 
-def state_elements_per_sequence(mixer: Mixer) -> int:
-    """Recurrent-state elements one sequence holds in one layer, whatever its length."""
+def state_elements_per_sequence(mixer: Mixer | None) -> int:
+    """Recurrent-state elements (SSM / delta-rule state) one sequence holds in one layer, whatever its
+    length; kept at the scenario's state precision."""
     if isinstance(mixer, Mamba):
-        return mixer.d_inner * (mixer.d_conv + mixer.d_state)
+        return mixer.d_inner * mixer.d_state
+    if isinstance(mixer, Mamba2):
+        return mixer.num_heads * mixer.head_dim * mixer.d_state
+    if isinstance(mixer, GatedDeltaNet):
+        return mixer.num_v_heads * mixer.k_head_dim * mixer.v_head_dim
     return 0
 
 
-def cache_window(mixer: Mixer) -> float:
+def conv_state_elements_per_sequence(mixer: Mixer | None) -> int:
+    """Short-convolution state elements one sequence holds in one layer: d_conv inputs of every conv
+    channel (transformers keeps ``conv_kernel_size`` columns); kept at activation precision."""
+    if isinstance(mixer, Mamba):
+        return mixer.d_inner * mixer.d_conv
+    if isinstance(mixer, Mamba2):
+        return mixer.conv_dim * mixer.d_conv
+    if isinstance(mixer, GatedDeltaNet):
+        return mixer.conv_dim * mixer.conv_kernel
+    return 0
+
+
+def cache_window(mixer: Mixer | None) -> float:
     """Most tokens a layer ever caches (inf without a sliding window)."""
     if isinstance(mixer, Attention) and mixer.sliding_window is not None:
         return float(mixer.sliding_window)
     return np.inf
 
 
-def cached_tokens(mixer: Mixer, tokens: np.ndarray) -> np.ndarray:
+def cached_tokens(mixer: Mixer | None, tokens: np.ndarray) -> np.ndarray:
     """Tokens held in the layer's cache after ``tokens`` tokens have been seen."""
     return np.minimum(tokens, cache_window(mixer))
+
+
+def cache_bytes_per_sequence(model, tokens: np.ndarray, kv_bytes: np.ndarray, state_bytes: np.ndarray,
+                             act_bytes: np.ndarray) -> np.ndarray:
+    """Bytes one sequence keeps after ``tokens`` tokens, summed over layers: KV cache x ``kv_bytes`` +
+    recurrent states x ``state_bytes`` + conv states x ``act_bytes`` (bytes per element each)."""
+    total = np.zeros_like(np.asarray(tokens, dtype=np.float64))
+    for group in model.layer_groups:
+        mixer = group.layer.mixer
+        per_layer = (cached_tokens(mixer, tokens) * cache_elements_per_token(mixer) * kv_bytes
+                     + state_elements_per_sequence(mixer) * state_bytes
+                     + conv_state_elements_per_sequence(mixer) * act_bytes)
+        total = total + group.count * per_layer
+    return total

@@ -39,6 +39,9 @@ def _add_analyze(sub) -> None:
                                                            "int4, nf4, fp4 (default 16)")
     s.add_argument("--a-bits", type=_bits, default=16, help="activations: bits or format (default 16)")
     s.add_argument("--kv-bits", type=_bits, default=16, help="KV cache: bits or format (default 16)")
+    s.add_argument("--state-bits", type=_bits, default=32,
+                   help="recurrent states of Mamba / linear-attention layers: bits or format (default 32, "
+                        "float32 as transformers keeps them)")
     s.add_argument("--group-size", type=int, default=128,
                    help="quantization group size for weights and KV below 16 bits; one 16-bit scale per "
                         "group is counted (0: no scales; default 128)")
@@ -100,7 +103,8 @@ def _run_analyze(args) -> str:
     device = device_from_args(args)
     report = analyze(args.model, device, batch_size=args.batch_size, prompt_len=args.prompt_len,
                      gen_len=args.gen_len, kv_len=args.kv_len, w_bits=args.w_bits, a_bits=args.a_bits,
-                     kv_bits=args.kv_bits, flash_attention=args.flash_attention, logits_all=args.logits_all,
+                     kv_bits=args.kv_bits, state_bits=args.state_bits, flash_attention=args.flash_attention,
+                     logits_all=args.logits_all,
                      group_size=args.group_size, scale_bits=args.scale_bits,
                      efficiency=_efficiency(args, device))
     if args.format == "json":

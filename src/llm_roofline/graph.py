@@ -13,7 +13,7 @@ from dataclasses import replace
 import numpy as np
 
 from .attention import attention_core
-from .cache import cache_elements_per_token, cache_window, cached_tokens, state_elements_per_sequence
+from .cache import cache_window, conv_state_elements_per_sequence, state_elements_per_sequence
 from .ffn import ffn
 from .models.spec import Attention, LatentAttention, Layer, Mamba, ModelSpec
 from .ops import ACT_FLOPS, LAYER_INPUT, OpTable, OpTableBuilder, Sizes, elementwise, linear, norm
@@ -30,6 +30,7 @@ def sizes_for(scenario: Scenario, T: np.ndarray, S: np.ndarray) -> Sizes:
         wb=storage_bytes(sc.weights.bits, sc.group_size, sc.scale_bits),
         ab=sc.activations.bits / 8.0,
         kb=storage_bytes(sc.kv_cache.bits, sc.group_size, sc.scale_bits),
+        sb=storage_bytes(sc.state.bits, sc.group_size, sc.scale_bits),
     )
 
 
@@ -205,15 +206,16 @@ def _latent_attention(ops, sz, model: ModelSpec, mla: LatentAttention, count, st
 
 
 def _mamba(ops, sz, model: ModelSpec, mamba: Mamba, count, stage, src: str) -> str:
-    """Mamba (S6). The recurrent state (conv + SSM) is the layer's cache: decode reads and writes
-    it every step; prefill writes the final state. Non-matmul parameters are kept at activation
-    precision. selective_scan: 9 FLOPs per (token, channel, state) for exp(dt*A), dt*B*x, the
+    """Mamba (S6). The recurrent state is the layer's cache: decode reads and writes it every step,
+    prefill writes the final one; the conv state (d_inner x d_conv) at activation precision, the SSM
+    state (d_inner x d_state) at state precision (see cache.py). Non-matmul parameters are kept at
+    activation precision. selective_scan: 9 FLOPs per (token, channel, state) for exp(dt*A), dt*B*x, the
     state update and C*h, plus skip (D*x) and SiLU(z) gating per (token, channel)."""
     D, Di, Ns, C, R = model.hidden_size, mamba.d_inner, mamba.d_state, mamba.d_conv, mamba.dt_rank
     B, M = sz.B, sz.M
     in_proj = linear(ops, sz, "in_proj", count, D, 2 * Di, mamba.proj_bias, inputs=(src,))
     conv_params = Di * C + (Di if mamba.conv_bias else 0)
-    conv_state = B * Di * C * sz.kb
+    conv_state = B * conv_state_elements_per_sequence(mamba) * sz.ab
     conv = ops.add("conv1d", "conv", count, flops=2.0 * M * Di * C + M * Di * (1 + ACT_FLOPS["silu"]),
             params=conv_params, weight_bytes=conv_params * sz.ab, param_bytes=conv_params * sz.ab,
             act_read=M * Di * sz.ab, act_write=M * Di * sz.ab,
@@ -227,21 +229,10 @@ def _mamba(ops, sz, model: ModelSpec, mamba: Mamba, count, stage, src: str) -> s
         scan_inputs = (conv, b, bc)
     dt = linear(ops, sz, "dt_proj", count, R, Di, True, inputs=(dt,))
     scan_params = Di * Ns + Di  # A_log and D
-    ssm_state = B * Di * Ns * sz.kb
+    ssm_state = B * state_elements_per_sequence(mamba) * sz.sb
     scan = ops.add("selective_scan", "scan", count, params=scan_params, inputs=(*scan_inputs, dt, in_proj),
             flops=9.0 * M * Di * Ns + M * Di * (2 + ACT_FLOPS["silu"] + 1),
             weight_bytes=scan_params * sz.ab, param_bytes=scan_params * sz.ab,
             act_read=M * (3 * Di + 2 * Ns) * sz.ab, act_write=M * Di * sz.ab,
             kv_read=ssm_state if stage == "decode" else 0.0, kv_write=ssm_state)
     return linear(ops, sz, "out_proj", count, Di, D, mamba.proj_bias, inputs=(scan,))
-
-
-def cache_elements(model: ModelSpec, tokens: np.ndarray) -> np.ndarray:
-    """KV-cache (and recurrent-state) elements of one sequence that has seen ``tokens`` tokens,
-    summed over layers."""
-    total = np.zeros_like(np.asarray(tokens, dtype=np.float64))
-    for group in model.layer_groups:
-        mixer = group.layer.mixer
-        total = total + group.count * (cached_tokens(mixer, tokens) * cache_elements_per_token(mixer)
-                                       + state_elements_per_sequence(mixer))
-    return total

@@ -163,7 +163,8 @@ def _merge_by_name(rows: list[dict]) -> list[dict]:
 @dataclass(frozen=True)
 class Sizes:
     """Per-scenario sizes shared by every primitive: B sequences, T new tokens each, S KV length;
-    bytes per element of weights (wb, with group scales), activations (ab) and KV cache (kb)."""
+    bytes per element of weights (wb, with group scales), activations (ab), KV cache (kb) and
+    recurrent states (sb: the SSM / delta-rule state; conv states are activations)."""
 
     B: np.ndarray
     T: np.ndarray
@@ -171,6 +172,7 @@ class Sizes:
     wb: np.ndarray
     ab: np.ndarray
     kb: np.ndarray
+    sb: np.ndarray
 
     @property
     def M(self) -> np.ndarray:

@@ -22,6 +22,7 @@ LIMITS = {
     "w_bits": (MIN_BITS, MAX_BITS),
     "a_bits": (MIN_BITS, MAX_BITS),
     "kv_bits": (MIN_BITS, MAX_BITS),
+    "state_bits": (MIN_BITS, MAX_BITS),
 }
 GROUP_SIZE_LIMITS = (0, 1 << 20)
 SCALE_BITS_LIMITS = (1, 32)
@@ -70,6 +71,7 @@ class Scenario:
     weights: Format
     activations: Format
     kv_cache: Format
+    state: Format
     flash_attention: bool = False
     logits_all: bool = False
     group_size: int = 128
@@ -82,13 +84,14 @@ class Scenario:
     @classmethod
     def build(cls, *, batch_size: object = 1, prompt_len: object = 1024, gen_len: object = 0,
               kv_len: object = None, w_bits: object = 16, a_bits: object = 16, kv_bits: object = 16,
-              flash_attention: bool = False, logits_all: bool = False, group_size: int = 128,
+              state_bits: object = 32, flash_attention: bool = False, logits_all: bool = False, group_size: int = 128,
               scale_bits: int = 16) -> Scenario:
         """Validate and broadcast. Each numeric argument is a scalar or a 1-D list; lists of
         different lengths > 1 are an error (use ``llm_roofline.sweep`` for a grid)."""
         w_value, w_family = parse_format("w_bits", w_bits)
         a_value, a_family = parse_format("a_bits", a_bits)
         kv_value, kv_family = parse_format("kv_bits", kv_bits)
+        state_value, state_family = parse_format("state_bits", state_bits)
         fields = {
             "batch_size": _as_int_array("batch_size", batch_size),
             "prompt_len": _as_int_array("prompt_len", prompt_len),
@@ -96,6 +99,7 @@ class Scenario:
             "w_bits": _as_int_array("w_bits", w_value),
             "a_bits": _as_int_array("a_bits", a_value),
             "kv_bits": _as_int_array("kv_bits", kv_value),
+            "state_bits": _as_int_array("state_bits", state_value),
         }
         fields["kv_len"] = (fields["prompt_len"] if kv_len is None
                             else _as_int_array("kv_len", kv_len))
@@ -113,6 +117,7 @@ class Scenario:
             weights=Format(arrays["w_bits"], w_family),
             activations=Format(arrays["a_bits"], a_family),
             kv_cache=Format(arrays["kv_bits"], kv_family),
+            state=Format(arrays["state_bits"], state_family),
             flash_attention=bool(flash_attention), logits_all=bool(logits_all),
             group_size=_check_int("group_size", group_size, GROUP_SIZE_LIMITS),
             scale_bits=_check_int("scale_bits", scale_bits, SCALE_BITS_LIMITS),
@@ -131,4 +136,5 @@ def tiled(scenario: Scenario, times: int) -> Scenario:
                    gen_len=tile(sc.gen_len), kv_len=tile(sc.kv_len),
                    weights=Format(tile(sc.weights.bits), sc.weights.family),
                    activations=Format(tile(sc.activations.bits), sc.activations.family),
-                   kv_cache=Format(tile(sc.kv_cache.bits), sc.kv_cache.family))
+                   kv_cache=Format(tile(sc.kv_cache.bits), sc.kv_cache.family),
+                   state=Format(tile(sc.state.bits), sc.state.family))

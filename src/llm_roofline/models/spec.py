@@ -42,6 +42,10 @@ class Attention:
     positions or ALiBi). ``sliding_window`` limits each query to the last W keys.
     ``qk_norm`` adds a norm over H to every query and key head: an RMSNorm (Qwen3) or, with
     ``qk_norm_kind="layernorm"``, a LayerNorm with bias (Phi's qk_layernorm).
+    ``output_gate`` (Qwen3-Next / Qwen3.5 ``attn_output_gate``): q_proj also emits a gate of N*H,
+    and the attention output is multiplied by sigmoid(gate) before o_proj.
+    ``v_norm`` (Gemma 4): an RMSNorm without weight over every value head. ``k_eq_v`` (Gemma 4's
+    global layers, ``attention_k_eq_v``): no v_proj; the values are k_proj's output (before k_norm).
     """
 
     num_heads: int
@@ -54,6 +58,9 @@ class Attention:
     sliding_window: int | None = None
     qk_norm: bool = False
     qk_norm_kind: str = "rmsnorm"
+    output_gate: bool = False
+    v_norm: bool = False
+    k_eq_v: bool = False
 
     def __post_init__(self) -> None:
         if self.qk_norm_kind not in NORM_KINDS:
@@ -161,7 +168,105 @@ class MoE:
             raise ConfigError(f"moe.activation {self.activation!r} is not one of {ACTIVATIONS}")
 
 
-Mixer = Attention | LatentAttention | Mamba
+@dataclass(frozen=True)
+class SparseLatentAttention:
+    """DeepSeek Sparse Attention (DSA: DeepSeek-V3.2, GLM-5): MLA whose queries attend only the
+    ``index_topk`` cached tokens a lightning indexer selects (all of them while S <= topk).
+
+    Indexer (HF ``DeepseekV32Indexer``): wq_b q_lora_rank -> Hi*di (from the MLA query latent), wk D -> di,
+    k_norm LayerNorm(di) with bias, weights_proj D -> Hi. It caches one di-wide key per token and
+    scores every query against all S cached keys: score[t, s] = sum_h w[t, h] * relu(q[t, h] . k[s]).
+    ``indexer=False``: a GLM-5 "shared" layer that reuses the previous layer's selection (no indexer,
+    no index keys cached)."""
+
+    mla: LatentAttention
+    index_heads: int
+    index_head_dim: int
+    index_topk: int
+    indexer: bool = True
+
+    def __post_init__(self) -> None:
+        _positive("dsa", index_heads=self.index_heads, index_head_dim=self.index_head_dim,
+                  index_topk=self.index_topk)
+        if not self.mla.q_lora_rank:
+            raise ConfigError("dsa: the indexer reads the query latent, so q_lora_rank must be > 0")
+        if self.mla.qk_rope_head_dim > self.index_head_dim:
+            raise ConfigError(f"dsa: qk_rope_head_dim ({self.mla.qk_rope_head_dim}) exceeds index_head_dim "
+                              f"({self.index_head_dim})")
+
+
+@dataclass(frozen=True)
+class GatedDeltaNet:
+    """Gated delta-net linear attention (Qwen3-Next, Qwen3.5 ``linear_attn``): Hk key heads of size dk,
+    Hv value heads of size dv (Hv a multiple of Hk). Projections D -> q, k (Hk*dk each), v, z (Hv*dv
+    each), b, a (Hv each): fused as in_proj_qkvz + in_proj_ba (Qwen3-Next) or separate in_proj_qkv,
+    in_proj_z, in_proj_b, in_proj_a (Qwen3.5, ``fused_projections=False``); a depthwise causal conv1d
+    (``conv_kernel`` taps, no bias) over q, k, v; the gated delta rule with a recurrent state
+    [Hv, dk, dv] per sequence; a gated RMSNorm over dv; out_proj Hv*dv -> D. Parameters besides the
+    projections: conv weight, A_log and dt_bias (Hv each), the norm weight (dv)."""
+
+    num_k_heads: int
+    num_v_heads: int
+    k_head_dim: int
+    v_head_dim: int
+    conv_kernel: int
+    fused_projections: bool = True
+
+    def __post_init__(self) -> None:
+        _positive("gated_delta_net", num_k_heads=self.num_k_heads, num_v_heads=self.num_v_heads,
+                  k_head_dim=self.k_head_dim, v_head_dim=self.v_head_dim, conv_kernel=self.conv_kernel)
+        if self.num_v_heads % self.num_k_heads:
+            raise ConfigError(f"gated_delta_net: value heads ({self.num_v_heads}) must be a multiple of key heads "
+                              f"({self.num_k_heads})")
+
+    @property
+    def key_dim(self) -> int:
+        return self.num_k_heads * self.k_head_dim
+
+    @property
+    def value_dim(self) -> int:
+        return self.num_v_heads * self.v_head_dim
+
+    @property
+    def conv_dim(self) -> int:
+        """Channels of the short convolution: q, k and v."""
+        return 2 * self.key_dim + self.value_dim
+
+
+@dataclass(frozen=True)
+class Mamba2:
+    """Mamba-2 (SSD) mixer (Nemotron-H, Mamba-2): H heads of size P (d_inner = H*P), state size N,
+    G groups of B and C. in_proj D -> z (d_inner), x (d_inner), B, C (G*N each), dt (H); depthwise
+    conv1d (``d_conv`` taps) over x, B, C; the chunked SSD scan with a state [H, P, N] per sequence;
+    a gated RMSNorm over d_inner (G groups); out_proj d_inner -> D. Parameters besides the projections:
+    conv weight (+ bias), dt_bias, A_log, D (H each), the norm weight (d_inner)."""
+
+    num_heads: int
+    head_dim: int
+    d_state: int
+    n_groups: int
+    d_conv: int
+    chunk_size: int = 256
+    conv_bias: bool = True
+    proj_bias: bool = False
+
+    def __post_init__(self) -> None:
+        _positive("mamba2", num_heads=self.num_heads, head_dim=self.head_dim, d_state=self.d_state,
+                  n_groups=self.n_groups, d_conv=self.d_conv, chunk_size=self.chunk_size)
+        if self.num_heads % self.n_groups:
+            raise ConfigError(f"mamba2: heads ({self.num_heads}) must be a multiple of n_groups ({self.n_groups})")
+
+    @property
+    def d_inner(self) -> int:
+        return self.num_heads * self.head_dim
+
+    @property
+    def conv_dim(self) -> int:
+        """Channels of the short convolution: x, B and C."""
+        return self.d_inner + 2 * self.n_groups * self.d_state
+
+
+Mixer = Attention | LatentAttention | Mamba | SparseLatentAttention | GatedDeltaNet | Mamba2
 FFN = MLP | MoE
 
 

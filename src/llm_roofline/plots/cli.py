@@ -15,7 +15,8 @@ KINDS = ("roofline", "batch-sweep", "seq-sweep", "quantization", "flash-attentio
          "breakdown")
 SWEEP_COLUMNS_HELP = """\
 columns (one row per point of the grid, SI units):
-  batch_size, prompt_len, gen_len, kv_len, w_bits, a_bits, kv_bits   the scenario
+  batch_size, prompt_len, gen_len, kv_len, w_bits, a_bits, kv_bits,
+  state_bits                                                         the scenario
   prefill_flops, prefill_bytes, prefill_time_s, prefill_tokens_per_s the whole prefill
   decode_flops, decode_bytes, decode_time_s, decode_tokens_per_s     one decode step at KV length kv_len
   ttft_s, tpot_s, e2e_s, throughput_tokens_per_s                     the generation (tpot/throughput
@@ -213,6 +214,8 @@ def _add_sweep(subparsers) -> None:
     s.add_argument("--w-bits", default="16", help="weight bit-widths, or one format (default 16)")
     s.add_argument("--a-bits", default="16", help="activation bit-widths, or one format (default 16)")
     s.add_argument("--kv-bits", default="16", help="KV cache bit-widths, or one format (default 16)")
+    s.add_argument("--state-bits", default="32",
+                   help="recurrent-state bit-widths (Mamba, linear attention), or one format (default 32)")
     s.add_argument("--group-size", type=int, default=128, help="quantization group size (0: no scales)")
     s.add_argument("--flash-attention", action="store_true", help="fused, causal-aware attention kernel")
     s.add_argument("--logits-all", action="store_true", help="prefill computes logits for every token")
