@@ -8,7 +8,17 @@ from pathlib import Path
 import pytest
 
 from llm_roofline.hardware.spec import Hardware
-from llm_roofline.models.spec import MLP, Attention, LatentAttention, Layer, LayerGroup, Mamba, ModelSpec, MoE
+from llm_roofline.models.spec import (
+    MLP,
+    Attention,
+    LatentAttention,
+    Layer,
+    LayerGroup,
+    Mamba,
+    ModelSpec,
+    MoE,
+    SparseLatentAttention,
+)
 
 SHARED_CONFIGS = Path(__file__).resolve().parents[2] / "shared" / "hf-configs"
 
@@ -72,6 +82,18 @@ def gemma2_like() -> ModelSpec:
                      layer_groups=(LayerGroup(sliding, 2), LayerGroup(glob, 2)), tie_word_embeddings=True)
 
 
+def small_dsa() -> ModelSpec:
+    """DeepSeek Sparse Attention: MLA attending the top 16 tokens its indexer (4 heads x 16) picks; the
+    last layer reuses the previous selection (GLM-5's shared layers)."""
+    mla = small_mla().layer_groups[0].layer.mixer
+    full = SparseLatentAttention(mla, index_heads=4, index_head_dim=16, index_topk=16)
+    dense = Layer(mixer=full, ffn=MLP(256, gated=True))
+    moe = Layer(mixer=full, ffn=MoE(num_experts=8, top_k=2, expert_intermediate_size=32, shared_intermediate_size=32))
+    shared = Layer(mixer=SparseLatentAttention(mla, 4, 16, 16, indexer=False), ffn=moe.ffn)
+    return ModelSpec(name="tiny-dsa", model_type="glm_moe_dsa", hidden_size=128, vocab_size=500,
+                     layer_groups=(LayerGroup(dense, 1), LayerGroup(moe, 2), LayerGroup(shared, 1)))
+
+
 VARIED_MODELS = {"llama": lambda: llama("tiny", D=256, L=2, N=4, K=4, F=512, V=1000),
                  "moe": small_moe, "moe-shared": lambda: small_moe(64, True), "mla": small_mla,
-                 "hybrid": small_hybrid, "sliding": sliding_llama, "gemma2": gemma2_like}
+                 "hybrid": small_hybrid, "sliding": sliding_llama, "gemma2": gemma2_like, "dsa": small_dsa}

@@ -15,10 +15,12 @@ import numpy as np
 from .attention import attention_core
 from .cache import cache_window, conv_state_elements_per_sequence, state_elements_per_sequence
 from .ffn import ffn
-from .models.spec import Attention, LatentAttention, Layer, Mamba, ModelSpec
-from .ops import ACT_FLOPS, LAYER_INPUT, OpTable, OpTableBuilder, Sizes, elementwise, linear, norm
+from .latent_attention import latent_attention
+from .models.spec import Attention, LatentAttention, Layer, Mamba, ModelSpec, SparseLatentAttention
+from .ops import ACT_FLOPS, LAYER_INPUT, OpTable, OpTableBuilder, Sizes, elementwise, linear, norm, rope
 from .precision import storage_bytes
 from .scenario import Scenario
+from .sparse_attention import sparse_latent_attention
 
 STAGES = ("prefill", "decode")
 
@@ -136,13 +138,10 @@ def _mixer(ops, sz, model, layer, count, stage, flash, window, suffix, apply_win
     if isinstance(mixer, Attention):
         return _attention(ops, sz, model, mixer, count, flash, window, suffix, apply_window, src)
     if isinstance(mixer, LatentAttention):
-        return _latent_attention(ops, sz, model, mixer, count, stage, flash, src)
+        return latent_attention(ops, sz, model, mixer, count, stage, flash, src)
+    if isinstance(mixer, SparseLatentAttention):
+        return sparse_latent_attention(ops, sz, model, mixer, count, stage, flash, apply_window, src)
     return _mamba(ops, sz, model, mixer, count, stage, src)
-
-
-def _rope(ops: OpTableBuilder, sz: Sizes, count: int, rotated_per_token: int, inputs: tuple[str, ...]) -> str:
-    """Rotary embedding: 3 FLOPs per rotated element (x*cos + rot(x)*sin), read and write once."""
-    return elementwise(ops, sz, "rope", count, sz.M * rotated_per_token, 3, 1, 1, inputs=inputs)
 
 
 def _attention(ops, sz, model: ModelSpec, attn: Attention, count, flash, window, suffix, apply_window,
@@ -161,48 +160,10 @@ def _attention(ops, sz, model: ModelSpec, attn: Attention, count, flash, window,
         q = norm(ops, sz, "q_norm", count, H, kind, kind == "layernorm", tokens=sz.M * N, inputs=(q,))
         k = norm(ops, sz, "k_norm", count, H, kind, kind == "layernorm", tokens=sz.M * K, inputs=(k,))
     if attn.rope_dim:
-        q = k = _rope(ops, sz, count, (N + K) * attn.rope_dim, inputs=tuple(dict.fromkeys((q, k))))
+        q = k = rope(ops, sz, count, (N + K) * attn.rope_dim, inputs=tuple(dict.fromkeys((q, k))))
     out = attention_core(ops, sz, count, heads=N, kv_heads=K, qk_dim=H, v_dim=H, window=window, flash=flash,
                          suffix=suffix, apply_window=apply_window, q_src=(q,), k_src=(k,), v_src=(v,))
     return linear(ops, sz, name("o_proj"), count, N * H, D, attn.o_bias, inputs=(out,))
-
-
-def _latent_attention(ops, sz, model: ModelSpec, mla: LatentAttention, count, stage, flash, src: str) -> str:
-    """MLA. Prefill decompresses K and V for the new tokens (kv_b_proj) and runs N-head attention
-    on activations (as HF does). Decode uses the absorbed form: q_nope is mapped into the latent
-    space (q_absorb, W_UK), attention runs over the cached latent as one shared KV head, and the
-    result is mapped back per head (out_absorb, W_UV): the weights of kv_b_proj, read once.
-    Model size is read off the prefill table, where kv_b_proj owns these parameters."""
-    D, N = model.hidden_size, mla.num_heads
-    r_q, r_kv, d_nope, d_rope, d_v = (mla.q_lora_rank, mla.kv_lora_rank, mla.qk_nope_head_dim,
-                                      mla.qk_rope_head_dim, mla.v_head_dim)
-    if r_q:
-        q = linear(ops, sz, "q_a_proj", count, D, r_q, mla.bias, inputs=(src,))
-        q = norm(ops, sz, "q_a_layernorm", count, r_q, "rmsnorm", False, inputs=(q,))
-        q = linear(ops, sz, "q_b_proj", count, r_q, N * (d_nope + d_rope), False, inputs=(q,))
-    else:
-        q = linear(ops, sz, "q_proj", count, D, N * (d_nope + d_rope), False, inputs=(src,))
-    kv = linear(ops, sz, "kv_a_proj_with_mqa", count, D, r_kv + d_rope, mla.bias, kv_out=r_kv + d_rope,
-                inputs=(src,))
-    latent = norm(ops, sz, "kv_a_layernorm", count, r_kv, "rmsnorm", False, inputs=(kv,))
-    rope = _rope(ops, sz, count, (N + 1) * d_rope, inputs=(q, kv))
-    if stage == "prefill":
-        kv_full = linear(ops, sz, "kv_b_proj", count, r_kv, N * (d_nope + d_v), False, inputs=(latent,))
-        out = attention_core(ops, sz, count, heads=N, kv_heads=N, qk_dim=d_nope + d_rope, v_dim=d_v,
-                             window=np.inf, flash=flash, kv_from_cache=False, q_src=(q, rope),
-                             k_src=(kv_full, rope), v_src=(kv_full,))
-    else:
-        w_uk, w_uv = N * d_nope * r_kv, N * r_kv * d_v
-        q_latent = ops.add("q_absorb", "matmul", count, compute="weights", flops=2.0 * sz.M * w_uk,
-                           weight_bytes=w_uk * sz.wb, act_read=sz.M * N * d_nope * sz.ab,
-                           act_write=sz.M * N * r_kv * sz.ab, inputs=(q,))
-        core = attention_core(ops, sz, count, heads=N, kv_heads=1, qk_dim=r_kv + d_rope, v_dim=r_kv,
-                              window=np.inf, flash=flash, shared_kv=True, q_src=(q_latent, rope),
-                              k_src=(latent, rope), v_src=(latent,))
-        out = ops.add("out_absorb", "matmul", count, compute="weights", flops=2.0 * sz.M * w_uv,
-                      weight_bytes=w_uv * sz.wb, act_read=sz.M * N * r_kv * sz.ab,
-                      act_write=sz.M * N * d_v * sz.ab, inputs=(core,))
-    return linear(ops, sz, "o_proj", count, N * d_v, D, False, inputs=(out,))
 
 
 def _mamba(ops, sz, model: ModelSpec, mamba: Mamba, count, stage, src: str) -> str:

@@ -214,3 +214,9 @@ def elementwise(ops: OpTableBuilder, sz: Sizes, name: str, count: int, elements:
     activation elements per output element."""
     return ops.add(name, kind, count, flops=flops_per_element * elements, inputs=inputs,
             act_read=reads * elements * sz.ab, act_write=writes * elements * sz.ab)
+
+
+def rope(ops: OpTableBuilder, sz: Sizes, count: int, rotated_per_token: int, inputs: tuple[str, ...],
+         name: str = "rope") -> str:
+    """Rotary embedding: 3 FLOPs per rotated element (x*cos + rot(x)*sin), read and write once."""
+    return elementwise(ops, sz, name, count, sz.M * rotated_per_token, 3, 1, 1, inputs=inputs)

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from .hf_dsa import _dsa
 from .hf_families import _bloom, _chatglm, _falcon, _gpt2, _gpt_neox, _gptj, _mpt, _opt, _phi, _phi3, _qwen
 from .hf_fields import Fields
 from .hf_hybrid import _deepseek, _jamba, _mamba
@@ -47,6 +48,7 @@ _FAMILIES: dict[str, tuple[str, _Parser]] = {
     "bloom": ("bloom", _bloom), "mpt": ("mpt", _mpt), "chatglm": ("chatglm", _chatglm), "qwen": ("qwen", _qwen),
     "deepseek_v2": ("deepseek_v2", _deepseek), "deepseek_v3": ("deepseek_v3", _deepseek),
     "jamba": ("jamba", _jamba), "mamba": ("mamba", _mamba),
+    "deepseek_v32": ("deepseek_v32", _dsa), "glm_moe_dsa": ("glm_moe_dsa", _dsa),
 }
 
 # architectures[0] -> model_type, for configs without a (known) model_type.
@@ -61,6 +63,7 @@ _ARCHITECTURES = {
     "ChatGLMModel": "chatglm", "ChatGLMForConditionalGeneration": "chatglm", "QWenLMHeadModel": "qwen",
     "DeepseekV2ForCausalLM": "deepseek_v2", "DeepseekV3ForCausalLM": "deepseek_v3",
     "JambaForCausalLM": "jamba", "MambaForCausalLM": "mamba",
+    "DeepseekV32ForCausalLM": "deepseek_v32", "GlmMoeDsaForCausalLM": "glm_moe_dsa",
 }
 
 

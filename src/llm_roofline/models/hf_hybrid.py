@@ -11,9 +11,19 @@ from .spec import MLP, Attention, LatentAttention, Layer, LayerGroup, Mamba, MoE
 # --- DeepSeek-V2 / V3 (MLA + MoE) ----------------------------------------------------------------
 
 def _deepseek(f: Fields, model_type: str) -> dict[str, Any]:
+    mla, ffns = deepseek_parts(f)
+    layers = [Layer(mla, ffn) for ffn in ffns]
+    return deepseek_fields(f, layers)
+
+
+def deepseek_parts(f: Fields, *, mlp_layer_types: bool = False) -> tuple[LatentAttention, list[MLP | MoE]]:
+    """The MLA mixer and each layer's feed-forward block of a DeepSeek-style config. MoE where
+    ``i >= first_k_dense_replace`` and ``i % moe_layer_freq == 0`` (V2/V3); with ``mlp_layer_types``
+    (V3.2 and its descendants) an explicit ``mlp_layer_types`` list ("dense" / "sparse") wins and
+    ``moe_layer_freq`` is not read (as in HF)."""
     f.require("hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "vocab_size",
               "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim")
-    hidden, num_layers = f.int("hidden_size"), f.int("num_hidden_layers")
+    num_layers = f.int("num_hidden_layers")
     activation = f.activation("hidden_act", default="silu")
     # q_lora_rank null (V2-Lite): q_proj straight from the hidden state.
     q_lora = f.data.get("q_lora_rank", 1536)
@@ -34,11 +44,24 @@ def _deepseek(f: Fields, model_type: str) -> dict[str, Any]:
         moe = MoE(num_experts=routed, top_k=f.int("num_experts_per_tok"), expert_intermediate_size=moe_width,
                   activation=activation,
                   shared_intermediate_size=moe_width * f.int("n_shared_experts", default=0, minimum=0))
-    first_dense = f.int("first_k_dense_replace", default=0, minimum=0)
-    freq = f.int("moe_layer_freq", default=1)
-    layers = [Layer(mla, moe if moe is not None and i >= first_dense and i % freq == 0 else dense)
-              for i in range(num_layers)]
-    return dict(hidden_size=hidden, vocab_size=f.int("vocab_size"), layer_groups=grouped(layers),
+    first_dense = f.int("first_k_dense_replace", default=0 if not mlp_layer_types else 3, minimum=0)
+    if mlp_layer_types and f.has("mlp_layer_types"):
+        kinds = f.list("mlp_layer_types", str)
+        if len(kinds) != num_layers or set(kinds) - {"dense", "sparse"}:
+            raise f.error(f"field 'mlp_layer_types' must list 'dense' or 'sparse' for each of the {num_layers} "
+                          f"layers, got {kinds!r}")
+        sparse = [kind == "sparse" for kind in kinds]
+    elif mlp_layer_types:
+        sparse = [i >= first_dense for i in range(num_layers)]
+    else:
+        freq = f.int("moe_layer_freq", default=1)
+        sparse = [i >= first_dense and i % freq == 0 for i in range(num_layers)]
+    return mla, [moe if s and moe is not None else dense for s in sparse]
+
+
+def deepseek_fields(f: Fields, layers: list[Layer]) -> dict[str, Any]:
+    """The ModelSpec fields of a DeepSeek-style model with these decoder layers."""
+    return dict(hidden_size=f.int("hidden_size"), vocab_size=f.int("vocab_size"), layer_groups=grouped(layers),
                 tie_word_embeddings=tied(f, False),
                 max_position_embeddings=f.int("max_position_embeddings", default=None),
                 op_names={"router": "gate"})
