@@ -11,10 +11,12 @@ from llm_roofline.hardware.spec import Hardware
 from llm_roofline.models.spec import (
     MLP,
     Attention,
+    GatedDeltaNet,
     LatentAttention,
     Layer,
     LayerGroup,
     Mamba,
+    Mamba2,
     ModelSpec,
     MoE,
     SparseLatentAttention,
@@ -94,6 +96,29 @@ def small_dsa() -> ModelSpec:
                      layer_groups=(LayerGroup(dense, 1), LayerGroup(moe, 2), LayerGroup(shared, 1)))
 
 
+def small_linear_hybrid() -> ModelSpec:
+    """Qwen3-Next style: 3 gated delta-net layers per gated full-attention layer, MoE with a gated shared expert."""
+    moe = MoE(num_experts=8, top_k=2, expert_intermediate_size=64, shared_intermediate_size=64, shared_expert_gate=True)
+    linear = Layer(mixer=GatedDeltaNet(num_k_heads=2, num_v_heads=4, k_head_dim=16, v_head_dim=32, conv_kernel=4),
+                   ffn=moe)
+    full = Layer(mixer=Attention(4, 2, 32, rope_dim=8, qk_norm=True, output_gate=True), ffn=moe)
+    return ModelSpec(name="tiny-linear", model_type="qwen3_next", hidden_size=128, vocab_size=600,
+                     layer_groups=(LayerGroup(linear, 3), LayerGroup(full, 1)))
+
+
+def small_nemotron_h() -> ModelSpec:
+    """Nemotron-H style blocks: Mamba-2, MLP (relu2), attention, MLP."""
+    norms = ("norm",)
+    mamba = Layer(mixer=Mamba2(num_heads=8, head_dim=16, d_state=16, n_groups=2, d_conv=4, chunk_size=32), ffn=None,
+                  norm_names=norms)
+    mlp = Layer(mixer=None, ffn=MLP(256, gated=False, activation="relu2"), norm_names=norms)
+    attn = Layer(mixer=Attention(4, 2, 32), ffn=None, norm_names=norms)
+    return ModelSpec(name="tiny-nemotron-h", model_type="nemotron_h", hidden_size=128, vocab_size=600,
+                     layer_groups=(LayerGroup(mamba, 2), LayerGroup(mlp, 3), LayerGroup(attn, 1)),
+                     op_names={"embed_tokens": "embeddings", "final_norm": "norm_f"})
+
+
 VARIED_MODELS = {"llama": lambda: llama("tiny", D=256, L=2, N=4, K=4, F=512, V=1000),
                  "moe": small_moe, "moe-shared": lambda: small_moe(64, True), "mla": small_mla,
-                 "hybrid": small_hybrid, "sliding": sliding_llama, "gemma2": gemma2_like, "dsa": small_dsa}
+                 "hybrid": small_hybrid, "sliding": sliding_llama, "gemma2": gemma2_like, "dsa": small_dsa,
+                 "linear": small_linear_hybrid, "nemotron-h": small_nemotron_h}

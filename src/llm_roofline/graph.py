@@ -16,8 +16,19 @@ from .attention import attention_core
 from .cache import cache_window, conv_state_elements_per_sequence, state_elements_per_sequence
 from .ffn import ffn
 from .latent_attention import latent_attention
-from .models.spec import Attention, LatentAttention, Layer, Mamba, ModelSpec, SparseLatentAttention
-from .ops import ACT_FLOPS, LAYER_INPUT, OpTable, OpTableBuilder, Sizes, elementwise, linear, norm, rope
+from .linear_attention import gated_delta_net
+from .mamba2 import mamba2_mixer
+from .models.spec import (
+    Attention,
+    GatedDeltaNet,
+    LatentAttention,
+    Layer,
+    Mamba,
+    Mamba2,
+    ModelSpec,
+    SparseLatentAttention,
+)
+from .ops import ACT_FLOPS, LAYER_INPUT, NORM_FLOPS, OpTable, OpTableBuilder, Sizes, elementwise, linear, norm, rope
 from .precision import storage_bytes
 from .scenario import Scenario
 from .sparse_attention import sparse_latent_attention
@@ -109,6 +120,8 @@ def _layer(ops: OpTableBuilder, sz: Sizes, model: ModelSpec, layer: Layer, count
         n = len(sources)
         return elementwise(ops, sz, name, count, sz.M * D, n - 1, n, 1, inputs=sources)
 
+    if layer.mixer is None:  # a feed-forward block alone (Nemotron-H's MLP and MoE layers)
+        return residual("residual_add", x, ffn(ops, sz, model, layer, count, src=add_norm(x)))
     suffix = "" if window == np.inf else ".sliding"
     mixer_args = (ops, sz, model, layer, count, stage, flash, window, suffix, apply_window)
     if layer.parallel:  # GPT-J, NeoX, Falcon, Phi-2: x + attn(ln(x)) + mlp(ln'(x))
@@ -141,6 +154,10 @@ def _mixer(ops, sz, model, layer, count, stage, flash, window, suffix, apply_win
         return latent_attention(ops, sz, model, mixer, count, stage, flash, src)
     if isinstance(mixer, SparseLatentAttention):
         return sparse_latent_attention(ops, sz, model, mixer, count, stage, flash, apply_window, src)
+    if isinstance(mixer, GatedDeltaNet):
+        return gated_delta_net(ops, sz, model, mixer, count, stage, src)
+    if isinstance(mixer, Mamba2):
+        return mamba2_mixer(ops, sz, model, mixer, count, stage, src)
     return _mamba(ops, sz, model, mixer, count, stage, src)
 
 
@@ -148,21 +165,31 @@ def _attention(ops, sz, model: ModelSpec, attn: Attention, count, flash, window,
                src: str) -> str:
     D, name = model.hidden_size, model.op_name
     N, K, H = attn.num_heads, attn.num_kv_heads, attn.head_dim
+    q_width = 2 * N * H if attn.output_gate else N * H  # the output gate comes out of q_proj too
     if attn.fused_qkv:
-        q = k = v = linear(ops, sz, name("qkv_proj"), count, D, (N + 2 * K) * H, attn.qkv_bias,
+        q = k = v = linear(ops, sz, name("qkv_proj"), count, D, q_width + 2 * K * H, attn.qkv_bias,
                            kv_out=2 * K * H, inputs=(src,))
     else:
-        q = linear(ops, sz, name("q_proj"), count, D, N * H, attn.qkv_bias, inputs=(src,))
+        q = linear(ops, sz, name("q_proj"), count, D, q_width, attn.qkv_bias, inputs=(src,))
         k = linear(ops, sz, name("k_proj"), count, D, K * H, attn.qkv_bias, kv_out=K * H, inputs=(src,))
-        v = linear(ops, sz, name("v_proj"), count, D, K * H, attn.qkv_bias, kv_out=K * H, inputs=(src,))
+        v = k if attn.k_eq_v else linear(ops, sz, name("v_proj"), count, D, K * H, attn.qkv_bias, kv_out=K * H,
+                                         inputs=(src,))
+    gate = q
     if attn.qk_norm:
         kind = attn.qk_norm_kind
         q = norm(ops, sz, "q_norm", count, H, kind, kind == "layernorm", tokens=sz.M * N, inputs=(q,))
         k = norm(ops, sz, "k_norm", count, H, kind, kind == "layernorm", tokens=sz.M * K, inputs=(k,))
+    if attn.v_norm:  # an RMSNorm without weight over each value head; with k_eq_v it writes V to the cache
+        v = ops.add("v_norm", "norm", count, flops=(NORM_FLOPS["rmsnorm"] - 1) * sz.M * K * H, inputs=(v,),
+                    act_read=sz.M * K * H * sz.ab, act_write=sz.M * K * H * sz.ab,
+                    kv_write=sz.M * K * H * sz.kb if attn.k_eq_v else 0.0)
     if attn.rope_dim:
         q = k = rope(ops, sz, count, (N + K) * attn.rope_dim, inputs=tuple(dict.fromkeys((q, k))))
     out = attention_core(ops, sz, count, heads=N, kv_heads=K, qk_dim=H, v_dim=H, window=window, flash=flash,
                          suffix=suffix, apply_window=apply_window, q_src=(q,), k_src=(k,), v_src=(v,))
+    if attn.output_gate:  # out * sigmoid(gate): 4 + 1 FLOPs per element, reading both
+        out = elementwise(ops, sz, "attn_output_gate", count, sz.M * N * H, ACT_FLOPS["silu"] + 1, 2, 1,
+                          inputs=(out, gate))
     return linear(ops, sz, name("o_proj"), count, N * H, D, attn.o_bias, inputs=(out,))
 
 

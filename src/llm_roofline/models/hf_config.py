@@ -27,6 +27,7 @@ from .hf_dsa import _dsa
 from .hf_families import _bloom, _chatglm, _falcon, _gpt2, _gpt_neox, _gptj, _mpt, _opt, _phi, _phi3, _qwen
 from .hf_fields import Fields
 from .hf_hybrid import _deepseek, _jamba, _mamba
+from .hf_linear import _qwen3_next
 from .hf_llama import _llama_like
 from .spec import ModelSpec
 
@@ -49,6 +50,9 @@ _FAMILIES: dict[str, tuple[str, _Parser]] = {
     "deepseek_v2": ("deepseek_v2", _deepseek), "deepseek_v3": ("deepseek_v3", _deepseek),
     "jamba": ("jamba", _jamba), "mamba": ("mamba", _mamba),
     "deepseek_v32": ("deepseek_v32", _dsa), "glm_moe_dsa": ("glm_moe_dsa", _dsa),
+    "qwen3_next": ("qwen3_next", _qwen3_next), "qwen3_5": ("qwen3_5", _qwen3_next),
+    "qwen3_5_text": ("qwen3_5", _qwen3_next), "qwen3_5_moe": ("qwen3_5_moe", _qwen3_next),
+    "qwen3_5_moe_text": ("qwen3_5_moe", _qwen3_next),
 }
 
 # architectures[0] -> model_type, for configs without a (known) model_type.
@@ -64,6 +68,9 @@ _ARCHITECTURES = {
     "DeepseekV2ForCausalLM": "deepseek_v2", "DeepseekV3ForCausalLM": "deepseek_v3",
     "JambaForCausalLM": "jamba", "MambaForCausalLM": "mamba",
     "DeepseekV32ForCausalLM": "deepseek_v32", "GlmMoeDsaForCausalLM": "glm_moe_dsa",
+    "Qwen3NextForCausalLM": "qwen3_next", "Qwen3_5ForCausalLM": "qwen3_5_text",
+    "Qwen3_5ForConditionalGeneration": "qwen3_5", "Qwen3_5MoeForCausalLM": "qwen3_5_moe_text",
+    "Qwen3_5MoeForConditionalGeneration": "qwen3_5_moe",
 }
 
 

@@ -75,6 +75,8 @@ class Attention:
             raise ConfigError(f"attention.rope_dim ({self.rope_dim}) exceeds head_dim ({self.head_dim})")
         if self.sliding_window is not None:
             _positive("attention", sliding_window=self.sliding_window)
+        if self.k_eq_v and (self.fused_qkv or not self.v_norm):
+            raise ConfigError("attention.k_eq_v needs separate projections and v_norm (as Gemma 4 has)")
 
 
 @dataclass(frozen=True)
@@ -274,9 +276,11 @@ FFN = MLP | MoE
 class Layer:
     """One decoder layer. ``norm_names`` lists its norms (each over D, in HF's names, in order);
     ``parallel``: attention and FFN both read the layer input and one add joins them (GPT-J,
-    GPT-NeoX, Falcon, Phi-2); otherwise two sequential residual adds. ``ffn`` None: Mamba-only."""
+    GPT-NeoX, Falcon, Phi-2); otherwise two sequential residual adds. ``ffn`` None: a mixer alone
+    (Mamba; Nemotron-H's Mamba-2 and attention blocks); ``mixer`` None: a feed-forward block alone
+    (Nemotron-H's MLP blocks): one norm, the block, one residual add."""
 
-    mixer: Mixer
+    mixer: Mixer | None
     ffn: FFN | None
     norm_names: tuple[str, ...] = ("input_layernorm", "post_attention_layernorm")
     norm_kind: str = "rmsnorm"
@@ -285,6 +289,8 @@ class Layer:
     post_norm: bool = False
 
     def __post_init__(self) -> None:
+        if self.mixer is None and (self.ffn is None or self.parallel or self.post_norm):
+            raise ConfigError("layer: a layer without a mixer needs a sequential feed-forward block")
         if self.post_norm and (self.parallel or len(self.norm_names) != 2):
             raise ConfigError("layer.post_norm needs a sequential layer with two norms")
         if self.norm_kind not in NORM_KINDS:
