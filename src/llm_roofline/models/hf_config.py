@@ -29,6 +29,7 @@ from .hf_fields import Fields
 from .hf_hybrid import _deepseek, _jamba, _mamba
 from .hf_linear import _qwen3_next
 from .hf_llama import _llama_like
+from .hf_ssm2 import _mamba2, _nemotron_h
 from .spec import ModelSpec
 
 __all__ = ["load_hf_config", "read_hf_config", "spec_from_hf_config", "supported_model_types"]
@@ -53,6 +54,7 @@ _FAMILIES: dict[str, tuple[str, _Parser]] = {
     "qwen3_next": ("qwen3_next", _qwen3_next), "qwen3_5": ("qwen3_5", _qwen3_next),
     "qwen3_5_text": ("qwen3_5", _qwen3_next), "qwen3_5_moe": ("qwen3_5_moe", _qwen3_next),
     "qwen3_5_moe_text": ("qwen3_5_moe", _qwen3_next),
+    "nemotron_h": ("nemotron_h", _nemotron_h), "mamba2": ("mamba2", _mamba2),
 }
 
 # architectures[0] -> model_type, for configs without a (known) model_type.
@@ -71,6 +73,7 @@ _ARCHITECTURES = {
     "Qwen3NextForCausalLM": "qwen3_next", "Qwen3_5ForCausalLM": "qwen3_5_text",
     "Qwen3_5ForConditionalGeneration": "qwen3_5", "Qwen3_5MoeForCausalLM": "qwen3_5_moe_text",
     "Qwen3_5MoeForConditionalGeneration": "qwen3_5_moe",
+    "NemotronHForCausalLM": "nemotron_h", "Mamba2ForCausalLM": "mamba2",
 }
 
 
