@@ -82,6 +82,8 @@ FLOPS_REL = 0.01
 
 
 def _config(source: str, model_id: str) -> dict[str, Any]:
+    if source == "inline":  # a hand-written config: the case's edits are all of it
+        return {}
     if source == "hf" and not shared_path(model_id).is_file():
         pytest.skip(f"{shared_path(model_id)} is absent")
     config = load_config(source, model_id)
@@ -115,8 +117,9 @@ def test_params(source: str, model_id: str) -> None:
 
 @dataclass(frozen=True)
 class Case:
-    """``source``: "hf" (the real config.json) or "catalog"; ``layers``: layers kept, enough for every
-    distinct layer kind; ``shrink``: edits for a real-tensor CPU run (None: real widths, meta device)."""
+    """``source``: "hf" (the real config.json), "catalog" or "inline" (``shrink`` is the whole config);
+    ``layers``: layers kept, enough for every distinct layer kind; ``shrink``: edits for a real-tensor CPU
+    run (None: real widths, meta device)."""
 
     source: str
     layers: int = 2
@@ -196,6 +199,19 @@ FLOPS_CASES: dict[str, Case] = {
         **TINY, "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 16, "linear_num_key_heads": 2,
         "linear_num_value_heads": 4, "linear_key_head_dim": 16, "linear_value_head_dim": 8, "num_experts": 8,
         "num_experts_per_tok": 2, "moe_intermediate_size": 32, "shared_expert_intermediate_size": 32}),
+    # Gemma 4: 5 sliding layers of 8 KV heads x 256 then a global one of 2 KV heads x 512 with K = V; MLP and
+    # MoE side by side.
+    "google/gemma-4-26B-A4B": Case("hf", layers=6, shrink={
+        **TINY, "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 16, "global_head_dim": 32,
+        "num_global_key_value_heads": 1, "num_experts": 8, "top_k_experts": 2, "moe_intermediate_size": 32}),
+    # Gemma 4 with per-layer embeddings, KV sharing in the last 2 layers and double-wide MLPs there.
+    "gemma4-ple-kv-sharing": Case("inline", layers=6, shrink={
+        "model_type": "gemma4_text", **TINY, "num_hidden_layers": 6, "num_attention_heads": 4,
+        "num_key_value_heads": 2, "head_dim": 16,
+        "global_head_dim": 32, "hidden_size_per_layer_input": 8, "vocab_size_per_layer_input": 512,
+        "num_kv_shared_layers": 2, "use_double_wide_mlp": True, "layer_types": [
+            "sliding_attention", "full_attention", "sliding_attention", "full_attention", "sliding_attention",
+            "full_attention"]}),
     "Qwen/Qwen3.5-27B": Case("hf", layers=4, shrink={
         **TINY, "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 16, "linear_num_key_heads": 2,
         "linear_num_value_heads": 4, "linear_key_head_dim": 16, "linear_value_head_dim": 8}),

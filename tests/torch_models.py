@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 from transformers import CONFIG_MAPPING, AutoModelForCausalLM
+from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
 
 from llm_roofline.api import analyze
 from llm_roofline.models.catalog import catalog_config
@@ -104,9 +105,13 @@ def hf_config(config: dict[str, Any]):
 # --- HF models -------------------------------------------------------------------------------------
 
 def build_model(config: dict[str, Any], device: str = "meta", seed: int = 0):
-    """The HF causal LM for ``config`` on ``device`` (``meta``: shapes only, no memory), in eval mode,
-    with eager attention (explicit matmuls) and eager MoE experts (one F.linear per expert hit)."""
+    """The HF causal LM for ``config`` on ``device`` (``meta``: shapes only, no memory), in eval mode
+    (the language model of a multimodal config: its text config's causal LM), with eager attention
+    (explicit matmuls) and eager MoE experts (one F.linear per expert hit)."""
     cfg = hf_config(config)
+    text = cfg.get_text_config(decoder=True)
+    if text is not cfg and type(text).model_type in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
+        cfg = text  # a multimodal config: the language model alone, as our parser analyses it
     with torch.random.fork_rng(devices=[]), torch.device(device):  # seeded, global RNG state untouched
         torch.manual_seed(seed)
         model = AutoModelForCausalLM.from_config(cfg, attn_implementation="eager", experts_implementation="eager")
@@ -183,11 +188,14 @@ def our_params(spec: ModelSpec) -> int:
 
 def our_layer_params(spec: ModelSpec) -> Counter:
     """Multiset of per-layer parameter counts, each layer group's layer read off the engine as
-    params(the model with 2 such layers) - params(the model with 1)."""
+    params(the model with 2 such layers) - params(the model with 1). Gemma 4's per-layer embeddings
+    grow with the layer count too, but HF keeps them at the model's top (embed_tokens_per_layer and
+    per_layer_model_projection: (V_p + D) * p per layer), so that share is taken out."""
     out: Counter = Counter()
+    model_level = (spec.per_layer_vocab_size + spec.hidden_size) * spec.per_layer_input_size
     for group in spec.layer_groups:
         one, two = (our_params(dataclasses.replace(spec, layer_groups=(LayerGroup(group.layer, n),))) for n in (1, 2))
-        out[two - one] += group.count
+        out[two - one - model_level] += group.count
     return out
 
 

@@ -7,7 +7,7 @@ Elements, not bytes; three precisions:
   kv_lora_rank + qk_rope_head_dim (transformers 5 caches MLA compressed too: ``past_key_values.update``
   receives the latent and the rotary key, and ``kv_b_proj`` expands them after the cache read);
   DSA adds the indexer's key, index_head_dim (``update_indexer``). A sliding-window layer caches at
-  most W tokens.
+  most W tokens. A layer that shares an earlier layer's KV (Gemma 4) caches nothing of its own.
 - recurrent state (the scenario's ``state_bits``, float32 by default), per sequence whatever its
   length: Mamba d_inner*d_state, Mamba-2 H*P*N, gated delta-net Hv*dk*dv.
 - short-convolution state (activation precision), per sequence: the last d_conv inputs of the conv1d
@@ -33,7 +33,7 @@ from .models.spec import Attention, GatedDeltaNet, LatentAttention, Mamba, Mamba
 def cache_elements_per_token(mixer: Mixer | None) -> int:
     """KV-cache elements one token adds to one layer."""
     if isinstance(mixer, Attention):
-        return 2 * mixer.num_kv_heads * mixer.head_dim
+        return 0 if mixer.kv_shared else 2 * mixer.num_kv_heads * mixer.head_dim
     if isinstance(mixer, LatentAttention):
         return mixer.kv_lora_rank + mixer.qk_rope_head_dim
     if isinstance(mixer, SparseLatentAttention):

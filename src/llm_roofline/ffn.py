@@ -44,13 +44,14 @@ def expected_distinct_experts(tokens: np.ndarray, num_experts: int, top_k: int) 
     return num_experts * (1.0 - (1.0 - top_k / num_experts) ** tokens)
 
 
-def moe(ops, sz, model: ModelSpec, moe: MoE, count, src: str) -> str:
+def moe(ops, sz, model: ModelSpec, moe: MoE, count, src: str, router_src: str | None = None) -> str:
     """Routed experts: each of the M tokens runs k experts (FLOPs of M*k expert MLPs); the
-    weights read are those of the expected number of distinct experts the batch routes to."""
+    weights read are those of the expected number of distinct experts the batch routes to.
+    ``router_src``: what the router reads, when not the experts' input ``src`` (Gemma 4)."""
     D, E, k, Fe, name = model.hidden_size, moe.num_experts, moe.top_k, moe.expert_intermediate_size, \
         model.op_name
     M = sz.M
-    linear(ops, sz, name("router"), count, D, E, False, inputs=(src,))
+    linear(ops, sz, name("router"), count, D, E, False, inputs=(router_src or src,))
     router_params = E if moe.router_bias else 0
     routing = ops.add("topk_routing", "elementwise", count, flops=(3 + 2) * M * E, params=router_params,
                       weight_bytes=router_params * sz.ab, param_bytes=router_params * sz.ab,

@@ -15,6 +15,7 @@ import numpy as np
 from .attention import attention_core
 from .cache import cache_window, conv_state_elements_per_sequence, state_elements_per_sequence
 from .ffn import ffn
+from .ffn_pair import mlp_and_moe
 from .latent_attention import latent_attention
 from .linear_attention import gated_delta_net
 from .mamba2 import mamba2_mixer
@@ -25,10 +26,12 @@ from .models.spec import (
     Layer,
     Mamba,
     Mamba2,
+    MLPAndMoE,
     ModelSpec,
     SparseLatentAttention,
 )
 from .ops import ACT_FLOPS, LAYER_INPUT, NORM_FLOPS, OpTable, OpTableBuilder, Sizes, elementwise, linear, norm, rope
+from .per_layer_inputs import per_layer_input_block, per_layer_inputs
 from .precision import storage_bytes
 from .scenario import Scenario
 from .sparse_attention import sparse_latent_attention
@@ -73,6 +76,10 @@ def build_ops(model: ModelSpec, scenario: Scenario, stage: str, *, T: np.ndarray
                 act_read=M * D * sz.ab, act_write=M * D * sz.ab)
     if model.embedding_norm:
         norm(ops, sz, name("embedding_norm"), 1, D, "layernorm", True)
+    layer_in = ops.last
+    if model.per_layer_input_size:
+        per_layer_inputs(ops, sz, model, layer_in)
+        ops.last = layer_in
 
     layer_out = ops.last
     for group in model.layer_groups:
@@ -140,10 +147,21 @@ def _layer(ops: OpTableBuilder, sz: Sizes, model: ModelSpec, layer: Layer, count
     h = residual("attn_residual" if layer.ffn is not None else "residual_add", x, out)
     if layer.ffn is None:
         return h
-    out = ffn(ops, sz, model, layer, count, src=add_norm(h))
+    if isinstance(layer.ffn, MLPAndMoE):  # Gemma 4: the MoE reads h itself, besides the MLP's norm
+        out = mlp_and_moe(ops, sz, model, layer.ffn, count, src=add_norm(h), residual=h, norm_kind=layer.norm_kind)
+    else:
+        out = ffn(ops, sz, model, layer, count, src=add_norm(h))
     if four_norms:
         out = add_norm(out)
-    return residual("mlp_residual", h, out)
+    out = residual("mlp_residual", h, out)
+    if model.per_layer_input_size:
+        out = per_layer_input_block(ops, sz, model, count, _activation_of(layer), out, layer.norm_kind)
+    return out
+
+
+def _activation_of(layer: Layer) -> str:
+    ffn = layer.ffn.mlp if isinstance(layer.ffn, MLPAndMoE) else layer.ffn
+    return getattr(ffn, "activation", "gelu_tanh")
 
 
 def _mixer(ops, sz, model, layer, count, stage, flash, window, suffix, apply_window, *, src: str) -> str:
@@ -163,34 +181,56 @@ def _mixer(ops, sz, model, layer, count, stage, flash, window, suffix, apply_win
 
 def _attention(ops, sz, model: ModelSpec, attn: Attention, count, flash, window, suffix, apply_window,
                src: str) -> str:
-    D, name = model.hidden_size, model.op_name
+    D = model.hidden_size
     N, K, H = attn.num_heads, attn.num_kv_heads, attn.head_dim
+    # Sliding and global layers of different shapes (Gemma 4) keep apart: every operator of a sliding
+    # layer then carries the suffix, not only the attention core.
+    own = suffix if _attention_shapes_differ(model) else ""
+
+    def name(role: str) -> str:
+        return model.op_name(role) + own
+
     q_width = 2 * N * H if attn.output_gate else N * H  # the output gate comes out of q_proj too
     if attn.fused_qkv:
         q = k = v = linear(ops, sz, name("qkv_proj"), count, D, q_width + 2 * K * H, attn.qkv_bias,
                            kv_out=2 * K * H, inputs=(src,))
     else:
         q = linear(ops, sz, name("q_proj"), count, D, q_width, attn.qkv_bias, inputs=(src,))
-        k = linear(ops, sz, name("k_proj"), count, D, K * H, attn.qkv_bias, kv_out=K * H, inputs=(src,))
-        v = k if attn.k_eq_v else linear(ops, sz, name("v_proj"), count, D, K * H, attn.qkv_bias, kv_out=K * H,
-                                         inputs=(src,))
+        if attn.kv_shared:  # K and V come from an earlier layer's cache (Gemma 4)
+            k = v = None
+        else:
+            k = linear(ops, sz, name("k_proj"), count, D, K * H, attn.qkv_bias, kv_out=K * H, inputs=(src,))
+            v = k if attn.k_eq_v else linear(ops, sz, name("v_proj"), count, D, K * H, attn.qkv_bias,
+                                             kv_out=K * H, inputs=(src,))
     gate = q
     if attn.qk_norm:
         kind = attn.qk_norm_kind
-        q = norm(ops, sz, "q_norm", count, H, kind, kind == "layernorm", tokens=sz.M * N, inputs=(q,))
-        k = norm(ops, sz, "k_norm", count, H, kind, kind == "layernorm", tokens=sz.M * K, inputs=(k,))
-    if attn.v_norm:  # an RMSNorm without weight over each value head; with k_eq_v it writes V to the cache
-        v = ops.add("v_norm", "norm", count, flops=(NORM_FLOPS["rmsnorm"] - 1) * sz.M * K * H, inputs=(v,),
+        q = norm(ops, sz, "q_norm" + own, count, H, kind, kind == "layernorm", tokens=sz.M * N, inputs=(q,))
+        if k is not None:
+            k = norm(ops, sz, "k_norm" + own, count, H, kind, kind == "layernorm", tokens=sz.M * K, inputs=(k,))
+    if attn.v_norm and v is not None:  # an RMSNorm without weight over each value head; with k_eq_v it writes V
+        v = ops.add("v_norm" + own, "norm", count, flops=(NORM_FLOPS["rmsnorm"] - 1) * sz.M * K * H, inputs=(v,),
                     act_read=sz.M * K * H * sz.ab, act_write=sz.M * K * H * sz.ab,
                     kv_write=sz.M * K * H * sz.kb if attn.k_eq_v else 0.0)
     if attn.rope_dim:
-        q = k = rope(ops, sz, count, (N + K) * attn.rope_dim, inputs=tuple(dict.fromkeys((q, k))))
+        rotated_heads = N if k is None else N + K
+        q = rope(ops, sz, count, rotated_heads * attn.rope_dim, inputs=tuple(n for n in dict.fromkeys((q, k)) if n),
+                 name="rope" + own)
+        k = k if k is None else q
     out = attention_core(ops, sz, count, heads=N, kv_heads=K, qk_dim=H, v_dim=H, window=window, flash=flash,
-                         suffix=suffix, apply_window=apply_window, q_src=(q,), k_src=(k,), v_src=(v,))
+                         suffix=suffix, apply_window=apply_window, q_src=(q,), k_src=(k,) if k else (),
+                         v_src=(v,) if v else ())
     if attn.output_gate:  # out * sigmoid(gate): 4 + 1 FLOPs per element, reading both
-        out = elementwise(ops, sz, "attn_output_gate", count, sz.M * N * H, ACT_FLOPS["silu"] + 1, 2, 1,
+        out = elementwise(ops, sz, "attn_output_gate" + own, count, sz.M * N * H, ACT_FLOPS["silu"] + 1, 2, 1,
                           inputs=(out, gate))
     return linear(ops, sz, name("o_proj"), count, N * H, D, attn.o_bias, inputs=(out,))
+
+
+def _attention_shapes_differ(model: ModelSpec) -> bool:
+    """Whether the model's attention layers differ in more than their sliding window."""
+    shapes = {replace(g.layer.mixer, sliding_window=None, kv_shared=False) for g in model.layer_groups
+              if isinstance(g.layer.mixer, Attention)}
+    return len(shapes) > 1
 
 
 def _mamba(ops, sz, model: ModelSpec, mamba: Mamba, count, stage, src: str) -> str:

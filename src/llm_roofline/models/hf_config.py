@@ -26,6 +26,7 @@ from ..errors import ConfigError
 from .hf_dsa import _dsa
 from .hf_families import _bloom, _chatglm, _falcon, _gpt2, _gpt_neox, _gptj, _mpt, _opt, _phi, _phi3, _qwen
 from .hf_fields import Fields
+from .hf_gemma4 import _gemma4
 from .hf_hybrid import _deepseek, _jamba, _mamba
 from .hf_linear import _qwen3_next
 from .hf_llama import _llama_like
@@ -55,6 +56,7 @@ _FAMILIES: dict[str, tuple[str, _Parser]] = {
     "qwen3_5_text": ("qwen3_5", _qwen3_next), "qwen3_5_moe": ("qwen3_5_moe", _qwen3_next),
     "qwen3_5_moe_text": ("qwen3_5_moe", _qwen3_next),
     "nemotron_h": ("nemotron_h", _nemotron_h), "mamba2": ("mamba2", _mamba2),
+    "gemma4": ("gemma4", _gemma4), "gemma4_text": ("gemma4", _gemma4),
 }
 
 # architectures[0] -> model_type, for configs without a (known) model_type.
@@ -74,6 +76,7 @@ _ARCHITECTURES = {
     "Qwen3_5ForConditionalGeneration": "qwen3_5", "Qwen3_5MoeForCausalLM": "qwen3_5_moe_text",
     "Qwen3_5MoeForConditionalGeneration": "qwen3_5_moe",
     "NemotronHForCausalLM": "nemotron_h", "Mamba2ForCausalLM": "mamba2",
+    "Gemma4ForCausalLM": "gemma4_text", "Gemma4ForConditionalGeneration": "gemma4",
 }
 
 

@@ -46,6 +46,8 @@ class Attention:
     and the attention output is multiplied by sigmoid(gate) before o_proj.
     ``v_norm`` (Gemma 4): an RMSNorm without weight over every value head. ``k_eq_v`` (Gemma 4's
     global layers, ``attention_k_eq_v``): no v_proj; the values are k_proj's output (before k_norm).
+    ``kv_shared`` (Gemma 4's last ``num_kv_shared_layers``): no k/v projections and no cache of its own;
+    the layer attends the keys and values an earlier layer of the same kind cached.
     """
 
     num_heads: int
@@ -61,6 +63,7 @@ class Attention:
     output_gate: bool = False
     v_norm: bool = False
     k_eq_v: bool = False
+    kv_shared: bool = False
 
     def __post_init__(self) -> None:
         if self.qk_norm_kind not in NORM_KINDS:
@@ -268,8 +271,20 @@ class Mamba2:
         return self.d_inner + 2 * self.n_groups * self.d_state
 
 
+@dataclass(frozen=True)
+class MLPAndMoE:
+    """A dense MLP and a routed MoE side by side, their outputs summed (Gemma 4's ``enable_moe_block``):
+    the MLP reads pre_feedforward_layernorm(h), the router reads h through an RMSNorm without weight
+    scaled by ``router.scale`` (D parameters), the experts read pre_feedforward_layernorm_2(h); each
+    branch has its own post-norm (post_feedforward_layernorm_1 / _2). ``moe.router_bias``: the router's
+    per_expert_scale (E parameters)."""
+
+    mlp: MLP
+    moe: MoE
+
+
 Mixer = Attention | LatentAttention | Mamba | SparseLatentAttention | GatedDeltaNet | Mamba2
-FFN = MLP | MoE
+FFN = MLP | MoE | MLPAndMoE
 
 
 @dataclass(frozen=True)
@@ -324,6 +339,9 @@ class ModelSpec:
     ``embed_dim``: width of the token embeddings and of lm_head's input when it differs from
     hidden_size (OPT-350m: 512, projected to and from 1024 by project_in / project_out).
     ``op_names`` maps roles to the family's HF module names (defaults: Llama's).
+    ``per_layer_input_size`` (Gemma 4's per-layer embeddings, PLE): every layer also receives a
+    ``per_layer_input_size``-wide input made from a second embedding table (``per_layer_vocab_size`` rows
+    of L x per_layer_input_size) and a projection of the token embeddings; 0: none.
     ``notes``: what the parser decided that a user should know (e.g. only the language model of a
     multimodal config is analysed); ``warnings``: results that may be wrong (shown on stderr and in JSON)."""
 
@@ -341,6 +359,8 @@ class ModelSpec:
     lm_head_bias: bool = False
     max_position_embeddings: int | None = None
     embed_dim: int | None = None
+    per_layer_input_size: int = 0
+    per_layer_vocab_size: int = 0
     op_names: Mapping[str, str] = field(default_factory=lambda: DEFAULT_OP_NAMES)
     source: str = ""
     notes: tuple[str, ...] = ()
@@ -348,7 +368,10 @@ class ModelSpec:
 
     def __post_init__(self) -> None:
         _positive(self.name or "model", hidden_size=self.hidden_size, vocab_size=self.vocab_size)
-        _non_negative(self.name or "model", learned_positions=self.learned_positions)
+        _non_negative(self.name or "model", learned_positions=self.learned_positions,
+                      per_layer_input_size=self.per_layer_input_size, per_layer_vocab_size=self.per_layer_vocab_size)
+        if self.per_layer_input_size and not self.per_layer_vocab_size:
+            raise ConfigError(f"{self.name}: per-layer inputs need per_layer_vocab_size > 0")
         if self.embed_dim is not None:
             _positive(self.name or "model", embed_dim=self.embed_dim)
         if not self.layer_groups:
