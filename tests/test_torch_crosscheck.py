@@ -55,7 +55,7 @@ from llm_roofline.models.hf_config import spec_from_hf_config
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from torch_kernels import kernel_expectations  # noqa: E402
+from torch_kernels import hyper_connection_mix_flops, kernel_expectations  # noqa: E402
 
 from torch_models import (  # noqa: E402
     KERNEL_PARTS,
@@ -199,6 +199,15 @@ FLOPS_CASES: dict[str, Case] = {
         **TINY, "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 16, "linear_num_key_heads": 2,
         "linear_num_value_heads": 4, "linear_key_head_dim": 16, "linear_value_head_dim": 8, "num_experts": 8,
         "num_experts_per_tok": 2, "moe_intermediate_size": 32, "shared_expert_intermediate_size": 32}),
+    # DeepSeek-V4: 2 window-only layers, then CSA (m = 4, 8 entries of the 32 tokens, top 4 by the indexer) and
+    # HCA (m = 8, 4 entries); window 16 < 32 tokens; 4 hyper-connection streams; MoE with hash-routed layers.
+    "deepseek-ai/DeepSeek-V4-Flash": Case("hf", layers=4, shrink={  # (intermediate_size would alias the MoE's)
+        "hidden_size": 64, "vocab_size": 512, "num_attention_heads": 4, "head_dim": 32, "qk_rope_head_dim": 8,
+        "q_lora_rank": 24,
+        "o_groups": 2, "o_lora_rank": 16, "sliding_window": 16, "index_n_heads": 2, "index_head_dim": 16,
+        "index_topk": 4, "compress_rates": {"compressed_sparse_attention": 4, "heavily_compressed_attention": 8},
+        "n_routed_experts": 8, "num_experts_per_tok": 2, "moe_intermediate_size": 32, "num_hash_layers": 1,
+        "compress_ratios": [0, 0, 4, 128]}),
     # Gemma 4: 5 sliding layers of 8 KV heads x 256 then a global one of 2 KV heads x 512 with K = V; MLP and
     # MoE side by side.
     "google/gemma-4-26B-A4B": Case("hf", layers=6, shrink={
@@ -237,6 +246,7 @@ def test_flops(model_id: str, case: Case) -> None:
     counts = hf_forward_flops(model, BATCH, SEQ, spec.vocab_size, device)
     hf = split_hf_flops(model, counts)
     ours = our_prefill_flops(spec, BATCH, SEQ)
+    hf["matmul"] -= hyper_connection_mix_flops(spec, BATCH, SEQ)  # ours: in the elementwise expand operators
     message = _flops_report(ours, hf, counts)
 
     assert ours["matmul"] == pytest.approx(hf["matmul"], rel=FLOPS_REL), message

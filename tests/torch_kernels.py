@@ -19,14 +19,17 @@ sequences of ``seq`` tokens, every layer group of the spec.
   (linear_attention.py).
 - ``indexer`` (DSA, modular_deepseek_v32.py ``DeepseekV32Indexer``, Hi heads of di, every query against
   all T keys): HF q.k 2*Hi*di and the weighted head sum 2*Hi per pair; ours Hi*(2*di + 4) per pair
-  (the scale and relu as well) (sparse_attention.py).
+  (the scale and relu as well) (sparse_attention.py). DeepSeek-V4's CSA indexer (modeling_deepseek_v4.py
+  ``DeepseekV4IndexerScorer``) scores every query against the T/m compressed index keys with one bmm,
+  2*Hi*di per pair, and sums the heads elementwise; ours Hi*(2*di + 4) per pair
+  (compressed_attention.py).
 """
 
 from __future__ import annotations
 
 import math
 
-from llm_roofline.models.spec import GatedDeltaNet, Mamba, Mamba2, ModelSpec, SparseLatentAttention
+from llm_roofline.models.spec import CompressedAttention, GatedDeltaNet, Mamba, Mamba2, ModelSpec, SparseLatentAttention
 
 DELTA_CHUNK = 64
 
@@ -61,4 +64,16 @@ def kernel_expectations(spec: ModelSpec, batch: int, seq: int) -> dict[str, tupl
         elif isinstance(m, SparseLatentAttention) and m.indexer:
             Hi, di = m.index_heads, m.index_head_dim
             add("indexer", 2 * b * T * T * Hi * (di + 1), b * T * T * Hi * (2 * di + 4), n)
+        elif isinstance(m, CompressedAttention) and m.kind == "csa":
+            Hi, di, entries = m.index_heads, m.index_head_dim, T // m.compress_ratio
+            assert entries * m.compress_ratio == T, "choose a prompt of whole compression windows"
+            add("indexer", 2 * b * T * entries * Hi * di, b * T * entries * Hi * (2 * di + 4), n)
     return {part: (hf, ours) for part, (hf, ours) in out.items()}
+
+
+def hyper_connection_mix_flops(spec: ModelSpec, batch: int, seq: int) -> int:
+    """DeepSeek-V4's residual mix comb^T @ streams, a batched product of 2*n^2*D FLOPs per token that HF
+    computes in the decoder layer's forward (not in a module of its own), at two sites per layer; our
+    ``attn_hc.expand`` / ``ffn_hc.expand`` operators hold it (with the post * output products)."""
+    n = spec.hc_mult
+    return 0 if n == 1 else 2 * spec.num_layers * batch * seq * 2 * n * n * spec.hidden_size

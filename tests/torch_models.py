@@ -215,8 +215,8 @@ def without_matmul_bias(spec: ModelSpec) -> ModelSpec:
 
 def is_matrix_product(op) -> bool:
     """Projections, experts, router, lm_head (kind "matmul") and the naive attention core's two
-    batched products (qk_matmul, sv_matmul and their .sliding / [n] variants)."""
-    return op.kind == "matmul" or op.name.startswith(("qk_matmul", "sv_matmul"))
+    batched products (qk_matmul, sv_matmul and their .sliding / [n] / compressed_attention. variants)."""
+    return op.kind == "matmul" or any(part.startswith(("qk_matmul", "sv_matmul")) for part in op.name.split("."))
 
 
 # Our operators that are the kernels of KERNEL_MODULES.

@@ -36,17 +36,22 @@ def causal_pairs(T: np.ndarray, S: np.ndarray, window: float) -> np.ndarray:
 def attention_core(ops: OpTableBuilder, sz: Sizes, count: int, *, heads: int, kv_heads: int,
                    qk_dim: int, v_dim: int, window: float, flash: bool, kv_from_cache: bool = True,
                    shared_kv: bool = False, suffix: str = "", apply_window: bool | np.ndarray = True,
+                   key_fraction: float = 1.0, name: str = "",
                    q_src: tuple[str, ...] = (), k_src: tuple[str, ...] = (), v_src: tuple[str, ...] = ()) -> str:
     """Add the attention-core operators. ``kv_from_cache``: K/V are read from the KV cache (at KV
     precision) rather than from fresh activations. ``shared_kv``: V is the first v_dim columns
     of K (MLA's latent), so a fused kernel reads it once. ``apply_window=False`` (for all scenarios,
     or per scenario as a boolean array) records the window on the operators but lets every key be
     seen (for the generation sum's coefficients).
+    ``key_fraction``: keys per token of the sequence (DeepSeek-V4's compressed entries: one per m tokens,
+    counted as S/m on average, not floor(S/m)); ``window`` then caps the tokens, so each query sees
+    min(position, window) * key_fraction keys. ``name``: the fused operator's name (default
+    fused_attention), whose naive kernel's operators are then name.qk_matmul, name.softmax, name.sv_matmul.
     ``q_src``, ``k_src``, ``v_src``: the operators producing Q, K and V. Returns the output operator."""
     B, T, S = sz.B, sz.T, sz.S
     kv_window, window = window, np.where(apply_window, window, np.inf)
     kv_bytes = sz.kb if kv_from_cache else sz.ab
-    keys = keys_touched(T, S, window)
+    keys = keys_touched(T, S, window) * key_fraction
     q_read = B * T * heads * qk_dim * sz.ab
     k_read = B * keys * kv_heads * qk_dim * kv_bytes
     v_read = B * keys * kv_heads * v_dim * kv_bytes
@@ -55,23 +60,24 @@ def attention_core(ops: OpTableBuilder, sz: Sizes, count: int, *, heads: int, kv
     # Q x K^T runs at the precision of its operands: the KV cache's, or the activations' when K and V
     # are fresh activations (MLA prefill).
     role = "attention" if kv_from_cache else "elementwise"
+    fused, prefix = (name, name + ".") if name else ("fused_attention", "")
     if flash:
-        pairs = causal_pairs(T, S, window)
+        pairs = causal_pairs(T, S, window) * key_fraction
         kv_traffic = k_read if shared_kv else k_read + v_read
         reads = {"act_read": q_read, kv_key: kv_traffic} if kv_from_cache else {"act_read": q_read + kv_traffic}
-        return ops.add(f"fused_attention{suffix}", "attention", count, compute=role,
+        return ops.add(f"{fused}{suffix}", "attention", count, compute=role,
                        kv_window=kv_window, inputs=_unique(q_src + k_src + v_src),
                        flops=B * heads * pairs * (2.0 * qk_dim + 2.0 * v_dim + SOFTMAX_FLOPS),
                        act_write=out_write, **reads)
     scores = B * heads * T * keys * sz.ab
     qk_reads = {"act_read": q_read, kv_key: k_read} if kv_from_cache else {"act_read": q_read + k_read}
-    ops.add(f"qk_matmul{suffix}", "attention", count, compute=role, kv_window=kv_window,
+    ops.add(f"{prefix}qk_matmul{suffix}", "attention", count, compute=role, kv_window=kv_window,
             inputs=_unique(q_src + k_src), flops=2.0 * B * heads * T * keys * qk_dim, act_write=scores,
             **qk_reads)
-    softmax = ops.add(f"softmax{suffix}", "attention", count, kv_window=kv_window,
+    softmax = ops.add(f"{prefix}softmax{suffix}", "attention", count, kv_window=kv_window,
                       flops=SOFTMAX_FLOPS * B * heads * T * keys, act_read=scores, act_write=scores)
     sv_reads = {"act_read": scores, kv_key: v_read} if kv_from_cache else {"act_read": scores + v_read}
-    return ops.add(f"sv_matmul{suffix}", "attention", count, compute=role, kv_window=kv_window,
+    return ops.add(f"{prefix}sv_matmul{suffix}", "attention", count, compute=role, kv_window=kv_window,
                    inputs=_unique((softmax,) + v_src), flops=2.0 * B * heads * T * keys * v_dim,
                    act_write=out_write, **sv_reads)
 

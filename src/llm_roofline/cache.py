@@ -10,6 +10,10 @@ Elements, not bytes; three precisions:
   most W tokens. A layer that shares an earlier layer's KV (Gemma 4) caches nothing of its own.
 - recurrent state (the scenario's ``state_bits``, float32 by default), per sequence whatever its
   length: Mamba d_inner*d_state, Mamba-2 H*P*N, gated delta-net Hv*dk*dv.
+- DeepSeek-V4 (CompressedAttention): the window's shared K = V (H per token, W tokens at most; HF's
+  generic sliding cache of the 3 window-only layers stores that tensor twice, as keys and values, which
+  we do not copy) plus one compressed entry per complete window of m tokens (H, and CSA's index key
+  di), and the compressor's pending buffers (activation precision, counted at their largest).
 - short-convolution state (activation precision), per sequence: the last d_conv inputs of the conv1d
   channels (Mamba d_inner, Mamba-2 and gated delta-net their conv_dim).
 
@@ -27,7 +31,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from .models.spec import Attention, GatedDeltaNet, LatentAttention, Mamba, Mamba2, Mixer, SparseLatentAttention
+from .models.spec import (
+    Attention,
+    CompressedAttention,
+    GatedDeltaNet,
+    LatentAttention,
+    Mamba,
+    Mamba2,
+    Mixer,
+    SparseLatentAttention,
+)
 
 
 def cache_elements_per_token(mixer: Mixer | None) -> int:
@@ -38,6 +51,8 @@ def cache_elements_per_token(mixer: Mixer | None) -> int:
         return mixer.kv_lora_rank + mixer.qk_rope_head_dim
     if isinstance(mixer, SparseLatentAttention):
         return cache_elements_per_token(mixer.mla) + (mixer.index_head_dim if mixer.indexer else 0)
+    if isinstance(mixer, CompressedAttention):
+        return mixer.head_dim  # the window's shared K = V (the compressed entries: compressed_entries)
     return 0
 
 
@@ -67,9 +82,37 @@ def conv_state_elements_per_sequence(mixer: Mixer | None) -> int:
 
 def cache_window(mixer: Mixer | None) -> float:
     """Most tokens a layer ever caches (inf without a sliding window)."""
-    if isinstance(mixer, Attention) and mixer.sliding_window is not None:
+    if isinstance(mixer, Attention | CompressedAttention) and mixer.sliding_window is not None:
         return float(mixer.sliding_window)
     return np.inf
+
+
+def compressed_entries(mixer: Mixer | None, tokens: np.ndarray) -> np.ndarray:
+    """DeepSeek-V4 compressed entries after ``tokens`` tokens: one per complete window of compress_ratio."""
+    if isinstance(mixer, CompressedAttention) and mixer.kind != "sliding":
+        return np.floor(np.asarray(tokens, dtype=np.float64) / mixer.compress_ratio)
+    return np.zeros_like(np.asarray(tokens, dtype=np.float64))
+
+
+def compressed_elements_per_entry(mixer: Mixer | None) -> int:
+    """KV-cache elements of one compressed entry: the pooled K = V (H), and CSA's index key (di)."""
+    if isinstance(mixer, CompressedAttention) and mixer.kind != "sliding":
+        return mixer.head_dim + (mixer.index_head_dim if mixer.kind == "csa" else 0)
+    return 0
+
+
+def pending_elements_per_sequence(mixer: Mixer | None) -> int:
+    """DeepSeek-V4's compressor buffers (activation precision), at their largest: the kv and gate of up to
+    compress_ratio - 1 tokens waiting for their window (c*H wide each, c = 2 for CSA), CSA's overlap
+    state (the last window's first series, kv and gate: 2*H) and the same for its indexer (di wide)."""
+    if not isinstance(mixer, CompressedAttention) or mixer.kind == "sliding":
+        return 0
+    waiting = mixer.compress_ratio - 1
+    out = 2 * waiting * mixer.series * mixer.head_dim
+    if mixer.kind == "csa":
+        di = mixer.index_head_dim
+        out += 2 * mixer.head_dim + 2 * waiting * 2 * di + 2 * di
+    return out
 
 
 def cached_tokens(mixer: Mixer | None, tokens: np.ndarray) -> np.ndarray:
@@ -84,8 +127,9 @@ def cache_bytes_per_sequence(model, tokens: np.ndarray, kv_bytes: np.ndarray, st
     total = np.zeros_like(np.asarray(tokens, dtype=np.float64))
     for group in model.layer_groups:
         mixer = group.layer.mixer
-        per_layer = (cached_tokens(mixer, tokens) * cache_elements_per_token(mixer) * kv_bytes
+        per_layer = ((cached_tokens(mixer, tokens) * cache_elements_per_token(mixer)
+                      + compressed_entries(mixer, tokens) * compressed_elements_per_entry(mixer)) * kv_bytes
                      + state_elements_per_sequence(mixer) * state_bytes
-                     + conv_state_elements_per_sequence(mixer) * act_bytes)
+                     + (conv_state_elements_per_sequence(mixer) + pending_elements_per_sequence(mixer)) * act_bytes)
         total = total + group.count * per_layer
     return total

@@ -14,13 +14,16 @@ import numpy as np
 
 from .attention import attention_core
 from .cache import cache_window, conv_state_elements_per_sequence, state_elements_per_sequence
+from .compressed_attention import compressed_attention
 from .ffn import ffn
 from .ffn_pair import mlp_and_moe
+from .hyper_connections import hc_expand, hc_head, hyper_layer
 from .latent_attention import latent_attention
 from .linear_attention import gated_delta_net
 from .mamba2 import mamba2_mixer
 from .models.spec import (
     Attention,
+    CompressedAttention,
     GatedDeltaNet,
     LatentAttention,
     Layer,
@@ -76,6 +79,8 @@ def build_ops(model: ModelSpec, scenario: Scenario, stage: str, *, T: np.ndarray
                 act_read=M * D * sz.ab, act_write=M * D * sz.ab)
     if model.embedding_norm:
         norm(ops, sz, name("embedding_norm"), 1, D, "layernorm", True)
+    if model.hc_mult > 1:
+        hc_expand(ops, sz, model)
     layer_in = ops.last
     if model.per_layer_input_size:
         per_layer_inputs(ops, sz, model, layer_in)
@@ -86,6 +91,8 @@ def build_ops(model: ModelSpec, scenario: Scenario, stage: str, *, T: np.ndarray
         layer_out = _layer(ops, sz, model, group.layer, group.count, stage, scenario.flash_attention,
                            apply_window)
     ops.last = layer_out
+    if model.hc_mult > 1:
+        hc_head(ops, sz, model)
     if model.final_norm:
         final = name("final_norm")
         if any(final in g.layer.norm_names for g in model.layer_groups):  # OPT: both are final_layer_norm
@@ -131,6 +138,9 @@ def _layer(ops: OpTableBuilder, sz: Sizes, model: ModelSpec, layer: Layer, count
         return residual("residual_add", x, ffn(ops, sz, model, layer, count, src=add_norm(x)))
     suffix = "" if window == np.inf else ".sliding"
     mixer_args = (ops, sz, model, layer, count, stage, flash, window, suffix, apply_window)
+    if model.hc_mult > 1:  # DeepSeek-V4: the residual is hc_mult streams
+        return hyper_layer(ops, sz, model, layer, count, lambda src: _mixer(*mixer_args, src=src),
+                           lambda src: ffn(ops, sz, model, layer, count, src=src))
     if layer.parallel:  # GPT-J, NeoX, Falcon, Phi-2: x + attn(ln(x)) + mlp(ln'(x))
         attn_in = add_norm(x)
         mlp_in = add_norm(x) if norms else attn_in
@@ -176,6 +186,8 @@ def _mixer(ops, sz, model, layer, count, stage, flash, window, suffix, apply_win
         return gated_delta_net(ops, sz, model, mixer, count, stage, src)
     if isinstance(mixer, Mamba2):
         return mamba2_mixer(ops, sz, model, mixer, count, stage, src)
+    if isinstance(mixer, CompressedAttention):
+        return compressed_attention(ops, sz, model, mixer, count, flash, apply_window, src)
     return _mamba(ops, sz, model, mixer, count, stage, src)
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from .hf_deepseek_v4 import _deepseek_v4
 from .hf_dsa import _dsa
 from .hf_families import _bloom, _chatglm, _falcon, _gpt2, _gpt_neox, _gptj, _mpt, _opt, _phi, _phi3, _qwen
 from .hf_fields import Fields
@@ -57,6 +58,7 @@ _FAMILIES: dict[str, tuple[str, _Parser]] = {
     "qwen3_5_moe_text": ("qwen3_5_moe", _qwen3_next),
     "nemotron_h": ("nemotron_h", _nemotron_h), "mamba2": ("mamba2", _mamba2),
     "gemma4": ("gemma4", _gemma4), "gemma4_text": ("gemma4", _gemma4),
+    "deepseek_v4": ("deepseek_v4", _deepseek_v4),
 }
 
 # architectures[0] -> model_type, for configs without a (known) model_type.
@@ -77,6 +79,7 @@ _ARCHITECTURES = {
     "Qwen3_5MoeForConditionalGeneration": "qwen3_5_moe",
     "NemotronHForCausalLM": "nemotron_h", "Mamba2ForCausalLM": "mamba2",
     "Gemma4ForCausalLM": "gemma4_text", "Gemma4ForConditionalGeneration": "gemma4",
+    "DeepseekV4ForCausalLM": "deepseek_v4",
 }
 
 

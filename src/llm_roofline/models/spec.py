@@ -271,6 +271,60 @@ class Mamba2:
         return self.d_inner + 2 * self.n_groups * self.d_state
 
 
+COMPRESSION_KINDS = ("sliding", "csa", "hca")
+
+
+@dataclass(frozen=True)
+class CompressedAttention:
+    """DeepSeek-V4 attention (HF ``DeepseekV4Attention``): N query heads of H, one shared K = V head of H
+    (``kv_proj`` D -> H); queries through a LoRA (q_a_proj D -> q_lora_rank, q_b_proj -> N*H, then an
+    RMSNorm without weight per head); partial rotary over ``rope_dim``; a learned sink per head; a
+    grouped output projection (o_a_proj: each of ``o_groups`` head groups -> ``o_lora_rank``; o_b_proj
+    o_groups*o_lora_rank -> D). Every layer attends its last ``sliding_window`` tokens;
+    ``kind`` "csa" / "hca" layers also attend compressed entries, one per ``compress_ratio`` tokens,
+    pooled by a compressor (kv_proj and gate_proj D -> c*H, c = 2 for CSA's overlapping windows, 1 for
+    HCA; a softmax-gated pooling with a position bias [ratio, c*H]; kv_norm): HCA attends all of them,
+    CSA the ``index_topk`` its lightning indexer (``index_heads`` x ``index_head_dim``, over compressed
+    index keys of its own) selects."""
+
+    num_heads: int
+    head_dim: int
+    q_lora_rank: int
+    rope_dim: int
+    o_groups: int
+    o_lora_rank: int
+    sliding_window: int
+    kind: str = "sliding"
+    compress_ratio: int = 0
+    index_heads: int = 0
+    index_head_dim: int = 0
+    index_topk: int = 0
+
+    def __post_init__(self) -> None:
+        _positive("compressed_attention", num_heads=self.num_heads, head_dim=self.head_dim,
+                  q_lora_rank=self.q_lora_rank, o_groups=self.o_groups, o_lora_rank=self.o_lora_rank,
+                  sliding_window=self.sliding_window)
+        _non_negative("compressed_attention", rope_dim=self.rope_dim)
+        if self.kind not in COMPRESSION_KINDS:
+            raise ConfigError(f"compressed_attention.kind {self.kind!r} is not one of {COMPRESSION_KINDS}")
+        if self.rope_dim > self.head_dim:
+            raise ConfigError(f"compressed_attention.rope_dim ({self.rope_dim}) exceeds head_dim ({self.head_dim})")
+        if (self.num_heads * self.head_dim) % self.o_groups:
+            raise ConfigError(f"compressed_attention: o_groups ({self.o_groups}) must divide heads x head_dim")
+        if self.kind != "sliding":
+            _positive("compressed_attention", compress_ratio=self.compress_ratio)
+        if self.kind == "csa":
+            _positive("compressed_attention", index_heads=self.index_heads, index_head_dim=self.index_head_dim,
+                      index_topk=self.index_topk)
+            if self.rope_dim > self.index_head_dim:
+                raise ConfigError("compressed_attention: rope_dim exceeds index_head_dim")
+
+    @property
+    def series(self) -> int:
+        """Compressed series per source token: 2 for CSA (overlapping windows), 1 for HCA."""
+        return 2 if self.kind == "csa" else 1
+
+
 @dataclass(frozen=True)
 class MLPAndMoE:
     """A dense MLP and a routed MoE side by side, their outputs summed (Gemma 4's ``enable_moe_block``):
@@ -283,7 +337,7 @@ class MLPAndMoE:
     moe: MoE
 
 
-Mixer = Attention | LatentAttention | Mamba | SparseLatentAttention | GatedDeltaNet | Mamba2
+Mixer = Attention | LatentAttention | Mamba | SparseLatentAttention | GatedDeltaNet | Mamba2 | CompressedAttention
 FFN = MLP | MoE | MLPAndMoE
 
 
@@ -342,6 +396,8 @@ class ModelSpec:
     ``per_layer_input_size`` (Gemma 4's per-layer embeddings, PLE): every layer also receives a
     ``per_layer_input_size``-wide input made from a second embedding table (``per_layer_vocab_size`` rows
     of L x per_layer_input_size) and a projection of the token embeddings; 0: none.
+    ``hc_mult`` (DeepSeek-V4's manifold-constrained hyper-connections): the residual stream is
+    ``hc_mult`` streams of D wide; 1: an ordinary residual.
     ``notes``: what the parser decided that a user should know (e.g. only the language model of a
     multimodal config is analysed); ``warnings``: results that may be wrong (shown on stderr and in JSON)."""
 
@@ -361,6 +417,7 @@ class ModelSpec:
     embed_dim: int | None = None
     per_layer_input_size: int = 0
     per_layer_vocab_size: int = 0
+    hc_mult: int = 1
     op_names: Mapping[str, str] = field(default_factory=lambda: DEFAULT_OP_NAMES)
     source: str = ""
     notes: tuple[str, ...] = ()
@@ -370,6 +427,7 @@ class ModelSpec:
         _positive(self.name or "model", hidden_size=self.hidden_size, vocab_size=self.vocab_size)
         _non_negative(self.name or "model", learned_positions=self.learned_positions,
                       per_layer_input_size=self.per_layer_input_size, per_layer_vocab_size=self.per_layer_vocab_size)
+        _positive(self.name or "model", hc_mult=self.hc_mult)
         if self.per_layer_input_size and not self.per_layer_vocab_size:
             raise ConfigError(f"{self.name}: per-layer inputs need per_layer_vocab_size > 0")
         if self.embed_dim is not None:
