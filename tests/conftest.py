@@ -11,6 +11,7 @@ from llm_roofline.hardware.spec import Hardware
 from llm_roofline.models.spec import (
     MLP,
     Attention,
+    CompressedAttention,
     GatedDeltaNet,
     LatentAttention,
     Layer,
@@ -118,7 +119,20 @@ def small_nemotron_h() -> ModelSpec:
                      op_names={"embed_tokens": "embeddings", "final_norm": "norm_f"})
 
 
+def small_deepseek_v4() -> ModelSpec:
+    """DeepSeek-V4 style: window 16, a window-only layer, CSA (m 4, top 8 by its indexer) and HCA (m 8),
+    one shared K = V head, 4 hyper-connection streams, MoE everywhere."""
+    common = dict(num_heads=4, head_dim=32, q_lora_rank=24, rope_dim=8, o_groups=2, o_lora_rank=16, sliding_window=16)
+    moe = MoE(num_experts=8, top_k=2, expert_intermediate_size=32, shared_intermediate_size=32)
+    layers = (Layer(CompressedAttention(**common), moe),
+              Layer(CompressedAttention(**common, kind="csa", compress_ratio=4, index_heads=2, index_head_dim=16,
+                                        index_topk=8), moe),
+              Layer(CompressedAttention(**common, kind="hca", compress_ratio=8), moe))
+    return ModelSpec(name="tiny-v4", model_type="deepseek_v4", hidden_size=64, vocab_size=500, hc_mult=4,
+                     layer_groups=tuple(LayerGroup(layer, n) for layer, n in zip(layers, (1, 2, 2), strict=True)))
+
+
 VARIED_MODELS = {"llama": lambda: llama("tiny", D=256, L=2, N=4, K=4, F=512, V=1000),
                  "moe": small_moe, "moe-shared": lambda: small_moe(64, True), "mla": small_mla,
                  "hybrid": small_hybrid, "sliding": sliding_llama, "gemma2": gemma2_like, "dsa": small_dsa,
-                 "linear": small_linear_hybrid, "nemotron-h": small_nemotron_h}
+                 "linear": small_linear_hybrid, "nemotron-h": small_nemotron_h, "deepseek-v4": small_deepseek_v4}
