@@ -92,7 +92,7 @@ def test_prefill_pieces():
     assert op(r.prefill, "o_a_proj").flops == 2 * M * N * H * OL  # 8 groups of 4096 -> 1024
     assert op(r.prefill, "attn_hc.fn").flops == 2 * M * NS * D * (2 + NS) * NS
     assert op(r.prefill, "attn_hc.expand").flops == M * (2 * NS + 2 * NS * NS) * D
-    assert op(r.prefill, "compressor.pool").kv_write_bytes == M / 4 * H * 2  # CSA: one 512-wide entry per 4 tokens
+    assert op(r.prefill, "compressor.pool.csa").kv_write_bytes == M / 4 * H * 2  # CSA: one 512-wide entry per 4 tokens
     # A query at position p sees min(p/4, 512) CSA entries: sum over p of min(p, 2048) / 4.
     pairs = (2048 * 2049 / 2 if P >= 2048 else P * (P + 1) / 2) / 4
     assert op(r.prefill, "csa_attention").flops == pytest.approx(B * N * pairs * (4 * H + 5), rel=1e-12)

@@ -40,6 +40,7 @@ def real_config_files() -> list[Path]:
 def test_every_real_config_loads(path: Path) -> None:
     spec = load_hf_config(path)
     raw = json.loads(path.read_text())
+    raw = raw.get("text_config") or raw.get("language_config") or raw  # multimodal: the language model
     layers = raw.get("num_hidden_layers", raw.get("n_layer", raw.get("num_layers")))
     assert spec.num_layers == layers
     assert spec.hidden_size == raw["hidden_size"]

@@ -6,9 +6,10 @@ the DeepSeek-V4 report, sections 2.3.1-2.3.2). N query heads of H, one shared K 
 - queries: ``q_a_proj`` D -> q_lora, ``q_a_norm``, ``q_b_proj`` -> N*H, ``q_b_norm`` (an RMSNorm without
   weight over each head, 3 FLOPs per element); keys = values: ``kv_proj`` D -> H (to the window cache),
   ``kv_norm``; ``rope`` on the last ``rope_dim`` channels of the N query heads and the KV head.
-- compressor (CSA / HCA layers): ``compressor.kv_proj`` and ``compressor.gate_proj`` D -> c*H (c = 2 for
-  CSA's overlapping windows, 1 for HCA); ``compressor.pool``: each source element's gate plus the
-  position bias, a softmax over its window and the weighted sum (8 FLOPs per source element and series),
+- compressor (CSA / HCA layers; its operators end in .csa / .hca): ``compressor.kv_proj`` and
+  ``compressor.gate_proj`` D -> c*H (c = 2 for CSA's overlapping windows, 1 for HCA);
+  ``compressor.pool``: each source element's gate plus the position bias, a softmax over its window
+  and the weighted sum (8 FLOPs per source element and series),
   then per emitted entry kv_norm (4 per element) and RoPE (3 per rotated element); one entry per m
   (``compress_ratio``) tokens, written to the cache (H elements). Parameters: position_bias [m, c*H],
   kv_norm H.
@@ -75,9 +76,9 @@ def compressed_attention(ops, sz, model: ModelSpec, a: CompressedAttention, coun
     parts = (window_out,)
     if a.kind != "sliding":
         m, c = a.compress_ratio, a.series
-        kv_c = linear(ops, sz, "compressor.kv_proj", count, D, c * H, False, inputs=(src,))
-        gate_c = linear(ops, sz, "compressor.gate_proj", count, D, c * H, False, inputs=(src,))
-        entries = _pool(ops, sz, "compressor.pool", count, H, c, m, r, inputs=(kv_c, gate_c))
+        kv_c = linear(ops, sz, f"compressor.kv_proj.{a.kind}", count, D, c * H, False, inputs=(src,))
+        gate_c = linear(ops, sz, f"compressor.gate_proj.{a.kind}", count, D, c * H, False, inputs=(src,))
+        entries = _pool(ops, sz, f"compressor.pool.{a.kind}", count, H, c, m, r, inputs=(kv_c, gate_c))
         selected: tuple[str, ...] = ()
         cap = float("inf")
         if a.kind == "csa":
@@ -102,8 +103,9 @@ def compressed_attention(ops, sz, model: ModelSpec, a: CompressedAttention, coun
     # The sink logit (5 FLOPs per query and head), then the output rescaled by it (H) or, with two
     # partial results, both rescaled and added (3*H).
     per_element = MERGE_FLOPS if len(parts) > 1 else 1
-    merged = ops.add("sinks", "elementwise", count, inputs=parts, params=N, weight_bytes=N * sz.ab,
-                     param_bytes=N * sz.ab, flops=M * N * (SOFTMAX_FLOPS + per_element * H),
+    sinks = "sinks" if len(parts) == 1 else f"sinks.{a.kind}"
+    merged = ops.add(sinks, "elementwise", count, inputs=parts, params=N, weight_bytes=N * sz.ab, param_bytes=N * sz.ab,
+                     flops=M * N * (SOFTMAX_FLOPS + per_element * H),
                      act_read=len(parts) * M * N * H * sz.ab, act_write=M * N * H * sz.ab)
     out = rope(ops, sz, count, N * r, inputs=(merged,), name="output_rope")
     G, o_lora = a.o_groups, a.o_lora_rank

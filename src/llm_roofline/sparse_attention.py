@@ -2,7 +2,8 @@
 for every query and keeps the top k; MLA then attends only those k tokens.
 
 Indexer (transformers ``DeepseekV32Indexer``, https://github.com/huggingface/transformers/blob/v5.23.0/
-src/transformers/models/deepseek_v32/modular_deepseek_v32.py; DeepSeek-V3.2 report, arXiv:2512.02556):
+src/transformers/models/deepseek_v32/modular_deepseek_v32.py; "DeepSeek-V3.2-Exp: Boosting Long-Context
+Efficiency with DeepSeek Sparse Attention", https://github.com/deepseek-ai/DeepSeek-V3.2-Exp, eq. 1):
 
 - projections: ``wq_b`` q_lora_rank -> Hi*di (from the MLA query latent), ``wk`` D -> di (its output,
   after ``k_norm`` and RoPE, is cached: di elements per token), ``weights_proj`` D -> Hi;
