@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import math
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
@@ -128,7 +129,7 @@ def check_config_size(config: Any, depth: int = 0) -> None:
         raise ApiError("config", f"config: nested more than {MAX_DEPTH} levels deep")
     if isinstance(config, dict):
         for key, value in config.items():
-            if ("layer" in str(key).lower() and isinstance(value, int | float) and not isinstance(value, bool)
+            if (_is_layer_count(key) and isinstance(value, int | float) and not isinstance(value, bool)
                     and value > MAX_LAYERS):
                 raise ApiError("config", f"config: field {key!r} must be at most {MAX_LAYERS} layers, got {value:g}")
             check_config_size(value, depth + 1)
@@ -137,6 +138,25 @@ def check_config_size(config: Any, depth: int = 0) -> None:
             raise ApiError("config", f"config: a list has {len(config)} entries; at most {MAX_LAYERS} are allowed")
         for value in config:
             check_config_size(value, depth + 1)
+
+
+def _is_layer_count(key: object) -> bool:
+    """A field that counts layers (num_hidden_layers, n_layer, num_kv_shared_layers, ...), not one that
+    merely mentions them (Gemma 4's vocab_size_per_layer_input)."""
+    name = str(key).lower()
+    return name.endswith(("layers", "n_layer"))
+
+
+def finite_json(value: Any) -> Any:
+    """``value`` with non-finite floats as None: JSON has no Infinity. An uploaded config that parsed
+    holds them only in fields the parser does not read (Nemotron-H's ``time_step_limit``)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [finite_json(v) for v in value]
+    return value
 
 
 def display_name(config: dict, given: str | None) -> str:
