@@ -8,7 +8,20 @@ from pathlib import Path
 import pytest
 
 from llm_roofline.hardware.spec import Hardware
-from llm_roofline.models.spec import MLP, Attention, LatentAttention, Layer, LayerGroup, Mamba, ModelSpec, MoE
+from llm_roofline.models.spec import (
+    MLP,
+    Attention,
+    CompressedAttention,
+    GatedDeltaNet,
+    LatentAttention,
+    Layer,
+    LayerGroup,
+    Mamba,
+    Mamba2,
+    ModelSpec,
+    MoE,
+    SparseLatentAttention,
+)
 
 SHARED_CONFIGS = Path(__file__).resolve().parents[2] / "shared" / "hf-configs"
 
@@ -96,9 +109,58 @@ def llama4_like(chunk: int = 16) -> ModelSpec:
     return ModelSpec(name="tiny-llama4", model_type="llama4", hidden_size=128, vocab_size=800, layer_groups=groups)
 
 
+def small_dsa() -> ModelSpec:
+    """DeepSeek Sparse Attention: MLA attending the top 16 tokens its indexer (4 heads x 16) picks; the
+    last layer reuses the previous selection (GLM-5's shared layers)."""
+    mla = small_mla().layer_groups[0].layer.mixer
+    full = SparseLatentAttention(mla, index_heads=4, index_head_dim=16, index_topk=16)
+    dense = Layer(mixer=full, ffn=MLP(256, gated=True))
+    moe = Layer(mixer=full, ffn=MoE(num_experts=8, top_k=2, expert_intermediate_size=32, shared_intermediate_size=32))
+    shared = Layer(mixer=SparseLatentAttention(mla, 4, 16, 16, indexer=False), ffn=moe.ffn)
+    return ModelSpec(name="tiny-dsa", model_type="glm_moe_dsa", hidden_size=128, vocab_size=500,
+                     layer_groups=(LayerGroup(dense, 1), LayerGroup(moe, 2), LayerGroup(shared, 1)))
+
+
+def small_linear_hybrid() -> ModelSpec:
+    """Qwen3-Next style: 3 gated delta-net layers per gated full-attention layer, MoE with a gated shared expert."""
+    moe = MoE(num_experts=8, top_k=2, expert_intermediate_size=64, shared_intermediate_size=64, shared_expert_gate=True)
+    linear = Layer(mixer=GatedDeltaNet(num_k_heads=2, num_v_heads=4, k_head_dim=16, v_head_dim=32, conv_kernel=4),
+                   ffn=moe)
+    full = Layer(mixer=Attention(4, 2, 32, rope_dim=8, qk_norm=True, output_gate=True), ffn=moe)
+    return ModelSpec(name="tiny-linear", model_type="qwen3_next", hidden_size=128, vocab_size=600,
+                     layer_groups=(LayerGroup(linear, 3), LayerGroup(full, 1)))
+
+
+def small_nemotron_h() -> ModelSpec:
+    """Nemotron-H style blocks: Mamba-2, MLP (relu2), attention, MLP."""
+    norms = ("norm",)
+    mamba = Layer(mixer=Mamba2(num_heads=8, head_dim=16, d_state=16, n_groups=2, d_conv=4, chunk_size=32), ffn=None,
+                  norm_names=norms)
+    mlp = Layer(mixer=None, ffn=MLP(256, gated=False, activation="relu2"), norm_names=norms)
+    attn = Layer(mixer=Attention(4, 2, 32), ffn=None, norm_names=norms)
+    return ModelSpec(name="tiny-nemotron-h", model_type="nemotron_h", hidden_size=128, vocab_size=600,
+                     layer_groups=(LayerGroup(mamba, 2), LayerGroup(mlp, 3), LayerGroup(attn, 1)),
+                     op_names={"embed_tokens": "embeddings", "final_norm": "norm_f"})
+
+
+def small_deepseek_v4() -> ModelSpec:
+    """DeepSeek-V4 style: window 16, a window-only layer, CSA (m 4, top 8 by its indexer) and HCA (m 8),
+    one shared K = V head, 4 hyper-connection streams, MoE everywhere."""
+    common = dict(num_heads=4, head_dim=32, q_lora_rank=24, rope_dim=8, o_groups=2, o_lora_rank=16, sliding_window=16)
+    moe = MoE(num_experts=8, top_k=2, expert_intermediate_size=32, shared_intermediate_size=32)
+    layers = (Layer(CompressedAttention(**common), moe),
+              Layer(CompressedAttention(**common, kind="csa", compress_ratio=4, index_heads=2, index_head_dim=16,
+                                        index_topk=8), moe),
+              Layer(CompressedAttention(**common, kind="hca", compress_ratio=8), moe))
+    return ModelSpec(name="tiny-v4", model_type="deepseek_v4", hidden_size=64, vocab_size=500, hc_mult=4,
+                     layer_groups=tuple(LayerGroup(layer, n) for layer, n in zip(layers, (1, 2, 2), strict=True)))
+
+
 VARIED_MODELS = {"llama": lambda: llama("tiny", D=256, L=2, N=4, K=4, F=512, V=1000),
                  "moe": small_moe, "moe-shared": lambda: small_moe(64, True), "mla": small_mla,
-                 "hybrid": small_hybrid, "sliding": sliding_llama, "gemma2": gemma2_like, "gpt_oss": gpt_oss_like}
+                 "hybrid": small_hybrid, "sliding": sliding_llama, "gemma2": gemma2_like, "gpt_oss": gpt_oss_like,
+                 "dsa": small_dsa, "linear": small_linear_hybrid, "nemotron-h": small_nemotron_h,
+                 "deepseek-v4": small_deepseek_v4}
 # Models whose decode step can get cheaper as the context grows (chunked attention starts each chunk
 # afresh): every VARIED_MODELS invariant but monotonicity in the lengths holds for them.
 SAWTOOTH_MODELS = {"llama4": llama4_like}

@@ -92,8 +92,9 @@ def test_mla_caches_the_latent():
 
 
 def test_mamba_state_does_not_grow_with_length():
-    # mamba-2.8b: 64 layers, d_inner 5120, conv 4, state 16.
-    per_sequence = 64 * 5120 * (4 + 16) * 2
+    # mamba-2.8b: 64 layers, d_inner 5120; conv state 4 columns at 2 bytes (bf16 activations), SSM state
+    # 16 at 4 bytes (float32, the default state_bits).
+    per_sequence = 64 * 5120 * (4 * 2 + 16 * 4)
     for P in (100, 10_000):
         r = analyze("state-spaces/mamba-2.8b-hf", H100, batch_size=2, prompt_len=P, gen_len=50)
         assert r.memory.kv_cache_bytes == 2 * per_sequence

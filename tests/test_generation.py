@@ -85,7 +85,8 @@ def test_causal_pairs_by_counting(window):
         assert keys_touched(np.array([T]), np.array([S]), window)[0] == min(S, touched if window != np.inf else S)
 
 
-@pytest.mark.parametrize("kind", ["sliding", "gemma2", "mla", "moe", "gpt_oss", "llama4"])
+@pytest.mark.parametrize("kind", ["sliding", "gemma2", "mla", "moe", "gpt_oss", "llama4", "dsa", "linear",
+                                  "nemotron-h", "deepseek-v4"])
 def test_per_operator_generation_sums(kind, a6000):
     """Per-operator sums over the decode steps add up to the totals and match a step-by-step sum."""
     from llm_roofline.report import summed_over_steps

@@ -45,7 +45,7 @@ def test_every_real_config_loads(path: Path) -> None:
             load_hf_config(path)
         return
     spec = load_hf_config(path)
-    raw = outer.get("text_config", outer)
+    raw = outer.get("text_config") or outer.get("language_config") or outer  # multimodal: the language model
     layers = raw.get("num_hidden_layers", raw.get("n_layer", raw.get("num_layers")))
     assert spec.num_layers == layers
     assert spec.hidden_size == raw["hidden_size"]

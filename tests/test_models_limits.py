@@ -21,19 +21,32 @@ from llm_roofline.yaml_load import load_yaml
 H100 = "h100-sxm"
 MAX_LAYERS = LIMITS["layers"]
 BASE = {"hidden_size": 64, "num_attention_heads": 4, "intermediate_size": 128, "vocab_size": 100}
+DEEPSEEK = {"kv_lora_rank": 16, "qk_nope_head_dim": 8, "qk_rope_head_dim": 8, "v_head_dim": 8, "q_lora_rank": 32,
+            "n_routed_experts": 4, "num_experts_per_tok": 2, "moe_intermediate_size": 32, "first_k_dense_replace": 3}
 # A family of each kind of layer rule: uniform, alternating, dense-then-MoE, periodic hybrid,
 # alternating windows from a default layer_types, interleaved MoE with NoPE layers.
 FAMILIES = {
     "llama": ({"model_type": "llama"}, 1),
     "gemma2": ({"model_type": "gemma2", "head_dim": 16, "sliding_window": 8}, 2),
-    "deepseek_v3": ({"model_type": "deepseek_v3", "kv_lora_rank": 16, "qk_nope_head_dim": 8, "qk_rope_head_dim": 8,
-                     "v_head_dim": 8, "q_lora_rank": 32, "n_routed_experts": 4, "num_experts_per_tok": 2,
-                     "moe_intermediate_size": 32, "first_k_dense_replace": 3}, 1),
+    "deepseek_v3": ({"model_type": "deepseek_v3", **DEEPSEEK}, 1),
     "jamba": ({"model_type": "jamba", "num_experts": 4, "mamba_dt_rank": 4}, 8),
     "gpt_oss": ({"model_type": "gpt_oss", "head_dim": 16, "num_key_value_heads": 2, "num_local_experts": 4,
                  "num_experts_per_tok": 2, "sliding_window": 8}, 2),
     "llama4": ({"model_type": "llama4_text", "head_dim": 16, "num_key_value_heads": 2, "num_local_experts": 4,
                 "interleave_moe_layer_step": 2, "attention_chunk_size": 8, "intermediate_size_mlp": 256}, 4),
+    # The issue 7 part B families: every 4th layer full attention, MoE every 2nd (Qwen3-Next); an indexer in
+    # layers 0 and every odd one (GLM-5's freq 2, offset 2), MoE past 3 dense layers; HCA in layers 0, 1 and
+    # every even one, CSA in the odd ones (DeepSeek-V4's default).
+    "qwen3_next": ({"model_type": "qwen3_next", "head_dim": 16, "num_key_value_heads": 2, "linear_num_key_heads": 2,
+                    "linear_num_value_heads": 4, "linear_key_head_dim": 16, "linear_value_head_dim": 16,
+                    "num_experts": 4, "num_experts_per_tok": 2, "moe_intermediate_size": 32,
+                    "shared_expert_intermediate_size": 32, "decoder_sparse_step": 2}, 4),
+    "glm_moe_dsa": ({"model_type": "glm_moe_dsa", **DEEPSEEK, "index_n_heads": 2, "index_head_dim": 16,
+                     "index_topk": 8, "index_topk_freq": 2}, 2),
+    "deepseek_v4": ({"model_type": "deepseek_v4", "head_dim": 16, "qk_rope_head_dim": 8, "q_lora_rank": 16,
+                     "o_groups": 2, "o_lora_rank": 16, "sliding_window": 8, "index_n_heads": 2, "index_head_dim": 16,
+                     "index_topk": 4, "n_routed_experts": 4, "num_experts_per_tok": 2, "hc_mult": 2,
+                     "compress_rates": {"compressed_sparse_attention": 4, "heavily_compressed_attention": 8}}, 2),
 }
 
 
@@ -65,6 +78,28 @@ def test_the_layer_cap_parses_exactly_without_a_per_layer_list(family, monkeypat
     assert spec.num_layers == MAX_LAYERS
     assert 1 <= len(calls) <= 3 * period
     assert analyze(spec, H100, prompt_len=4).model["params_total"] == p1 + (MAX_LAYERS // base - 1) * (p2 - p1)
+
+
+def test_gemma4_and_nemotron_h_at_the_layer_cap(monkeypatch):
+    # Gemma 4: every 6th layer global and the last one forced global (HF), so 10,000 // 6 + 1 = 1,667 global
+    # layers and 8,333 sliding ones, from a bounded number of rule evaluations. Nemotron-H's layers are its
+    # pattern's letters (the config's own list, read once); one letter past the cap is refused by name.
+    calls = []
+    original = layer_pattern.pattern_counts
+    monkeypatch.setattr(layer_pattern, "pattern_counts",
+                        lambda n, key_at, **kw: original(n, lambda i: calls.append(i) or key_at(i), **kw))
+    gemma = spec_from_hf_config({**BASE, "model_type": "gemma4_text", "num_hidden_layers": MAX_LAYERS, "head_dim": 16,
+                                 "global_head_dim": 32, "num_key_value_heads": 2, "hidden_size_per_layer_input": 8,
+                                 "vocab_size_per_layer_input": 100}, "g")
+    assert len(calls) <= 3 * 6
+    windows = {g.layer.mixer.sliding_window: g.count for g in gemma.layer_groups}
+    assert windows == {512: MAX_LAYERS - (MAX_LAYERS // 6 + 1), None: MAX_LAYERS // 6 + 1}
+    nemotron = {**BASE, "model_type": "nemotron_h", "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 16,
+                "mamba_num_heads": 4, "mamba_head_dim": 16, "ssm_state_size": 16, "n_groups": 2}
+    spec = spec_from_hf_config({**nemotron, "hybrid_override_pattern": "M-M*" * (MAX_LAYERS // 4)}, "n")
+    assert [g.count for g in spec.layer_groups] == [MAX_LAYERS // 2, MAX_LAYERS // 4, MAX_LAYERS // 4]
+    with pytest.raises(ConfigError, match=r"'hybrid_override_pattern' gives 10,001 layers; at most 10,000"):
+        spec_from_hf_config({**nemotron, "hybrid_override_pattern": "M" * (MAX_LAYERS + 1)}, "n")
 
 
 @pytest.mark.parametrize("layers", [MAX_LAYERS + 1, 10**9, 2**40])

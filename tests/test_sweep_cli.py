@@ -16,7 +16,7 @@ from llm_roofline.plots.options import parse_int_list
 
 LLAMA, A100 = "llama-2-7b", "a100-80g"
 DOCUMENTED_COLUMNS = [
-    "batch_size", "prompt_len", "gen_len", "kv_len", "w_bits", "a_bits", "kv_bits",
+    "batch_size", "prompt_len", "gen_len", "kv_len", "w_bits", "a_bits", "kv_bits", "state_bits",
     "prefill_flops", "prefill_bytes", "prefill_time_s", "prefill_tokens_per_s",
     "decode_flops", "decode_bytes", "decode_time_s", "decode_tokens_per_s",
     "ttft_s", "tpot_s", "e2e_s", "throughput_tokens_per_s",

@@ -13,8 +13,7 @@ import numpy as np
 import pytest
 
 from llm_roofline.attention import decode_keys
-from llm_roofline.cache import cache_chunk, cache_window, cached_tokens
-from llm_roofline.graph import cache_elements
+from llm_roofline.cache import cache_bytes_per_sequence, cache_chunk, cache_window, cached_tokens, compressed_entries
 from llm_roofline.models.hf_config import spec_from_hf_config
 
 torch = pytest.importorskip("torch")
@@ -84,8 +83,40 @@ def test_cache_sizes_and_decode_keys_match_transformers(name):
             expected = [int(cached_tokens(m, np.array(float(S)))) for m in ours]
             assert held == expected, (name, S, held, expected)
             per_token = 2 * config["num_key_value_heads"] * config["head_dim"]
-            assert sum(held) * per_token == cache_elements(spec, np.array([float(S)]))[0]
+            # One byte per KV element, nothing for states: the KV-cache elements of the whole model.
+            assert sum(held) * per_token == cache_bytes_per_sequence(spec, np.array([float(S)]), 1.0, 0.0, 0.0)[0]
             assert set(seen) == set(range(len(hf_layers))), (name, S, seen)  # eager attention: masks given
             for i, m in enumerate(ours):
                 keys = decode_keys(np.array([float(S)]), cache_window(m), cache_chunk(m))[0]
                 assert seen[i] == keys, (name, S, i, seen[i], keys)
+
+
+# DeepSeek-V4 in small: window 6, two window-only layers, a CSA layer (m = 4) and an HCA layer (m = 8).
+V4 = {"model_type": "deepseek_v4", "hidden_size": 64, "vocab_size": 512, "num_attention_heads": 4, "head_dim": 32,
+      "qk_rope_head_dim": 8, "q_lora_rank": 24, "num_hidden_layers": 4, "o_groups": 2, "o_lora_rank": 16,
+      "sliding_window": 6, "index_n_heads": 2, "index_head_dim": 16, "index_topk": 4,
+      "compress_rates": {"compressed_sparse_attention": 4, "heavily_compressed_attention": 8},
+      "n_routed_experts": 8, "num_experts_per_tok": 2, "moe_intermediate_size": 32, "num_hash_layers": 1,
+      "compress_ratios": [0, 0, 4, 128]}
+V4_KINDS = {"DynamicSlidingWindowLayer": "sliding", "DeepseekV4CSACache": "csa", "DeepseekV4HCACache": "hca"}
+
+
+def test_deepseek_v4_window_and_compressed_entries_match_transformers():
+    # Every V4 cache layer subclasses DynamicSlidingWindowLayer: the window keeps W - 1 = 5 tokens; the
+    # compressor keeps one entry per complete window of m tokens, floor(S / m).
+    spec = spec_from_hf_config(V4, "v4")
+    model = build_model(V4, device="cpu")
+    mixers = {g.layer.mixer.kind: g.layer.mixer for g in spec.layer_groups}
+    P, G = 3, 14
+    ids = torch.randint(0, V4["vocab_size"], (1, P + G), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        cache = model(input_ids=ids[:, :P], use_cache=True).past_key_values
+        for S in range(P + 1, P + G + 1):
+            cache = model(input_ids=ids[:, S - 1:S], past_key_values=cache, use_cache=True).past_key_values
+            for layer in cache.layers:
+                mixer = mixers[V4_KINDS[type(layer).__name__]]
+                assert int(layer.keys.shape[-2]) == cached_tokens(mixer, np.array(float(S))), (S, mixer.kind)
+                if mixer.kind != "sliding":
+                    entries = layer.compressed_kv["compressor"]
+                    held = 0 if entries is None else int(entries.shape[1])
+                    assert held == compressed_entries(mixer, np.array(float(S))), (S, mixer.kind)

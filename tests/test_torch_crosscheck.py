@@ -35,6 +35,11 @@ parser (``spec_from_hf_config``) builds the ModelSpec.
      Our ``selective_scan`` counts 9*M*d_inner*d_state (exp(dt*A), dt*B*x, the state update and the C.h
      contraction) + 7*M*d_inner; the check is that HF's bmm is exactly the C.h contraction,
      2*M*d_inner*d_state, and that our scan op covers it.
+   - The same three-part comparison for the other kernels that are not projections (Mamba-2's SSD
+     scan, the gated delta rule of linear attention, the DSA indexer's scores): the batched products
+     FlopCounterMode counts inside those HF modules must equal a hand derivation from HF's reference
+     code, and our operator must equal the same products plus the work it documents on top
+     (``torch_kernels.py``). Their conv1d is compared as Mamba's.
 """
 
 from __future__ import annotations
@@ -50,15 +55,18 @@ from llm_roofline.models.hf_config import model_family, spec_from_hf_config
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
+from torch_kernels import hyper_connection_mix_flops, kernel_expectations  # noqa: E402
+
 from torch_models import (  # noqa: E402
+    KERNEL_PARTS,
     SHARED_CONFIGS,
     build_model,
+    conv_taps,
     dense_expert_excess,
     hf_forward_flops,
     hf_layer_params,
     hf_params,
     load_config,
-    mamba_layers,
     our_layer_params,
     our_params,
     our_prefill_flops,
@@ -75,6 +83,8 @@ FLOPS_REL = 0.01
 
 
 def _config(source: str, model_id: str) -> dict[str, Any]:
+    if source == "inline":  # a hand-written config: the case's edits are all of it
+        return {}
     if source == "hf" and not shared_path(model_id).is_file():
         pytest.skip(f"{shared_path(model_id)} is absent")
     config = load_config(source, model_id)
@@ -110,8 +120,9 @@ def test_params(source: str, model_id: str) -> None:
 
 @dataclass(frozen=True)
 class Case:
-    """``source``: "hf" (the real config.json) or "catalog"; ``layers``: layers kept, enough for every
-    distinct layer kind; ``shrink``: edits for a real-tensor CPU run (None: real widths, meta device)."""
+    """``source``: "hf" (the real config.json), "catalog" or "inline" (``shrink`` is the whole config);
+    ``layers``: layers kept, enough for every distinct layer kind; ``shrink``: edits for a real-tensor CPU
+    run (None: real widths, meta device)."""
 
     source: str
     layers: int = 2
@@ -208,6 +219,48 @@ FLOPS_CASES: dict[str, Case] = {
     "moonshotai/Kimi-K2.5": Case("hf", layers=2, shrink={**TINY_MLA, "q_lora_rank": 48, "n_routed_experts": 16,
                                                          "num_experts_per_tok": 2, "pad_token_id": None}),
     "tiiuae/falcon-mamba-7b": Case("catalog", shrink={**TINY, "time_step_rank": 4, "use_mambapy": False}),
+    "nvidia/Nemotron-H-56B-Base-8K": Case("hf", layers=4, shrink={  # Mamba-2, relu2 MLP, Mamba-2, attention
+        **TINY, "hybrid_override_pattern": "M-M*", "num_attention_heads": 4, "num_key_value_heads": 2,
+        "head_dim": 16, "mamba_num_heads": 8, "mamba_head_dim": 8, "ssm_state_size": 16, "n_groups": 2,
+        "chunk_size": 16}),  # two chunks of 16
+    # DeepSeek Sparse Attention: 8 of 32 keys per query (the indexer's top-k shapes the mask).
+    "deepseek-ai/DeepSeek-V3.2": Case("hf", layers=4, shrink={
+        **TINY_MLA, "q_lora_rank": 48, "n_routed_experts": 16, "num_experts_per_tok": 4, "n_group": 4,
+        "topk_group": 2, "first_k_dense_replace": 1, "index_topk": 8, "index_head_dim": 16, "index_n_heads": 4}),
+    "zai-org/GLM-5": Case("hf", layers=4, shrink={
+        **TINY_MLA, "q_lora_rank": 48, "n_routed_experts": 16, "num_experts_per_tok": 4, "first_k_dense_replace": 1,
+        "index_topk": 8, "index_head_dim": 16, "index_n_heads": 4, "pad_token_id": 0,
+        "indexer_types": ["full", "shared", "full", "shared"]}),
+    # Gated delta-net + gated attention (nested text_config), MoE with a gated shared expert.
+    "Qwen/Qwen3.5-397B-A17B": Case("hf", layers=4, shrink={
+        **TINY, "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 16, "linear_num_key_heads": 2,
+        "linear_num_value_heads": 4, "linear_key_head_dim": 16, "linear_value_head_dim": 8, "num_experts": 8,
+        "num_experts_per_tok": 2, "moe_intermediate_size": 32, "shared_expert_intermediate_size": 32}),
+    # DeepSeek-V4: 2 window-only layers, then CSA (m = 4, 8 entries of the 32 tokens, top 4 by the indexer) and
+    # HCA (m = 8, 4 entries); window 16 < 32 tokens; 4 hyper-connection streams; MoE with hash-routed layers.
+    "deepseek-ai/DeepSeek-V4-Flash": Case("hf", layers=4, shrink={  # (intermediate_size would alias the MoE's)
+        "hidden_size": 64, "vocab_size": 512, "num_attention_heads": 4, "head_dim": 32, "qk_rope_head_dim": 8,
+        "q_lora_rank": 24,
+        "o_groups": 2, "o_lora_rank": 16, "sliding_window": 16, "index_n_heads": 2, "index_head_dim": 16,
+        "index_topk": 4, "compress_rates": {"compressed_sparse_attention": 4, "heavily_compressed_attention": 8},
+        "n_routed_experts": 8, "num_experts_per_tok": 2, "moe_intermediate_size": 32, "num_hash_layers": 1,
+        "compress_ratios": [0, 0, 4, 128]}),
+    # Gemma 4: 5 sliding layers of 8 KV heads x 256 then a global one of 2 KV heads x 512 with K = V; MLP and
+    # MoE side by side.
+    "google/gemma-4-26B-A4B": Case("hf", layers=6, shrink={
+        **TINY, "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 16, "global_head_dim": 32,
+        "num_global_key_value_heads": 1, "num_experts": 8, "top_k_experts": 2, "moe_intermediate_size": 32}),
+    # Gemma 4 with per-layer embeddings, KV sharing in the last 2 layers and double-wide MLPs there.
+    "gemma4-ple-kv-sharing": Case("inline", layers=6, shrink={
+        "model_type": "gemma4_text", **TINY, "num_hidden_layers": 6, "num_attention_heads": 4,
+        "num_key_value_heads": 2, "head_dim": 16,
+        "global_head_dim": 32, "hidden_size_per_layer_input": 8, "vocab_size_per_layer_input": 512,
+        "num_kv_shared_layers": 2, "use_double_wide_mlp": True, "layer_types": [
+            "sliding_attention", "full_attention", "sliding_attention", "full_attention", "sliding_attention",
+            "full_attention"]}),
+    "Qwen/Qwen3.5-27B": Case("hf", layers=4, shrink={
+        **TINY, "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 16, "linear_num_key_heads": 2,
+        "linear_num_value_heads": 4, "linear_key_head_dim": 16, "linear_value_head_dim": 8}),
     # Remote code only: skipped with the reason.
     "THUDM/chatglm3-6b": Case("hf"),
     "Qwen/Qwen-7B": Case("catalog"),
@@ -233,18 +286,19 @@ def test_flops(model_id: str, case: Case) -> None:
     if case.all_experts:  # transformers computes all E experts per token; we count the routed k of them
         hf["matmul"] -= sum(dense_expert_excess(spec, counts))
     ours = our_prefill_flops(spec, BATCH, SEQ)
+    hf["matmul"] -= hyper_connection_mix_flops(spec, BATCH, SEQ)  # ours: in the elementwise expand operators
     message = _flops_report(ours, hf, counts)
 
     assert ours["matmul"] == pytest.approx(hf["matmul"], rel=FLOPS_REL), message
 
-    mamba = mamba_layers(spec)
-    if not mamba:
-        assert hf["conv"] == hf["scan"] == ours["conv"] == ours["scan"] == 0, message
-        return
-    M = BATCH * SEQ
-    (d_conv,) = {mixer.d_conv for mixer, _ in mamba}
-    # conv1d: HF's padded outputs (T + d_conv - 1 per sequence) against the T we count.
-    assert ours["conv"] == pytest.approx(hf["conv"] * SEQ / (SEQ + d_conv - 1), rel=1e-12), message
-    # Scan: HF's bmm is the C.h contraction, 2 of our 9 FLOPs per (token, channel, state).
-    assert hf["scan"] == sum(2 * M * mixer.d_inner * mixer.d_state * n for mixer, n in mamba), message
-    assert ours["scan"] > hf["scan"], message
+    taps = conv_taps(spec)
+    if taps:  # conv1d: HF's padded outputs (T + d_conv - 1 per sequence) against the T we count
+        (d_conv,) = taps
+        assert ours["conv"] == pytest.approx(hf["conv"] * SEQ / (SEQ + d_conv - 1), rel=1e-12), message
+    else:
+        assert hf["conv"] == ours["conv"] == 0, message
+    expected = kernel_expectations(spec, BATCH, SEQ)
+    for part in KERNEL_PARTS[1:]:  # each kernel: HF's batched products and ours, both derived by hand
+        hf_expected, ours_expected = expected.get(part, (0, 0))
+        assert hf[part] == hf_expected, f"{part}: {message}"
+        assert ours[part] == pytest.approx(ours_expected, rel=1e-12), f"{part}: {message}"

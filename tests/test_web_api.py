@@ -495,3 +495,16 @@ def test_catalog_only_lookups_never_read_files(tmp_path):
             lookup(str(path))
     assert catalog_hardware("NVIDIA H100 SXM").name == "h100-sxm"
     assert catalog_model("LLAMA-2-7B").name == "meta-llama/Llama-2-7b-hf"
+
+
+def test_upload_with_infinity_and_per_layer_fields(client):
+    """Nemotron-H ships time_step_limit [0, Infinity] (not strict JSON) and Gemma 4 vocab_size_per_layer_input
+    262144 (not a layer count): both upload; the infinity echoes back as null."""
+    raw = json.dumps({**SMALL_CONFIG, "time_step_limit": [0.0, float("inf")],
+                      "vocab_size_per_layer_input": 262144}).encode()
+    response = client.post("/api/upload", files={"file": ("config.json", raw, "application/json")})
+    assert response.status_code == 200, response.text
+    assert response.json()["config"]["time_step_limit"] == [0.0, None]
+    raw = json.dumps({**SMALL_CONFIG, "num_kv_shared_layers": 10**6}).encode()
+    response = client.post("/api/upload", files={"file": ("config.json", raw, "application/json")})
+    assert response.status_code == 422 and "at most 10000 layers" in response.text

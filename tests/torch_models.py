@@ -17,10 +17,11 @@ from typing import Any
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 from transformers import CONFIG_MAPPING, AutoModelForCausalLM
+from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
 
 from llm_roofline.api import analyze
 from llm_roofline.models.catalog import catalog_config
-from llm_roofline.models.spec import LayerGroup, Mamba, ModelSpec, MoE
+from llm_roofline.models.spec import GatedDeltaNet, LayerGroup, Mamba, Mamba2, ModelSpec, MoE
 from llm_roofline.ops import ACT_FLOPS
 
 SHARED_CONFIGS = Path(__file__).resolve().parents[2] / "shared" / "hf-configs"
@@ -28,6 +29,10 @@ HARDWARE = "a100-80g-sxm"  # any catalog device: FLOPs and parameters do not dep
 
 # Every field a family uses for its layer count (Llama-style, GPT-2/Falcon/BLOOM, MPT, ChatGLM).
 LAYER_COUNT_KEYS = ("num_hidden_layers", "n_layer", "n_layers", "num_layers")
+
+# Per-layer lists (and Nemotron-H's pattern string) cut to the kept layers.
+PER_LAYER_KEYS = ("layer_types", "mlp_layer_types", "indexer_types", "hybrid_override_pattern", "layers_block_type",
+                  "compress_ratios")
 
 # model_type -> why transformers cannot build it (the models exist only as trust_remote_code repos).
 REMOTE_CODE_ONLY = {
@@ -62,8 +67,9 @@ def reduced(config: dict[str, Any], layers: int | None, edits: dict[str, Any] | 
         for key in LAYER_COUNT_KEYS:
             if key in out:
                 out[key] = layers
-        if isinstance(out.get("layer_types"), list):
-            out["layer_types"] = out["layer_types"][:layers]
+        for key in PER_LAYER_KEYS:
+            if isinstance(out.get(key), list | str):
+                out[key] = out[key][:layers]
         if isinstance(out.get("mlp_only_layers"), list):
             out["mlp_only_layers"] = [i for i in out["mlp_only_layers"] if i < layers]
     out.update(copy.deepcopy(edits or {}))
@@ -100,9 +106,13 @@ def hf_config(config: dict[str, Any]):
 # --- HF models -------------------------------------------------------------------------------------
 
 def build_model(config: dict[str, Any], device: str = "meta", seed: int = 0):
-    """The HF causal LM for ``config`` on ``device`` (``meta``: shapes only, no memory), in eval mode,
-    with eager attention (explicit matmuls) and eager MoE experts (one F.linear per expert hit)."""
+    """The HF causal LM for ``config`` on ``device`` (``meta``: shapes only, no memory), in eval mode
+    (the language model of a multimodal config: its text config's causal LM), with eager attention
+    (explicit matmuls) and eager MoE experts (one F.linear per expert hit)."""
     cfg = hf_config(config)
+    text = cfg.get_text_config(decoder=True)
+    if text is not cfg and type(text).model_type in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
+        cfg = text  # a multimodal config: the language model alone, as our parser analyses it
     with torch.random.fork_rng(devices=[]), torch.device(device):  # seeded, global RNG state untouched
         torch.manual_seed(seed)
         model = AutoModelForCausalLM.from_config(cfg, attn_implementation="eager", experts_implementation="eager")
@@ -141,20 +151,34 @@ def hf_forward_flops(model, batch: int, seq: int, vocab: int, device: str) -> di
     return {module: {str(op): int(v) for op, v in ops.items()} for module, ops in counter.get_flop_counts().items()}
 
 
-def mamba_mixer_names(model) -> list[str]:
-    """FlopCounterMode keys (root class name + module path) of the Mamba mixers."""
+# HF module classes (by name suffix) whose batched products are a kernel of their own rather than
+# projections: the Mamba selective scan, the Mamba-2 SSD scan, the gated delta rule, the DSA indexer's
+# scores. Their aten.bmm FLOPs form one part each (see split_hf_flops).
+KERNEL_MODULES = {"MambaMixer": "scan", "Mamba2Mixer": "ssd", "GatedDeltaNet": "delta_rule", "Indexer": "indexer"}
+KERNEL_PARTS = ("conv", *KERNEL_MODULES.values())
+
+
+def kernel_module_names(model) -> dict[str, str]:
+    """FlopCounterMode keys (root class name + module path) of the kernel modules -> their part."""
     root = type(model).__name__
-    return [f"{root}.{name}" for name, module in model.named_modules() if type(module).__name__.endswith("MambaMixer")]
+    out = {}
+    for name, module in model.named_modules():
+        for suffix, part in KERNEL_MODULES.items():
+            if type(module).__name__.endswith(suffix):
+                out[f"{root}.{name}"] = part
+    return out
 
 
 def split_hf_flops(model, counts: dict[str, dict[str, int]]) -> dict[str, int]:
-    """HF's FLOPs in three parts: ``conv`` (the Mamba depthwise conv1d), ``scan`` (the bmm of the
-    selective scan, C . h per step, inside the Mamba mixers) and ``matmul`` (every other matrix
+    """HF's FLOPs in parts: ``conv`` (the depthwise conv1d of Mamba / Mamba-2 / gated delta-net), one part
+    per kernel module (KERNEL_MODULES: the aten.bmm inside them) and ``matmul`` (every other matrix
     product: projections, attention, router, experts, lm_head)."""
     total = sum(counts["Global"].values())
-    conv = counts["Global"].get("aten.convolution", 0)
-    scan = sum(counts.get(name, {}).get("aten.bmm", 0) for name in mamba_mixer_names(model))
-    return {"matmul": total - conv - scan, "conv": conv, "scan": scan}
+    parts = dict.fromkeys(KERNEL_PARTS, 0)
+    parts["conv"] = counts["Global"].get("aten.convolution", 0)
+    for name, part in kernel_module_names(model).items():
+        parts[part] += counts.get(name, {}).get("aten.bmm", 0)
+    return {"matmul": total - sum(parts.values()), **parts}
 
 
 def dense_expert_excess(spec: ModelSpec, counts: dict[str, dict[str, int]]) -> list[float]:
@@ -174,11 +198,14 @@ def our_params(spec: ModelSpec) -> int:
 
 def our_layer_params(spec: ModelSpec) -> Counter:
     """Multiset of per-layer parameter counts, each layer group's layer read off the engine as
-    params(the model with 2 such layers) - params(the model with 1)."""
+    params(the model with 2 such layers) - params(the model with 1). Gemma 4's per-layer embeddings
+    grow with the layer count too, but HF keeps them at the model's top (embed_tokens_per_layer and
+    per_layer_model_projection: (V_p + D) * p per layer), so that share is taken out."""
     out: Counter = Counter()
+    model_level = (spec.per_layer_vocab_size + spec.hidden_size) * spec.per_layer_input_size
     for group in spec.layer_groups:
         one, two = (our_params(dataclasses.replace(spec, layer_groups=(LayerGroup(group.layer, n),))) for n in (1, 2))
-        out[two - one] += group.count
+        out[two - one - model_level] += group.count
     return out
 
 
@@ -198,35 +225,62 @@ def without_matmul_bias(spec: ModelSpec) -> ModelSpec:
 
 def is_matrix_product(op) -> bool:
     """Projections, experts, router, lm_head (kind "matmul") and the naive attention core's two
-    batched products (qk_matmul, sv_matmul and their .sliding / [n] variants)."""
-    return op.kind == "matmul" or op.name.startswith(("qk_matmul", "sv_matmul"))
+    batched products (qk_matmul, sv_matmul and their .sliding / [n] / compressed_attention. variants)."""
+    return op.kind == "matmul" or any(part.startswith(("qk_matmul", "sv_matmul")) for part in op.name.split("."))
+
+
+# Our operators that are the kernels of KERNEL_MODULES.
+OUR_KERNEL_OPS = {"selective_scan": "scan", "ssd_scan": "ssd", "gated_delta_rule": "delta_rule",
+                  "indexer.scores": "indexer"}
+
+
+def conv_elementwise_flops(mixer, tokens: int) -> float:
+    """The non-multiply-accumulate FLOPs of our conv1d op: the bias add (when the conv has one) and SiLU
+    on every output channel."""
+    if isinstance(mixer, Mamba):
+        return tokens * mixer.d_inner * (1 + ACT_FLOPS["silu"])
+    if isinstance(mixer, Mamba2):
+        return tokens * mixer.conv_dim * ((1 if mixer.conv_bias else 0) + ACT_FLOPS["silu"])
+    if isinstance(mixer, GatedDeltaNet):
+        return tokens * mixer.conv_dim * ACT_FLOPS["silu"]
+    return 0.0
 
 
 def our_prefill_flops(spec: ModelSpec, batch: int, seq: int) -> dict[str, float]:
-    """Our prefill FLOPs (all logits, naive attention) in HF's three parts (see split_hf_flops):
+    """Our prefill FLOPs (all logits, naive attention) in HF's parts (see split_hf_flops):
 
     - ``matmul``: every matrix product of the bias-free twin; Mamba's dt_proj keeps a bias in our
       graph (its M*d_inner adds), which HF folds into the scan (delta_bias), so it is taken out;
-    - ``conv``: the multiply-accumulates of conv1d, 2*M*d_inner*d_conv: our conv1d op less its
-      elementwise part M*d_inner*(1 + SiLU) (bias add and activation);
-    - ``scan``: our whole selective_scan op (9 FLOPs per token, channel and state + elementwise).
+    - ``conv``: the multiply-accumulates of conv1d, 2*M*channels*d_conv: our conv1d ops less their
+      elementwise part (conv_elementwise_flops);
+    - one part per kernel (OUR_KERNEL_OPS): our whole operator, which also counts elementwise work.
     """
     report = analyze(without_matmul_bias(spec), HARDWARE, batch_size=batch, prompt_len=seq, logits_all=True,
                      flash_attention=False)
     M = batch * seq
-    mamba = mamba_layers(spec)
-    dt_bias = sum(M * m.d_inner * n for m, n in mamba)
-    conv_elementwise = sum(M * m.d_inner * (1 + ACT_FLOPS["silu"]) * n for m, n in mamba)
-    total = {"matmul": 0.0, "conv": 0.0, "scan": 0.0}
+    dt_bias = sum(M * m.d_inner * n for m, n in mamba_layers(spec))
+    total = dict.fromkeys(("matmul", *KERNEL_PARTS), 0.0)
     for op in report.prefill.ops:
-        part = "matmul" if is_matrix_product(op) else {"conv": "conv", "scan": "scan"}.get(op.kind)
+        part = "matmul" if is_matrix_product(op) else "conv" if op.kind == "conv" else OUR_KERNEL_OPS.get(op.name)
         if part:
             total[part] += op.flops * op.count
     total["matmul"] -= dt_bias
-    total["conv"] -= conv_elementwise
+    total["conv"] -= sum(conv_elementwise_flops(g.layer.mixer, M) * g.count for g in spec.layer_groups)
     return total
 
 
 def mamba_layers(spec: ModelSpec) -> list[tuple[Mamba, int]]:
     """(Mamba mixer, number of layers) of every layer group with a Mamba mixer."""
     return [(g.layer.mixer, g.count) for g in spec.layer_groups if isinstance(g.layer.mixer, Mamba)]
+
+
+def conv_taps(spec: ModelSpec) -> set[int]:
+    """The conv1d widths (d_conv) of the model's short convolutions."""
+    taps = set()
+    for g in spec.layer_groups:
+        m = g.layer.mixer
+        if isinstance(m, Mamba | Mamba2):
+            taps.add(m.d_conv)
+        elif isinstance(m, GatedDeltaNet):
+            taps.add(m.conv_kernel)
+    return taps

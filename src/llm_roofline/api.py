@@ -14,6 +14,7 @@ from .defaults import (
     DEFAULT_GROUP_SIZE,
     DEFAULT_PROMPT_LEN,
     DEFAULT_SCALE_BITS,
+    DEFAULT_STATE_BITS,
 )
 from .engine import Analysis, evaluate
 from .errors import ConfigError, ScenarioError
@@ -86,6 +87,7 @@ def resolve_efficiency(efficiency: str | Efficiency | Mapping, hardware: Hardwar
 def analyze(model: str | ModelSpec, hardware: str | Hardware, *, batch_size: int = DEFAULT_BATCH_SIZE,
             prompt_len: int = DEFAULT_PROMPT_LEN, gen_len: int = DEFAULT_GEN_LEN, kv_len: int | None = None,
             w_bits: int | str = DEFAULT_BITS, a_bits: int | str = DEFAULT_BITS, kv_bits: int | str = DEFAULT_BITS,
+            state_bits: int | str = DEFAULT_STATE_BITS,
             flash_attention: bool = False, logits_all: bool = False, group_size: int = DEFAULT_GROUP_SIZE,
             scale_bits: int = DEFAULT_SCALE_BITS, efficiency: str | Efficiency | Mapping = "ideal",
             force_llama_like: bool = False) -> Report:
@@ -94,17 +96,20 @@ def analyze(model: str | ModelSpec, hardware: str | Hardware, *, batch_size: int
 
     ``kv_len``: KV length of the reported decode step (default: prompt_len, LLM-Viewer's
     convention); ``gen_len`` decode steps follow the prompt in ``generation`` (default
-    ``DEFAULT_GEN_LEN`` = 256; 0 leaves TPOT and throughput None).
+    ``DEFAULT_GEN_LEN`` = 256; 0 leaves TPOT and throughput None). ``state_bits``: the recurrent
+    states of Mamba, Mamba-2 and gated delta-net layers (default 32: float32, as transformers keeps
+    them); ``kv_bits`` covers the attention KV cache only.
     """
     for name, value in (("batch_size", batch_size), ("prompt_len", prompt_len), ("gen_len", gen_len),
-                        ("kv_len", kv_len), ("w_bits", w_bits), ("a_bits", a_bits), ("kv_bits", kv_bits)):
+                        ("kv_len", kv_len), ("w_bits", w_bits), ("a_bits", a_bits), ("kv_bits", kv_bits),
+                        ("state_bits", state_bits)):
         if isinstance(value, list | tuple | range) or (isinstance(value, np.ndarray) and value.ndim > 0):
             raise ScenarioError(f"{name}: analyze() takes one value; use sweep() for lists")
     return report_at(analyze_many(model, hardware, batch_size=batch_size, prompt_len=prompt_len,
                                   gen_len=gen_len, kv_len=kv_len, w_bits=w_bits, a_bits=a_bits,
-                                  kv_bits=kv_bits, flash_attention=flash_attention, logits_all=logits_all,
-                                  group_size=group_size, scale_bits=scale_bits, efficiency=efficiency,
-                                  force_llama_like=force_llama_like), 0)
+                                  kv_bits=kv_bits, state_bits=state_bits, flash_attention=flash_attention,
+                                  logits_all=logits_all, group_size=group_size, scale_bits=scale_bits,
+                                  efficiency=efficiency, force_llama_like=force_llama_like), 0)
 
 
 def analyze_many(model, hardware, *, efficiency="ideal", force_llama_like: bool = False, **scenario) -> Analysis:

@@ -77,7 +77,7 @@ def most_decode_keys(first: np.ndarray, last: np.ndarray, window: np.ndarray, ch
 def attention_core(ops: OpTableBuilder, sz: Sizes, count: int, *, heads: int, kv_heads: int,
                    qk_dim: int, v_dim: int, window: float, flash: bool, kv_from_cache: bool = True,
                    shared_kv: bool = False, suffix: str = "", apply_window: bool | np.ndarray = True,
-                   chunk: float = np.inf, sinks: bool = False,
+                   chunk: float = np.inf, sinks: bool = False, key_fraction: float = 1.0, name: str = "",
                    q_src: tuple[str, ...] = (), k_src: tuple[str, ...] = (), v_src: tuple[str, ...] = ()) -> str:
     """Add the attention-core operators. ``kv_from_cache``: K/V are read from the KV cache (at KV
     precision) rather than from fresh activations. ``shared_kv``: V is the first v_dim columns
@@ -86,12 +86,16 @@ def attention_core(ops: OpTableBuilder, sz: Sizes, count: int, *, heads: int, kv
     scenario as a boolean array) records the window and chunk on the operators but lets every key be
     seen (for the generation sum's coefficients). ``sinks``: one learned logit per head joins each
     softmax row (its N parameters are read once; the row is one element longer).
+    ``key_fraction``: keys per token of the sequence (DeepSeek-V4's compressed entries: one per m tokens,
+    counted as S/m on average, not floor(S/m)); ``window`` then caps the tokens, so each query sees
+    min(position, window) * key_fraction keys. ``name``: the fused operator's name (default
+    fused_attention), whose naive kernel's operators are then name.qk_matmul, name.softmax, name.sv_matmul.
     ``q_src``, ``k_src``, ``v_src``: the operators producing Q, K and V. Returns the output operator."""
     B, T, S = sz.B, sz.T, sz.S
     kv_window, window = window, np.where(apply_window, window, np.inf)
     kv_chunk, chunk = chunk, np.where(apply_window, chunk, np.inf)
     kv_bytes = sz.kb if kv_from_cache else sz.ab
-    keys = keys_touched(T, S, window, chunk)
+    keys = keys_touched(T, S, window, chunk) * key_fraction
     # Sinks: N parameters (activation precision), and one more exp / sum term per (query, head).
     sink = dict(params=heads, weight_bytes=heads * sz.ab, param_bytes=heads * sz.ab) if sinks else {}
     sink_flops = SOFTMAX_FLOPS * B * heads * T if sinks else 0.0
@@ -104,25 +108,26 @@ def attention_core(ops: OpTableBuilder, sz: Sizes, count: int, *, heads: int, kv
     # Q x K^T runs at the precision of its operands: the KV cache's, or the activations' when K and V
     # are fresh activations (MLA prefill).
     role = "attention" if kv_from_cache else "elementwise"
+    fused, prefix = (name, name + ".") if name else ("fused_attention", "")
     if flash:
-        pairs = causal_pairs(T, S, window, chunk)
+        pairs = causal_pairs(T, S, window, chunk) * key_fraction
         kv_traffic = k_read if shared_kv else k_read + v_read
         reads = {"act_read": q_read, kv_key: kv_traffic} if kv_from_cache else {"act_read": q_read + kv_traffic}
         if sinks:
             reads["weight_bytes"] = sink.pop("weight_bytes")
-        return ops.add(f"fused_attention{suffix}", "attention", count, compute=role,
+        return ops.add(f"{fused}{suffix}", "attention", count, compute=role,
                        inputs=_unique(q_src + k_src + v_src), **local, **sink,
                        flops=B * heads * pairs * (2.0 * qk_dim + 2.0 * v_dim + SOFTMAX_FLOPS) + sink_flops,
                        act_write=out_write, **reads)
     scores = B * heads * T * keys * sz.ab
     qk_reads = {"act_read": q_read, kv_key: k_read} if kv_from_cache else {"act_read": q_read + k_read}
-    ops.add(f"qk_matmul{suffix}", "attention", count, compute=role, **local,
+    ops.add(f"{prefix}qk_matmul{suffix}", "attention", count, compute=role, **local,
             inputs=_unique(q_src + k_src), flops=2.0 * B * heads * T * keys * qk_dim, act_write=scores,
             **qk_reads)
-    softmax = ops.add(f"softmax{suffix}", "attention", count, **local, **sink,
+    softmax = ops.add(f"{prefix}softmax{suffix}", "attention", count, **local, **sink,
                       flops=SOFTMAX_FLOPS * B * heads * T * keys + sink_flops, act_read=scores, act_write=scores)
     sv_reads = {"act_read": scores, kv_key: v_read} if kv_from_cache else {"act_read": scores + v_read}
-    return ops.add(f"sv_matmul{suffix}", "attention", count, compute=role, **local,
+    return ops.add(f"{prefix}sv_matmul{suffix}", "attention", count, compute=role, **local,
                    inputs=_unique((softmax,) + v_src), flops=2.0 * B * heads * T * keys * v_dim,
                    act_write=out_write, **sv_reads)
 

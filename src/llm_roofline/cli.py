@@ -119,7 +119,8 @@ def _run_analyze(args) -> str:
     device = device_from_args(args)
     report = analyze(model, device, batch_size=args.batch_size, prompt_len=args.prompt_len,
                      gen_len=args.gen_len, kv_len=args.kv_len, w_bits=args.w_bits, a_bits=args.a_bits,
-                     kv_bits=args.kv_bits, flash_attention=args.flash_attention, logits_all=args.logits_all,
+                     kv_bits=args.kv_bits, state_bits=args.state_bits, flash_attention=args.flash_attention,
+                     logits_all=args.logits_all,
                      group_size=args.group_size, scale_bits=args.scale_bits,
                      efficiency=_efficiency(args, device))
     stages = ("prefill", "decode") if args.stage == "both" else (args.stage,)

@@ -40,6 +40,9 @@ SCENARIO_OPTIONS: dict[str, ScenarioOption] = {
     "w_bits": ScenarioOption(("--w-bits",), defaults.DEFAULT_BITS, "weights", "bits"),
     "a_bits": ScenarioOption(("--a-bits",), defaults.DEFAULT_BITS, "activations", "bits"),
     "kv_bits": ScenarioOption(("--kv-bits",), defaults.DEFAULT_BITS, "KV cache", "bits"),
+    "state_bits": ScenarioOption(("--state-bits",), defaults.DEFAULT_STATE_BITS,
+                                 "recurrent states of Mamba / linear-attention layers (32: float32, as "
+                                 "transformers keeps them)", "bits"),
     "group_size": ScenarioOption(("--group-size",), defaults.DEFAULT_GROUP_SIZE,
                                  "quantization group size below 16 bits, one scale per group of weights or KV "
                                  "elements (0: no scales)", "int"),

@@ -12,8 +12,11 @@ DEFAULT_PROMPT_LEN = 1024  # prompt tokens per sequence
 # the numbers a reader looks for first; pass 0 to study the prompt and one decode step alone.
 DEFAULT_GEN_LEN = 256
 DEFAULT_BITS = 16  # weights, activations and KV cache
+# Recurrent states (Mamba, Mamba-2, gated delta-net): float32, as transformers keeps them in a bf16
+# model (cache.py says where); the conv states are activations.
+DEFAULT_STATE_BITS = 32
 DEFAULT_GROUP_SIZE = 128  # elements per quantization group below 16 bits (0: no scales)
 DEFAULT_SCALE_BITS = 16  # bits of each group's scale
 
 # The scenario values that ``sweep`` can list (one grid axis each), in the grid's order.
-SWEEP_AXES = ("batch_size", "prompt_len", "gen_len", "kv_len", "w_bits", "a_bits", "kv_bits")
+SWEEP_AXES = ("batch_size", "prompt_len", "gen_len", "kv_len", "w_bits", "a_bits", "kv_bits", "state_bits")

@@ -44,14 +44,17 @@ def expected_distinct_experts(tokens: np.ndarray, num_experts: int, top_k: int) 
     return num_experts * (1.0 - (1.0 - top_k / num_experts) ** tokens)
 
 
-def moe(ops, sz, model: ModelSpec, moe: MoE, count, src: str) -> str:
+def moe(ops, sz, model: ModelSpec, moe: MoE, count, src: str, router_src: str | None = None) -> str:
     """Routed experts: each of the M tokens runs k experts (FLOPs of M*k expert MLPs); the
-    weights read are those of the expected number of distinct experts the batch routes to."""
+    weights read are those of the expected number of distinct experts the batch routes to.
+    ``router_src``: what the router reads, when not the experts' input ``src`` (Gemma 4)."""
     D, E, k, Fe, name = model.hidden_size, moe.num_experts, moe.top_k, moe.expert_intermediate_size, \
         model.op_name
     M = sz.M
-    linear(ops, sz, name("router"), count, D, E, moe.router_bias, inputs=(src,))
-    routing = ops.add("topk_routing", "elementwise", count, flops=(3 + 2) * M * E,
+    linear(ops, sz, name("router"), count, D, E, moe.router_bias, inputs=(router_src or src,))
+    scales = E if moe.expert_scale else 0  # Gemma 4's per_expert_scale: one factor per expert
+    routing = ops.add("topk_routing", "elementwise", count, flops=(3 + 2) * M * E, params=scales,
+                      weight_bytes=scales * sz.ab, param_bytes=scales * sz.ab,
                       act_read=M * E * sz.ab, act_write=M * 2 * k * sz.ab)
     distinct = expected_distinct_experts(M, E, k)
     prefix = name("experts") + "."

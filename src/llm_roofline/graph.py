@@ -13,12 +13,31 @@ from dataclasses import replace
 import numpy as np
 
 from .attention import attention_core
-from .cache import cache_chunk, cache_elements_per_token, cache_window, cached_tokens, state_elements_per_sequence
+from .cache import cache_chunk, cache_window, conv_state_elements_per_sequence, state_elements_per_sequence
+from .compressed_attention import compressed_attention
 from .ffn import ffn
-from .models.spec import Attention, LatentAttention, Layer, Mamba, ModelSpec
-from .ops import ACT_FLOPS, LAYER_INPUT, OpTable, OpTableBuilder, Sizes, elementwise, linear, norm
+from .ffn_pair import mlp_and_moe
+from .hyper_connections import hc_expand, hc_head, hyper_layer
+from .latent_attention import latent_attention
+from .linear_attention import gated_delta_net
+from .mamba2 import mamba2_mixer
+from .models.spec import (
+    Attention,
+    CompressedAttention,
+    GatedDeltaNet,
+    LatentAttention,
+    Layer,
+    Mamba,
+    Mamba2,
+    MLPAndMoE,
+    ModelSpec,
+    SparseLatentAttention,
+)
+from .ops import ACT_FLOPS, LAYER_INPUT, NORM_FLOPS, OpTable, OpTableBuilder, Sizes, elementwise, linear, norm, rope
+from .per_layer_inputs import per_layer_input_block, per_layer_inputs
 from .precision import storage_bytes
 from .scenario import Scenario
+from .sparse_attention import sparse_latent_attention
 
 STAGES = ("prefill", "decode")
 
@@ -30,6 +49,7 @@ def sizes_for(scenario: Scenario, T: np.ndarray, S: np.ndarray) -> Sizes:
         wb=storage_bytes(sc.weights.bits, sc.group_size, sc.scale_bits),
         ab=sc.activations.bits / 8.0,
         kb=storage_bytes(sc.kv_cache.bits, sc.group_size, sc.scale_bits),
+        sb=storage_bytes(sc.state.bits, sc.group_size, sc.scale_bits),
     )
 
 
@@ -59,12 +79,20 @@ def build_ops(model: ModelSpec, scenario: Scenario, stage: str, *, T: np.ndarray
                 act_read=M * D * sz.ab, act_write=M * D * sz.ab)
     if model.embedding_norm:
         norm(ops, sz, name("embedding_norm"), 1, D, "layernorm", True)
+    if model.hc_mult > 1:
+        hc_expand(ops, sz, model)
+    layer_in = ops.last
+    if model.per_layer_input_size:
+        per_layer_inputs(ops, sz, model, layer_in)
+        ops.last = layer_in
 
     layer_out = ops.last
     for group in model.layer_groups:
         layer_out = _layer(ops, sz, model, group.layer, group.count, stage, scenario.flash_attention,
                            apply_window)
     ops.last = layer_out
+    if model.hc_mult > 1:
+        hc_head(ops, sz, model)
     if model.final_norm:
         final = name("final_norm")
         if any(final in g.layer.norm_names for g in model.layer_groups):  # OPT: both are final_layer_norm
@@ -106,8 +134,13 @@ def _layer(ops: OpTableBuilder, sz: Sizes, model: ModelSpec, layer: Layer, count
         n = len(sources)
         return elementwise(ops, sz, name, count, sz.M * D, n - 1, n, 1, inputs=sources)
 
+    if layer.mixer is None:  # a feed-forward block alone (Nemotron-H's MLP and MoE layers)
+        return residual("residual_add", x, ffn(ops, sz, model, layer, count, src=add_norm(x)))
     suffix = ".chunked" if chunk != np.inf else "" if window == np.inf else ".sliding"
     mixer_args = (ops, sz, model, layer, count, stage, flash, (window, chunk), suffix, apply_window)
+    if model.hc_mult > 1:  # DeepSeek-V4: the residual is hc_mult streams
+        return hyper_layer(ops, sz, model, layer, count, lambda src: _mixer(*mixer_args, src=src),
+                           lambda src: ffn(ops, sz, model, layer, count, src=src))
     if layer.parallel:  # GPT-J, NeoX, Falcon, Phi-2: x + attn(ln(x)) + mlp(ln'(x))
         attn_in = add_norm(x)
         mlp_in = add_norm(x) if norms else attn_in
@@ -127,111 +160,123 @@ def _layer(ops: OpTableBuilder, sz: Sizes, model: ModelSpec, layer: Layer, count
     h = residual("attn_residual" if layer.ffn is not None else "residual_add", x, out)
     if layer.ffn is None:
         return h
-    out = ffn(ops, sz, model, layer, count, src=add_norm(h))
+    if isinstance(layer.ffn, MLPAndMoE):  # Gemma 4: the MoE reads h itself, besides the MLP's norm
+        out = mlp_and_moe(ops, sz, model, layer.ffn, count, src=add_norm(h), residual=h, norm_kind=layer.norm_kind)
+    else:
+        out = ffn(ops, sz, model, layer, count, src=add_norm(h))
     if four_norms:
         out = add_norm(out)
-    return residual("mlp_residual", h, out)
+    out = residual("mlp_residual", h, out)
+    if model.per_layer_input_size:
+        out = per_layer_input_block(ops, sz, model, count, _activation_of(layer), out, layer.norm_kind)
+    return out
 
 
-def _mixer(ops, sz, model, layer, count, stage, flash, window, suffix, apply_window, *, src: str) -> str:
+def _activation_of(layer: Layer) -> str:
+    ffn = layer.ffn.mlp if isinstance(layer.ffn, MLPAndMoE) else layer.ffn
+    return getattr(ffn, "activation", "gelu_tanh")
+
+
+def _mixer(ops, sz, model, layer, count, stage, flash, local, suffix, apply_window, *, src: str) -> str:
     mixer = layer.mixer
     if isinstance(mixer, Attention):
-        return _attention(ops, sz, model, mixer, count, flash, window, suffix, apply_window, src)
+        return _attention(ops, sz, model, mixer, count, flash, local, suffix, apply_window, src)
     if isinstance(mixer, LatentAttention):
-        return _latent_attention(ops, sz, model, mixer, count, stage, flash, src)
+        return latent_attention(ops, sz, model, mixer, count, stage, flash, src)
+    if isinstance(mixer, SparseLatentAttention):
+        return sparse_latent_attention(ops, sz, model, mixer, count, stage, flash, apply_window, src)
+    if isinstance(mixer, GatedDeltaNet):
+        return gated_delta_net(ops, sz, model, mixer, count, stage, src)
+    if isinstance(mixer, Mamba2):
+        return mamba2_mixer(ops, sz, model, mixer, count, stage, src)
+    if isinstance(mixer, CompressedAttention):
+        return compressed_attention(ops, sz, model, mixer, count, flash, apply_window, src)
     return _mamba(ops, sz, model, mixer, count, stage, src)
-
-
-def _rope(ops: OpTableBuilder, sz: Sizes, count: int, rotated_per_token: int, inputs: tuple[str, ...]) -> str:
-    """Rotary embedding: 3 FLOPs per rotated element (x*cos + rot(x)*sin), read and write once."""
-    return elementwise(ops, sz, "rope", count, sz.M * rotated_per_token, 3, 1, 1, inputs=inputs)
 
 
 def _attention(ops, sz, model: ModelSpec, attn: Attention, count, flash, local, suffix, apply_window,
                src: str) -> str:
-    D, name = model.hidden_size, model.op_name
+    D = model.hidden_size
     window, chunk = local
     N, K, H = attn.num_heads, attn.num_kv_heads, attn.head_dim
+    # Sliding and global layers of different shapes (Gemma 4) keep apart: every operator of a sliding
+    # layer then carries the suffix, not only the attention core.
+    own = suffix if _attention_shapes_differ(model) else ""
+
+    def name(role: str) -> str:
+        return model.op_name(role) + own
+
+    q_width = 2 * N * H if attn.output_gate else N * H  # the output gate comes out of q_proj too
     if attn.fused_qkv:
-        q = k = v = linear(ops, sz, name("qkv_proj"), count, D, (N + 2 * K) * H, attn.qkv_bias,
+        q = k = v = linear(ops, sz, name("qkv_proj"), count, D, q_width + 2 * K * H, attn.qkv_bias,
                            kv_out=2 * K * H, inputs=(src,))
     else:
-        q = linear(ops, sz, name("q_proj"), count, D, N * H, attn.qkv_bias, inputs=(src,))
-        k = linear(ops, sz, name("k_proj"), count, D, K * H, attn.qkv_bias, kv_out=K * H, inputs=(src,))
-        v = linear(ops, sz, name("v_proj"), count, D, K * H, attn.qkv_bias, kv_out=K * H, inputs=(src,))
+        q = linear(ops, sz, name("q_proj"), count, D, q_width, attn.qkv_bias, inputs=(src,))
+        if attn.kv_shared:  # K and V come from an earlier layer's cache (Gemma 4)
+            k = v = None
+        else:
+            k = linear(ops, sz, name("k_proj"), count, D, K * H, attn.qkv_bias, kv_out=K * H, inputs=(src,))
+            v = k if attn.k_eq_v else linear(ops, sz, name("v_proj"), count, D, K * H, attn.qkv_bias,
+                                             kv_out=K * H, inputs=(src,))
+    gate = q
     if attn.qk_norm:
-        q, k = _qk_norms(ops, sz, attn, count, q, k)
+        q, k = _qk_norms(ops, sz, attn, count, q, k, own)
+    if attn.v_norm and v is not None:  # an RMSNorm without weight over each value head; with k_eq_v it writes V
+        v = ops.add("v_norm" + own, "norm", count, flops=(NORM_FLOPS["rmsnorm"] - 1) * sz.M * K * H, inputs=(v,),
+                    act_read=sz.M * K * H * sz.ab, act_write=sz.M * K * H * sz.ab,
+                    kv_write=sz.M * K * H * sz.kb if attn.k_eq_v else 0.0)
     if attn.rope_dim:
-        q = k = _rope(ops, sz, count, (N + K) * attn.rope_dim, inputs=tuple(dict.fromkeys((q, k))))
+        rotated_heads = N if k is None else N + K
+        q = rope(ops, sz, count, rotated_heads * attn.rope_dim, inputs=tuple(n for n in dict.fromkeys((q, k)) if n),
+                 name="rope" + own)
+        k = k if k is None else q
     out = attention_core(ops, sz, count, heads=N, kv_heads=K, qk_dim=H, v_dim=H, window=window, flash=flash,
                          suffix=suffix, apply_window=apply_window, chunk=chunk, sinks=attn.sinks,
-                         q_src=(q,), k_src=(k,), v_src=(v,))
+                         q_src=(q,), k_src=(k,) if k else (), v_src=(v,) if v else ())
+    if attn.output_gate:  # out * sigmoid(gate): 4 + 1 FLOPs per element, reading both
+        out = elementwise(ops, sz, "attn_output_gate" + own, count, sz.M * N * H, ACT_FLOPS["silu"] + 1, 2, 1,
+                          inputs=(out, gate))
     return linear(ops, sz, name("o_proj"), count, N * H, D, attn.o_bias, inputs=(out,))
 
 
-def _qk_norms(ops, sz, attn: Attention, count, q: str, k: str) -> tuple[str, str]:
+def _qk_norms(ops, sz, attn: Attention, count, q: str, k: str | None, own: str) -> tuple[str, str | None]:
     """q_norm and k_norm over every query / key element: per head (width H; one H-wide weight for all
-    heads, or one per head) or over the whole projection (width N*H and K*H)."""
+    heads, or one per head) or over the whole projection (width N*H and K*H). No k_norm when the layer
+    has no keys of its own (Gemma 4's KV-shared layers)."""
     N, K, H, kind, bias = attn.num_heads, attn.num_kv_heads, attn.head_dim, attn.qk_norm_kind, attn.qk_norm_bias
-    out = []
+    out: list[str | None] = []
     for name, heads, src in (("q_norm", N, q), ("k_norm", K, k)):
-        if attn.qk_norm_scope == "projection":
-            out.append(norm(ops, sz, name, count, heads * H, kind, bias, inputs=(src,)))
-            continue
-        one = 0 if kind == "weightless_rmsnorm" else H * (2 if bias else 1)
-        params = one * heads if attn.qk_norm_scope == "per_head" else one
-        out.append(norm(ops, sz, name, count, H, kind, bias, tokens=sz.M * heads, params=params, inputs=(src,)))
+        if src is None:
+            out.append(None)
+        elif attn.qk_norm_scope == "projection":
+            out.append(norm(ops, sz, name + own, count, heads * H, kind, bias, inputs=(src,)))
+        else:
+            one = 0 if kind == "weightless_rmsnorm" else H * (2 if bias else 1)
+            params = one * heads if attn.qk_norm_scope == "per_head" else one
+            out.append(norm(ops, sz, name + own, count, H, kind, bias, tokens=sz.M * heads, params=params,
+                            inputs=(src,)))
     return out[0], out[1]
 
 
-def _latent_attention(ops, sz, model: ModelSpec, mla: LatentAttention, count, stage, flash, src: str) -> str:
-    """MLA. Prefill decompresses K and V for the new tokens (kv_b_proj) and runs N-head attention
-    on activations (as HF does). Decode uses the absorbed form: q_nope is mapped into the latent
-    space (q_absorb, W_UK), attention runs over the cached latent as one shared KV head, and the
-    result is mapped back per head (out_absorb, W_UV): the weights of kv_b_proj, read once.
-    Model size is read off the prefill table, where kv_b_proj owns these parameters."""
-    D, N = model.hidden_size, mla.num_heads
-    r_q, r_kv, d_nope, d_rope, d_v = (mla.q_lora_rank, mla.kv_lora_rank, mla.qk_nope_head_dim,
-                                      mla.qk_rope_head_dim, mla.v_head_dim)
-    if r_q:
-        q = linear(ops, sz, "q_a_proj", count, D, r_q, mla.bias, inputs=(src,))
-        q = norm(ops, sz, "q_a_layernorm", count, r_q, "rmsnorm", False, inputs=(q,))
-        q = linear(ops, sz, "q_b_proj", count, r_q, N * (d_nope + d_rope), False, inputs=(q,))
-    else:
-        q = linear(ops, sz, "q_proj", count, D, N * (d_nope + d_rope), False, inputs=(src,))
-    kv = linear(ops, sz, "kv_a_proj_with_mqa", count, D, r_kv + d_rope, mla.bias, kv_out=r_kv + d_rope,
-                inputs=(src,))
-    latent = norm(ops, sz, "kv_a_layernorm", count, r_kv, "rmsnorm", False, inputs=(kv,))
-    rope = _rope(ops, sz, count, (N + 1) * d_rope, inputs=(q, kv))
-    if stage == "prefill":
-        kv_full = linear(ops, sz, "kv_b_proj", count, r_kv, N * (d_nope + d_v), False, inputs=(latent,))
-        out = attention_core(ops, sz, count, heads=N, kv_heads=N, qk_dim=d_nope + d_rope, v_dim=d_v,
-                             window=np.inf, flash=flash, kv_from_cache=False, q_src=(q, rope),
-                             k_src=(kv_full, rope), v_src=(kv_full,))
-    else:
-        w_uk, w_uv = N * d_nope * r_kv, N * r_kv * d_v
-        q_latent = ops.add("q_absorb", "matmul", count, compute="weights", flops=2.0 * sz.M * w_uk,
-                           weight_bytes=w_uk * sz.wb, act_read=sz.M * N * d_nope * sz.ab,
-                           act_write=sz.M * N * r_kv * sz.ab, inputs=(q,))
-        core = attention_core(ops, sz, count, heads=N, kv_heads=1, qk_dim=r_kv + d_rope, v_dim=r_kv,
-                              window=np.inf, flash=flash, shared_kv=True, q_src=(q_latent, rope),
-                              k_src=(latent, rope), v_src=(latent,))
-        out = ops.add("out_absorb", "matmul", count, compute="weights", flops=2.0 * sz.M * w_uv,
-                      weight_bytes=w_uv * sz.wb, act_read=sz.M * N * r_kv * sz.ab,
-                      act_write=sz.M * N * d_v * sz.ab, inputs=(core,))
-    return linear(ops, sz, "o_proj", count, N * d_v, D, False, inputs=(out,))
+def _attention_shapes_differ(model: ModelSpec) -> bool:
+    """Whether the model's attention layers differ in the shapes of their projections (Gemma 4's sliding
+    and global layers: other head sizes, K = V); a window, a chunk, NoPE or a q/k norm alone does not."""
+    shapes = {(m.num_heads, m.num_kv_heads, m.head_dim, m.k_eq_v, m.output_gate)
+              for m in (g.layer.mixer for g in model.layer_groups) if isinstance(m, Attention)}
+    return len(shapes) > 1
 
 
 def _mamba(ops, sz, model: ModelSpec, mamba: Mamba, count, stage, src: str) -> str:
-    """Mamba (S6). The recurrent state (conv + SSM) is the layer's cache: decode reads and writes
-    it every step; prefill writes the final state. Non-matmul parameters are kept at activation
-    precision. selective_scan: 9 FLOPs per (token, channel, state) for exp(dt*A), dt*B*x, the
+    """Mamba (S6). The recurrent state is the layer's cache: decode reads and writes it every step,
+    prefill writes the final one; the conv state (d_inner x d_conv) at activation precision, the SSM
+    state (d_inner x d_state) at state precision (see cache.py). Non-matmul parameters are kept at
+    activation precision. selective_scan: 9 FLOPs per (token, channel, state) for exp(dt*A), dt*B*x, the
     state update and C*h, plus skip (D*x) and SiLU(z) gating per (token, channel)."""
     D, Di, Ns, C, R = model.hidden_size, mamba.d_inner, mamba.d_state, mamba.d_conv, mamba.dt_rank
     B, M = sz.B, sz.M
     in_proj = linear(ops, sz, "in_proj", count, D, 2 * Di, mamba.proj_bias, inputs=(src,))
     conv_params = Di * C + (Di if mamba.conv_bias else 0)
-    conv_state = B * Di * C * sz.kb
+    conv_state = B * conv_state_elements_per_sequence(mamba) * sz.ab
     conv = ops.add("conv1d", "conv", count, flops=2.0 * M * Di * C + M * Di * (1 + ACT_FLOPS["silu"]),
             params=conv_params, weight_bytes=conv_params * sz.ab, param_bytes=conv_params * sz.ab,
             act_read=M * Di * sz.ab, act_write=M * Di * sz.ab,
@@ -246,21 +291,10 @@ def _mamba(ops, sz, model: ModelSpec, mamba: Mamba, count, stage, src: str) -> s
         scan_inputs = (conv, b, bc)
     dt = linear(ops, sz, "dt_proj", count, R, Di, True, inputs=(dt,))
     scan_params = Di * Ns + Di  # A_log and D
-    ssm_state = B * Di * Ns * sz.kb
+    ssm_state = B * state_elements_per_sequence(mamba) * sz.sb
     scan = ops.add("selective_scan", "scan", count, params=scan_params, inputs=(*scan_inputs, dt, in_proj),
             flops=9.0 * M * Di * Ns + M * Di * (2 + ACT_FLOPS["silu"] + 1),
             weight_bytes=scan_params * sz.ab, param_bytes=scan_params * sz.ab,
             act_read=M * (3 * Di + 2 * Ns) * sz.ab, act_write=M * Di * sz.ab,
             kv_read=ssm_state if stage == "decode" else 0.0, kv_write=ssm_state)
     return linear(ops, sz, "out_proj", count, Di, D, mamba.proj_bias, inputs=(scan,))
-
-
-def cache_elements(model: ModelSpec, tokens: np.ndarray) -> np.ndarray:
-    """KV-cache (and recurrent-state) elements of one sequence that has seen ``tokens`` tokens,
-    summed over layers."""
-    total = np.zeros_like(np.asarray(tokens, dtype=np.float64))
-    for group in model.layer_groups:
-        mixer = group.layer.mixer
-        total = total + group.count * (cached_tokens(mixer, tokens) * cache_elements_per_token(mixer)
-                                       + state_elements_per_sequence(mixer))
-    return total

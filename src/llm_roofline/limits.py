@@ -21,6 +21,7 @@ SCENARIO_LIMITS: dict[str, tuple[int, int]] = {
     "w_bits": (MIN_BITS, MAX_BITS),      # bits per element
     "a_bits": (MIN_BITS, MAX_BITS),
     "kv_bits": (MIN_BITS, MAX_BITS),
+    "state_bits": (MIN_BITS, MAX_BITS),  # recurrent states (Mamba, Mamba-2, gated delta-net)
 }
 GROUP_SIZE_LIMITS = (0, 1 << 20)         # elements per quantization group (0: no scales)
 SCALE_BITS_LIMITS = (1, 32)              # bits per group scale

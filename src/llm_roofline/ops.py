@@ -169,7 +169,8 @@ def _merge_by_name(rows: list[dict]) -> list[dict]:
 @dataclass(frozen=True)
 class Sizes:
     """Per-scenario sizes shared by every primitive: B sequences, T new tokens each, S KV length;
-    bytes per element of weights (wb, with group scales), activations (ab) and KV cache (kb)."""
+    bytes per element of weights (wb, with group scales), activations (ab), KV cache (kb) and
+    recurrent states (sb: the SSM / delta-rule state; conv states are activations)."""
 
     B: np.ndarray
     T: np.ndarray
@@ -177,6 +178,7 @@ class Sizes:
     wb: np.ndarray
     ab: np.ndarray
     kb: np.ndarray
+    sb: np.ndarray
 
     @property
     def M(self) -> np.ndarray:
@@ -221,3 +223,9 @@ def elementwise(ops: OpTableBuilder, sz: Sizes, name: str, count: int, elements:
     activation elements per output element."""
     return ops.add(name, kind, count, flops=flops_per_element * elements, inputs=inputs,
             act_read=reads * elements * sz.ab, act_write=writes * elements * sz.ab)
+
+
+def rope(ops: OpTableBuilder, sz: Sizes, count: int, rotated_per_token: int, inputs: tuple[str, ...],
+         name: str = "rope") -> str:
+    """Rotary embedding: 3 FLOPs per rotated element (x*cos + rot(x)*sin), read and write once."""
+    return elementwise(ops, sz, name, count, sz.M * rotated_per_token, 3, 1, 1, inputs=inputs)

@@ -3,8 +3,8 @@
 Generation (per request of B sequences): TTFT = prefill time of P tokens; then G decode steps
 at KV lengths P+1 .. P+G (summed exactly, see generation.py); TPOT = mean decode step time;
 e2e = TTFT + sum of decode steps; throughput = B*G / e2e (generated tokens per second).
-Memory: weights (every parameter once, tied embeddings once), KV cache of P+G tokens for each
-of the B sequences, and peak live activations = the largest activation working set (reads +
+Memory: weights (every parameter once, tied embeddings once), KV cache of P+G tokens (and the
+recurrent states) for each of the B sequences, and peak live activations = the largest activation working set (reads +
 writes) of any single operator in prefill or decode, not the sum of all.
 """
 
@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .attention import most_decode_keys
+from .cache import cache_bytes_per_sequence
 from .generation import windowed_step_sum
-from .graph import cache_elements
 from .hardware.spec import Hardware
 from .precision import storage_bytes
 from .roofline import OpCosts
@@ -138,7 +138,8 @@ class Memory:
 
 
 def memory(model, scenario, prefill: OpCosts, at0: OpCosts, at1: OpCosts, hardware: Hardware) -> Memory:
-    """KV cache = B * (cached elements after P+G tokens) * KV bytes/element. Every byte but the
+    """KV cache = B * (bytes one sequence caches after P+G tokens: KV cache at KV precision, recurrent
+    states at state precision, conv states at activation precision; see cache.py). Every byte but the
     weights scales with B, so the largest batch that fits is floor((capacity - weights) /
     (per-sequence KV + activations)). Decode activations peak at the step that sees the most keys: the last, S = P + G,
     or with chunked attention the last of a chunk (they are affine in the visible keys; ``at0`` /
@@ -146,7 +147,8 @@ def memory(model, scenario, prefill: OpCosts, at0: OpCosts, at1: OpCosts, hardwa
     sc = scenario
     weights = op_sum(prefill.table.param_bytes * prefill.table.counts[:, None])
     kb = storage_bytes(sc.kv_cache.bits, sc.group_size, sc.scale_bits)
-    kv = sc.batch_size * cache_elements(model, sc.prompt_len + sc.gen_len) * kb
+    sb = storage_bytes(sc.state.bits, sc.group_size, sc.scale_bits)
+    kv = sc.batch_size * cache_bytes_per_sequence(model, sc.prompt_len + sc.gen_len, kb, sb, sc.activations.bits / 8.0)
     a0, a1 = at0.table.activation_bytes, at1.table.activation_bytes
     keys = most_decode_keys(sc.prompt_len + 1.0, sc.prompt_len + np.maximum(sc.gen_len, 1.0),
                             at0.table.kv_window[:, None], at0.table.kv_chunk[:, None])

@@ -186,8 +186,9 @@ def report_at(analysis: Analysis, i: int = 0) -> Report:
     P, G, B = int(sc.prompt_len[i]), int(sc.gen_len[i]), int(sc.batch_size[i])
     scenario = {"batch_size": B, "prompt_len": P, "gen_len": G, "kv_len": int(sc.kv_len[i]),
                 "w_bits": float(sc.weights.bits[i]), "a_bits": float(sc.activations.bits[i]),
-                "kv_bits": float(sc.kv_cache.bits[i]), "w_family": sc.weights.family,
-                "a_family": sc.activations.family, "kv_family": sc.kv_cache.family,
+                "kv_bits": float(sc.kv_cache.bits[i]), "state_bits": float(sc.state.bits[i]),
+                "w_family": sc.weights.family, "a_family": sc.activations.family,
+                "kv_family": sc.kv_cache.family, "state_family": sc.state.family,
                 "flash_attention": sc.flash_attention, "logits_all": sc.logits_all,
                 "group_size": sc.group_size, "scale_bits": sc.scale_bits}
     g, mem = a.generation, a.memory

@@ -105,6 +105,7 @@ class Scenario:
     weights: Format
     activations: Format
     kv_cache: Format
+    state: Format
     flash_attention: bool = False
     logits_all: bool = False
     group_size: int = 128
@@ -118,7 +119,8 @@ class Scenario:
     def build(cls, *, batch_size: object = defaults.DEFAULT_BATCH_SIZE,
               prompt_len: object = defaults.DEFAULT_PROMPT_LEN, gen_len: object = defaults.DEFAULT_GEN_LEN,
               kv_len: object = None, w_bits: object = defaults.DEFAULT_BITS, a_bits: object = defaults.DEFAULT_BITS,
-              kv_bits: object = defaults.DEFAULT_BITS, flash_attention: bool = False, logits_all: bool = False,
+              kv_bits: object = defaults.DEFAULT_BITS,
+              state_bits: object = defaults.DEFAULT_STATE_BITS, flash_attention: bool = False, logits_all: bool = False,
               group_size: int = defaults.DEFAULT_GROUP_SIZE, scale_bits: int = defaults.DEFAULT_SCALE_BITS) -> Scenario:
         """Validate and broadcast. Each numeric argument is a scalar or a 1-D list; lists of
         different lengths > 1 are an error (use ``llm_roofline.sweep`` for a grid). Defaults:
@@ -126,6 +128,7 @@ class Scenario:
         w_value, w_family = parse_format("w_bits", w_bits)
         a_value, a_family = parse_format("a_bits", a_bits)
         kv_value, kv_family = parse_format("kv_bits", kv_bits)
+        state_value, state_family = parse_format("state_bits", state_bits)
         fields = {
             "batch_size": axis_values("batch_size", batch_size),
             "prompt_len": axis_values("prompt_len", prompt_len),
@@ -133,6 +136,7 @@ class Scenario:
             "w_bits": w_value,
             "a_bits": a_value,
             "kv_bits": kv_value,
+            "state_bits": state_value,
         }
         fields["kv_len"] = (fields["prompt_len"] if kv_len is None
                             else axis_values("kv_len", kv_len))
@@ -151,6 +155,7 @@ class Scenario:
             weights=Format(arrays["w_bits"], w_family),
             activations=Format(arrays["a_bits"], a_family),
             kv_cache=Format(arrays["kv_bits"], kv_family),
+            state=Format(arrays["state_bits"], state_family),
             flash_attention=bool(flash_attention), logits_all=bool(logits_all),
             group_size=_check_int("group_size", group_size, GROUP_SIZE_LIMITS),
             scale_bits=_check_int("scale_bits", scale_bits, SCALE_BITS_LIMITS),
@@ -169,4 +174,5 @@ def tiled(scenario: Scenario, times: int) -> Scenario:
                    gen_len=tile(sc.gen_len), kv_len=tile(sc.kv_len),
                    weights=Format(tile(sc.weights.bits), sc.weights.family),
                    activations=Format(tile(sc.activations.bits), sc.activations.family),
-                   kv_cache=Format(tile(sc.kv_cache.bits), sc.kv_cache.family))
+                   kv_cache=Format(tile(sc.kv_cache.bits), sc.kv_cache.family),
+                   state=Format(tile(sc.state.bits), sc.state.family))

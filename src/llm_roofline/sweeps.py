@@ -153,7 +153,7 @@ def sweep_columns(a: Analysis) -> dict[str, np.ndarray]:
     return {
         "batch_size": sc.batch_size, "prompt_len": sc.prompt_len, "gen_len": sc.gen_len,
         "kv_len": sc.kv_len, "w_bits": sc.weights.bits, "a_bits": sc.activations.bits,
-        "kv_bits": sc.kv_cache.bits,
+        "kv_bits": sc.kv_cache.bits, "state_bits": sc.state.bits,
         "prefill_flops": a.prefill_total.flops, "prefill_bytes": a.prefill_total.bytes,
         "prefill_time_s": a.prefill_total.time_s, "prefill_tokens_per_s": a.prefill_total.tokens_per_s,
         "decode_flops": a.decode_total.flops, "decode_bytes": a.decode_total.bytes,

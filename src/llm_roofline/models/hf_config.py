@@ -25,17 +25,22 @@ from typing import Any
 
 from ..errors import ConfigError, close_matches
 from ..files import check_tree, kind_of_path, parse_json, read_text, shown, user_path
+from .hf_deepseek_v4 import _deepseek_v4
+from .hf_dsa import _dsa
 from .hf_falcon_mamba import _falcon_mamba
 from .hf_families import _bloom, _chatglm, _falcon, _gpt2, _gpt_neox, _gptj, _mpt, _opt, _phi, _phi3, _qwen
 from .hf_fields import Fields
 from .hf_gemma3 import _gemma3
+from .hf_gemma4 import _gemma4
 from .hf_gpt_oss import _gpt_oss
 from .hf_hybrid import _deepseek, _jamba, _mamba
 from .hf_layernorm_decoders import _gpt_bigcode, _stablelm, _starcoder2
+from .hf_linear import _qwen3_next
 from .hf_llama import _llama_like
 from .hf_llama4 import _llama4
 from .hf_moe_families import _dbrx, _minimax_m2, _phimoe
 from .hf_olmo import _olmo2, _olmoe
+from .hf_ssm2 import _mamba2, _nemotron_h
 from .spec import ModelSpec
 
 __all__ = ["load_hf_config", "model_family", "read_hf_config", "spec_from_hf_config", "supported_model_types"]
@@ -62,6 +67,13 @@ _FAMILIES: dict[str, tuple[str, _Parser]] = {
     "gemma3_text": ("gemma3", _gemma3), "starcoder2": ("starcoder2", _starcoder2),
     "gpt_bigcode": ("gpt_bigcode", _gpt_bigcode), "stablelm": ("stablelm", _stablelm),
     "falcon_mamba": ("falcon_mamba", _falcon_mamba), "kimi_k2": ("deepseek_v3", _deepseek),
+    "deepseek_v32": ("deepseek_v32", _dsa), "glm_moe_dsa": ("glm_moe_dsa", _dsa),
+    "qwen3_next": ("qwen3_next", _qwen3_next), "qwen3_5": ("qwen3_5", _qwen3_next),
+    "qwen3_5_text": ("qwen3_5", _qwen3_next), "qwen3_5_moe": ("qwen3_5_moe", _qwen3_next),
+    "qwen3_5_moe_text": ("qwen3_5_moe", _qwen3_next),
+    "nemotron_h": ("nemotron_h", _nemotron_h), "mamba2": ("mamba2", _mamba2),
+    "gemma4": ("gemma4", _gemma4), "gemma4_text": ("gemma4", _gemma4),
+    "deepseek_v4": ("deepseek_v4", _deepseek_v4),
 }
 
 # architectures[0] -> model_type, for configs without a (known) model_type.
@@ -82,6 +94,13 @@ _ARCHITECTURES = {
     "Gemma3ForCausalLM": "gemma3_text", "Gemma3ForConditionalGeneration": "gemma3",
     "Starcoder2ForCausalLM": "starcoder2", "GPTBigCodeForCausalLM": "gpt_bigcode",
     "StableLmForCausalLM": "stablelm", "FalconMambaForCausalLM": "falcon_mamba",
+    "DeepseekV32ForCausalLM": "deepseek_v32", "GlmMoeDsaForCausalLM": "glm_moe_dsa",
+    "Qwen3NextForCausalLM": "qwen3_next", "Qwen3_5ForCausalLM": "qwen3_5_text",
+    "Qwen3_5ForConditionalGeneration": "qwen3_5", "Qwen3_5MoeForCausalLM": "qwen3_5_moe_text",
+    "Qwen3_5MoeForConditionalGeneration": "qwen3_5_moe",
+    "NemotronHForCausalLM": "nemotron_h", "Mamba2ForCausalLM": "mamba2",
+    "Gemma4ForCausalLM": "gemma4_text", "Gemma4ForConditionalGeneration": "gemma4",
+    "DeepseekV4ForCausalLM": "deepseek_v4",
 }
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from .hf_fields import Fields, head_dim_of, kv_heads_of, tied, window_value
@@ -12,9 +14,37 @@ from .spec import MLP, Attention, LatentAttention, Layer, LayerGroup, Mamba, MoE
 # --- DeepSeek-V2 / V3 (MLA + MoE) ----------------------------------------------------------------
 
 def _deepseek(f: Fields, model_type: str) -> dict[str, Any]:
+    p = deepseek_parts(f)
+    groups = pattern_groups(p.num_layers, p.sparse_at, lambda sparse: Layer(p.mla, p.ffn(sparse)),
+                            period=p.period, breaks=p.breaks)
+    return deepseek_fields(f, groups)
+
+
+@dataclass(frozen=True)
+class DeepseekParts:
+    """The MLA mixer, the dense and routed feed-forward blocks of a DeepSeek-style config, and the rule
+    that says which layers route: ``sparse_at(i)`` depends on i only through i % ``period`` and the
+    segment of ``breaks`` holding i (layer_pattern.pattern_groups)."""
+
+    num_layers: int
+    mla: LatentAttention
+    dense: MLP
+    moe: MoE | None
+    sparse_at: Callable[[int], bool]
+    period: int
+    breaks: tuple[int, ...]
+
+    def ffn(self, sparse: bool) -> MLP | MoE:
+        return self.moe if sparse and self.moe is not None else self.dense
+
+
+def deepseek_parts(f: Fields, *, mlp_layer_types: bool = False) -> DeepseekParts:
+    """A DeepSeek-style config's parts. MoE where ``i >= first_k_dense_replace`` and
+    ``i % moe_layer_freq == 0`` (V2/V3); with ``mlp_layer_types`` (V3.2 and its descendants) an explicit
+    ``mlp_layer_types`` list ("dense" / "sparse") wins and ``moe_layer_freq`` is not read (as in HF)."""
     f.require("hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "vocab_size",
               "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim")
-    hidden, num_layers = f.int("hidden_size"), f.int("num_hidden_layers")
+    num_layers = f.int("num_hidden_layers")
     activation = f.activation("hidden_act", default="silu")
     # q_lora_rank null (V2-Lite): q_proj straight from the hidden state.
     q_lora = f.data.get("q_lora_rank", 1536)
@@ -35,11 +65,22 @@ def _deepseek(f: Fields, model_type: str) -> dict[str, Any]:
         moe = MoE(num_experts=routed, top_k=f.int("num_experts_per_tok"), expert_intermediate_size=moe_width,
                   activation=activation,
                   shared_intermediate_size=moe_width * f.int("n_shared_experts", default=0, minimum=0))
-    first_dense = f.int("first_k_dense_replace", default=0, minimum=0)
-    freq = f.int("moe_layer_freq", default=1)
-    groups = pattern_groups(num_layers, lambda i: moe is not None and i >= first_dense and i % freq == 0,
-                            lambda sparse: Layer(mla, moe if sparse else dense), period=freq, breaks=[first_dense])
-    return dict(hidden_size=hidden, vocab_size=f.int("vocab_size"), layer_groups=groups,
+    first_dense = f.int("first_k_dense_replace", default=0 if not mlp_layer_types else 3, minimum=0)
+    parts = dict(num_layers=num_layers, mla=mla, dense=dense, moe=moe)
+    if mlp_layer_types and f.has("mlp_layer_types"):
+        kinds = f.per_layer("mlp_layer_types", str, num_layers)
+        if set(kinds) - {"dense", "sparse"}:
+            raise f.error(f"field 'mlp_layer_types' must list 'dense' or 'sparse' for each of the {num_layers} "
+                          f"layers, got {sorted(set(kinds) - {'dense', 'sparse'})}")
+        return DeepseekParts(**parts, sparse_at=lambda i: kinds[i] == "sparse", period=num_layers, breaks=())
+    freq = 1 if mlp_layer_types else f.int("moe_layer_freq", default=1)
+    return DeepseekParts(**parts, sparse_at=lambda i: i >= first_dense and i % freq == 0, period=freq,
+                         breaks=(first_dense,))
+
+
+def deepseek_fields(f: Fields, groups: tuple[LayerGroup, ...]) -> dict[str, Any]:
+    """The ModelSpec fields of a DeepSeek-style model with these layer groups."""
+    return dict(hidden_size=f.int("hidden_size"), vocab_size=f.int("vocab_size"), layer_groups=groups,
                 tie_word_embeddings=tied(f, False),
                 max_position_embeddings=f.int("max_position_embeddings", default=None),
                 op_names={"router": "gate"})

@@ -10,7 +10,7 @@ passes ``period=len(list)``: then every index is visited once, which is the size
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import TypeVar
 
 from .spec import Layer, LayerGroup
@@ -42,8 +42,14 @@ def pattern_groups(num_layers: int, key_at: Callable[[int], K], make: Callable[[
                    period: int = 1, breaks: Iterable[int] = ()) -> tuple[LayerGroup, ...]:
     """Layer groups for a per-layer key (see pattern_counts); ``make`` builds the layer of a key,
     once per distinct key. Keys that build equal layers merge into one group."""
+    return groups_of(pattern_counts(num_layers, key_at, period=period, breaks=breaks), make)
+
+
+def groups_of(counts: Mapping[K, int], make: Callable[[K], Layer]) -> tuple[LayerGroup, ...]:
+    """Layer groups from {key: number of layers} (pattern_counts), for a parser that needs the counts
+    before it can build the layers (e.g. whether any layer routes)."""
     groups: dict[Layer, int] = {}
-    for key, count in pattern_counts(num_layers, key_at, period=period, breaks=breaks).items():
+    for key, count in counts.items():
         layer = make(key)
         groups[layer] = groups.get(layer, 0) + count
     return tuple(LayerGroup(layer, count) for layer, count in groups.items())

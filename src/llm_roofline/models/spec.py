@@ -16,26 +16,24 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from ..errors import ConfigError
+from .checks import _non_negative, _positive
 from .limits import LIMITS
+from .spec_mixers import (
+    COMPRESSION_KINDS,
+    CompressedAttention,
+    GatedDeltaNet,
+    Mamba2,
+    MLPAndMoE,
+    SparseLatentAttention,
+)
+
+__all__ = ["ACTIVATIONS", "COMPRESSION_KINDS", "FFN", "MLP", "NORM_KINDS", "QK_NORM_SCOPES", "Attention",
+           "CompressedAttention", "GatedDeltaNet", "LatentAttention", "Layer", "LayerGroup", "MLPAndMoE", "Mamba",
+           "Mamba2", "Mixer", "ModelSpec", "MoE", "SparseLatentAttention"]
 
 NORM_KINDS = ("rmsnorm", "layernorm", "weightless_rmsnorm")
 ACTIVATIONS = ("silu", "gelu", "gelu_tanh", "relu", "relu2", "swiglu_fused", "clamped_swiglu")
 QK_NORM_SCOPES = ("head", "per_head", "projection")
-
-
-def _bounded(owner: str, kind: str, low: int, values: dict[str, int]) -> None:
-    high = LIMITS[kind]
-    for name, value in values.items():
-        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-            raise ConfigError(f"{owner}.{name} must be an integer in {low}..{high:,}, got {value!r}")
-
-
-def _positive(owner: str, kind: str = "other", **values: int) -> None:
-    _bounded(owner, kind, 1, values)
-
-
-def _non_negative(owner: str, kind: str = "other", **values: int) -> None:
-    _bounded(owner, kind, 0, values)
 
 
 @dataclass(frozen=True)
@@ -53,6 +51,12 @@ class Attention:
     ``qk_norm_scope``: "head" (every head normalized over H with one H-wide weight shared by all
     heads: Qwen3, Gemma 3, Phi), "per_head" (over H, with a weight of its own per head: StableLM)
     or "projection" (over the whole N*H query and K*H key projections: OLMo 2, OLMoE, MiniMax-M2).
+    ``output_gate`` (Qwen3-Next / Qwen3.5 ``attn_output_gate``): q_proj also emits a gate of N*H,
+    and the attention output is multiplied by sigmoid(gate) before o_proj.
+    ``v_norm`` (Gemma 4): an RMSNorm without weight over every value head. ``k_eq_v`` (Gemma 4's
+    global layers, ``attention_k_eq_v``): no v_proj; the values are k_proj's output (before k_norm).
+    ``kv_shared`` (Gemma 4's last ``num_kv_shared_layers``): no k/v projections and no cache of its own;
+    the layer attends the keys and values an earlier layer of the same kind cached.
     """
 
     num_heads: int
@@ -69,6 +73,10 @@ class Attention:
     qk_norm_scope: str = "head"
     attention_chunk: int | None = None
     sinks: bool = False
+    output_gate: bool = False
+    v_norm: bool = False
+    k_eq_v: bool = False
+    kv_shared: bool = False
 
     def __post_init__(self) -> None:
         if self.qk_norm_kind not in NORM_KINDS:
@@ -89,6 +97,8 @@ class Attention:
             _positive("attention", "positions", attention_chunk=self.attention_chunk)
             if self.sliding_window is not None:
                 raise ConfigError("attention: a sliding_window and an attention_chunk cannot be combined")
+        if self.k_eq_v and (self.fused_qkv or not self.v_norm):
+            raise ConfigError("attention.k_eq_v needs separate projections and v_norm (as Gemma 4 has)")
 
     @property
     def local_span(self) -> int | None:
@@ -169,7 +179,8 @@ class MoE:
     MLP of width ``expert_intermediate_size``. ``shared_intermediate_size`` > 0 adds an
     always-on shared MLP of that width (DeepSeek: n_shared * moe width; Qwen2-MoE), with a
     sigmoid gate D -> 1 when ``shared_expert_gate``. ``router_bias``: E router bias parameters
-    (gpt-oss's router.bias). ``expert_bias``: every expert projection has a bias (gpt-oss).
+    (gpt-oss's router.bias). ``expert_scale``: E factors scaling the top-k routing weights (Gemma 4's
+    router.per_expert_scale). ``expert_bias``: every expert projection has a bias (gpt-oss).
     ``fused_gate_up``: the experts' gate and up projections are one HF tensor ``gate_up_proj``
     (D -> 2*F per expert), shown as one operator."""
 
@@ -181,6 +192,7 @@ class MoE:
     shared_intermediate_size: int = 0
     shared_expert_gate: bool = False
     router_bias: bool = False
+    expert_scale: bool = False
     expert_bias: bool = False
     fused_gate_up: bool = False
 
@@ -194,20 +206,22 @@ class MoE:
             raise ConfigError(f"moe.activation {self.activation!r} is not one of {ACTIVATIONS}")
 
 
-Mixer = Attention | LatentAttention | Mamba
-FFN = MLP | MoE
+Mixer = Attention | LatentAttention | Mamba | SparseLatentAttention | GatedDeltaNet | Mamba2 | CompressedAttention
+FFN = MLP | MoE | MLPAndMoE
 
 
 @dataclass(frozen=True)
 class Layer:
     """One decoder layer. ``norm_names`` lists its norms (each over D, in HF's names, in order);
     ``parallel``: attention and FFN both read the layer input and one add joins them (GPT-J,
-    GPT-NeoX, Falcon, Phi-2); otherwise two sequential residual adds. ``ffn`` None: Mamba-only.
+    GPT-NeoX, Falcon, Phi-2); otherwise two sequential residual adds. ``ffn`` None: a mixer alone
+    (Mamba; Nemotron-H's Mamba-2 and attention blocks); ``mixer`` None: a feed-forward block alone
+    (Nemotron-H's MLP blocks): one norm, the block, one residual add.
     Norm placement: before each sublayer (default; with four names, Gemma 2/3's norms before and
     after each sublayer); ``post_norm``: after each residual add (OPT-350m); ``output_norms``: on
     each sublayer's output before its residual add, none on its input (OLMo 2)."""
 
-    mixer: Mixer
+    mixer: Mixer | None
     ffn: FFN | None
     norm_names: tuple[str, ...] = ("input_layernorm", "post_attention_layernorm")
     norm_kind: str = "rmsnorm"
@@ -217,6 +231,8 @@ class Layer:
     output_norms: bool = False
 
     def __post_init__(self) -> None:
+        if self.mixer is None and (self.ffn is None or self.parallel or self.post_norm):
+            raise ConfigError("layer: a layer without a mixer needs a sequential feed-forward block")
         if self.post_norm and (self.parallel or len(self.norm_names) != 2):
             raise ConfigError("layer.post_norm needs a sequential layer with two norms")
         if self.output_norms and (self.parallel or self.post_norm or len(self.norm_names) != 2):
@@ -252,6 +268,11 @@ class ModelSpec:
     ``embed_dim``: width of the token embeddings and of lm_head's input when it differs from
     hidden_size (OPT-350m: 512, projected to and from 1024 by project_in / project_out).
     ``op_names`` maps roles to the family's HF module names (defaults: Llama's).
+    ``per_layer_input_size`` (Gemma 4's per-layer embeddings, PLE): every layer also receives a
+    ``per_layer_input_size``-wide input made from a second embedding table (``per_layer_vocab_size`` rows
+    of L x per_layer_input_size) and a projection of the token embeddings; 0: none.
+    ``hc_mult`` (DeepSeek-V4's manifold-constrained hyper-connections): the residual stream is
+    ``hc_mult`` streams of D wide; 1: an ordinary residual.
     ``notes``: what the parser decided that a user should know (e.g. only the language model of a
     multimodal config is analysed); ``warnings``: results that may be wrong (shown on stderr and in JSON)."""
 
@@ -269,6 +290,9 @@ class ModelSpec:
     lm_head_bias: bool = False
     max_position_embeddings: int | None = None
     embed_dim: int | None = None
+    per_layer_input_size: int = 0
+    per_layer_vocab_size: int = 0
+    hc_mult: int = 1
     op_names: Mapping[str, str] = field(default_factory=lambda: DEFAULT_OP_NAMES)
     source: str = ""
     notes: tuple[str, ...] = ()
@@ -279,6 +303,11 @@ class ModelSpec:
         _positive(owner, "width", hidden_size=self.hidden_size)
         _positive(owner, "vocab", vocab_size=self.vocab_size)
         _non_negative(owner, "positions", learned_positions=self.learned_positions)
+        _non_negative(owner, "width", per_layer_input_size=self.per_layer_input_size)
+        _non_negative(owner, "vocab", per_layer_vocab_size=self.per_layer_vocab_size)
+        _positive(owner, hc_mult=self.hc_mult)
+        if self.per_layer_input_size and not self.per_layer_vocab_size:
+            raise ConfigError(f"{self.name}: per-layer inputs need per_layer_vocab_size > 0")
         if self.embed_dim is not None:
             _positive(owner, "width", embed_dim=self.embed_dim)
         if not self.layer_groups:

@@ -205,8 +205,8 @@ def run_plot(args) -> str:
 
 
 def _grouping(args) -> dict:
-    """Grouped quantization, as every figure takes it."""
-    return {"group_size": args.group_size, "scale_bits": args.scale_bits}
+    """Grouped quantization and the recurrent-state precision, as every figure takes them."""
+    return {"group_size": args.group_size, "scale_bits": args.scale_bits, "state_bits": args.state_bits}
 
 
 def _check_folder(path: str) -> None:

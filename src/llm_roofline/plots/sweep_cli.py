@@ -24,7 +24,7 @@ to B), A..B:xK (A, A*K, A*K*K, ... up to B) or A..B:K (step K), e.g.
 SWEEP_COLUMNS_HELP = """\
 columns (SI units; one row per point of the grid):
   batch_size, prompt_len, gen_len, kv_len,      the scenario
-    w_bits, a_bits, kv_bits
+    w_bits, a_bits, kv_bits, state_bits
   prefill_flops, prefill_bytes,                 the whole prefill
     prefill_time_s, prefill_tokens_per_s
   decode_flops, decode_bytes,                   one decode step at KV length

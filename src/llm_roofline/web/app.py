@@ -294,7 +294,7 @@ def create_app() -> FastAPI:
         return {"name": spec.name, "filename": filename,
                 "model": {"name": spec.name, "model_type": spec.model_type, "num_layers": spec.num_layers,
                           "hidden_size": spec.hidden_size, "vocab_size": spec.vocab_size},
-                "config": config}
+                "config": service.finite_json(config)}
 
     app.add_middleware(Guard, limit=MAX_BODY_BYTES)
     return app

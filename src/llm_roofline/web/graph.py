@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..models.spec import Attention, LatentAttention, Mamba, ModelSpec, MoE
+from ..models.spec import Attention, LatentAttention, Mamba, MLPAndMoE, ModelSpec, MoE
 from ..ops import LAYER_INPUT, OpTable
 
 SECTIONS = ("embedding", "layer", "head")
@@ -220,13 +220,18 @@ def layer_kinds(model: ModelSpec) -> list[dict]:
             m = {"type": "latent_attention", "heads": mixer.num_heads, "kv_lora_rank": mixer.kv_lora_rank}
         elif isinstance(mixer, Mamba):
             m = {"type": "mamba"}
-        else:  # pragma: no cover - the spec has no other mixers
+        elif mixer is None:  # a feed-forward block alone (Nemotron-H)
+            m = None
+        else:  # the newer mixers: their class name (sparselatentattention, gateddeltanet, mamba2, ...)
             m = {"type": type(mixer).__name__.lower()}
         ffn = layer.ffn
-        if isinstance(ffn, MoE):
-            f = {"type": "moe", "num_experts": ffn.num_experts, "top_k": ffn.top_k,
-                 "expert_intermediate_size": ffn.expert_intermediate_size,
-                 "shared_intermediate_size": ffn.shared_intermediate_size}
+        moe = ffn.moe if isinstance(ffn, MLPAndMoE) else ffn
+        if isinstance(moe, MoE):
+            f = {"type": "moe", "num_experts": moe.num_experts, "top_k": moe.top_k,
+                 "expert_intermediate_size": moe.expert_intermediate_size,
+                 "shared_intermediate_size": moe.shared_intermediate_size}
+            if isinstance(ffn, MLPAndMoE):  # Gemma 4: a dense MLP beside the experts
+                f.update(type="mlp+moe", intermediate_size=ffn.mlp.intermediate_size)
         elif ffn is None:
             f = None
         else:

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..defaults import DEFAULT_BATCH_SIZE, DEFAULT_GEN_LEN, DEFAULT_PROMPT_LEN
+from ..defaults import DEFAULT_BATCH_SIZE, DEFAULT_GEN_LEN, DEFAULT_PROMPT_LEN, DEFAULT_STATE_BITS
 from ..hardware.spec import PRECISIONS
 from ..precision import MAX_BITS, MIN_BITS, NAMED_FORMATS
 from ..scenario import GROUP_SIZE_LIMITS, LIMITS, SCALE_BITS_LIMITS
@@ -50,6 +50,8 @@ class Scenario(BaseModel):
     w_bits: Bits = _bits("weights")
     a_bits: Bits = _bits("activations")
     kv_bits: Bits = _bits("KV cache")
+    state_bits: Bits = Field(DEFAULT_STATE_BITS, description=f"recurrent states of Mamba / linear-attention layers: "
+                             f"bits {MIN_BITS}..{MAX_BITS} or one of {FORMATS} (default 32: float32)")
     group_size: int = Field(128, ge=GROUP_SIZE_LIMITS[0], le=GROUP_SIZE_LIMITS[1],
                             description="quantization group size below 16 bits (0: no scales)")
     scale_bits: int = Field(16, ge=SCALE_BITS_LIMITS[0], le=SCALE_BITS_LIMITS[1],
@@ -140,6 +142,7 @@ RANGES = {
     "w_bits": f"bits {MIN_BITS}..{MAX_BITS} or one of {FORMATS}",
     "a_bits": f"bits {MIN_BITS}..{MAX_BITS} or one of {FORMATS}",
     "kv_bits": f"bits {MIN_BITS}..{MAX_BITS} or one of {FORMATS}",
+    "state_bits": f"bits {MIN_BITS}..{MAX_BITS} or one of {FORMATS}",
     "group_size": f"an integer in {GROUP_SIZE_LIMITS[0]}..{GROUP_SIZE_LIMITS[1]}",
     "scale_bits": f"an integer in {SCALE_BITS_LIMITS[0]}..{SCALE_BITS_LIMITS[1]}",
     "compute_fraction": "a number in (0, 1]",

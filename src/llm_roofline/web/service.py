@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import math
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
@@ -130,7 +131,7 @@ def check_config_size(config: Any, depth: int = 0) -> None:
         raise ApiError("config", f"config: nested more than {MAX_DEPTH} levels deep")
     if isinstance(config, dict):
         for key, value in config.items():
-            if ("layer" in str(key).lower() and isinstance(value, int | float) and not isinstance(value, bool)
+            if (_is_layer_count(key) and isinstance(value, int | float) and not isinstance(value, bool)
                     and value > MAX_LAYERS):
                 raise ApiError("config", f"config: field {key!r} must be at most {MAX_LAYERS} layers, got {value:g}")
             check_config_size(value, depth + 1)
@@ -139,6 +140,25 @@ def check_config_size(config: Any, depth: int = 0) -> None:
             raise ApiError("config", f"config: a list has {len(config)} entries; at most {MAX_LAYERS} are allowed")
         for value in config:
             check_config_size(value, depth + 1)
+
+
+def _is_layer_count(key: object) -> bool:
+    """A field that counts layers (num_hidden_layers, n_layer, num_kv_shared_layers, ...), not one that
+    merely mentions them (Gemma 4's vocab_size_per_layer_input)."""
+    name = str(key).lower()
+    return name.endswith(("layers", "n_layer"))
+
+
+def finite_json(value: Any) -> Any:
+    """``value`` with non-finite floats as None: JSON has no Infinity. An uploaded config that parsed
+    holds them only in fields the parser does not read (Nemotron-H's ``time_step_limit``)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [finite_json(v) for v in value]
+    return value
 
 
 def display_name(config: dict, given: str | None) -> str:
@@ -206,7 +226,7 @@ def resolve_efficiency(req: Scenario, device: Hardware) -> Efficiency:
 def scenario_kwargs(req: Scenario) -> dict:
     return {"batch_size": req.batch_size, "prompt_len": req.prompt_len, "gen_len": req.gen_len,
             "kv_len": req.kv_len, "w_bits": req.w_bits, "a_bits": req.a_bits,
-            "kv_bits": req.kv_bits, "flash_attention": req.flash_attention,
+            "kv_bits": req.kv_bits, "state_bits": req.state_bits, "flash_attention": req.flash_attention,
             "logits_all": req.logits_all, "group_size": req.group_size, "scale_bits": req.scale_bits}
 
 
@@ -259,8 +279,8 @@ def error_field(exc: RooflineError) -> str | None:
     if isinstance(exc, UnknownNameError):
         return "model" if exc.kind.startswith("model") else "hardware"
     text = str(exc)
-    for name in ("batch_size", "prompt_len", "gen_len", "kv_len", "w_bits", "a_bits", "kv_bits", "group_size",
-                 "scale_bits", "efficiency", "memory_bandwidth_bytes_per_s", "memory_capacity_bytes",
+    for name in ("batch_size", "prompt_len", "gen_len", "kv_len", "w_bits", "a_bits", "kv_bits", "state_bits",
+                 "group_size", "scale_bits", "efficiency", "memory_bandwidth_bytes_per_s", "memory_capacity_bytes",
                  "peak_flops_per_s", "flash_attention"):
         if text.startswith(name) or f" {name} " in text[:60]:
             return name

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ... import api
-from ...defaults import DEFAULT_SCALE_BITS
+from ...defaults import DEFAULT_SCALE_BITS, DEFAULT_STATE_BITS
 from ...errors import ScenarioError
 from ..options import check_series
 from .common import as_list, axis_value, load_pair, scenario_label
@@ -30,6 +30,7 @@ class BreakdownData:
 
 def breakdown(model, hardware, *, batch_size=1, prompt_len=1024, kv_len=None, w_bits=16, a_bits=16, kv_bits=16,
               flash_attention=False, logits_all=False, group_size=128, scale_bits=DEFAULT_SCALE_BITS,
+              state_bits=DEFAULT_STATE_BITS,
               efficiency="ideal", group_by: str = "kind") -> BreakdownData:
     """Prefill and decode-step time split by operator kind (``matmul``, ``attention``, ``norm``...) or by
     operator (``group_by='op'``), for each combination of the listed settings."""
@@ -41,7 +42,8 @@ def breakdown(model, hardware, *, batch_size=1, prompt_len=1024, kv_len=None, w_
     check_series(int(np.prod([len(v) for v in listed.values()])), "bars (combinations of the listed values)")
     spec, device = load_pair(model, hardware)
     r = api.sweep(spec, device, flash_attention=flash_attention, logits_all=logits_all, group_size=group_size,
-                  scale_bits=scale_bits, efficiency=efficiency, **{k: axis_value(v) for k, v in listed.items()})
+                  scale_bits=scale_bits,
+                  state_bits=state_bits, efficiency=efficiency, **{k: axis_value(v) for k, v in listed.items()})
     varying = [k for k, v in listed.items() if len(v) > 1]
     labels = tuple(scenario_label({k: r.columns[k][i].item() for k in varying}) or "scenario"
                    for i in range(len(r)))

@@ -45,14 +45,14 @@ def scenario_label(settings: dict) -> str:
     return ", ".join(([bits] if bits else []) + rest)
 
 
-def grid_sweep(spec, device, x_name, xs, axes: dict, *, flash_attention, logits_all, group_size, scale_bits,
+def grid_sweep(spec, device, x_name, xs, axes: dict, *, flash_attention, logits_all, group_size, scale_bits, state_bits,
                efficiency):
     """api.sweep over ``axes`` (lists) and the x axis last; returns columns shaped [*series, x]."""
     ordered = {k: as_list(v) for k, v in axes.items() if k != x_name and as_list(v)}
     check_series(int(np.prod([len(v) for v in ordered.values()])), "curves (combinations of the listed values)")
     ordered[x_name] = list(xs)
     result = api.sweep(spec, device, flash_attention=flash_attention, logits_all=logits_all,
-                       group_size=group_size, scale_bits=scale_bits, efficiency=efficiency,
+                       group_size=group_size, scale_bits=scale_bits, state_bits=state_bits, efficiency=efficiency,
                        **{k: axis_value(v) for k, v in ordered.items()})
     shape = [len(v) if not any(isinstance(i, str) for i in v) else 1 for v in ordered.values()]
     cols = {k: np.asarray(v).reshape(shape) for k, v in result.columns.items()}

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ... import api
-from ...defaults import DEFAULT_GEN_LEN, DEFAULT_SCALE_BITS
+from ...defaults import DEFAULT_GEN_LEN, DEFAULT_SCALE_BITS, DEFAULT_STATE_BITS
 from ...errors import ScenarioError
 from ...inputs import grid_points
 from ..options import check_series
@@ -31,7 +31,8 @@ class BandwidthData:
 
 def bandwidth(model, hardware, *, bandwidths: Sequence[float], batch_size: Sequence[int] = (1,),
               prompt_len: int = 1024, w_bits=16, a_bits=16, kv_bits=16, flash_attention=False, group_size=128,
-              scale_bits=DEFAULT_SCALE_BITS, efficiency="ideal", progress: Progress = None) -> BandwidthData:
+              scale_bits=DEFAULT_SCALE_BITS,
+              state_bits=DEFAULT_STATE_BITS, efficiency="ideal", progress: Progress = None) -> BandwidthData:
     """Decode step time (KV length = prompt length) of a device whose memory bandwidth is replaced by
     each of ``bandwidths`` (bytes/s); everything else is the device's (paper Fig. 20)."""
     bws = [float(b) for b in as_list(bandwidths)]
@@ -49,7 +50,7 @@ def bandwidth(model, hardware, *, bandwidths: Sequence[float], batch_size: Seque
         dev = api.load_hardware(device, memory_bandwidth_bytes_per_s=bw)
         a = api.analyze_many(spec, dev, batch_size=bs, prompt_len=prompt_len, w_bits=w_bits, a_bits=a_bits,
                              kv_bits=kv_bits, flash_attention=flash_attention, group_size=group_size,
-                             scale_bits=scale_bits, efficiency=efficiency)
+                             scale_bits=scale_bits, state_bits=state_bits, efficiency=efficiency)
         times[:, j] = a.decode_total.time_s
         rates[:, j] = a.decode_total.tokens_per_s
         if progress:
@@ -80,7 +81,8 @@ class HardwareData:
 
 def hardware_comparison(model, devices: Sequence, *, batch_size: int = 1, prompt_len: int = 1024,
                         gen_len: int = DEFAULT_GEN_LEN, w_bits=16, a_bits=16, kv_bits=16, flash_attention=False,
-                        group_size=128, scale_bits=DEFAULT_SCALE_BITS, efficiency="ideal",
+                        group_size=128, scale_bits=DEFAULT_SCALE_BITS,
+                        state_bits=DEFAULT_STATE_BITS, efficiency="ideal",
                         prices: Sequence[float] | None = None, progress: Progress = None) -> HardwareData:
     """One scenario on each device. Throughput: decode tokens/s (``batch / decode step``) without
     ``gen_len``, else the whole generation's tokens/s; per USD when ``prices`` (one per device) are given."""
@@ -95,7 +97,7 @@ def hardware_comparison(model, devices: Sequence, *, batch_size: int = 1, prompt
     for i, d in enumerate(devices):
         r = api.analyze(spec, d, batch_size=batch_size, prompt_len=prompt_len, gen_len=gen_len, w_bits=w_bits,
                         a_bits=a_bits, kv_bits=kv_bits, flash_attention=flash_attention, group_size=group_size,
-                        scale_bits=scale_bits, efficiency=efficiency)
+                        scale_bits=scale_bits, state_bits=state_bits, efficiency=efficiency)
         rows.append(r)
         if progress:
             progress(i + 1, len(devices))

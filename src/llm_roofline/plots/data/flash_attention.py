@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ... import api
-from ...defaults import DEFAULT_SCALE_BITS
+from ...defaults import DEFAULT_SCALE_BITS, DEFAULT_STATE_BITS
 from ...inputs import grid_points
 from ..options import check_series
 from .common import as_list, load_pair
@@ -31,7 +31,7 @@ class FlashAttentionData:
 
 def flash_attention(model, hardware, *, batch_size: Sequence[int] = (1, 16),
                     prompt_len: Sequence[int] = (512, 1024, 2048, 4096, 8192, 16384), w_bits=16, a_bits=16,
-                    kv_bits=16, group_size=128, scale_bits=DEFAULT_SCALE_BITS,
+                    kv_bits=16, group_size=128, scale_bits=DEFAULT_SCALE_BITS, state_bits=DEFAULT_STATE_BITS,
                     efficiency="ideal") -> FlashAttentionData:
     """Memory traffic and time of prefill and of one decode step (KV length = prompt length), without
     and with the fused FlashAttention kernel (paper Fig. 16)."""
@@ -42,7 +42,8 @@ def flash_attention(model, hardware, *, batch_size: Sequence[int] = (1, 16),
     out = {k: [] for k in ("prefill_bytes", "prefill_time_s", "decode_bytes", "decode_time_s")}
     for fa in (False, True):
         r = api.sweep(spec, device, batch_size=bs, prompt_len=ps, w_bits=w_bits, a_bits=a_bits, kv_bits=kv_bits,
-                      flash_attention=fa, group_size=group_size, scale_bits=scale_bits, efficiency=efficiency)
+                      flash_attention=fa, group_size=group_size, scale_bits=scale_bits,
+                      state_bits=state_bits, efficiency=efficiency)
         a, shape = r.analysis, (len(bs), len(ps))
         out["prefill_bytes"].append(a.prefill_total.bytes.reshape(shape))
         out["prefill_time_s"].append(a.prefill_total.time_s.reshape(shape))

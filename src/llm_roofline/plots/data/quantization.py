@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ... import api
-from ...defaults import DEFAULT_SCALE_BITS
+from ...defaults import DEFAULT_SCALE_BITS, DEFAULT_STATE_BITS
 from ...errors import ScenarioError
 from ..options import check_series
 from .common import as_list, grid_sweep, load_pair
@@ -48,7 +48,7 @@ class QuantizationData:
 
 def memory_breakdown(model, hardware, *, configs=DEFAULT_MEMORY_CONFIGS,
                      scenarios: Sequence[tuple[int, int]] = ((1, 1024), (1, 4096), (16, 1024)), gen_len=0,
-                     group_size=128, scale_bits=DEFAULT_SCALE_BITS) -> MemoryBreakdown:
+                     group_size=128, scale_bits=DEFAULT_SCALE_BITS, state_bits=DEFAULT_STATE_BITS) -> MemoryBreakdown:
     """The engine's memory footprint (weights, KV cache of prompt + generated tokens, peak activations)
     for each format ``(label, w_bits, a_bits, kv_bits)`` and each ``(batch size, prompt length)``."""
     configs = tuple(configs)
@@ -59,7 +59,7 @@ def memory_breakdown(model, hardware, *, configs=DEFAULT_MEMORY_CONFIGS,
     p = [s[1] for s in scenarios for _ in configs]
     w, ab, kv = ([c[i] for _ in scenarios for c in configs] for i in (1, 2, 3))
     a = api.analyze_many(spec, device, batch_size=b, prompt_len=p, gen_len=gen_len, w_bits=w, a_bits=ab,
-                         kv_bits=kv, group_size=group_size, scale_bits=scale_bits)
+                         kv_bits=kv, group_size=group_size, scale_bits=scale_bits, state_bits=state_bits)
     m = a.memory
     parts = np.stack([m.weights_bytes, m.kv_cache_bytes, m.activations_bytes], -1).reshape(n_s, n_c, 3)
     total = m.total_bytes.reshape(n_s, n_c)
@@ -74,6 +74,7 @@ def quantization(model, hardware, *, w_bits: Sequence[int] = (16, 8, 4), a_bits=
                  prompt_len: Sequence[int] = (16, 32, 64, 128, 256, 512, 1024, 2048, 4096),
                  prefill_batch_size: int = 1, memory_configs=DEFAULT_MEMORY_CONFIGS,
                  memory_scenarios=((1, 1024), (1, 4096), (16, 1024)), group_size=128, scale_bits=DEFAULT_SCALE_BITS,
+                 state_bits=DEFAULT_STATE_BITS,
                  efficiency="ideal") -> QuantizationData:
     """Decode step time against the batch size (KV length ``decode_prompt_len``) and prefill time against
     the prompt length (batch ``prefill_batch_size``) for each weight bit-width, and the memory breakdown
@@ -83,6 +84,7 @@ def quantization(model, hardware, *, w_bits: Sequence[int] = (16, 8, 4), a_bits=
     if any(isinstance(v, str) for v in w_bits) and len(w_bits) > 1:
         raise ScenarioError("w_bits: a list of bit-widths takes numbers")
     common = dict(flash_attention=False, logits_all=False, group_size=group_size, scale_bits=scale_bits,
+                  state_bits=state_bits,
                   efficiency=efficiency)
     axes = {"w_bits": w_bits, "a_bits": a_bits, "kv_bits": kv_bits}
     _, dec, dec_r = grid_sweep(spec, device, "batch_size", as_list(batch_size),
@@ -97,4 +99,4 @@ def quantization(model, hardware, *, w_bits: Sequence[int] = (16, 8, 4), a_bits=
         prompt_lens=np.asarray(as_list(prompt_len), dtype=float), prefill_batch_size=int(prefill_batch_size),
         prefill_time_s=pre_r.analysis.prefill_total.time_s.reshape(n_w, -1),
         memory=memory_breakdown(spec, device, configs=memory_configs, scenarios=memory_scenarios,
-                                group_size=group_size, scale_bits=scale_bits))
+                                group_size=group_size, scale_bits=scale_bits, state_bits=state_bits))

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ... import api
-from ...defaults import DEFAULT_SCALE_BITS
+from ...defaults import DEFAULT_SCALE_BITS, DEFAULT_STATE_BITS
 from ...errors import ScenarioError
 from ...hardware.spec import PRECISIONS, Hardware
 from ...result import report_at
@@ -62,7 +62,7 @@ def ceiling_label(device: Hardware, precision: str) -> str:
 def roofline(model, hardware, *, stages: Sequence[str] = ("prefill", "decode"), precisions: Sequence[str] = (),
              batch_size: int = 1, prompt_len: int = 1024, kv_len: int | None = None, w_bits=16, a_bits=16,
              kv_bits=16, flash_attention: bool = False, logits_all: bool = False, group_size: int = 128,
-             scale_bits: int = DEFAULT_SCALE_BITS, efficiency="ideal") -> RooflineData:
+             scale_bits: int = DEFAULT_SCALE_BITS, state_bits=DEFAULT_STATE_BITS, efficiency="ideal") -> RooflineData:
     """Operators of ``stages`` on the device's roofline. ``precisions``: ceilings to draw (default: those
     the operators use). Ceilings are the device's peaks and bandwidth times the efficiency fractions."""
     spec, device = load_pair(model, hardware)
@@ -74,7 +74,7 @@ def roofline(model, hardware, *, stages: Sequence[str] = ("prefill", "decode"), 
         raise ScenarioError(f"stage must be prefill, decode or both, got {bad[0] if bad else 'nothing'!r}")
     a = api.analyze_many(spec, device, batch_size=batch_size, prompt_len=prompt_len, kv_len=kv_len, w_bits=w_bits,
                          a_bits=a_bits, kv_bits=kv_bits, flash_attention=flash_attention, logits_all=logits_all,
-                         group_size=group_size, scale_bits=scale_bits, efficiency=efficiency)
+                         group_size=group_size, scale_bits=scale_bits, state_bits=state_bits, efficiency=efficiency)
     report = report_at(a, 0)
     cf = a.efficiency.compute_fraction
     peaks = {p: v * cf for p, v in device_peaks(device).items()}  # per requested precision, fallbacks applied

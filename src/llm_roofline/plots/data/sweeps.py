@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...defaults import DEFAULT_GEN_LEN, DEFAULT_SCALE_BITS
+from ...defaults import DEFAULT_GEN_LEN, DEFAULT_SCALE_BITS, DEFAULT_STATE_BITS
 from ...errors import ScenarioError
 from .common import as_list, grid_sweep, load_pair, scenario_label
 
@@ -43,7 +43,7 @@ class SweepData:
 
 
 def _sweep(model, hardware, x_name, xs, *, batch_size, prompt_len, gen_len, kv_len, w_bits, a_bits, kv_bits,
-           flash_attention, logits_all, group_size, scale_bits, efficiency) -> SweepData:
+           flash_attention, logits_all, group_size, scale_bits, state_bits, efficiency) -> SweepData:
     spec, device = load_pair(model, hardware)
     axes = {"batch_size": batch_size, "prompt_len": prompt_len, "gen_len": gen_len, "kv_len": kv_len,
             "w_bits": w_bits, "a_bits": a_bits, "kv_bits": kv_bits}
@@ -51,6 +51,7 @@ def _sweep(model, hardware, x_name, xs, *, batch_size, prompt_len, gen_len, kv_l
         raise ScenarioError("gen_len: one value per figure (it changes what latency means)")
     ordered, cols, result = grid_sweep(spec, device, x_name, xs, axes, flash_attention=flash_attention,
                                        logits_all=logits_all, group_size=group_size, scale_bits=scale_bits,
+                                       state_bits=state_bits,
                                        efficiency=efficiency)
     a = result.analysis
     varying = [k for k in ordered if k != x_name and len(ordered[k]) > 1]
@@ -77,6 +78,7 @@ def _sweep(model, hardware, x_name, xs, *, batch_size, prompt_len, gen_len, kv_l
 def batch_sweep(model, hardware, *, batch_size: Sequence[int] = (1, 2, 4, 8, 16, 32, 64, 128, 256),
                 prompt_len=1024, gen_len=DEFAULT_GEN_LEN, kv_len=None, w_bits=16, a_bits=16, kv_bits=16,
                 flash_attention=False, logits_all=False, group_size=128, scale_bits=DEFAULT_SCALE_BITS,
+                state_bits=DEFAULT_STATE_BITS,
                 efficiency="ideal") -> SweepData:
     """Latency, throughput and memory against the batch size; a curve for each combination of the other
     listed settings (e.g. ``prompt_len=[256, 512, 1024, 2048]``). Latency: the decode step at KV length
@@ -84,15 +86,18 @@ def batch_sweep(model, hardware, *, batch_size: Sequence[int] = (1, 2, 4, 8, 16,
     return _sweep(model, hardware, "batch_size", as_list(batch_size), batch_size=None, prompt_len=prompt_len,
                   gen_len=gen_len, kv_len=kv_len, w_bits=w_bits, a_bits=a_bits, kv_bits=kv_bits,
                   flash_attention=flash_attention, logits_all=logits_all, group_size=group_size, scale_bits=scale_bits,
+                  state_bits=state_bits,
                   efficiency=efficiency)
 
 
 def seq_sweep(model, hardware, *, prompt_len: Sequence[int] = (128, 256, 512, 1024, 2048, 4096, 8192, 16384),
               batch_size=1, gen_len=DEFAULT_GEN_LEN, w_bits=16, a_bits=16, kv_bits=16, flash_attention=False,
-              logits_all=False, group_size=128, scale_bits=DEFAULT_SCALE_BITS, efficiency="ideal") -> SweepData:
+              logits_all=False, group_size=128, scale_bits=DEFAULT_SCALE_BITS,
+              state_bits=DEFAULT_STATE_BITS, efficiency="ideal") -> SweepData:
     """As :func:`batch_sweep` against the sequence (prompt) length; the decode step reads a KV cache
     of the prompt's length."""
     return _sweep(model, hardware, "prompt_len", as_list(prompt_len), batch_size=batch_size, prompt_len=None,
                   gen_len=gen_len, kv_len=None, w_bits=w_bits, a_bits=a_bits, kv_bits=kv_bits,
                   flash_attention=flash_attention, logits_all=logits_all, group_size=group_size, scale_bits=scale_bits,
+                  state_bits=state_bits,
                   efficiency=efficiency)
