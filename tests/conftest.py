@@ -26,6 +26,22 @@ from llm_roofline.models.spec import (
 SHARED_CONFIGS = Path(__file__).resolve().parents[2] / "shared" / "hf-configs"
 
 
+def shared_config(stem: str) -> dict:
+    """The real config.json ``stem``.json of ../shared/hf-configs (e.g. "google--gemma-4-26B-A4B"), or
+    skip the test when the shared folder does not have it."""
+    import json
+
+    path = SHARED_CONFIGS / f"{stem}.json"
+    if not path.is_file():
+        pytest.skip(f"{path} is not available")
+    return json.loads(path.read_text())
+
+
+def op(stage, name: str):
+    """The operator called ``name`` of a report's stage (``report.prefill`` / ``report.decode``)."""
+    return next(o for o in stage.ops if o.name == name)
+
+
 def llama(name="llama-2-7b", D=4096, L=32, N=32, K=32, F=11008, V=32000, window=None) -> ModelSpec:
     """Llama-2-7B by default (Llama 2 paper / model card): D 4096, 32 layers, 32 heads, F 11008."""
     layer = Layer(mixer=Attention(N, K, D // N, rope_dim=D // N, sliding_window=window), ffn=MLP(F, gated=True))

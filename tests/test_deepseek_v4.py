@@ -4,9 +4,7 @@ config and HF's modeling code (transformers/models/deepseek_v4/modeling_deepseek
 
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
 
 import pytest
 
@@ -14,7 +12,8 @@ from llm_roofline import analyze
 from llm_roofline.errors import ConfigError
 from llm_roofline.models.hf_config import spec_from_hf_config
 
-HF_CONFIGS = Path(__file__).resolve().parents[2] / "shared" / "hf-configs"
+from conftest import op, shared_config
+
 H100 = "h100-sxm"
 # V4-Flash: D 4096, 43 layers, 64 heads x 512 (one K = V head), q_lora 1024, rope 64, 8 output groups of
 # 1024, window 128; CSA m 4 with an indexer of 64 heads x 128 (top 512), HCA m 128; 256 experts of 2048,
@@ -24,18 +23,11 @@ HI, DI, TOPK, E, K, F, NS = 64, 128, 512, 256, 6, 2048, 4
 
 
 def raw():
-    path = HF_CONFIGS / "deepseek-ai--DeepSeek-V4-Flash.json"
-    if not path.is_file():
-        pytest.skip(f"{path} is not available")
-    return json.loads(path.read_text())
+    return shared_config("deepseek-ai--DeepSeek-V4-Flash")
 
 
 def v4():
     return spec_from_hf_config(raw(), "deepseek-ai/DeepSeek-V4-Flash")
-
-
-def op(stage, name):
-    return next(o for o in stage.ops if o.name == name)
 
 
 def test_layer_types_from_compress_ratios():

@@ -4,9 +4,6 @@ per-layer embeddings; each value derived by hand from the published config and H
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 
 from llm_roofline import analyze
@@ -14,20 +11,14 @@ from llm_roofline.errors import ConfigError
 from llm_roofline.models.hf_config import spec_from_hf_config
 from llm_roofline.models.spec import MLP, Attention, MLPAndMoE, MoE
 
-HF_CONFIGS = Path(__file__).resolve().parents[2] / "shared" / "hf-configs"
+from conftest import op, shared_config
+
 H100 = "h100-sxm"
 D = 2816  # gemma-4-26B-A4B
 
 
 def gemma4():
-    path = HF_CONFIGS / "google--gemma-4-26B-A4B.json"
-    if not path.is_file():
-        pytest.skip(f"{path} is not available")
-    return spec_from_hf_config(json.loads(path.read_text()), "google/gemma-4-26B-A4B")
-
-
-def op(stage, name):
-    return next(o for o in stage.ops if o.name == name)
+    return spec_from_hf_config(shared_config("google--gemma-4-26B-A4B"), "google/gemma-4-26B-A4B")
 
 
 SLIDING = Attention(16, 8, 256, rope_dim=256, sliding_window=1024, qk_norm=True, v_norm=True)

@@ -4,9 +4,7 @@ from the published sizes and HF's modeling code (transformers/models/qwen3_next/
 
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
 
 import pytest
 
@@ -15,24 +13,15 @@ from llm_roofline.errors import ConfigError
 from llm_roofline.models.hf_config import spec_from_hf_config
 from llm_roofline.models.spec import MLP, Attention, GatedDeltaNet, MoE
 
-HF_CONFIGS = Path(__file__).resolve().parents[2] / "shared" / "hf-configs"
+from conftest import op
+from conftest import shared_config as config
+
 H100 = "h100-sxm"
 QWEN3_NEXT = dict(model_type="qwen3_next", hidden_size=2048, num_hidden_layers=48, num_attention_heads=16,
                   num_key_value_heads=2, head_dim=256, vocab_size=151936, intermediate_size=5120, num_experts=512,
                   num_experts_per_tok=10, moe_intermediate_size=512, shared_expert_intermediate_size=512,
                   linear_num_key_heads=16, linear_num_value_heads=32, linear_key_head_dim=128,
                   linear_value_head_dim=128, max_position_embeddings=262144)
-
-
-def config(name: str) -> dict:
-    path = HF_CONFIGS / f"{name}.json"
-    if not path.is_file():
-        pytest.skip(f"{path} is not available")
-    return json.loads(path.read_text())
-
-
-def op(stage, name):
-    return next(o for o in stage.ops if o.name == name)
 
 
 def qwen35_27b():

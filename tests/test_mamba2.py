@@ -4,9 +4,7 @@ MLP blocks; each value derived by hand from the published config and HF's modeli
 
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
 
 import pytest
 
@@ -15,7 +13,8 @@ from llm_roofline.errors import ConfigError
 from llm_roofline.models.hf_config import spec_from_hf_config
 from llm_roofline.models.spec import MLP, Attention, Mamba2, MoE
 
-HF_CONFIGS = Path(__file__).resolve().parents[2] / "shared" / "hf-configs"
+from conftest import op, shared_config
+
 H100 = "h100-sxm"
 # Nemotron-H-56B: D 8192, 118 blocks "M-M-M-M*-..." (54 Mamba-2, 10 attention, 54 MLP), Mamba-2 256 heads
 # x 64 (d_inner 16384), state 256, 8 groups, conv 4, chunk 128; attention 64 / 8 heads x 128; MLP 32768.
@@ -23,14 +22,7 @@ D, H, P, N, G = 8192, 256, 64, 256, 8
 
 
 def nemotron():
-    path = HF_CONFIGS / "nvidia--Nemotron-H-56B-Base-8K.json"
-    if not path.is_file():
-        pytest.skip(f"{path} is not available")
-    return spec_from_hf_config(json.loads(path.read_text()), "nvidia/Nemotron-H-56B-Base-8K")
-
-
-def op(stage, name):
-    return next(o for o in stage.ops if o.name == name)
+    return spec_from_hf_config(shared_config("nvidia--Nemotron-H-56B-Base-8K"), "nvidia/Nemotron-H-56B-Base-8K")
 
 
 def test_nemotron_h_blocks():

@@ -5,8 +5,6 @@ and the cache, each derived by hand from the published sizes and HF's modeling c
 from __future__ import annotations
 
 import copy
-import json
-from pathlib import Path
 
 import pytest
 
@@ -14,19 +12,10 @@ from llm_roofline import analyze
 from llm_roofline.models.hf_config import spec_from_hf_config
 from llm_roofline.models.spec import LatentAttention, SparseLatentAttention
 
-HF_CONFIGS = Path(__file__).resolve().parents[2] / "shared" / "hf-configs"
+from conftest import op
+from conftest import shared_config as config
+
 H100 = "h100-sxm"
-
-
-def config(name: str) -> dict:
-    path = HF_CONFIGS / f"{name}.json"
-    if not path.is_file():
-        pytest.skip(f"{path} is not available")
-    return json.loads(path.read_text())
-
-
-def op(stage, name):
-    return next(o for o in stage.ops if o.name == name)
 
 
 def names(stage):

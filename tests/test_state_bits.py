@@ -15,14 +15,10 @@ from llm_roofline import analyze, sweep
 from llm_roofline.cli import main
 from llm_roofline.errors import ScenarioError
 
-from conftest import small_hybrid
+from conftest import op, small_hybrid
 
 H100 = "h100-sxm"
 MAMBA = "state-spaces/mamba-2.8b-hf"  # 64 layers, d_inner 2 * 2560 = 5120, d_conv 4, d_state 16
-
-
-def op(stage, name):
-    return next(o for o in stage.ops if o.name == name)
 
 
 @pytest.mark.parametrize(("state_bits", "state_bytes"), [(32, 4), (16, 2), ("bf16", 2), ("fp32", 4)])

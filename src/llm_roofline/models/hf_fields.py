@@ -12,6 +12,7 @@ from ..inputs import describe
 from .limits import LIMITS, limit_of_field
 
 MISSING: Any = object()
+ATTENTION_LAYER_TYPES = ("sliding_attention", "full_attention")  # HF's layer_types of windowed families
 # Largest magnitude of a float field (and of integer fields without a limit of their own, see
 # limits.py): far above any real model, small enough that products of sizes stay finite in float64.
 MAX_SIZE = LIMITS["other"]
@@ -137,13 +138,17 @@ class Fields:
                              f"0..{num_layers - 1}")
         return frozenset(indices)
 
-    def per_layer(self, key: str, item: type, num_layers: int) -> list | None:
-        """An explicit per-layer list (``layer_types``, ``no_rope_layers``...) of num_layers entries."""
+    def per_layer(self, key: str, item: type, num_layers: int, choices: Sequence[str] = ()) -> list | None:
+        """An explicit per-layer list (``layer_types``, ``no_rope_layers``...) of num_layers entries,
+        each one of ``choices`` when given."""
         if not self.has(key):
             return None
         values = self.list(key, item)
         if len(values) != num_layers:
             raise self.error(f"field {key!r} has {len(values)} entries for {num_layers} layers")
+        bad = sorted(set(values) - set(choices)) if choices else []
+        if bad:
+            raise self.error(f"field {key!r}: unsupported value(s) {bad[:5]} (known: {', '.join(choices)})")
         return values
 
     def activation(self, *keys: str, default: str) -> str:
@@ -198,15 +203,5 @@ def window_value(f: Fields) -> int | None:
 
 def layer_type_windows(f: Fields, num_layers: int, window: int | None) -> list[int | None] | None:
     """Per-layer windows from an explicit ``layer_types`` list (Gemma 2/3, newer Qwen2 configs)."""
-    types = f.per_layer("layer_types", str, num_layers)
-    if types is None:
-        return None
-    out: list[int | None] = []
-    for kind in types:
-        if kind == "sliding_attention":
-            out.append(window)
-        elif kind == "full_attention":
-            out.append(None)
-        else:
-            raise f.error(f"field 'layer_types': unsupported layer type {kind!r}")
-    return out
+    types = f.per_layer("layer_types", str, num_layers, ATTENTION_LAYER_TYPES)
+    return None if types is None else [window if kind == "sliding_attention" else None for kind in types]

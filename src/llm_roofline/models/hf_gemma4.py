@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import layer_pattern
-from .hf_fields import Fields, kv_heads_of, tied
+from .hf_fields import ATTENTION_LAYER_TYPES, Fields, kv_heads_of, tied
 from .spec import MLP, Attention, Layer, MLPAndMoE, MoE
 
 NORMS = ("input_layernorm", "post_attention_layernorm", "pre_feedforward_layernorm", "post_feedforward_layernorm")
@@ -32,11 +32,8 @@ def gemma4_kind_rule(f: Fields, num_layers: int) -> tuple[Callable[[int], str], 
     """(kind_at(i), period): ``layer_types`` when given, else every 6th layer full attention; HF forces
     the last layer to full attention either way (a segment of its own for pattern_groups)."""
     last = num_layers - 1
-    kinds = f.per_layer("layer_types", str, num_layers)
+    kinds = f.per_layer("layer_types", str, num_layers, ATTENTION_LAYER_TYPES)
     if kinds is not None:
-        bad = sorted(set(kinds) - {"sliding_attention", "full_attention"})
-        if bad:
-            raise f.error(f"field 'layer_types': unsupported layer type(s) {bad}")
         return (lambda i: "full_attention" if i == last else kinds[i]), num_layers
     return (lambda i: "full_attention" if i == last or (i + 1) % 6 == 0 else "sliding_attention"), 6
 

@@ -68,10 +68,7 @@ def deepseek_parts(f: Fields, *, mlp_layer_types: bool = False) -> DeepseekParts
     first_dense = f.int("first_k_dense_replace", default=0 if not mlp_layer_types else 3, minimum=0)
     parts = dict(num_layers=num_layers, mla=mla, dense=dense, moe=moe)
     if mlp_layer_types and f.has("mlp_layer_types"):
-        kinds = f.per_layer("mlp_layer_types", str, num_layers)
-        if set(kinds) - {"dense", "sparse"}:
-            raise f.error(f"field 'mlp_layer_types' must list 'dense' or 'sparse' for each of the {num_layers} "
-                          f"layers, got {sorted(set(kinds) - {'dense', 'sparse'})}")
+        kinds = f.per_layer("mlp_layer_types", str, num_layers, ("dense", "sparse"))
         return DeepseekParts(**parts, sparse_at=lambda i: kinds[i] == "sparse", period=num_layers, breaks=())
     freq = 1 if mlp_layer_types else f.int("moe_layer_freq", default=1)
     return DeepseekParts(**parts, sparse_at=lambda i: i >= first_dense and i % freq == 0, period=freq,

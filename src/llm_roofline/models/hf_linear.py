@@ -35,12 +35,8 @@ CANONICAL = {"qwen3_next": "qwen3_next", "qwen3_5": "qwen3_5", "qwen3_5_text": "
 def linear_full_at(f: Fields, num_layers: int) -> tuple[Callable[[int], bool], int]:
     """(full_at(i), period): ``layer_types`` ("full_attention" / "linear_attention", one per layer),
     else full attention at every ``full_attention_interval``-th layer."""
-    kinds = f.per_layer("layer_types", str, num_layers)
+    kinds = f.per_layer("layer_types", str, num_layers, ("linear_attention", "full_attention"))
     if kinds is not None:
-        bad = sorted(set(kinds) - {"linear_attention", "full_attention"})
-        if bad:
-            raise f.error(f"field 'layer_types': unsupported layer type(s) {bad}; this family has "
-                          "'linear_attention' and 'full_attention'")
         return (lambda i: kinds[i] == "full_attention"), num_layers
     interval = f.int("full_attention_interval", default=4)
     return (lambda i: (i + 1) % interval == 0), interval

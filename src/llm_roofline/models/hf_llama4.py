@@ -53,12 +53,9 @@ def _llama4(f: Fields, model_type: str) -> dict[str, Any]:
         def rope_at(i: int) -> bool:
             return (i + 1) % interval != 0
 
-    types = f.per_layer("layer_types", str, L)
+    types = f.per_layer("layer_types", str, L, _LAYER_TYPES)
     if types is not None:
         explicit = True
-        bad = next((t for t in types if t not in _LAYER_TYPES), None)
-        if bad is not None:
-            raise f.error(f"field 'layer_types': unsupported layer type {bad!r} (known: {', '.join(_LAYER_TYPES)})")
 
     def chunked_at(i: int) -> bool:
         return types[i] == "chunked_attention" if types is not None else rope_at(i)
