@@ -90,7 +90,8 @@ def analyze(model: str | ModelSpec, hardware: str | Hardware, *, batch_size: int
             state_bits: int | str = DEFAULT_STATE_BITS,
             flash_attention: bool = False, logits_all: bool = False, group_size: int = DEFAULT_GROUP_SIZE,
             scale_bits: int = DEFAULT_SCALE_BITS, efficiency: str | Efficiency | Mapping = "ideal",
-            force_llama_like: bool = False) -> Report:
+            force_llama_like: bool = False, speculative=None, early_exit=None, sparsity=None,
+            kv_eviction=None) -> Report:
     """Roofline analysis of one scenario: per-operator prefill and decode-step tables, totals,
     whole-generation metrics (TTFT, TPOT, e2e, tokens/s) and the memory footprint.
 
@@ -99,6 +100,12 @@ def analyze(model: str | ModelSpec, hardware: str | Hardware, *, batch_size: int
     ``DEFAULT_GEN_LEN`` = 256; 0 leaves TPOT and throughput None). ``state_bits``: the recurrent
     states of Mamba, Mamba-2 and gated delta-net layers (default 32: float32, as transformers keeps
     them); ``kv_bits`` covers the attention KV cache only.
+
+    Fast-decoding techniques (docs/techniques.md), each None (off) or its settings: ``speculative`` (a
+    preset such as ``"eagle3"``, or a mapping such as ``{"method": "draft", "draft_model": "llama-3.2-1b",
+    "k": 4, "alpha": 0.7}``), ``early_exit`` (a share of the layers, or a mapping), ``sparsity``
+    (``{"mlp": 0.2, "heads": 0.5}``), ``kv_eviction`` (``{"method": "h2o", "budget": 1024}``). The report's
+    ``techniques`` then says what was assumed and what changed.
     """
     for name, value in (("batch_size", batch_size), ("prompt_len", prompt_len), ("gen_len", gen_len),
                         ("kv_len", kv_len), ("w_bits", w_bits), ("a_bits", a_bits), ("kv_bits", kv_bits),
@@ -109,11 +116,18 @@ def analyze(model: str | ModelSpec, hardware: str | Hardware, *, batch_size: int
                                   gen_len=gen_len, kv_len=kv_len, w_bits=w_bits, a_bits=a_bits,
                                   kv_bits=kv_bits, state_bits=state_bits, flash_attention=flash_attention,
                                   logits_all=logits_all, group_size=group_size, scale_bits=scale_bits,
-                                  efficiency=efficiency, force_llama_like=force_llama_like), 0)
+                                  efficiency=efficiency, force_llama_like=force_llama_like,
+                                  speculative=speculative, early_exit=early_exit, sparsity=sparsity,
+                                  kv_eviction=kv_eviction), 0)
 
 
-def analyze_many(model, hardware, *, efficiency="ideal", force_llama_like: bool = False, **scenario) -> Analysis:
+def analyze_many(model, hardware, *, efficiency="ideal", force_llama_like: bool = False, speculative=None,
+                 early_exit=None, sparsity=None, kv_eviction=None, **scenario) -> Analysis:
     """The vectorized engine on equal-length lists (or scalars): one Analysis over all of them."""
+    from .techniques.options import resolve_techniques
+
     spec = load_model(model, force_llama_like=force_llama_like)
     device = load_hardware(hardware)
-    return evaluate(spec, device, Scenario.build(**scenario), resolve_efficiency(efficiency, device))
+    techniques = resolve_techniques(speculative=speculative, early_exit=early_exit, sparsity=sparsity,
+                                    kv_eviction=kv_eviction, force_llama_like=force_llama_like)
+    return evaluate(spec, device, Scenario.build(**scenario), resolve_efficiency(efficiency, device), techniques)

@@ -38,9 +38,17 @@ class Analysis:
     memory: Memory
     params_total: float
     params_active: float
+    techniques: object | None = None  # techniques.engine.TechniqueResult when a technique is on
 
 
-def evaluate(model: ModelSpec, hardware: Hardware, scenario: Scenario, efficiency: Efficiency) -> Analysis:
+def evaluate(model: ModelSpec, hardware: Hardware, scenario: Scenario, efficiency: Efficiency,
+             techniques=None) -> Analysis:
+    """``techniques``: a techniques.Techniques; with any switched on, techniques.engine evaluates (the plain
+    path below is untouched, so without one the numbers are exactly those of the plain engine)."""
+    if techniques is not None and techniques.active:
+        from .techniques.engine import evaluate_techniques
+
+        return evaluate_techniques(model, hardware, scenario, efficiency, techniques)
     sc, n = scenario, scenario.size
     prefill = roofline(build_ops(model, sc, "prefill", T=sc.prompt_len, S=sc.prompt_len), sc, hardware,
                        efficiency)
@@ -51,7 +59,7 @@ def evaluate(model: ModelSpec, hardware: Hardware, scenario: Scenario, efficienc
     steps = roofline(build_ops(model, triple, "decode", T=np.ones(3 * n),
                                S=np.concatenate([sc.kv_len, np.zeros(n), np.ones(n)]),
                                apply_window=np.repeat([True, False, False], n)), triple, hardware, efficiency)
-    decode, at0, at1 = _split(steps, n, 3)
+    decode, at0, at1 = split_costs(steps, n, 3)
     prefill_total = stage_totals(prefill, sc.batch_size * sc.prompt_len)
     gen = generation(prefill_total.time_s, at0, at1, sc.prompt_len, sc.gen_len, sc.batch_size,
                      efficiency.kernel_overhead_s)
@@ -66,18 +74,19 @@ def evaluate(model: ModelSpec, hardware: Hardware, scenario: Scenario, efficienc
     )
 
 
-def _split(costs: OpCosts, n: int, parts: int) -> tuple[OpCosts, ...]:
+def split_costs(costs: OpCosts, n: int, parts: int) -> tuple[OpCosts, ...]:
     """Cut costs evaluated on a (parts x n)-long scenario axis into its parts."""
+    return tuple(cost_columns(costs, slice(k * n, (k + 1) * n)) for k in range(parts))
+
+
+def cost_columns(costs: OpCosts, sl: slice) -> OpCosts:
+    """The costs (and their table) of the scenarios ``sl`` of the scenario axis."""
     from dataclasses import fields, replace
 
-    def half(k: int):
-        sl = slice(k * n, (k + 1) * n)
-        table = costs.table
-        table_half = replace(table, **{f.name: getattr(table, f.name)[:, sl] for f in fields(table)
-                                       if isinstance(getattr(table, f.name), np.ndarray)
-                                       and getattr(table, f.name).ndim == 2})
-        arrays = {f.name: getattr(costs, f.name)[:, sl] for f in fields(costs)
-                  if isinstance(getattr(costs, f.name), np.ndarray) and getattr(costs, f.name).ndim == 2}
-        return replace(costs, table=table_half, **arrays)
-
-    return tuple(half(k) for k in range(parts))
+    table = costs.table
+    table_part = replace(table, **{f.name: getattr(table, f.name)[:, sl] for f in fields(table)
+                                   if isinstance(getattr(table, f.name), np.ndarray)
+                                   and getattr(table, f.name).ndim == 2})
+    arrays = {f.name: getattr(costs, f.name)[:, sl] for f in fields(costs)
+              if isinstance(getattr(costs, f.name), np.ndarray) and getattr(costs, f.name).ndim == 2}
+    return replace(costs, table=table_part, **arrays)

@@ -31,6 +31,8 @@ class ScenarioError(RooflineError, ValueError):
 
 
 def kind_cmd(kind: str) -> str:
+    if kind.startswith(("speculative", "technique")):
+        return "techniques"
     return "models" if kind.startswith("model") else "hardware"
 
 

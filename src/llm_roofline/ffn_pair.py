@@ -21,6 +21,11 @@ from .ops import elementwise, norm
 def mlp_and_moe(ops, sz, model: ModelSpec, pair: MLPAndMoE, count, *, src: str, residual: str,
                 norm_kind: str) -> str:
     """``src``: pre_feedforward_layernorm(h); ``residual``: h. Returns the summed output."""
+    with ops.scoped("ffn"):
+        return _mlp_and_moe(ops, sz, model, pair, count, src, residual, norm_kind)
+
+
+def _mlp_and_moe(ops, sz, model: ModelSpec, pair: MLPAndMoE, count, src: str, residual: str, norm_kind: str) -> str:
     D = model.hidden_size
     dense = pair.mlp
     h1 = mlp(ops, sz, model, count, dense.intermediate_size, dense.gated, dense.activation, dense.bias,

@@ -8,6 +8,8 @@ as an array over scenarios; ``count`` says how often the operator occurs in the 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -48,6 +50,9 @@ class OpTable:
     act_write_bytes: np.ndarray
     kv_read_bytes: np.ndarray
     kv_write_bytes: np.ndarray
+    # Where each operator sits: "model" (embedding, final norm, lm_head), "layer" (a decoder layer's norms and
+    # residual adds), "mixer" (its attention / SSM block) or "ffn" (its feed-forward block); () if unknown.
+    scopes: tuple[str, ...] = ()
 
     @cached_property
     def bytes(self) -> np.ndarray:
@@ -81,6 +86,16 @@ class OpTableBuilder:
     n: int
     rows: list[dict] = field(default_factory=list)
     last: str | None = None
+    scope: str = "model"
+
+    @contextmanager
+    def scoped(self, scope: str) -> Iterator[None]:
+        """Operators added inside the block carry ``scope`` (see OpTable.scopes)."""
+        outer, self.scope = self.scope, scope
+        try:
+            yield
+        finally:
+            self.scope = outer
 
     def add(self, name: str, kind: str, count: int, *, flops=0.0, weight_bytes=0.0, act_read=0.0,
             act_write=0.0, kv_read=0.0, kv_write=0.0, params=0, active_params=None, param_bytes=0.0,
@@ -93,7 +108,8 @@ class OpTableBuilder:
             name=name, kind=kind, count=count, flops=flops, weight_bytes=weight_bytes,
             act_read=act_read, act_write=act_write, kv_read=kv_read, kv_write=kv_write,
             params=params, active_params=params if active_params is None else active_params,
-            param_bytes=param_bytes, compute=compute, kv_window=kv_window, kv_chunk=kv_chunk))
+            param_bytes=param_bytes, compute=compute, kv_window=kv_window, kv_chunk=kv_chunk,
+            scope=self.scope))
         return name
 
     def build(self) -> OpTable:
@@ -116,6 +132,7 @@ class OpTableBuilder:
             flops=stack("flops"), param_bytes=stack("param_bytes"), weight_bytes=stack("weight_bytes"),
             act_read_bytes=stack("act_read"), act_write_bytes=stack("act_write"),
             kv_read_bytes=stack("kv_read"), kv_write_bytes=stack("kv_write"),
+            scopes=tuple(r["scope"] for r in rows),
         )
 
 

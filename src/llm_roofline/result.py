@@ -127,11 +127,13 @@ class Report:
     decode: StageResult
     generation: GenerationResult
     memory: MemoryResult
+    techniques: Any = None  # techniques.report.TechniquesReport when a fast-decoding technique is on
 
     def to_dict(self) -> dict:
         return {"model": self.model, "hardware": self.hardware, "scenario": self.scenario,
                 "prefill": self.prefill.to_dict(), "decode": self.decode.to_dict(),
-                "generation": _flat(self.generation), "memory": _flat(self.memory)}
+                "generation": _flat(self.generation), "memory": _flat(self.memory),
+                "techniques": None if self.techniques is None else self.techniques.to_dict()}
 
 
 _OP_COLUMNS = {  # OpResult field -> (object, attribute) in the vectorized results
@@ -161,6 +163,9 @@ def _stage(stage: str, costs: OpCosts, i: int, tokens: int, kv_len: int, totals)
     numbers = {f.name: float(getattr(totals, f.name)[i]) for f in fields(StageTotal) if f.name != "bound"}
     total = StageTotal(**numbers, bound=BOUND_COMPUTE if totals.compute_bound[i] else BOUND_MEMORY)
     return StageResult(stage=stage, tokens=tokens, kv_len=kv_len, ops=tuple(ops), total=total)
+
+
+stage_result = _stage  # for the techniques' extra stages (verify, draft)
 
 
 def model_summary(analysis: Analysis) -> dict:
@@ -204,4 +209,13 @@ def report_at(analysis: Analysis, i: int = 0) -> Report:
                             activations_bytes=float(mem.activations_bytes[i]),
                             total_bytes=float(mem.total_bytes[i]), capacity_bytes=float(mem.capacity_bytes),
                             fits=bool(mem.fits[i]), max_batch_size=int(mem.max_batch_size[i])),
+        techniques=_techniques(a, i),
     )
+
+
+def _techniques(analysis: Analysis, i: int):
+    if analysis.techniques is None:
+        return None
+    from .techniques.report import techniques_report
+
+    return techniques_report(analysis, i)

@@ -111,24 +111,28 @@ def grid(axes: Mapping[str, object]) -> Grid:
 
 def sweep_chunks(model, hardware, *, chunk_points: int = SWEEP_CHUNK_POINTS, efficiency="ideal",
                  flash_attention: bool = False, logits_all: bool = False, group_size: int = DEFAULT_GROUP_SIZE,
-                 scale_bits: int = DEFAULT_SCALE_BITS, force_llama_like: bool = False,
-                 **axes) -> Iterator[SweepResult]:
+                 scale_bits: int = DEFAULT_SCALE_BITS, force_llama_like: bool = False, speculative=None,
+                 early_exit=None, sparsity=None, kv_eviction=None, **axes) -> Iterator[SweepResult]:
     """The grid of :func:`sweep`, ``chunk_points`` rows at a time, in grid order. Everything is
-    validated (and the model and device loaded) before this returns, so errors come before any row."""
+    validated (and the model and device loaded) before this returns, so errors come before any row.
+    Techniques (``speculative``, ``early_exit``, ``sparsity``, ``kv_eviction``) apply to every point."""
     from .api import load_hardware, load_model, resolve_efficiency
+    from .techniques.options import resolve_techniques
 
     if not isinstance(chunk_points, int) or chunk_points < 1:
         raise ScenarioError(f"chunk_points must be a positive integer, got {chunk_points!r}")
     g = grid(axes)
     spec, device = load_model(model, force_llama_like=force_llama_like), load_hardware(hardware)
     eff = resolve_efficiency(efficiency, device)
+    techniques = resolve_techniques(speculative=speculative, early_exit=early_exit, sparsity=sparsity,
+                                    kv_eviction=kv_eviction, force_llama_like=force_llama_like)
     options = dict(flash_attention=flash_attention, logits_all=logits_all, group_size=group_size,
                    scale_bits=scale_bits)
     Scenario.build(**g.fixed, **g.rows(0, 1), **options)  # fixed values and options fail here, not later
 
     def rows(start: int) -> SweepResult:
         scenario = Scenario.build(**g.fixed, **g.rows(start, min(start + chunk_points, g.points)), **options)
-        analysis = evaluate(spec, device, scenario, eff)
+        analysis = evaluate(spec, device, scenario, eff, techniques)
         return SweepResult(analysis=analysis, columns=sweep_columns(analysis))
 
     # No chunk is kept once the next is asked for: memory stays that of one chunk.
@@ -137,14 +141,15 @@ def sweep_chunks(model, hardware, *, chunk_points: int = SWEEP_CHUNK_POINTS, eff
 
 def sweep(model, hardware, *, efficiency="ideal", flash_attention: bool = False, logits_all: bool = False,
           group_size: int = DEFAULT_GROUP_SIZE, scale_bits: int = DEFAULT_SCALE_BITS, force_llama_like: bool = False,
-          **axes) -> SweepResult:
+          speculative=None, early_exit=None, sparsity=None, kv_eviction=None, **axes) -> SweepResult:
     """Every combination of the listed values (a Cartesian grid) in one vectorized call, e.g.
     ``sweep(m, h, batch_size=range(1, 513), prompt_len=[128, 256, ..., 16384])``; at most
     ``MAX_GRID_POINTS`` (100,000) points. An axis not given takes its default
     (``llm_roofline.defaults``: gen_len 256, prompt_len 1024, ...)."""
     return next(sweep_chunks(model, hardware, chunk_points=MAX_GRID_POINTS, efficiency=efficiency,
                              flash_attention=flash_attention, logits_all=logits_all, group_size=group_size,
-                             scale_bits=scale_bits, force_llama_like=force_llama_like, **axes))
+                             scale_bits=scale_bits, force_llama_like=force_llama_like, speculative=speculative,
+                             early_exit=early_exit, sparsity=sparsity, kv_eviction=kv_eviction, **axes))
 
 
 def sweep_columns(a: Analysis) -> dict[str, np.ndarray]:
@@ -163,4 +168,15 @@ def sweep_columns(a: Analysis) -> dict[str, np.ndarray]:
         "weights_bytes": m.weights_bytes, "kv_cache_bytes": m.kv_cache_bytes,
         "activations_bytes": m.activations_bytes, "total_bytes": m.total_bytes,
         "fits": m.fits, "max_batch_size": m.max_batch_size,
-    }
+    } | _technique_columns(a)
+
+
+def _technique_columns(a: Analysis) -> dict[str, np.ndarray]:
+    """With speculative decoding (or lookahead, Jacobi): the tokens per iteration, the verified tokens, one
+    iteration's time at kv_len, TPOT decoding one token per step and the speed-up over it."""
+    t = a.techniques
+    if t is None or t.speculative is None:
+        return {}
+    s, n = t.speculative, a.scenario.size
+    return {"tokens_per_iteration": np.full(n, s.tokens_per_iteration), "verify_tokens": np.full(n, s.verify_tokens),
+            "iteration_time_s": s.iteration_time_s, "one_token_tpot_s": s.one_token_tpot_s, "speedup": s.speedup}
