@@ -51,7 +51,13 @@ class Drafter:
         layer = t.layer_groups[-1].layer
         return replace(t, name=f"{t.name} {s.method} draft", layer_groups=(LayerGroup(layer, s.k if s.method == "mtp"
                                                                                        else 1),),
-                       vocab_size=s.draft_vocab or t.vocab_size, tie_word_embeddings=False, notes=(), warnings=())
+                       vocab_size=self.vocab, tie_word_embeddings=False, notes=(), warnings=())
+
+    @property
+    def vocab(self) -> int:
+        """Rows of the draft head's output layer: its own draft vocabulary (at most the target's), or the
+        target's (shared lm_head)."""
+        return min(self.spec.draft_vocab or self.target.vocab_size, self.target.vocab_size)
 
     def table(self, scenario: Scenario, stage: str, T: np.ndarray, S: np.ndarray,
               apply_window: bool | np.ndarray = True) -> OpTable | None:
@@ -93,9 +99,9 @@ class Drafter:
         table = replace(table, counts=np.where(inside, modules, table.counts))
         lm_head = np.array([n == t.op_name("lm_head") for n in table.names])
         if s.draft_vocab:  # its own output layer, D x draft_vocab (even when the target ties its lm_head)
-            r = s.draft_vocab / t.vocab_size
+            r = self.vocab / t.vocab_size
             table = scaled(table, lm_head, flops=r, weight_bytes=r, act_write_bytes=r)
-            own = s.draft_vocab * t.embedding_width
+            own = self.vocab * t.embedding_width
             table = replace(table, params=np.where(lm_head, own, table.params),
                             active_params=np.where(lm_head, own, table.active_params),
                             param_bytes=np.where(lm_head[:, None], table.weight_bytes, table.param_bytes))
