@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import gemma2_like, llama, sliding_llama, small_mla
 
 import llm_roofline as lr
 from llm_roofline.engine import evaluate
@@ -20,6 +19,8 @@ from llm_roofline.techniques.iteration import AffineStep, iteration_sum
 from llm_roofline.techniques.options import speculative_setting
 from llm_roofline.techniques.settings import Techniques
 from llm_roofline.techniques.speculative import Speculative, expected_tokens, leviathan_speedup
+
+from conftest import gemma2_like, llama, sliding_llama, small_mla
 
 
 def spec_of(**kw) -> Techniques:
