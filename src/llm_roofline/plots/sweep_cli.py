@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 
 from ..cli_scenario import add_scenario_options
+from ..cli_techniques import add_technique_options, techniques_from_args
 from ..defaults import SWEEP_AXES
 from ..limits import SWEEP_CHUNK_POINTS
 from .arguments import hardware_options, positional_args
@@ -34,6 +35,9 @@ columns (SI units; one row per point of the grid):
   weights_bytes, kv_cache_bytes,                the memory footprint
     activations_bytes, total_bytes
   fits, max_batch_size                          against the device's memory
+  tokens_per_iteration, verify_tokens,          with --speculative: an
+    iteration_time_s, one_token_tpot_s,         iteration at kv_len, TPOT of
+    speedup                                     one token per step / tpot_s
 rows: the grid in the column order above (the last listed axis varies fastest)."""
 
 
@@ -44,6 +48,7 @@ def add_sweep_parser(subparsers) -> None:
         epilog=SWEEP_COLUMNS_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     positional_args(p)
     add_scenario_options(p, lists=SWEEP_AXES, title="scenario (each a list: every combination is evaluated)")
+    add_technique_options(p)
     hardware_options(p)
     from ..flags import output_file
 
@@ -78,7 +83,8 @@ def run_sweep(args):
     model = model_of(args)
     chunks = sweep_chunks(model, device, chunk_points=CHUNK_POINTS, efficiency=efficiency_of(args, device),
                           flash_attention=args.flash_attention, logits_all=args.logits_all,
-                          group_size=args.group_size, scale_bits=args.scale_bits, **axes)
+                          group_size=args.group_size, scale_bits=args.scale_bits, **techniques_from_args(args),
+                          **axes)
     total = math.prod(len(v) for v in axes.values() if isinstance(v, list))
     return _stream_sweep(chunks, args.format, ProgressBar("sweep"), -(-total // CHUNK_POINTS))
 
