@@ -1,0 +1,39 @@
+// Requests to the JSON API: the body for the current state, POST with errors that name their field.
+import { app } from "./store.js";
+
+function numberOrText(v) {
+  return /^\d+$/.test(String(v).trim()) ? Number(v) : String(v).trim();
+}
+
+export function requestBody(state = app.state) {
+  const s = state;
+  const body = {
+    batch_size: Number(s.b), prompt_len: Number(s.p), gen_len: Number(s.g),
+    w_bits: numberOrText(s.w), a_bits: numberOrText(s.a), kv_bits: numberOrText(s.kv),
+    flash_attention: s.fa === "1", efficiency: s.eff,
+  };
+  if (app.upload) { body.config = app.upload.config; body.config_name = app.upload.name; } else body.model = s.model;
+  body.hardware = s.hw;
+  if (s.bw) body.memory_bandwidth_bytes_per_s = Number(s.bw) * 1e9;
+  if (s.peak) body.peak_flops_per_s = Number(s.peak) * 1e12;
+  if (s.cap) body.memory_capacity_bytes = Number(s.cap) * 1e9;
+  return body;
+}
+
+export function sweepValues(current, base) {
+  return [...new Set(base.concat([current]).filter((v) => Number.isFinite(v) && v >= 1))].sort((a, b) => a - b);
+}
+export const BATCHES = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024];
+export const LENGTHS = [128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072];
+
+export async function post(path, body, signal) {
+  const res = await fetch(path, { method: "POST", headers: { "content-type": "application/json" },
+    body: JSON.stringify(body), signal });
+  const data = await res.json();
+  if (!res.ok) {
+    const err = new Error(data.detail || `${res.status}`);
+    err.field = data.field;
+    throw err;
+  }
+  return data;
+}
