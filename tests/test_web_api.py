@@ -296,7 +296,7 @@ def test_json_types_are_strict(client, field, value):
 
 def test_non_finite_numbers_are_refused(client):
     for text in ("NaN", "Infinity", "-Infinity"):
-        body = '{"model": "llama-2-7b", "hardware": "a6000", "compute_fraction": %s}' % text
+        body = '{"model": "llama-2-7b", "hardware": "a6000", "compute_fraction": ' + text + "}"
         response = client.post("/api/analyze", content=body, headers={"content-type": "application/json"})
         assert_422(response, "compute_fraction", "(0, 1]")
 
@@ -337,7 +337,7 @@ def test_responses_are_strict_json(client):
                      client.post("/api/sweep", json={**BASE, "gen_len": 0, "batch_size": [1, 2]}),
                      client.get("/api/meta"), client.get("/api/hardware")):
         assert response.status_code == 200
-        json.loads(response.text, parse_constant=lambda c: pytest.fail(f"{c} in {response.url}"))
+        json.loads(response.text, parse_constant=lambda c, url=response.url: pytest.fail(f"{c} in {url}"))
 
 
 def test_defaults_are_the_python_apis(client):

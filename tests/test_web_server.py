@@ -75,7 +75,8 @@ def test_hosts_for_wildcard_and_named_binds():
     assert not host_allowed("evil.example:8000", wildcard)  # a name needs DNS, which can be rebound
     named = hosts_for("0.0.0.0", ("gpu-box.lan",))
     assert host_allowed("gpu-box.lan:8000", named) and not host_allowed("other.lan", named)
-    assert host_allowed("192.168.1.7", hosts_for("192.168.1.7")) and not host_allowed("10.1.1.1", hosts_for("192.168.1.7"))
+    bound = hosts_for("192.168.1.7")
+    assert host_allowed("192.168.1.7", bound) and not host_allowed("10.1.1.1", bound)
 
 
 def test_foreign_host_header_is_refused(quick_url):
