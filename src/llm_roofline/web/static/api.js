@@ -20,12 +20,6 @@ export function requestBody(state = app.state) {
   return body;
 }
 
-export function sweepValues(current, base) {
-  return [...new Set(base.concat([current]).filter((v) => Number.isFinite(v) && v >= 1))].sort((a, b) => a - b);
-}
-export const BATCHES = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024];
-export const LENGTHS = [128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072];
-
 export async function post(path, body, signal) {
   const res = await fetch(path, { method: "POST", headers: { "content-type": "application/json" },
     body: JSON.stringify(body), signal });

@@ -1,16 +1,18 @@
 // The page: state (in the URL) -> requests to the API -> graph, operator details, charts, tables.
-import { BATCHES, LENGTHS, post, requestBody, sweepValues } from "./api.js";
+import { post, requestBody } from "./api.js";
 import { $ } from "./dom.js";
 import { bindForm, fillForm, modelInfo } from "./form.js";
 import { drawLayer, drawModel } from "./graph.js";
 import { renderMemory } from "./memory.js";
-import { clearError, setStatus, showError } from "./messages.js";
+import { findHardware, findModel } from "./catalog.js";
+import { addNotice, clearError, setStatus, showError, showNotice } from "./messages.js";
 import { renderMetrics, renderSummary } from "./metrics.js";
 import { renderOp, renderRoofline } from "./operator.js";
-import { app, DEFAULTS, onStateChange, select, selectedOp, setState, STAGE_NAMES, stageGraph, stageOps } from "./store.js";
-import { renderSweeps } from "./sweeps.js";
+import { app, DEFAULTS, FORMAT_LABELS, FORMATS, onStateChange, select, selectedOp, setState, STAGE_NAMES, stageGraph,
+  stageOps } from "./store.js";
+import { fetchSweeps, renderSweeps } from "./sweeps.js";
 import { renderTable } from "./table.js";
-import { b64decode, readUrl, writeUrl } from "./urlstate.js";
+import { checkState, readUrl, writeUrl } from "./urlstate.js";
 
 function schedule() {
   clearTimeout(app.timer);
@@ -30,21 +32,23 @@ async function refresh() {
     const view = await post("/api/view", body, controller.signal);
     if (seq !== app.seq) return;
     app.view = view;
+    if (app.checkOp) {
+      app.checkOp = false;
+      if (!stageOps().some((o) => o.name === app.state.op)) {
+        addNotice(`op=${app.state.op.slice(0, 60)}: no such operator in this stage; showing the one that takes the most time`);
+        setState({ op: "" }, { fetch: false });
+      }
+    }
     clearError();
     delete document.body.dataset.stale;
     render();
     setStatus(`${Math.round(performance.now() - t0)} ms`);
     document.body.dataset.ready = String(seq);
     document.body.dataset.loading = "";
-    const batches = sweepValues(Number(body.batch_size), BATCHES);
-    const lengths = sweepValues(Number(body.prompt_len), LENGTHS);
-    const [sb, ss] = await Promise.allSettled([
-      post("/api/sweep", { ...body, batch_size: batches }, controller.signal),
-      post("/api/sweep", { ...body, prompt_len: lengths }, controller.signal),
-    ]);
+    const sweeps = await fetchSweeps(body, view.report, controller.signal);
     if (seq !== app.seq) return;
-    app.sweepBatch = sb.status === "fulfilled" ? sb.value : null;
-    app.sweepSeq = ss.status === "fulfilled" ? ss.value : null;
+    app.sweepBatch = sweeps.batch;
+    app.sweepSeq = sweeps.seq;
     renderSweeps();
     document.body.dataset.sweeps = String(seq);
   } catch (err) {
@@ -90,17 +94,26 @@ function renderGraph() {
     $("graph-title").textContent = `Decoder layer × ${v.graph.num_layers}${kinds} · ${STAGE_NAMES[app.state.stage]}`;
     drawLayer(container, { graph, meta, ops: byName, selected: sel?.name, onSelect: select });
   }
-  // Fit wide graphs to the panel (down to 70 %), scroll beyond that.
-  const svg = container.querySelector("svg");
-  if (svg) {
-    const w = Number(svg.getAttribute("width")), h = Number(svg.getAttribute("height"));
-    const avail = container.clientWidth - 2;
-    const k = Math.max(0.7, Math.min(1, avail / w));
-    svg.setAttribute("width", Math.round(w * k));
-    svg.setAttribute("height", Math.round(h * k));
-  }
+  fitGraph(container);
   container.scrollTop = scroll;
   for (const r of document.querySelectorAll('input[name="view"]')) r.checked = r.value === app.state.view;
+}
+
+// A graph wider than its panel takes the whole row (the operator panel moves below it) and is
+// scaled down to at most MIN_GRAPH_SCALE (names stay >= ~10 px); beyond that the panel scrolls.
+const MIN_GRAPH_SCALE = 0.9;
+
+function fitGraph(container) {
+  const svg = container.querySelector("svg");
+  const row = container.closest(".row");
+  if (!svg) return;
+  const w = Number(svg.getAttribute("width")), h = Number(svg.getAttribute("height"));
+  row.classList.remove("graph-wide");
+  if (w * MIN_GRAPH_SCALE > container.clientWidth - 2) row.classList.add("graph-wide");
+  const k = Math.max(MIN_GRAPH_SCALE, Math.min(1, (container.clientWidth - 2) / w));
+  svg.setAttribute("width", Math.round(w * k));
+  svg.setAttribute("height", Math.round(h * k));
+  svg.dataset.scale = String(k);
 }
 
 function bindResize() {
@@ -115,23 +128,35 @@ function bindResize() {
 }
 
 // --- start ---------------------------------------------------------------------------------------
+/** The page's defaults are the API's (GET /api/meta: llm_roofline.analyze's own defaults). */
+function useApiDefaults(d) {
+  if (!d) return;
+  const bits = (v) => String(v);
+  Object.assign(DEFAULTS, { b: String(d.batch_size), p: String(d.prompt_len), g: String(d.gen_len), w: bits(d.w_bits),
+    a: bits(d.a_bits), kv: bits(d.kv_bits), fa: d.flash_attention ? "1" : "0", eff: d.efficiency });
+}
+
+function describe(key, value) {
+  if (["w", "a", "kv"].includes(key)) return FORMAT_LABELS[value] || value;
+  return value === "" ? "none" : value;
+}
+
 async function start() {
-  app.state = readUrl(DEFAULTS);
   if (window.innerWidth < 760) $("controls-fold").open = false;
   const [models, hardware, meta] = await Promise.all(["/api/models", "/api/hardware", "/api/meta"].map(
     (p) => fetch(p).then((r) => r.json())));
   app.models = models;
   app.hardware = hardware;
   app.meta = meta;
-  if (app.state.cfg) {
-    try {
-      app.upload = { config: JSON.parse(b64decode(app.state.cfg)), name: app.state.cfgname || "uploaded model" };
-    } catch {
-      app.upload = null;
-      app.state.cfg = "";
-      showError("the link's uploaded config could not be read; showing the catalog model", "model");
-    }
-  }
+  useApiDefaults(meta.defaults);
+  const checked = checkState(readUrl(DEFAULTS), { defaults: DEFAULTS, formats: [...new Set(FORMATS.concat(meta.formats))],
+    bits: meta.bits, limits: meta.limits, stages: STAGE_NAMES, views: ["layer", "model"], findModel, findHardware,
+    query: new URLSearchParams(location.search), describe });
+  app.state = checked.state;
+  app.upload = checked.upload;
+  app.checkOp = Boolean(app.state.op);  // the link's operator is checked against the first view
+  showNotice(checked.problems);
+  $("notice-close").addEventListener("click", () => showNotice([]));
   onStateChange(schedule, render);
   bindForm();
   bindResize();

@@ -4,6 +4,7 @@ import { findHardware, findModel, peak16 } from "./catalog.js";
 import { $, download } from "./dom.js";
 import { si } from "./fmt.js";
 import { setStatus, showError } from "./messages.js";
+import { bindPicker, norm } from "./picker.js";
 import { app, DEFAULTS, FORMAT_LABELS, FORMATS, setState } from "./store.js";
 import { b64encode } from "./urlstate.js";
 
@@ -12,6 +13,7 @@ export function fillForm() {
   const m = findModel(s.model);
   $("model").value = app.upload ? "" : (m ? m.id : s.model);
   $("model").placeholder = app.upload ? `uploaded: ${app.upload.name}` : "e.g. llama-2-7b";
+  for (const id of ["model", "hardware"]) $(id).classList.remove("editing");
   $("clear-upload").hidden = !app.upload;
   const h = findHardware(s.hw);
   $("hardware").value = h ? h.name : s.hw;
@@ -29,20 +31,30 @@ export function fillForm() {
   $("batch-slider").value = String(Math.log2(Math.max(1, Number(s.b) || 1)));
   $("prompt").value = s.p;
   $("gen").value = s.g;
-  $("w-bits").value = s.w;
-  $("a-bits").value = s.a;
-  $("kv-bits").value = s.kv;
+  for (const [id, key] of [["w-bits", "w"], ["a-bits", "a"], ["kv-bits", "kv"]]) setSelect($(id), s[key]);
   $("flash").checked = s.fa === "1";
   $("efficiency").value = s.eff;
   modelInfo();
   hwInfo();
 }
 
+/** Select a value, adding its option first when a link asks for one the list lacks (e.g. 3 bits, tf32). */
+function setSelect(select, value) {
+  if (![...select.options].some((o) => o.value === value)) {
+    const o = document.createElement("option");
+    o.value = value;
+    o.textContent = /^\d+$/.test(value) ? `${value}-bit` : value;
+    select.appendChild(o);
+  }
+  select.value = value;
+}
+
 export function modelInfo() {
   const m = app.upload ? null : findModel(app.state.model);
   const r = app.view?.report;
+  $("model-resolved").textContent = app.upload ? `uploaded: ${app.upload.name}` : (m ? m.id : app.state.model);
   let text = "";
-  if (app.upload) text = `Uploaded config.json: ${app.upload.name}`;
+  if (app.upload) text = "Uploaded config.json";
   else if (m) text = m.description || m.family;
   if (r) text += `${text ? " · " : ""}${si(r.model.params_total)} params, ${r.model.num_layers} layers`;
   $("model-info").textContent = text;
@@ -50,59 +62,51 @@ export function modelInfo() {
 
 function hwInfo() {
   const h = findHardware(app.state.hw);
+  $("hw-resolved").textContent = h ? h.name : app.state.hw;
   if (!h) { $("hw-info").textContent = ""; return; }
   $("hw-info").textContent = `${si(h.memory_bandwidth_bytes_per_s, "B/s")} · ${si(h.memory_capacity_bytes, "B")} · ` +
     `${si(peak16(h), "FLOP/s")} (16-bit)`;
 }
 
-
 export function bindForm() {
   const opts = FORMATS.map((f) => `<option value="${f}">${FORMAT_LABELS[f] || f}</option>`).join("");
   for (const id of ["w-bits", "a-bits", "kv-bits"]) $(id).innerHTML = opts;
-  $("model-list").replaceChildren(...app.models.map((m) => {
-    const o = document.createElement("option");
-    o.value = m.id;
-    o.label = [m.aliases.join(", "), m.description].filter(Boolean).join(" · ");
-    return o;
-  }));
-  $("hardware-list").replaceChildren(...app.hardware.map((h) => {
-    const o = document.createElement("option");
-    o.value = h.name;
-    o.label = `${h.vendor} · ${si(h.memory_bandwidth_bytes_per_s, "B/s")} · ${si(h.memory_capacity_bytes, "B")}` +
-      (h.aliases.length ? ` · ${h.aliases.slice(0, 3).join(", ")}` : "");
-    return o;
-  }));
-
-  const pickModel = (commit) => {
-    const el = $("model");
-    const m = findModel(el.value);
-    el.classList.toggle("invalid", commit && !m && el.value.trim() !== "");
-    if (m && (m.id !== app.state.model || app.upload)) {
-      app.upload = null;
-      el.value = m.id;
-      setState({ model: m.id, cfg: "", cfgname: "", op: "" });
+  bindPicker($("model"), $("model-suggest"), {
+    entries: () => app.models.map((m) => ({ value: m.id, label: m.id,
+      detail: [m.aliases.join(", "), m.description].filter(Boolean).join(" · "),
+      keys: [m.id, m.id.split("/").pop(), ...m.aliases, m.family || ""].map(norm) })),
+    exact: (text) => { const m = findModel(text); return m ? { value: m.id, label: m.id } : null; },
+    current: () => (app.upload ? null : { value: app.state.model, label: app.state.model }),
+    onPick: (e) => {
+      $("model").value = e.value;
+      if (e.value !== app.state.model || app.upload) {
+        app.upload = null;
+        setState({ model: e.value, cfg: "", cfgname: "", op: "" });
+      }
       fillForm();
-    } else if (commit && !m && el.value.trim()) {
-      showError(`model: '${el.value.trim()}' is not in the catalog; pick one from the list or upload a config.json`, "model");
-    }
-  };
-  $("model").addEventListener("input", () => pickModel(false));
-  $("model").addEventListener("change", () => pickModel(true));
-
-  const pickHardware = (commit) => {
-    const el = $("hardware");
-    const h = findHardware(el.value);
-    el.classList.toggle("invalid", commit && !h && el.value.trim() !== "");
-    if (h && h.name !== app.state.hw) {
-      el.value = h.name;
-      setState({ hw: h.name, bw: "", peak: "", cap: "" });
+    },
+    onReject: (text, found) => showError(found.length
+      ? `model: '${text}' matches ${found.length} catalog models (${found.slice(0, 4).map((e) => e.value).join(", ")}` +
+        `${found.length > 4 ? ", …" : ""}); pick one from the list`
+      : `model: '${text}' is not in the catalog; pick one from the list or upload a config.json`, "model"),
+  });
+  bindPicker($("hardware"), $("hardware-suggest"), {
+    entries: () => app.hardware.map((h) => ({ value: h.name, label: h.name,
+      detail: `${h.vendor} · ${si(h.memory_bandwidth_bytes_per_s, "B/s")} · ${si(h.memory_capacity_bytes, "B")}` +
+        (h.aliases.length ? ` · ${h.aliases.slice(0, 3).join(", ")}` : ""),
+      keys: [h.name, ...h.aliases].map(norm) })),
+    exact: (text) => { const h = findHardware(text); return h ? { value: h.name, label: h.name } : null; },
+    current: () => ({ value: app.state.hw, label: app.state.hw }),
+    onPick: (e) => {
+      $("hardware").value = e.value;
+      if (e.value !== app.state.hw) setState({ hw: e.value, bw: "", peak: "", cap: "" });
       fillForm();
-    } else if (commit && !h && el.value.trim()) {
-      showError(`hardware: '${el.value.trim()}' is not in the catalog; pick one from the list`, "hardware");
-    }
-  };
-  $("hardware").addEventListener("input", () => pickHardware(false));
-  $("hardware").addEventListener("change", () => pickHardware(true));
+    },
+    onReject: (text, found) => showError(found.length
+      ? `hardware: '${text}' matches ${found.length} devices (${found.slice(0, 4).map((e) => e.value).join(", ")}` +
+        `${found.length > 4 ? ", …" : ""}); pick one from the list`
+      : `hardware: '${text}' is not in the catalog; pick one from the list`, "hardware"),
+  });
 
   $("custom-hw").addEventListener("change", () => {
     const on = $("custom-hw").checked;

@@ -20,3 +20,22 @@ export function clearError() {
   $("error").hidden = true;
   for (const id of Object.values(FIELD_INPUTS)) $(id).classList.remove("invalid");
 }
+
+/** A persistent message about the link the page was opened with (until the reader dismisses it). */
+export function showNotice(lines) {
+  const box = $("notice");
+  if (!lines.length) { box.hidden = true; return; }
+  const list = box.querySelector("ul");
+  list.replaceChildren(...lines.map((line) => {
+    const li = document.createElement("li");
+    li.textContent = line;
+    return li;
+  }));
+  box.hidden = false;
+}
+
+export function addNotice(line) {
+  const box = $("notice");
+  const items = [...box.querySelectorAll("li")].map((li) => li.textContent);
+  showNotice(box.hidden ? [line] : items.concat([line]));
+}

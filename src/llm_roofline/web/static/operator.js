@@ -1,5 +1,5 @@
 // The selected operator's numbers and roofline, and the roofline of every operator of the stage.
-import { rooflineChart } from "./charts.js";
+import { rooflineChart } from "./roofline.js";
 import { $, esc } from "./dom.js";
 import { int, intensity, pct, secs, si } from "./fmt.js";
 import { app, select, selectedOp, STAGE_NAMES, stageOps } from "./store.js";
@@ -78,6 +78,7 @@ export function renderRoofline() {
   const sel = selectedOp(ops);
   const { points, bw, peaks } = rooflineInputs(ops);
   $("roofline-title").textContent = `Roofline: every operator · ${STAGE_NAMES[app.state.stage]}`;
-  rooflineChart($("roofline"), { ops: points, bandwidth: bw, peaks, selected: sel?.name, onSelect: select });
+  rooflineChart($("roofline"), { ops: points, bandwidth: bw, peaks, selected: sel?.name, onSelect: select,
+    list: $("roofline-points") });
 }
 
