@@ -108,3 +108,57 @@ def si(value: float, unit: str = "") -> str:
 
 def _num(x: float) -> str:
     return str(int(x)) if x == int(x) else repr(x)
+
+
+# --- geometry of what the page drew ------------------------------------------------------------------
+
+# For the chart under ``sel``: each label's outline (its text box through its transform: a rotated
+# label is a rotated rectangle), the points (circles), sampled marker lines and ceilings, the plot box
+# (from the axis lines), in the SVG's user units (= CSS pixels: the charts are drawn at their size).
+CHART_GEOMETRY_JS = (Path(__file__).parent / "web_geometry.js").read_text()
+
+
+def chart_geometry(page, selector: str) -> dict:
+    return page.evaluate(CHART_GEOMETRY_JS, selector)
+
+
+def _shrunk(poly: list, by: float) -> list:
+    cx = sum(p[0] for p in poly) / len(poly)
+    cy = sum(p[1] for p in poly) / len(poly)
+    out = []
+    for x, y in poly:
+        d = ((x - cx) ** 2 + (y - cy) ** 2) ** 0.5 or 1.0
+        out.append((x - by * (x - cx) / d, y - by * (y - cy) / d))
+    return out
+
+
+def overlap(a: list, b: list, tolerance: float = 0.5) -> bool:
+    """Whether two convex polygons overlap by more than ``tolerance`` pixels (separating axes)."""
+    a, b = _shrunk(a, tolerance), _shrunk(b, tolerance)
+    for poly in (a, b):
+        for i in range(len(poly)):
+            (x0, y0), (x1, y1) = poly[i], poly[(i + 1) % len(poly)]
+            nx, ny = y0 - y1, x1 - x0
+            pa = [x * nx + y * ny for x, y in a]
+            pb = [x * nx + y * ny for x, y in b]
+            if max(pa) <= min(pb) or max(pb) <= min(pa):
+                return False
+    return True
+
+
+def inside(point, poly: list) -> bool:
+    """Whether a point is strictly inside a convex polygon (corners in order)."""
+    signs = []
+    for i in range(len(poly)):
+        (x0, y0), (x1, y1) = poly[i], poly[(i + 1) % len(poly)]
+        signs.append((x1 - x0) * (point[1] - y0) - (y1 - y0) * (point[0] - x0))
+    return all(s > 0 for s in signs) or all(s < 0 for s in signs)
+
+
+def square(x: float, y: float, r: float) -> list:
+    return [(x - r, y - r), (x + r, y - r), (x + r, y + r), (x - r, y + r)]
+
+
+def within(poly: list, box: dict, tolerance: float = 1.0) -> bool:
+    return all(box["left"] - tolerance <= x <= box["right"] + tolerance
+               and box["top"] - tolerance <= y <= box["bottom"] + tolerance for x, y in poly)

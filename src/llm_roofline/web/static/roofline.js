@@ -6,7 +6,9 @@ import { intensity, si } from "./fmt.js";
 import { disc, placeLabel, segments } from "./labels.js";
 import { svgEl, title } from "./svg.js";
 
-const COINCIDENT_PX = 7;  // points closer than this (centre to centre) are one group in the list
+// Points whose centres are closer than this, or than either's radius (one dot hides the other's
+// centre), are one group in the list.
+const COINCIDENT_PX = 7;
 
 /**
  * ops: [{name, intensity, perf, bound, share, peak}]; peaks: [{value, name, main}].
@@ -77,11 +79,20 @@ export function rooflineChart(container, { ops, bandwidth, peaks, selected = nul
   for (const pv of [...peakValues].reverse()) {
     const names = peaks.filter((p) => p.value === pv).map((p) => p.name).join("/");
     const py = y(pv), rx = x(pv / bandwidth);
-    placeLabel(svg, `${names} peak ${powLabel(pv, "FLOP/s")}`, "ceiling-label", [
-      { x: box.right - 4, y: py - 5, anchor: "end" }, { x: box.right - 4, y: py + 13, anchor: "end" },
-      { x: rx + 8, y: py - 5 }, { x: rx + 8, y: py + 13 }, { x: (rx + box.right) / 2, y: py - 5, anchor: "middle" },
-      { x: (rx + box.right) / 2, y: py + 13, anchor: "middle" }, { x: rx - 8, y: py - 5, anchor: "end" },
-    ], obstacles, inner);
+    const candidates = [{ x: box.right - 4, y: py - 5, anchor: "end" }, { x: box.right - 4, y: py + 13, anchor: "end" }];
+    for (const f of [0, 0.25, 0.5]) {  // along the roof, right of the ridge
+      const lx = rx + 8 + f * (box.right - rx);
+      candidates.push({ x: lx, y: py - 5 }, { x: lx, y: py + 13 });
+    }
+    for (const f of [0, 0.3, 0.6]) {  // over the memory slope, at the roof's height
+      const lx = rx - 8 - f * (rx - box.left);
+      candidates.push({ x: lx, y: py - 5, anchor: "end" }, { x: lx, y: py + 13, anchor: "end" });
+    }
+    // The full label where it fits, else a shorter one; the main chart always shows one.
+    const value = powLabel(pv, "FLOP/s");
+    const texts = [`${names} peak ${value}`, `${names} ${value}`, names];
+    texts.some((text, k) => placeLabel(svg, text, "ceiling-label", candidates, obstacles, inner,
+      { required: k === texts.length - 1 && !focus }));
   }
   const rx = x(ridge);
   placeLabel(svg, `ridge ${intensity(ridge)} FLOP/B`, "ridge-label", [
@@ -93,22 +104,18 @@ export function rooflineChart(container, { ops, bandwidth, peaks, selected = nul
     const angle = Math.atan2(by - ay, bx - ax) * 180 / Math.PI;
     const nx = Math.sin(angle * Math.PI / 180), ny = -Math.cos(angle * Math.PI / 180);  // unit normal, upwards
     const candidates = [];
-    for (const t of [0.12, 0.25, 0.4, 0.55, 0.7, 0.04, 0.85]) {
+    for (const t of [0.12, 0.25, 0.4, 0.55, 0.7, 0.04, 0.85, 0.18, 0.32, 0.47, 0.62, 0.77]) {
       const px = ax + t * (bx - ax), py = ay + t * (by - ay);
-      candidates.push({ x: px + 5 * nx, y: py + 5 * ny, angle }, { x: px - 14 * nx, y: py - 14 * ny, angle });
+      for (const off of [5, -14, 16, -25]) candidates.push({ x: px + off * nx, y: py + off * ny, angle });
     }
     placeLabel(svg, `${powLabel(bandwidth, "B/s")} memory`, "ceiling-label", candidates, obstacles, inner,
       { required: false });
   }
   if (lo) {
     const p = screen.get(lo.name);
-    const d = Math.max(p.r, focus ? 6 : 0) + 4;
-    placeLabel(svg, lo.name, "pt-label", [
-      { x: p.x + d, y: p.y - d }, { x: p.x + d, y: p.y + d + 8 }, { x: p.x - d, y: p.y - d, anchor: "end" },
-      { x: p.x - d, y: p.y + d + 8, anchor: "end" }, { x: p.x, y: p.y - d - 2, anchor: "middle" },
-      { x: p.x, y: p.y + d + 11, anchor: "middle" }, { x: p.x + d + 14, y: p.y - d - 14 },
-      { x: p.x - d - 14, y: p.y + d + 22, anchor: "end" },
-    ], obstacles, inner);
+    // The operator's own chart names it in its caption: there the label is only drawn where it fits.
+    placeLabel(svg, lo.name, "pt-label", around(p.x, p.y, Math.max(p.r, focus ? 6 : 0), box), obstacles, inner,
+      { required: !focus });
   }
   const groups = coincident(plotted, screen);
   for (const g of groups) {  // how many operators share a dot, where there is room to say so
@@ -126,12 +133,12 @@ export function rooflineChart(container, { ops, bandwidth, peaks, selected = nul
   return svg;
 }
 
-/** Operators whose dots overlap on screen, grouped (single-link within COINCIDENT_PX), left to right. */
+/** Operators whose dots coincide on screen, grouped (single link), left to right. */
 export function coincident(plotted, screen) {
   const groups = [];
   for (const o of [...plotted].sort((a, b) => a.intensity - b.intensity || b.perf - a.perf)) {
     const p = screen.get(o.name);
-    const near = groups.filter((g) => g.points.some((q) => Math.hypot(q.x - p.x, q.y - p.y) < COINCIDENT_PX));
+    const near = groups.filter((g) => g.points.some((q) => Math.hypot(q.x - p.x, q.y - p.y) < Math.max(COINCIDENT_PX, p.r, q.r)));
     const merged = { ops: [o], points: [p] };
     for (const g of near) {
       merged.ops.push(...g.ops);
@@ -180,4 +187,17 @@ function pointList(container, groups, { selected, onSelect }) {
     ol.append(li);
   }
   container.append(head, ol);
+}
+
+/** Label positions around a point of radius r, nearest first: beside, above, below, then further out. */
+function around(px, py, r, box) {
+  const out = [];
+  for (const ring of [4, 14, 28]) {
+    const d = r + ring;
+    for (const dy of [-d, d + 8, -d - 10, d + 18]) {
+      out.push({ x: px + d, y: py + dy }, { x: px - d, y: py + dy, anchor: "end" }, { x: px, y: py + dy, anchor: "middle" },
+        { x: box.right - 4, y: py + dy, anchor: "end" }, { x: box.left + 6, y: py + dy });
+    }
+  }
+  return out;
 }
