@@ -14,6 +14,7 @@ import llm_roofline as lr
 
 from web_page import (
     chart_geometry,
+    element_screenshot,
     inside,
     metric,
     new_page,
@@ -134,6 +135,7 @@ def test_shading_starts_exactly_at_the_memory_limit(web_page, web_url, artifacts
     assert mem["overfill"]["x"] == pytest.approx(_crossing(top, cap_y), abs=1.5)
     # And in pixels: left of the edge the latency chart is not red, right of it it is.
     _assert_red_only_beyond(web_page, "#sw-lat-batch", artifacts)
+    element_screenshot(web_page, "section.panel:has(.sweeps)", artifacts, "web-sweeps.png", doc=True)
 
 
 def _assert_red_only_beyond(page, selector: str, artifacts) -> None:
@@ -227,5 +229,7 @@ def test_moe_and_hybrid_graphs_readable_and_on_screen_at_1440(chromium, web_url,
         assert graph["left"] <= box["x"] and box["x"] + box["width"] <= graph["right"], (name, box, graph)
         assert 0 <= box["y"] and box["y"] + box["height"] <= 900, (name, box)
     screenshot(page, artifacts, f"graph-{model}-1440.png")
+    if model == "deepseek-v3":
+        element_screenshot(page, "section.graph-panel", artifacts, "web-moe.png", doc=True)
     page.context.close()
     assert not page.errors, page.errors

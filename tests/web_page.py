@@ -42,6 +42,14 @@ def screenshot(page, artifacts: Path, name: str, doc: bool = False, **options) -
     return path
 
 
+def element_screenshot(page, selector: str, artifacts: Path, name: str, doc: bool = False) -> Path:
+    """A screenshot of one element as it sits in the page (the sticky top bar stays at the top of the
+    page instead of covering the element, as it would once the element is scrolled to)."""
+    page.evaluate("() => window.scrollTo(0, 0)")
+    box = page.locator(selector).bounding_box()
+    return screenshot(page, artifacts, name, doc=doc, full_page=True, clip=box)
+
+
 # --- driving the page ------------------------------------------------------------------------------
 
 def ready(page) -> str:

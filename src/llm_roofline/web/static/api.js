@@ -20,14 +20,23 @@ export function requestBody(state = app.state) {
   return body;
 }
 
+/** POST JSON; a 503 (server busy) is retried after its Retry-After (at most twice, at most 5 s each). */
 export async function post(path, body, signal) {
-  const res = await fetch(path, { method: "POST", headers: { "content-type": "application/json" },
-    body: JSON.stringify(body), signal });
-  const data = await res.json();
-  if (!res.ok) {
-    const err = new Error(data.detail || `${res.status}`);
-    err.field = data.field;
-    throw err;
+  for (let attempt = 0; ; attempt++) {
+    const res = await fetch(path, { method: "POST", headers: { "content-type": "application/json" },
+      body: JSON.stringify(body), signal });
+    const data = await res.json();
+    if (res.status === 503 && attempt < 2) {
+      const wait = Math.min(5, Number(res.headers.get("retry-after")) || 1);
+      await new Promise((resolve) => setTimeout(resolve, 1000 * wait));
+      if (signal?.aborted) throw new DOMException("aborted", "AbortError");
+      continue;
+    }
+    if (!res.ok) {
+      const err = new Error(data.detail || `${res.status}`);
+      err.field = data.field;
+      throw err;
+    }
+    return data;
   }
-  return data;
 }
