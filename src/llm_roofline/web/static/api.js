@@ -25,7 +25,7 @@ export async function post(path, body, signal) {
   for (let attempt = 0; ; attempt++) {
     const res = await fetch(path, { method: "POST", headers: { "content-type": "application/json" },
       body: JSON.stringify(body), signal });
-    const data = await res.json();
+    const data = await res.json().catch(() => ({ detail: `${res.status} ${res.statusText}` }));  // a plain-text 503
     if (res.status === 503 && attempt < 2) {
       const wait = Math.min(5, Number(res.headers.get("retry-after")) || 1);
       await new Promise((resolve) => setTimeout(resolve, 1000 * wait));
