@@ -6,6 +6,7 @@ import { si } from "./fmt.js";
 import { setStatus, showError } from "./messages.js";
 import { bindPicker, norm } from "./picker.js";
 import { app, DEFAULTS, FORMAT_LABELS, FORMATS, setState } from "./store.js";
+import { fillTechniques } from "./techniques.js";
 import { b64encode } from "./urlstate.js";
 
 export function fillForm() {
@@ -34,6 +35,7 @@ export function fillForm() {
   for (const [id, key] of [["w-bits", "w"], ["a-bits", "a"], ["kv-bits", "kv"]]) setSelect($(id), s[key]);
   $("flash").checked = s.fa === "1";
   $("efficiency").value = s.eff;
+  if ($("spec").options.length) fillTechniques();
   modelInfo();
   hwInfo();
 }
