@@ -53,3 +53,21 @@ def test_figure_errors_are_one_line(tmp_path, capsys):
     assert "--acceptance" in capsys.readouterr().err
     assert main(["plot", "techniques", "llama-3.1-8b", "h100-sxm", "-o", out, "--only", "nope"]) == 2
     assert "unknown technique" in capsys.readouterr().err
+
+
+def test_gain_data_is_the_engines(llama2_7b, a6000):
+    g = d.gains(llama2_7b, a6000, techniques=["contextual-sparsity", "quant-w8"], x=[1, 4, 64], prompt_len=256,
+                gen_len=32)
+    plain = lr.sweep(llama2_7b, a6000, batch_size=[1, 4, 64], prompt_len=256, gen_len=32).columns
+    sparse = lr.sweep(llama2_7b, a6000, batch_size=[1, 4, 64], prompt_len=256, gen_len=32,
+                      sparsity={"mlp": 0.3, "heads": 0.5}).columns
+    np.testing.assert_array_equal(g.tpot[0], plain["tpot_s"] / sparse["tpot_s"])
+    assert g.tpot[0][0] > g.tpot[0][-1]  # the union of active neurons grows with the batch
+
+
+def test_gain_refuses_scenario_dependent_entries(tmp_path, capsys):
+    out = str(tmp_path / "g.png")
+    assert main(["plot", "gain", "llama-3.1-8b", "h100-sxm", "--techniques", "larger-batch", "-o", out]) == 2
+    assert "fixed settings" in capsys.readouterr().err
+    assert main(["plot", "gain", "llama-3.1-8b", "h100-sxm", "--techniques", "kv-int4,flash-attention", "--x",
+                 "prompt_len", "-p", "512,4096", "-b", "4", "-o", out]) == 0

@@ -16,7 +16,7 @@ BITS = ("w_bits", "a_bits", "kv_bits")
 ONE_VALUE = ("batch_size", "prompt_len", *BITS)  # read as text: the figure says "one value" itself
 LISTS = ("batch_size", "prompt_len", *BITS)  # one curve or bar for each combination
 KINDS = ("roofline", "batch-sweep", "seq-sweep", "quantization", "flash-attention", "bandwidth", "hardware",
-         "breakdown", "speculative", "techniques")
+         "breakdown", "speculative", "techniques", "gain")
 
 
 def add_parser(subparsers) -> None:
@@ -173,6 +173,23 @@ def _add_technique_kinds(kinds) -> None:
                    help="the gain drawn and sorted by (default tpot)")
     p.add_argument("--only", metavar="NAMES", help="comma-separated technique names (see `llm-roofline techniques`)")
     p.add_argument("--draft-model", metavar="MODEL", help="also a draft-model entry")
+    hardware_options(p)
+    image_options(p)
+    p.set_defaults(run=run_plot)
+
+    p = kinds.add_parser("gain", help="techniques' TPOT and throughput gains against the batch or prompt length",
+                         description="The gain of each named technique (the advisor's entries with fixed settings, see "
+                                     "`llm-roofline techniques`) over the plain analysis, against the batch size or "
+                                     "the prompt length: where a technique's gain grows, shrinks or vanishes.")
+    positional_args(p)
+    p.add_argument("--techniques", required=True, metavar="NAMES",
+                   help="comma-separated technique names, e.g. early-exit,contextual-sparsity,quant-w4")
+    p.add_argument("--x", choices=["batch_size", "prompt_len"], default="batch_size", help="the x axis (default "
+                                                                                          "batch_size)")
+    add_scenario_options(p, lists=("batch_size", "prompt_len"), text=BITS, omit=("kv_len",),
+                         defaults={"batch_size": "1..256:x2"},
+                         helps={"batch_size": "batch sizes (the x axis with --x batch_size, else one value)",
+                                "prompt_len": "prompt lengths (the x axis with --x prompt_len, else one value)"})
     hardware_options(p)
     image_options(p)
     p.set_defaults(run=run_plot)

@@ -147,7 +147,7 @@ def run_plot(args) -> str:
         return ""
     device = device_of(args)
     eff = efficiency_of(args, device)
-    if kind in ("speculative", "techniques"):
+    if kind in ("speculative", "techniques", "gain"):
         fig = _technique_figure(args, model, device, eff, d, r, size, title)
         r.save(fig, args.image, dpi=args.dpi)
         return ""
@@ -212,6 +212,13 @@ def _technique_figure(args, model, device, eff, d, r, size, title):
     common = dict(w_bits=_bits(args.w_bits, "--w-bits", False), a_bits=_bits(args.a_bits, "--a-bits", False),
                   kv_bits=_bits(args.kv_bits, "--kv-bits", False), flash_attention=args.flash_attention,
                   logits_all=args.logits_all, **_grouping(args))
+    if args.kind == "gain":
+        names = [n.strip() for n in args.techniques.split(",") if n.strip()]
+        other = "prompt_len" if args.x == "batch_size" else "batch_size"
+        xs = _as_list(_ints(getattr(args, args.x), "--" + args.x.replace("_", "-")))
+        data = d.gains(model, device, techniques=names, x_name=args.x, x=xs, efficiency=eff, gen_len=args.gen_len,
+                       **{other: _one(getattr(args, other), "--" + other.replace("_", "-"))}, **common)
+        return r.draw_gain(data, size=size, title=title)
     if args.kind == "techniques":
         only = [n.strip() for n in args.only.split(",") if n.strip()] if args.only else None
         data = d.techniques_ranking(model, device, rank_by=args.rank_by, only=only, draft_model=args.draft_model,

@@ -122,3 +122,51 @@ def techniques_ranking(model, hardware, *, rank_by: str = "tpot", only=None, dra
                           titles=tuple(v.title for v in done), families=tuple(v.family for v in done),
                           affects_accuracy=np.array([v.affects_accuracy for v in done]),
                           fits=np.array([bool(v.fits) for v in done]), gains=gains, scenario=a.scenario)
+
+
+@dataclass(frozen=True)
+class GainData:
+    """Gains of registered techniques against a scenario axis: ``x`` (the ``x_name`` values), and per
+    technique (``names``, ``titles``) ``tpot`` and ``throughput`` gains [n_techniques, n_x] (one-token... plain
+    TPOT / TPOT with the technique; throughput with / plain) and ``fits`` [n_techniques, n_x]."""
+
+    model: str
+    hardware: str
+    x_name: str
+    x: np.ndarray
+    names: tuple[str, ...]
+    titles: tuple[str, ...]
+    tpot: np.ndarray
+    throughput: np.ndarray
+    fits: np.ndarray
+    fixed: dict
+
+
+def gains(model, hardware, *, techniques: Sequence[str], x_name: str = "batch_size", x: Sequence[int] = (1, 8, 64),
+          efficiency="ideal", **scenario) -> GainData:
+    """The TPOT and throughput gain of each registered technique (by name; its fixed settings) over the plain
+    analysis, against ``x_name`` (batch_size or prompt_len): one vectorized sweep per technique."""
+    from ...errors import ScenarioError
+    from ...techniques.registry import pick
+
+    if x_name not in ("batch_size", "prompt_len"):
+        raise ScenarioError(f"x must be batch_size or prompt_len, got {x_name!r}")
+    entries = pick(list(techniques))
+    check_series(len(entries), "techniques (one curve each)")
+    for t in entries:
+        if t.apply is not None or x_name in t.settings or not t.settings:
+            raise ScenarioError(f"technique {t.name!r} sets its arguments from the scenario (or sets {x_name}); "
+                                "plot gain takes techniques with fixed settings")
+    spec, device = load_pair(model, hardware)
+    xs = [int(v) for v in as_list(x)]
+    axes = {**scenario, x_name: xs}
+    base = api.sweep(spec, device, efficiency=efficiency, **axes).columns
+    tpot, thr, fits = [], [], []
+    for t in entries:
+        cols = api.sweep(spec, device, efficiency=efficiency, **{**axes, **t.settings}).columns
+        tpot.append(base["tpot_s"] / cols["tpot_s"])
+        thr.append(cols["throughput_tokens_per_s"] / base["throughput_tokens_per_s"])
+        fits.append(cols["fits"])
+    return GainData(model=spec.name, hardware=device.name, x_name=x_name, x=np.asarray(xs, dtype=float),
+                    names=tuple(t.name for t in entries), titles=tuple(t.title for t in entries),
+                    tpot=np.stack(tpot), throughput=np.stack(thr), fits=np.stack(fits), fixed=dict(scenario))

@@ -8,7 +8,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter
 
-from ..data.techniques import SpeculativeData, TechniquesData
+from ..data.techniques import GainData, SpeculativeData, TechniquesData
 from .common import PALETTE, _leading, figure_legend, log2_axis, log_y, new_figure, set_title, wrap_axis_labels
 
 FAMILY_COLORS = {"quantization": "#0072B2", "attention": "#009E73", "speculative": "#D55E00", "layers": "#CC79A7",
@@ -85,5 +85,28 @@ def draw_techniques(data: TechniquesData, *, size=None, title=None) -> Figure:
     s = data.scenario
     set_title(fig, title, f"{data.model} on {data.hardware}: techniques ranked by {metric} (batch {s['batch_size']}, "
                           f"prompt {s['prompt_len']}, {s['gen_len']} generated)")
+    wrap_axis_labels(fig, below=legend)
+    return fig
+
+
+def draw_gain(data: GainData, *, size=None, title=None) -> Figure:
+    fig = new_figure(size or (12.0, 4.4), minimum=(5.0, 3.0))
+    ax_tpot, ax_thr = fig.subplots(1, 2)
+    for i, name in enumerate(data.titles):
+        color = PALETTE[i % len(PALETTE)]
+        for ax, values in ((ax_tpot, data.tpot[i]), (ax_thr, data.throughput[i])):
+            ax.plot(data.x, np.where(data.fits[i], values, np.nan), color=color, marker="o", ms=3.5, label=name)
+            if not data.fits[i].all():
+                ax.plot(data.x, np.where(~data.fits[i], values, np.nan), color=color, alpha=0.35, ls=(0, (2, 2)))
+    label = "Batch size (sequences)" if data.x_name == "batch_size" else "Prompt length (tokens)"
+    for ax, what in ((ax_tpot, "TPOT gain (plain / with)"), (ax_thr, "Throughput gain (with / plain)")):
+        ax.axhline(1.0, color="#222222", lw=1.0, ls="--")
+        ax.set_xlabel(label)
+        ax.set_ylabel(what)
+        log2_axis(ax, data.x)
+    handles, labels = ax_tpot.get_legend_handles_labels()
+    legend = figure_legend(fig, handles, labels)
+    axis = "batch size" if data.x_name == "batch_size" else "prompt length"
+    set_title(fig, title, f"{data.model} on {data.hardware}: gains against the {axis}")
     wrap_axis_labels(fig, below=legend)
     return fig
