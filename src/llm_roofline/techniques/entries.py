@@ -41,6 +41,16 @@ def _needs_long_context(budget_share: float):
     return check
 
 
+def _longer_than(budget: int):
+    def check(model, base):
+        reason = _needs_attention(model, base)
+        if reason:
+            return reason
+        tokens = base.get("prompt_len", 1024) + base.get("gen_len", 256)
+        return None if tokens > budget else f"{tokens} tokens fit the budget of {budget}: nothing to evict"
+    return check
+
+
 def _h2o(base: dict, baseline) -> dict:
     tokens = base.get("prompt_len", 1024) + base.get("gen_len", 256)
     return {**base, "kv_eviction": {"method": "h2o", "budget": max(int(0.2 * tokens), 64)}}
@@ -93,6 +103,14 @@ register(Technique(
     source="CALM, https://arxiv.org/abs/2207.07061; LayerSkip, https://arxiv.org/abs/2404.16710"))
 
 register(Technique(
+    name="early-exit-calm", title="early exit spread over the depth (mean 5/8 of the layers)", family="layers",
+    settings={"early_exit": {"distribution": ((0.25, 0.25), (0.5, 0.25), (0.75, 0.25), (1.0, 0.25))}},
+    affects_accuracy=True,
+    note="a token exits after 1/4, 2/4, 3/4 or all of the layers, equally likely (assumed, CALM-like); a layer's "
+         "weights are read while any token of the batch runs it; skipped layers compute K/V",
+    source="CALM, https://arxiv.org/abs/2207.07061"))
+
+register(Technique(
     name="contextual-sparsity", title="contextual sparsity (Deja Vu: 30 % of neurons, 50 % of heads)",
     family="sparsity", settings={"sparsity": {"mlp": 0.3, "heads": 0.5}}, affects_accuracy=True,
     note="typical settings, not measured for this model: Deja Vu reports 80-95 % sparsity on OPT (ReLU MLPs); "
@@ -104,6 +122,13 @@ register(Technique(
     apply=_h2o, affects_accuracy=True, applies=_needs_long_context(0.2),
     note="heavy hitters + recent tokens, a budget of 20 % of prompt + generation (H2O's setting)",
     source="H2O, https://arxiv.org/abs/2306.14048"))
+
+register(Technique(
+    name="kv-eviction-streaming", title="KV eviction (StreamingLLM, 2048 tokens)", family="kv-cache",
+    settings={"kv_eviction": {"method": "streaming", "budget": 2048}}, affects_accuracy=True,
+    applies=_longer_than(2048),
+    note="4 attention-sink tokens + the most recent ones, 2048 per attention layer; the prompt slides too",
+    source="StreamingLLM, https://arxiv.org/abs/2309.17453"))
 
 register(Technique(
     name="larger-batch", title="the largest batch that fits (at most 256)", family="batching",
