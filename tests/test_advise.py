@@ -94,3 +94,15 @@ def test_cli_advise_and_techniques(capsys):
     assert "did you mean" in capsys.readouterr().err
     assert main(["techniques"]) == 0
     assert "eagle3" in capsys.readouterr().out
+
+
+def test_readme_schema_names_the_techniques_fields():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    rows = {line.split("|")[1].strip(): line for line in readme.splitlines() if line.startswith("| `")}
+    doc = lr.analyze("llama-3.1-8b", "h100-sxm", speculative="eagle3").to_dict()["techniques"]
+    for row, fields in (("`techniques`", doc), ("`…speculative`", doc["speculative"])):
+        missing = [key for key in fields if f"`{key}`" not in rows[row]]
+        assert not missing, f"README's JSON schema row {row} lacks {missing}"
+    assert all(f"`{k}`" in rows["`techniques`"] for k in doc["settings"])
