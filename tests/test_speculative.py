@@ -353,3 +353,36 @@ def test_speculative_is_exact_without_it(llama2_7b, a6000):
     a = lr.analyze(llama2_7b, a6000, batch_size=3).to_dict()
     assert a["techniques"] is None
     assert isinstance(Attention(4, 4, 8), Attention) and isinstance(Layer, type) and LayerGroup
+
+
+def _bisect_tau(target: float, speedup_at) -> float:
+    lo, hi = 1.0, 6.0
+    for _ in range(40):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if speedup_at(mid) < target else (lo, mid)
+    return lo
+
+
+def test_published_batch_collapse_of_eagle3_on_h100():
+    """EAGLE-3 in SGLang, LLaMA-Instruct 3.1 8B on one H100 (Li et al. 2025, https://arxiv.org/abs/2503.01840):
+    about 1.8x throughput at batch 2 falling to 1.38x at batch 64 (the abstract: "a 1.38x throughput improvement
+    at a batch size of 64"). Modelled with SGLang's default EAGLE shape (speculative_num_steps 5, eagle_topk 4,
+    num_draft_tokens 8: depth 5, width 4, 8 verified tokens) and EAGLE-3's 32k draft vocabulary; tau, which the
+    paper does not give for these runs, is the one free number, set so that batch 2 gives 1.81x. The model
+    then predicts batch 64 within the stated tolerance of 25 % (it gives ~1.13x: the ideal roofline lets the
+    8-token verify step at batch 64, 512 tokens, turn compute-bound sooner than a real H100's memory-bound
+    decode, which reaches well under its peak bandwidth), and a gain that falls with the batch but stays above
+    1x."""
+    batches = [2, 4, 8, 16, 32, 64]
+
+    def speedups(tau: float) -> np.ndarray:
+        spec = {"method": "eagle3", "k": 5, "width": 4, "tree_nodes": 8, "tau": tau, "draft_vocab": 32000}
+        return lr.sweep("llama-3.1-8b", "h100-sxm", batch_size=batches, prompt_len=256, gen_len=256,
+                        speculative=spec).columns["speedup"]
+
+    tau = _bisect_tau(1.81, lambda t: speedups(t)[0])
+    assert 1.5 < tau < 4.0  # a plausible mean acceptance for 8 drafted tokens
+    s = speedups(tau)
+    assert s[0] == pytest.approx(1.81, rel=1e-6)
+    assert s[-1] == pytest.approx(1.38, rel=0.25)
+    assert np.all(np.diff(s) < 0) and s[-1] > 1.0
