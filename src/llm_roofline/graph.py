@@ -34,12 +34,16 @@ def sizes_for(scenario: Scenario, T: np.ndarray, S: np.ndarray) -> Sizes:
 
 
 def build_ops(model: ModelSpec, scenario: Scenario, stage: str, *, T: np.ndarray, S: np.ndarray,
-              apply_window: bool | np.ndarray = True) -> OpTable:
+              apply_window: bool | np.ndarray = True, plan=None) -> OpTable:
     """The operator table of ``model`` for ``stage`` with T new tokens and KV length S per sequence.
 
     ``apply_window=False`` ignores sliding windows (S keys are visible), for all scenarios or per
     scenario (a boolean array): the whole-generation sum uses it to read off each operator's cost as
     an affine function of S, then applies the window.
+
+    ``plan`` (one device of a multi-device deployment, ``parallel.plan.DevicePlan``): ``model`` is then
+    that device's shard, and the plan adds the communication operators after the blocks whose outputs
+    are partial (``plan.after``) and says how many routed tokens reach the device's experts.
     """
     sz = sizes_for(scenario, T, S)
     ops = OpTableBuilder(n=int(np.broadcast_shapes(sz.B.shape, T.shape, S.shape)[0]))
@@ -50,6 +54,7 @@ def build_ops(model: ModelSpec, scenario: Scenario, stage: str, *, T: np.ndarray
     table_bytes = V * E * sz.wb
     ops.add(name("embed_tokens"), "embedding", 1, params=V * E, param_bytes=table_bytes,
             weight_bytes=np.minimum(M, V) * E * sz.wb, act_write=M * E * sz.ab)
+    _after(plan, "embedding", ops, sz, None, 1, ops.last)
     if E != D:
         linear(ops, sz, "project_in", 1, E, D, False)
     if model.learned_positions:
@@ -61,10 +66,14 @@ def build_ops(model: ModelSpec, scenario: Scenario, stage: str, *, T: np.ndarray
         norm(ops, sz, name("embedding_norm"), 1, D, "layernorm", True)
 
     layer_out = ops.last
+    ops.part = "layer"
     for group in model.layer_groups:
         layer_out = _layer(ops, sz, model, group.layer, group.count, stage, scenario.flash_attention,
-                           apply_window)
+                           apply_window, plan)
     ops.last = layer_out
+    ops.part = "handoff"
+    _after(plan, "stages", ops, sz, None, 1, ops.last)
+    ops.part = "tail"
     if model.final_norm:
         final = name("final_norm")
         if any(final in g.layer.norm_names for g in model.layer_groups):  # OPT: both are final_layer_norm
@@ -74,6 +83,7 @@ def build_ops(model: ModelSpec, scenario: Scenario, stage: str, *, T: np.ndarray
     if E != D:
         linear(ops, sz, "project_out", 1, D, E, False, tokens=logits_tokens)
     linear(ops, sz, name("lm_head"), 1, E, V, model.lm_head_bias, tokens=logits_tokens)
+    _after(plan, "lm_head", ops, sz, None, 1, ops.last, tokens=logits_tokens)
     table = ops.build()
     if model.tie_word_embeddings:  # lm_head reads the embedding matrix; its parameters are counted once
         table = _untie_lm_head(table, name("lm_head"), V * E, table_bytes)
@@ -89,8 +99,14 @@ def _untie_lm_head(table: OpTable, lm_head: str, tied_params: int, tied_bytes: n
     return replace(table, params=params, active_params=active, param_bytes=param_bytes)
 
 
+def _after(plan, role: str, ops: OpTableBuilder, sz: Sizes, layer, count: int, src: str, **info) -> str:
+    """The plan's communication operators after ``src`` (none without a plan); returns the operator that
+    now produces the block's output."""
+    return src if plan is None else plan.after(role, ops, sz, layer, count, src, **info)
+
+
 def _layer(ops: OpTableBuilder, sz: Sizes, model: ModelSpec, layer: Layer, count: int, stage: str,
-           flash: bool, apply_window: bool) -> str:
+           flash: bool, apply_window: bool, plan=None) -> str:
     """One decoder layer, reading LAYER_INPUT; returns the operator that produces its output."""
     D = model.hidden_size
     window = cache_window(layer.mixer)
@@ -108,35 +124,41 @@ def _layer(ops: OpTableBuilder, sz: Sizes, model: ModelSpec, layer: Layer, count
 
     suffix = "" if window == np.inf else ".sliding"
     mixer_args = (ops, sz, model, layer, count, stage, flash, window, suffix, apply_window)
+    def mixer(src: str) -> str:
+        return _after(plan, "mixer", ops, sz, layer, count, _mixer(*mixer_args, src=src, plan=plan))
+
+    def feed_forward(src: str) -> str:
+        return _after(plan, "ffn", ops, sz, layer, count, ffn(ops, sz, model, layer, count, src=src, plan=plan))
+
     if layer.parallel:  # GPT-J, NeoX, Falcon, Phi-2: x + attn(ln(x)) + mlp(ln'(x))
         attn_in = add_norm(x)
         mlp_in = add_norm(x) if norms else attn_in
-        attn_out = _mixer(*mixer_args, src=attn_in)
-        mlp_out = ffn(ops, sz, model, layer, count, src=mlp_in)
+        attn_out = mixer(attn_in)
+        mlp_out = feed_forward(mlp_in)
         return residual("residual_add", x, attn_out, mlp_out)
     if layer.post_norm:  # OPT-350m: x = ln(x + attn(x)); x = ln'(x + mlp(x))
-        h = add_norm(residual("attn_residual", x, _mixer(*mixer_args, src=x)))
-        return add_norm(residual("mlp_residual", h, ffn(ops, sz, model, layer, count, src=h)))
+        h = add_norm(residual("attn_residual", x, mixer(x)))
+        return add_norm(residual("mlp_residual", h, feed_forward(h)))
     four_norms = len(norms) == 4  # Gemma 2: norms after the mixer and the MLP as well
-    out = _mixer(*mixer_args, src=add_norm(x))
+    out = mixer(add_norm(x))
     if four_norms:
         out = add_norm(out)
     h = residual("attn_residual" if layer.ffn is not None else "residual_add", x, out)
     if layer.ffn is None:
         return h
-    out = ffn(ops, sz, model, layer, count, src=add_norm(h))
+    out = feed_forward(add_norm(h))
     if four_norms:
         out = add_norm(out)
     return residual("mlp_residual", h, out)
 
 
-def _mixer(ops, sz, model, layer, count, stage, flash, window, suffix, apply_window, *, src: str) -> str:
+def _mixer(ops, sz, model, layer, count, stage, flash, window, suffix, apply_window, *, src: str, plan=None) -> str:
     mixer = layer.mixer
     if isinstance(mixer, Attention):
         return _attention(ops, sz, model, mixer, count, flash, window, suffix, apply_window, src)
     if isinstance(mixer, LatentAttention):
         return _latent_attention(ops, sz, model, mixer, count, stage, flash, src)
-    return _mamba(ops, sz, model, mixer, count, stage, src)
+    return _mamba(ops, sz, model, mixer, count, stage, src, plan)
 
 
 def _rope(ops: OpTableBuilder, sz: Sizes, count: int, rotated_per_token: int, inputs: tuple[str, ...]) -> str:
@@ -204,7 +226,7 @@ def _latent_attention(ops, sz, model: ModelSpec, mla: LatentAttention, count, st
     return linear(ops, sz, "o_proj", count, N * d_v, D, False, inputs=(out,))
 
 
-def _mamba(ops, sz, model: ModelSpec, mamba: Mamba, count, stage, src: str) -> str:
+def _mamba(ops, sz, model: ModelSpec, mamba: Mamba, count, stage, src: str, plan=None) -> str:
     """Mamba (S6). The recurrent state (conv + SSM) is the layer's cache: decode reads and writes
     it every step; prefill writes the final state. Non-matmul parameters are kept at activation
     precision. selective_scan: 9 FLOPs per (token, channel, state) for exp(dt*A), dt*B*x, the
@@ -219,6 +241,7 @@ def _mamba(ops, sz, model: ModelSpec, mamba: Mamba, count, stage, src: str) -> s
             act_read=M * Di * sz.ab, act_write=M * Di * sz.ab,
             kv_read=conv_state if stage == "decode" else 0.0, kv_write=conv_state)
     x_proj = dt = bc = linear(ops, sz, "x_proj", count, Di, R + 2 * Ns, False)
+    x_proj = dt = bc = _after(plan, "x_proj", ops, sz, None, count, x_proj, width=R + 2 * Ns)
     scan_inputs: tuple[str, ...] = (conv, x_proj)
     if mamba.inner_norms:
         dt = norm(ops, sz, "dt_layernorm", count, R, "rmsnorm", False, inputs=(x_proj,))

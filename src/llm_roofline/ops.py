@@ -44,6 +44,21 @@ class OpTable:
     act_write_bytes: np.ndarray
     kv_read_bytes: np.ndarray
     kv_write_bytes: np.ndarray
+    link_bytes: np.ndarray | None = None
+    link_time_s: np.ndarray | None = None
+    parts: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        """Tables built without communication rows get zero link bytes and link time (bytes, s);
+        ``parts`` says where each row sits: "head" (model input end), "layer", "handoff" (between
+        pipeline stages) or "tail" (final norm, lm_head)."""
+        zeros = np.zeros_like(self.flops)
+        if self.link_bytes is None:
+            object.__setattr__(self, "link_bytes", zeros)
+        if self.link_time_s is None:
+            object.__setattr__(self, "link_time_s", zeros)
+        if not self.parts:
+            object.__setattr__(self, "parts", ("layer",) * len(self.names))
 
     @cached_property
     def bytes(self) -> np.ndarray:
@@ -77,10 +92,14 @@ class OpTableBuilder:
     n: int
     rows: list[dict] = field(default_factory=list)
     last: str | None = None
+    part: str = "head"
 
     def add(self, name: str, kind: str, count: int, *, flops=0.0, weight_bytes=0.0, act_read=0.0,
             act_write=0.0, kv_read=0.0, kv_write=0.0, params=0, active_params=None, param_bytes=0.0,
-            compute: str = "elementwise", kv_window: float = np.inf, inputs=None) -> str:
+            compute: str = "elementwise", kv_window: float = np.inf, inputs=None, link_bytes=0.0,
+            link_time=0.0) -> str:
+        """``link_bytes`` / ``link_time``: what a communication operator puts on its link (bytes per
+        device) and how long the collective takes there (s)."""
         if inputs is None:
             inputs = (self.last,) if self.last else ()
         self.last = name
@@ -88,7 +107,8 @@ class OpTableBuilder:
             name=name, kind=kind, count=count, flops=flops, weight_bytes=weight_bytes,
             act_read=act_read, act_write=act_write, kv_read=kv_read, kv_write=kv_write,
             params=params, active_params=params if active_params is None else active_params,
-            param_bytes=param_bytes, compute=compute, kv_window=kv_window))
+            param_bytes=param_bytes, compute=compute, kv_window=kv_window, link_bytes=link_bytes,
+            link_time=link_time, part=self.part))
         return name
 
     def build(self) -> OpTable:
@@ -110,11 +130,13 @@ class OpTableBuilder:
             flops=stack("flops"), param_bytes=stack("param_bytes"), weight_bytes=stack("weight_bytes"),
             act_read_bytes=stack("act_read"), act_write_bytes=stack("act_write"),
             kv_read_bytes=stack("kv_read"), kv_write_bytes=stack("kv_write"),
+            link_bytes=stack("link_bytes"), link_time_s=stack("link_time"), parts=tuple(r["part"] for r in rows),
         )
 
 
 _VALUE_KEYS = ("flops", "weight_bytes", "act_read", "act_write", "kv_read", "kv_write",
-               "params", "active_params", "param_bytes", "kind", "compute", "kv_window")
+               "params", "active_params", "param_bytes", "kind", "compute", "kv_window", "link_bytes",
+               "link_time", "part")
 
 
 def _same(a: dict, b: dict) -> bool:

@@ -36,17 +36,23 @@ class StageTotals:
     arithmetic_intensity: np.ndarray
     performance_flops_per_s: np.ndarray
     tokens_per_s: np.ndarray
+    link_bytes: np.ndarray | None = None
+    link_time_s: np.ndarray | None = None
 
 
 def stage_totals(costs: OpCosts, tokens: np.ndarray) -> StageTotals:
-    """Totals = sum over operators of (per-occurrence value x count); ``tokens`` = B*T per scenario."""
+    """Totals = sum over operators of (per-occurrence value x count); ``tokens`` = B*T per scenario.
+    link_bytes: bytes this device puts on links; link_time_s: time of the communication operators
+    (those with link bytes), each at its own roofline time (bytes, s)."""
     t, c = costs.table, costs.table.counts[:, None]
     flops, traffic, time = (t.flops * c).sum(0), (t.bytes * c).sum(0), (costs.time_s * c).sum(0)
+    comm = t.link_bytes > 0
     return StageTotals(
         flops=flops, bytes=traffic, weight_bytes=(t.weight_bytes * c).sum(0),
         activation_bytes=(t.activation_bytes * c).sum(0), kv_cache_bytes=(t.kv_cache_bytes * c).sum(0),
         time_s=time, arithmetic_intensity=_ratio(flops, traffic), performance_flops_per_s=_ratio(flops, time),
         tokens_per_s=_ratio(tokens * np.ones_like(time), time),
+        link_bytes=(t.link_bytes * c).sum(0), link_time_s=(np.where(comm, costs.time_s, 0.0) * c).sum(0),
     )
 
 
@@ -75,9 +81,10 @@ def generation(prefill_time_s: np.ndarray, at0: OpCosts, at1: OpCosts, prompt_le
     c0, c1 = at0.compute_time_s, at1.compute_time_s - at0.compute_time_s
     m0, m1 = at0.memory_time_s, at1.memory_time_s - at0.memory_time_s
     first, last = prompt_len + 1.0, prompt_len + gen_len
-    # Operators whose cost does not depend on the KV length take G times their step time.
+    # Operators whose cost does not depend on the KV length take G times their step time (a
+    # communication operator's link time never depends on it).
     grows = np.flatnonzero((c1 != 0).any(1) | (m1 != 0).any(1))
-    per_op = gen_len * np.maximum(c0, m0)
+    per_op = gen_len * np.maximum(np.maximum(c0, m0), at0.link_time_s)
     window = at0.table.kv_window[grows, None]
     per_op[grows] = windowed_step_sum(first, last, window, c0[grows], c1[grows], m0[grows], m1[grows])
     if overhead_s:  # one launch per step for every operator that does any work (as roofline() counts it)

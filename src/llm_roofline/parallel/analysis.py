@@ -1,0 +1,48 @@
+"""evaluate_deployment: a model on a system under a deployment, vectorized over scenarios.
+
+One device is analysed (the most loaded one: the largest attention-DP group, the busiest expert rank):
+its shard of the model (shard.py), its batch b = ceil(B / (attention_dp x micro_batches)) and the
+communication its plan adds (plan.py); metrics.py turns that into the deployment's numbers. A
+single-device deployment is the engine's own analysis, unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from ..engine import Analysis, evaluate
+from ..graph import build_ops
+from ..hardware.spec import Efficiency
+from ..hardware.system import System
+from ..models.spec import ModelSpec
+from ..scenario import Scenario
+from .deployment import Deployment, layout
+from .metrics import micro_batch, micro_batches, parallel_metrics, single_device
+from .plan import DevicePlan
+from .shard import shard_model
+
+
+def evaluate_deployment(model: ModelSpec, system: System, scenario: Scenario, efficiency: Efficiency,
+                        deployment: Deployment) -> Analysis:
+    if deployment.is_single_device:
+        a = evaluate(model, system.device, scenario, efficiency)
+        return replace(a, parallel=single_device(a))
+    lay = layout(deployment, model, system)
+    shard = shard_model(model, deployment.tp, deployment.moe_tp)
+    plan = DevicePlan(layout=lay, vocab_size=model.vocab_size, embedding_width=model.embedding_width,
+                      hidden_size=model.hidden_size)
+    m = micro_batches(scenario.batch_size, deployment.attention_dp, deployment.pipeline_micro_batches)
+    per_device = replace(scenario, batch_size=micro_batch(scenario.batch_size, deployment.attention_dp, m))
+    a = evaluate(shard, system.device, per_device, efficiency, plan=plan)
+    total, active = model_parameters(model)
+    a = replace(a, params_total=total, params_active=active)
+    return replace(a, parallel=parallel_metrics(a, lay, scenario))
+
+
+def model_parameters(model: ModelSpec) -> tuple[float, float]:
+    """(all, active) parameters of the whole model, read off a one-token prefill table."""
+    one = Scenario.build(batch_size=1, prompt_len=1)
+    table = build_ops(model, one, "prefill", T=np.ones(1), S=np.ones(1))
+    return float((table.params * table.counts).sum()), float((table.active_params * table.counts).sum())
