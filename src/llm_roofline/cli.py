@@ -47,11 +47,53 @@ def _add_analyze(sub) -> None:
     s.add_argument("--flash-attention", action="store_true", help="fused, causal-aware attention kernel")
     s.add_argument("--logits-all", action="store_true", help="prefill computes logits for every token")
     add_device_options(p)
+    add_parallel_options(p)
     o = p.add_argument_group("output")
     o.add_argument("--format", "-f", choices=["table", "json", "csv"], default="table",
                    help="table (default), json (the full report), csv (the operator tables)")
     o.add_argument("--output", "-o", help="write to this file instead of standard output")
     p.set_defaults(run=_run_analyze)
+
+
+def _degree(text: str) -> int:
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
+    return int(text)
+
+
+def add_parallel_options(p, degree_type=_degree) -> None:
+    """Degrees of parallelism and the multi-device options (docs/parallelism.md)."""
+    g = p.add_argument_group("parallelism (HARDWARE is then a system, e.g. dgx-h100, gb200-nvl72, or a device "
+                             "whose first system is used)")
+    g.add_argument("--tp", type=degree_type, default=1, help="tensor parallelism of attention and dense layers")
+    g.add_argument("--pp", type=degree_type, default=1, help="pipeline stages")
+    g.add_argument("--ep", type=degree_type, default=1, help="expert parallelism over tp x attention-dp devices")
+    g.add_argument("--dp", type=degree_type, default=1, help="independent replicas (batch size is per replica)")
+    g.add_argument("--attention-dp", type=degree_type, default=1,
+                   help="attention data-parallel groups of tp devices inside a replica")
+    g.add_argument("--nodes", type=_degree, help="nodes the devices span (default: as few as hold them)")
+    g.add_argument("--micro-batches", type=_degree, help="pipeline micro-batches (default: pp)")
+    g.add_argument("--overlap", action="store_true",
+                   help="communication overlaps computation (optimistic; default: serial, as engines decode)")
+    g.add_argument("--ep-imbalance", type=float, default=1.0,
+                   help="tokens of the most loaded expert-parallel rank / the mean (default 1: uniform)")
+    g.add_argument("--ep-comm", choices=["all_to_all", "all_gather"], default="all_to_all",
+                   help="how tokens reach the experts under attention DP (default all_to_all)")
+    g.add_argument("--comm", choices=["ideal", "fitted"],
+                   help="collectives: ideal alpha-beta, or curves fitted on measured NCCL / engine tables "
+                        "(default: fitted with --efficiency hardware, else ideal)")
+    g.add_argument("--comm-library", choices=["nccl", "trtllm", "vllm", "sglang"], default="nccl",
+                   help="whose measured all-reduce the fitted collectives use (default nccl)")
+    g.add_argument("--allreduce-algorithm", choices=["ring", "tree", "two_shot", "one_shot", "nvls"], default="ring",
+                   help="all-reduce algorithm of the ideal model (default ring)")
+
+
+def parallel_from_args(args) -> dict:
+    """The parallel keywords of lr.analyze / lr.sweep from parsed arguments."""
+    return {"tp": args.tp, "pp": args.pp, "ep": args.ep, "dp": args.dp, "attention_dp": args.attention_dp,
+            "nodes": args.nodes, "micro_batches": args.micro_batches, "overlap": args.overlap,
+            "ep_imbalance": args.ep_imbalance, "ep_comm": args.ep_comm, "comm": args.comm,
+            "comm_library": args.comm_library, "allreduce_algorithm": args.allreduce_algorithm}
 
 
 def add_device_options(p) -> None:
@@ -94,15 +136,32 @@ def _efficiency(args, device):
                               bandwidth_fraction=args.bandwidth_fraction, kernel_overhead_s=overhead)
 
 
+def target_from_args(args, multi_device: bool):
+    """The system (several devices) or device named on the command line, with the user's overrides."""
+    from .api import load_system
+    from .units import parse_quantity
+
+    overrides = {
+        "memory_bandwidth_bytes_per_s": None if args.bandwidth is None else parse_quantity(args.bandwidth, "B/s"),
+        "memory_capacity_bytes": None if args.capacity is None else parse_quantity(args.capacity, "B"),
+        "peak_flops_per_s": None if args.peak is None else parse_quantity(args.peak, "FLOP/s"),
+    }
+    return load_system(args.hardware, multi_device=multi_device, **overrides)
+
+
 def _run_analyze(args) -> str:
     from .api import analyze
 
-    device = device_from_args(args)
-    report = analyze(args.model, device, batch_size=args.batch_size, prompt_len=args.prompt_len,
-                     gen_len=args.gen_len, kv_len=args.kv_len, w_bits=args.w_bits, a_bits=args.a_bits,
-                     kv_bits=args.kv_bits, flash_attention=args.flash_attention, logits_all=args.logits_all,
-                     group_size=args.group_size, scale_bits=args.scale_bits,
-                     efficiency=_efficiency(args, device))
+    parallel = parallel_from_args(args)
+    if parallel["comm"] is None:  # the efficiency setting picks the collectives: hardware -> fitted curves
+        parallel["comm"] = "fitted" if args.efficiency == "hardware" else "ideal"
+    multi = args.tp * args.pp * args.dp * args.attention_dp > 1
+    system = target_from_args(args, multi)
+    report = analyze(args.model, system if multi else system.device, batch_size=args.batch_size,
+                     prompt_len=args.prompt_len, gen_len=args.gen_len, kv_len=args.kv_len, w_bits=args.w_bits,
+                     a_bits=args.a_bits, kv_bits=args.kv_bits, flash_attention=args.flash_attention,
+                     logits_all=args.logits_all, group_size=args.group_size, scale_bits=args.scale_bits,
+                     efficiency=_efficiency(args, system.device), **parallel)
     if args.format == "json":
         return json.dumps(report.to_dict(), indent=2) + "\n"
     if args.format == "csv":
@@ -134,8 +193,8 @@ def _run_models(args) -> str:
 
 
 def _add_hardware(sub) -> None:
-    p = sub.add_parser("hardware", help="list the bundled devices, or show one device's full spec")
-    p.add_argument("name", nargs="?", help="a device name or alias: show its spec and sources")
+    p = sub.add_parser("hardware", help="list the bundled devices and systems, or show one in full")
+    p.add_argument("name", nargs="?", help="a device or system name or alias: show its spec and sources")
     p.add_argument("--format", "-f", choices=["table", "json"], default="table")
     p.set_defaults(run=_run_hardware)
 
@@ -150,9 +209,14 @@ def _hardware_dict(device) -> dict:
 
 
 def _run_hardware(args) -> str:
-    from .hardware.catalog import list_hardware, load_hardware
+    from .hardware.catalog import _find, list_hardware, load_hardware
+    from .hardware.systems import find_system, list_systems, systems_with_device
+    from .systemtext import system_detail, system_dict, systems_table
     from .units import binary_bytes, si
 
+    if args.name and _find(args.name) is None and find_system(args.name) is not None:
+        system = find_system(args.name)
+        return json.dumps(system_dict(system), indent=2) + "\n" if args.format == "json" else system_detail(system)
     if args.name:
         device = load_hardware(args.name)
         d = _hardware_dict(device)
@@ -175,20 +239,24 @@ def _run_hardware(args) -> str:
         lines.append(f"  measured efficiency: compute {e.compute_fraction:g}, bandwidth {e.bandwidth_fraction:g}")
         if device.aliases:
             lines.append(f"  aliases: {', '.join(device.aliases)}")
+        systems = systems_with_device(device)
+        if systems:
+            lines.append(f"  systems: {', '.join(s.name for s in systems)} (see `llm-roofline hardware SYSTEM`)")
         lines.append(f"  source: {device.source_url}")
         if device.notes:
             lines.append(f"  notes: {device.notes}")
         return "\n".join(lines) + "\n"
     devices = list_hardware()
     if args.format == "json":
-        return json.dumps([_hardware_dict(d) for d in devices], indent=2) + "\n"
+        return json.dumps({"devices": [_hardware_dict(d) for d in devices],
+                           "systems": [system_dict(s) for s in list_systems()]}, indent=2) + "\n"
     width = max(len(d.name) for d in devices)
     lines = [f"{'name'.ljust(width)}  {'bandwidth':>11}  {'memory':>8}  {'16-bit peak':>14}  aliases"]
     for d in devices:
         peak = d.peak_16bit_flops_per_s
         lines.append(f"{d.name.ljust(width)}  {si(d.memory_bandwidth_bytes_per_s, 'B/s'):>11}  "
                      f"{si(d.memory_capacity_bytes, 'B'):>8}  {si(peak, 'FLOP/s'):>14}  {', '.join(d.aliases)}")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n\n" + systems_table(list_systems())
 
 
 class _Parser(argparse.ArgumentParser):
