@@ -46,7 +46,7 @@ def test_bad_degrees_name_the_field(kwargs, message):
     (llama("x", D=256, L=2, N=32, K=32, F=512, V=1000), dict(tp=16, nodes=3), r"nodes \(3\) must divide"),
     (llama("x", D=256, L=2, N=8, K=8, F=512, V=1000), dict(tp=8, dp=200), "exceed dgx-h100's"),
     (llama("x", D=252, L=2, N=6, K=6, F=510, V=1000), dict(tp=3, dp=3), r"nodes \(2\) must divide the 9 devices"),
-    (llama("x", D=252, L=2, N=6, K=6, F=510, V=1000), dict(tp=3, dp=4, nodes=3), r"tp \(3\) spans nodes of 4"),
+    (llama("x", D=252, L=2, N=6, K=6, F=510, V=1000), dict(tp=3, dp=4, nodes=3), r"tp \(3\) must divide the 4 devices per node"),
 ])
 def test_deployments_that_do_not_fit_the_model_or_system(model, kwargs, message):
     deployment = Deployment(**kwargs)
