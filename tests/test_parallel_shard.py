@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import llama, small_hybrid, small_mla, small_moe
 
 from llm_roofline.errors import DeploymentError
 from llm_roofline.graph import build_ops
@@ -17,6 +16,8 @@ from llm_roofline.parallel.analysis import evaluate_deployment
 from llm_roofline.parallel.deployment import Deployment, layout
 from llm_roofline.parallel.shard import shard_model
 from llm_roofline.scenario import Scenario
+
+from conftest import llama, small_hybrid, small_mla, small_moe
 
 H100 = load_system("dgx-h100")
 
@@ -46,7 +47,8 @@ def test_bad_degrees_name_the_field(kwargs, message):
     (llama("x", D=256, L=2, N=32, K=32, F=512, V=1000), dict(tp=16, nodes=3), r"nodes \(3\) must divide"),
     (llama("x", D=256, L=2, N=8, K=8, F=512, V=1000), dict(tp=8, dp=200), "exceed dgx-h100's"),
     (llama("x", D=252, L=2, N=6, K=6, F=510, V=1000), dict(tp=3, dp=3), r"nodes \(2\) must divide the 9 devices"),
-    (llama("x", D=252, L=2, N=6, K=6, F=510, V=1000), dict(tp=3, dp=4, nodes=3), r"tp \(3\) must divide the 4 devices per node"),
+    (llama("x", D=252, L=2, N=6, K=6, F=510, V=1000), dict(tp=3, dp=4, nodes=3),
+     r"tp \(3\) must divide the 4 devices per node"),
 ])
 def test_deployments_that_do_not_fit_the_model_or_system(model, kwargs, message):
     deployment = Deployment(**kwargs)

@@ -69,7 +69,8 @@ scale_out: {name: RoCE, bandwidth: 25 GB/s, ports: 2, latency: 8 us}
 
 @pytest.mark.parametrize("text, message", [
     ("name: x\ndevice: h100-sxm\ndevices_per_node: 8\n", "missing required field 'scale_up'"),
-    ("name: x\ndevice: h100-sxm\ndevices_per_node: 8\nscale_up: {bandwidth: 1 GB/s}\n", "missing required field 'latency'"),
+    ("name: x\ndevice: h100-sxm\ndevices_per_node: 8\nscale_up: {bandwidth: 1 GB/s}\n",
+     "missing required field 'latency'"),
     ("name: x\ndevice: h100-sxm\ndevices_per_node: 8\nscale_up: {bandwidth: 1 GB, latency: 1 us}\n", "B/s"),
     ("name: x\ndevice: h100-sxm\ndevices_per_node: 0\nscale_up: {bandwidth: 1 GB/s, latency: 1 us}\n",
      "devices_per_node"),
