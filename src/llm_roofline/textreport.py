@@ -23,20 +23,49 @@ def _table(headers: list[str], rows: list[list[str]], right: set[int]) -> str:
 
 
 def stage_table(stage: StageResult) -> str:
-    headers = ["operator", "count", "FLOPs", "bytes", "weights", "act", "KV", "intensity",
-               "perf", "bound", "time", "share"]
+    """The operator table; a ``link`` column (bytes each device puts on its link) when the stage has
+    communication operators."""
+    link = any(op.link_bytes for op in stage.ops)
+    headers = ["operator", "count", "FLOPs", "bytes", "weights", "act", "KV", *(["link"] if link else []),
+               "intensity", "perf", "bound", "time", "share"]
     rows = []
     for op in stage.ops:
         rows.append([op.name, str(op.count), si(op.flops), si(op.bytes, "B"), si(op.weight_bytes, "B"),
                      si(op.activation_bytes, "B"), si(op.kv_cache_bytes, "B"),
+                     *([si(op.link_bytes, "B") if op.link_bytes else ""] if link else []),
                      f"{op.arithmetic_intensity:.3g}", si(op.performance_flops_per_s, "FLOP/s"), op.bound,
                      seconds(op.time_s), f"{100 * op.time_share:.1f}%"])
     t = stage.total
     rows.append(["total (x count)", "", si(t.flops), si(t.bytes, "B"), si(t.weight_bytes, "B"),
-                 si(t.activation_bytes, "B"), si(t.kv_cache_bytes, "B"),
+                 si(t.activation_bytes, "B"), si(t.kv_cache_bytes, "B"), *([si(t.link_bytes, "B")] if link else []),
                  f"{t.arithmetic_intensity:.3g}", si(t.performance_flops_per_s, "FLOP/s"),
                  "", seconds(t.time_s), "100%"])
-    return _table(headers, rows, right=set(range(1, 12)) - {9})
+    n = len(headers)
+    return _table(headers, rows, right=set(range(1, n)) - {n - 3})
+
+
+def parallel_lines(report: Report) -> list[str]:
+    """The deployment and its communication, when it spans several devices."""
+    p, c = report.parallelism, report.communication
+    if p["devices"] == 1:
+        return []
+    s, coll = p["system"], p["collectives"]
+    mode = (f"{coll['mode']} ({coll['library']} measured curves)" if coll["mode"] == "fitted"
+            else f"ideal alpha-beta, {coll['algorithm']} all-reduce")
+    return [
+        "PARALLELISM",
+        f"  {p['devices']} devices of {s['name']} ({p['nodes']} node(s) x {p['devices_per_node']}): tp {p['tp']}, "
+        f"pp {p['pp']}, ep {p['ep']} (expert tp {p['moe_tp']}), attention-dp {p['attention_dp']}, dp {p['dp']}; "
+        f"micro-batches {p['micro_batches']}",
+        f"  tables show one device: {p['straggler']}; its batch per micro-batch {p['device_batch']}",
+        f"  collectives: {mode}; communication overlaps compute: {'yes' if c['overlapped'] else 'no'}",
+        f"  communication per device: prefill {si(c['prefill_link_bytes'], 'B')} in {seconds(c['prefill_time_s'])} "
+        f"({100 * c['prefill_share']:.1f}%), decode step {si(c['decode_link_bytes'], 'B')} in "
+        f"{seconds(c['decode_time_s'])} ({100 * c['decode_share']:.1f}%)",
+        f"  pipeline bubbles: prefill {100 * p['prefill_bubble_fraction']:.1f}%, decode "
+        f"{100 * p['decode_bubble_fraction']:.1f}%; decode step of the deployment {seconds(p['decode_step_s'])}",
+        "",
+    ]
 
 
 def render(report: Report) -> str:
@@ -60,14 +89,18 @@ def render(report: Report) -> str:
         f"DECODE (one step, KV length {report.decode.kv_len})",
         stage_table(report.decode),
         "",
+        *parallel_lines(report),
         "GENERATION",
         f"  TTFT {seconds(g.ttft_s)}   TPOT {seconds(g.tpot_s)}   end-to-end {seconds(g.e2e_s)}   "
         f"throughput {_rate(g.throughput_tokens_per_s)}   ({g.gen_len} tokens x batch {g.batch_size})",
+        *([f"  per device {_rate(g.throughput_tokens_per_s_per_device)} over {report.parallelism['devices']} devices"]
+          if report.parallelism["devices"] > 1 else []),
         "",
-        "MEMORY",
+        "MEMORY" + (" (per device)" if report.parallelism["devices"] > 1 else ""),
         f"  weights {si(mem.weights_bytes, 'B')}   KV cache {si(mem.kv_cache_bytes, 'B')}   "
-        f"activations {si(mem.activations_bytes, 'B')}   total {si(mem.total_bytes, 'B')} "
-        f"of {si(mem.capacity_bytes, 'B')}",
+        f"activations {si(mem.activations_bytes, 'B')}   "
+        + (f"comm buffers {si(mem.comm_buffer_bytes, 'B')}   " if mem.comm_buffer_bytes else "")
+        + f"total {si(mem.total_bytes, 'B')} of {si(mem.capacity_bytes, 'B')}",
         f"  {'fits' if mem.fits else 'DOES NOT FIT'}; largest batch that fits: {mem.max_batch_size}",
     ]
     return "\n".join(lines) + "\n"
