@@ -120,6 +120,8 @@ class OpTableBuilder:
                 out[i] = row[key]
             return out
 
+        communicates = any(row["kind"] == "communication" for row in rows)
+
         return OpTable(
             names=tuple(r["name"] for r in rows), kinds=tuple(r["kind"] for r in rows),
             compute=tuple(r["compute"] for r in rows), inputs=tuple(r["inputs"] for r in rows),
@@ -130,7 +132,8 @@ class OpTableBuilder:
             flops=stack("flops"), param_bytes=stack("param_bytes"), weight_bytes=stack("weight_bytes"),
             act_read_bytes=stack("act_read"), act_write_bytes=stack("act_write"),
             kv_read_bytes=stack("kv_read"), kv_write_bytes=stack("kv_write"),
-            link_bytes=stack("link_bytes"), link_time_s=stack("link_time"), parts=tuple(r["part"] for r in rows),
+            link_bytes=stack("link_bytes") if communicates else None,
+            link_time_s=stack("link_time") if communicates else None, parts=tuple(r["part"] for r in rows),
         )
 
 

@@ -8,6 +8,7 @@ single-device deployment is the engine's own analysis, unchanged.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import replace
 
 import numpy as np
@@ -41,8 +42,20 @@ def evaluate_deployment(model: ModelSpec, system: System, scenario: Scenario, ef
     return replace(a, parallel=parallel_metrics(a, lay, scenario))
 
 
+_PARAMETERS: dict[int, tuple[weakref.ref, tuple[float, float]]] = {}
+
+
 def model_parameters(model: ModelSpec) -> tuple[float, float]:
-    """(all, active) parameters of the whole model, read off a one-token prefill table."""
+    """(all, active) parameters of the whole model, read off a one-token prefill table (remembered per
+    ModelSpec object while it lives: a sweep asks once per deployment)."""
+    key = id(model)
+    cached = _PARAMETERS.get(key)
+    if cached is not None and cached[0]() is model:
+        return cached[1]
     one = Scenario.build(batch_size=1, prompt_len=1)
     table = build_ops(model, one, "prefill", T=np.ones(1), S=np.ones(1))
-    return float((table.params * table.counts).sum()), float((table.active_params * table.counts).sum())
+    result = float((table.params * table.counts).sum()), float((table.active_params * table.counts).sum())
+    if len(_PARAMETERS) > 256:
+        _PARAMETERS.clear()
+    _PARAMETERS[key] = (weakref.ref(model), result)
+    return result

@@ -128,9 +128,10 @@ def parallel_metrics(a: Analysis, lay: Layout, replica: Scenario) -> ParallelMet
     handoff = dec["handoff_nl"] + dec["handoff_l"]
     step = np.maximum(pp * u_step + handoff, m * u_step)
     P, G = sc.prompt_len, sc.gen_len
-    decode = _decode_sum(a, dec, pp, m, share, d.overlap, handoff, P + 1.0, P + G)
-    if pp == 1 and not d.overlap:
+    if pp == 1 and not d.overlap:  # the engine's own sum: every operator, communication included
         decode, step = a.generation.decode_s, a.decode_total.time_s
+    else:
+        decode = _decode_sum(a, dec, pp, m, share, d.overlap, handoff, P + 1.0, P + G)
     e2e = ttft + decode
     B = replica.batch_size
     with np.errstate(divide="ignore", invalid="ignore"):
