@@ -162,3 +162,8 @@ def test_fitted_time_uses_the_library_then_nccl():
     gather_trt = flat_time("all_gather", 8192.0, 8, up, CommSettings(mode="fitted", library="trtllm"))[1]
     assert gather_trt == gather_nccl  # no engine table for all-gather: NCCL's
     assert np.isfinite(nccl)
+
+
+def test_docs_show_the_fit_errors_of_the_shipped_fit():
+    docs = Path(__file__).resolve().parents[1] / "docs" / "parallelism.md"
+    assert calibrate.error_table(fitted_tables()["fits"]) in docs.read_text()

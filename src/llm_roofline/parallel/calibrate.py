@@ -93,6 +93,22 @@ def fit_all(root: Path) -> dict:
             "fits": fits}
 
 
+def error_table(fits: dict) -> str:
+    """The fit's error on every measured table, as the markdown table docs/parallelism.md shows:
+    |predicted / measured - 1| over the message sizes of each (system, library, collective, GPUs)."""
+    lines = ["| system | library | collective | GPUs | points | median error | 90th pct | max error |",
+             "|---|---|---|---|---|---|---|---|"]
+    for system in sorted(fits):
+        for library in sorted(fits[system]):
+            for kind in sorted(fits[system][library]):
+                for p in sorted(fits[system][library][kind], key=int):
+                    e = fits[system][library][kind][p]
+                    lines.append(f"| {system} | {library} | {kind} | {p} | {e['points']} | "
+                                 f"{100 * e['median_abs_error']:.1f}% | {100 * e['p90_abs_error']:.1f}% | "
+                                 f"{100 * e['max_abs_error']:.1f}% |")
+    return "\n".join(lines) + "\n"
+
+
 def shipped_path() -> Path:
     return Path(__file__).resolve().parent / "params" / "collectives.json"
 
@@ -101,7 +117,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("kernel_data", type=Path, help="the kernel-data folder (with <system>/comm/...)")
     parser.add_argument("--check", action="store_true", help="compare with the shipped fit instead of writing")
+    parser.add_argument("--errors", action="store_true", help="print the fit's error table (markdown) and exit")
     args = parser.parse_args(argv)
+    if args.errors:
+        print(error_table(json.loads(shipped_path().read_text())["fits"]), end="")
+        return 0
     fitted = fit_all(args.kernel_data)
     if args.check:
         shipped = json.loads(shipped_path().read_text())
