@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -91,3 +92,13 @@ def test_cli_bad_degrees_are_one_line(capsys, argv, message):
 def test_cli_device_without_a_system(capsys):
     code, _, err = run(capsys, "analyze", "llama-2-7b", "v100", "--tp", "2")
     assert code == 2 and "no bundled system is built from v100" in err
+
+
+def test_readme_schema_table_lists_every_key():
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    report = lr.analyze("llama-3.1-70b", "dgx-h100", tp=8, gen_len=4).to_dict()
+    for section in ("parallelism", "communication", "generation", "memory"):
+        for key in report[section]:
+            assert f"`{key}`" in text, (section, key)
+    for key in (*report["decode"]["ops"][0], *report["decode"]["total"]):
+        assert f"`{key}`" in text, key
