@@ -195,6 +195,28 @@ def add_parser(subparsers) -> None:
     _image_options(p)
     p.set_defaults(run=_run_plot)
 
+    p = kinds.add_parser("scaling", help="TPOT, TTFT, tokens/s and memory per device vs devices, per TP/PP/EP choice",
+                         description="The deployment's TPOT, TTFT, tokens/s per device and memory per device "
+                                     "against the number of devices, one curve per way of spreading the model "
+                                     "(tp, pp, tp_pp: TP inside a node x PP across, ep: attention DP + EP, tp_ep); "
+                                     "one device's memory as a line, deployments that do not fit hollow.")
+    p.add_argument("model", help="catalog id or alias, or a HF config.json path")
+    p.add_argument("hardware", metavar="system", help="a system (see `llm-roofline hardware`), e.g. dgx-h100, or "
+                                                      "a device (its first system)")
+    p.add_argument("--devices", help="device counts (default: 1,2,4,... up to 64 or the system's size)")
+    p.add_argument("--strategies", help="comma-separated: tp, pp, tp_pp, ep, tp_ep (default: all that apply)")
+    p.add_argument("--overlap", action="store_true", help="communication overlaps computation (optimistic)")
+    p.add_argument("--comm", choices=["ideal", "fitted"], help="collectives (default: fitted with --efficiency "
+                                                               "hardware, else ideal)")
+    s = p.add_argument_group("scenario")
+    s.add_argument("--batch-size", "-b", type=int, default=1, help="sequences per replica (default 1)")
+    s.add_argument("--prompt-len", "-p", type=int, default=1024, help="prompt tokens (default 1024)")
+    s.add_argument("--gen-len", "-g", type=int, default=128, help="generated tokens (default 128)")
+    _bits_options(s, lists=False)
+    _hardware_options(p)
+    _image_options(p)
+    p.set_defaults(run=_run_plot)
+
     _add_sweep(subparsers)
 
 
@@ -323,6 +345,23 @@ def _bandwidths(text: str, points: int) -> list[float]:
 DPI_RANGE = (10, 1200)
 
 
+def _run_scaling(args, size, title) -> None:
+    from ..cli import target_from_args
+    from . import render as r
+    from .options import parse_int_list, parse_names
+    from .scaling_figure import draw_scaling, scaling
+
+    system = target_from_args(args, True)
+    comm = args.comm or ("fitted" if args.efficiency == "hardware" else "ideal")
+    data = scaling(args.model, system, devices=parse_int_list(args.devices, "--devices") if args.devices else None,
+                   strategies=parse_names(args.strategies, "--strategies") if args.strategies else None,
+                   batch_size=args.batch_size, prompt_len=args.prompt_len, gen_len=args.gen_len,
+                   w_bits=_bits(args.w_bits, "--w-bits", False), a_bits=_bits(args.a_bits, "--a-bits", False),
+                   kv_bits=_bits(args.kv_bits, "--kv-bits", False), group_size=args.group_size,
+                   efficiency=_efficiency(args, system.device), overlap=args.overlap, comm=comm)
+    r.save(draw_scaling(data, size=size, title=title), args.image, dpi=args.dpi)
+
+
 def _run_plot(args) -> str:
     if not DPI_RANGE[0] <= args.dpi <= DPI_RANGE[1]:
         raise _scenario_error(f"--dpi must be in {DPI_RANGE[0]}..{DPI_RANGE[1]}, got {args.dpi:g}")
@@ -334,6 +373,9 @@ def _run_plot(args) -> str:
     image_format(args.image)  # fail before any work on a bad extension or a missing folder
     _check_folder(args.image)
     size, title, kind = _size(args.size), args.title, args.kind
+    if kind == "scaling":
+        _run_scaling(args, size, title)
+        return ""
     lists = kind in ("batch-sweep", "seq-sweep", "breakdown")  # bit-widths may be lists (one curve / bar each)
     if kind == "hardware":
         names = parse_names(args.hardware, "hardware")
