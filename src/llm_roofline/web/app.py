@@ -190,6 +190,13 @@ def create_app() -> FastAPI:
         dense peaks per precision (FLOP/s), measured efficiency, source."""
         return _json(service.list_hardware())
 
+    @app.get("/api/systems", tags=["catalog"], summary="The bundled multi-device systems")
+    async def systems():
+        """One entry per system: name, aliases, device, devices_per_node, max_nodes, scale_up and scale_out
+        links (per-port and per-device bandwidth per direction in bytes/s, ports, latency per collective
+        step in s, fitted curves), source. Any degree > 1 in an analysis makes `hardware` a system."""
+        return _json(service.list_systems())
+
     @app.get("/api/meta", tags=["catalog"], summary="Version and the limits the API enforces")
     async def meta():
         from ..hardware.spec import PRECISIONS

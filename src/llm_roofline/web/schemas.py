@@ -32,6 +32,13 @@ def _count(name: str, default: int, description: str) -> Any:
 Bits = Annotated[int, Field(ge=MIN_BITS, le=MAX_BITS)] | Annotated[str, Field(min_length=1, max_length=8)]
 
 
+MAX_DEGREE = 4096  # devices of one degree a request may ask for
+
+
+def _degree(description: str) -> Any:
+    return Field(1, ge=1, le=MAX_DEGREE, description=f"{description} (integer 1..{MAX_DEGREE})")
+
+
 def _bits(what: str) -> Any:
     return Field(16, description=f"{what}: bits {MIN_BITS}..{MAX_BITS} or one of {FORMATS}")
 
@@ -61,6 +68,23 @@ class Scenario(BaseModel):
     bandwidth_fraction: float | None = Field(None, gt=0, le=1, description="fraction of bandwidth reached (0, 1]")
     kernel_overhead_us: float | None = Field(None, ge=0, lt=1e6,
                                              description="fixed cost per kernel launch, microseconds [0, 1e6)")
+    # Several devices (docs/parallelism.md); with any degree > 1 ``hardware`` names a catalog system
+    # (or a device whose first system is used).
+    tp: int = _degree("tensor parallelism of attention and dense layers")
+    pp: int = _degree("pipeline stages")
+    ep: int = _degree("expert parallelism over tp x attention_dp devices")
+    dp: int = _degree("independent replicas (batch_size is per replica)")
+    attention_dp: int = _degree("attention data-parallel groups inside a replica")
+    nodes: int | None = Field(None, ge=1, le=MAX_DEGREE, description="nodes the devices span (default: fewest)")
+    micro_batches: int | None = Field(None, ge=1, le=MAX_DEGREE, description="pipeline micro-batches (default pp)")
+    overlap: bool = Field(False, description="communication overlaps computation (optimistic bound)")
+    ep_imbalance: float = Field(1.0, ge=1, le=MAX_DEGREE, description="most loaded expert rank's tokens / mean")
+    ep_comm: Literal["all_to_all", "all_gather"] = Field("all_to_all", description="MoE token exchange")
+    comm: Literal["ideal", "fitted"] | None = Field(
+        None, description="collectives: ideal alpha-beta or fitted curves (default: fitted with efficiency hardware)")
+    comm_library: Literal["nccl", "trtllm", "vllm", "sglang"] = Field("nccl", description="fitted all-reduce")
+    allreduce_algorithm: Literal["ring", "tree", "two_shot", "one_shot", "nvls"] = Field(
+        "ring", description="all-reduce algorithm of the ideal model")
 
 
 class Target(BaseModel):
@@ -155,4 +179,12 @@ RANGES = {
     "config_name": f"1..{MAX_NAME_CHARS} characters",
     "name": f"1..{MAX_NAME_CHARS} characters",
     "config": "a JSON object (the contents of a Hugging Face config.json)",
+    **{name: f"an integer in 1..{MAX_DEGREE}" for name in ("tp", "pp", "ep", "dp", "attention_dp", "nodes",
+                                                          "micro_batches")},
+    "ep_imbalance": f"a number in [1, {MAX_DEGREE}]",
+    "overlap": "true or false",
+    "ep_comm": "'all_to_all' or 'all_gather'",
+    "comm": "'ideal' or 'fitted'",
+    "comm_library": "'nccl', 'trtllm', 'vllm' or 'sglang'",
+    "allreduce_algorithm": "'ring', 'tree', 'two_shot', 'one_shot' or 'nvls'",
 }

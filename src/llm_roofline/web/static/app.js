@@ -2,6 +2,7 @@
 import { lineChart, rooflineChart } from "./charts.js";
 import { int, intensity, pct, rate, secs, secsParts, si } from "./fmt.js";
 import { drawLayer, drawModel } from "./graph.js";
+import { deploymentText, linkChart, linkPoints } from "./parallel.js";
 
 const $ = (id) => document.getElementById(id);
 const FORMATS = ["16", "fp16", "bf16", "fp32", "fp8", "int8", "int4", "nf4", "fp4"];
@@ -10,14 +11,15 @@ const FORMAT_LABELS = { 16: "16-bit" };
 const DEFAULTS = {
   model: "meta-llama/Llama-2-7b-hf", hw: "rtx-a6000", stage: "decode", b: "1", p: "1024", g: "256",
   w: "16", a: "16", kv: "16", fa: "0", eff: "ideal", view: "layer", op: "", bw: "", peak: "", cap: "",
-  cfg: "", cfgname: "",
+  cfg: "", cfgname: "", tp: "1", pp: "1", ep: "1", adp: "1", dp: "1", sys: "", comm: "", ov: "0",
 };
+const DEGREES = [["tp", "tp"], ["pp", "pp"], ["ep", "ep"], ["adp", "adp"], ["dp", "dp"]]; // [input id, state key]
 const KEYS = Object.keys(DEFAULTS);
 const STAGE_NAMES = { prefill: "Prefill", decode: "Decode step", generation: "Whole generation" };
 
 const app = {
   state: { ...DEFAULTS },
-  models: [], hardware: [], meta: null,
+  models: [], hardware: [], systems: [], meta: null,
   upload: null, // {config, name}
   view: null, sweepBatch: null, sweepSeq: null,
   seq: 0, controller: null, timer: null,
@@ -111,8 +113,16 @@ function fillForm() {
   $("kv-bits").value = s.kv;
   $("flash").checked = s.fa === "1";
   $("efficiency").value = s.eff;
+  for (const [id, key] of DEGREES) $(id).value = s[key];
+  $("system").value = s.sys;
+  $("comm").value = s.comm;
+  $("overlap").checked = s.ov === "1";
   modelInfo();
   hwInfo();
+}
+
+function devices(s = app.state) {
+  return ["tp", "pp", "adp", "dp"].reduce((n, k) => n * Math.max(1, Number(s[k]) || 1), 1);
 }
 
 function modelInfo() {
@@ -221,6 +231,22 @@ function bindForm() {
   $("kv-bits").addEventListener("change", () => setState({ kv: $("kv-bits").value }));
   $("flash").addEventListener("change", () => setState({ fa: $("flash").checked ? "1" : "0" }));
   $("efficiency").addEventListener("change", () => setState({ eff: $("efficiency").value }));
+  for (const [id, key] of DEGREES) $(id).addEventListener("input", () => setState({ [key]: $(id).value }));
+  $("system").replaceChildren(...[["", "First system with this device"]].concat(
+    app.systems.map((x) => [x.name, `${x.name} · ${x.devices_per_node} × ${x.device} · ` +
+      `${si(x.scale_up.device_bandwidth_bytes_per_s, "B/s")}`])).map(([v, t]) => {
+    const o = document.createElement("option");
+    o.value = v;
+    o.textContent = t;
+    return o;
+  }));
+  $("system").addEventListener("change", () => {
+    const sys = app.systems.find((x) => x.name === $("system").value);
+    setState(sys ? { sys: sys.name, hw: sys.device, bw: "", peak: "", cap: "" } : { sys: "" });
+    fillForm();
+  });
+  $("comm").addEventListener("change", () => setState({ comm: $("comm").value }));
+  $("overlap").addEventListener("change", () => setState({ ov: $("overlap").checked ? "1" : "0" }));
   $("form").addEventListener("submit", (e) => e.preventDefault());
 
   $("config-file").addEventListener("change", async () => {
@@ -311,7 +337,12 @@ export function requestBody(state = app.state) {
     flash_attention: s.fa === "1", efficiency: s.eff,
   };
   if (app.upload) { body.config = app.upload.config; body.config_name = app.upload.name; } else body.model = s.model;
-  body.hardware = s.hw;
+  body.hardware = s.sys && devices(s) > 1 ? s.sys : s.hw;
+  for (const [key, field] of [["tp", "tp"], ["pp", "pp"], ["ep", "ep"], ["adp", "attention_dp"], ["dp", "dp"]]) {
+    if (String(s[key]) !== "1") body[field] = Number(s[key]);
+  }
+  if (s.comm) body.comm = s.comm;
+  if (s.ov === "1") body.overlap = true;
   if (s.bw) body.memory_bandwidth_bytes_per_s = Number(s.bw) * 1e9;
   if (s.peak) body.peak_flops_per_s = Number(s.peak) * 1e12;
   if (s.cap) body.memory_capacity_bytes = Number(s.cap) * 1e9;
@@ -385,7 +416,8 @@ function setStatus(text) { $("status").textContent = text; }
 
 const FIELD_INPUTS = { batch_size: "batch", prompt_len: "prompt", gen_len: "gen", model: "model", config: "model",
   hardware: "hardware", w_bits: "w-bits", a_bits: "a-bits", kv_bits: "kv-bits",
-  memory_bandwidth_bytes_per_s: "hw-bw", peak_flops_per_s: "hw-peak", memory_capacity_bytes: "hw-cap" };
+  memory_bandwidth_bytes_per_s: "hw-bw", peak_flops_per_s: "hw-peak", memory_capacity_bytes: "hw-cap",
+  tp: "tp", pp: "pp", ep: "ep", attention_dp: "adp", dp: "dp" };
 
 function showError(message, field) {
   const el = $("error");
@@ -436,14 +468,32 @@ function render() {
   renderMemory(r);
   renderTable();
   renderSweeps();
+  renderLinks(r);
   modelInfo();
+}
+
+function renderLinks(r) {
+  $("par-info").textContent = deploymentText(r);
+  const p = r.parallelism;
+  const panel = $("link-panel");
+  panel.hidden = p.devices === 1;
+  if (p.devices === 1) return;
+  const ops = stageOps();
+  const sel = selectedOp(ops);
+  $("link-title").textContent = `Link roofline: communication operators · ${STAGE_NAMES[app.state.stage]}`;
+  $("link-note").textContent = `${p.system.scale_up.name}; dashed: ideal ring all-reduce over ${p.tp}`;
+  linkChart($("link-roofline"), { points: linkPoints(ops), link: p.system.scale_up, tp: p.tp, selected: sel?.name,
+    onSelect: select });
 }
 
 function renderSummary(r) {
   const s = r.scenario;
   const fmt = (bits, fam) => (fam === "bf16" ? "bf16" : fam === "float" && bits === 16 ? "16-bit"
     : `${fam === "int" ? "int" : fam === "tf32" ? "tf" : "fp"}${bits}`);
-  const text = `<b>${esc(r.model.name)}</b> on <b>${esc(r.hardware.name)}</b> · batch ${int(s.batch_size)} · ` +
+  const par = r.parallelism;
+  const where = par.devices > 1 ? `${int(par.devices)} × ${esc(r.hardware.name)} (${esc(par.system.name)})`
+    : esc(r.hardware.name);
+  const text = `<b>${esc(r.model.name)}</b> on <b>${where}</b> · batch ${int(s.batch_size)} · ` +
     `prompt ${int(s.prompt_len)} · generate ${int(s.gen_len)} · W ${fmt(s.w_bits, s.w_family)} · ` +
     `A ${fmt(s.a_bits, s.a_family)} · KV ${fmt(s.kv_bits, s.kv_family)}${s.flash_attention ? " · FlashAttention" : ""}`;
   $("summary").innerHTML = text;
@@ -473,9 +523,11 @@ function renderMetrics(r) {
       g.gen_len ? `mean of ${int(g.gen_len)} steps` : "no tokens generated", g.tpot_s) +
     metric("End-to-end", e2e, e2eU, `TTFT + ${int(g.gen_len)} steps`, g.e2e_s) +
     metric("Throughput", tput === null ? "–" : rate(tput), tput === null ? "" : "tok/s",
-      tput === null ? "set generated tokens" : `${int(g.batch_size * g.gen_len)} tokens / e2e`, tput) +
+      tput === null ? "set generated tokens" : r.parallelism.devices > 1
+        ? `${rate(g.throughput_tokens_per_s_per_device)} tok/s per device × ${int(r.parallelism.devices)}`
+        : `${int(g.batch_size * g.gen_len)} tokens / e2e`, tput) +
     `<div class="metric mem" data-metric="Memory" data-value="${m.total_bytes}" data-fits="${m.fits}">` +
-    `<div class="k">Memory ${fits}</div><div class="v">${memText}</div>` +
+    `<div class="k">Memory${r.parallelism.devices > 1 ? " per device" : ""} ${fits}</div><div class="v">${memText}</div>` +
     `<div class="s">largest batch that fits: <b>${int(m.max_batch_size)}</b></div></div>`;
 }
 
@@ -570,12 +622,21 @@ function renderOp() {
     rows.push(["prefill", secs(op.prefill_time_s), true], [`${int(app.view.report.generation.gen_len)} decode steps`,
       secs(op.decode_time_s), true]);
   }
+  if (op.link_bytes) {
+    rows.splice(2, 0, ["Bytes on the link", si(op.link_bytes, "B")], ["Link time (collective)", secs(op.link_time_s)]);
+  }
   rows.push([`× ${op.count} occurrence${op.count > 1 ? "s" : ""}`, secs(total)],
     [`Share of ${stage === "generation" ? "end-to-end" : "the stage"}`, pct(op.time_share)]);
   const sub = `${op.kind} · ${STAGE_NAMES[stage]}${stage === "generation" ? " (prefill + all decode steps)" : ""}` +
     ` · numbers per occurrence`;
   panel.innerHTML = `<p class="op-sub">${esc(sub)}</p><table class="kv" id="op-table"><tbody>${rows.map(([k, v, s]) =>
     `<tr class="${s ? "sub" : ""}" data-key="${esc(k)}"><td>${esc(k)}</td><td>${esc(v)}</td></tr>`).join("")}</tbody></table>`;
+  const p = app.view.report.parallelism;
+  if (op.link_bytes && p.devices > 1) {
+    linkChart($("op-roofline"), { points: linkPoints(ops), link: p.system.scale_up, tp: p.tp, selected: op.name,
+      caption: `${op.name} on the link roofline`, height: (W) => Math.min(250, Math.max(190, W * 0.58)) });
+    return;
+  }
   rooflineChart($("op-roofline"), { ops: points, bandwidth: bw, peaks, focus: op.name, selected: op.name,
     caption: `${op.name} on the roofline`, height: (W) => Math.min(250, Math.max(190, W * 0.58)) });
 }
@@ -706,10 +767,11 @@ function renderSweeps() {
 async function start() {
   app.state = readUrl();
   if (window.innerWidth < 760) $("controls-fold").open = false;
-  const [models, hardware, meta] = await Promise.all(["/api/models", "/api/hardware", "/api/meta"].map(
-    (p) => fetch(p).then((r) => r.json())));
+  const [models, hardware, meta, systems] = await Promise.all(["/api/models", "/api/hardware", "/api/meta",
+    "/api/systems"].map((p) => fetch(p).then((r) => r.json())));
   app.models = models;
   app.hardware = hardware;
+  app.systems = systems;
   app.meta = meta;
   if (app.state.cfg) {
     try {

@@ -17,7 +17,7 @@ export function title(parent, text) {
   svgEl("title", {}, parent, text);
 }
 
-function decades(lo, hi) {
+export function decades(lo, hi) {
   const out = [];
   for (let e = Math.floor(Math.log10(lo)); e <= Math.ceil(Math.log10(hi)); e++) out.push(10 ** e);
   return out;
@@ -34,7 +34,7 @@ function niceLinear(lo, hi, n = 5) {
   return ticks;
 }
 
-function scale(lo, hi, a, b, log) {
+export function scale(lo, hi, a, b, log) {
   if (log) {
     const l0 = Math.log10(lo), l1 = Math.log10(hi);
     return (v) => a + ((Math.log10(v) - l0) / (l1 - l0)) * (b - a);
@@ -42,11 +42,11 @@ function scale(lo, hi, a, b, log) {
   return (v) => a + ((v - lo) / (hi - lo)) * (b - a);
 }
 
-function powLabel(v, unit = "") {
+export function powLabel(v, unit = "") {
   return si(v, unit, 3).replace(" ", "\u2009");
 }
 
-function frame(container, height, opts = {}) {
+export function frame(container, height, opts = {}) {
   container.replaceChildren();
   if (opts.caption) {
     const cap = document.createElement("figcaption");
@@ -74,7 +74,7 @@ function frame(container, height, opts = {}) {
   return { svg, W, H };
 }
 
-function axes(svg, box, x, y, xs, ys, xFmt, yFmt, xLabel, yLabel) {
+export function axes(svg, box, x, y, xs, ys, xFmt, yFmt, xLabel, yLabel) {
   const g = svgEl("g", { class: "grid" }, svg);
   for (const t of xs) svgEl("line", { x1: x(t), x2: x(t), y1: box.top, y2: box.bottom }, g);
   for (const t of ys) svgEl("line", { x1: box.left, x2: box.right, y1: y(t), y2: y(t) }, g);
