@@ -102,3 +102,16 @@ def test_readme_schema_table_lists_every_key():
             assert f"`{key}`" in text, (section, key)
     for key in (*report["decode"]["ops"][0], *report["decode"]["total"]):
         assert f"`{key}`" in text, key
+
+
+def test_sweep_command_takes_degree_lists(capsys):
+    code, out, err = run(capsys, "sweep", "llama-3.1-70b", "dgx-h100", "--tp", "2,8", "--pp", "1,2", "-b", "1,16",
+                         "-g", "8", "-f", "json")
+    assert code == 0 and err == ""
+    rows = json.loads(out)
+    assert len(rows) == 8 and [r["tp"] for r in rows[:4]] == [2, 2, 2, 2]
+    row = next(r for r in rows if r["tp"] == 8 and r["pp"] == 2 and r["batch_size"] == 16)
+    alone = lr.analyze("llama-3.1-70b", "dgx-h100", tp=8, pp=2, batch_size=16, gen_len=8)
+    assert row["tpot_s"] == pytest.approx(alone.generation.tpot_s) and row["devices"] == 16
+    code, _, err = run(capsys, "sweep", "llama-3.1-70b", "dgx-h100", "--tp", "3,8")
+    assert code == 2 and "tp (3) must divide the query heads" in err

@@ -22,6 +22,9 @@ columns (one row per point of the grid, SI units):
                                                                      empty without --gen-len)
   weights_bytes, kv_cache_bytes, activations_bytes, total_bytes      memory footprint
   fits, max_batch_size                                               against the device's memory
+with --tp / --pp / --ep / --dp / --attention-dp (lists too; HARDWARE is then a system): tp, pp, ep, dp,
+  attention_dp, devices, device_batch, throughput_tokens_per_s_per_device, prefill_comm_time_s,
+  decode_comm_time_s, comm_buffer_bytes; generation columns are the deployment's, memory per device
 rows: the Cartesian grid in the column order above (the last listed axis varies fastest)."""
 
 
@@ -239,6 +242,9 @@ def _add_sweep(subparsers) -> None:
     s.add_argument("--flash-attention", action="store_true", help="fused, causal-aware attention kernel")
     s.add_argument("--logits-all", action="store_true", help="prefill computes logits for every token")
     _hardware_options(p)
+    from ..cli import add_parallel_options
+
+    add_parallel_options(p, degree_type=str)  # --tp 1,2,4,8 ... are grid axes here
     o = p.add_argument_group("output")
     o.add_argument("--format", "-f", choices=["csv", "json"], default="csv", help="csv (default) or json records")
     o.add_argument("--output", "-o", help="write to this file instead of standard output")
@@ -507,12 +513,25 @@ def _run_sweep(args) -> str:
         flag = "--" + name.replace("_", "-")
         values = parse_bits_list(text, flag) if name.endswith("bits") else parse_int_list(text, flag)
         axes[name] = values[0] if isinstance(values[0], str) else values  # a named format is one fixed value
+    from ..cli import parallel_from_args, target_from_args
+
+    parallel = parallel_from_args(args)
+    degrees = {}
+    for name in ("tp", "pp", "ep", "dp", "attention_dp"):
+        values = parse_int_list(str(parallel.pop(name)), "--" + name.replace("_", "-"))
+        if values != [1]:
+            degrees[name] = values
+    axes = {**degrees, **axes}  # the degrees vary slowest: one engine call per degree tuple
     total = math.prod(len(v) for v in axes.values() if isinstance(v, list))
     if total > MAX_POINTS:
         raise _scenario_error(f"the grid has {total:,} points; at most {MAX_POINTS:,} per sweep")
-    device = _device(args)
-    common = dict(efficiency=_efficiency(args, device), flash_attention=args.flash_attention,
-                  logits_all=args.logits_all, group_size=args.group_size)
+    multi = any(v > 1 for k, vs in degrees.items() if k != "ep" for v in vs)
+    device = target_from_args(args, True) if multi else _device(args)
+    if parallel["comm"] is None:
+        parallel["comm"] = "fitted" if args.efficiency == "hardware" else "ideal"
+    common = dict(efficiency=_efficiency(args, device if not multi else device.device),
+                  flash_attention=args.flash_attention, logits_all=args.logits_all, group_size=args.group_size,
+                  **(parallel if degrees else {}))
     # Chunks along the outermost axis with several values keep the grid's row order.
     names = list(axes)
     outer = next((n for n in names if isinstance(axes[n], list) and len(axes[n]) > 1), None)
