@@ -26,6 +26,7 @@ H100 = load_system("dgx-h100")
     (dict(tp=0), "tp must be an integer"), (dict(pp=1.5), "pp must be an integer"),
     (dict(ep=2), r"ep \(2\) must divide tp x attention_dp"), (dict(tp=2, micro_batches=2), "micro_batches"),
     (dict(tp=2, ep=2, ep_imbalance=3.0), "ep_imbalance"), (dict(ep_comm="broadcast"), "ep_comm"),
+    (dict(nodes=2), r"nodes \(2\) exceeds the 1 device"),
 ])
 def test_bad_degrees_name_the_field(kwargs, message):
     with pytest.raises(DeploymentError, match=message):

@@ -63,6 +63,8 @@ class Deployment:
             _positive_int(name, getattr(self, name))
         if self.nodes is not None:
             _positive_int("nodes", self.nodes)
+            if self.nodes > self.devices:
+                raise DeploymentError(f"nodes ({self.nodes}) exceeds the {self.devices} device(s) of the deployment")
         if self.micro_batches is not None:
             _positive_int("micro_batches", self.micro_batches)
             if self.micro_batches > 1 and self.pp == 1:
