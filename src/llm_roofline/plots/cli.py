@@ -242,7 +242,7 @@ def _add_sweep(subparsers) -> None:
     s.add_argument("--flash-attention", action="store_true", help="fused, causal-aware attention kernel")
     s.add_argument("--logits-all", action="store_true", help="prefill computes logits for every token")
     _hardware_options(p)
-    from ..cli import add_parallel_options
+    from ..cli_parallel import add_parallel_options
 
     add_parallel_options(p, degree_type=str)  # --tp 1,2,4,8 ... are grid axes here
     o = p.add_argument_group("output")
@@ -352,7 +352,7 @@ DPI_RANGE = (10, 1200)
 
 
 def _run_scaling(args, size, title) -> None:
-    from ..cli import target_from_args
+    from ..cli_parallel import target_from_args
     from . import render as r
     from .options import parse_int_list, parse_names
     from .scaling_figure import draw_scaling, scaling
@@ -513,7 +513,7 @@ def _run_sweep(args) -> str:
         flag = "--" + name.replace("_", "-")
         values = parse_bits_list(text, flag) if name.endswith("bits") else parse_int_list(text, flag)
         axes[name] = values[0] if isinstance(values[0], str) else values  # a named format is one fixed value
-    from ..cli import parallel_from_args, target_from_args
+    from ..cli_parallel import parallel_from_args, target_from_args
 
     parallel = parallel_from_args(args)
     degrees = {}
