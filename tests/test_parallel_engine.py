@@ -100,10 +100,11 @@ def test_megatron_per_layer_communication_volume():
 def test_scaling_book_kv_cache_sizes_and_sharding():
     # JAX scaling book, "Serving LLaMA 3-70B" (applied-inference): KV per token in int8 = 2*K*H*L = 160 KiB,
     # 324 kB in bf16. Sharded over tp <= K devices the KV heads split (1/tp each); beyond K they repeat.
-    int8 = dict(kv_bits=8, group_size=0, prompt_len=1)  # int8 without group scales, one cached token
+    int8 = dict(kv_bits=8, group_size=0, prompt_len=1, gen_len=0)  # int8 without scales, one cached token
     one = lr.analyze(LLAMA70, "tpu-v5e-256", **int8)
     assert one.memory.kv_cache_bytes == 2 * 8 * 128 * 80
-    assert lr.analyze(LLAMA70, "tpu-v5e-256", prompt_len=1).memory.kv_cache_bytes == 2 * 2 * 8 * 128 * 80  # bf16
+    bf16 = lr.analyze(LLAMA70, "tpu-v5e-256", prompt_len=1, gen_len=0)
+    assert bf16.memory.kv_cache_bytes == 2 * 2 * 8 * 128 * 80
     tp8 = lr.analyze(LLAMA70, "tpu-v5e-256", tp=8, **int8)
     assert tp8.memory.kv_cache_bytes * 8 == 2 * 8 * 128 * 80
     tp16 = lr.analyze(LLAMA70, "tpu-v5e-256", tp=16, **int8)

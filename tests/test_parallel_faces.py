@@ -59,7 +59,8 @@ def run(capsys, *argv):
 def test_cli_analyze_with_degrees(capsys):
     code, out, err = run(capsys, "analyze", "llama-3.1-70b", "dgx-h100", "--tp", "8", "-g", "16")
     assert code == 0 and err == ""
-    assert "attn_all_reduce" in out and "link" in out and "PARALLELISM" in out
+    assert "attn_all_reduce" in out and "link" in out and "8 x h100-sxm (dgx-h100: tp 8)" in out
+    assert "devices   8 on 1 node(s) of dgx-h100" in out and "comm " in out
     code, out, _ = run(capsys, "analyze", "llama-3.1-70b", "h100", "--tp", "4", "--pp", "2", "-g", "16", "-f", "json")
     report = json.loads(out)
     assert report["parallelism"]["system"]["name"] == "dgx-h100" and report["parallelism"]["pp"] == 2

@@ -7,6 +7,15 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from .defaults import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_BITS,
+    DEFAULT_GEN_LEN,
+    DEFAULT_GROUP_SIZE,
+    DEFAULT_PROMPT_LEN,
+    DEFAULT_SCALE_BITS,
+    SWEEP_AXES,
+)
 from .engine import Analysis
 from .errors import ConfigError, ScenarioError
 from .hardware.spec import IDEAL, Efficiency, Hardware
@@ -78,17 +87,18 @@ def resolve_efficiency(efficiency: str | Efficiency | Mapping, hardware: Hardwar
     return replace(base, **custom) if custom else base
 
 
-def analyze(model: str | ModelSpec, hardware: str | Hardware, *, batch_size: int = 1,
-            prompt_len: int = 1024, gen_len: int = 0, kv_len: int | None = None,
-            w_bits: int | str = 16, a_bits: int | str = 16, kv_bits: int | str = 16,
-            flash_attention: bool = False, logits_all: bool = False, group_size: int = 128,
-            scale_bits: int = 16, efficiency: str | Efficiency | Mapping = "ideal", tp: int = 1, pp: int = 1,
-            ep: int = 1, dp: int = 1, attention_dp: int = 1, **parallel) -> Report:
+def analyze(model: str | ModelSpec, hardware: str | Hardware | System, *, batch_size: int = DEFAULT_BATCH_SIZE,
+            prompt_len: int = DEFAULT_PROMPT_LEN, gen_len: int = DEFAULT_GEN_LEN, kv_len: int | None = None,
+            w_bits: int | str = DEFAULT_BITS, a_bits: int | str = DEFAULT_BITS, kv_bits: int | str = DEFAULT_BITS,
+            flash_attention: bool = False, logits_all: bool = False, group_size: int = DEFAULT_GROUP_SIZE,
+            scale_bits: int = DEFAULT_SCALE_BITS, efficiency: str | Efficiency | Mapping = "ideal", tp: int = 1,
+            pp: int = 1, ep: int = 1, dp: int = 1, attention_dp: int = 1, **parallel) -> Report:
     """Roofline analysis of one scenario: per-operator prefill and decode-step tables, totals,
     whole-generation metrics (TTFT, TPOT, e2e, tokens/s) and the memory footprint.
 
     ``kv_len``: KV length of the reported decode step (default: prompt_len, LLM-Viewer's
-    convention); ``gen_len`` decode steps follow the prompt in ``generation``.
+    convention); ``gen_len`` decode steps follow the prompt in ``generation`` (default
+    ``DEFAULT_GEN_LEN`` = 256; 0 leaves TPOT and throughput None).
 
     Several devices (docs/parallelism.md): ``tp``, ``pp``, ``ep``, ``dp``, ``attention_dp`` degrees on
     ``hardware`` = a system (``dgx-h100``, ``gb200-nvl72``, a YAML file) or a device (its first bundled
@@ -121,7 +131,6 @@ def analyze_many(model, hardware, *, efficiency="ideal", tp=1, pp=1, ep=1, dp=1,
                                resolve_efficiency(efficiency, system.device), deployment)
 
 
-SWEEP_AXES = ("batch_size", "prompt_len", "gen_len", "kv_len", "w_bits", "a_bits", "kv_bits")
 
 
 @dataclass(frozen=True)
@@ -163,9 +172,10 @@ class SweepResult:
 
 
 def sweep(model, hardware, *, efficiency="ideal", flash_attention: bool = False, logits_all: bool = False,
-          group_size: int = 128, scale_bits: int = 16, **axes) -> SweepResult:
+          group_size: int = DEFAULT_GROUP_SIZE, scale_bits: int = DEFAULT_SCALE_BITS, **axes) -> SweepResult:
     """Every combination of the listed values (a Cartesian grid), e.g. ``sweep(m, h, batch_size=range(1,
-    513), prompt_len=[128, ..., 16384])``. Degrees of parallelism (``tp``, ``pp``, ``ep``, ``dp``,
+    513), prompt_len=[128, ..., 16384])``. An axis not given takes its default (``llm_roofline.defaults``:
+    gen_len 256, prompt_len 1024, ...). Degrees of parallelism (``tp``, ``pp``, ``ep``, ``dp``,
     ``attention_dp``) are axes too: the grid is grouped by degree tuple and each group is one vectorized
     engine call. Parallel options (``nodes``, ``overlap``, ...) take one value."""
     options = {k: axes.pop(k) for k in list(axes) if k in OPTION_DEFAULTS}

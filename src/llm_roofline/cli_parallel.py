@@ -14,8 +14,7 @@ def _degree(text: str) -> int:
 
 def add_parallel_options(p, degree_type=_degree) -> None:
     """Degrees of parallelism and the multi-device options (docs/parallelism.md)."""
-    g = p.add_argument_group("parallelism (HARDWARE is then a system, e.g. dgx-h100, gb200-nvl72, or a device "
-                             "whose first system is used)")
+    g = p.add_argument_group("several devices", "HARDWARE is then a system (llm-roofline hardware) or a device")
     g.add_argument("--tp", type=degree_type, default=1, help="tensor parallelism of attention and dense layers")
     g.add_argument("--pp", type=degree_type, default=1, help="pipeline stages")
     g.add_argument("--ep", type=degree_type, default=1, help="expert parallelism over tp x attention-dp devices")
@@ -34,9 +33,11 @@ def add_parallel_options(p, degree_type=_degree) -> None:
                    help="collectives: ideal alpha-beta, or curves fitted on measured NCCL / engine tables "
                         "(default: fitted with --efficiency hardware, else ideal)")
     g.add_argument("--comm-library", choices=["nccl", "trtllm", "vllm", "sglang"], default="nccl",
-                   help="whose measured all-reduce the fitted collectives use (default nccl)")
+                   metavar="LIBRARY", help="whose measured all-reduce the fitted collectives use: nccl "
+                                           "(default), trtllm, vllm or sglang")
     g.add_argument("--allreduce-algorithm", choices=["ring", "tree", "two_shot", "one_shot", "nvls"], default="ring",
-                   help="all-reduce algorithm of the ideal model (default ring)")
+                   metavar="ALGORITHM", help="all-reduce of the ideal model: ring (default), tree, two_shot, "
+                                             "one_shot or nvls")
 
 
 def parallel_from_args(args) -> dict:

@@ -56,7 +56,11 @@ class OpResult:
 @dataclass(frozen=True)
 class StageTotal:
     """The whole model in one stage: sums of operators x counts; intensity = FLOPs / bytes,
-    performance = FLOPs / time, tokens_per_s = tokens processed (B*T) / time."""
+    performance = FLOPs / time, tokens_per_s = tokens processed (B*T) / time;
+    compute_bound_time_s: time of the compute-bound operators (s, counts included); bound: ``link`` when
+    communication operators take more than half of the stage's time, else ``compute`` when compute-bound
+    ones do, else ``memory``; bound_time_share: the share of the stage's time in operators of that bound;
+    link_bytes: bytes the device puts on links; link_time_s: time of the communication operators (s)."""
 
     flops: float
     bytes: float
@@ -67,6 +71,9 @@ class StageTotal:
     arithmetic_intensity: float
     performance_flops_per_s: float
     tokens_per_s: float
+    compute_bound_time_s: float
+    bound: str
+    bound_time_share: float
     link_bytes: float
     link_time_s: float
 
@@ -167,7 +174,10 @@ def _stage(stage: str, costs: OpCosts, i: int, tokens: int, kv_len: int, totals)
         share = values["time_s"] * counts[k] / total_time if total_time > 0 else 0.0
         bound = BOUND_LINK if links[k] else BOUND_COMPUTE if bounds[k] else BOUND_MEMORY
         ops.append(OpResult(name=name, kind=t.kinds[k], count=counts[k], bound=bound, time_share=share, **values))
-    total = StageTotal(**{f.name: float(getattr(totals, f.name)[i]) for f in fields(StageTotal)})
+    numbers = {f.name: float(getattr(totals, f.name)[i]) for f in fields(StageTotal) if f.name != "bound"}
+    stage_bound = (BOUND_LINK if totals.link_bound[i] else BOUND_COMPUTE if totals.compute_bound[i]
+                   else BOUND_MEMORY)
+    total = StageTotal(**numbers, bound=stage_bound)
     return StageResult(stage=stage, tokens=tokens, kv_len=kv_len, ops=tuple(ops), total=total)
 
 

@@ -34,11 +34,13 @@ PARTS = ("head", "layer", "handoff", "tail")
 @dataclass(frozen=True)
 class ParallelMetrics:
     """Arrays over scenarios (s, tokens/s, bytes). batch_size: sequences per replica (B); device_batch:
-    sequences one device's attention group runs per micro-batch (b)."""
+    sequences one device's attention group runs per micro-batch (b); micro_batches: the pipeline's
+    micro-batches that hold sequences (m)."""
 
     layout: Layout | None
     batch_size: np.ndarray
     device_batch: np.ndarray
+    micro_batches: np.ndarray
     ttft_s: np.ndarray
     decode_s: np.ndarray
     tpot_s: np.ndarray
@@ -71,7 +73,8 @@ def single_device(a: Analysis) -> ParallelMetrics:
     g, m, sc = a.generation, a.memory, a.scenario
     zeros = np.zeros_like(g.ttft_s)
     return ParallelMetrics(
-        layout=None, batch_size=sc.batch_size, device_batch=sc.batch_size, ttft_s=g.ttft_s, decode_s=g.decode_s,
+        layout=None, batch_size=sc.batch_size, device_batch=sc.batch_size, micro_batches=np.ones_like(g.ttft_s),
+        ttft_s=g.ttft_s, decode_s=g.decode_s,
         tpot_s=g.tpot_s, e2e_s=g.e2e_s, decode_step_s=a.decode_total.time_s,
         throughput_tokens_per_s=g.throughput_tokens_per_s, throughput_tokens_per_s_per_device=g.throughput_tokens_per_s,
         prefill_bubble_fraction=zeros, decode_bubble_fraction=zeros, weights_bytes=m.weights_bytes,
@@ -141,7 +144,8 @@ def parallel_metrics(a: Analysis, lay: Layout, replica: Scenario) -> ParallelMet
     rate = d.dp * replica_rate
     memory = _memory(a, lay, share, m, B)
     return ParallelMetrics(
-        layout=lay, batch_size=B, device_batch=sc.batch_size, ttft_s=ttft, decode_s=decode, tpot_s=tpot, e2e_s=e2e,
+        layout=lay, batch_size=B, device_batch=sc.batch_size, micro_batches=m, ttft_s=ttft, decode_s=decode,
+        tpot_s=tpot, e2e_s=e2e,
         decode_step_s=step, throughput_tokens_per_s=rate, throughput_tokens_per_s_per_device=rate / d.devices,
         prefill_bubble_fraction=(pp - 1) / (m + pp - 1.0),
         decode_bubble_fraction=np.clip(decode_bubble, 0.0, 1.0), **memory,

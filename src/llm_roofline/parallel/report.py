@@ -28,7 +28,7 @@ def parallelism_summary(a: Analysis, p: ParallelMetrics, i: int) -> dict:
         return base
     d, s = lay.deployment, lay.system
     return {**base, "tp": d.tp, "pp": d.pp, "ep": d.ep, "dp": d.dp, "attention_dp": d.attention_dp, "moe_tp": d.moe_tp,
-            "nodes": lay.nodes, "devices_per_node": lay.per_node, "micro_batches": d.pipeline_micro_batches,
+            "nodes": lay.nodes, "devices_per_node": lay.per_node, "micro_batches": int(p.micro_batches[i]),
             "stage_layers": lay.stage_layers, "overlap": d.overlap, "ep_imbalance": d.ep_imbalance,
             "ep_comm": d.ep_comm, "collectives": {"mode": d.comm.mode, "library": d.comm.library,
                                                  "algorithm": d.comm.algorithm},

@@ -91,53 +91,82 @@ def scaling(model, system, *, devices: Sequence[int] | None = None, strategies: 
 
 def draw_scaling(data: ScalingData, *, size=None, title=None):
     """Four panels against devices (log2 axis): TPOT, TTFT, tokens/s per device, memory per device with
-    one device's capacity as a line; deployments that do not fit are hollow markers."""
+    one device's capacity as a line; deployments that do not fit are hollow markers. One legend below."""
+    from matplotlib.lines import Line2D
     from matplotlib.ticker import FixedLocator, FuncFormatter
 
-    from .render import PALETTE, _title, log_y, new_figure
+    from .render.common import PALETTE, figure_legend, log_y, new_figure, set_title
 
     fig = new_figure(size or (10.5, 7.0))
     axes = fig.subplots(2, 2).ravel()
     panels = (("TPOT (ms)", "tpot_s", 1e3), ("TTFT (ms)", "ttft_s", 1e3),
               ("tokens/s per device", "tokens_per_s_per_device", 1.0), ("memory per device (GB)", "memory_bytes", 1e-9))
+    ticks = sorted({int(n) for c in data.curves for n in c.devices})
     for ax, (ylabel, attr, scale) in zip(axes, panels, strict=True):
         for i, c in enumerate(data.curves):
             color = PALETTE[i % len(PALETTE)]
             y = getattr(c, attr) * scale
-            ax.plot(c.devices, y, color=color, label=c.label, marker=None)
+            ax.plot(c.devices, y, color=color)
             ax.scatter(c.devices[c.fits], y[c.fits], color=color, s=22, zorder=3)
             ax.scatter(c.devices[~c.fits], y[~c.fits], facecolors="white", edgecolors=color, s=22, zorder=3)
         if attr == "memory_bytes":
-            ax.axhline(data.capacity_bytes * scale, color="black", linestyle="--", linewidth=1.0,
-                       label="one device's memory")
+            ax.axhline(data.capacity_bytes * scale, color="black", linestyle="--", linewidth=1.0)
         ax.set_xscale("log", base=2)
-        ticks = sorted({int(n) for c in data.curves for n in c.devices})
-        ax.xaxis.set_major_locator(FixedLocator(ticks))
+        if ticks:
+            ax.xaxis.set_major_locator(FixedLocator(ticks))
         ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:,.0f}"))
         ax.xaxis.set_minor_formatter(FuncFormatter(lambda x, _: ""))
         ax.set_xlabel("devices")
         ax.set_ylabel(ylabel)
         if attr != "tokens_per_s_per_device":
             log_y(ax)
-    axes[3].legend(loc="best")
-    axes[0].legend(loc="best")
+    handles = [Line2D([], [], color=PALETTE[i % len(PALETTE)], marker="o", markersize=4)
+               for i in range(len(data.curves))]
+    labels = [c.label for c in data.curves]
+    handles += [Line2D([], [], color="black", linestyle="--", linewidth=1.0),
+                Line2D([], [], color="grey", marker="o", markerfacecolor="white", linestyle="none")]
+    labels += ["one device's memory", "does not fit one device's memory"]
+    figure_legend(fig, handles, labels)
     s = data.scenario
     default = (f"{data.model} on {data.system}: batch {s['batch_size']} per replica, prompt {s['prompt_len']}, "
-               f"{s['gen_len']} generated, W{s['w_bits']} A{s['a_bits']} KV{s['kv_bits']}\n"
-               "hollow markers: the deployment does not fit one device's memory")
-    _title(fig, title, default)
+               f"{s['gen_len']} generated, W{s['w_bits']} A{s['a_bits']} KV{s['kv_bits']}")
     if data.skipped:
-        left_out = ", ".join(reason.split(":")[0] for reason in data.skipped)
-        fig.text(0.01, 0.002, f"left out (the model or the system does not allow them): {left_out}", fontsize=7.5,
-                 color="#555555", ha="left", va="bottom", wrap=True)
+        default += "\nleft out (the model or the system does not allow them): " + ", ".join(
+            reason.split(":")[0] for reason in data.skipped)
+    set_title(fig, title, default)
     return fig
 
 
 def plot_scaling(model, system, *, output=None, size=None, title=None, dpi=150, **options):
     """TPOT, TTFT, tokens/s and memory per device against devices (``scaling``), drawn and optionally saved."""
-    from .render import save
+    from .render.common import save
 
     fig = draw_scaling(scaling(model, system, **options), size=size, title=title)
     if output is not None:
         save(fig, str(output), dpi=dpi)
     return fig
+
+
+def run_scaling(args) -> str:
+    """``llm-roofline plot scaling``: the parsed options -> the figure, saved."""
+    from ..cli_parallel import target_from_args
+    from .commands import DPI_RANGE, _bits, _check_folder, _one, _size, efficiency_of, model_of, scenario_error
+    from .options import image_format, parse_int_list, parse_names
+    from .render.common import save
+
+    if not DPI_RANGE[0] <= args.dpi <= DPI_RANGE[1]:
+        raise scenario_error(f"--dpi must be in {DPI_RANGE[0]}..{DPI_RANGE[1]}, got {args.dpi:g}")
+    image_format(args.image)
+    _check_folder(args.image)
+    system = target_from_args(args, True)
+    comm = args.comm or ("fitted" if args.efficiency == "hardware" else "ideal")
+    data = scaling(model_of(args), system,
+                   devices=parse_int_list(args.devices, "--devices") if args.devices else None,
+                   strategies=parse_names(args.strategies, "--strategies") if args.strategies else None,
+                   batch_size=_one(args.batch_size, "--batch-size"), prompt_len=_one(args.prompt_len, "--prompt-len"),
+                   gen_len=args.gen_len, w_bits=_bits(args.w_bits, "--w-bits", False),
+                   a_bits=_bits(args.a_bits, "--a-bits", False), kv_bits=_bits(args.kv_bits, "--kv-bits", False),
+                   group_size=args.group_size, scale_bits=args.scale_bits,
+                   efficiency=efficiency_of(args, system.device), overlap=args.overlap, comm=comm)
+    save(draw_scaling(data, size=_size(args.size), title=args.title), args.image, dpi=args.dpi)
+    return ""
