@@ -48,7 +48,8 @@ class ScalingData:
     capacity_bytes: float
     scenario: dict
     curves: tuple[ScalingCurve, ...]
-    skipped: tuple[str, ...] = field(default_factory=tuple)
+    skipped: tuple[str, ...] = field(default_factory=tuple)  # "<strategy> on <n> devices: <reason>"
+    left_out: tuple[tuple[str, int], ...] = field(default_factory=tuple)  # (strategy label, devices)
 
 
 def scaling(model, system, *, devices: Sequence[int] | None = None, strategies: Sequence[str] | None = None,
@@ -68,7 +69,7 @@ def scaling(model, system, *, devices: Sequence[int] | None = None, strategies: 
         devices = [2**i for i in range(7) if 2**i <= sys_.max_devices]
     scenario = dict(batch_size=batch_size, prompt_len=prompt_len, gen_len=max(gen_len, 1), w_bits=w_bits,
                     a_bits=a_bits, kv_bits=kv_bits)
-    curves, skipped = [], []
+    curves, skipped, left_out = [], [], []
     for name in strategies:
         label, degrees = STRATEGIES[name]
         rows = []
@@ -78,6 +79,7 @@ def scaling(model, system, *, devices: Sequence[int] | None = None, strategies: 
                                      **degrees(n, sys_.devices_per_node), **scenario, **options)
             except DeploymentError as exc:
                 skipped.append(f"{label} on {n} devices: {exc}")
+                left_out.append((label, n))
                 continue
             p = a.parallel
             rows.append((n, p.tpot_s[0], p.ttft_s[0], p.throughput_tokens_per_s_per_device[0], p.total_bytes[0],
@@ -86,7 +88,7 @@ def scaling(model, system, *, devices: Sequence[int] | None = None, strategies: 
             cols = [np.array(c) for c in zip(*rows, strict=True)]
             curves.append(ScalingCurve(name, label, cols[0].astype(int), *cols[1:5], cols[5].astype(bool)))
     return ScalingData(model=spec.name, system=sys_.name, capacity_bytes=sys_.device.memory_capacity_bytes,
-                       scenario=scenario, curves=tuple(curves), skipped=tuple(skipped))
+                       scenario=scenario, curves=tuple(curves), skipped=tuple(skipped), left_out=tuple(left_out))
 
 
 def draw_scaling(data: ScalingData, *, size=None, title=None):
@@ -130,9 +132,12 @@ def draw_scaling(data: ScalingData, *, size=None, title=None):
     s = data.scenario
     default = (f"{data.model} on {data.system}: batch {s['batch_size']} per replica, prompt {s['prompt_len']}, "
                f"{s['gen_len']} generated, W{s['w_bits']} A{s['a_bits']} KV{s['kv_bits']}")
-    if data.skipped:
-        default += "\nleft out (the model or the system does not allow them): " + ", ".join(
-            reason.split(":")[0] for reason in data.skipped)
+    if data.left_out:
+        by_label: dict[str, list[int]] = {}
+        for label, n in data.left_out:
+            by_label.setdefault(label, []).append(n)
+        default += "\nnot allowed by the model or the system: " + "; ".join(
+            f"{label} on {', '.join(map(str, ns))}" for label, ns in by_label.items())
     set_title(fig, title, default)
     return fig
 
