@@ -78,6 +78,8 @@ scale_out: {name: RoCE, bandwidth: 25 GB/s, ports: 2, latency: 8 us}
      "scale_out"),
     ("name: x\ndevice: h100-sxm\ndevices_per_node: 8\nspeed: 3\nscale_up: {bandwidth: 1 GB/s, latency: 1 us}\n",
      "unknown field"),
+    ("name: x\ndevice: h100-sxm\ndevices_per_node: 8\ndevices_per_node: 4\n"
+     "scale_up: {bandwidth: 1 GB/s, latency: 1 us}\n", "duplicate key 'devices_per_node' at line 4"),
 ])
 def test_bad_system_files_name_the_field(tmp_path, text, message):
     path = tmp_path / "bad.yaml"

@@ -29,13 +29,17 @@ from .scenario import Scenario
 EFFICIENCY_MODES = ("ideal", "hardware")
 
 
-def load_model(model: str | ModelSpec) -> ModelSpec:
-    """A catalog id or alias, a path to a HF config.json (or its folder), or a ModelSpec."""
+def load_model(model: str | ModelSpec, *, force_llama_like: bool = False) -> ModelSpec:
+    """A catalog id or alias, a path to a HF config.json (or its folder), or a ModelSpec.
+    A config whose model_type no parser knows is an error, unless ``force_llama_like``: then it is
+    read as a Llama-style decoder and ``spec.warnings`` (JSON ``model.warnings``) says so."""
+    if not isinstance(force_llama_like, bool):
+        raise ConfigError(f"force_llama_like must be True or False, got {force_llama_like!r}")
     if isinstance(model, ModelSpec):
         return model
     from .models.catalog import load_model as load
 
-    return load(str(model))
+    return load(str(model), force_llama_like=force_llama_like)
 
 
 def load_system(system: str | System | Hardware, *, multi_device: bool = True, **overrides) -> System:
@@ -91,8 +95,9 @@ def analyze(model: str | ModelSpec, hardware: str | Hardware | System, *, batch_
             prompt_len: int = DEFAULT_PROMPT_LEN, gen_len: int = DEFAULT_GEN_LEN, kv_len: int | None = None,
             w_bits: int | str = DEFAULT_BITS, a_bits: int | str = DEFAULT_BITS, kv_bits: int | str = DEFAULT_BITS,
             flash_attention: bool = False, logits_all: bool = False, group_size: int = DEFAULT_GROUP_SIZE,
-            scale_bits: int = DEFAULT_SCALE_BITS, efficiency: str | Efficiency | Mapping = "ideal", tp: int = 1,
-            pp: int = 1, ep: int = 1, dp: int = 1, attention_dp: int = 1, **parallel) -> Report:
+            scale_bits: int = DEFAULT_SCALE_BITS, efficiency: str | Efficiency | Mapping = "ideal",
+            force_llama_like: bool = False, tp: int = 1, pp: int = 1, ep: int = 1, dp: int = 1,
+            attention_dp: int = 1, **parallel) -> Report:
     """Roofline analysis of one scenario: per-operator prefill and decode-step tables, totals,
     whole-generation metrics (TTFT, TPOT, e2e, tokens/s) and the memory footprint.
 
@@ -115,17 +120,18 @@ def analyze(model: str | ModelSpec, hardware: str | Hardware | System, *, batch_
     return report_at(analyze_many(model, hardware, batch_size=batch_size, prompt_len=prompt_len,
                                   gen_len=gen_len, kv_len=kv_len, w_bits=w_bits, a_bits=a_bits,
                                   kv_bits=kv_bits, flash_attention=flash_attention, logits_all=logits_all,
-                                  group_size=group_size, scale_bits=scale_bits, efficiency=efficiency, tp=tp, pp=pp,
-                                  ep=ep, dp=dp, attention_dp=attention_dp, **parallel), 0)
+                                  group_size=group_size, scale_bits=scale_bits, efficiency=efficiency,
+                                  force_llama_like=force_llama_like, tp=tp, pp=pp, ep=ep, dp=dp,
+                                  attention_dp=attention_dp, **parallel), 0)
 
 
-def analyze_many(model, hardware, *, efficiency="ideal", tp=1, pp=1, ep=1, dp=1, attention_dp=1,
-                 **scenario) -> Analysis:
+def analyze_many(model, hardware, *, efficiency="ideal", force_llama_like: bool = False, tp=1, pp=1, ep=1, dp=1,
+                 attention_dp=1, **scenario) -> Analysis:
     """The vectorized engine on equal-length lists (or scalars) for one deployment: one Analysis."""
     options = {k: scenario.pop(k) for k in list(scenario) if k in OPTION_DEFAULTS}
     deployment = make_deployment(tp=tp, pp=pp, ep=ep, dp=dp, attention_dp=attention_dp,
                                  efficiency=efficiency if isinstance(efficiency, str) else "", **options)
-    spec = load_model(model)
+    spec = load_model(model, force_llama_like=force_llama_like)
     system = load_system(hardware, multi_device=not deployment.is_single_device)
     return evaluate_deployment(spec, system, Scenario.build(**scenario),
                                resolve_efficiency(efficiency, system.device), deployment)
@@ -172,7 +178,8 @@ class SweepResult:
 
 
 def sweep(model, hardware, *, efficiency="ideal", flash_attention: bool = False, logits_all: bool = False,
-          group_size: int = DEFAULT_GROUP_SIZE, scale_bits: int = DEFAULT_SCALE_BITS, **axes) -> SweepResult:
+          group_size: int = DEFAULT_GROUP_SIZE, scale_bits: int = DEFAULT_SCALE_BITS, force_llama_like: bool = False,
+          **axes) -> SweepResult:
     """Every combination of the listed values (a Cartesian grid), e.g. ``sweep(m, h, batch_size=range(1,
     513), prompt_len=[128, ..., 16384])``. An axis not given takes its default (``llm_roofline.defaults``:
     gen_len 256, prompt_len 1024, ...). Degrees of parallelism (``tp``, ``pp``, ``ep``, ``dp``,
@@ -203,7 +210,7 @@ def sweep(model, hardware, *, efficiency="ideal", flash_attention: bool = False,
     tuples, which = np.unique(degrees, axis=1, return_inverse=True)
     groups, columns = [], {}
     common = dict(efficiency=efficiency, flash_attention=flash_attention, logits_all=logits_all,
-                  group_size=group_size, scale_bits=scale_bits, **options)
+                  group_size=group_size, scale_bits=scale_bits, force_llama_like=force_llama_like, **options)
     for g in range(tuples.shape[1]):
         rows = np.flatnonzero(which.ravel() == g)
         scenario = {k: v for k, v in fixed.items() if k not in DEGREE_AXES}

@@ -26,6 +26,7 @@ def _add_analyze(sub) -> None:
     p.add_argument("hardware", help="catalog name or alias (see `llm-roofline hardware`; LLM-Viewer "
                                     "names like nvidia_A6000 work), or a path to a device YAML file")
     add_scenario_options(p)
+    add_model_options(p)
     add_device_options(p)
     from .cli_parallel import add_parallel_options
 
@@ -41,6 +42,23 @@ def _add_analyze(sub) -> None:
     p.set_defaults(run=_run_analyze)
 
 
+def add_model_options(p) -> None:
+    """Model options shared by every command that analyses a model."""
+    p.add_argument("--force-llama-like", action="store_true",
+                   help="analyse a config whose model_type has no parser as a Llama-style decoder (with a "
+                        "warning; its numbers are right only if it is one)")
+
+
+def model_from_args(args):
+    """The model named on the command line; each of its warnings goes to stderr as one line."""
+    from .api import load_model
+
+    spec = load_model(args.model, force_llama_like=args.force_llama_like)
+    for warning in spec.warnings:
+        print(f"llm-roofline: warning: {warning}", file=sys.stderr)
+    return spec
+
+
 def add_device_options(p) -> None:
     """Hardware overrides and the efficiency setting: shared by every command that analyses."""
     h = p.add_argument_group("hardware overrides and efficiency")
@@ -53,16 +71,6 @@ def add_device_options(p) -> None:
     h.add_argument("--compute-fraction", type=float, metavar="F", help="fraction of peak FLOP/s reached (0, 1]")
     h.add_argument("--bandwidth-fraction", type=float, metavar="F", help="fraction of bandwidth reached (0, 1]")
     h.add_argument("--kernel-overhead-us", type=float, metavar="US", help="fixed cost per kernel launch, microseconds")
-
-
-def model_from_args(name: str):
-    """The model named on the command line; what its parser warns about goes to standard error."""
-    from .api import load_model
-
-    spec = load_model(name)
-    for warning in spec.warnings:
-        print(f"llm-roofline: warning: {warning}", file=sys.stderr)
-    return spec
 
 
 def device_from_args(args, name: str | None = None):
@@ -100,8 +108,9 @@ def _run_analyze(args) -> str:
     if parallel["comm"] is None:  # the efficiency setting picks the collectives: hardware -> fitted curves
         parallel["comm"] = "fitted" if args.efficiency == "hardware" else "ideal"
     multi = args.tp * args.pp * args.dp * args.attention_dp > 1
+    model = model_from_args(args)
     system = target_from_args(args, multi)
-    report = analyze(model_from_args(args.model), system if multi else system.device, batch_size=args.batch_size,
+    report = analyze(model, system if multi else system.device, batch_size=args.batch_size,
                      prompt_len=args.prompt_len, gen_len=args.gen_len, kv_len=args.kv_len, w_bits=args.w_bits,
                      a_bits=args.a_bits, kv_bits=args.kv_bits, flash_attention=args.flash_attention,
                      logits_all=args.logits_all, group_size=args.group_size, scale_bits=args.scale_bits,

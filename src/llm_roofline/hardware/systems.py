@@ -20,6 +20,7 @@ import yaml
 
 from ..errors import ConfigError, UnknownNameError
 from ..units import quantity
+from ..yaml_load import load_yaml
 from .catalog import _find as find_device
 from .catalog import _parse_device, load_hardware, normalize_name
 from .spec import Hardware
@@ -81,7 +82,7 @@ def _read(path: Path) -> Any:
     if not path.is_file():
         raise ConfigError(f"system file {str(path)!r} does not exist")
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return load_yaml(path.read_text(encoding="utf-8"), str(path))
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {getattr(exc, 'problem', None) or exc}") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -91,7 +92,7 @@ def _read(path: Path) -> Any:
 @functools.cache
 def _catalog() -> tuple[System, ...]:
     text = resources.files(__package__).joinpath("systems.yaml").read_text(encoding="utf-8")
-    data = yaml.safe_load(text)
+    data = load_yaml(text, "bundled systems.yaml")
     return tuple(_parse_system(raw, f"bundled systems.yaml, system #{i + 1}")
                  for i, raw in enumerate(data["systems"]))
 

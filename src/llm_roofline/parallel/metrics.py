@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..engine import Analysis
+from ..errors import DeploymentError
 from ..scenario import Scenario
 from .deployment import Layout
 from .steps import Affine, AtLeast, Rows
@@ -161,6 +162,10 @@ def _decode_sum(a: Analysis, dec, pp, m, share, overlap, handoff, first, last) -
     layers_nl = Rows(a.decode_at0, a.decode_at1, masks["layer"] & ~masks["comm"], a.efficiency.kernel_overhead_s)
     ends_nl, ends_l = _ends(dec, pp)
     link = ends_l + share * dec["layer_l"]
+    if (overlap or (m > pp).any()) and not layers_nl.monotone:
+        raise DeploymentError("overlap, or more micro-batches than pipeline stages, is not modelled for models "
+                              "with chunked-attention layers (their decode steps do not grow monotonically); "
+                              "use overlap off and micro_batches <= pp")
     if overlap:
         u = AtLeast(Affine(layers_nl, share, ends_nl), link)
     else:

@@ -141,9 +141,7 @@ def add_parser(subparsers) -> None:
                                      "against the number of devices, one curve per way of spreading the model "
                                      "(tp, pp, tp_pp: TP inside a node x PP across, ep: attention DP + EP, tp_ep); "
                                      "one device's memory as a line, deployments that do not fit hollow.")
-    p.add_argument("model", help="catalog id or alias, or a HF config.json path")
-    p.add_argument("hardware", metavar="system", help="a system (see `llm-roofline hardware`), e.g. dgx-h100, or "
-                                                      "a device (its first system)")
+    positional_args(p)  # HARDWARE: a system (see `llm-roofline hardware`), or a device (its first system)
     p.add_argument("--devices", help="device counts (default: 1,2,4,... up to 64 or the system's size)")
     p.add_argument("--strategies", help="comma-separated: tp, pp, tp_pp, ep, tp_ep (default: all that apply)")
     p.add_argument("--overlap", action="store_true", help="communication overlaps computation (optimistic)")
