@@ -20,7 +20,7 @@ from llm_roofline.parallel.collectives import CommSettings
 from llm_roofline.parallel.deployment import Deployment
 from llm_roofline.scenario import Scenario
 
-from conftest import VARIED_MODELS, llama, sliding_llama, small_moe
+from conftest import VARIED_MODELS, llama, llama4_like, sliding_llama, small_moe
 
 H100 = load_system("dgx-h100")
 ALPHA, BW = H100.scale_up.latency_s, H100.scale_up.device_bandwidth_bytes_per_s  # 0.79 us, 450 GB/s
@@ -186,6 +186,18 @@ def test_decode_sum_equals_the_step_by_step_sum(deployment):
     steps = lr.analyze_many(model, "dgx-h100", batch_size=B, prompt_len=P, kv_len=list(range(P + 1, P + G + 1)),
                             **deployment)
     assert whole.parallel.decode_s[0] == pytest.approx(steps.parallel.decode_step_s.sum(), rel=1e-9)
+
+
+def test_chunked_attention_pipeline_sum_is_exact_and_overlap_is_refused():
+    # Llama-4-like chunked layers: the visible keys restart every chunk, so the step time is not monotone;
+    # the plain pipeline sum stays exact (closed form per chunk), the max-with-a-constant cases are refused.
+    model, P, G = llama4_like(chunk=16), 10, 50
+    whole = lr.analyze_many(model, "dgx-h100", batch_size=4, prompt_len=P, gen_len=G, pp=2)
+    steps = lr.analyze_many(model, "dgx-h100", batch_size=4, prompt_len=P, kv_len=list(range(P + 1, P + G + 1)),
+                            pp=2)
+    assert whole.parallel.decode_s[0] == pytest.approx(steps.parallel.decode_step_s.sum(), rel=1e-9)
+    with pytest.raises(lr.ScenarioError, match="chunked-attention"):
+        lr.analyze(model, "dgx-h100", tp=2, overlap=True, gen_len=G)
 
 
 def test_overlap_never_slower_and_is_the_max_of_link_and_the_rest():

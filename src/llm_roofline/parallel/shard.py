@@ -5,7 +5,10 @@ error, so a new family needs one small function here). Derivations, for tensor p
 (Megatron-LM, Shoeybi et al. 2019, sec. 3):
 - Attention: q_proj / k_proj / v_proj column-parallel, o_proj row-parallel: each device holds N/t query
   heads; K/t KV heads when K >= t (t must divide K), else one KV head replicated t/K times (t % K == 0),
-  as vLLM does. qk norms (per head, H wide) are replicated; the o_proj bias is added once, replicated.
+  as vLLM does. qk norms over H are replicated (per-head weights split with their heads); sinks (one per
+  head) split with the heads; the o_proj bias is added once, replicated. A norm over the whole N*H
+  projection (OLMo 2, MiniMax-M2) is split with the heads too; the all-reduce of its sum of squares
+  (M values per norm) is not counted.
 - MLA: the latent projections (q_a_proj, kv_a_proj_with_mqa) and their norms are replicated, the heads
   split: q_b_proj / kv_b_proj column-parallel over N/t heads, o_proj row-parallel; the cached latent is
   replicated on every device (vLLM / SGLang DeepSeek).
