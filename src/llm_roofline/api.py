@@ -16,11 +16,15 @@ from .defaults import (
     DEFAULT_SCALE_BITS,
     DEFAULT_STATE_BITS,
 )
-from .engine import Analysis, evaluate
+from .engine import Analysis
 from .errors import ConfigError, ScenarioError
 from .hardware.spec import IDEAL, Efficiency, Hardware
+from .hardware.system import System
 from .inputs import describe, kind_of
 from .models.spec import ModelSpec
+from .parallel.analysis import evaluate_deployment
+from .parallel.choices import OPTION_DEFAULTS
+from .parallel.options import make_deployment, with_device
 from .result import Report, report_at
 from .scenario import Scenario
 from .sweeps import SWEEP_AXES, SweepResult, sweep, sweep_chunks, sweep_columns
@@ -42,6 +46,16 @@ def load_model(model: str | ModelSpec, *, force_llama_like: bool = False) -> Mod
     from .models.catalog import load_model as load
 
     return load(model, force_llama_like=force_llama_like)
+
+
+def load_system(system: str | System | Hardware, *, multi_device: bool = True, **overrides) -> System:
+    """A system (devices and links) by name, alias or YAML file; a device name gives the first bundled
+    system built from it (``multi_device``) or that one device alone. Device overrides as in
+    ``load_hardware`` apply to the system's device."""
+    from .hardware.systems import resolve_system
+
+    resolved = resolve_system(system, multi_device=multi_device)
+    return with_device(resolved, load_hardware(resolved.device, **overrides))
 
 
 def load_hardware(hardware: str | Hardware, **overrides) -> Hardware:
@@ -84,13 +98,14 @@ def resolve_efficiency(efficiency: str | Efficiency | Mapping, hardware: Hardwar
     return replace(base, **custom) if custom else base
 
 
-def analyze(model: str | ModelSpec, hardware: str | Hardware, *, batch_size: int = DEFAULT_BATCH_SIZE,
+def analyze(model: str | ModelSpec, hardware: str | Hardware | System, *, batch_size: int = DEFAULT_BATCH_SIZE,
             prompt_len: int = DEFAULT_PROMPT_LEN, gen_len: int = DEFAULT_GEN_LEN, kv_len: int | None = None,
             w_bits: int | str = DEFAULT_BITS, a_bits: int | str = DEFAULT_BITS, kv_bits: int | str = DEFAULT_BITS,
             state_bits: int | str = DEFAULT_STATE_BITS,
             flash_attention: bool = False, logits_all: bool = False, group_size: int = DEFAULT_GROUP_SIZE,
             scale_bits: int = DEFAULT_SCALE_BITS, efficiency: str | Efficiency | Mapping = "ideal",
-            force_llama_like: bool = False) -> Report:
+            force_llama_like: bool = False, tp: int = 1, pp: int = 1, ep: int = 1, dp: int = 1,
+            attention_dp: int = 1, **parallel) -> Report:
     """Roofline analysis of one scenario: per-operator prefill and decode-step tables, totals,
     whole-generation metrics (TTFT, TPOT, e2e, tokens/s) and the memory footprint.
 
@@ -99,21 +114,35 @@ def analyze(model: str | ModelSpec, hardware: str | Hardware, *, batch_size: int
     ``DEFAULT_GEN_LEN`` = 256; 0 leaves TPOT and throughput None). ``state_bits``: the recurrent
     states of Mamba, Mamba-2 and gated delta-net layers (default 32: float32, as transformers keeps
     them); ``kv_bits`` covers the attention KV cache only.
+
+    Several devices (docs/parallelism.md): ``tp``, ``pp``, ``ep``, ``dp``, ``attention_dp`` degrees on
+    ``hardware`` = a system (``dgx-h100``, ``gb200-nvl72``, a YAML file) or a device (its first bundled
+    system); options ``nodes``, ``micro_batches``, ``overlap``, ``ep_imbalance``, ``ep_comm``, ``comm``
+    (ideal / fitted collectives; default: fitted with ``efficiency="hardware"``), ``comm_library``,
+    ``allreduce_algorithm``. ``batch_size`` is the sequences one replica serves; the tables show the
+    most loaded device and the generation and memory are the deployment's.
     """
     for name, value in (("batch_size", batch_size), ("prompt_len", prompt_len), ("gen_len", gen_len),
                         ("kv_len", kv_len), ("w_bits", w_bits), ("a_bits", a_bits), ("kv_bits", kv_bits),
-                        ("state_bits", state_bits)):
+                        ("state_bits", state_bits), ("tp", tp), ("pp", pp), ("ep", ep), ("dp", dp),
+                        ("attention_dp", attention_dp)):
         if isinstance(value, list | tuple | range) or (isinstance(value, np.ndarray) and value.ndim > 0):
             raise ScenarioError(f"{name}: analyze() takes one value; use sweep() for lists")
     return report_at(analyze_many(model, hardware, batch_size=batch_size, prompt_len=prompt_len,
                                   gen_len=gen_len, kv_len=kv_len, w_bits=w_bits, a_bits=a_bits,
                                   kv_bits=kv_bits, state_bits=state_bits, flash_attention=flash_attention,
                                   logits_all=logits_all, group_size=group_size, scale_bits=scale_bits,
-                                  efficiency=efficiency, force_llama_like=force_llama_like), 0)
+                                  efficiency=efficiency, force_llama_like=force_llama_like, tp=tp, pp=pp, ep=ep,
+                                  dp=dp, attention_dp=attention_dp, **parallel), 0)
 
 
-def analyze_many(model, hardware, *, efficiency="ideal", force_llama_like: bool = False, **scenario) -> Analysis:
-    """The vectorized engine on equal-length lists (or scalars): one Analysis over all of them."""
+def analyze_many(model, hardware, *, efficiency="ideal", force_llama_like: bool = False, tp=1, pp=1, ep=1, dp=1,
+                 attention_dp=1, **scenario) -> Analysis:
+    """The vectorized engine on equal-length lists (or scalars) for one deployment: one Analysis."""
+    options = {k: scenario.pop(k) for k in list(scenario) if k in OPTION_DEFAULTS}
+    deployment = make_deployment(tp=tp, pp=pp, ep=ep, dp=dp, attention_dp=attention_dp,
+                                 efficiency=efficiency if isinstance(efficiency, str) else "", **options)
     spec = load_model(model, force_llama_like=force_llama_like)
-    device = load_hardware(hardware)
-    return evaluate(spec, device, Scenario.build(**scenario), resolve_efficiency(efficiency, device))
+    system = load_system(hardware, multi_device=not deployment.is_single_device)
+    return evaluate_deployment(spec, system, Scenario.build(**scenario),
+                               resolve_efficiency(efficiency, system.device), deployment)

@@ -30,6 +30,9 @@ def _add_analyze(sub) -> None:
     add_scenario_options(p)
     add_model_options(p)
     add_device_options(p)
+    from .cli_parallel import add_parallel_options
+
+    add_parallel_options(p)
     o = p.add_argument_group("output")
     o.add_argument("--format", "-f", choices=["table", "json", "csv"], default="table",
                    help="table (default), json (the full report), csv (the operator tables)")
@@ -113,16 +116,20 @@ def _efficiency(args, device):
 
 def _run_analyze(args) -> str:
     from .api import analyze
+    from .cli_parallel import parallel_from_args, target_from_args
 
     _check_output_options(args)
+    parallel = parallel_from_args(args)
+    if parallel["comm"] is None:  # the efficiency setting picks the collectives: hardware -> fitted curves
+        parallel["comm"] = "fitted" if args.efficiency == "hardware" else "ideal"
+    multi = args.tp * args.pp * args.dp * args.attention_dp > 1
     model = model_from_args(args)
-    device = device_from_args(args)
-    report = analyze(model, device, batch_size=args.batch_size, prompt_len=args.prompt_len,
-                     gen_len=args.gen_len, kv_len=args.kv_len, w_bits=args.w_bits, a_bits=args.a_bits,
-                     kv_bits=args.kv_bits, state_bits=args.state_bits, flash_attention=args.flash_attention,
-                     logits_all=args.logits_all,
-                     group_size=args.group_size, scale_bits=args.scale_bits,
-                     efficiency=_efficiency(args, device))
+    system = target_from_args(args, multi)
+    report = analyze(model, system if multi else system.device, batch_size=args.batch_size,
+                     prompt_len=args.prompt_len, gen_len=args.gen_len, kv_len=args.kv_len, w_bits=args.w_bits,
+                     a_bits=args.a_bits, kv_bits=args.kv_bits, state_bits=args.state_bits,
+                     flash_attention=args.flash_attention, logits_all=args.logits_all, group_size=args.group_size,
+                     scale_bits=args.scale_bits, efficiency=_efficiency(args, system.device), **parallel)
     stages = ("prefill", "decode") if args.stage == "both" else (args.stage,)
     if args.format == "json":
         return json.dumps(report.to_dict(), indent=2, allow_nan=False) + "\n"  # strict JSON, always
@@ -182,11 +189,12 @@ def _run_models(args) -> str:
 
 
 def _add_hardware(sub) -> None:
-    p = sub.add_parser("hardware", help="list the bundled devices, or show one device's full spec",
+    p = sub.add_parser("hardware", help="list the bundled devices and systems, or show one in full",
                        description="The devices bundled with llm-roofline (memory bandwidth, capacity, 16-bit "
-                                   "peak, aliases), or with a NAME that device's full spec: every peak and its "
-                                   "ridge point, caches, links, measured efficiency and the sources.")
-    p.add_argument("name", nargs="?", help="a device name or alias: show its spec and sources")
+                                   "peak, aliases) and the systems for several devices (devices per node, links), "
+                                   "or with a NAME that device's or system's full spec: every peak and its ridge "
+                                   "point, caches, links, measured efficiency and the sources.")
+    p.add_argument("name", nargs="?", help="a device or system name or alias: show its spec and sources")
     p.add_argument("--format", "-f", choices=["table", "json"], default="table",
                    help="table (default) or json (every field, in SI units)")
     p.set_defaults(run=_run_hardware)
@@ -202,9 +210,14 @@ def _hardware_dict(device) -> dict:
 
 
 def _run_hardware(args) -> str:
-    from .hardware.catalog import list_hardware, load_hardware
+    from .hardware.catalog import _find, list_hardware, load_hardware
+    from .hardware.systems import find_system, list_systems, systems_with_device
+    from .systemtext import system_detail, system_dict, systems_table
     from .units import binary_bytes, si
 
+    if args.name and _find(args.name) is None and find_system(args.name) is not None:
+        system = find_system(args.name)
+        return json.dumps(system_dict(system), indent=2) + "\n" if args.format == "json" else system_detail(system)
     if args.name:
         device = load_hardware(args.name)
         d = _hardware_dict(device)
@@ -227,20 +240,24 @@ def _run_hardware(args) -> str:
         lines.append(f"  measured efficiency: compute {e.compute_fraction:g}, bandwidth {e.bandwidth_fraction:g}")
         if device.aliases:
             lines.append(f"  aliases: {', '.join(device.aliases)}")
+        systems = systems_with_device(device)
+        if systems:
+            lines.append(f"  systems: {', '.join(s.name for s in systems)} (see `llm-roofline hardware SYSTEM`)")
         lines.append(f"  source: {device.source_url}")
         if device.notes:
             lines.append(f"  notes: {device.notes}")
         return "\n".join(lines) + "\n"
     devices = list_hardware()
     if args.format == "json":
-        return json.dumps([_hardware_dict(d) for d in devices], indent=2) + "\n"
+        return json.dumps({"devices": [_hardware_dict(d) for d in devices],
+                           "systems": [system_dict(s) for s in list_systems()]}, indent=2) + "\n"
     width = max(len(d.name) for d in devices)
     lines = [f"{'name'.ljust(width)}  {'bandwidth':>11}  {'memory':>8}  {'16-bit peak':>14}  aliases"]
     for d in devices:
         peak = d.peak_16bit_flops_per_s
         lines.append(f"{d.name.ljust(width)}  {si(d.memory_bandwidth_bytes_per_s, 'B/s'):>11}  "
                      f"{si(d.memory_capacity_bytes, 'B'):>8}  {si(peak, 'FLOP/s'):>14}  {', '.join(d.aliases)}")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n\n" + systems_table(list_systems())
 
 
 class _Parser(argparse.ArgumentParser):

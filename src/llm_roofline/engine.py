@@ -38,11 +38,14 @@ class Analysis:
     memory: Memory
     params_total: float
     params_active: float
+    parallel: object | None = None
 
 
-def evaluate(model: ModelSpec, hardware: Hardware, scenario: Scenario, efficiency: Efficiency) -> Analysis:
+def evaluate(model: ModelSpec, hardware: Hardware, scenario: Scenario, efficiency: Efficiency, *,
+             plan=None) -> Analysis:
+    """``plan``: one device of a deployment (``model`` is then its shard; see parallel.analysis)."""
     sc, n = scenario, scenario.size
-    prefill = roofline(build_ops(model, sc, "prefill", T=sc.prompt_len, S=sc.prompt_len), sc, hardware,
+    prefill = roofline(build_ops(model, sc, "prefill", T=sc.prompt_len, S=sc.prompt_len, plan=plan), sc, hardware,
                        efficiency)
     # One decode build over three copies of the scenarios: the reported step at kv_len (windows applied),
     # and KV lengths 0 and 1 with windows ignored (each operator's affine coefficients, for the
@@ -50,7 +53,8 @@ def evaluate(model: ModelSpec, hardware: Hardware, scenario: Scenario, efficienc
     triple = tiled(sc, 3)
     steps = roofline(build_ops(model, triple, "decode", T=np.ones(3 * n),
                                S=np.concatenate([sc.kv_len, np.zeros(n), np.ones(n)]),
-                               apply_window=np.repeat([True, False, False], n)), triple, hardware, efficiency)
+                               apply_window=np.repeat([True, False, False], n), plan=plan), triple, hardware,
+                     efficiency)
     decode, at0, at1 = _split(steps, n, 3)
     prefill_total = stage_totals(prefill, sc.batch_size * sc.prompt_len)
     gen = generation(prefill_total.time_s, at0, at1, sc.prompt_len, sc.gen_len, sc.batch_size,

@@ -48,6 +48,21 @@ class OpTable:
     act_write_bytes: np.ndarray
     kv_read_bytes: np.ndarray
     kv_write_bytes: np.ndarray
+    link_bytes: np.ndarray | None = None
+    link_time_s: np.ndarray | None = None
+    parts: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        """Tables built without communication rows get zero link bytes and link time (bytes, s);
+        ``parts`` says where each row sits: "head" (model input end), "layer", "handoff" (between
+        pipeline stages) or "tail" (final norm, lm_head)."""
+        zeros = np.zeros_like(self.flops)
+        if self.link_bytes is None:
+            object.__setattr__(self, "link_bytes", zeros)
+        if self.link_time_s is None:
+            object.__setattr__(self, "link_time_s", zeros)
+        if not self.parts:
+            object.__setattr__(self, "parts", ("layer",) * len(self.names))
 
     @cached_property
     def bytes(self) -> np.ndarray:
@@ -81,11 +96,14 @@ class OpTableBuilder:
     n: int
     rows: list[dict] = field(default_factory=list)
     last: str | None = None
+    part: str = "head"
 
     def add(self, name: str, kind: str, count: int, *, flops=0.0, weight_bytes=0.0, act_read=0.0,
             act_write=0.0, kv_read=0.0, kv_write=0.0, params=0, active_params=None, param_bytes=0.0,
             compute: str = "elementwise", kv_window: float = np.inf, kv_chunk: float = np.inf,
-            inputs=None) -> str:
+            inputs=None, link_bytes=0.0, link_time=0.0) -> str:
+        """``link_bytes`` / ``link_time``: what a communication operator puts on its link (bytes per
+        device) and how long the collective takes there (s)."""
         if inputs is None:
             inputs = (self.last,) if self.last else ()
         self.last = name
@@ -93,7 +111,8 @@ class OpTableBuilder:
             name=name, kind=kind, count=count, flops=flops, weight_bytes=weight_bytes,
             act_read=act_read, act_write=act_write, kv_read=kv_read, kv_write=kv_write,
             params=params, active_params=params if active_params is None else active_params,
-            param_bytes=param_bytes, compute=compute, kv_window=kv_window, kv_chunk=kv_chunk))
+            param_bytes=param_bytes, compute=compute, kv_window=kv_window, kv_chunk=kv_chunk,
+            link_bytes=link_bytes, link_time=link_time, part=self.part))
         return name
 
     def build(self) -> OpTable:
@@ -104,6 +123,8 @@ class OpTableBuilder:
             for i, row in enumerate(rows):
                 out[i] = row[key]
             return out
+
+        communicates = any(row["kind"] == "communication" for row in rows)
 
         return OpTable(
             names=tuple(r["name"] for r in rows), kinds=tuple(r["kind"] for r in rows),
@@ -116,11 +137,14 @@ class OpTableBuilder:
             flops=stack("flops"), param_bytes=stack("param_bytes"), weight_bytes=stack("weight_bytes"),
             act_read_bytes=stack("act_read"), act_write_bytes=stack("act_write"),
             kv_read_bytes=stack("kv_read"), kv_write_bytes=stack("kv_write"),
+            link_bytes=stack("link_bytes") if communicates else None,
+            link_time_s=stack("link_time") if communicates else None, parts=tuple(r["part"] for r in rows),
         )
 
 
 _VALUE_KEYS = ("flops", "weight_bytes", "act_read", "act_write", "kv_read", "kv_write",
-               "params", "active_params", "param_bytes", "kind", "compute", "kv_window", "kv_chunk")
+               "params", "active_params", "param_bytes", "kind", "compute", "kv_window", "kv_chunk",
+               "link_bytes", "link_time", "part")
 
 
 def _same(a: dict, b: dict) -> bool:
@@ -229,3 +253,10 @@ def rope(ops: OpTableBuilder, sz: Sizes, count: int, rotated_per_token: int, inp
          name: str = "rope") -> str:
     """Rotary embedding: 3 FLOPs per rotated element (x*cos + rot(x)*sin), read and write once."""
     return elementwise(ops, sz, name, count, sz.M * rotated_per_token, 3, 1, 1, inputs=inputs)
+
+
+def communicate(plan, role: str, ops: OpTableBuilder, sz: Sizes, block, count: int, src: str, **info) -> str:
+    """The deployment plan's communication operators after ``src`` (none without a plan, i.e. on one
+    device); returns the operator that now produces the block's output. ``role`` says where the block
+    sits (``parallel.plan.DevicePlan.after``); ``block`` is its mixer or feed-forward spec."""
+    return src if plan is None else plan.after(role, ops, sz, block, count, src, **info)

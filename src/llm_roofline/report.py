@@ -29,7 +29,9 @@ class StageTotals:
     (FLOP/s); tokens_per_s = tokens the stage processes (B*T) / time; compute_bound_time_s = time of
     the compute-bound operators, counts included (s); compute_bound: the stage is compute-bound when
     those operators take more than half of its time (else memory-bound); bound_time_share = the share
-    of the stage's time in operators of the stage's bound (0.5..1; 1 for a stage that takes no time)."""
+    of the stage's time in operators of the stage's bound (1 for a stage that takes no time);
+    link_bytes = bytes this device puts on links; link_time_s = time of the communication operators;
+    link_bound: those take more than half of the stage's time (the stage's bound is then "link")."""
 
     flops: np.ndarray
     bytes: np.ndarray
@@ -43,6 +45,9 @@ class StageTotals:
     compute_bound_time_s: np.ndarray
     compute_bound: np.ndarray
     bound_time_share: np.ndarray
+    link_bytes: np.ndarray | None = None
+    link_time_s: np.ndarray | None = None
+    link_bound: np.ndarray | None = None
 
 
 def op_sum(values: np.ndarray) -> np.ndarray:
@@ -57,16 +62,23 @@ def stage_totals(costs: OpCosts, tokens: np.ndarray) -> StageTotals:
     """Totals = sum over operators of (per-occurrence value x count); ``tokens`` = B*T per scenario."""
     t, c = costs.table, costs.table.counts[:, None]
     flops, traffic, time = op_sum(t.flops * c), op_sum(t.bytes * c), op_sum(costs.time_s * c)
+    comm = t.link_bytes > 0
     compute_bound_time = op_sum(np.where(costs.compute_bound, costs.time_s * c, 0.0))
     share = _ratio(compute_bound_time, time)  # of the stage's time, in compute-bound operators
     compute_bound = share > 0.5
+    link_time = op_sum(np.where(comm, costs.time_s, 0.0) * c)
+    link_share = _ratio(link_time, time)
+    link_bound = link_share > 0.5
+    memory_share = 1 - share - link_share  # the memory-bound operators' share (link-bound ones are apart)
+    bound_share = np.where(link_bound, link_share, np.where(compute_bound, share, memory_share))
     return StageTotals(
         flops=flops, bytes=traffic, weight_bytes=op_sum(t.weight_bytes * c),
         activation_bytes=op_sum(t.activation_bytes * c), kv_cache_bytes=op_sum(t.kv_cache_bytes * c),
         time_s=time, arithmetic_intensity=_ratio(flops, traffic), performance_flops_per_s=_ratio(flops, time),
         tokens_per_s=_ratio(tokens * np.ones_like(time), time), compute_bound_time_s=compute_bound_time,
         compute_bound=compute_bound,
-        bound_time_share=np.where(time > 0, np.where(compute_bound, share, 1 - share), 1.0),
+        bound_time_share=np.where(time > 0, bound_share, 1.0),
+        link_bytes=op_sum(t.link_bytes * c), link_time_s=link_time, link_bound=link_bound,
     )
 
 
@@ -95,9 +107,10 @@ def generation(prefill_time_s: np.ndarray, at0: OpCosts, at1: OpCosts, prompt_le
     c0, c1 = at0.compute_time_s, at1.compute_time_s - at0.compute_time_s
     m0, m1 = at0.memory_time_s, at1.memory_time_s - at0.memory_time_s
     first, last = prompt_len + 1.0, prompt_len + gen_len
-    # Operators whose cost does not depend on the KV length take G times their step time.
+    # Operators whose cost does not depend on the KV length take G times their step time (a
+    # communication operator's link time never depends on it).
     grows = np.flatnonzero((c1 != 0).any(1) | (m1 != 0).any(1))
-    per_op = gen_len * np.maximum(c0, m0)
+    per_op = gen_len * np.maximum(np.maximum(c0, m0), at0.link_time_s)
     window, chunk = at0.table.kv_window[grows, None], at0.table.kv_chunk[grows, None]
     per_op[grows] = windowed_step_sum(first, last, window, c0[grows], c1[grows], m0[grows], m1[grows], chunk)
     if overhead_s:  # one launch per step for every operator that does any work (as roofline() counts it)

@@ -1,7 +1,10 @@
-"""The roofline: time = max(FLOPs / peak, bytes / bandwidth) for every operator and scenario.
+"""The roofline: time = max(FLOPs / peak, bytes / bandwidth, link time) for every operator and scenario.
 
-With an efficiency setting: peak and bandwidth are scaled by their achievable fractions and a
-fixed launch overhead is added per kernel (the ``ideal`` setting is the paper's roofline).
+Three resources: compute, memory and the link. Only communication operators use the link; their
+link time (the collective's alpha-beta time, ``parallel.collectives``) is computed where the row
+is built, since it depends on the system, not on the device. With an efficiency setting: peak and
+bandwidth are scaled by their achievable fractions and a fixed launch overhead is added per kernel
+(the ``ideal`` setting is the paper's roofline).
 """
 
 from __future__ import annotations
@@ -22,9 +25,10 @@ class OpCosts:
     """Roofline placement of each operator (arrays [n_ops, n_scenarios], per occurrence).
 
     peak_flops_per_s: the compute ceiling that applies (FLOP/s, after efficiency);
-    compute_time_s = FLOPs / peak; memory_time_s = bytes / bandwidth (s);
-    time_s = max of the two + overhead; arithmetic_intensity = FLOPs / bytes (FLOP/byte);
-    compute_bound: True where compute time exceeds memory time;
+    compute_time_s = FLOPs / peak; memory_time_s = bytes / bandwidth; link_time_s = the collective's
+    time on its link (s); time_s = max of the three + overhead; arithmetic_intensity = FLOPs / bytes
+    (FLOP/byte); compute_bound: True where compute time exceeds memory time; link_bound: True where
+    the link time exceeds both (the operator's ``bound`` is then "link");
     performance_flops_per_s = FLOPs / time_s (attained, FLOP/s).
     """
 
@@ -34,6 +38,11 @@ class OpCosts:
     compute_time_s: np.ndarray
     memory_time_s: np.ndarray
     time_s: np.ndarray
+    link_time_s: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.link_time_s is None:
+            object.__setattr__(self, "link_time_s", np.zeros_like(self.time_s))
 
     # Derived on first use: a sweep of many scenarios needs only the times.
     @cached_property
@@ -49,6 +58,10 @@ class OpCosts:
     @cached_property
     def compute_bound(self) -> np.ndarray:
         return self.compute_time_s > self.memory_time_s
+
+    @cached_property
+    def link_bound(self) -> np.ndarray:
+        return self.link_time_s > np.maximum(self.compute_time_s, self.memory_time_s)
 
     @cached_property
     def performance_flops_per_s(self) -> np.ndarray:
@@ -91,8 +104,11 @@ def roofline(table: OpTable, scenario: Scenario, hardware: Hardware, efficiency:
     compute_time = table.flops / peak
     memory_time = traffic / bandwidth
     time = np.maximum(compute_time, memory_time)
+    link_time = table.link_time_s
+    if link_time.any():
+        time = np.maximum(time, link_time)
     if efficiency.kernel_overhead_s:
         does_work = ((table.flops > 0) | (traffic > 0)).any(axis=1, keepdims=True)
         time += np.where(does_work, efficiency.kernel_overhead_s, 0.0)
     return OpCosts(table=table, peak_flops_per_s=peak, bandwidth_bytes_per_s=bandwidth,
-                   compute_time_s=compute_time, memory_time_s=memory_time, time_s=time)
+                   compute_time_s=compute_time, memory_time_s=memory_time, time_s=time, link_time_s=link_time)

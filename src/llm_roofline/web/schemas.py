@@ -28,6 +28,8 @@ from ..limits import (
     SCALE_BITS_LIMITS,
 )
 from ..limits import SCENARIO_LIMITS as LIMITS
+from ..parallel.choices import ALGORITHMS, EP_COMM, LIBRARIES, MODES
+from ..parallel.choices import OPTION_DEFAULTS as OPTIONS
 from ..precision import NAMED_FORMATS
 
 # Hard limits of the web face (the engine accepts more; a server bounds the work per request).
@@ -60,6 +62,13 @@ def _bits(name: str, what: str) -> Any:
     return Field(DEFAULTS[name], description=f"{what}: bits {MIN_BITS}..{MAX_BITS} or one of {FORMATS}")
 
 
+MAX_DEGREE = 4096  # devices of one degree a request may ask for (the engine takes up to 2**20)
+
+
+def _degree(name: str, description: str) -> Any:
+    return Field(DEFAULTS[name], ge=1, le=MAX_DEGREE, description=f"{description} (integer 1..{MAX_DEGREE})")
+
+
 class Scenario(BaseModel):
     """The inference scenario and options, as ``llm-roofline analyze`` takes them."""
 
@@ -88,6 +97,27 @@ class Scenario(BaseModel):
                                              description=f"fraction of bandwidth reached: {FRACTION_RANGE}")
     kernel_overhead_us: float | None = Field(None, ge=OVERHEAD_US[0], lt=OVERHEAD_US[1],
                                              description=f"fixed cost per kernel launch: {OVERHEAD_RANGE}")
+    # Several devices (docs/parallelism.md); with any degree > 1 ``hardware`` names a catalog system
+    # (or a device whose first system is used). Defaults: llm_roofline.analyze's and parallel.options'.
+    tp: int = _degree("tp", "tensor parallelism of attention and dense layers")
+    pp: int = _degree("pp", "pipeline stages")
+    ep: int = _degree("ep", "expert parallelism over tp x attention_dp devices")
+    dp: int = _degree("dp", "independent replicas (batch_size is per replica)")
+    attention_dp: int = _degree("attention_dp", "attention data-parallel groups inside a replica")
+    nodes: int | None = Field(OPTIONS["nodes"], ge=1, le=MAX_DEGREE,
+                              description="nodes the devices span (default: fewest)")
+    micro_batches: int | None = Field(OPTIONS["micro_batches"], ge=1, le=MAX_DEGREE,
+                                      description="pipeline micro-batches (default pp)")
+    overlap: bool = Field(OPTIONS["overlap"], description="communication overlaps computation (optimistic bound)")
+    ep_imbalance: float = Field(OPTIONS["ep_imbalance"], ge=1, le=MAX_DEGREE,
+                                description="most loaded expert rank's tokens / mean")
+    ep_comm: Literal[EP_COMM] = Field(OPTIONS["ep_comm"], description="MoE token exchange")
+    comm: Literal[MODES] | None = Field(
+        OPTIONS["comm"], description="collectives: ideal alpha-beta or fitted curves (default: fitted with "
+                                     "efficiency hardware)")
+    comm_library: Literal[LIBRARIES] = Field(OPTIONS["comm_library"], description="fitted all-reduce")
+    allreduce_algorithm: Literal[ALGORITHMS] = Field(
+        OPTIONS["allreduce_algorithm"], description="all-reduce algorithm of the ideal model")
 
 
 class Target(BaseModel):
@@ -132,6 +162,7 @@ class AnalyzeQuery(Target, Scenario):
 
     flash_attention: QueryFlag = Field(DEFAULTS["flash_attention"], description="true or false")
     logits_all: QueryFlag = Field(DEFAULTS["logits_all"], description="true or false")
+    overlap: QueryFlag = Field(OPTIONS["overlap"], description="true or false")
 
 
 class CustomHardware(BaseModel):
@@ -205,4 +236,12 @@ RANGES = {
     "config_name": f"1..{MAX_NAME_CHARS} characters",
     "name": f"1..{MAX_NAME_CHARS} characters",
     "config": "a JSON object (the contents of a Hugging Face config.json)",
+    **{name: f"an integer in 1..{MAX_DEGREE}" for name in ("tp", "pp", "ep", "dp", "attention_dp", "nodes",
+                                                          "micro_batches")},
+    "ep_imbalance": f"a number in [1, {MAX_DEGREE}]",
+    "overlap": "true or false",
+    "ep_comm": "'all_to_all' or 'all_gather'",
+    "comm": "'ideal' or 'fitted'",
+    "comm_library": "'nccl', 'trtllm', 'vllm' or 'sglang'",
+    "allreduce_algorithm": "'ring', 'tree', 'two_shot', 'one_shot' or 'nvls'",
 }
