@@ -14,7 +14,7 @@ from .models.spec import ModelSpec
 from .result import Report, report_at
 from .scenario import Scenario
 
-EFFICIENCY_MODES = ("ideal", "hardware")
+EFFICIENCY_MODES = ("ideal", "hardware", "calibrated")
 
 
 def load_model(model: str | ModelSpec) -> ModelSpec:
@@ -42,9 +42,24 @@ def load_hardware(hardware: str | Hardware, **overrides) -> Hardware:
 
 def resolve_efficiency(efficiency: str | Efficiency | Mapping, hardware: Hardware, *,
                        compute_fraction: float | None = None, bandwidth_fraction: float | None = None,
-                       kernel_overhead_s: float | None = None) -> Efficiency:
+                       kernel_overhead_s: float | None = None, engine: str | None = None) -> Efficiency:
     """``ideal`` (the paper's roofline), ``hardware`` (the device entry's measured fractions),
-    an Efficiency, or a mapping of its fields; any keyword given replaces that field."""
+    ``calibrated`` (fitted per-kernel curves under ``engine``, default generic; see
+    docs/calibration.md), an Efficiency, or a mapping of its fields; any keyword given replaces that
+    field (with ``calibrated``, ``kernel_overhead_s`` is the host launch cost per kernel of an
+    engine without CUDA graphs; the fractions do not apply)."""
+    if efficiency == "calibrated" or getattr(efficiency, "mode", "") == "calibrated":
+        if compute_fraction is not None or bandwidth_fraction is not None:
+            raise ScenarioError("compute_fraction and bandwidth_fraction apply to the ideal and hardware "
+                                "settings; calibrated uses fitted per-kernel curves")
+        if not isinstance(efficiency, str) and engine is None and kernel_overhead_s is None:
+            return efficiency
+        from .efficiency.model import calibrated
+
+        name = engine if engine is not None else getattr(getattr(efficiency, "engine", None), "name", None)
+        return calibrated(hardware, name, launch_overhead_s=kernel_overhead_s)
+    if engine is not None:
+        raise ScenarioError(f"engine {engine!r} selects calibrated kernel curves; use efficiency='calibrated'")
     if isinstance(efficiency, Efficiency):
         base = efficiency
     elif isinstance(efficiency, Mapping):
@@ -69,12 +84,15 @@ def analyze(model: str | ModelSpec, hardware: str | Hardware, *, batch_size: int
             prompt_len: int = 1024, gen_len: int = 0, kv_len: int | None = None,
             w_bits: int | str = 16, a_bits: int | str = 16, kv_bits: int | str = 16,
             flash_attention: bool = False, logits_all: bool = False, group_size: int = 128,
-            scale_bits: int = 16, efficiency: str | Efficiency | Mapping = "ideal") -> Report:
+            scale_bits: int = 16, efficiency: str | Efficiency | Mapping = "ideal",
+            engine: str | None = None) -> Report:
     """Roofline analysis of one scenario: per-operator prefill and decode-step tables, totals,
     whole-generation metrics (TTFT, TPOT, e2e, tokens/s) and the memory footprint.
 
     ``kv_len``: KV length of the reported decode step (default: prompt_len, LLM-Viewer's
-    convention); ``gen_len`` decode steps follow the prompt in ``generation``.
+    convention); ``gen_len`` decode steps follow the prompt in ``generation``. ``engine``: with
+    ``efficiency="calibrated"``, whose kernels and host costs (vllm, sglang, trtllm, llama.cpp,
+    gpt-fast, hf-eager; default generic).
     """
     for name, value in (("batch_size", batch_size), ("prompt_len", prompt_len), ("gen_len", gen_len),
                         ("kv_len", kv_len), ("w_bits", w_bits), ("a_bits", a_bits), ("kv_bits", kv_bits)):
@@ -83,14 +101,15 @@ def analyze(model: str | ModelSpec, hardware: str | Hardware, *, batch_size: int
     return report_at(analyze_many(model, hardware, batch_size=batch_size, prompt_len=prompt_len,
                                   gen_len=gen_len, kv_len=kv_len, w_bits=w_bits, a_bits=a_bits,
                                   kv_bits=kv_bits, flash_attention=flash_attention, logits_all=logits_all,
-                                  group_size=group_size, scale_bits=scale_bits, efficiency=efficiency), 0)
+                                  group_size=group_size, scale_bits=scale_bits, efficiency=efficiency,
+                                  engine=engine), 0)
 
 
-def analyze_many(model, hardware, *, efficiency="ideal", **scenario) -> Analysis:
+def analyze_many(model, hardware, *, efficiency="ideal", engine: str | None = None, **scenario) -> Analysis:
     """The vectorized engine on equal-length lists (or scalars): one Analysis over all of them."""
     spec = load_model(model)
     device = load_hardware(hardware)
-    return evaluate(spec, device, Scenario.build(**scenario), resolve_efficiency(efficiency, device))
+    return evaluate(spec, device, Scenario.build(**scenario), resolve_efficiency(efficiency, device, engine=engine))
 
 
 SWEEP_AXES = ("batch_size", "prompt_len", "gen_len", "kv_len", "w_bits", "a_bits", "kv_bits")
@@ -122,8 +141,8 @@ class SweepResult:
         return report_at(self.analysis, i)
 
 
-def sweep(model, hardware, *, efficiency="ideal", flash_attention: bool = False, logits_all: bool = False,
-          group_size: int = 128, scale_bits: int = 16, **axes) -> SweepResult:
+def sweep(model, hardware, *, efficiency="ideal", engine: str | None = None, flash_attention: bool = False,
+          logits_all: bool = False, group_size: int = 128, scale_bits: int = 16, **axes) -> SweepResult:
     """Every combination of the listed values (a Cartesian grid) in one vectorized call, e.g.
     ``sweep(m, h, batch_size=range(1, 513), prompt_len=[128, 256, ..., 16384])``."""
     unknown = set(axes) - set(SWEEP_AXES)
@@ -144,7 +163,7 @@ def sweep(model, hardware, *, efficiency="ideal", flash_attention: bool = False,
         listed[name] = values
     grid = np.meshgrid(*listed.values(), indexing="ij") if listed else []
     scenario = {**fixed, **{name: g.ravel() for name, g in zip(listed, grid, strict=True)}}
-    analysis = analyze_many(model, hardware, efficiency=efficiency, flash_attention=flash_attention,
+    analysis = analyze_many(model, hardware, efficiency=efficiency, engine=engine, flash_attention=flash_attention,
                             logits_all=logits_all, group_size=group_size, scale_bits=scale_bits, **scenario)
     return SweepResult(analysis=analysis, columns=sweep_columns(analysis))
 

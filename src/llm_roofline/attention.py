@@ -36,13 +36,16 @@ def causal_pairs(T: np.ndarray, S: np.ndarray, window: float) -> np.ndarray:
 def attention_core(ops: OpTableBuilder, sz: Sizes, count: int, *, heads: int, kv_heads: int,
                    qk_dim: int, v_dim: int, window: float, flash: bool, kv_from_cache: bool = True,
                    shared_kv: bool = False, suffix: str = "", apply_window: bool | np.ndarray = True,
-                   q_src: tuple[str, ...] = (), k_src: tuple[str, ...] = (), v_src: tuple[str, ...] = ()) -> str:
+                   q_src: tuple[str, ...] = (), k_src: tuple[str, ...] = (), v_src: tuple[str, ...] = (),
+                   kernel: str = "attention") -> str:
     """Add the attention-core operators. ``kv_from_cache``: K/V are read from the KV cache (at KV
     precision) rather than from fresh activations. ``shared_kv``: V is the first v_dim columns
     of K (MLA's latent), so a fused kernel reads it once. ``apply_window=False`` (for all scenarios,
     or per scenario as a boolean array) records the window on the operators but lets every key be
     seen (for the generation sum's coefficients).
-    ``q_src``, ``k_src``, ``v_src``: the operators producing Q, K and V. Returns the output operator."""
+    ``q_src``, ``k_src``, ``v_src``: the operators producing Q, K and V. ``kernel``: the kernel family
+    a fused kernel belongs to (``attention``, or ``mla`` for latent attention), recorded in the
+    operators' shapes with B, T, S, heads and the window in effect. Returns the output operator."""
     B, T, S = sz.B, sz.T, sz.S
     kv_window, window = window, np.where(apply_window, window, np.inf)
     kv_bytes = sz.kb if kv_from_cache else sz.ab
@@ -56,22 +59,27 @@ def attention_core(ops: OpTableBuilder, sz: Sizes, count: int, *, heads: int, kv
     # are fresh activations (MLA prefill).
     role = "attention" if kv_from_cache else "elementwise"
     if flash:
+        shape = {"kernel": kernel, "B": B, "T": T, "S": S, "heads": heads, "kv_heads": kv_heads,
+                 "qk_dim": qk_dim, "v_dim": v_dim, "window": window}
         pairs = causal_pairs(T, S, window)
         kv_traffic = k_read if shared_kv else k_read + v_read
         reads = {"act_read": q_read, kv_key: kv_traffic} if kv_from_cache else {"act_read": q_read + kv_traffic}
-        return ops.add(f"fused_attention{suffix}", "attention", count, compute=role,
+        return ops.add(f"fused_attention{suffix}", "attention", count, compute=role, shape=shape,
                        kv_window=kv_window, inputs=_unique(q_src + k_src + v_src),
                        flops=B * heads * pairs * (2.0 * qk_dim + 2.0 * v_dim + SOFTMAX_FLOPS),
                        act_write=out_write, **reads)
     scores = B * heads * T * keys * sz.ab
     qk_reads = {"act_read": q_read, kv_key: k_read} if kv_from_cache else {"act_read": q_read + k_read}
+    # The naive kernels are batched matmuls over B * heads: [T, d] x [d, keys] and [T, keys] x [keys, d_v].
     ops.add(f"qk_matmul{suffix}", "attention", count, compute=role, kv_window=kv_window,
+            shape={"kernel": "bmm", "batch": B * heads, "m": T, "n": keys, "k": qk_dim},
             inputs=_unique(q_src + k_src), flops=2.0 * B * heads * T * keys * qk_dim, act_write=scores,
             **qk_reads)
     softmax = ops.add(f"softmax{suffix}", "attention", count, kv_window=kv_window,
                       flops=SOFTMAX_FLOPS * B * heads * T * keys, act_read=scores, act_write=scores)
     sv_reads = {"act_read": scores, kv_key: v_read} if kv_from_cache else {"act_read": scores + v_read}
     return ops.add(f"sv_matmul{suffix}", "attention", count, compute=role, kv_window=kv_window,
+                   shape={"kernel": "bmm", "batch": B * heads, "m": T, "n": v_dim, "k": keys},
                    inputs=_unique((softmax,) + v_src), flops=2.0 * B * heads * T * keys * v_dim,
                    act_write=out_write, **sv_reads)
 

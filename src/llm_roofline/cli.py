@@ -61,11 +61,17 @@ def add_device_options(p) -> None:
     h.add_argument("--capacity", help="memory capacity in bytes (e.g. 80e9, 80GB or 80GiB)")
     h.add_argument("--peak", help="dense 16-bit peak in FLOP/s (e.g. 312e12 or 312TFLOPS); the other "
                                   "precisions keep their ratios to it")
-    h.add_argument("--efficiency", default="ideal", choices=["ideal", "hardware"],
-                   help="ideal: the paper's roofline (default); hardware: the device's measured fractions")
+    h.add_argument("--efficiency", default="ideal", choices=["ideal", "hardware", "calibrated"],
+                   help="ideal: the paper's roofline (default); hardware: the device's measured fractions; "
+                        "calibrated: per-kernel curves fitted on measured kernel times (docs/calibration.md)")
+    h.add_argument("--engine", choices=["generic", "vllm", "sglang", "trtllm", "llama.cpp", "gpt-fast", "hf-eager"],
+                   help="with --efficiency calibrated: whose kernels and host costs (default generic, a "
+                        "well-tuned server)")
     h.add_argument("--compute-fraction", type=float, help="fraction of peak FLOP/s reached (0, 1]")
     h.add_argument("--bandwidth-fraction", type=float, help="fraction of bandwidth reached (0, 1]")
-    h.add_argument("--kernel-overhead-us", type=float, help="fixed cost per kernel launch, microseconds")
+    h.add_argument("--kernel-overhead-us", type=float,
+                   help="fixed cost per kernel launch, microseconds (calibrated: host launch cost of an engine "
+                        "without CUDA graphs)")
 
 
 def device_from_args(args, name: str | None = None):
@@ -91,7 +97,8 @@ def _efficiency(args, device):
 
     overhead = None if args.kernel_overhead_us is None else args.kernel_overhead_us * 1e-6
     return resolve_efficiency(args.efficiency, device, compute_fraction=args.compute_fraction,
-                              bandwidth_fraction=args.bandwidth_fraction, kernel_overhead_s=overhead)
+                              bandwidth_fraction=args.bandwidth_fraction, kernel_overhead_s=overhead,
+                              engine=getattr(args, "engine", None))
 
 
 def _run_analyze(args) -> str:
@@ -214,7 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 # Faces that live in packages of their own add their subcommands through ``add_parser(subparsers)``.
 # Those modules must import only argparse-level things at import time (start-up stays light).
-COMMAND_MODULES = ("llm_roofline.plots.cli", "llm_roofline.web.cli")
+COMMAND_MODULES = ("llm_roofline.plots.cli", "llm_roofline.web.cli", "llm_roofline.efficiency.cli")
 
 
 def _register(sub, module_name: str) -> None:

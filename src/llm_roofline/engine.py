@@ -13,6 +13,7 @@ import numpy as np
 from .graph import build_ops
 from .hardware.spec import Efficiency, Hardware
 from .models.spec import ModelSpec
+from .ops import slice_shapes
 from .report import Generation, Memory, StageTotals, generation, memory, stage_totals
 from .roofline import OpCosts, roofline
 from .scenario import Scenario, tiled
@@ -53,8 +54,9 @@ def evaluate(model: ModelSpec, hardware: Hardware, scenario: Scenario, efficienc
                                apply_window=np.repeat([True, False, False], n)), triple, hardware, efficiency)
     decode, at0, at1 = _split(steps, n, 3)
     prefill_total = stage_totals(prefill, sc.batch_size * sc.prompt_len)
+    calibrated = efficiency if getattr(efficiency, "mode", "") == "calibrated" else None
     gen = generation(prefill_total.time_s, at0, at1, sc.prompt_len, sc.gen_len, sc.batch_size,
-                     efficiency.kernel_overhead_s)
+                     efficiency.kernel_overhead_s, calibrated=calibrated, scenario=sc)
     table = prefill.table
     return Analysis(
         model=model, hardware=hardware, scenario=sc, efficiency=efficiency, prefill=prefill,
@@ -75,7 +77,8 @@ def _split(costs: OpCosts, n: int, parts: int) -> tuple[OpCosts, ...]:
         table = costs.table
         table_half = replace(table, **{f.name: getattr(table, f.name)[:, sl] for f in fields(table)
                                        if isinstance(getattr(table, f.name), np.ndarray)
-                                       and getattr(table, f.name).ndim == 2})
+                                       and getattr(table, f.name).ndim == 2},
+                             shapes=slice_shapes(table.shapes, sl, parts * n))
         arrays = {f.name: getattr(costs, f.name)[:, sl] for f in fields(costs)
                   if isinstance(getattr(costs, f.name), np.ndarray) and getattr(costs, f.name).ndim == 2}
         return replace(costs, table=table_half, **arrays)

@@ -86,7 +86,8 @@ def _expert_linear(ops, sz, name, count, d_in, d_out, moe: MoE, distinct, inputs
     expert_bytes = d_in * d_out * sz.wb + (d_out * sz.ab if moe.expert_bias else 0.0)
     bias_flops = M * k * d_out if moe.expert_bias else 0.0  # as linear(): one add per output
     return ops.add(name, "matmul", count, compute="weights", flops=2.0 * M * k * d_in * d_out + bias_flops,
-            inputs=inputs,
+            inputs=inputs, shape={"kernel": "moe", "m": M, "n": d_out, "k": d_in, "experts": E, "top_k": k,
+                                  "distinct": distinct},
             params=E * per_expert, active_params=k * per_expert, param_bytes=E * expert_bytes,
             weight_bytes=distinct * expert_bytes, act_read=M * k * d_in * sz.ab,
             act_write=M * k * d_out * sz.ab)

@@ -16,8 +16,8 @@ from .attention import attention_core
 from .cache import cache_elements_per_token, cache_window, cached_tokens, state_elements_per_sequence
 from .ffn import ffn
 from .models.spec import Attention, LatentAttention, Layer, Mamba, ModelSpec
-from .ops import ACT_FLOPS, LAYER_INPUT, OpTable, OpTableBuilder, Sizes, elementwise, linear, norm
-from .precision import storage_bytes
+from .ops import ACT_FLOPS, LAYER_INPUT, OpTable, OpTableBuilder, Sizes, batched_linear, elementwise, linear, norm
+from .precision import format_storage_bytes
 from .scenario import Scenario
 
 STAGES = ("prefill", "decode")
@@ -27,9 +27,9 @@ def sizes_for(scenario: Scenario, T: np.ndarray, S: np.ndarray) -> Sizes:
     sc = scenario
     return Sizes(
         B=sc.batch_size, T=T, S=S,
-        wb=storage_bytes(sc.weights.bits, sc.group_size, sc.scale_bits),
+        wb=format_storage_bytes(sc.weights, sc.group_size, sc.scale_bits),
         ab=sc.activations.bits / 8.0,
-        kb=storage_bytes(sc.kv_cache.bits, sc.group_size, sc.scale_bits),
+        kb=format_storage_bytes(sc.kv_cache, sc.group_size, sc.scale_bits),
     )
 
 
@@ -189,18 +189,13 @@ def _latent_attention(ops, sz, model: ModelSpec, mla: LatentAttention, count, st
         kv_full = linear(ops, sz, "kv_b_proj", count, r_kv, N * (d_nope + d_v), False, inputs=(latent,))
         out = attention_core(ops, sz, count, heads=N, kv_heads=N, qk_dim=d_nope + d_rope, v_dim=d_v,
                              window=np.inf, flash=flash, kv_from_cache=False, q_src=(q, rope),
-                             k_src=(kv_full, rope), v_src=(kv_full,))
+                             k_src=(kv_full, rope), v_src=(kv_full,), kernel="mla")
     else:
-        w_uk, w_uv = N * d_nope * r_kv, N * r_kv * d_v
-        q_latent = ops.add("q_absorb", "matmul", count, compute="weights", flops=2.0 * sz.M * w_uk,
-                           weight_bytes=w_uk * sz.wb, act_read=sz.M * N * d_nope * sz.ab,
-                           act_write=sz.M * N * r_kv * sz.ab, inputs=(q,))
+        q_latent = batched_linear(ops, sz, "q_absorb", count, N, d_nope, r_kv, inputs=(q,))
         core = attention_core(ops, sz, count, heads=N, kv_heads=1, qk_dim=r_kv + d_rope, v_dim=r_kv,
                               window=np.inf, flash=flash, shared_kv=True, q_src=(q_latent, rope),
-                              k_src=(latent, rope), v_src=(latent,))
-        out = ops.add("out_absorb", "matmul", count, compute="weights", flops=2.0 * sz.M * w_uv,
-                      weight_bytes=w_uv * sz.wb, act_read=sz.M * N * r_kv * sz.ab,
-                      act_write=sz.M * N * d_v * sz.ab, inputs=(core,))
+                              k_src=(latent, rope), v_src=(latent,), kernel="mla")
+        out = batched_linear(ops, sz, "out_absorb", count, N, r_kv, d_v, inputs=(core,))
     return linear(ops, sz, "o_proj", count, N * d_v, D, False, inputs=(out,))
 
 

@@ -17,21 +17,28 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import ScenarioError
+from .quant_formats import QUANT_FORMATS, quant_format
 
 NAMED_FORMATS: dict[str, tuple[int, str]] = {
     "fp32": (32, "float"), "tf32": (32, "tf32"), "fp16": (16, "fp16"), "bf16": (16, "bf16"),
     "fp8": (8, "float"), "int8": (8, "int"), "int4": (4, "int"), "nf4": (4, "int"),
     "fp4": (4, "float"),
+    # Formats with their own storage (bits per weight with scales; quant_formats.py).
+    **{f.name: (f.bits, f.family) for f in QUANT_FORMATS.values()},
 }
 MIN_BITS, MAX_BITS = 1, 32
 
 
 @dataclass(frozen=True)
 class Format:
-    """A role's format for a whole sweep: bit-widths (array, one per scenario) and one family."""
+    """A role's format for a whole sweep: bit-widths (array, one per scenario) and one family.
+    ``name``: the named format it was given as ('' for a plain bit-width); ``storage_bits``: bits
+    per stored element of a format with its own scale layout (quant_formats.py), else None."""
 
     bits: np.ndarray
     family: str = "int"
+    name: str = ""
+    storage_bits: float | None = None
 
 
 def parse_format(role: str, value: object) -> tuple[object, str]:
@@ -43,6 +50,9 @@ def parse_format(role: str, value: object) -> tuple[object, str]:
         key = value.strip().lower()
         if key in NAMED_FORMATS:
             return NAMED_FORMATS[key]
+        named = quant_format(key)
+        if named is not None:
+            return named.bits, named.family
         try:
             value = int(key)
         except ValueError:
@@ -52,6 +62,26 @@ def parse_format(role: str, value: object) -> tuple[object, str]:
     if bits.size and np.all(bits >= 16):
         return value, "float"
     return value, "int"
+
+
+def format_name(value: object) -> tuple[str, float | None]:
+    """(name, storage bits per element) of a format given by name; ('', None) for a bit-width or a
+    generic name (int4, fp8, ...) whose storage follows the scenario's group_size / scale_bits."""
+    if not isinstance(value, str):
+        return "", None
+    key = value.strip().lower()
+    named = quant_format(key)
+    if named is not None:
+        return named.name, named.bits_per_weight
+    return (key, None) if key in NAMED_FORMATS else ("", None)
+
+
+def format_storage_bytes(fmt: Format, group_size: int, scale_bits: int) -> np.ndarray:
+    """Bytes per stored element of ``fmt``: its own storage when it has one (bits_per_weight / 8),
+    else storage_bytes() with the scenario's group rule."""
+    if fmt.storage_bits is not None:
+        return np.full(np.shape(fmt.bits), fmt.storage_bits / 8.0)
+    return storage_bytes(fmt.bits, group_size, scale_bits)
 
 
 def storage_bytes(bits: np.ndarray, group_size: int, scale_bits: int) -> np.ndarray:
