@@ -74,10 +74,10 @@ class FitSet:
     sources: list[str] = field(default_factory=list)
 
 
-def table_dirs(root: Path, system: str, op: str) -> dict[str, Path]:
-    """engine -> the (single) version folder of ``op`` for ``system``."""
+def table_dirs(root: Path, system: str, op: str, engines=ENGINES) -> dict[str, Path]:
+    """engine -> the (newest) version folder of ``op`` for ``system``."""
     out = {}
-    for engine in ENGINES:
+    for engine in engines:
         versions = sorted((root / system / op / engine).glob("*"))
         if versions:
             out[engine] = versions[-1]
@@ -121,11 +121,11 @@ def _scenario(n: int, w, a, kv, group_size: int, batch) -> Scenario:
     return Scenario.build(batch_size=batch, prompt_len=1, w_bits=w, a_bits=a, kv_bits=kv, group_size=group_size)
 
 
-def gemm_sets(root: Path, system: str) -> list[FitSet]:
+def gemm_sets(root: Path, system: str, engines=ENGINES) -> list[FitSet]:
     """GEMM rows: y[m, n] = x[m, k] W[k, n] through ops.linear."""
     hw = load_hardware(FITTED[system])
     sets = []
-    for engine, folder in table_dirs(root, system, "gemm").items():
+    for engine, folder in table_dirs(root, system, "gemm", engines).items():
         df = _read(folder / "gemm_perf.parquet")
         for dtype, rows in df.groupby("gemm_dtype"):
             if dtype not in GEMM_FORMATS:
@@ -162,12 +162,12 @@ def _dtype(name: str) -> str:
     return "fp8" if name == "fp8" else "bf16"
 
 
-def attention_sets(root: Path, system: str) -> list[FitSet]:
+def attention_sets(root: Path, system: str, engines=ENGINES) -> list[FitSet]:
     """Context (prefill: T = S = isl, causal) and generation (decode: T = 1, S = isl + step)
     attention rows; window_size <= 0 means none."""
     hw = load_hardware(FITTED[system])
     sets = []
-    for engine, folder in table_dirs(root, system, "attention").items():
+    for engine, folder in table_dirs(root, system, "attention", engines).items():
         for phase, cls in (("context", "attention_prefill"), ("generation", "attention_decode")):
             df = _read(folder / f"{phase}_attention_perf.parquet")
             if "window_size" not in df:
@@ -197,14 +197,14 @@ def attention_sets(root: Path, system: str) -> list[FitSet]:
 MLA_DIMS = {"rank": 512, "rope": 64, "nope": 128, "v": 128}
 
 
-def mla_sets(root: Path, system: str) -> list[FitSet]:
+def mla_sets(root: Path, system: str, engines=ENGINES) -> list[FitSet]:
     """MLA kernels as graph._latent_attention builds them: prefill attends over decompressed K/V
     (N heads, d_qk = nope + rope, d_v = v); decode over the cached latent (one shared KV head,
     d_qk = rank + rope, d_v = rank). ``num_heads`` is the heads on one GPU."""
     hw = load_hardware(FITTED[system])
     r, rope, nope, v = MLA_DIMS["rank"], MLA_DIMS["rope"], MLA_DIMS["nope"], MLA_DIMS["v"]
     sets = []
-    for engine, folder in table_dirs(root, system, "mla").items():
+    for engine, folder in table_dirs(root, system, "mla", engines).items():
         for phase, cls in (("context", "mla_prefill"), ("generation", "mla_decode")):
             path = folder / f"{phase}_mla_perf.parquet"
             if not path.exists():
@@ -234,14 +234,14 @@ def mla_sets(root: Path, system: str) -> list[FitSet]:
     return sets
 
 
-def bmm_sets(root: Path, system: str) -> list[FitSet]:
+def bmm_sets(root: Path, system: str, engines=ENGINES) -> list[FitSet]:
     """MLA's absorbed projections (mla_bmm): per head, [tokens, nope] x [nope, rank] before attention
     (mla_gen_pre) and [tokens, rank] x [rank, v] after it (mla_gen_post), as graph.py's q_absorb and
     out_absorb operators (batched matmuls with weights)."""
     hw = load_hardware(FITTED[system])
     r, nope, v = MLA_DIMS["rank"], MLA_DIMS["nope"], MLA_DIMS["v"]
     sets = []
-    for engine, folder in table_dirs(root, system, "mla_bmm").items():
+    for engine, folder in table_dirs(root, system, "mla_bmm", engines).items():
         df = _read(folder / "mla_bmm_perf.parquet")
         for dt, rows in df.groupby("bmm_dtype"):
             w, a, gs, fmt = GEMM_FORMATS["bfloat16" if dt == "bfloat16" else "fp8_block"]
@@ -267,14 +267,14 @@ MOE_FORMATS = {"bfloat16": "bfloat16", "fp8": "fp8", "fp8_block": "fp8_block", "
                "w4a16_mxfp4": "w4a16_mxfp4"}
 
 
-def moe_sets(root: Path, system: str) -> list[FitSet]:
+def moe_sets(root: Path, system: str, engines=ENGINES) -> list[FitSet]:
     """Fused MoE layers on one GPU (moe_ep_size 1; tensor-parallel rows as their per-GPU width),
     balanced routing: ffn.moe's operators without the router GEMM (routing, the expert GEMMs,
     activation, combine). Gated (SwiGLU) unless the kernel says ``nongated``. int4_wo is GPTQ-style
     (group 128)."""
     hw = load_hardware(FITTED[system])
     sets = []
-    for engine, folder in table_dirs(root, system, "moe").items():
+    for engine, folder in table_dirs(root, system, "moe", engines).items():
         path = folder / "moe_perf.parquet"
         if not path.exists():
             continue

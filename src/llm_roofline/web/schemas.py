@@ -55,8 +55,9 @@ class Scenario(BaseModel):
                             description="bits of one group scale")
     flash_attention: bool = Field(False, description="fused, causal-aware attention kernel")
     logits_all: bool = Field(False, description="prefill computes logits for every prompt token")
-    efficiency: Literal["ideal", "hardware"] = Field(
-        "ideal", description="ideal: the paper's roofline; hardware: the device's measured fractions")
+    efficiency: Literal["ideal", "hardware", "calibrated"] = Field(
+        "ideal", description="ideal: the paper's roofline; hardware: the device's measured fractions; "
+                             "calibrated: per-kernel curves fitted on measured kernel times")
     compute_fraction: float | None = Field(None, gt=0, le=1, description="fraction of peak FLOP/s reached (0, 1]")
     bandwidth_fraction: float | None = Field(None, gt=0, le=1, description="fraction of bandwidth reached (0, 1]")
     kernel_overhead_us: float | None = Field(None, ge=0, lt=1e6,
@@ -147,7 +148,7 @@ RANGES = {
     "memory_bandwidth_bytes_per_s": f"bytes/s in [{BANDWIDTH_RANGE[0]:g}, {BANDWIDTH_RANGE[1]:g}]",
     "memory_capacity_bytes": f"bytes in [{CAPACITY_RANGE[0]:g}, {CAPACITY_RANGE[1]:g}]",
     "peak_flops_per_s": f"FLOP/s in [{PEAK_RANGE[0]:g}, {PEAK_RANGE[1]:g}]",
-    "efficiency": "'ideal' or 'hardware'",
+    "efficiency": "'ideal', 'hardware' or 'calibrated'",
     "flash_attention": "true or false",
     "logits_all": "true or false",
     "model": f"a catalog model name of 1..{MAX_NAME_CHARS} characters",
