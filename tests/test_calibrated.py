@@ -59,14 +59,14 @@ def test_gemm_time_grows_with_the_batch():
 def test_generation_sum_matches_a_step_by_step_loop():
     """The quadrature over decode steps against the sum of independently analysed steps at
     KV length P+1 .. P+G (one analysis per step), with and without a sliding window."""
-    P, G = 200, 150
     for model in (llama(), llama(name="swa", window=64)):
-        for fa in (True, False):
-            total = analyze_many(model, H100, efficiency="calibrated", prompt_len=P, gen_len=G, batch_size=4,
-                                 flash_attention=fa).generation.decode_s[0]
-            steps = analyze_many(model, H100, efficiency="calibrated", prompt_len=P, batch_size=4,
-                                 flash_attention=fa, kv_len=np.arange(P + 1, P + G + 1))
-            assert total == pytest.approx(steps.decode_total.time_s.sum(), rel=2e-4)
+        for P, G, B in ((200, 150, 4), (10, 5000, 64), (1, 2, 256)):
+            for fa in (True, False):
+                total = analyze_many(model, H100, efficiency="calibrated", prompt_len=P, gen_len=G, batch_size=B,
+                                     flash_attention=fa).generation.decode_s[0]
+                steps = analyze_many(model, H100, efficiency="calibrated", prompt_len=P, batch_size=B,
+                                     flash_attention=fa, kv_len=np.arange(P + 1, P + G + 1))
+                assert total == pytest.approx(steps.decode_total.time_s.sum(), rel=1e-4)
 
 
 def test_a_gemm_by_hand_from_the_shipped_parameters():

@@ -79,3 +79,23 @@ def crossval_report(root: Path, systems=None, progress=None) -> str:
         lines.append(f"| {cls} | {r['sets']} | {n} | {stat(r['fit'], 0.5)} | {stat(r['cv'], 0.5)} | "
                      f"{stat(r['cv'], 0.9)} | {stat(r['transfer'], 0.5)} |")
     return "\n".join(lines) + "\n"
+
+
+def fit_summary(systems=None) -> str:
+    """Markdown: the shipped fits' median / p90 in-sample error per system, engine kernels and class
+    (the median over a class's formats, weighted by rows), from params/*.json (no tables needed)."""
+    from .catalog import load_params
+
+    lines = ["| system | kernels | class | formats | rows | median error | p90 error |",
+             "|---|---|---|---|---|---|---|"]
+    for system in systems or FITTED:
+        curves = load_params(system)["curves"]
+        for kernels in sorted(curves):
+            for cls in sorted(curves[kernels]):
+                entries = curves[kernels][cls]
+                rows = sum(e["rows"] for e in entries.values())
+                med = sum(e["median_error"] * e["rows"] for e in entries.values()) / rows
+                p90 = sum(e["p90_error"] * e["rows"] for e in entries.values()) / rows
+                lines.append(f"| {system} | {kernels} | {cls} | {', '.join(sorted(entries))} | {rows} | "
+                             f"{100 * med:.1f} % | {100 * p90:.1f} % |")
+    return "\n".join(lines) + "\n"

@@ -99,22 +99,32 @@ def _saturation(value, half: float):
 
 
 def p_norm(terms: list, p: float) -> np.ndarray:
-    """(sum t^p)^(1/p), computed relative to the largest term (stable for large p)."""
-    arrays = np.broadcast_arrays(*(np.asarray(t, dtype=np.float64) for t in terms))
-    top = np.maximum.reduce(arrays)
-    safe = np.where(top > 0, top, 1.0)
-    total = sum((a / safe) ** p for a in arrays)
-    return np.where(top > 0, top * total ** (1.0 / p), 0.0)
+    """(sum t^p)^(1/p) of non-negative terms, computed relative to the largest (stable for large p)."""
+    arrays = [np.asarray(t, dtype=np.float64) for t in terms]
+    top = arrays[0]
+    for a in arrays[1:]:
+        top = np.maximum(top, a)
+    positive = top > 0
+    total = np.zeros(top.shape)
+    for a in arrays:
+        ratio = np.divide(a, top, out=np.zeros(top.shape), where=positive)
+        total += ratio ** p
+    return np.where(positive, top * total ** (1.0 / p), 0.0)
 
 
 def kernel_time(curve: Curve, tc, tm, f: Features, bandwidth_bytes_per_s: float) -> np.ndarray:
-    """The calibrated time of one kernel (s), never below t0 + max(tc, tm); see the module doc."""
-    lat = curve.t1_s * np.asarray(f.depth, dtype=np.float64) / (f.depth + curve.depth_half)
+    """The calibrated time of one kernel (s), never below t0 + max(tc, tm); see the module doc.
+    Rows with work but no parallel units (x or y = 0) cannot occur: work implies units."""
     eta_c = curve.compute_eff * _saturation(f.x, curve.compute_half)
     eta_m = curve.memory_eff * _saturation(f.y, curve.memory_half)
     with np.errstate(divide="ignore", invalid="ignore"):
-        compute = np.where(np.asarray(tc) > 0, tc / eta_c, 0.0)
-        memory = np.where(np.asarray(tm) > 0, tm / eta_m, 0.0)
-    body = p_norm([lat, compute, memory], curve.knee)
-    return curve.t0_s + body + curve.item_s * np.asarray(f.items) + \
-        curve.extra_bytes * np.asarray(f.extra) / bandwidth_bytes_per_s
+        terms = [np.asarray(tc) / eta_c, np.asarray(tm) / eta_m]
+    if curve.t1_s > 0:
+        depth = np.asarray(f.depth, dtype=np.float64)
+        terms.append(curve.t1_s * depth / (depth + curve.depth_half))
+    time = curve.t0_s + p_norm(terms, curve.knee)
+    if curve.item_s:
+        time = time + curve.item_s * np.asarray(f.items)
+    if curve.extra_bytes:
+        time = time + curve.extra_bytes * np.asarray(f.extra) / bandwidth_bytes_per_s
+    return time

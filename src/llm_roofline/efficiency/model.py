@@ -17,8 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ConfigError
+from ..precision import Format
 from .catalog import resolve_curve, system_for
-from .curves import Features, kernel_time
+from .curves import kernel_time
 from .engines import EngineProfile, engine_profile
 from .features import features, kernel_classes, sms_of
 from .formats import format_keys
@@ -88,38 +89,78 @@ def op_times(eff: Calibrated, shapes, roles, scenario, compute_time, memory_time
     n_ops, n = compute_time.shape
     time = np.zeros((n_ops, n))
     fixed = np.zeros((n_ops, n))
+    keys_of_role: dict[str, np.ndarray | str] = {}
     groups: dict[tuple[str, str], list[tuple[int, np.ndarray | None]]] = {}
     for i, (shape, role) in enumerate(zip(shapes, roles, strict=True)):
-        classes = kernel_classes(shape, n)
-        fmts = format_keys(role, scenario.weights, scenario.activations, scenario.kv_cache, n)
-        pairs = set(zip(classes.tolist(), fmts.tolist(), strict=True))
-        for cls, fmt in pairs:
-            mask = None if len(pairs) == 1 else (classes == cls) & (fmts == fmt)
-            groups.setdefault((cls, fmt), []).append((i, mask))
+        if role not in keys_of_role:
+            keys_of_role[role] = _format_keys(role, scenario, n)
+        fmts = keys_of_role[role]
+        classes = _classes(shape, n)
+        if isinstance(classes, str) and isinstance(fmts, str):
+            groups.setdefault((classes, fmts), []).append((i, None))
+            continue
+        classes = np.broadcast_to(np.asarray(classes, dtype=object), (n,))
+        fmts = np.broadcast_to(np.asarray(fmts, dtype=object), (n,))
+        for cls, fmt in set(zip(classes.tolist(), fmts.tolist(), strict=True)):
+            groups.setdefault((cls, fmt), []).append((i, (classes == cls) & (fmts == fmt)))
     used: list[set[str]] = [set() for _ in range(n_ops)]
     for (cls, fmt), members in groups.items():
         resolved = resolve_curve(eff.system, eff.fitted, eff.device, eff.engine.kernels, cls, fmt)
         rows = [i for i, _ in members]
-        f = _stack([features(cls, shapes[i], traffic[i], eff.sms) for i in rows], n)
+        f = features(cls, _stack_shapes([shapes[i] for i in rows], n), traffic[rows], eff.sms)
         t = kernel_time(resolved.curve, compute_time[rows], memory_time[rows], f, bandwidth)
         for j, (i, mask) in enumerate(members):
-            where = slice(None) if mask is None else mask
-            time[i, where] = np.broadcast_to(t[j], (n,))[where]
-            fixed[i, where] = resolved.curve.t0_s
+            if mask is None:
+                time[i] = t[j]
+                fixed[i] = resolved.curve.t0_s
+            else:
+                time[i, mask] = t[j][mask]
+                fixed[i, mask] = resolved.curve.t0_s
             used[i].add(resolved.source)
-    works = (compute_time > 0) | (memory_time > 0)
     if eff.launch_overhead_s and not eff.engine.cuda_graphs:  # the host issues kernels no faster
         launch_bound = np.maximum(eff.launch_overhead_s - time, 0.0)
         fixed = fixed + launch_bound
         time = time + launch_bound
-    time = np.where(works, time, 0.0)
-    fixed = np.where(works, fixed, 0.0)
+    idle = (compute_time <= 0) & (memory_time <= 0)
+    if idle.any():  # an operator without work takes no time (as in the ideal roofline)
+        time = np.where(idle, 0.0, time)
+        fixed = np.where(idle, 0.0, fixed)
     return OpTimes(time_s=time, fixed_time_s=fixed, sources=tuple(" | ".join(sorted(s)) for s in used))
 
 
-def _stack(items: list[Features], n: int) -> Features:
-    """Features of several operators as [n_ops, n] arrays."""
-    def field(name: str) -> np.ndarray:
-        return np.stack([np.broadcast_to(np.asarray(getattr(f, name), dtype=np.float64), (n,)) for f in items])
+def _format_keys(role: str, scenario, n: int):
+    """The format key of a role: one name when the formats are the same in every scenario."""
+    formats = (scenario.weights, scenario.activations, scenario.kv_cache)
+    if all((np.asarray(f.bits) == np.asarray(f.bits).flat[0]).all() for f in formats):
+        first = [Format(np.asarray(f.bits).ravel()[:1], f.family, f.name, f.storage_bits) for f in formats]
+        return str(format_keys(role, *first, 1)[0])
+    return format_keys(role, *formats, n)
 
-    return Features(depth=field("depth"), x=field("x"), y=field("y"), items=field("items"), extra=field("extra"))
+
+def _classes(shape, n: int):
+    """The kernel class of an operator: one name, or an array of names when it varies by scenario."""
+    if shape is None or shape["kernel"] not in ("attention", "mla"):
+        return str(kernel_classes(shape, 1)[0])
+    T = np.asarray(shape["T"])
+    if (T > 1).all():
+        return f"{shape['kernel']}_prefill"
+    if (T <= 1).all():
+        return f"{shape['kernel']}_decode"
+    return kernel_classes(shape, n)
+
+
+def _stack_shapes(items: list[dict | None], n: int) -> dict | None:
+    """The shapes of several operators of one class as one shape of [n_ops, n] (or [n_ops, 1]) arrays."""
+    if items[0] is None:
+        return None
+    out = {}
+    for key, first in items[0].items():
+        if isinstance(first, str):
+            out[key] = first
+            continue
+        wide = any(np.ndim(s[key]) for s in items)
+        column = np.empty((len(items), n if wide else 1))
+        for j, s in enumerate(items):
+            column[j] = s[key]
+        out[key] = column
+    return out
