@@ -159,3 +159,36 @@ def test_shipped_parameters_load_and_are_in_bounds():
             for formats in classes.values():
                 for entry in formats.values():
                     Curve.from_dict(entry["params"])  # raises on a value outside its bounds
+
+
+def test_overridden_device_keeps_its_generation():
+    """A catalog A100 with a changed bandwidth keeps the A100's curves, derived by ratio."""
+    r = lr.analyze(llama(), lr.load_hardware("a100-80g-sxm", memory_bandwidth_bytes_per_s=1e12), prompt_len=16,
+                   efficiency="calibrated")
+    assert r.hardware["efficiency"]["curves_from"] == "a100_sxm"
+    assert "derived for a100-80g-sxm (custom)" in r.decode.ops[2].efficiency_source
+
+
+def test_cli_and_web_accept_calibrated(capsys):
+    """The CLI's JSON and the web API's answer are the same report (the web takes the API's values)."""
+    from llm_roofline.cli import main
+
+    args = ["meta-llama/Llama-2-7b-hf", "h100", "-g", "16", "--flash-attention"]
+    assert main(["analyze", *args, "--efficiency", "calibrated", "-f", "json"]) == 0
+    cli = json.loads(capsys.readouterr().out)
+    assert cli["hardware"]["efficiency"]["engine"] == "generic"
+    assert main(["analyze", *args, "--engine", "vllm"]) == 2
+    assert "efficiency='calibrated'" in capsys.readouterr().err
+    assert main(["sweep", "meta-llama/Llama-2-7b-hf", "h100", "--batch-size", "1,8", "--efficiency", "calibrated",
+                 "--engine", "sglang", "--format", "csv"]) == 0
+    capsys.readouterr()
+    httpx = pytest.importorskip("httpx")
+    pytest.importorskip("fastapi")
+    from llm_roofline.web.server import serve_in_thread
+
+    with serve_in_thread() as url, httpx.Client(base_url=url, timeout=30) as client:
+        body = {"model": "meta-llama/Llama-2-7b-hf", "hardware": "h100", "gen_len": 16, "flash_attention": True,
+                "efficiency": "calibrated"}
+        response = client.post("/api/analyze", json=body)
+    assert response.status_code == 200, response.text
+    assert response.json() == cli

@@ -51,7 +51,8 @@ class OpCosts:
         """roofline_time / (time - fixed_time): the fraction of the datasheet roofline a kernel
         reaches once its fixed costs are set aside (1 for the ideal roofline and for idle operators)."""
         busy = self.time_s - self.fixed_time_s
-        return np.divide(self.roofline_time_s, busy, out=np.ones_like(busy), where=busy > 0)
+        ratio = np.divide(self.roofline_time_s, busy, out=np.ones_like(busy), where=busy > 0)
+        return np.minimum(ratio, 1.0)  # <= 1 by construction; only rounding of time - fixed exceeds it
 
     # Derived on first use: a sweep of many scenarios needs only the times.
     @cached_property

@@ -46,12 +46,17 @@ def load_params(system: str) -> dict:
     return json.loads(text)
 
 
+CUSTOM = " (custom)"  # hardware.catalog.with_overrides marks a device with changed numbers so
+
+
 def system_for(hardware) -> tuple[str, bool]:
-    """(fitted system, fitted directly?) for a device."""
-    for system, name in FITTED.items():
-        if hardware.name == name:
-            return system, True
-    return GENERATION.get(hardware.name, DEFAULT_SYSTEM), False
+    """(fitted system, fitted directly?) for a device; a catalog device with overrides keeps its
+    generation but is derived by datasheet ratio (its numbers are no longer the fitted ones)."""
+    name = hardware.name.removesuffix(CUSTOM)
+    for system, fitted_name in FITTED.items():
+        if name == fitted_name:
+            return system, name == hardware.name
+    return GENERATION.get(name, DEFAULT_SYSTEM), False
 
 
 @dataclass(frozen=True)
