@@ -192,3 +192,15 @@ def test_cli_and_web_accept_calibrated(capsys):
         response = client.post("/api/analyze", json=body)
     assert response.status_code == 200, response.text
     assert response.json() == cli
+
+
+def test_the_main_job_needs_neither_pandas_nor_scipy():
+    """Calibrated analyses read only the shipped JSON: pandas, pyarrow and scipy stay unimported."""
+    import subprocess
+    import sys
+
+    code = ("import sys, llm_roofline as lr; lr.analyze('meta-llama/Llama-2-7b-hf', 'h100', gen_len=8, "
+            "efficiency='calibrated', engine='vllm'); "
+            "print(sorted(m for m in ('pandas', 'pyarrow', 'scipy') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

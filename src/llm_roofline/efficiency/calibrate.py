@@ -33,7 +33,7 @@ FREE = {
     "bmm": ("t0_s", "t1_s", "depth_half", "compute_eff", "memory_eff", "knee", "extra_bytes"),
     "moe": ("t0_s", "t1_s", "depth_half", "compute_eff", "compute_half", "memory_eff", "knee", "item_s"),
     "attention_prefill": ("t0_s", "t1_s", "depth_half", "compute_eff", "compute_half", "memory_eff", "knee",
-                          "item_s"),
+                          "item_s", "extra_bytes"),
     "attention_decode": ("t0_s", "t1_s", "depth_half", "compute_eff", "compute_half", "memory_eff", "memory_half",
                          "knee", "item_s"),
     "elementwise": ("t0_s", "memory_eff", "memory_half", "knee"),

@@ -13,6 +13,9 @@ Features (see curves.py), with SMs = the device's multiprocessors (compute units
 - MoE: x = tokens per active expert = M * top_k / distinct experts (grouped-GEMM efficiency);
   y = items = M * top_k * N / 128^2 / SMs; depth = K; extra = M * top_k * K;
 - attention prefill: CTAs = B * heads * ceil(T / 128); x = y = items = CTAs / SMs; depth = keys;
+  extra = B * heads * causal pairs / SMs: the softmax exponentials per SM, which run on the
+  special-function units at a fixed rate (the fitted cost, ~60-110 "bytes" per score at the
+  bandwidth on an H100, is 16-27 exponentials per clock per SM);
 - attention decode: x = B * heads / SMs; y = items = B * kv_heads / SMs (one CTA per sequence and
   KV head); depth = keys = min(S, W + T - 1) (the keys a query sees, W the sliding window);
 - elementwise: y = bytes / SMs (bytes moved per SM); nothing else.
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..attention import causal_pairs
 from .curves import Features
 
 CLASSES = ("gemm", "bmm", "moe", "attention_prefill", "attention_decode", "mla_prefill", "mla_decode",
@@ -65,7 +69,8 @@ def features(kernel_class: str, shape: dict | None, traffic_bytes, sms: int) -> 
     keys = np.minimum(s["S"], s["window"] + s["T"] - 1.0)
     if kernel_class.endswith("_prefill"):
         waves = s["B"] * s["heads"] * np.ceil(s["T"] / TILE) / sms
-        return Features(depth=keys, x=waves, y=waves, items=waves)
+        scores = s["B"] * s["heads"] * causal_pairs(s["T"], s["S"], s["window"]) / sms
+        return Features(depth=keys, x=waves, y=waves, items=waves, extra=scores)
     kv_units = s["B"] * s["kv_heads"] / sms
     return Features(depth=keys, x=s["B"] * s["heads"] / sms, y=kv_units, items=kv_units)
 
