@@ -39,6 +39,13 @@ def stage_table(stage: StageResult) -> str:
     return _table(headers, rows, right=set(range(1, 12)) - {9})
 
 
+def _efficiency_text(eff: dict) -> str:
+    if eff.get("mode") == "calibrated":  # per-operator curves: each op's efficiency is in the JSON / CSV
+        return f"efficiency: calibrated ({eff['engine']} engine, curves {eff['curves']})"
+    return (f"efficiency: compute {eff['compute_fraction']:g}, bandwidth {eff['bandwidth_fraction']:g}, "
+            f"overhead {seconds(eff['kernel_overhead_s'])}")
+
+
 def render(report: Report) -> str:
     m, h, s, g, mem = report.model, report.hardware, report.scenario, report.generation, report.memory
     peaks = ", ".join(f"{k} {si(v, 'FLOP/s')}" for k, v in h["peak_flops_per_s"].items())
@@ -51,8 +58,7 @@ def render(report: Report) -> str:
         f"{si(h['memory_capacity_bytes'], 'B')}, {peaks}",
         f"scenario  batch {s['batch_size']}, prompt {s['prompt_len']}, generate {s['gen_len']}, "
         f"W{s['w_bits']:g} A{s['a_bits']:g} KV{s['kv_bits']:g}, FlashAttention {fa}, "
-        f"efficiency: compute {eff['compute_fraction']:g}, bandwidth {eff['bandwidth_fraction']:g}, "
-        f"overhead {seconds(eff['kernel_overhead_s'])}",
+        + _efficiency_text(eff),
         "",
         f"PREFILL ({report.prefill.tokens} tokens per sequence)",
         stage_table(report.prefill),
