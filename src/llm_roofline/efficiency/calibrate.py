@@ -186,8 +186,7 @@ def write_params(path: Path, system: str, hardware: str, curves: dict) -> None:
     path.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
 
 
-ELEMENTWISE_NOTE = ("fitted on the memory-bound GEMM rows (M <= 16, K <= 1024) of the {} tables: "
-                    "no elementwise table exists")
+ELEMENTWISE_NOTE = "no elementwise table: the memory-bound GEMM rows (M <= 16, K <= 1024) of the {} tables"
 
 
 def _with_pooled(sets: list[FitSet]) -> list[FitSet]:

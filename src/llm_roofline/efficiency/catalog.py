@@ -72,10 +72,9 @@ def _entry(system: str, kernels: str, cls: str, fmt: str) -> dict | None:
 
 
 def _describe(entry: dict, system: str, kernels: str, cls: str, fmt: str) -> str:
-    if entry.get("derived"):
-        return f"{system} {kernels} {cls} {fmt}: {entry['derived']}"
+    note = f"; {entry['derived']}" if entry.get("derived") else ""
     return (f"{system} {kernels} {cls} {fmt} ({entry['rows']} rows, median error "
-            f"{100 * entry['median_error']:.1f} %)")
+            f"{100 * entry['median_error']:.1f} %{note})")
 
 
 @functools.lru_cache(maxsize=4096)
