@@ -159,7 +159,7 @@ BASE = {"model": "llama-2-7b", "hardware": "a6000"}
     ("a_bits", "", "1..32"),
     ("group_size", -1, "0..1048576"),
     ("scale_bits", 64, "1..32"),
-    ("efficiency", "fast", "'ideal' or 'hardware'"),
+    ("efficiency", "fast", "'hardware' or 'calibrated'"),
     ("compute_fraction", 1.5, "(0, 1]"),
     ("bandwidth_fraction", 0, "(0, 1]"),
     ("kernel_overhead_us", -2, "[0, 1e6)"),
