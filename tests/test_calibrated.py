@@ -204,3 +204,21 @@ def test_the_main_job_needs_neither_pandas_nor_scipy():
             "print(sorted(m for m in ('pandas', 'pyarrow', 'scipy') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_a_kernel_family_without_curves_keeps_its_roofline_time():
+    """An operator whose shape names a family without curves (a collective, say) is left at its
+    datasheet roofline time, and says so; one without a shape is an elementwise kernel."""
+    from llm_roofline.efficiency.model import calibrated
+    from llm_roofline.ops import OpTableBuilder
+    from llm_roofline.roofline import roofline
+    from llm_roofline.scenario import Scenario
+
+    ops = OpTableBuilder(n=1)
+    ops.add("all_reduce", "comm", 1, act_read=4e6, act_write=4e6, shape={"kernel": "all_reduce"})
+    ops.add("add", "elementwise", 1, flops=1e6, act_read=4e6, act_write=2e6)
+    device = lr.load_hardware(H100)
+    costs = roofline(ops.build(), Scenario.build(), device, calibrated(device))
+    assert costs.time_s[0, 0] == pytest.approx(8e6 / 3.35e12) and costs.fixed_time_s[0, 0] == 0
+    assert "no calibrated curve for kernel 'all_reduce'" in costs.sources[0]
+    assert costs.time_s[1, 0] > costs.roofline_time_s[1, 0] and "elementwise" in costs.sources[1]

@@ -5,7 +5,8 @@ An operator's kernel shape (``OpTable.shapes``, set by the primitives) names its
 attention, MLA's absorbed projections), ``moe`` (grouped expert GEMMs), ``attention`` and
 ``mla`` (fused attention over B sequences, T queries, S keys). Operators without a shape (norms,
 activations, residual adds, rope, embeddings, scans) are memory-bound ``elementwise`` kernels.
-Attention and MLA split into prefill (T > 1) and decode (T = 1) classes, per scenario.
+Attention and MLA split into prefill (T > 1) and decode (T = 1) classes, per scenario. A shape
+naming another kernel family (e.g. a collective) gets no curve: it keeps its roofline time.
 
 Features (see curves.py), with SMs = the device's multiprocessors (compute units):
 - GEMM / BMM: tiles = batch * M * N / 128^2 output tiles; x = y = items = tiles / SMs (waves);
@@ -28,6 +29,7 @@ import numpy as np
 from ..attention import causal_pairs
 from .curves import Features
 
+UNCALIBRATED = "roofline"  # a kernel family without curves keeps its roofline time
 CLASSES = ("gemm", "bmm", "moe", "attention_prefill", "attention_decode", "mla_prefill", "mla_decode",
            "elementwise")
 TILE = 128.0  # output tile edge of the tensor-core kernels (elements)
@@ -49,7 +51,7 @@ def kernel_classes(shape: dict | None, n: int) -> np.ndarray:
         return np.where(T > 1, f"{kernel}_prefill", f"{kernel}_decode").astype(object)
     if kernel in ("gemm", "bmm", "moe"):
         return np.full(n, kernel, dtype=object)
-    return np.full(n, "elementwise", dtype=object)  # a kernel family without a curve of its own
+    return np.full(n, UNCALIBRATED, dtype=object)  # a kernel family without curves (collectives ...)
 
 
 def features(kernel_class: str, shape: dict | None, traffic_bytes, sms: int) -> Features:

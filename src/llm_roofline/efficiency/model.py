@@ -21,7 +21,7 @@ from ..precision import Format
 from .catalog import resolve_curve, system_for
 from .curves import kernel_time
 from .engines import EngineProfile, engine_profile
-from .features import features, kernel_classes, sms_of
+from .features import UNCALIBRATED, features, kernel_classes, sms_of
 from .formats import format_keys
 
 
@@ -105,6 +105,12 @@ def op_times(eff: Calibrated, shapes, roles, scenario, compute_time, memory_time
             groups.setdefault((cls, fmt), []).append((i, (classes == cls) & (fmts == fmt)))
     used: list[set[str]] = [set() for _ in range(n_ops)]
     for (cls, fmt), members in groups.items():
+        if cls == UNCALIBRATED:
+            for i, mask in members:
+                where = slice(None) if mask is None else mask
+                time[i, where] = np.maximum(compute_time[i], memory_time[i])[where]
+                used[i].add(f"no calibrated curve for kernel {shapes[i]['kernel']!r}: the roofline time")
+            continue
         resolved = resolve_curve(eff.system, eff.fitted, eff.device, eff.engine.kernels, cls, fmt)
         rows = [i for i, _ in members]
         f = features(cls, _stack_shapes([shapes[i] for i in rows], n), traffic[rows], eff.sms)
@@ -140,7 +146,7 @@ def _format_keys(role: str, scenario, n: int):
 def _classes(shape, n: int):
     """The kernel class of an operator: one name, or an array of names when it varies by scenario."""
     if shape is None or shape["kernel"] not in ("attention", "mla"):
-        return str(kernel_classes(shape, 1)[0])
+        return str(kernel_classes(shape, 1)[0])  # one class for every scenario
     T = np.asarray(shape["T"])
     if (T > 1).all():
         return f"{shape['kernel']}_prefill"
