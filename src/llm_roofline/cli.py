@@ -64,6 +64,7 @@ def model_from_args(args):
 
 def add_device_options(p) -> None:
     """Hardware overrides and the efficiency setting: shared by every command that analyses."""
+    from .efficiency.engines import DEFAULT_ENGINE, ENGINES
     from .limits import FRACTION_LIMITS, KERNEL_OVERHEAD_LIMITS_S
 
     h = p.add_argument_group("hardware overrides and efficiency")
@@ -74,8 +75,12 @@ def add_device_options(p) -> None:
     h.add_argument("--peak", type=quantity_flag("FLOP/s", "peak_flops_per_s"), metavar="FLOP/S",
                    help="dense 16-bit peak in FLOP/s (e.g. 312e12 or 312TFLOPS); the other "
                         "precisions keep their ratios to it")
-    h.add_argument("--efficiency", default="ideal", choices=["ideal", "hardware"],
-                   help="ideal: the paper's roofline (default); hardware: the device's measured fractions")
+    h.add_argument("--efficiency", default="ideal", choices=["ideal", "hardware", "calibrated"], metavar="SETTING",
+                   help="ideal: the paper's roofline (default); hardware: the device's measured fractions; "
+                        "calibrated: per-kernel curves fitted on measured kernel times (docs/calibration.md)")
+    h.add_argument("--engine", choices=list(ENGINES), metavar="ENGINE",
+                   help=f"with --efficiency calibrated: whose kernels and host costs: {', '.join(ENGINES)} "
+                        f"(default {DEFAULT_ENGINE}, a well-tuned server)")
     low, high = FRACTION_LIMITS
     h.add_argument("--compute-fraction", type=real_flag(low, high), metavar="F",
                    help=f"fraction of peak FLOP/s reached, {low:g}..{high:g}")
@@ -83,7 +88,8 @@ def add_device_options(p) -> None:
                    help=f"fraction of bandwidth reached, {low:g}..{high:g}")
     h.add_argument("--kernel-overhead-us", type=real_flag(KERNEL_OVERHEAD_LIMITS_S[0] * 1e6,
                                                           KERNEL_OVERHEAD_LIMITS_S[1] * 1e6, high_open=True),
-                   metavar="US",                   help="fixed cost per kernel launch, microseconds (below 1e6)")
+                   metavar="US", help="fixed cost per kernel launch, microseconds (below 1e6; calibrated: the "
+                                      "host launch cost of an engine without CUDA graphs)")
 
 
 def device_from_args(args, name: str | None = None):
@@ -111,17 +117,19 @@ def _efficiency(args, device):
 
     overhead = None if args.kernel_overhead_us is None else args.kernel_overhead_us * 1e-6
     return resolve_efficiency(args.efficiency, device, compute_fraction=args.compute_fraction,
-                              bandwidth_fraction=args.bandwidth_fraction, kernel_overhead_s=overhead)
+                              bandwidth_fraction=args.bandwidth_fraction, kernel_overhead_s=overhead,
+                              engine=getattr(args, "engine", None))
 
 
 def _run_analyze(args) -> str:
     from .api import analyze
     from .cli_parallel import parallel_from_args, target_from_args
+    from .parallel.choices import default_comm
 
     _check_output_options(args)
     parallel = parallel_from_args(args)
-    if parallel["comm"] is None:  # the efficiency setting picks the collectives: hardware -> fitted curves
-        parallel["comm"] = "fitted" if args.efficiency == "hardware" else "ideal"
+    if parallel["comm"] is None:  # the efficiency setting picks the collectives (fitted with hardware / calibrated)
+        parallel["comm"] = default_comm(args.efficiency)
     multi = args.tp * args.pp * args.dp * args.attention_dp > 1
     model = model_from_args(args)
     system = target_from_args(args, multi)
@@ -283,7 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 # Faces that live in packages of their own add their subcommands through ``add_parser(subparsers)``.
 # Those modules must import only argparse-level things at import time (start-up stays light).
-COMMAND_MODULES = ("llm_roofline.plots.cli", "llm_roofline.web.cli")
+COMMAND_MODULES = ("llm_roofline.plots.cli", "llm_roofline.web.cli", "llm_roofline.efficiency.cli")
 
 
 def _register(sub, module_name: str) -> None:

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .graph import build_ops
-from .hardware.spec import Efficiency, Hardware
+from .hardware.spec import IDEAL, Efficiency, Hardware
 from .models.spec import ModelSpec
+from .ops import OpTable, slice_shapes
 from .report import Generation, Memory, StageTotals, generation, memory, stage_totals
 from .roofline import OpCosts, roofline
 from .scenario import Scenario, tiled
@@ -22,7 +23,9 @@ from .scenario import Scenario, tiled
 class Analysis:
     """All results for n scenarios (arrays over the last axis). ``decode_at0`` / ``decode_at1``: decode
     costs at KV length 0 and 1 with windows ignored: each operator's cost as an affine function of
-    the keys it sees (see report.generation, report.summed_over_steps)."""
+    the keys it sees (see report.generation, report.summed_over_steps). Under the calibrated setting
+    ``decode_at1`` holds the datasheet roofline only (its FLOPs, bytes and roofline times give the
+    slopes; its times are not calibrated)."""
 
     model: ModelSpec
     hardware: Hardware
@@ -51,14 +54,19 @@ def evaluate(model: ModelSpec, hardware: Hardware, scenario: Scenario, efficienc
     # and KV lengths 0 and 1 with windows ignored (each operator's affine coefficients, for the
     # exact generation sum).
     triple = tiled(sc, 3)
-    steps = roofline(build_ops(model, triple, "decode", T=np.ones(3 * n),
-                               S=np.concatenate([sc.kv_len, np.zeros(n), np.ones(n)]),
-                               apply_window=np.repeat([True, False, False], n), plan=plan), triple, hardware,
-                     efficiency)
-    decode, at0, at1 = _split(steps, n, 3)
+    table3 = build_ops(model, triple, "decode", T=np.ones(3 * n),
+                       S=np.concatenate([sc.kv_len, np.zeros(n), np.ones(n)]),
+                       apply_window=np.repeat([True, False, False], n), plan=plan)
+    calibrated = efficiency if getattr(efficiency, "mode", "") == "calibrated" else None
+    if calibrated is None:
+        decode, at0, at1 = _split(roofline(table3, triple, hardware, efficiency), n, 3)
+    else:  # curves at kv_len and 0 only: KV length 1 gives the slopes, read off the datasheet roofline
+        decode, at0 = _split(roofline(_columns(table3, slice(0, 2 * n), 3 * n), tiled(sc, 2), hardware,
+                                      efficiency), n, 2)
+        at1 = roofline(_columns(table3, slice(2 * n, 3 * n), 3 * n), sc, hardware, IDEAL)
     prefill_total = stage_totals(prefill, sc.batch_size * sc.prompt_len)
     gen = generation(prefill_total.time_s, at0, at1, sc.prompt_len, sc.gen_len, sc.batch_size,
-                     efficiency.kernel_overhead_s)
+                     efficiency.kernel_overhead_s, calibrated=calibrated, scenario=sc)
     table = prefill.table
     return Analysis(
         model=model, hardware=hardware, scenario=sc, efficiency=efficiency, prefill=prefill,
@@ -70,16 +78,22 @@ def evaluate(model: ModelSpec, hardware: Hardware, scenario: Scenario, efficienc
     )
 
 
+def _columns(table: OpTable, sl: slice, total: int) -> OpTable:
+    """The operator table restricted to the scenarios ``sl`` of ``total``."""
+    from dataclasses import fields, replace
+
+    return replace(table, **{f.name: getattr(table, f.name)[:, sl] for f in fields(table)
+                             if isinstance(getattr(table, f.name), np.ndarray) and getattr(table, f.name).ndim == 2},
+                   shapes=slice_shapes(table.shapes, sl, total))
+
+
 def _split(costs: OpCosts, n: int, parts: int) -> tuple[OpCosts, ...]:
     """Cut costs evaluated on a (parts x n)-long scenario axis into its parts."""
     from dataclasses import fields, replace
 
     def half(k: int):
         sl = slice(k * n, (k + 1) * n)
-        table = costs.table
-        table_half = replace(table, **{f.name: getattr(table, f.name)[:, sl] for f in fields(table)
-                                       if isinstance(getattr(table, f.name), np.ndarray)
-                                       and getattr(table, f.name).ndim == 2})
+        table_half = _columns(costs.table, sl, parts * n)
         arrays = {f.name: getattr(costs, f.name)[:, sl] for f in fields(costs)
                   if isinstance(getattr(costs, f.name), np.ndarray) and getattr(costs, f.name).ndim == 2}
         return replace(costs, table=table_half, **arrays)

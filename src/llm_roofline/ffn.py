@@ -107,8 +107,10 @@ def _expert_linear(ops, sz, name, count, d_in, d_out, moe: MoE, routing: Routing
     per_expert = d_in * d_out + (d_out if moe.expert_bias else 0)
     expert_bytes = d_in * d_out * sz.wb + (d_out * sz.ab if moe.expert_bias else 0.0)
     bias_flops = pairs * d_out if moe.expert_bias else 0.0  # as linear(): one add per output
+    # Kernel shape: the grouped GEMM over the device's pairs (as tokens x top_k) and the experts they hit.
     return ops.add(name, "matmul", count, compute="weights", flops=2.0 * pairs * d_in * d_out + bias_flops,
-            inputs=inputs,
+            inputs=inputs, shape={"kernel": "moe", "m": pairs / k, "n": d_out, "k": d_in, "experts": E,
+                                  "top_k": k, "distinct": routing.distinct},
             params=E * per_expert, active_params=k * per_expert, param_bytes=E * expert_bytes,
             weight_bytes=routing.distinct * expert_bytes, act_read=pairs * d_in * sz.ab,
             act_write=pairs * d_out * sz.ab)

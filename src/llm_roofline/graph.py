@@ -47,7 +47,7 @@ from .ops import (
     rope,
 )
 from .per_layer_inputs import per_layer_input_block, per_layer_inputs
-from .precision import storage_bytes
+from .precision import format_storage_bytes
 from .scenario import Scenario
 from .sparse_attention import sparse_latent_attention
 
@@ -58,10 +58,10 @@ def sizes_for(scenario: Scenario, T: np.ndarray, S: np.ndarray) -> Sizes:
     sc = scenario
     return Sizes(
         B=sc.batch_size, T=T, S=S,
-        wb=storage_bytes(sc.weights.bits, sc.group_size, sc.scale_bits),
+        wb=format_storage_bytes(sc.weights, sc.group_size, sc.scale_bits),
         ab=sc.activations.bits / 8.0,
-        kb=storage_bytes(sc.kv_cache.bits, sc.group_size, sc.scale_bits),
-        sb=storage_bytes(sc.state.bits, sc.group_size, sc.scale_bits),
+        kb=format_storage_bytes(sc.kv_cache, sc.group_size, sc.scale_bits),
+        sb=format_storage_bytes(sc.state, sc.group_size, sc.scale_bits),
     )
 
 

@@ -51,6 +51,10 @@ class OpResult:
     bound: str
     time_s: float
     time_share: float
+    roofline_time_s: float
+    efficiency: float
+    fixed_time_s: float
+    efficiency_source: str
 
 
 @dataclass(frozen=True)
@@ -157,6 +161,8 @@ _OP_COLUMNS = {  # OpResult field -> (object, attribute) in the vectorized resul
     "arithmetic_intensity": ("costs", "arithmetic_intensity"), "peak_flops_per_s": ("costs", "peak_flops_per_s"),
     "attainable_flops_per_s": ("costs", "attainable_flops_per_s"),
     "performance_flops_per_s": ("costs", "performance_flops_per_s"), "time_s": ("costs", "time_s"),
+    "roofline_time_s": ("costs", "roofline_time_s"), "efficiency": ("costs", "efficiency"),
+    "fixed_time_s": ("costs", "fixed_time_s"),
 }
 
 
@@ -173,7 +179,9 @@ def _stage(stage: str, costs: OpCosts, i: int, tokens: int, kv_len: int, totals)
         values = {key: column[k] for key, column in columns.items()}
         share = values["time_s"] * counts[k] / total_time if total_time > 0 else 0.0
         bound = BOUND_LINK if links[k] else BOUND_COMPUTE if bounds[k] else BOUND_MEMORY
-        ops.append(OpResult(name=name, kind=t.kinds[k], count=counts[k], bound=bound, time_share=share, **values))
+        source = costs.sources[k] if k < len(costs.sources) else ""
+        ops.append(OpResult(name=name, kind=t.kinds[k], count=counts[k], efficiency_source=source, bound=bound,
+                            time_share=share, **values))
     numbers = {f.name: float(getattr(totals, f.name)[i]) for f in fields(StageTotal) if f.name != "bound"}
     stage_bound = (BOUND_LINK if totals.link_bound[i] else BOUND_COMPUTE if totals.compute_bound[i]
                    else BOUND_MEMORY)
@@ -192,9 +200,10 @@ def model_summary(analysis: Analysis) -> dict:
 def hardware_summary(analysis: Analysis) -> dict:
     h, e = analysis.hardware, analysis.efficiency
     peaks, bandwidth, ridges = ceilings(h, e)
+    setting = e.summary() if hasattr(e, "summary") else _flat(e)
     return {"name": h.name, "memory_bandwidth_bytes_per_s": h.memory_bandwidth_bytes_per_s,
             "memory_capacity_bytes": h.memory_capacity_bytes, "peak_flops_per_s": dict(h.peak_flops_per_s),
-            "efficiency": _flat(e), "effective_bandwidth_bytes_per_s": bandwidth,
+            "efficiency": setting, "effective_bandwidth_bytes_per_s": bandwidth,
             "effective_peak_flops_per_s": peaks, "ridge_points": ridges}
 
 
@@ -211,6 +220,8 @@ def report_at(analysis: Analysis, i: int = 0) -> Report:
                 "kv_bits": float(sc.kv_cache.bits[i]), "state_bits": float(sc.state.bits[i]),
                 "w_family": sc.weights.family, "a_family": sc.activations.family,
                 "kv_family": sc.kv_cache.family, "state_family": sc.state.family,
+                "w_format": sc.weights.name, "a_format": sc.activations.name, "kv_format": sc.kv_cache.name,
+                "state_format": sc.state.name,
                 "flash_attention": sc.flash_attention, "logits_all": sc.logits_all,
                 "group_size": sc.group_size, "scale_bits": sc.scale_bits}
     return Report(

@@ -138,6 +138,7 @@ def degree_values(name: str, value: object) -> np.ndarray:
 
 
 def sweep_chunks(model, hardware, *, chunk_points: int = SWEEP_CHUNK_POINTS, efficiency="ideal",
+                 engine: str | None = None,
                  flash_attention: bool = False, logits_all: bool = False, group_size: int = DEFAULT_GROUP_SIZE,
                  scale_bits: int = DEFAULT_SCALE_BITS, force_llama_like: bool = False,
                  **axes) -> Iterator[SweepResult]:
@@ -164,7 +165,7 @@ def sweep_chunks(model, hardware, *, chunk_points: int = SWEEP_CHUNK_POINTS, eff
         deployments[key] = make_deployment(**degree, **parallel_options,
                                            efficiency=efficiency if isinstance(efficiency, str) else "")
     system = load_system(hardware, multi_device=any(not d.is_single_device for d in deployments.values()))
-    eff = resolve_efficiency(efficiency, system.device)
+    eff = resolve_efficiency(efficiency, system.device, engine=engine)
     for deployment in deployments.values():
         check_deployment(spec, system, deployment)
     options = dict(flash_attention=flash_attention, logits_all=logits_all, group_size=group_size,
@@ -202,16 +203,16 @@ def _scenario_rows(g: Grid, start: int, stop: int) -> dict[str, np.ndarray]:
     return {name: v for name, v in g.rows(start, stop).items() if name not in DEGREE_AXES}
 
 
-def sweep(model, hardware, *, efficiency="ideal", flash_attention: bool = False, logits_all: bool = False,
-          group_size: int = DEFAULT_GROUP_SIZE, scale_bits: int = DEFAULT_SCALE_BITS, force_llama_like: bool = False,
-          **axes) -> SweepResult:
+def sweep(model, hardware, *, efficiency="ideal", engine: str | None = None, flash_attention: bool = False,
+          logits_all: bool = False, group_size: int = DEFAULT_GROUP_SIZE, scale_bits: int = DEFAULT_SCALE_BITS,
+          force_llama_like: bool = False, **axes) -> SweepResult:
     """Every combination of the listed values (a Cartesian grid) in one vectorized call, e.g.
     ``sweep(m, h, batch_size=range(1, 513), prompt_len=[128, 256, ..., 16384])``; at most
     ``MAX_GRID_POINTS`` (100,000) points. An axis not given takes its default
     (``llm_roofline.defaults``: gen_len 256, prompt_len 1024, ...). Degrees of parallelism (``tp``,
     ``pp``, ``ep``, ``dp``, ``attention_dp``) are axes too, grouped into one engine call per degree tuple;
     parallel options (``nodes``, ``overlap``, ...) take one value."""
-    return next(sweep_chunks(model, hardware, chunk_points=MAX_GRID_POINTS, efficiency=efficiency,
+    return next(sweep_chunks(model, hardware, chunk_points=MAX_GRID_POINTS, efficiency=efficiency, engine=engine,
                              flash_attention=flash_attention, logits_all=logits_all, group_size=group_size,
                              scale_bits=scale_bits, force_llama_like=force_llama_like, **axes))
 

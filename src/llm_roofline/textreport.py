@@ -114,6 +114,9 @@ def _communication_row(report: Report) -> tuple[str, str, str]:
 
 
 def _efficiency(e: dict) -> tuple[str, str]:
+    if e.get("mode") == "calibrated":  # per-operator curves: each op's efficiency is in the JSON / CSV
+        return "calibrated", (f"{e['engine']} engine, kernel curves {e['curves']} ({e['curves_from']}); "
+                              "collectives keep their own model")
     if e["compute_fraction"] == 1 and e["bandwidth_fraction"] == 1 and e["kernel_overhead_s"] == 0:
         return "ideal", "the paper's roofline: full peak FLOP/s and bandwidth, no launch overhead"
     return "custom", (f"{percent(e['compute_fraction'])} of peak FLOP/s, {percent(e['bandwidth_fraction'])} "

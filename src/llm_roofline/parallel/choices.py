@@ -11,3 +11,10 @@ ALGORITHMS = ("ring", "tree", "two_shot", "one_shot", "nvls")  # all-reduce algo
 LIBRARIES = ("nccl", "trtllm", "vllm", "sglang")  # whose measured all-reduce the fitted curves use
 OPTION_DEFAULTS = {"nodes": None, "micro_batches": None, "overlap": False, "ep_imbalance": 1.0,
                    "ep_comm": "all_to_all", "comm": None, "comm_library": "nccl", "allreduce_algorithm": "ring"}
+
+
+def default_comm(efficiency: object) -> str:
+    """The collectives an efficiency setting implies when ``comm`` is not given: the measured (fitted)
+    curves with ``hardware`` or ``calibrated`` (those curves are the collectives' calibration), the
+    ideal alpha-beta model otherwise."""
+    return "fitted" if isinstance(efficiency, str) and efficiency in ("hardware", "calibrated") else "ideal"

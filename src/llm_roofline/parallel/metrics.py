@@ -125,12 +125,14 @@ def parallel_metrics(a: Analysis, lay: Layout, replica: Scenario) -> ParallelMet
     handoff_prefill = pre["handoff_nl"] + pre["handoff_l"]
     u_prefill = _stage_time(pre, pp, share, d.overlap)
     if pp == 1 and not d.overlap:
-        u_prefill = a.prefill_total.time_s
-    ttft = (m + pp - 1) * u_prefill + handoff_prefill
+        u_prefill = a.prefill_total.time_s  # the engine's host time per step (calibrated) included
+        ttft = (m + pp - 1) * u_prefill + handoff_prefill
+    else:  # the stage sums hold the operators only: the engine's host time per step once
+        ttft = (m + pp - 1) * u_prefill + handoff_prefill + a.prefill.step_overhead_s
     dec = _sums(a.decode)
     u_step = _stage_time(dec, pp, share, d.overlap)
     handoff = dec["handoff_nl"] + dec["handoff_l"]
-    step = np.maximum(pp * u_step + handoff, m * u_step)
+    step = np.maximum(pp * u_step + handoff, m * u_step) + a.decode.step_overhead_s
     P, G = sc.prompt_len, sc.gen_len
     if pp == 1 and not d.overlap:  # the engine's own sum: every operator, communication included
         decode, step = a.generation.decode_s, a.decode_total.time_s
@@ -159,9 +161,12 @@ def _decode_sum(a: Analysis, dec, pp, m, share, overlap, handoff, first, last) -
     layers' non-communication operators change with S; the ends and the communication are read off
     the reported step."""
     masks = _masks(a.decode_at0.table)
-    layers_nl = Rows(a.decode_at0, a.decode_at1, masks["layer"] & ~masks["comm"], a.efficiency.kernel_overhead_s)
     ends_nl, ends_l = _ends(dec, pp)
     link = ends_l + share * dec["layer_l"]
+    if getattr(a.efficiency, "mode", "") == "calibrated":
+        return _calibrated_decode_sum(a, masks["layer"] & ~masks["comm"], pp, m, share, overlap,
+                                      ends_nl + link, handoff, first, last)
+    layers_nl = Rows(a.decode_at0, a.decode_at1, masks["layer"] & ~masks["comm"], a.efficiency.kernel_overhead_s)
     if (overlap or (m > pp).any()) and not layers_nl.monotone:
         raise DeploymentError("overlap, or more micro-batches than pipeline stages, is not modelled for models "
                               "with chunked-attention layers (their decode steps do not grow monotonically); "
@@ -174,6 +179,25 @@ def _decode_sum(a: Analysis, dec, pp, m, share, overlap, handoff, first, last) -
     if (m > pp).any():  # the first stage is busy with m micro-batches longer than one token's round trip
         total = total + AtLeast(Affine(u, np.maximum(m - pp, 0.0), -handoff), 0.0).total(first, last)
     return total
+
+
+def _calibrated_decode_sum(a: Analysis, layer_rows, pp, m, share, overlap, fixed, handoff, first, last):
+    """The pipeline's decode sum under calibrated curves: sum_S (pp u(S) + H) with u(S) = share x the
+    layers' calibrated step time + ``fixed`` (ends and communication): linear in the per-operator step
+    sums, which efficiency/steps.py gives (quadrature over S), plus the engine's host time per step.
+    Overlap and more micro-batches than stages take a maximum of curves at every step, which has no
+    such sum: they are refused rather than approximated."""
+    from ..efficiency.steps import decode_step_sums
+
+    if overlap or (m > pp).any():
+        raise DeploymentError("efficiency calibrated with overlap, or with more micro-batches than pipeline stages, "
+                              "is not modelled (each step is then a maximum of calibrated curves); use overlap off "
+                              "and micro_batches <= pp, or efficiency ideal / hardware")
+    at0 = a.decode_at0
+    per_op = decode_step_sums(at0, a.decode_at1, a.scenario, a.efficiency, first, last)
+    layers = (per_op[layer_rows] * at0.table.counts[layer_rows][:, None]).sum(0)
+    steps = np.clip(last - first + 1.0, 0.0, None)
+    return pp * (share * layers + steps * fixed) + steps * (handoff + at0.step_overhead_s)
 
 
 def _memory(a: Analysis, lay: Layout, share: float, m: int, B: np.ndarray) -> dict:

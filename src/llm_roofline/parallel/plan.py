@@ -116,7 +116,9 @@ class DevicePlan:
                     per_node: int | None = None) -> str:
         """One communication operator: reads and writes its buffer once in memory (an all-reduce or
         reduce-scatter also adds (p-1)/p of it, one add per element) and puts the collective's link
-        bytes on the link for the collective's alpha-beta time. Nothing when p = 1."""
+        bytes on the link for the collective's alpha-beta time. Nothing when p = 1. Its kernel shape names
+        the collective family, so the calibrated setting keeps this time (the fitted curves are the
+        collective's calibration) instead of applying a kernel curve."""
         if p <= 1:
             return src
         lay = self.layout
@@ -125,5 +127,9 @@ class DevicePlan:
         link_bytes, seconds = collective_time(kind, size, p, per_node, system.scale_up, system.scale_out,
                                               lay.deployment.comm)
         adds = (p - 1) / p * size / sz.ab if kind in ("all_reduce", "reduce_scatter") else 0.0
-        return ops.add(name, "communication", count, flops=adds, act_read=size, act_write=size,
+        comm = lay.deployment.comm
+        mode = "ideal alpha-beta" if comm.mode == "ideal" else \
+            f"fitted ({comm.library} tables where the link has a curve, else ideal alpha-beta)"
+        shape = {"kernel": "collective", "collective": kind, "p": p, "bytes": size, "mode": mode}
+        return ops.add(name, "communication", count, flops=adds, act_read=size, act_write=size, shape=shape,
                        link_bytes=link_bytes, link_time=seconds, inputs=(src,))

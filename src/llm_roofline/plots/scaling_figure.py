@@ -158,6 +158,7 @@ def plot_scaling(model, system, *, output=None, size=None, title=None, dpi=150, 
 def run_scaling(args) -> str:
     """``llm-roofline plot scaling``: the parsed options -> the figure, saved."""
     from ..cli_parallel import target_from_args
+    from ..parallel.choices import default_comm
     from .commands import _bits, _check_folder, _grouping, _one, _size, efficiency_of, model_of
     from .options import image_format, parse_int_list, parse_names
     from .render.common import save
@@ -165,7 +166,7 @@ def run_scaling(args) -> str:
     image_format(args.image)  # the dpi is checked where parsed
     _check_folder(args.image)
     system = target_from_args(args, True)
-    comm = args.comm or ("fitted" if args.efficiency == "hardware" else "ideal")
+    comm = args.comm or default_comm(args.efficiency)
     data = scaling(model_of(args), system,
                    devices=parse_int_list(args.devices, "--devices") if args.devices else None,
                    strategies=parse_names(args.strategies, "--strategies") if args.strategies else None,

@@ -81,9 +81,11 @@ def run_sweep(args):
         values = parse_bits_list(text, flag) if name.endswith("bits") else parse_int_list(text, flag)
         axes[name] = values[0] if isinstance(values[0], str) else values  # a named format is one fixed value
     from ..cli_parallel import parallel_from_args, target_from_args
-    from ..parallel.choices import DEGREE_AXES
+    from ..parallel.choices import DEGREE_AXES, default_comm
 
     parallel = parallel_from_args(args)
+    if parallel["comm"] is None:  # the efficiency setting picks the collectives
+        parallel["comm"] = default_comm(args.efficiency)
     degrees = {}
     for name in DEGREE_AXES:
         values = parse_int_list(str(parallel.pop(name)), "--" + name.replace("_", "-"))

@@ -16,7 +16,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from ..api import analyze
+from ..api import EFFICIENCY_MODES, analyze
+from ..efficiency.engines import ENGINES
 from ..hardware.spec import PRECISIONS
 from ..limits import (
     FRACTION_LIMITS,
@@ -55,7 +56,8 @@ def _count(name: str, description: str) -> Any:
     return Field(DEFAULTS[name], ge=low, le=high, description=f"{description} (integer {low}..{high})")
 
 
-Bits = Annotated[int, Field(ge=MIN_BITS, le=MAX_BITS)] | Annotated[str, Field(min_length=1, max_length=8)]
+# A bit-width or a format name (the longest, fp8-tensor, has 10 characters).
+Bits = Annotated[int, Field(ge=MIN_BITS, le=MAX_BITS)] | Annotated[str, Field(min_length=1, max_length=16)]
 
 
 def _bits(name: str, what: str) -> Any:
@@ -89,8 +91,11 @@ class Scenario(BaseModel):
                             description="bits of one group scale")
     flash_attention: bool = Field(DEFAULTS["flash_attention"], description="fused, causal-aware attention kernel")
     logits_all: bool = Field(DEFAULTS["logits_all"], description="prefill computes logits for every prompt token")
-    efficiency: Literal["ideal", "hardware"] = Field(
-        DEFAULTS["efficiency"], description="ideal: the paper's roofline; hardware: the device's measured fractions")
+    efficiency: Literal[EFFICIENCY_MODES] = Field(
+        DEFAULTS["efficiency"], description="ideal: the paper's roofline; hardware: the device's measured fractions; "
+                                            "calibrated: per-kernel curves fitted on measured kernel times")
+    engine: Literal[tuple(ENGINES)] | None = Field(
+        DEFAULTS["engine"], description="with efficiency calibrated: whose kernels and host costs (default generic)")
     compute_fraction: float | None = Field(None, ge=FRACTION_LIMITS[0], le=FRACTION_LIMITS[1],
                                            description=f"fraction of peak FLOP/s reached: {FRACTION_RANGE}")
     bandwidth_fraction: float | None = Field(None, ge=FRACTION_LIMITS[0], le=FRACTION_LIMITS[1],
@@ -228,7 +233,8 @@ RANGES = {
     "memory_bandwidth_bytes_per_s": f"bytes/s in [{BANDWIDTH_RANGE[0]:g}, {BANDWIDTH_RANGE[1]:g}]",
     "memory_capacity_bytes": f"bytes in [{CAPACITY_RANGE[0]:g}, {CAPACITY_RANGE[1]:g}]",
     "peak_flops_per_s": f"FLOP/s in [{PEAK_RANGE[0]:g}, {PEAK_RANGE[1]:g}]",
-    "efficiency": "'ideal' or 'hardware'",
+    "efficiency": "'ideal', 'hardware' or 'calibrated'",
+    "engine": f"one of {', '.join(ENGINES)}",
     "flash_attention": "true or false",
     "logits_all": "true or false",
     "model": f"a catalog model name of 1..{MAX_NAME_CHARS} characters",

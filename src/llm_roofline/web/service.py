@@ -20,7 +20,7 @@ from ..errors import ConfigError, RooflineError, ScenarioError, UnknownNameError
 from ..hardware.spec import Efficiency, Hardware
 from ..limits import MAX_LAYERS, MAX_NESTING
 from ..models.spec import ModelSpec
-from ..parallel.choices import DEGREE_AXES, OPTION_DEFAULTS
+from ..parallel.choices import DEGREE_AXES, OPTION_DEFAULTS, default_comm
 from ..result import report_at
 from .cache import BoundedCache
 from .schemas import MAX_SWEEP_POINTS, AnalyzeRequest, Scenario, SweepRequest
@@ -178,12 +178,13 @@ def resolve_hardware(req: AnalyzeRequest) -> Hardware:
 
 
 def resolve_efficiency(req: Scenario, device: Hardware) -> Efficiency:
-    """As the CLI: ``ideal`` or ``hardware``, with any given fraction or overhead replacing its field."""
+    """As the CLI: ``ideal``, ``hardware`` or ``calibrated`` (under ``engine``), with any given fraction or
+    overhead replacing its field."""
     from ..api import resolve_efficiency as resolve
 
     overhead = None if req.kernel_overhead_us is None else req.kernel_overhead_us * 1e-6
     return resolve(req.efficiency, device, compute_fraction=req.compute_fraction,
-                   bandwidth_fraction=req.bandwidth_fraction, kernel_overhead_s=overhead)
+                   bandwidth_fraction=req.bandwidth_fraction, kernel_overhead_s=overhead, engine=req.engine)
 
 
 PARALLEL_FIELDS = (*DEGREE_AXES, *OPTION_DEFAULTS)
@@ -193,7 +194,7 @@ def parallel_kwargs(req: Scenario) -> dict:
     """The deployment options of a request (collectives default to the efficiency setting, as the CLI)."""
     out = {name: getattr(req, name) for name in PARALLEL_FIELDS}
     if out["comm"] is None:
-        out["comm"] = "fitted" if req.efficiency == "hardware" else "ideal"
+        out["comm"] = default_comm(req.efficiency)
     return out
 
 
@@ -309,9 +310,9 @@ def error_field(exc: RooflineError) -> str | None:
         return "model" if exc.kind.startswith("model") else "hardware"
     text = str(exc)
     for name in ("batch_size", "prompt_len", "gen_len", "kv_len", "w_bits", "a_bits", "kv_bits", "state_bits",
-                 "group_size", "scale_bits", "efficiency", "memory_bandwidth_bytes_per_s", "memory_capacity_bytes",
-                 "peak_flops_per_s", "flash_attention", "tp", "pp", "ep", "dp", "attention_dp", "nodes",
-                 "micro_batches", "ep_imbalance", "ep_comm"):
+                 "group_size", "scale_bits", "efficiency", "engine", "memory_bandwidth_bytes_per_s",
+                 "memory_capacity_bytes", "peak_flops_per_s", "flash_attention", "tp", "pp", "ep", "dp",
+                 "attention_dp", "nodes", "micro_batches", "ep_imbalance", "ep_comm"):
         if text.startswith(name) or f" {name} " in text[:60]:
             return name
     if isinstance(exc, ConfigError) and text.startswith("config.json"):
