@@ -11,8 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .graph import build_ops
-from .hardware.spec import Efficiency, Hardware
+from .hardware.spec import IDEAL, Efficiency, Hardware
 from .models.spec import ModelSpec
+from .ops import OpTable, slice_shapes
 from .report import Generation, Memory, StageTotals, generation, memory, stage_totals
 from .roofline import OpCosts, roofline
 from .scenario import Scenario, tiled
@@ -22,7 +23,9 @@ from .scenario import Scenario, tiled
 class Analysis:
     """All results for n scenarios (arrays over the last axis). ``decode_at0`` / ``decode_at1``: decode
     costs at KV length 0 and 1 with windows ignored: each operator's cost as an affine function of
-    the keys it sees (see report.generation, report.summed_over_steps)."""
+    the keys it sees (see report.generation, report.summed_over_steps). Under the calibrated setting
+    ``decode_at1`` holds the datasheet roofline only (its FLOPs, bytes and roofline times give the
+    slopes; its times are not calibrated)."""
 
     model: ModelSpec
     hardware: Hardware
@@ -38,31 +41,39 @@ class Analysis:
     memory: Memory
     params_total: float
     params_active: float
+    parallel: object | None = None
     techniques: object | None = None  # techniques.engine.TechniqueResult when a technique is on
 
 
 def evaluate(model: ModelSpec, hardware: Hardware, scenario: Scenario, efficiency: Efficiency,
-             techniques=None) -> Analysis:
-    """``techniques``: a techniques.Techniques; with any switched on, techniques.engine evaluates (the plain
+             techniques=None, *, plan=None) -> Analysis:
+    """``plan``: one device of a deployment (``model`` is then its shard; see parallel.analysis).
+    ``techniques``: a techniques.Techniques; with any switched on, techniques.engine evaluates (the plain
     path below is untouched, so without one the numbers are exactly those of the plain engine)."""
     if techniques is not None and techniques.active:
         from .techniques.engine import evaluate_techniques
 
-        return evaluate_techniques(model, hardware, scenario, efficiency, techniques)
+        return evaluate_techniques(model, hardware, scenario, efficiency, techniques, plan=plan)
     sc, n = scenario, scenario.size
-    prefill = roofline(build_ops(model, sc, "prefill", T=sc.prompt_len, S=sc.prompt_len), sc, hardware,
+    prefill = roofline(build_ops(model, sc, "prefill", T=sc.prompt_len, S=sc.prompt_len, plan=plan), sc, hardware,
                        efficiency)
     # One decode build over three copies of the scenarios: the reported step at kv_len (windows applied),
     # and KV lengths 0 and 1 with windows ignored (each operator's affine coefficients, for the
     # exact generation sum).
     triple = tiled(sc, 3)
-    steps = roofline(build_ops(model, triple, "decode", T=np.ones(3 * n),
-                               S=np.concatenate([sc.kv_len, np.zeros(n), np.ones(n)]),
-                               apply_window=np.repeat([True, False, False], n)), triple, hardware, efficiency)
-    decode, at0, at1 = split_costs(steps, n, 3)
+    table3 = build_ops(model, triple, "decode", T=np.ones(3 * n),
+                       S=np.concatenate([sc.kv_len, np.zeros(n), np.ones(n)]),
+                       apply_window=np.repeat([True, False, False], n), plan=plan)
+    calibrated = efficiency if getattr(efficiency, "mode", "") == "calibrated" else None
+    if calibrated is None:
+        decode, at0, at1 = split_costs(roofline(table3, triple, hardware, efficiency), n, 3)
+    else:  # curves at kv_len and 0 only: KV length 1 gives the slopes, read off the datasheet roofline
+        decode, at0 = split_costs(roofline(_columns(table3, slice(0, 2 * n), 3 * n), tiled(sc, 2), hardware,
+                                      efficiency), n, 2)
+        at1 = roofline(_columns(table3, slice(2 * n, 3 * n), 3 * n), sc, hardware, IDEAL)
     prefill_total = stage_totals(prefill, sc.batch_size * sc.prompt_len)
     gen = generation(prefill_total.time_s, at0, at1, sc.prompt_len, sc.gen_len, sc.batch_size,
-                     efficiency.kernel_overhead_s)
+                     efficiency.kernel_overhead_s, calibrated=calibrated, scenario=sc)
     table = prefill.table
     return Analysis(
         model=model, hardware=hardware, scenario=sc, efficiency=efficiency, prefill=prefill,
@@ -72,6 +83,15 @@ def evaluate(model: ModelSpec, hardware: Hardware, scenario: Scenario, efficienc
         params_total=float((table.params * table.counts).sum()),
         params_active=float((table.active_params * table.counts).sum()),
     )
+
+
+def _columns(table: OpTable, sl: slice, total: int) -> OpTable:
+    """The operator table restricted to the scenarios ``sl`` of ``total``."""
+    from dataclasses import fields, replace
+
+    return replace(table, **{f.name: getattr(table, f.name)[:, sl] for f in fields(table)
+                             if isinstance(getattr(table, f.name), np.ndarray) and getattr(table, f.name).ndim == 2},
+                   shapes=slice_shapes(table.shapes, sl, total))
 
 
 def split_costs(costs: OpCosts, n: int, parts: int) -> tuple[OpCosts, ...]:
@@ -84,9 +104,7 @@ def cost_columns(costs: OpCosts, sl: slice) -> OpCosts:
     from dataclasses import fields, replace
 
     table = costs.table
-    table_part = replace(table, **{f.name: getattr(table, f.name)[:, sl] for f in fields(table)
-                                   if isinstance(getattr(table, f.name), np.ndarray)
-                                   and getattr(table, f.name).ndim == 2})
+    table_part = _columns(table, sl, table.flops.shape[1])
     arrays = {f.name: getattr(costs, f.name)[:, sl] for f in fields(costs)
               if isinstance(getattr(costs, f.name), np.ndarray) and getattr(costs, f.name).ndim == 2}
     return replace(costs, table=table_part, **arrays)

@@ -18,7 +18,7 @@ from .attention import most_decode_keys
 from .cache import cache_bytes_per_sequence
 from .generation import windowed_step_sum
 from .hardware.spec import Hardware
-from .precision import storage_bytes
+from .precision import format_storage_bytes
 from .roofline import OpCosts
 
 
@@ -29,7 +29,9 @@ class StageTotals:
     (FLOP/s); tokens_per_s = tokens the stage processes (B*T) / time; compute_bound_time_s = time of
     the compute-bound operators, counts included (s); compute_bound: the stage is compute-bound when
     those operators take more than half of its time (else memory-bound); bound_time_share = the share
-    of the stage's time in operators of the stage's bound (0.5..1; 1 for a stage that takes no time)."""
+    of the stage's time in operators of the stage's bound (1 for a stage that takes no time);
+    link_bytes = bytes this device puts on links; link_time_s = time of the communication operators;
+    link_bound: those take more than half of the stage's time (the stage's bound is then "link")."""
 
     flops: np.ndarray
     bytes: np.ndarray
@@ -43,6 +45,9 @@ class StageTotals:
     compute_bound_time_s: np.ndarray
     compute_bound: np.ndarray
     bound_time_share: np.ndarray
+    link_bytes: np.ndarray | None = None
+    link_time_s: np.ndarray | None = None
+    link_bound: np.ndarray | None = None
 
 
 def op_sum(values: np.ndarray) -> np.ndarray:
@@ -54,19 +59,29 @@ def op_sum(values: np.ndarray) -> np.ndarray:
 
 
 def stage_totals(costs: OpCosts, tokens: np.ndarray) -> StageTotals:
-    """Totals = sum over operators of (per-occurrence value x count); ``tokens`` = B*T per scenario."""
+    """Totals = sum over operators of (per-occurrence value x count), plus the engine's host time per
+    step (calibrated setting; 0 otherwise); ``tokens`` = B*T per scenario."""
     t, c = costs.table, costs.table.counts[:, None]
     flops, traffic, time = op_sum(t.flops * c), op_sum(t.bytes * c), op_sum(costs.time_s * c)
+    if costs.step_overhead_s:
+        time = time + costs.step_overhead_s
+    comm = t.link_bytes > 0
     compute_bound_time = op_sum(np.where(costs.compute_bound, costs.time_s * c, 0.0))
     share = _ratio(compute_bound_time, time)  # of the stage's time, in compute-bound operators
     compute_bound = share > 0.5
+    link_time = op_sum(np.where(comm, costs.time_s, 0.0) * c)
+    link_share = _ratio(link_time, time)
+    link_bound = link_share > 0.5
+    memory_share = 1 - share - link_share  # the memory-bound operators' share (link-bound ones are apart)
+    bound_share = np.where(link_bound, link_share, np.where(compute_bound, share, memory_share))
     return StageTotals(
         flops=flops, bytes=traffic, weight_bytes=op_sum(t.weight_bytes * c),
         activation_bytes=op_sum(t.activation_bytes * c), kv_cache_bytes=op_sum(t.kv_cache_bytes * c),
         time_s=time, arithmetic_intensity=_ratio(flops, traffic), performance_flops_per_s=_ratio(flops, time),
         tokens_per_s=_ratio(tokens * np.ones_like(time), time), compute_bound_time_s=compute_bound_time,
         compute_bound=compute_bound,
-        bound_time_share=np.where(time > 0, np.where(compute_bound, share, 1 - share), 1.0),
+        bound_time_share=np.where(time > 0, bound_share, 1.0),
+        link_bytes=op_sum(t.link_bytes * c), link_time_s=link_time, link_bound=link_bound,
     )
 
 
@@ -89,21 +104,30 @@ class Generation:
 
 
 def generation(prefill_time_s: np.ndarray, at0: OpCosts, at1: OpCosts, prompt_len: np.ndarray,
-               gen_len: np.ndarray, batch_size: np.ndarray, overhead_s: float) -> Generation:
+               gen_len: np.ndarray, batch_size: np.ndarray, overhead_s: float, *, calibrated=None,
+               scenario=None) -> Generation:
     """``at0`` / ``at1``: decode costs evaluated at KV length 0 and 1 without windows, which give
-    each operator's compute and memory time as affine functions of its visible keys."""
-    c0, c1 = at0.compute_time_s, at1.compute_time_s - at0.compute_time_s
-    m0, m1 = at0.memory_time_s, at1.memory_time_s - at0.memory_time_s
+    each operator's compute and memory time as affine functions of its visible keys. With a
+    ``calibrated`` efficiency setting the steps are summed by efficiency/steps.py (``scenario``
+    gives the formats) and the engine's host time per step is added to every step."""
     first, last = prompt_len + 1.0, prompt_len + gen_len
-    # Operators whose cost does not depend on the KV length take G times their step time.
-    grows = np.flatnonzero((c1 != 0).any(1) | (m1 != 0).any(1))
-    per_op = gen_len * np.maximum(c0, m0)
-    window, chunk = at0.table.kv_window[grows, None], at0.table.kv_chunk[grows, None]
-    per_op[grows] = windowed_step_sum(first, last, window, c0[grows], c1[grows], m0[grows], m1[grows], chunk)
+    if calibrated is not None:
+        from .efficiency.steps import decode_step_sums
+
+        per_op = decode_step_sums(at0, at1, scenario, calibrated, first, last)
+    else:
+        c0, c1 = at0.compute_time_s, at1.compute_time_s - at0.compute_time_s
+        m0, m1 = at0.memory_time_s, at1.memory_time_s - at0.memory_time_s
+        # Operators whose cost does not depend on the KV length take G times their step time (a
+        # communication operator's link time never depends on it).
+        grows = np.flatnonzero((c1 != 0).any(1) | (m1 != 0).any(1))
+        per_op = gen_len * np.maximum(np.maximum(c0, m0), at0.link_time_s)
+        window, chunk = at0.table.kv_window[grows, None], at0.table.kv_chunk[grows, None]
+        per_op[grows] = windowed_step_sum(first, last, window, c0[grows], c1[grows], m0[grows], m1[grows], chunk)
     if overhead_s:  # one launch per step for every operator that does any work (as roofline() counts it)
         works = ((at1.table.flops > 0) | (at1.table.bytes > 0)).any(axis=1, keepdims=True)
         per_op = per_op + np.where(works, overhead_s, 0.0) * gen_len
-    decode = op_sum(per_op * at0.table.counts[:, None])
+    decode = op_sum(per_op * at0.table.counts[:, None]) + at0.step_overhead_s * gen_len
     e2e = prefill_time_s + decode
     has_steps = gen_len > 0
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -146,8 +170,8 @@ def memory(model, scenario, prefill: OpCosts, at0: OpCosts, at1: OpCosts, hardwa
     ``at1`` as in ``generation``)."""
     sc = scenario
     weights = op_sum(prefill.table.param_bytes * prefill.table.counts[:, None])
-    kb = storage_bytes(sc.kv_cache.bits, sc.group_size, sc.scale_bits)
-    sb = storage_bytes(sc.state.bits, sc.group_size, sc.scale_bits)
+    kb = format_storage_bytes(sc.kv_cache, sc.group_size, sc.scale_bits)
+    sb = format_storage_bytes(sc.state, sc.group_size, sc.scale_bits)
     kv = sc.batch_size * cache_bytes_per_sequence(model, sc.prompt_len + sc.gen_len, kb, sb, sc.activations.bits / 8.0)
     a0, a1 = at0.table.activation_bytes, at1.table.activation_bytes
     keys = most_decode_keys(sc.prompt_len + 1.0, sc.prompt_len + np.maximum(sc.gen_len, 1.0),

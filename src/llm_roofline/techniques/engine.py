@@ -136,8 +136,14 @@ def _stage_free(model: ModelSpec) -> bool:
 
 
 def evaluate_techniques(model: ModelSpec, hardware: Hardware, scenario: Scenario, efficiency: Efficiency,
-                        tech: Techniques) -> Analysis:
+                        tech: Techniques, *, plan=None) -> Analysis:
+    """The analysis with ``tech`` on one device (``plan``, a device of a deployment, is refused)."""
+    if plan is not None:
+        from ..errors import ScenarioError
+
+        raise ScenarioError("the fast-decoding techniques are modelled on one device")
     sc = scenario
+    calibrated = efficiency if getattr(efficiency, "mode", "") == "calibrated" else None
     ev, spec = tech.kv_eviction, tech.speculative
     decode_model = evicted_model(model, ev) if ev is not None else model
     prefill_model = decode_model if ev is not None and ev.prefill_windowed else model
@@ -174,7 +180,7 @@ def evaluate_techniques(model: ModelSpec, hardware: Hardware, scenario: Scenario
         prefill = roofline(pre_table, sc, hardware, efficiency)
     prefill_total = stage_totals(prefill, sc.batch_size * sc.prompt_len)
     gen = generation(prefill_total.time_s, at0, at1, sc.prompt_len, sc.gen_len, sc.batch_size,
-                     efficiency.kernel_overhead_s)
+                     efficiency.kernel_overhead_s, calibrated=calibrated, scenario=sc)
     mem = memory(decode_model, sc, prefill, at0, at1, hardware)
     extra_weights = _decode_only_weights(decode.table, prefill.table)
     notes = list(tech.describe())
@@ -214,10 +220,19 @@ def _spec_note(spec, model: ModelSpec) -> str:
 
 def _table_columns(table: OpTable, sl: slice) -> OpTable:
     """The table restricted to the scenario columns ``sl``."""
-    from dataclasses import fields
+    from ..engine import _columns
 
-    return replace(table, **{f.name: getattr(table, f.name)[:, sl] for f in fields(table)
-                             if isinstance(getattr(table, f.name), np.ndarray) and getattr(table, f.name).ndim == 2})
+    return _columns(table, sl, table.flops.shape[1])
+
+
+def _calibrated_sum(cols: Columns, costs: OpCosts, name: str, sc: Scenario, efficiency, first, steps) -> np.ndarray:
+    """Per-operator sum of a step's calibrated time over ``steps`` consecutive KV lengths from ``first``
+    (efficiency/steps.py: quadrature over the smooth curves), [n_ops, n]."""
+    from ..efficiency.steps import decode_step_sums
+
+    at0, at1 = cols.part(costs, name + "@0"), cols.part(costs, name + "@1")
+    first = np.asarray(first, dtype=np.float64) * np.ones(sc.size)
+    return decode_step_sums(at0, at1, sc, efficiency, first, first + np.asarray(steps, dtype=np.float64) - 1.0)
 
 
 def _decode_only_weights(decode_table: OpTable, prefill_table: OpTable) -> np.ndarray:
@@ -249,14 +264,21 @@ def _speculative(spec, drafter: Drafter, decode_model: ModelSpec, sc: Scenario, 
     E, Tv = spec.tokens_per_iteration, spec.verify_tokens
     iterations = G / E
     overhead = efficiency.kernel_overhead_s
+    calibrated = efficiency if getattr(efficiency, "mode", "") == "calibrated" else None
     verify, vstep = cols.part(costs, "verify"), _affine(cols, costs, "verify")
-    verify_per_op = iteration_sum(vstep, P + Tv, E, iterations)
+    if calibrated is None:
+        verify_per_op = iteration_sum(vstep, P + Tv, E, iterations)
+    else:  # smooth calibrated curves: the per-token sum of the step's time (quadrature) over E
+        verify_per_op = _calibrated_sum(cols, costs, "verify", sc, calibrated, P + Tv, G) / E
     if overhead:
         verify_per_op = verify_per_op + iteration_overhead(vstep, overhead, iterations)
-    verify_time = op_sum(verify.time_s * verify.table.counts[:, None])
+    verify_time = op_sum(verify.time_s * verify.table.counts[:, None]) + verify.step_overhead_s
 
     draft = _draft(drafter, spec, sc, hardware, efficiency, iterations, cols, table, prefill)
     decode_s = op_sum(verify_per_op * vstep.counts[:, None]) + draft["decode"]
+    # the engine's host time per forward pass (calibrated; 0 otherwise): the verify step and each draft pass
+    steps_per_iteration = 1 + len(spec.draft_passes())
+    decode_s = decode_s + verify.step_overhead_s * steps_per_iteration * iterations
     ttft = prefill_total.time_s + draft["prefill"]
     e2e = ttft + decode_s
     has_steps = G > 0
@@ -312,10 +334,16 @@ def _draft(drafter: Drafter, spec, sc: Scenario, hardware: Hardware, efficiency:
             cols.add("prefill", sc.prompt_len, sc.prompt_len, True)
         table = drafter.table(cols.scenario, "decode", cols.T, cols.S, cols.apply)
     dcosts = roofline(table, cols.scenario, hardware, efficiency)
+    calibrated = efficiency if getattr(efficiency, "mode", "") == "calibrated" else None
     for T in widths:
         step = _affine(cols, dcosts, f"pass{T}")
         where = [float(i) for i, t in enumerate(passes, start=1) if t == T]
-        per_op, now = passes_sum(step, (P, sc.kv_len), where, E, iterations)
+        if calibrated is None:
+            per_op, now = passes_sum(step, (P, sc.kv_len), where, E, iterations)
+        else:
+            name = f"pass{T}"
+            per_op = sum(_calibrated_sum(cols, dcosts, name, sc, calibrated, P + i, sc.gen_len) for i in where) / E
+            now = sum(_calibrated_sum(cols, dcosts, name, sc, calibrated, sc.kv_len + i, 1.0) for i in where)
         if overhead:
             per_op = per_op + iteration_overhead(step, overhead, iterations) * len(where)
             now = now + np.where(step.works, overhead, 0.0) * len(where)
@@ -333,7 +361,7 @@ def _draft(drafter: Drafter, spec, sc: Scenario, hardware: Hardware, efficiency:
             pre = cols.part(dcosts, "prefill")
         else:
             pre = roofline(drafter.table(sc, "prefill", sc.prompt_len, sc.prompt_len), sc, hardware, efficiency)
-        out["prefill"] = op_sum(pre.time_s * pre.table.counts[:, None])
+        out["prefill"] = op_sum(pre.time_s * pre.table.counts[:, None]) + pre.step_overhead_s
         out["weights"] = drafter.weights_bytes(pre.table)
     else:  # Medusa: no prefill; its heads' parameters from a pass's table
         t = out["costs"].table

@@ -41,6 +41,7 @@ class AffineStep:
     chunk: np.ndarray
     works: np.ndarray
     counts: np.ndarray
+    link: np.ndarray | float = 0.0  # a communication operator's link time (s; constant in S)
 
     @classmethod
     def from_columns(cls, costs: OpCosts, at0: slice, at1: slice, beyond: slice | None) -> AffineStep:
@@ -54,15 +55,17 @@ class AffineStep:
         cW = inf if beyond is None else np.where(windowed, c[:, beyond], inf)
         mW = inf if beyond is None else np.where(windowed, m[:, beyond], inf)
         works = ((t.flops[:, at1] > 0) | (t.bytes[:, at1] > 0)).any(axis=1, keepdims=True)
+        link = costs.link_time_s[:, at0] if costs.link_time_s is not None and costs.link_time_s.any() else 0.0
         return cls(c0=c0, c1=c[:, at1] - c0, m0=m0, m1=m[:, at1] - m0, cW=cW, mW=mW,
-                   chunk=np.broadcast_to(t.kv_chunk[:, None], c0.shape), works=works, counts=t.counts)
+                   chunk=np.broadcast_to(t.kv_chunk[:, None], c0.shape), works=works, counts=t.counts, link=link)
 
     def time_at(self, S: np.ndarray) -> np.ndarray:
         """Per-operator time of one step at KV length S (no overhead), [n_ops, n]: the same model as the
         sums (a chunked operator sees ((S - 1) mod C) + 1 keys)."""
         x = np.where(np.isfinite(self.chunk), np.mod(S - 1.0, np.where(np.isfinite(self.chunk), self.chunk, 1.0)) + 1.0,
                      S)
-        return np.maximum(np.minimum(self.c0 + self.c1 * x, self.cW), np.minimum(self.m0 + self.m1 * x, self.mW))
+        time = np.maximum(np.minimum(self.c0 + self.c1 * x, self.cW), np.minimum(self.m0 + self.m1 * x, self.mW))
+        return np.maximum(time, self.link)
 
 
 def _first_at_cap(a: np.ndarray, b: np.ndarray, cap: np.ndarray, n: np.ndarray) -> np.ndarray:
@@ -82,7 +85,7 @@ def iteration_sum(step: AffineStep, s0: np.ndarray, per_iteration: float | np.nd
     operators (Llama 4) are summed token by token and divided by E, which is exact when E = 1 and for the
     affine stretches otherwise."""
     E = np.asarray(per_iteration, dtype=np.float64)
-    total = np.maximum(step.c0, step.m0) * iterations
+    total = np.maximum(np.maximum(step.c0, step.m0), step.link) * iterations
     grows = np.flatnonzero((step.c1 != 0).any(1) | (step.m1 != 0).any(1))
     if grows.size:
         pick = AffineStep(*(getattr(step, f)[grows] for f in ("c0", "c1", "m0", "m1", "cW", "mW", "chunk",
@@ -98,7 +101,7 @@ def passes_sum(step: AffineStep, s0: np.ndarray, offsets: list[float], per_itera
     offset, with s0 the reported KV length ``now``); both summed over the passes, [n_ops, n]. Only the
     operators whose time depends on S are evaluated pass by pass."""
     k, n = len(offsets), step.c0.shape[1]
-    flat = np.maximum(step.c0, step.m0)
+    flat = np.maximum(np.maximum(step.c0, step.m0), step.link)
     total, now = flat * iterations * k, flat * k
     grows = np.flatnonzero((step.c1 != 0).any(1) | (step.m1 != 0).any(1))
     if grows.size:
