@@ -106,3 +106,19 @@ def test_readme_schema_names_the_techniques_fields():
         missing = [key for key in fields if f"`{key}`" not in rows[row]]
         assert not missing, f"README's JSON schema row {row} lacks {missing}"
     assert all(f"`{k}`" in rows["`techniques`"] for k in doc["settings"])
+
+
+def test_parallel_entries_use_parallels_one_imbalance_model():
+    """MoE in the advisor: expert parallelism over a DGX node with the busiest rank at 1.25x the mean load is
+    parallel's own ep_imbalance (one model of it), and its gains are those of the deployment's analysis."""
+    a = lr.advise("mixtral-8x7b", "h100-sxm", batch_size=32, only=["expert-parallel", "tensor-parallel"])
+    ep = next(v for v in a.verdicts if v.name == "expert-parallel")
+    assert ep.settings == {"attention_dp": 8, "ep": 8, "ep_imbalance": 1.25}
+    base = lr.analyze("mixtral-8x7b", "h100-sxm", batch_size=32)
+    dep = lr.analyze("mixtral-8x7b", "h100-sxm", batch_size=32, attention_dp=8, ep=8, ep_imbalance=1.25)
+    assert ep.gains["tpot"] == base.generation.tpot_s / dep.generation.tpot_s
+    assert "on 8 devices" in ep.why
+    dense = lr.advise("llama-3.1-8b", "h100-sxm", only=["expert-parallel"]).verdicts[0]
+    assert "no mixture of experts" in dense.reason
+    no_system = lr.advise("llama-2-7b", "nvidia_A6000", only=["tensor-parallel"]).verdicts[0]
+    assert "no bundled system" in no_system.reason

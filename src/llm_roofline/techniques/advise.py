@@ -88,7 +88,8 @@ def _gains(base: dict, new: dict) -> dict:
 def _per_token(report) -> dict:
     """Decode traffic and time per generated token and sequence at the reported KV length: one decode step,
     or one speculative iteration (verify + its draft passes) over its tokens."""
-    t, B = report.decode.total, report.scenario["batch_size"]
+    t = report.decode.total
+    B = (report.parallelism or {}).get("device_batch") or report.scenario["batch_size"]  # the tables' sequences
     spec = report.techniques.speculative if report.techniques is not None else None
     if spec is None:
         return {"weights": t.weight_bytes / B, "KV cache": t.kv_cache_bytes / B, "activations": t.activation_bytes / B,
@@ -108,6 +109,16 @@ def _per_token(report) -> dict:
 
 def why(base, new, ridge: float) -> str:
     """One sentence on what moved the decode step (per generated token), from the two reports."""
+    devices = (new.parallelism or {}).get("devices", 1)
+    if devices > 1:
+        p = new.parallelism
+        return (f"on {devices} devices (TP {p['tp']}, EP {p['ep']}, attention DP {p['attention_dp']}), each reads "
+                f"its shard: " + _why(base, new, ridge) + f"; communication takes "
+                f"{seconds(new.communication['decode_time_s'])} of each decode step")
+    return _why(base, new, ridge)
+
+
+def _why(base, new, ridge: float) -> str:
     b, n = _per_token(base), _per_token(new)
     if "verify_tokens" in n:
         state = ("stays memory-bound, so the extra tokens cost little more than one step's weight reads"
@@ -185,7 +196,10 @@ def _verdict(t: Technique, spec, device, base_args, baseline, base, ridge, analy
     reason = t.reason_not(spec, base_args)
     if reason:
         return Verdict(**info, settings=dict(t.settings), reason=reason)
-    arguments = t.arguments(base_args, baseline)
+    try:
+        arguments = t.arguments(base_args, baseline)
+    except RooflineError as exc:
+        return Verdict(**info, settings=dict(t.settings), reason=str(exc))
     settings = _shown(t.describe_settings(arguments, base_args))
     if not settings:
         return Verdict(**info, settings={}, reason="changes nothing in this scenario")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..models.spec import Attention
+from ..models.spec import Attention, MLPAndMoE, MoE
 from .presets import PRESETS
 from .registry import Technique, register
 
@@ -135,3 +135,45 @@ register(Technique(
     apply=_largest_batch, affects_accuracy=False,
     note="more sequences share each read of the weights: throughput rises, each sequence's TPOT does not fall",
     source="the paper's section 5 (batching on the roofline)"))
+
+
+def _node_of(baseline) -> int:
+    """Devices per node of the first bundled system of the baseline's device (ScenarioError without one)."""
+    from ..errors import ScenarioError
+    from ..hardware.systems import resolve_system
+
+    try:
+        return resolve_system(baseline.hardware["name"], multi_device=True).devices_per_node
+    except Exception:  # noqa: BLE001 - any lookup failure means: no system to spread over
+        raise ScenarioError(f"no bundled system holds {baseline.hardware['name']} (several devices need one)") from None
+
+
+def _tensor_parallel(base: dict, baseline) -> dict:
+    return {**base, "tp": _node_of(baseline)}
+
+
+def _expert_parallel(base: dict, baseline) -> dict:
+    n = _node_of(baseline)
+    return {**base, "attention_dp": n, "ep": n, "ep_imbalance": 1.25}
+
+
+def _needs_moe(model, base):
+    has = any(isinstance(g.layer.ffn, MoE | MLPAndMoE) for g in model.layer_groups)
+    return None if has else "the model has no mixture of experts"
+
+
+register(Technique(
+    name="tensor-parallel", title="tensor parallelism over one node's devices", family="parallelism",
+    apply=_tensor_parallel, affects_accuracy=False,
+    note="TP over the devices of the device's first bundled system (8 for a DGX); TPOT is per sequence, "
+         "throughput counts every device (per device: divide by their number); collectives as the efficiency "
+         "setting picks them (docs/parallelism.md)",
+    source="Megatron-LM, https://arxiv.org/abs/1909.08053"))
+
+register(Technique(
+    name="expert-parallel", title="expert parallelism over one node (attention DP + EP), busiest rank 1.25x",
+    family="parallelism", apply=_expert_parallel, affects_accuracy=False, applies=_needs_moe,
+    note="attention data-parallel and expert-parallel over the node's devices; the most loaded expert rank gets "
+         "1.25 x the mean routed tokens (parallel's ep_imbalance, the one model of expert load imbalance: "
+         "docs/parallelism.md); throughput counts every device",
+    source="DeepSeek-V3 technical report, https://arxiv.org/abs/2412.19437 (EP with attention DP)"))
