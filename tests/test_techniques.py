@@ -280,3 +280,20 @@ def test_no_operator_beats_its_roofline(llama2_7b, a6000, technique, batch, prom
     steps = gen / spec.tokens_per_iteration if spec else gen
     weights = (spec.verify if spec else r.decode).total.weight_bytes
     assert r.generation.tpot_s * gen >= np.floor(steps) * weights / 768e9 * (1 - 1e-9)
+
+
+def test_techniques_are_modelled_on_one_device():
+    with pytest.raises(ScenarioError, match="one device"):
+        lr.analyze("llama-3.1-70b", "dgx-h100", tp=8, speculative="eagle3")
+    with pytest.raises(ScenarioError, match="one device"):
+        lr.sweep("llama-3.1-70b", "dgx-h100", tp=[1, 8], early_exit=0.5)
+
+
+def test_calibrated_efficiency_takes_the_techniques():
+    """Under the calibrated curves the iterations are summed by their quadrature (per token, over E)."""
+    plain = lr.analyze("llama-3.1-8b", "h100-sxm", batch_size=4, efficiency="calibrated")
+    r = lr.analyze("llama-3.1-8b", "h100-sxm", batch_size=4, efficiency="calibrated", speculative="eagle2")
+    assert r.techniques.one_token["tpot_s"] == plain.generation.tpot_s
+    assert 1.0 < r.techniques.speedup["tpot"] < 4.8
+    ee = lr.analyze("llama-3.1-8b", "h100-sxm", batch_size=4, efficiency="calibrated", early_exit=0.5)
+    assert ee.generation.tpot_s < plain.generation.tpot_s
