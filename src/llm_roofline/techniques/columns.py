@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+from dataclasses import fields, replace
+
 import numpy as np
 
 from ..engine import cost_columns
+from ..ops import OpTable
 from ..roofline import OpCosts
 from ..scenario import Scenario, tiled
 
@@ -71,6 +74,19 @@ class Columns:
         k, n = self.names.index(name), self.base.size
         return slice(k * n, (k + 1) * n)
 
-    def part(self, costs: OpCosts, name: str) -> OpCosts:
-        """The costs of group ``name`` as their own OpCosts."""
-        return cost_columns(costs, self.at(name))
+    def part(self, costs: OpCosts, name: str, shapes: bool = False) -> OpCosts:
+        """The costs of group ``name`` as their own OpCosts; ``shapes``: keep the kernel shapes (only the
+        calibrated efficiency reads them: without it they are left out, which saves cutting them)."""
+        if shapes:
+            return cost_columns(costs, self.at(name))
+        sl, table = self.at(name), costs.table
+        part = replace(table, shapes=(), **{f.name: getattr(table, f.name)[:, sl] for f in _TABLE_ARRAYS})
+        return replace(costs, table=part, **{f.name: getattr(costs, f.name)[:, sl] for f in _COST_ARRAYS
+                                             if getattr(costs, f.name) is not None})
+
+
+_TABLE_ARRAYS = [f for f in fields(OpTable)
+                 if f.name in ("flops", "param_bytes", "weight_bytes", "act_read_bytes", "act_write_bytes",
+                               "kv_read_bytes", "kv_write_bytes", "link_bytes", "link_time_s")]
+_COST_ARRAYS = [f for f in fields(OpCosts) if f.name in ("peak_flops_per_s", "compute_time_s", "memory_time_s",
+                                                         "time_s", "link_time_s", "roofline_time_s", "fixed_time_s")]

@@ -169,7 +169,7 @@ def evaluate_techniques(model: ModelSpec, hardware: Hardware, scenario: Scenario
     if transforms:
         table = _transformed(table, tech, model, decode_model, cols)
     costs = roofline(table, cols.scenario, hardware, efficiency)
-    decode, at0, at1 = (cols.part(costs, k) for k in ("decode", "decode@0", "decode@1"))
+    decode, at0, at1 = (cols.part(costs, k, shapes=calibrated is not None) for k in ("decode", "decode@0", "decode@1"))
     if fold_prefill:
         prefill = cols.part(costs, "prefill")
     else:
@@ -230,7 +230,7 @@ def _calibrated_sum(cols: Columns, costs: OpCosts, name: str, sc: Scenario, effi
     (efficiency/steps.py: quadrature over the smooth curves), [n_ops, n]."""
     from ..efficiency.steps import decode_step_sums
 
-    at0, at1 = cols.part(costs, name + "@0"), cols.part(costs, name + "@1")
+    at0, at1 = cols.part(costs, name + "@0", shapes=True), cols.part(costs, name + "@1", shapes=True)
     first = np.asarray(first, dtype=np.float64) * np.ones(sc.size)
     return decode_step_sums(at0, at1, sc, efficiency, first, first + np.asarray(steps, dtype=np.float64) - 1.0)
 
