@@ -1,0 +1,129 @@
+"""The closed-loop steady state of one engine instance, in closed form (vectorized over points).
+
+C requests are in flight (closed loop: a finished request is replaced at once), each with P prompt tokens
+and G output tokens (the first made by the prefill). R = min(C, max_seqs, what the KV cache holds when
+each request holds its mean P + (G - 1)/2 tokens) run; the other C - R wait. A running request lives
+L = n_pf + G - 1 iterations: n_pf prefill chunks of c = min(chunk, budget - (R - 1)) tokens (the last one
+shorter), then G - 1 decode steps at KV lengths P+1 .. P+G-1. The running requests are spread evenly over
+their lifetimes, so an iteration carries q = R n_pf / L prefill chunks on average: a fraction
+f = min(1, q) of the iterations carry k = max(1, q) chunks (with R - k decoders), the rest R decoders only.
+
+Seen by one tagged request:
+- TTFT = sum over its chunks of the iteration (its chunk + (k - 1) mean chunks + R - k decoders at the mean
+  KV length) + the closed-loop wait (C - R) / throughput (Little's law);
+- its G - 1 decode steps run with the other R - 1 decoders at their mean visible keys and its own KV length
+  P + j: each kernel's time is the max of two affine functions of j, summed exactly over j with
+  generation.windowed_step_sum (the engine's own whole-generation sum); f L - n_pf of those steps also
+  carry other requests' chunks and cost the mixed iteration instead of the mean decode-only one;
+- throughput = R / (TTFT + decode time) requests/s.
+With C = 1 this is exactly one request alone, i.e. the engine's prefill (chunked) and decode sum, and the
+discrete-event simulation gives the same numbers (tests); at higher concurrency the two agree within the
+tolerance docs/serving.md states.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..generation import windowed_step_sum
+from .capacity import KVCapacity
+from .scheduler import SchedulerConfig
+from .step_cost import StepCost
+
+LIMITED_BY = ("concurrency", "max_seqs", "kv_cache")
+
+
+@dataclass(frozen=True)
+class SteadyState:
+    """Per point (arrays): concurrency C, running R and queued C - R requests (count); limited_by (index
+    into LIMITED_BY: what caps R); prefill_chunks n_pf and chunk_tokens c; ttft_s, tpot_s, e2e_s (means, s;
+    tpot NaN when G = 1); requests_per_s; output_tokens_per_s = requests_per_s x G; kv_occupancy = KV bytes
+    held by the running requests / budget; fits: False where one request alone exceeds the KV budget
+    (then every metric is NaN)."""
+
+    concurrency: np.ndarray
+    isl: np.ndarray
+    osl: np.ndarray
+    running: np.ndarray
+    queued: np.ndarray
+    limited_by: np.ndarray
+    prefill_chunks: np.ndarray
+    chunk_tokens: np.ndarray
+    ttft_s: np.ndarray
+    tpot_s: np.ndarray
+    e2e_s: np.ndarray
+    requests_per_s: np.ndarray
+    output_tokens_per_s: np.ndarray
+    kv_occupancy: np.ndarray
+    fits: np.ndarray
+
+    def limits(self) -> list[str]:
+        return [LIMITED_BY[int(i)] for i in self.limited_by]
+
+
+def _per_point(values: np.ndarray, point: np.ndarray, n: int) -> np.ndarray:
+    return np.bincount(point, weights=values, minlength=n)
+
+
+def steady_state(cost: StepCost, kv: KVCapacity, config: SchedulerConfig, concurrency, isl, osl) -> SteadyState:
+    C, P, G = np.broadcast_arrays(*(np.atleast_1d(np.asarray(v, dtype=np.float64)) for v in (concurrency, isl, osl)))
+    n = C.size
+    fits = kv.request_bytes(P + G, P + G) <= kv.budget_bytes
+    mean_tokens = P + (G - 1.0) / 2.0
+    held = kv.request_bytes(mean_tokens, P + G)
+    r_kv = np.floor(kv.budget_bytes / held)
+    caps = np.stack([C, np.full(n, float(config.max_seqs)), r_kv])
+    limited_by = np.argmin(caps, axis=0)
+    R = np.maximum(caps.min(axis=0), 1.0)
+    budget = float(config.max_batch_tokens)
+    c = np.minimum(float(config.prefill_chunk), np.maximum(budget - (R - 1.0), 1.0))
+    n_pf = np.ceil(P / c)
+    L = n_pf + G - 1.0
+    q = R * n_pf / L
+    frac, k = np.minimum(1.0, q), np.maximum(1.0, q)
+
+    # the tagged request's chunks, one column each
+    width = int(n_pf.max())
+    idx = np.arange(width, dtype=np.float64)[None, :]
+    valid = idx < n_pf[:, None]
+    S = np.minimum((idx + 1.0) * c[:, None], P[:, None])
+    T = S - idx * c[:, None]
+    point = np.broadcast_to(np.arange(n)[:, None], valid.shape)[valid]
+    chunks = cost.chunk_features(T[valid], S[valid])
+    mean_chunk = np.stack([_per_point(row, point, n) for row in chunks]) / n_pf
+
+    windows = np.array(cost.windows)
+    has_decode = G > 1.0
+    first, last = P + 1.0, P + G - 1.0
+    keys_total = windowed_step_sum(first, last, windows[:, None], 0.0, 1.0, 0.0, 1.0) if windows.size \
+        else np.zeros((0, n))
+    mean_keys = np.where(has_decode, keys_total / np.where(has_decode, G - 1.0, 1.0), 0.0)
+    mixed_decode = cost.decode_features(R - k, (R - k) * mean_keys)
+    ttft_service = _per_point(cost.time_s(chunks + (k - 1.0)[point] * mean_chunk[:, point] + mixed_decode[:, point]),
+                              point, n)
+    mixed = cost.time_s(k * mean_chunk + mixed_decode)
+    decode_only = cost.time_s(cost.decode_features(R, R * mean_keys))
+
+    # decode steps of the tagged request: exact sum over its own KV length, the others at their mean
+    others = cost.decode_features(R, (R - 1.0) * mean_keys)
+    c0, m0, overhead = cost.kernel_parts(others)
+    plus_one = others.copy()
+    plus_one[1:1 + windows.size] += 1.0
+    c1, m1, _ = cost.kernel_parts(plus_one)
+    per_kernel = windowed_step_sum(first, last, cost.decode_key_window[:, None], c0, c1 - c0, m0, m1 - m0)
+    decode_sum = cost.counts @ (per_kernel + overhead * np.maximum(G - 1.0, 0.0))
+    decode_time = decode_sum + (frac * L - n_pf) * (mixed - decode_only)
+
+    e2e_service = ttft_service + decode_time
+    rate = R / e2e_service
+    wait = (C - R) / rate
+    nan = np.where(fits, 1.0, np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tpot = np.where(has_decode, decode_time / (G - 1.0), np.nan)
+    return SteadyState(
+        concurrency=C, isl=P, osl=G, running=R * nan, queued=(C - R) * nan, limited_by=limited_by,
+        prefill_chunks=n_pf, chunk_tokens=c, ttft_s=(ttft_service + wait) * nan, tpot_s=tpot * nan,
+        e2e_s=(e2e_service + wait) * nan, requests_per_s=rate * nan, output_tokens_per_s=rate * G * nan,
+        kv_occupancy=R * held / kv.budget_bytes * nan, fits=fits)

@@ -1,0 +1,382 @@
+"""The time of one serving-engine iteration, read off the engine's own operator tables.
+
+An iteration of a continuous-batching engine (vLLM, SGLang, TRT-LLM in-flight batching) runs two groups:
+- decode: requests that add one token each (T = 1) at KV lengths S_i;
+- prefill: chunks of T_j new prompt tokens at KV length S_j (the chunk included).
+Both groups share every token-wise operator (projections, norms, MLP / MoE, lm_head ...): one kernel per
+operator over all the iteration's tokens, its weights read once. Attention runs one kernel per group, and
+operators of one stage only (MLA's absorbed projections in decode, kv_b_proj in prefill) run for their group.
+
+Per operator, the FLOPs and the bytes other than weights are linear in these features (W: the operator's
+sliding window, inf without one; keys(T, S, W) and pairs(T, S, W) from attention.keys_touched and
+attention.causal_pairs):
+    decode:  seqs;  per window W: sum_i min(S_i, W)
+    prefill: tokens sum_j T_j;  chunks;  per window W: sum_j keys_j, sum_j T_j * keys_j, sum_j pairs_j
+The coefficients are read off ``build_ops`` at probe points (no formula is written twice) and checked to
+reproduce every probe. Weight bytes depend on a kernel's token count only (the distinct experts the tokens
+route to, the embedding rows read): ``build_ops`` at that count gives them. Then the roofline, per kernel:
+time = max(FLOPs / peak, bytes / bandwidth) + launch overhead, summed over kernels x occurrences.
+A uniform batch reproduces the engine's prefill and decode-step times exactly (tests/test_serving_step_cost.py).
+
+This module is the one place where serving meets the engine: calibrated efficiency and multi-device
+deployments change ``StepCost`` only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from functools import cached_property
+
+import numpy as np
+
+from ..attention import causal_pairs, keys_touched
+from ..graph import build_ops
+from ..hardware.spec import Efficiency, Hardware
+from ..models.spec import ModelSpec
+from ..ops import OpTable
+from ..roofline import op_peaks
+from ..scenario import Scenario, tiled
+
+DECODE, PREFILL, SHARED = 0, 1, 2
+_WEIGHT_PROBES = np.array([1.0, 2.0, 3.0, 17.0, 1000.0, 100_000.0])
+
+
+def probe_scenario(settings: Scenario, batch: np.ndarray) -> Scenario:
+    """``settings`` (formats and options of one scenario) repeated for each batch size in ``batch``;
+    batch sizes may be any non-negative reals (the cost model evaluates mean batches)."""
+    batch = np.asarray(batch, dtype=np.float64)
+    return replace(tiled(settings, batch.size), batch_size=batch)
+
+
+def _decode_table(model, settings, batch, kv_len, apply_window=True) -> OpTable:
+    n = np.broadcast_shapes(np.shape(batch), np.shape(kv_len))[0]
+    return build_ops(model, probe_scenario(settings, np.broadcast_to(batch, (n,))), "decode", T=np.ones(n),
+                     S=np.broadcast_to(np.asarray(kv_len, dtype=np.float64), (n,)), apply_window=apply_window)
+
+
+def _prefill_table(model, settings, batch, T, S) -> OpTable:
+    return build_ops(model, probe_scenario(settings, batch), "prefill", T=np.asarray(T, dtype=np.float64),
+                     S=np.asarray(S, dtype=np.float64))
+
+
+def _prefill_probes(windows: list[float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(B, T, S) probe points, T <= S: short and long chunks, at the start of a prompt and deep into it,
+    inside and beyond every sliding window."""
+    points = [(1, 1, 1), (1, 2, 2), (1, 5, 9), (2, 3, 3), (3, 1, 4), (1, 64, 64), (2, 40, 100), (1, 17, 300),
+              (4, 128, 128), (1, 1000, 1000), (2, 512, 4096), (1, 3000, 3000), (1, 100, 20000)]
+    for w in windows:
+        if np.isfinite(w):
+            w = int(w)
+            points += [(1, w, w), (1, 3, w + 7), (1, w // 2 + 1, 2 * w + 1), (2, 2 * w + 3, 2 * w + 3), (1, 1, 3 * w)]
+    B, T, S = (np.array(v, dtype=np.float64) for v in zip(*points, strict=True))
+    return B, T, S
+
+
+def _fit_prefill(table: OpTable, B, T, S) -> np.ndarray:
+    """Per operator and quantity (FLOPs, non-weight bytes): coefficients of (tokens, chunks, keys, T*keys,
+    pairs), solved from the probes and checked to reproduce every one. Returns [n_ops, 2, 5]."""
+    out = np.zeros((len(table.names), 2, 5))
+    quantities = (table.flops, table.bytes - table.weight_bytes)
+    for i, window in enumerate(table.kv_window):
+        keys = keys_touched(T, S, window)
+        basis = np.stack([B * T, B, B * keys, B * T * keys, B * causal_pairs(T, S, window)], axis=1)
+        scale = np.abs(basis).max(axis=0)
+        for q, values in enumerate(quantities):
+            row = values[i]
+            coef = np.linalg.lstsq(basis / scale, row, rcond=None)[0] / scale
+            coef[np.abs(coef * scale) < 1e-12 * max(np.abs(row).max(), 1.0)] = 0.0
+            if not np.allclose(basis @ coef, row, rtol=1e-9, atol=1e-9 * np.abs(row).max()):
+                raise RuntimeError(f"step cost: prefill operator {table.names[i]!r} is not linear in "
+                                   "(tokens, chunks, keys, tokens x keys, pairs)")
+            out[i, q] = coef
+    return out
+
+
+@dataclass(frozen=True)
+class StepCost:
+    """Iteration time as a function of the batch features (see the module docstring).
+
+    Feature vector x (rows; any number of columns = iterations): 0 decode seqs, 1..nw decode keys per
+    window, then prefill tokens, prefill chunks, and (keys, T*keys, pairs) per window. ``kernels``: names;
+    ``group``: DECODE / PREFILL / SHARED per kernel; ``flops_coef`` / ``bytes_coef`` [K, F] (FLOPs and
+    non-weight bytes per unit of each feature); ``peak_flops_per_s`` [K]; ``bandwidth_bytes_per_s``;
+    ``counts`` [K] occurrences; ``weight_const`` [K] weight bytes of kernels whose weights do not depend on
+    the token count; ``weight_rows``: for the others, (kernel, stage, row of the stage's table).
+    """
+
+    model: ModelSpec
+    hardware: Hardware
+    efficiency: Efficiency
+    settings: Scenario
+    windows: tuple[float, ...]
+    kernels: tuple[str, ...]
+    group: np.ndarray
+    counts: np.ndarray
+    peak_flops_per_s: np.ndarray
+    bandwidth_bytes_per_s: float
+    flops_coef: np.ndarray
+    bytes_coef: np.ndarray
+    works: np.ndarray
+    weight_const: np.ndarray
+    weight_rows: tuple[tuple[int, str, int], ...]
+    weight_table: np.ndarray | None = None  # [n_varying, max_tokens + 1], see tabulate
+
+    # --- feature layout -------------------------------------------------------------------------------
+    @property
+    def n_features(self) -> int:
+        return 3 + 4 * len(self.windows)
+
+    @property
+    def i_prefill_tokens(self) -> int:
+        return 1 + len(self.windows)
+
+    def decode_features(self, seqs, kv_sum_by_window) -> np.ndarray:
+        """Decode group of ``seqs`` requests; ``kv_sum_by_window`` [nw, n]: sum over them of min(S_i, W)."""
+        seqs = np.atleast_1d(np.asarray(seqs, dtype=np.float64))
+        x = np.zeros((self.n_features, seqs.size))
+        x[0] = seqs
+        x[1:1 + len(self.windows)] = np.asarray(kv_sum_by_window, dtype=np.float64).reshape(len(self.windows), -1)
+        return x
+
+    def uniform_decode(self, seqs, kv_len) -> np.ndarray:
+        """``seqs`` requests, each at KV length ``kv_len`` (arrays broadcast)."""
+        seqs, kv_len = np.broadcast_arrays(np.atleast_1d(np.asarray(seqs, dtype=np.float64)),
+                                           np.atleast_1d(np.asarray(kv_len, dtype=np.float64)))
+        keys = seqs * np.minimum(kv_len, np.array(self.windows)[:, None]) if self.windows else np.zeros((0, seqs.size))
+        return self.decode_features(seqs, keys)
+
+    def chunk_features(self, tokens, kv_len, count=1.0) -> np.ndarray:
+        """``count`` prefill chunks of ``tokens`` new tokens each, at KV length ``kv_len`` (chunk included)."""
+        T, S, c = np.broadcast_arrays(*(np.atleast_1d(np.asarray(v, dtype=np.float64))
+                                        for v in (tokens, kv_len, count)))
+        x = np.zeros((self.n_features, T.size))
+        i = self.i_prefill_tokens
+        x[i], x[i + 1] = c * T, c
+        for k, w in enumerate(self.windows):
+            keys = keys_touched(T, S, w)
+            x[i + 2 + 3 * k: i + 5 + 3 * k] = c * keys, c * T * keys, c * causal_pairs(T, S, w)
+        return x
+
+    # --- costs ----------------------------------------------------------------------------------------
+    @cached_property
+    def _fast(self) -> dict:
+        """Derived arrays for the hot path (the simulation prices thousands of iterations)."""
+        g = self.group
+        token_map = np.stack([(g == DECODE) | (g == SHARED), (g == PREFILL) | (g == SHARED)], axis=1).astype(float)
+        return {"token_map": token_map, "token_rows": [0, self.i_prefill_tokens],
+                "compute": self.flops_coef / self.peak_flops_per_s[:, None],
+                "memory": self.bytes_coef / self.bandwidth_bytes_per_s,
+                "weights": self.weight_const[:, None] / self.bandwidth_bytes_per_s,
+                "varying": np.array([k for k, _, _ in self.weight_rows], dtype=np.intp),
+                "rows": np.arange(len(self.weight_rows))[:, None],
+                "both": np.vstack([self.flops_coef / self.peak_flops_per_s[:, None],
+                                   self.bytes_coef / self.bandwidth_bytes_per_s]),
+                "keyed": np.flatnonzero(self._keyed_mask()),
+                "key_column": self._key_column()}
+
+    def _keyed_mask(self) -> np.ndarray:
+        nw = len(self.windows)
+        return (np.abs(self.flops_coef[:, 1:1 + nw]) + np.abs(self.bytes_coef[:, 1:1 + nw])).sum(1) > 0
+
+    def _key_column(self) -> np.ndarray:
+        """Index (into windows) of the decode-key feature each keyed kernel uses."""
+        nw = len(self.windows)
+        cols = np.abs(self.flops_coef[:, 1:1 + nw]) + np.abs(self.bytes_coef[:, 1:1 + nw])
+        keyed = np.flatnonzero(cols.sum(1) > 0)
+        return cols[keyed].argmax(axis=1) if nw else np.zeros(0, dtype=np.intp)
+
+    def kernel_tokens(self, x: np.ndarray) -> np.ndarray:
+        """Tokens each kernel processes [K, n]: its group's, or both groups' for shared kernels."""
+        return self._fast["token_map"] @ x[self._fast["token_rows"]]
+
+    def weight_bytes(self, tokens: np.ndarray) -> np.ndarray:
+        """Weight bytes each kernel reads [K, n] given its tokens (``kernel_tokens``); 0 where it does not run."""
+        out = self.weight_const[:, None] * (tokens > 0)
+        if self.weight_rows:
+            varying = self._fast["varying"]
+            out[varying] = self._varying_weights(tokens[varying])
+        return out
+
+    def _varying_weights(self, tm: np.ndarray) -> np.ndarray:
+        table = self.weight_table
+        if table is not None and tm.max(initial=0) < table.shape[1] and np.array_equal(tm, np.round(tm)):
+            return table[self._fast["rows"], tm.astype(np.intp)]
+        values = np.unique(tm)
+        sources = {"decode": _decode_table(self.model, self.settings, values, 1.0).weight_bytes,
+                   "prefill": _prefill_table(self.model, self.settings, np.ones(values.size), values,
+                                             values).weight_bytes}
+        out = np.empty_like(tm)
+        for j, (_, stage, row) in enumerate(self.weight_rows):
+            out[j] = np.where(tm[j] > 0, sources[stage][row][np.searchsorted(values, tm[j])], 0.0)
+        return out
+
+    def tabulate(self, max_tokens: int) -> StepCost:
+        """The same cost with the token-dependent weight bytes tabulated for 0..max_tokens tokens (the
+        discrete-event simulation looks them up instead of rebuilding operator tables)."""
+        if not self.weight_rows:
+            return self
+        m = np.arange(max_tokens + 1, dtype=np.float64)
+        sources = {"decode": _decode_table(self.model, self.settings, m, 1.0).weight_bytes,
+                   "prefill": _prefill_table(self.model, self.settings, np.ones(m.size), m, m).weight_bytes}
+        table = np.stack([sources[stage][row] for _, stage, row in self.weight_rows])
+        table[:, 0] = 0.0  # no tokens: the kernel does not run
+        return replace(self, weight_table=table)
+
+    def kernel_parts(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per kernel and column of x [K, n]: compute time FLOPs / peak, memory time bytes / bandwidth, and
+        the launch overhead (s; 0 where the kernel's group is absent)."""
+        fast = self._fast
+        x = np.asarray(x, dtype=np.float64)
+        x = x[:, None] if x.ndim == 1 else x
+        tokens = self.kernel_tokens(x)
+        compute = fast["compute"] @ x
+        memory = fast["memory"] @ x
+        if self.weight_rows:
+            memory += self.weight_bytes(tokens) / self.bandwidth_bytes_per_s
+        else:
+            memory += fast["weights"] * (tokens > 0)
+        overhead = 0.0 * compute
+        if self.efficiency.kernel_overhead_s:
+            overhead = np.where((tokens > 0) & self.works[:, None], self.efficiency.kernel_overhead_s, 0.0)
+        return compute, memory, overhead
+
+    def kernel_times(self, x: np.ndarray) -> np.ndarray:
+        """Time of one occurrence of each kernel [K, n] (s): max(FLOPs / peak, bytes / bandwidth) + overhead."""
+        compute, memory, overhead = self.kernel_parts(x)
+        return np.maximum(compute, memory) + overhead
+
+    def time_s(self, x: np.ndarray) -> np.ndarray:
+        """Iteration time (s) for each column of the feature matrix x."""
+        return self.counts @ self.kernel_times(x)
+
+    def one_time_s(self, x: np.ndarray) -> float:
+        """``time_s`` of a single iteration (x: 1-D features), with as few array operations as possible."""
+        fast = self._fast
+        both = fast["both"] @ x
+        tokens = fast["token_map"] @ x[fast["token_rows"]]
+        runs = tokens > 0
+        weights = fast["weights"][:, 0] * runs
+        if self.weight_rows:
+            table, varying = self.weight_table, fast["varying"]
+            idx = tokens[varying].astype(np.intp)
+            if table is not None and idx.max() < table.shape[1]:
+                weights[varying] = table[fast["rows"][:, 0], idx] / self.bandwidth_bytes_per_s
+            else:
+                weights[varying] = self._varying_weights(tokens[varying][:, None])[:, 0] / self.bandwidth_bytes_per_s
+        k = len(self.kernels)
+        time = np.maximum(both[:k], both[k:] + weights)
+        if self.efficiency.kernel_overhead_s:
+            time += (runs & self.works) * self.efficiency.kernel_overhead_s
+        return float(self.counts @ time)
+
+    def decode_lines(self, seqs: int) -> tuple:
+        """Decode-only iterations of ``seqs`` requests as lines in their keys: (time of the kernels that do
+        not depend on the keys (s), the keyed kernels' indices, their window column, and their compute and
+        memory time at zero keys and per key). The simulation prices decode-only stretches from these."""
+        fast = self._fast
+        x = np.zeros(self.n_features)
+        x[0] = seqs
+        compute, memory, overhead = (v[:, 0] for v in self.kernel_parts(x))
+        keyed, window = fast["keyed"], fast["key_column"]
+        flat = np.ones(len(self.kernels), dtype=bool)
+        flat[keyed] = False
+        const = float(self.counts[flat] @ (np.maximum(compute, memory) + overhead)[flat])
+        per_key_c = fast["compute"][keyed, 1 + window]
+        per_key_m = fast["memory"][keyed, 1 + window]
+        return const, keyed, window, compute[keyed], per_key_c, memory[keyed], per_key_m, overhead[keyed], \
+            self.counts[keyed]
+
+    @property
+    def decode_key_window(self) -> np.ndarray:
+        """The window W whose decode keys sum_i min(S_i, W) each kernel's cost depends on [K] (inf: none)."""
+        nw = len(self.windows)
+        cols = np.abs(self.flops_coef[:, 1:1 + nw]) + np.abs(self.bytes_coef[:, 1:1 + nw])
+        out = np.full(len(self.kernels), np.inf)
+        for k, w in enumerate(self.windows):
+            out[cols[:, k] > 0] = w
+        return out
+
+
+def step_cost(model: ModelSpec, hardware: Hardware, efficiency: Efficiency, settings: Scenario,
+              deployment: object = None) -> StepCost:
+    """Build the iteration-cost model of ``model`` on ``hardware`` with the formats and options of
+    ``settings`` (a one-scenario Scenario; its lengths and batch are ignored). ``deployment`` is reserved
+    for multi-device serving (issue 8) and must be None for now."""
+    if deployment is not None:
+        raise NotImplementedError("multi-device deployments reach the serving model with the parallel engine")
+    settings = replace(tiled(settings, 1), batch_size=np.ones(1))
+    dec = _decode_table(model, settings, np.ones(2), np.array([0.0, 1.0]), apply_window=False)
+    B, T, S = _prefill_probes(sorted({w for w in dec.kv_window if np.isfinite(w)}))
+    pre = _prefill_table(model, settings, B, T, S)
+    pre_coef = _fit_prefill(pre, B, T, S)
+    dec_q = np.stack([dec.flops, dec.bytes - dec.weight_bytes], axis=1)  # [n_ops, 2, 2 (S=0, S=1)]
+    dec_slope = dec_q[..., 1] - dec_q[..., 0]
+    windows = sorted({w for i, w in enumerate(dec.kv_window) if dec_slope[i].any()}
+                     | {w for i, w in enumerate(pre.kv_window) if pre_coef[i, :, 2:].any()}, key=float)
+    col = {w: k for k, w in enumerate(windows)}
+    nw = len(windows)
+    n_feat = 3 + 4 * nw
+    i_tok = 1 + nw
+
+    w_dec = _decode_table(model, settings, _WEIGHT_PROBES, 1.0).weight_bytes
+    w_pre = _prefill_table(model, settings, np.ones(_WEIGHT_PROBES.size), _WEIGHT_PROBES, _WEIGHT_PROBES).weight_bytes
+    dec_scn, pre_scn = probe_scenario(settings, np.ones(1)), probe_scenario(settings, np.ones(1))
+    dec_peak = op_peaks(_decode_table(model, settings, np.ones(1), 1.0), dec_scn, hardware, efficiency)[:, 0]
+    pre_peak = op_peaks(_prefill_table(model, settings, np.ones(1), [1.0], [1.0]), pre_scn, hardware, efficiency)[:, 0]
+    dec_works = (dec.flops > 0).any(1) | (dec.bytes > 0).any(1)
+    pre_works = (pre.flops > 0).any(1) | (pre.bytes > 0).any(1)
+
+    pre_index = {name: i for i, name in enumerate(pre.names)}
+    kernels, group, counts, peaks, works, fcoef, bcoef, wconst, wrows = [], [], [], [], [], [], [], [], []
+    shared_pre: set[int] = set()
+
+    def decode_row(i):
+        rows = np.zeros((2, n_feat))
+        rows[:, 0] = dec_q[i, :, 0]
+        if dec_slope[i].any():
+            rows[:, 1 + col[dec.kv_window[i]]] = dec_slope[i]
+        return rows
+
+    def prefill_row(j):
+        rows = np.zeros((2, n_feat))
+        rows[:, i_tok], rows[:, i_tok + 1] = pre_coef[j, :, 0], pre_coef[j, :, 1]
+        if pre_coef[j, :, 2:].any():
+            k = col[pre.kv_window[j]]
+            rows[:, i_tok + 2 + 3 * k: i_tok + 5 + 3 * k] = pre_coef[j, :, 2:]
+        return rows
+
+    def add(name, grp, count, peak, work, rows, w_values, stage, row):
+        kernels.append(name)
+        group.append(grp)
+        counts.append(count)
+        peaks.append(peak)
+        works.append(work)
+        fcoef.append(rows[0])
+        bcoef.append(rows[1])
+        varying = not np.allclose(w_values, w_values[0], rtol=1e-12, atol=0.0)
+        wconst.append(0.0 if varying else w_values[0])
+        if varying:
+            wrows.append((len(kernels) - 1, stage, row))
+
+    for i, name in enumerate(dec.names):
+        j = pre_index.get(name)
+        shared = (j is not None and dec.kinds[i] != "attention" and pre.kinds[j] != "attention"
+                  and dec.compute[i] == pre.compute[j] and dec.counts[i] == pre.counts[j]
+                  and dec_peak[i] == pre_peak[j] and np.array_equal(w_dec[i], w_pre[j]))
+        if shared:
+            shared_pre.add(j)
+            add(name, SHARED, dec.counts[i], dec_peak[i], dec_works[i] or pre_works[j],
+                decode_row(i) + prefill_row(j), w_dec[i], "decode", i)
+        else:
+            add(f"decode/{name}", DECODE, dec.counts[i], dec_peak[i], dec_works[i], decode_row(i), w_dec[i],
+                "decode", i)
+    for j, name in enumerate(pre.names):
+        if j not in shared_pre:
+            add(f"prefill/{name}", PREFILL, pre.counts[j], pre_peak[j], pre_works[j], prefill_row(j), w_pre[j],
+                "prefill", j)
+    return StepCost(
+        model=model, hardware=hardware, efficiency=efficiency, settings=settings, windows=tuple(windows),
+        kernels=tuple(kernels), group=np.array(group, dtype=np.intp), counts=np.array(counts, dtype=np.float64),
+        peak_flops_per_s=np.array(peaks), bandwidth_bytes_per_s=hardware.memory_bandwidth_bytes_per_s
+        * efficiency.bandwidth_fraction, flops_coef=np.array(fcoef), bytes_coef=np.array(bcoef),
+        works=np.array(works, dtype=bool), weight_const=np.array(wconst), weight_rows=tuple(wrows))
