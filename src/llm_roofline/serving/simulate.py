@@ -7,38 +7,25 @@ workers, each replacing its finished requests. Workers are then independent and 
 Disaggregated serving (DistServe, Splitwise, Dynamo): a prefill pool computes prompts (a request leaves its
 prefill worker with its first token), the request's KV cache (bytes = the engine's cache of its prompt) goes
 over the link, and a decode worker continues it; TTFT ends when the first token reaches the decode worker,
-which streams the rest. The pools are coupled (a closed loop starts a request when one finishes decoding),
-so their workers advance together in a conservative event loop: a worker runs only the iterations that start
-before any other worker could hand it a request (before every other worker's next iteration start).
-Transfers do not contend for the link, and a decode worker that is full queues arrivals (the prefill worker
-does not wait for it).
+which streams the rest. A request starts its prefill only once a decode worker has room for it. The pools
+are coupled (decode completions start prefills, prefills feed decode workers), so the workers advance in a
+conservative event loop: a worker runs only the iterations that start before anything could hand it a
+request (a decode worker: a prefill worker's next iteration start plus the shortest transfer; a prefill
+worker: the next arrival or a decode worker's next iteration start). Transfers do not contend for the link.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import deque
 from math import inf
 
 import numpy as np
 
 from ..errors import ScenarioError
-from .capacity import KVCapacity
-from .scheduler import SchedulerConfig
+from .pool import Pool, prompt_kv_bytes
 from .statistics import SimResult, summarize
-from .step_cost import StepCost
 from .worker import Requests, Worker
 from .workload import Workload
-
-
-@dataclass(frozen=True)
-class Pool:
-    """A set of identical workers: the iteration cost, KV capacity and scheduler settings of each."""
-
-    cost: StepCost
-    kv: KVCapacity
-    config: SchedulerConfig
-    workers: int = 1
-    gpus_per_worker: int = 1
 
 
 def _check_fits(pool: Pool, workload: Workload, what: str) -> None:
@@ -104,21 +91,52 @@ class _closed_loop:
 def simulate_disagg(prefill: Pool, decode: Pool, workload: Workload, link_bytes_per_s: float,
                     progress=None) -> SimResult:
     """Disaggregated serving: ``prefill.workers`` prefill workers, ``decode.workers`` decode workers, the KV
-    cache of each prompt sent over a link of ``link_bytes_per_s`` (one direction)."""
+    cache of each prompt sent over a link of ``link_bytes_per_s`` (one direction).
+
+    A request is dispatched to a prefill worker only once a decode worker has room for it (fewer than its
+    max_seqs requests, and the KV bytes of its requests at their mean length within its budget; SGLang's
+    and Dynamo's decode workers reserve memory before the prefill starts): until then it waits, and that
+    wait is part of its TTFT."""
     _check_fits(prefill, workload, "prefill")
     _check_fits(decode, workload, "decode")
     req = Requests(workload.isl, workload.osl)
     n = workload.size
     tick = _Progress(progress, n)
     transfer_s = prompt_kv_bytes(prefill.cost, workload.isl) / link_bytes_per_s
-    counters = {"prefill": 0, "decode": 0}
+    footprint = decode.kv.request_bytes(workload.isl + (workload.osl - 1) / 2.0, workload.isl + workload.osl)
     closed = workload.arrival_s is None
-    queue = iter(range(min(workload.concurrency, n), n)) if closed else None
+    front: deque[int] = deque()
+    slots, slot_bytes = [0] * decode.workers, [0.0] * decode.workers
+    assigned: dict[int, int] = {}
+    turn = {"prefill": 0, "decode": 0}
+    arrivals = iter(range(n)) if not closed else iter(range(min(workload.concurrency, n), n))
 
-    def route(pool: list[Worker], key: str) -> Worker:
-        worker = pool[counters[key] % len(pool)]
-        counters[key] += 1
-        return worker
+    def dispatch(time: float) -> None:
+        while front:
+            rid = front[0]
+            for step in range(decode.workers):
+                d = (turn["decode"] + step) % decode.workers
+                if slots[d] < decode.config.max_seqs and slot_bytes[d] + footprint[rid] <= decode.kv.budget_bytes:
+                    break
+            else:
+                return
+            front.popleft()
+            turn["decode"] = d + 1
+            slots[d] += 1
+            slot_bytes[d] += footprint[rid]
+            assigned[rid] = d
+            prefillers[turn["prefill"] % len(prefillers)].add_request(rid, time)
+            turn["prefill"] += 1
+
+    def arrive(rid: int, time: float) -> None:
+        req.arrival[rid] = time
+        front.append(rid)
+        dispatch(time)
+
+    def release(rid: int) -> None:
+        d = assigned.pop(rid)
+        slots[d] -= 1
+        slot_bytes[d] -= footprint[rid]
 
     def prefill_done(rid: int, time: float) -> None:
         if req.osl[rid] <= 1:
@@ -126,14 +144,16 @@ def simulate_disagg(prefill: Pool, decode: Pool, workload: Workload, link_bytes_
             return
         arrival = time + float(transfer_s[rid])
         req.first_token[rid] = arrival
-        route(decoders, "decode").add_request(rid, arrival, kv_ready=True)
+        decoders[assigned[rid]].add_request(rid, arrival, kv_ready=True)
 
     def decode_done(rid: int, time: float) -> None:
         tick()
+        release(rid)
         if closed:
-            nxt = next(queue, None)
+            nxt = next(arrivals, None)
             if nxt is not None:
-                route(prefillers, "prefill").add_request(nxt, time)
+                arrive(nxt, time)
+        dispatch(time)
 
     pcost = prefill.cost.tabulate(prefill.config.max_batch_tokens)
     dcost = decode.cost.tabulate(decode.config.max_batch_tokens)
@@ -141,31 +161,29 @@ def simulate_disagg(prefill: Pool, decode: Pool, workload: Workload, link_bytes_
                   for _ in range(prefill.workers)]
     decoders = [Worker(dcost, decode.kv, decode.config, req, role="decode", on_finish=decode_done)
                 for _ in range(decode.workers)]
+    everyone = prefillers + decoders
+    n_p = len(prefillers)
+    first_transfer = float(transfer_s.min())
     if closed:
         for rid in range(min(workload.concurrency, n)):
-            route(prefillers, "prefill").add_request(rid, 0.0)
-    else:
-        for rid in range(n):
-            route(prefillers, "prefill").add_request(rid, float(workload.arrival_s[rid]))
-    everyone = prefillers + decoders
+            arrive(rid, 0.0)
+    upcoming = None if closed else next(arrivals, None)
     while True:
+        next_arrival = inf if upcoming is None else float(workload.arrival_s[upcoming])
         starts = [w.next_start() for w in everyone]
         first = int(np.argmin(starts))
-        if starts[first] == inf:
-            break
-        bound = min((s for i, s in enumerate(starts) if i != first), default=inf)
-        everyone[first].run(until=bound, at_least_one=True)
-    gpus = prefill.workers * prefill.gpus_per_worker + decode.workers * decode.gpus_per_worker
-    return summarize(req, decoders, everyone, gpus=gpus, kv=decode.kv, workload=workload,
+        if next_arrival <= starts[first]:
+            if next_arrival == inf:
+                break
+            arrive(upcoming, next_arrival)
+            upcoming = next(arrivals, None)
+            continue
+        # What can hand this worker a request, and when at the earliest: a decode worker gets them from the
+        # prefill workers (after a transfer), a prefill worker from arrivals and from decode completions.
+        if first < n_p:
+            bound = min(min(starts[n_p:], default=inf), next_arrival)
+        else:
+            bound = min(starts[:n_p], default=inf) + first_transfer
+        everyone[first].run(until=bound, at_least_one=True, yield_on_finish=True)
+    return summarize(req, decoders, everyone, gpus=prefill.gpus + decode.gpus, kv=decode.kv, workload=workload,
                      transfer_s=transfer_s)
-
-
-def prompt_kv_bytes(cost: StepCost, isl: np.ndarray) -> np.ndarray:
-    """Bytes of the KV cache (and recurrent state) a prompt of ``isl`` tokens leaves: the engine's
-    cache_elements x bytes per KV element."""
-    from ..graph import cache_elements
-    from ..precision import storage_bytes
-
-    s = cost.settings
-    kb = storage_bytes(s.kv_cache.bits, s.group_size, s.scale_bits)[0]
-    return cache_elements(cost.model, np.asarray(isl, dtype=np.float64)) * kb

@@ -67,6 +67,30 @@ def _per_point(values: np.ndarray, point: np.ndarray, n: int) -> np.ndarray:
     return np.bincount(point, weights=values, minlength=n)
 
 
+def mean_decode_keys(cost: StepCost, P: np.ndarray, G: np.ndarray) -> np.ndarray:
+    """Mean visible keys of a decoder whose KV length is spread evenly over P+1 .. P+G-1, per window
+    [nw, n]: sum over S of min(S, W) / (G - 1), with the engine's windowed_step_sum."""
+    windows = np.array(cost.windows)
+    if not windows.size:
+        return np.zeros((0, P.size))
+    has_decode = G > 1.0
+    total = windowed_step_sum(P + 1.0, P + G - 1.0, windows[:, None], 0.0, 1.0, 0.0, 1.0)
+    return np.where(has_decode, total / np.where(has_decode, G - 1.0, 1.0), 0.0)
+
+
+def decode_steps_s(cost: StepCost, R: np.ndarray, P: np.ndarray, G: np.ndarray, mean_keys: np.ndarray) -> np.ndarray:
+    """Time of a tagged request's G - 1 decode steps (s) in decode-only iterations of R decoders: its own KV
+    length runs over P+1 .. P+G-1, the other R - 1 sit at their mean visible keys. Each kernel's time is
+    the max of two affine functions of its own keys, summed exactly (generation.windowed_step_sum)."""
+    others = cost.decode_features(R, (R - 1.0) * mean_keys)
+    c0, m0, overhead = cost.kernel_parts(others)
+    plus_one = others.copy()
+    plus_one[1:1 + len(cost.windows)] += 1.0
+    c1, m1, _ = cost.kernel_parts(plus_one)
+    per_kernel = windowed_step_sum(P + 1.0, P + G - 1.0, cost.decode_key_window[:, None], c0, c1 - c0, m0, m1 - m0)
+    return cost.counts @ (per_kernel + overhead * np.maximum(G - 1.0, 0.0))
+
+
 def steady_state(cost: StepCost, kv: KVCapacity, config: SchedulerConfig, concurrency, isl, osl) -> SteadyState:
     C, P, G = np.broadcast_arrays(*(np.atleast_1d(np.asarray(v, dtype=np.float64)) for v in (concurrency, isl, osl)))
     n = C.size
@@ -94,27 +118,15 @@ def steady_state(cost: StepCost, kv: KVCapacity, config: SchedulerConfig, concur
     chunks = cost.chunk_features(T[valid], S[valid])
     mean_chunk = np.stack([_per_point(row, point, n) for row in chunks]) / n_pf
 
-    windows = np.array(cost.windows)
     has_decode = G > 1.0
-    first, last = P + 1.0, P + G - 1.0
-    keys_total = windowed_step_sum(first, last, windows[:, None], 0.0, 1.0, 0.0, 1.0) if windows.size \
-        else np.zeros((0, n))
-    mean_keys = np.where(has_decode, keys_total / np.where(has_decode, G - 1.0, 1.0), 0.0)
+    mean_keys = mean_decode_keys(cost, P, G)
     mixed_decode = cost.decode_features(R - k, (R - k) * mean_keys)
     ttft_service = _per_point(cost.time_s(chunks + (k - 1.0)[point] * mean_chunk[:, point] + mixed_decode[:, point]),
                               point, n)
     mixed = cost.time_s(k * mean_chunk + mixed_decode)
     decode_only = cost.time_s(cost.decode_features(R, R * mean_keys))
 
-    # decode steps of the tagged request: exact sum over its own KV length, the others at their mean
-    others = cost.decode_features(R, (R - 1.0) * mean_keys)
-    c0, m0, overhead = cost.kernel_parts(others)
-    plus_one = others.copy()
-    plus_one[1:1 + windows.size] += 1.0
-    c1, m1, _ = cost.kernel_parts(plus_one)
-    per_kernel = windowed_step_sum(first, last, cost.decode_key_window[:, None], c0, c1 - c0, m0, m1 - m0)
-    decode_sum = cost.counts @ (per_kernel + overhead * np.maximum(G - 1.0, 0.0))
-    decode_time = decode_sum + (frac * L - n_pf) * (mixed - decode_only)
+    decode_time = decode_steps_s(cost, R, P, G, mean_keys) + (frac * L - n_pf) * (mixed - decode_only)
 
     e2e_service = ttft_service + decode_time
     rate = R / e2e_service

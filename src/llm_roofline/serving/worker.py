@@ -172,11 +172,14 @@ class Worker:
         return False
 
     # --- the main loop ----------------------------------------------------------------------------------
-    def run(self, until: float = inf, at_least_one: bool = False) -> None:
-        """Run every iteration that starts before ``until`` (and the next one anyway if ``at_least_one``)."""
+    def run(self, until: float = inf, at_least_one: bool = False, yield_on_finish: bool = False) -> None:
+        """Run every iteration that starts before ``until`` (and the next one anyway if ``at_least_one``);
+        with ``yield_on_finish``, return after an iteration in which a request left (it may have handed work
+        to another worker, whose bound must then be recomputed)."""
+        self.finished = False
         while True:
             start = self.next_start()
-            if start == inf or (start >= until and not at_least_one):
+            if start == inf or (start >= until and not at_least_one) or (yield_on_finish and self.finished):
                 return
             if at_least_one:
                 until, at_least_one = max(until, np.nextafter(start, inf)), False
@@ -392,6 +395,7 @@ class Worker:
             self._done(rid)
 
     def _done(self, rid: int) -> None:
+        self.finished = True
         self.state[rid] = DONE
         self.n_running -= 1
         self.req.finish[rid] = self.clock
