@@ -7,12 +7,15 @@ time runs one request when busy):
 - transfer: the prompt's KV cache (pool.prompt_kv_bytes) over the link, t_x = bytes / bandwidth;
 - prefill: each of the n_p workers receives X / n_p requests/s and batches what has arrived, up to the
   token budget: b = clip((X / n_p) tau(b), 1, b_max) prompts per prefill (a fixed point; tau(b) = the time to
-  prefill b prompts in lockstep, chunk by chunk), utilisation rho = (X / n_p) tau(b) / b. A request waits
-  for the prefill under way with probability rho (C - 1) / C (the others' share of the load; a lone request
-  always finds its worker idle) and then half of it: W_p = tau(b) (1 + rho (C - 1) / (2 C));
+  prefill b prompts in lockstep, chunk by chunk), utilisation rho = (X / n_p) tau(b) / b. The wait for the
+  prefills ahead is M/D/1's rho tau / (2 (1 - rho)), at most one tau(b) when prompts can be batched (a
+  request then joins the next prefill), scaled by (C - 1) / C (a lone request finds its worker idle):
+  W_p = tau(b) (1 + (C - 1) / C x min(rho / (2 (1 - rho)), 1));
 - concurrency C = X (W_p + t_x) + n_d r. For a target C, r is found on this (increasing) curve and the model
-  evaluated there. Beyond the largest r the decode pool holds (max_seqs, KV cache) or the prefill pool's
-  capacity b_max / tau(b_max) per worker, the extra requests queue: their wait (Little) adds to TTFT.
+  evaluated there. A decode worker reserves a slot for a request before its prefill starts (simulate.py), so
+  its limit (max_seqs, and its KV cache at the requests' mean length) bounds r + X (W_p + t_x) / n_d; the
+  prefill pool is bounded by utilisation 1. Past the first of the two limits the extra requests queue before
+  their prefill: their wait (Little) adds to TTFT.
 TTFT = W_p + t_x + queue (the first token reaches the user through the decode worker); with C = 1 this is
 exactly one request alone: the engine's prefill, the transfer, and the engine's decode sum.
 """
@@ -28,6 +31,7 @@ from .steady import decode_steps_s, mean_decode_keys
 
 FIXED_POINT_STEPS = 40
 CURVE_POINTS = 200
+REFINE_STEPS = 3
 
 
 @dataclass(frozen=True)
@@ -83,11 +87,16 @@ def _evaluate(prefill: Pool, decode: Pool, isl: float, osl: float, link: float, 
     tau = np.interp(b, knots, tau_knots)
     rho = np.minimum(lam * tau / b, 1.0)
     t_x = float(prompt_kv_bytes(prefill.cost, isl) / link)
-    base = rate * (tau + t_x) + decode.workers * r
-    C = base if target is None else target
-    share = np.where(C > 1.0, (C - 1.0) / np.maximum(C, 1.0), 0.0)
-    wait = tau * (1.0 + rho * share / 2.0)
-    concurrency = rate * (wait + t_x) + decode.workers * r
+    with np.errstate(divide="ignore"):
+        queueing = rho / (2.0 * (1.0 - rho))  # M/D/1: the wait for prefills ahead, in units of tau
+    if b_max > 1.0:  # batching: a request waits at most for the prefill under way, then joins the next one
+        queueing = np.minimum(queueing, 1.0)
+    C = rate * (tau + t_x) + decode.workers * r if target is None else target
+    for _ in range(1 if target is not None else 3):  # the share depends on C, C on the wait: iterate
+        share = np.where(C > 1.0, (C - 1.0) / np.maximum(C, 1.0), 0.0)
+        wait = tau * (1.0 + share * queueing)
+        concurrency = rate * (wait + t_x) + decode.workers * r
+        C = concurrency if target is None else C
     return {"r": r, "rate": rate, "tpot": tpot, "steps": steps, "b": b, "b_max": b_max, "tau": tau, "rho": rho,
             "t_x": t_x, "wait": wait, "concurrency": concurrency, "lam": lam}
 
@@ -101,46 +110,64 @@ def _limits(prefill: Pool, decode: Pool, isl: float, osl: float) -> tuple[float,
     return max(min(float(decode.config.max_seqs), r_kv), 1.0), fits
 
 
+def _slots(e: dict, decode: Pool) -> np.ndarray:
+    """Requests holding a decode worker's slot: decoding, or (reserved) in prefill and transfer."""
+    return e["r"] + e["rate"] * (e["wait"] + e["t_x"]) / decode.workers
+
+
+def _pool_bound(e: dict, decode: Pool, r_max: float) -> np.ndarray:
+    """Where a point is past a pool's capacity: "prefill" (its utilisation exceeds 1), "decode" (more
+    slots than a decode worker holds), else "concurrency"."""
+    over_prefill = e["lam"] * e["tau"] / e["b"] > 1.0 + 1e-9
+    over_decode = _slots(e, decode) > r_max * (1.0 + 1e-9)
+    return np.where(over_prefill, "prefill", np.where(over_decode, "decode", "concurrency"))
+
+
 def disagg_curve(prefill: Pool, decode: Pool, isl: float, osl: float, link: float, decode_batch) -> DisaggSteady:
-    """The steady state at each decode batch r (requests per decode worker)."""
+    """The steady state at each decode batch r (requests decoding per decode worker); points past a pool's
+    capacity say which (``limited_by``) and are not reachable."""
     r_max, fits = _limits(prefill, decode, isl, osl)
     r = np.minimum(np.atleast_1d(np.asarray(decode_batch, dtype=np.float64)), r_max)
     e = _evaluate(prefill, decode, isl, osl, link, r, None)
-    return _result(e, isl, osl, np.zeros(r.size), fits, _prefill_bound(e))
+    return _result(e, isl, osl, np.zeros(r.size), fits, tuple(_pool_bound(e, decode, r_max).tolist()))
 
 
-def _prefill_bound(e: dict) -> np.ndarray:
-    return e["lam"] * e["tau"] / e["b"] > 1.0 + 1e-9
+def _capacity(prefill, decode, isl, osl, link, r_max) -> tuple[float, str]:
+    """The largest decode batch the pools sustain, and which pool stops it there."""
+    grid = np.unique(np.concatenate([np.geomspace(1e-3, r_max, CURVE_POINTS), np.arange(1.0, r_max + 1.0)]))
+    e = _evaluate(prefill, decode, isl, osl, link, grid, None)
+    util = e["lam"] * e["tau"] / e["b"]
+    slots = _slots(e, decode)
+    caps = {"decode": float(np.interp(r_max, slots, grid)) if slots[-1] > r_max else r_max,
+            "prefill": float(np.interp(1.0, util, grid)) if util[-1] > 1.0 else np.inf}
+    which = min(caps, key=caps.get)
+    return max(min(caps[which], r_max), grid[0]), which
 
 
 def disagg_steady(prefill: Pool, decode: Pool, isl: float, osl: float, link: float, concurrency) -> DisaggSteady:
     """The steady state at each closed-loop concurrency C (requests in the whole system)."""
     target = np.atleast_1d(np.asarray(concurrency, dtype=np.float64))
     r_max, fits = _limits(prefill, decode, isl, osl)
-    grid = np.unique(np.concatenate([np.geomspace(1e-3, r_max, CURVE_POINTS), np.arange(1.0, r_max + 1.0)]))
+    r_cap, which = _capacity(prefill, decode, isl, osl, link, r_max)
+    grid = np.unique(np.append(np.geomspace(1e-3, r_cap, CURVE_POINTS), r_cap))
     curve = _evaluate(prefill, decode, isl, osl, link, grid, None)
-    valid = ~_prefill_bound(curve)
-    if not valid.any():
-        valid[0] = True
-    last = int(np.flatnonzero(valid)[-1])
-    c_grid, r_grid = curve["concurrency"][: last + 1], grid[: last + 1]
-    r = np.interp(target, c_grid, r_grid)
+    r = np.interp(target, curve["concurrency"], grid)
     e = _evaluate(prefill, decode, isl, osl, link, r, target)
-    at_limit = "decode" if valid[-1] else "prefill"  # which pool runs out first as C grows
-    queued = np.maximum(target - e["concurrency"], 0.0)
-    limited = np.where(queued > 1e-9, at_limit, "concurrency")
-    return _result(e, isl, osl, queued, fits, limited == "prefill", tuple(limited.tolist()))
+    for _ in range(REFINE_STEPS):  # the curve's wait used its own C; at the target C, rescale r (C ~ r)
+        r = np.where(r < r_cap, np.minimum(r * target / e["concurrency"], r_cap), r)
+        e = _evaluate(prefill, decode, isl, osl, link, r, target)
+    queued = np.where(r >= r_cap * (1.0 - 1e-12), np.maximum(target - e["concurrency"], 0.0), 0.0)
+    limited = np.where(queued > 1e-9, which, "concurrency")
+    return _result(e, isl, osl, queued, fits, tuple(limited.tolist()))
 
 
-def _result(e: dict, isl, osl, queued, fits: bool, prefill_bound, limited=None) -> DisaggSteady:
+def _result(e: dict, isl, osl, queued, fits: bool, limited: tuple[str, ...]) -> DisaggSteady:
     rate = e["rate"]
     queue_wait = np.divide(queued, rate, out=np.zeros_like(queued), where=rate > 0)
     ttft = e["wait"] + e["t_x"] + queue_wait
     tpot = np.where(osl > 1, e["tpot"], np.nan)
     e2e = ttft + e["steps"] * (osl > 1)
     nan = 1.0 if fits else np.nan
-    if limited is None:
-        limited = tuple("prefill" if p else "concurrency" for p in np.atleast_1d(prefill_bound))
     return DisaggSteady(
         concurrency=(e["concurrency"] + queued) * nan, decode_batch=e["r"] * nan, requests_per_s=rate * nan,
         output_tokens_per_s=rate * osl * nan, ttft_s=ttft * nan, tpot_s=tpot * nan, e2e_s=e2e * nan,

@@ -136,7 +136,7 @@ def evaluate_config(cache: CostCache, config: dict, gpus: int, isl: float, osl: 
     for n_p, n_d in _splits(gpus):
         b = np.array(limit, dtype=np.float64)
         c = disagg_curve(replace(pool, workers=n_p), replace(pool, workers=n_d), isl, osl, link, b)
-        ok = ~np.array([lim == "prefill" for lim in c.limited_by])
+        ok = np.array([lim == "concurrency" for lim in c.limited_by])  # points the pools can sustain
         _append(rows, labels, config, batch=c.decode_batch[ok], concurrency=c.concurrency[ok], gpus=gpus,
                 prefill_workers=n_p, decode_workers=n_d, ttft=c.ttft_s[ok], tpot=c.tpot_s[ok], e2e=c.e2e_s[ok],
                 rate=c.requests_per_s[ok], osl=osl)

@@ -56,11 +56,11 @@ def simulate_agg(pool: Pool, workload: Workload, progress=None) -> SimResult:
     workers: list[Worker] = []
     if workload.arrival_s is None:
         shares = np.array_split(np.arange(n), nw)
-        loops = np.array_split(np.arange(min(workload.concurrency, n)), nw)
-        for ids, first in zip(shares, loops, strict=True):
-            queue = iter(ids[len(first):].tolist())
+        loops = np.array_split(np.arange(min(workload.concurrency, n)), nw)  # concurrency per worker
+        for ids, loop in zip(shares, loops, strict=True):
+            queue = iter(ids[loop.size:].tolist())
             worker = Worker(cost, pool.kv, pool.config, req, on_finish=_closed_loop(queue, tick))
-            for rid in first.tolist():
+            for rid in ids[:loop.size].tolist():
                 worker.add_request(rid, 0.0)
             worker.on_finish.worker = worker
             workers.append(worker)
