@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import llama
 
 import llm_roofline as lr
 from llm_roofline.engine import evaluate
@@ -13,6 +12,8 @@ from llm_roofline.scenario import Scenario
 from llm_roofline.serving.capacity import kv_capacity
 from llm_roofline.serving.pool import link_bandwidth, prompt_kv_bytes
 from llm_roofline.serving.step_cost import step_cost
+
+from conftest import llama
 
 LINK = 100e9  # bytes/s, one direction
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import VARIED_MODELS, llama
 
 import llm_roofline as lr
 from llm_roofline.engine import evaluate
@@ -16,6 +15,8 @@ from llm_roofline.hardware.spec import IDEAL
 from llm_roofline.roofline import roofline
 from llm_roofline.scenario import Scenario
 from llm_roofline.serving.step_cost import probe_scenario
+
+from conftest import VARIED_MODELS, llama
 
 # Tolerances of the closed form against the simulation at concurrency > 1 (docs/serving.md states them):
 # varied lengths (+-25 %), steady window (the middle half of the requests).

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import VARIED_MODELS, llama
 
 from llm_roofline.engine import evaluate
 from llm_roofline.graph import build_ops
@@ -14,6 +13,8 @@ from llm_roofline.hardware.spec import IDEAL, Efficiency
 from llm_roofline.roofline import roofline
 from llm_roofline.scenario import Scenario
 from llm_roofline.serving.step_cost import probe_scenario, step_cost
+
+from conftest import VARIED_MODELS, llama
 
 B = np.array([1, 3, 16, 64])
 P = np.array([7, 100, 1000, 4000])

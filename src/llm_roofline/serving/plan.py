@@ -201,8 +201,15 @@ def search(model, hardware, *, gpus: int, isl: float, osl: float, slo: SLO, axes
     started = time.perf_counter()
     configs = configurations(dict(DEFAULT_AXES if axes is None else axes))
     spec, device, eff = _context(model, hardware, efficiency)
-    wants_disagg = any(c.get("mode") == "disagg" for c in configs)
-    link = link_bandwidth(device, link_bandwidth_bytes_per_s) if wants_disagg and gpus >= 2 else None
+    link, skipped = None, []
+    if any(c.get("mode") == "disagg" for c in configs) and gpus >= 2:
+        try:
+            link = link_bandwidth(device, link_bandwidth_bytes_per_s)
+        except ScenarioError as exc:
+            if all(c.get("mode") == "disagg" for c in configs):
+                raise
+            skipped.append({"mode": "disagg", "reason": str(exc)})
+            configs = [c for c in configs if c.get("mode") != "disagg"]
     if processes is None:
         processes = (os.cpu_count() or 1) if len(configs) > PROCESS_CROSSOVER else 1
     results: list[dict] = []
@@ -223,7 +230,8 @@ def search(model, hardware, *, gpus: int, isl: float, osl: float, slo: SLO, axes
             results.append(_safe_eval(cache, config, gpus, isl, osl, batches, link))
             if progress:
                 progress(done, len(configs))
-    return _collect(results, slo, gpus, isl, osl, started, len(configs), processes)
+    return _collect([*({"skipped": item} for item in skipped), *results], slo, gpus, isl, osl, started,
+                    len(configs), processes)
 
 
 def _collect(results, slo, gpus, isl, osl, started, n_configs, processes) -> PlanResult:
