@@ -121,3 +121,27 @@ def test_serve_sim_cli_errors_are_one_line(argv, capsys):
     assert main(["serve-sim", "llama-2-7b", "a6000", *argv]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "error" in err
+
+
+def test_serving_plots(tmp_path, a6000):
+    from llm_roofline import plots
+
+    fig = plots.plot_pareto(llama(), a6000, output=tmp_path / "p.png", gpus=2, isl=500, osl=50, formats=["bf16"],
+                            batches=(1, 8), tpot_slo=0.05, link_bandwidth_bytes_per_s=100e9)
+    assert (tmp_path / "p.png").stat().st_size > 1000 and fig.axes[0].get_xscale() == "log"
+    data = plots.load_data(llama(), a6000, isl=[300, 600], osl=50, concurrency=[1, 4, 64, 256], memory_fraction=0.42)
+    assert [s.label for s in data.series] == ["input 300", "input 600"]
+    # the KV cache holds fewer requests of 600 tokens than of 300: its limit comes earlier
+    assert data.series[1].kv_limit < data.series[0].kv_limit
+    plots.plot_load(llama(), a6000, output=tmp_path / "l.svg", isl=300, osl=20, rates=[1.0, 3.0], requests=30,
+                    tpot_slo_s=0.03)
+    assert (tmp_path / "l.svg").read_text().startswith("<?xml")
+
+
+def test_plot_load_cli(tmp_path, capsys):
+    out = tmp_path / "load.png"
+    assert main(["plot", "load", "llama-2-7b", "a6000", "--concurrency", "1,8", "--isl", "500", "--osl", "50",
+                 "-o", str(out), "--dpi", "50"]) == 0 and out.exists()
+    assert main(["plot", "load", "llama-2-7b", "a6000", "-o", str(out)]) == 2
+    assert "--rates or --concurrency" in capsys.readouterr().err
+    assert main(["plot", "load", "llama-2-7b", "a6000", "--rates", "fast", "-o", str(out)]) == 2

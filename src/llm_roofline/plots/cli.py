@@ -195,6 +195,9 @@ def add_parser(subparsers) -> None:
     _image_options(p)
     p.set_defaults(run=_run_plot)
 
+    from .serving_cli import add_kinds  # plot pareto, plot load
+
+    add_kinds(kinds)
     _add_sweep(subparsers)
 
 

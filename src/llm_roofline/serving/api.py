@@ -124,7 +124,8 @@ def estimate_serving(model, hardware, *, concurrency, isl, osl, max_batch_tokens
              efficiency="ideal") -> dict:
     """The closed-form closed-loop steady state (microseconds per point): a dict of arrays over the
     concurrency values (total requests in flight; ``workers`` aggregated replicas share them evenly).
-    Keys: concurrency, ttft_s, tpot_s, e2e_s, requests_per_s, output_tokens_per_s, queued, limited_by.
+    Keys: concurrency, ttft_s, tpot_s, e2e_s, requests_per_s, output_tokens_per_s, queued, running (requests
+    running; disaggregated: decoding, per decode worker), limited_by.
     One row of a measured serving table is one call: agg (concurrency, isl, osl) or disagg (pools)."""
     spec, device, eff = _context(model, hardware, efficiency)
     config = SchedulerConfig(max_batch_tokens=max_batch_tokens, max_seqs=max_seqs, chunk=chunk,
@@ -153,6 +154,7 @@ def _steady_dict(s, i: int | None = None, scale: int = 1) -> dict:
     out = {k: np.asarray(getattr(s, k), dtype=np.float64) * (scale if k in ("concurrency", "requests_per_s",
                                                                            "output_tokens_per_s", "queued") else 1)
            for k in keys}
+    out["running"] = (np.asarray(s.running) if hasattr(s, "running") else np.asarray(s.decode_batch)) * scale
     limits = s.limits() if hasattr(s, "limits") else list(s.limited_by)
     out["limited_by"] = limits
     if i is None:

@@ -92,11 +92,12 @@ def _evaluate(prefill: Pool, decode: Pool, isl: float, osl: float, link: float, 
     if b_max > 1.0:  # batching: a request waits at most for the prefill under way, then joins the next one
         queueing = np.minimum(queueing, 1.0)
     C = rate * (tau + t_x) + decode.workers * r if target is None else target
-    for _ in range(1 if target is not None else 3):  # the share depends on C, C on the wait: iterate
-        share = np.where(C > 1.0, (C - 1.0) / np.maximum(C, 1.0), 0.0)
-        wait = tau * (1.0 + share * queueing)
-        concurrency = rate * (wait + t_x) + decode.workers * r
-        C = concurrency if target is None else C
+    with np.errstate(invalid="ignore"):  # saturated points (rho = 1) carry inf and NaN: the caller drops them
+        for _ in range(1 if target is not None else 3):  # the share depends on C, C on the wait: iterate
+            share = np.where(C > 1.0, (C - 1.0) / np.maximum(C, 1.0), 0.0)
+            wait = tau * (1.0 + share * queueing)
+            concurrency = rate * (wait + t_x) + decode.workers * r
+            C = concurrency if target is None else C
     return {"r": r, "rate": rate, "tpot": tpot, "steps": steps, "b": b, "b_max": b_max, "tau": tau, "rho": rho,
             "t_x": t_x, "wait": wait, "concurrency": concurrency, "lam": lam}
 
