@@ -48,13 +48,18 @@ class CostCache:
         self.model, self.hardware, self.efficiency = model, hardware, efficiency
         self._costs: dict[Formats, StepCost] = {}
 
-    def cost(self, formats: Formats) -> StepCost:
+    def cost(self, formats: Formats, max_tokens: int = 0) -> StepCost:
+        """The iteration cost, with its token-dependent weights tabulated up to ``max_tokens`` tokens."""
         if formats not in self._costs:
             self._costs[formats] = step_cost(self.model, self.hardware, self.efficiency, formats.scenario())
+        if max_tokens:
+            self._costs[formats] = self._costs[formats].tabulate(max_tokens)
         return self._costs[formats]
 
     def pool(self, formats: Formats, config: SchedulerConfig, workers: int = 1) -> Pool:
-        cost = self.cost(formats)
+        # An iteration holds at most max_batch_tokens tokens; the closed form also prices mean batches of up
+        # to max_seqs decoders beside a chunk: twice the budget covers both.
+        cost = self.cost(formats, 2 * config.max_batch_tokens)
         kv = kv_capacity(cost, block_size=config.block_size, memory_fraction=config.memory_fraction,
                          max_batch_tokens=config.max_batch_tokens, max_seqs=config.max_seqs)
         return Pool(cost=cost, kv=kv, config=config, workers=workers)

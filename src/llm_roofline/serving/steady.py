@@ -84,11 +84,14 @@ def decode_steps_s(cost: StepCost, R: np.ndarray, P: np.ndarray, G: np.ndarray, 
     the max of two affine functions of its own keys, summed exactly (generation.windowed_step_sum)."""
     others = cost.decode_features(R, (R - 1.0) * mean_keys)
     c0, m0, overhead = cost.kernel_parts(others)
-    plus_one = others.copy()
-    plus_one[1:1 + len(cost.windows)] += 1.0
-    c1, m1, _ = cost.kernel_parts(plus_one)
-    per_kernel = windowed_step_sum(P + 1.0, P + G - 1.0, cost.decode_key_window[:, None], c0, c1 - c0, m0, m1 - m0)
-    return cost.counts @ (per_kernel + overhead * np.maximum(G - 1.0, 0.0))
+    steps = np.maximum(G - 1.0, 0.0)
+    total = cost.counts @ ((np.maximum(c0, m0) + overhead) * steps)  # as if no kernel depended on the keys
+    keyed, c_key, m_key, window = cost.key_slopes()
+    if keyed.size:  # the attention kernels: their time grows with the tagged request's own keys
+        grown = windowed_step_sum(P + 1.0, P + G - 1.0, window[:, None], c0[keyed], c_key[:, None], m0[keyed],
+                                  m_key[:, None])
+        total = total + cost.counts[keyed] @ (grown - np.maximum(c0[keyed], m0[keyed]) * steps)
+    return total
 
 
 def steady_state(cost: StepCost, kv: KVCapacity, config: SchedulerConfig, concurrency, isl, osl) -> SteadyState:

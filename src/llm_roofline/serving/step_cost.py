@@ -199,8 +199,15 @@ class StepCost:
 
     def _varying_weights(self, tm: np.ndarray) -> np.ndarray:
         table = self.weight_table
-        if table is not None and tm.max(initial=0) < table.shape[1] and np.array_equal(tm, np.round(tm)):
-            return table[self._fast["rows"], tm.astype(np.intp)]
+        if table is not None and tm.max(initial=0) <= table.shape[1] - 1:
+            low = np.floor(tm).astype(np.intp)
+            exact = table[self._fast["rows"], low]
+            if np.array_equal(tm, low):
+                return exact
+            # a mean batch between two integers: linear between the engine's values at both (exact for the
+            # embedding rows, within a part in 1e6 for the smooth, concave distinct-expert count)
+            high = np.minimum(low + 1, table.shape[1] - 1)
+            return exact + (tm - low) * (table[self._fast["rows"], high] - exact)
         values = np.unique(tm)
         sources = {"decode": _decode_table(self.model, self.settings, values, 1.0).weight_bytes,
                    "prefill": _prefill_table(self.model, self.settings, np.ones(values.size), values,
@@ -213,7 +220,7 @@ class StepCost:
     def tabulate(self, max_tokens: int) -> StepCost:
         """The same cost with the token-dependent weight bytes tabulated for 0..max_tokens tokens (the
         discrete-event simulation looks them up instead of rebuilding operator tables)."""
-        if not self.weight_rows:
+        if not self.weight_rows or (self.weight_table is not None and self.weight_table.shape[1] > max_tokens):
             return self
         m = np.arange(max_tokens + 1, dtype=np.float64)
         sources = {"decode": _decode_table(self.model, self.settings, m, 1.0).weight_bytes,
@@ -269,20 +276,26 @@ class StepCost:
             time += (runs & self.works) * self.efficiency.kernel_overhead_s
         return float(self.counts @ time)
 
+    def key_slopes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The kernels whose time grows with the decode keys (attention): their indices [k], compute and
+        memory time per key (s) [k], and the window W of the keys they see [k]."""
+        fast = self._fast
+        keyed, column = fast["keyed"], fast["key_column"]
+        return (keyed, fast["compute"][keyed, 1 + column], fast["memory"][keyed, 1 + column],
+                np.array(self.windows)[column] if column.size else np.zeros(0))
+
     def decode_lines(self, seqs: int) -> tuple:
         """Decode-only iterations of ``seqs`` requests as lines in their keys: (time of the kernels that do
         not depend on the keys (s), the keyed kernels' indices, their window column, and their compute and
         memory time at zero keys and per key). The simulation prices decode-only stretches from these."""
-        fast = self._fast
         x = np.zeros(self.n_features)
         x[0] = seqs
         compute, memory, overhead = (v[:, 0] for v in self.kernel_parts(x))
-        keyed, window = fast["keyed"], fast["key_column"]
+        keyed, per_key_c, per_key_m, _ = self.key_slopes()
+        window = self._fast["key_column"]
         flat = np.ones(len(self.kernels), dtype=bool)
         flat[keyed] = False
         const = float(self.counts[flat] @ (np.maximum(compute, memory) + overhead)[flat])
-        per_key_c = fast["compute"][keyed, 1 + window]
-        per_key_m = fast["memory"][keyed, 1 + window]
         return const, keyed, window, compute[keyed], per_key_c, memory[keyed], per_key_m, overhead[keyed], \
             self.counts[keyed]
 
