@@ -37,7 +37,7 @@ def naive_generation_time(model, device) -> float:
     """The reference: one decode-step analysis per generated token, in a Python loop."""
     total = 0.0
     for step in range(1, GEN + 1):
-        total += lr.analyze(model, device, prompt_len=PROMPT, kv_len=PROMPT + step).decode.total.time_s
+        total += lr.analyze(model, device, prompt_len=PROMPT, gen_len=0, kv_len=PROMPT + step).decode.total.time_s
     return total
 
 

@@ -25,7 +25,7 @@ def run(capsys, *argv) -> tuple[int, str, str]:
 def test_table_has_every_section(capsys):
     code, out, err = run(capsys, "analyze", LLAMA, A6000, "--prompt-len", "2048", "--gen-len", "256")
     assert code == 0 and err == ""
-    for heading in ("PREFILL", "DECODE", "GENERATION", "MEMORY", "q_proj", "lm_head", "TTFT", "TPOT", "fits"):
+    for heading in ("PREFILL", "DECODE", "throughput", "memory", "q_proj", "lm_head", "TTFT", "TPOT", "fits"):
         assert heading in out
 
 
@@ -157,3 +157,18 @@ def test_sweep_is_a_grid_of_analyses():
     assert rows[3]["total_bytes"] == pytest.approx(one.memory.total_bytes, rel=1e-12)
     with pytest.raises(Exception, match="named format is a single value"):
         sweep(LLAMA, A6000, w_bits=["int4", "int8"])
+
+
+def test_readme_schema_table_names_every_json_field():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    rows = {line.split("|")[1].strip(): line for line in readme.splitlines() if line.startswith("| `")}
+    doc = analyze(LLAMA, A6000).to_dict()
+    sections = {"`model`": doc["model"], "`hardware`": doc["hardware"], "`scenario`": doc["scenario"],
+                "`…ops[]`": doc["prefill"]["ops"][0], "`…total`": doc["prefill"]["total"],
+                "`generation`": doc["generation"], "`memory`": doc["memory"],
+                "`prefill`, `decode`": {k: v for k, v in doc["prefill"].items()}}
+    for row, fields in sections.items():
+        missing = [key for key in fields if f"`{key}`" not in rows[row] and f"`{key}[]`" not in rows[row]]
+        assert not missing, f"README's JSON schema row {row} lacks {missing}"

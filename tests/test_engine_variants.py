@@ -72,7 +72,7 @@ def test_sliding_window_caps_the_kv_cache_and_the_keys():
 def test_gemma2_caches_window_tokens_in_sliding_layers_only():
     # Gemma-2-9B: 42 layers alternating sliding (W 4096) and global; 8 KV heads of 256.
     B, T = 1, 8192
-    r = analyze("google/gemma-2-9b", H100, batch_size=B, prompt_len=T)
+    r = analyze("google/gemma-2-9b", H100, batch_size=B, prompt_len=T, gen_len=0)  # the prompt's cache alone
     per_token = 2 * 8 * 256 * 2
     assert r.memory.kv_cache_bytes == B * (21 * 4096 + 21 * T) * per_token
 
@@ -98,7 +98,7 @@ def test_mamba_state_does_not_grow_with_length():
 
 def test_quantized_kv_cache_counts_group_scales():
     B, P = 1, 2048
-    r = analyze("meta-llama/Llama-2-7b-hf", H100, batch_size=B, prompt_len=P, kv_bits=4, group_size=64)
+    r = analyze("meta-llama/Llama-2-7b-hf", H100, batch_size=B, prompt_len=P, gen_len=0, kv_bits=4, group_size=64)
     assert r.memory.kv_cache_bytes == pytest.approx(B * P * 32 * 2 * 4096 * (0.5 + 2 / 64))
 
 

@@ -151,3 +151,15 @@ def test_stage_rates(llama2_7b, a6000):
         assert t.tokens_per_s == pytest.approx(tokens / t.time_s)
         assert t.arithmetic_intensity == pytest.approx(t.flops / t.bytes)
         assert t.performance_flops_per_s == pytest.approx(t.flops / t.time_s)
+
+
+def test_stage_bound_is_where_most_time_goes(report):
+    # Prefill of 2048 tokens: the seven projections per layer are compute-bound (intensity ~1000 and
+    # ~1200 FLOP/byte > ridge 201.6); every other operator is memory-bound. Their time is FLOPs / peak:
+    projections = L * 2 * P * (4 * D * D + 3 * D * F) / PEAK
+    assert report.prefill.total.compute_bound_time_s == pytest.approx(projections, rel=1e-12)
+    assert projections > 0.5 * report.prefill.total.time_s and report.prefill.total.bound == "compute"
+    assert report.prefill.total.bound_time_share == pytest.approx(projections / report.prefill.total.time_s)
+    # A decode step at batch 1 reads every weight for one token: all memory-bound.
+    assert report.decode.total.compute_bound_time_s == 0 and report.decode.total.bound == "memory"
+    assert report.decode.total.bound_time_share == 1

@@ -108,7 +108,7 @@ def test_memory_footprint_counts_every_weight_once_and_the_largest_working_set()
     # LLM-Viewer: weights = the per-layer projections only (32 * (4 D^2 + 3 D F) * 2 = 12,952,010,752 B:
     # no embeddings, lm_head or norms) and activations = the sum of store_act over a layer's operators
     # (778,043,392 B here), as if every output of a layer were alive at once.
-    r = analyze(LLAMA2, A6000, prompt_len=P)
+    r = analyze(LLAMA2, A6000, prompt_len=P, gen_len=0)  # the footprint after the prompt, as LLM-Viewer's
     mem = r.memory
     # Untied: embed_tokens V*D + lm_head V*D + 32 layers (4 D^2 + 3 D F + 2 D) + final norm D.
     params = 2 * V * D + L * (4 * D * D + 3 * D * F + 2 * D) + D

@@ -16,6 +16,9 @@ from llm_roofline.plots.progress import ProgressBar
 
 LLAMA, A6000 = "meta-llama/Llama-2-7b-hf", "nvidia_A6000"
 SMALL = ["--size", "7x4", "--dpi", "30"]
+# Any warning while drawing (matplotlib's "constrained_layout not applied", a legend that cannot be
+# placed...) fails the test.
+pytestmark = pytest.mark.filterwarnings("error")
 
 
 def is_image(path, fmt: str) -> bool:
@@ -71,15 +74,91 @@ def test_every_kind_draws_through_the_api(tmp_path, function, target, options, f
 
 
 # ------------------------------------------------------------------------------------------------
+# layout: nothing clipped, legends off the data, however many curves
+# ------------------------------------------------------------------------------------------------
+
+def texts_off_the_figure(fig) -> list[str]:
+    """Visible texts (titles, labels, legend entries, annotations) that reach past the figure's edge."""
+    from matplotlib.text import Text
+
+    renderer, box = fig.canvas.get_renderer(), fig.bbox  # after a draw
+
+    def outside(b) -> bool:
+        return b.x0 < box.x0 - 1 or b.x1 > box.x1 + 1 or b.y0 < box.y0 - 1 or b.y1 > box.y1 + 1
+
+    # Tick labels: matplotlib keeps some beyond the axis limits undrawn; the axis' own extent (what it
+    # draws: ticks, their labels, the axis label) is what must stay inside.
+    ticks = {id(label) for ax in fig.axes for axis in (ax.xaxis, ax.yaxis)
+             for label in axis.get_ticklabels(minor=False) + axis.get_ticklabels(minor=True)}
+    extents = [(ax, axis.get_tightbbox(renderer)) for ax in fig.axes for axis in (ax.xaxis, ax.yaxis)]
+    out = [f"axis of {ax.get_title() or ax.get_xlabel()!r}" for ax, b in extents if b is not None and outside(b)]
+    for text in fig.findobj(Text):
+        if id(text) not in ticks and text.get_visible() and text.get_text().strip():
+            if outside(text.get_window_extent(renderer)):
+                out.append(text.get_text())
+    return out
+
+
+def data_under_legends(fig) -> list[str]:
+    """Legends that cover a plotted point of any panel (display coordinates), after a draw."""
+    renderer = fig.canvas.get_renderer()
+    legends = [*fig.legends, *(ax.get_legend() for ax in fig.axes if ax.get_legend())]
+    hits = []
+    for legend in legends:
+        box = legend.get_window_extent(renderer)
+        for ax in fig.axes:
+            for line in ax.lines:
+                xy = line.get_xydata()
+                xy = xy[np.isfinite(xy).all(1)]
+                if not len(xy):
+                    continue
+                x, y = ax.transData.transform(xy).T
+                if ((x >= box.x0) & (x <= box.x1) & (y >= box.y0) & (y <= box.y1)).any():
+                    hits.append(line.get_label())
+    return hits
+
+
+MANY = [8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096]
+CROWDED = [
+    ("plot_roofline", dict(stages=("decode",)), None),  # one panel: the legend used to be cut ("ridge poir")
+    ("plot_roofline", dict(), (7, 4)),
+    ("plot_batch_sweep", dict(batch_size=[1, 4, 16, 64], prompt_len=MANY, w_bits=[16, 8, 4]), None),
+    ("plot_batch_sweep", dict(batch_size=[1, 4, 16, 64], prompt_len=MANY, w_bits=[16, 8, 4]), (6, 3.5)),
+    ("plot_seq_sweep", dict(prompt_len=[128, 1024, 8192], batch_size=MANY), (7, 4)),
+    ("plot_bandwidth", dict(bandwidths=[2e11, 1e12, 4e12], batch_size=MANY), None),
+    ("plot_flash_attention", dict(batch_size=MANY[:6], prompt_len=[512, 2048]), (7, 5)),
+    ("plot_quantization", dict(w_bits=[16, 8, 6, 5, 4, 3, 2, 1], batch_size=[1, 8], prompt_len=[64, 512]), None),
+    ("plot_breakdown", dict(batch_size=[1, 64], prompt_len=[512, 4096], group_by="op", top=30), (7, 4)),
+]
+
+
+@pytest.mark.parametrize(("function", "options", "size"), CROWDED,
+                         ids=[f"{c[0]}-{c[2] or 'default'}" for c in CROWDED])
+def test_crowded_figures_keep_text_inside_and_legends_off_the_data(function, options, size):
+    fig = getattr(plots, function)(LLAMA, A6000, size=size, **options)
+    fig.canvas.draw()
+    assert texts_off_the_figure(fig) == []
+    assert data_under_legends(fig) == []
+
+
+def test_a_long_legend_grows_the_figure_instead_of_squeezing_the_panels():
+    few = plots.plot_batch_sweep(LLAMA, A6000, batch_size=[1, 8], prompt_len=[512, 1024], size=(9, 4))
+    many = plots.plot_batch_sweep(LLAMA, A6000, batch_size=[1, 8], prompt_len=MANY, w_bits=[16, 8, 4, 2],
+                                  size=(9, 4))
+    assert tuple(few.get_size_inches()) == (9, 4)
+    assert many.get_size_inches()[1] > 4  # 40 entries in 4 or 5 columns need more than 35% of 4 inches
+
+
+# ------------------------------------------------------------------------------------------------
 # the data behind the figures is the engine's
 # ------------------------------------------------------------------------------------------------
 
 def test_batch_sweep_points_are_analyze():
-    data = plots.batch_sweep(LLAMA, A6000, batch_size=[1, 8, 64], prompt_len=[512, 2048], w_bits=8, a_bits=8,
-                             kv_bits=8)
+    data = plots.batch_sweep(LLAMA, A6000, batch_size=[1, 8, 64], prompt_len=[512, 2048], gen_len=0, w_bits=8,
+                             a_bits=8, kv_bits=8)  # gen_len 0: latency is one decode step
     assert [s.label for s in data.series] == ["prompt 512", "prompt 2048"]
     s = data.series[1]
-    r = analyze(LLAMA, A6000, batch_size=8, prompt_len=2048, w_bits=8, a_bits=8, kv_bits=8)
+    r = analyze(LLAMA, A6000, batch_size=8, prompt_len=2048, gen_len=0, w_bits=8, a_bits=8, kv_bits=8)
     assert s.x[1] == 8
     # The same engine call; the vectorized sum over operators may differ in the last bit.
     assert s.latency_s[1] == pytest.approx(r.decode.total.time_s, rel=1e-12)
@@ -136,7 +215,7 @@ def test_quantization_times_and_memory_fractions():
     np.testing.assert_allclose(mem.fractions.sum(-1), 1.0)
     np.testing.assert_allclose(mem.relative[:, 0].sum(-1), 1.0)
     assert (mem.relative[:, 1:].sum(-1) < 1).all()  # every quantized format is smaller than FP16
-    r = analyze(LLAMA, A6000, batch_size=16, prompt_len=1024, w_bits=4, a_bits=16, kv_bits=4)
+    r = analyze(LLAMA, A6000, batch_size=16, prompt_len=1024, gen_len=0, w_bits=4, a_bits=16, kv_bits=4)
     assert mem.scenarios[2] == (16, 1024)
     assert mem.kv_cache_bytes[2, 2] == r.memory.kv_cache_bytes and mem.total_bytes[2, 2] == r.memory.total_bytes
 
@@ -195,6 +274,7 @@ def test_breakdown_groups_sum_to_the_stage_totals():
     (["quantization", LLAMA, A6000, "--memory-configs", "Q4", "-o", "fig.png"], "memory-configs"),
     (["bandwidth", LLAMA, A6000, "--bandwidths", "fast", "-o", "fig.png"], "quantity"),
     (["roofline", "no-such-model", A6000, "-o", "fig.png"], "unknown model"),
+    (["roofline", LLAMA, A6000, "--size", "4x3", "-o", "fig.png"], "too small for this kind: it needs at least 5x3.5"),
 ])
 def test_user_errors_are_one_line_with_exit_2(tmp_path, capsys, monkeypatch, args, message):
     monkeypatch.chdir(tmp_path)

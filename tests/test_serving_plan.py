@@ -110,6 +110,10 @@ def test_serve_sim_cli(capsys):
     assert main(["serve-sim", "llama-2-7b", "a6000", "--rate", "2", "-n", "50", "--isl", "uniform:100:300",
                  "--osl", "20", "--disagg", "--link-bandwidth", "100GB/s", "-f", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
+    # the keys README.md's serve-sim schema table lists
+    assert set(data) == {"model", "hardware", "formats", "efficiency", "scheduler", "deployment", "workload",
+                         "requests", "gpus", "duration_s", "iterations", "ttft_s", "tpot_s", "itl_s", "e2e_s",
+                         "throughput", "little", "kv_cache", "kv_transfer_s", "steady_state"}
     assert data["deployment"]["mode"] == "disagg" and data["requests"] == 50
     assert set(data["ttft_s"]) == {"mean", "p50", "p90", "p99"} and data["steady_state"] is None
     assert data["kv_cache"]["preemptions"] == 0 and data["throughput"]["output_tokens_per_s"] > 0

@@ -11,7 +11,7 @@ import pytest
 
 from llm_roofline import sweep
 from llm_roofline.cli import main
-from llm_roofline.plots import cli as plots_cli
+from llm_roofline.plots import sweep_cli as plots_cli
 from llm_roofline.plots.options import parse_int_list
 
 LLAMA, A100 = "llama-2-7b", "a100-80g"
@@ -37,7 +37,7 @@ def rows_of(text: str) -> tuple[list[str], list[dict]]:
 
 def test_csv_has_the_documented_columns_and_one_row_per_point(capsys):
     code, out, err = run(capsys, LLAMA, A100, "--batch-size", "1..256", "--prompt-len", "512,2048",
-                         "--format", "csv")
+                         "--gen-len", "0", "--format", "csv")
     assert code == 0 and err == ""
     header, rows = rows_of(out)
     assert header == DOCUMENTED_COLUMNS
@@ -45,7 +45,7 @@ def test_csv_has_the_documented_columns_and_one_row_per_point(capsys):
     assert len(rows) == 256 * 2
     # Grid order: the last listed axis varies fastest.
     assert [(r["batch_size"], r["prompt_len"]) for r in rows[:3]] == [("1", "512"), ("1", "2048"), ("2", "512")]
-    expected = sweep(LLAMA, A100, batch_size=[37], prompt_len=[2048]).to_records()[0]
+    expected = sweep(LLAMA, A100, batch_size=[37], prompt_len=[2048], gen_len=0).to_records()[0]
     row = rows[36 * 2 + 1]
     assert int(row["batch_size"]) == 37 and int(row["kv_len"]) == 2048
     assert float(row["decode_time_s"]) == pytest.approx(expected["decode_time_s"], rel=1e-12)
@@ -82,8 +82,8 @@ def test_json_records_and_output_file(tmp_path, capsys):
     expected = sweep(LLAMA, A100, batch_size=[4], gen_len=[64]).to_records()[0]
     assert records[1]["batch_size"] == 4 and records[1]["fits"] is expected["fits"]
     assert records[1]["throughput_tokens_per_s"] == pytest.approx(expected["throughput_tokens_per_s"], rel=1e-12)
-    code, out, _ = run(capsys, LLAMA, A100, "--format", "json")
-    assert json.loads(out)[0]["tpot_s"] is None
+    code, out, _ = run(capsys, LLAMA, A100, "--format", "json", "-g", "0")
+    assert json.loads(out)[0]["tpot_s"] is None  # no decode steps: JSON null
 
 
 def test_chunked_evaluation_gives_the_same_rows(capsys, monkeypatch):

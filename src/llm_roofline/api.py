@@ -7,6 +7,15 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from .defaults import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_BITS,
+    DEFAULT_GEN_LEN,
+    DEFAULT_GROUP_SIZE,
+    DEFAULT_PROMPT_LEN,
+    DEFAULT_SCALE_BITS,
+    SWEEP_AXES,
+)
 from .engine import Analysis, evaluate
 from .errors import ConfigError, ScenarioError
 from .hardware.spec import IDEAL, Efficiency, Hardware
@@ -65,16 +74,17 @@ def resolve_efficiency(efficiency: str | Efficiency | Mapping, hardware: Hardwar
     return replace(base, **custom) if custom else base
 
 
-def analyze(model: str | ModelSpec, hardware: str | Hardware, *, batch_size: int = 1,
-            prompt_len: int = 1024, gen_len: int = 0, kv_len: int | None = None,
-            w_bits: int | str = 16, a_bits: int | str = 16, kv_bits: int | str = 16,
-            flash_attention: bool = False, logits_all: bool = False, group_size: int = 128,
-            scale_bits: int = 16, efficiency: str | Efficiency | Mapping = "ideal") -> Report:
+def analyze(model: str | ModelSpec, hardware: str | Hardware, *, batch_size: int = DEFAULT_BATCH_SIZE,
+            prompt_len: int = DEFAULT_PROMPT_LEN, gen_len: int = DEFAULT_GEN_LEN, kv_len: int | None = None,
+            w_bits: int | str = DEFAULT_BITS, a_bits: int | str = DEFAULT_BITS, kv_bits: int | str = DEFAULT_BITS,
+            flash_attention: bool = False, logits_all: bool = False, group_size: int = DEFAULT_GROUP_SIZE,
+            scale_bits: int = DEFAULT_SCALE_BITS, efficiency: str | Efficiency | Mapping = "ideal") -> Report:
     """Roofline analysis of one scenario: per-operator prefill and decode-step tables, totals,
     whole-generation metrics (TTFT, TPOT, e2e, tokens/s) and the memory footprint.
 
     ``kv_len``: KV length of the reported decode step (default: prompt_len, LLM-Viewer's
-    convention); ``gen_len`` decode steps follow the prompt in ``generation``.
+    convention); ``gen_len`` decode steps follow the prompt in ``generation`` (default
+    ``DEFAULT_GEN_LEN`` = 256; 0 leaves TPOT and throughput None).
     """
     for name, value in (("batch_size", batch_size), ("prompt_len", prompt_len), ("gen_len", gen_len),
                         ("kv_len", kv_len), ("w_bits", w_bits), ("a_bits", a_bits), ("kv_bits", kv_bits)):
@@ -93,7 +103,6 @@ def analyze_many(model, hardware, *, efficiency="ideal", **scenario) -> Analysis
     return evaluate(spec, device, Scenario.build(**scenario), resolve_efficiency(efficiency, device))
 
 
-SWEEP_AXES = ("batch_size", "prompt_len", "gen_len", "kv_len", "w_bits", "a_bits", "kv_bits")
 
 
 @dataclass(frozen=True)
@@ -123,9 +132,10 @@ class SweepResult:
 
 
 def sweep(model, hardware, *, efficiency="ideal", flash_attention: bool = False, logits_all: bool = False,
-          group_size: int = 128, scale_bits: int = 16, **axes) -> SweepResult:
+          group_size: int = DEFAULT_GROUP_SIZE, scale_bits: int = DEFAULT_SCALE_BITS, **axes) -> SweepResult:
     """Every combination of the listed values (a Cartesian grid) in one vectorized call, e.g.
-    ``sweep(m, h, batch_size=range(1, 513), prompt_len=[128, 256, ..., 16384])``."""
+    ``sweep(m, h, batch_size=range(1, 513), prompt_len=[128, 256, ..., 16384])``. An axis not given
+    takes its default (``llm_roofline.defaults``: gen_len 256, prompt_len 1024, ...)."""
     unknown = set(axes) - set(SWEEP_AXES)
     if unknown:
         raise ScenarioError(f"unknown sweep axis {sorted(unknown)}; valid: {', '.join(SWEEP_AXES)}")

@@ -11,13 +11,10 @@ import json
 import sys
 from pathlib import Path
 
+from .cli_scenario import add_scenario_options
 from .errors import RooflineError
 
 EXIT_USER_ERROR = 2
-
-
-def _bits(text: str) -> str | int:
-    return int(text) if text.strip().isdigit() else text
 
 
 def _add_analyze(sub) -> None:
@@ -28,44 +25,41 @@ def _add_analyze(sub) -> None:
                                  "config.json or its folder")
     p.add_argument("hardware", help="catalog name or alias (see `llm-roofline hardware`; LLM-Viewer "
                                     "names like nvidia_A6000 work), or a path to a device YAML file")
-    s = p.add_argument_group("scenario")
-    s.add_argument("--batch-size", "-b", type=int, default=1, help="sequences per batch (default 1)")
-    s.add_argument("--prompt-len", "-p", type=int, default=1024, help="prompt tokens (default 1024)")
-    s.add_argument("--gen-len", "-g", type=int, default=0,
-                   help="tokens generated after the prompt, for the generation metrics (default 0)")
-    s.add_argument("--kv-len", type=int, default=None,
-                   help="KV length of the reported decode step (default: prompt length)")
-    s.add_argument("--w-bits", type=_bits, default=16, help="weights: bits 1..32 or fp16, bf16, fp8, int8, "
-                                                           "int4, nf4, fp4 (default 16)")
-    s.add_argument("--a-bits", type=_bits, default=16, help="activations: bits or format (default 16)")
-    s.add_argument("--kv-bits", type=_bits, default=16, help="KV cache: bits or format (default 16)")
-    s.add_argument("--group-size", type=int, default=128,
-                   help="quantization group size for weights and KV below 16 bits; one 16-bit scale per "
-                        "group is counted (0: no scales; default 128)")
-    s.add_argument("--scale-bits", type=int, default=16,
-                   help="bits of each group's scale in grouped quantization (default 16)")
-    s.add_argument("--flash-attention", action="store_true", help="fused, causal-aware attention kernel")
-    s.add_argument("--logits-all", action="store_true", help="prefill computes logits for every token")
+    add_scenario_options(p)
     add_device_options(p)
     o = p.add_argument_group("output")
     o.add_argument("--format", "-f", choices=["table", "json", "csv"], default="table",
                    help="table (default), json (the full report), csv (the operator tables)")
-    o.add_argument("--output", "-o", help="write to this file instead of standard output")
+    o.add_argument("--output", "-o", metavar="FILE", help="write to this file instead of standard output")
+    o.add_argument("--summary", action="store_true",
+                   help="the headline only: TTFT, TPOT, throughput, memory, bounds (table format)")
+    o.add_argument("--stage", choices=["prefill", "decode", "both"], default="both",
+                   help="the operator tables shown (table and csv formats; default both)")
     p.set_defaults(run=_run_analyze)
 
 
 def add_device_options(p) -> None:
     """Hardware overrides and the efficiency setting: shared by every command that analyses."""
     h = p.add_argument_group("hardware overrides and efficiency")
-    h.add_argument("--bandwidth", help="memory bandwidth in bytes/s (e.g. 1.2e12 or 1.2TB/s)")
-    h.add_argument("--capacity", help="memory capacity in bytes (e.g. 80e9, 80GB or 80GiB)")
-    h.add_argument("--peak", help="dense 16-bit peak in FLOP/s (e.g. 312e12 or 312TFLOPS); the other "
-                                  "precisions keep their ratios to it")
+    h.add_argument("--bandwidth", metavar="B/S", help="memory bandwidth in bytes/s (e.g. 1.2e12 or 1.2TB/s)")
+    h.add_argument("--capacity", metavar="BYTES", help="memory capacity in bytes (e.g. 80e9, 80GB or 80GiB)")
+    h.add_argument("--peak", metavar="FLOP/S", help="dense 16-bit peak in FLOP/s (e.g. 312e12 or 312TFLOPS); "
+                                                    "the other precisions keep their ratios to it")
     h.add_argument("--efficiency", default="ideal", choices=["ideal", "hardware"],
                    help="ideal: the paper's roofline (default); hardware: the device's measured fractions")
-    h.add_argument("--compute-fraction", type=float, help="fraction of peak FLOP/s reached (0, 1]")
-    h.add_argument("--bandwidth-fraction", type=float, help="fraction of bandwidth reached (0, 1]")
-    h.add_argument("--kernel-overhead-us", type=float, help="fixed cost per kernel launch, microseconds")
+    h.add_argument("--compute-fraction", type=float, metavar="F", help="fraction of peak FLOP/s reached (0, 1]")
+    h.add_argument("--bandwidth-fraction", type=float, metavar="F", help="fraction of bandwidth reached (0, 1]")
+    h.add_argument("--kernel-overhead-us", type=float, metavar="US", help="fixed cost per kernel launch, microseconds")
+
+
+def model_from_args(name: str):
+    """The model named on the command line; what its parser warns about goes to standard error."""
+    from .api import load_model
+
+    spec = load_model(name)
+    for warning in spec.warnings:
+        print(f"llm-roofline: warning: {warning}", file=sys.stderr)
+    return spec
 
 
 def device_from_args(args, name: str | None = None):
@@ -97,26 +91,55 @@ def _efficiency(args, device):
 def _run_analyze(args) -> str:
     from .api import analyze
 
+    _check_output_options(args)
     device = device_from_args(args)
-    report = analyze(args.model, device, batch_size=args.batch_size, prompt_len=args.prompt_len,
+    report = analyze(model_from_args(args.model), device, batch_size=args.batch_size, prompt_len=args.prompt_len,
                      gen_len=args.gen_len, kv_len=args.kv_len, w_bits=args.w_bits, a_bits=args.a_bits,
                      kv_bits=args.kv_bits, flash_attention=args.flash_attention, logits_all=args.logits_all,
                      group_size=args.group_size, scale_bits=args.scale_bits,
                      efficiency=_efficiency(args, device))
+    stages = ("prefill", "decode") if args.stage == "both" else (args.stage,)
     if args.format == "json":
         return json.dumps(report.to_dict(), indent=2) + "\n"
     if args.format == "csv":
         from .textreport import ops_csv
 
-        return ops_csv(report)
+        return ops_csv(report, stages)
     from .textreport import render
 
-    return render(report)
+    return render(report, width=output_width(args.output), stages=stages, summary=args.summary)
+
+
+def _check_output_options(args) -> None:
+    if args.format == "json" and (args.summary or args.stage != "both"):
+        raise RooflineError("--summary and --stage shape the table (and --stage the csv); "
+                            "--format json is always the whole report")
+    if args.format == "csv" and args.summary:
+        raise RooflineError("--summary is the headline of --format table; csv holds the operator tables")
+
+
+def output_width(output: str | None) -> int | None:
+    """Characters per line for the table: ``COLUMNS`` if set, else the terminal's width when standard
+    output is a terminal; no limit for a file (``-o``) or a pipe, which get every column."""
+    import os
+    import shutil
+
+    if output:
+        return None
+    columns = os.environ.get("COLUMNS", "")
+    if columns.strip().isdigit() and int(columns) > 0:
+        return int(columns)
+    isatty = getattr(sys.stdout, "isatty", lambda: False)
+    return shutil.get_terminal_size().columns if isatty() else None
 
 
 def _add_models(sub) -> None:
-    p = sub.add_parser("models", help="list the bundled model catalog")
-    p.add_argument("--format", "-f", choices=["table", "json"], default="table")
+    p = sub.add_parser("models", help="list the bundled model catalog",
+                       description="The models bundled with llm-roofline: their catalog ids (Hugging Face "
+                                   "names), families and short aliases. Any of them, or a path to a HF "
+                                   "config.json, is a MODEL for analyze, sweep and plot.")
+    p.add_argument("--format", "-f", choices=["table", "json"], default="table",
+                   help="table (default) or json (every field of each entry)")
     p.set_defaults(run=_run_models)
 
 
@@ -134,9 +157,13 @@ def _run_models(args) -> str:
 
 
 def _add_hardware(sub) -> None:
-    p = sub.add_parser("hardware", help="list the bundled devices, or show one device's full spec")
+    p = sub.add_parser("hardware", help="list the bundled devices, or show one device's full spec",
+                       description="The devices bundled with llm-roofline (memory bandwidth, capacity, 16-bit "
+                                   "peak, aliases), or with a NAME that device's full spec: every peak and its "
+                                   "ridge point, caches, links, measured efficiency and the sources.")
     p.add_argument("name", nargs="?", help="a device name or alias: show its spec and sources")
-    p.add_argument("--format", "-f", choices=["table", "json"], default="table")
+    p.add_argument("--format", "-f", choices=["table", "json"], default="table",
+                   help="table (default) or json (every field, in SI units)")
     p.set_defaults(run=_run_hardware)
 
 

@@ -44,9 +44,9 @@ def _list(text: str | None, name: str, kind=str) -> list | None:
 
 
 def _bits(text: str):
-    from .cli import _bits as one
+    from .cli_scenario import bits
 
-    return one(text)
+    return bits(text)
 
 
 def _formats_group(p) -> None:
@@ -148,6 +148,12 @@ def _device_and_efficiency(args):
     return device, efficiency_from_args(args, device)
 
 
+def _model(args):
+    from .cli import model_from_args
+
+    return model_from_args(args.model)  # its warnings go to standard error
+
+
 def _link(args):
     from .units import parse_quantity
 
@@ -160,7 +166,7 @@ def _run_serve_sim(args) -> str:
 
     device, eff = _device_and_efficiency(args)
     report = simulate(
-        args.model, device, concurrency=args.concurrency, rate=args.rate, trace=args.trace, requests=args.requests,
+        _model(args), device, concurrency=args.concurrency, rate=args.rate, trace=args.trace, requests=args.requests,
         isl=args.isl, osl=args.osl, seed=args.seed, max_batch_tokens=args.max_batch_tokens, max_seqs=args.max_seqs,
         chunk=args.chunk, block_size=args.block_size, memory_fraction=args.memory_fraction, workers=args.workers,
         disagg=args.disagg, prefill_workers=args.prefill_workers, decode_workers=args.decode_workers,
@@ -183,7 +189,7 @@ def _run_plan(args) -> str:
     if args.processes is not None and not 1 <= args.processes <= 1024:
         raise ScenarioError(f"--processes must be in 1..1024, got {args.processes}")
     result = plan(
-        args.model, device, gpus=args.gpus, isl=args.isl, osl=args.osl,
+        _model(args), device, gpus=args.gpus, isl=args.isl, osl=args.osl,
         ttft_slo=None if args.ttft_slo is None else parse_seconds(args.ttft_slo, "--ttft-slo"),
         tpot_slo=None if args.tpot_slo is None else parse_seconds(args.tpot_slo, "--tpot-slo"),
         target_rate=args.target_rate, formats=_list(args.formats, "--formats"), modes=_list(args.modes, "--modes"),

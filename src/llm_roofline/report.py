@@ -25,7 +25,10 @@ from .roofline import OpCosts
 class StageTotals:
     """Whole-model totals of one stage (arrays over scenarios): FLOPs, bytes by kind, time (s);
     arithmetic_intensity = FLOPs / bytes of the whole stage (FLOP/byte); performance = FLOPs / time
-    (FLOP/s); tokens_per_s = tokens the stage processes (B*T) / time."""
+    (FLOP/s); tokens_per_s = tokens the stage processes (B*T) / time; compute_bound_time_s = time of
+    the compute-bound operators, counts included (s); compute_bound: the stage is compute-bound when
+    those operators take more than half of its time (else memory-bound); bound_time_share = the share
+    of the stage's time in operators of the stage's bound (0.5..1; 1 for a stage that takes no time)."""
 
     flops: np.ndarray
     bytes: np.ndarray
@@ -36,17 +39,25 @@ class StageTotals:
     arithmetic_intensity: np.ndarray
     performance_flops_per_s: np.ndarray
     tokens_per_s: np.ndarray
+    compute_bound_time_s: np.ndarray
+    compute_bound: np.ndarray
+    bound_time_share: np.ndarray
 
 
 def stage_totals(costs: OpCosts, tokens: np.ndarray) -> StageTotals:
     """Totals = sum over operators of (per-occurrence value x count); ``tokens`` = B*T per scenario."""
     t, c = costs.table, costs.table.counts[:, None]
     flops, traffic, time = (t.flops * c).sum(0), (t.bytes * c).sum(0), (costs.time_s * c).sum(0)
+    compute_bound_time = np.where(costs.compute_bound, costs.time_s * c, 0.0).sum(0)
+    share = _ratio(compute_bound_time, time)  # of the stage's time, in compute-bound operators
+    compute_bound = share > 0.5
     return StageTotals(
         flops=flops, bytes=traffic, weight_bytes=(t.weight_bytes * c).sum(0),
         activation_bytes=(t.activation_bytes * c).sum(0), kv_cache_bytes=(t.kv_cache_bytes * c).sum(0),
         time_s=time, arithmetic_intensity=_ratio(flops, traffic), performance_flops_per_s=_ratio(flops, time),
-        tokens_per_s=_ratio(tokens * np.ones_like(time), time),
+        tokens_per_s=_ratio(tokens * np.ones_like(time), time), compute_bound_time_s=compute_bound_time,
+        compute_bound=compute_bound,
+        bound_time_share=np.where(time > 0, np.where(compute_bound, share, 1 - share), 1.0),
     )
 
 

@@ -54,7 +54,10 @@ class OpResult:
 @dataclass(frozen=True)
 class StageTotal:
     """The whole model in one stage: sums of operators x counts; intensity = FLOPs / bytes,
-    performance = FLOPs / time, tokens_per_s = tokens processed (B*T) / time."""
+    performance = FLOPs / time, tokens_per_s = tokens processed (B*T) / time;
+    compute_bound_time_s: time of the compute-bound operators (s, counts included); bound: ``compute``
+    when they take more than half of the stage's time, else ``memory``; bound_time_share: the share of
+    the stage's time in operators of that bound (0.5..1)."""
 
     flops: float
     bytes: float
@@ -65,6 +68,9 @@ class StageTotal:
     arithmetic_intensity: float
     performance_flops_per_s: float
     tokens_per_s: float
+    compute_bound_time_s: float
+    bound: str
+    bound_time_share: float
 
 
 @dataclass(frozen=True)
@@ -152,7 +158,8 @@ def _stage(stage: str, costs: OpCosts, i: int, tokens: int, kv_len: int, totals)
         share = values["time_s"] * counts[k] / total_time if total_time > 0 else 0.0
         ops.append(OpResult(name=name, kind=t.kinds[k], count=counts[k],
                             bound=BOUND_COMPUTE if bounds[k] else BOUND_MEMORY, time_share=share, **values))
-    total = StageTotal(**{f.name: float(getattr(totals, f.name)[i]) for f in fields(StageTotal)})
+    numbers = {f.name: float(getattr(totals, f.name)[i]) for f in fields(StageTotal) if f.name != "bound"}
+    total = StageTotal(**numbers, bound=BOUND_COMPUTE if totals.compute_bound[i] else BOUND_MEMORY)
     return StageResult(stage=stage, tokens=tokens, kv_len=kv_len, ops=tuple(ops), total=total)
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import defaults
 from .errors import ScenarioError
 from .precision import MAX_BITS, MIN_BITS, Format, parse_format
 
@@ -80,12 +81,14 @@ class Scenario:
         return int(self.batch_size.shape[0])
 
     @classmethod
-    def build(cls, *, batch_size: object = 1, prompt_len: object = 1024, gen_len: object = 0,
-              kv_len: object = None, w_bits: object = 16, a_bits: object = 16, kv_bits: object = 16,
-              flash_attention: bool = False, logits_all: bool = False, group_size: int = 128,
-              scale_bits: int = 16) -> Scenario:
+    def build(cls, *, batch_size: object = defaults.DEFAULT_BATCH_SIZE,
+              prompt_len: object = defaults.DEFAULT_PROMPT_LEN, gen_len: object = defaults.DEFAULT_GEN_LEN,
+              kv_len: object = None, w_bits: object = defaults.DEFAULT_BITS, a_bits: object = defaults.DEFAULT_BITS,
+              kv_bits: object = defaults.DEFAULT_BITS, flash_attention: bool = False, logits_all: bool = False,
+              group_size: int = defaults.DEFAULT_GROUP_SIZE, scale_bits: int = defaults.DEFAULT_SCALE_BITS) -> Scenario:
         """Validate and broadcast. Each numeric argument is a scalar or a 1-D list; lists of
-        different lengths > 1 are an error (use ``llm_roofline.sweep`` for a grid)."""
+        different lengths > 1 are an error (use ``llm_roofline.sweep`` for a grid). Defaults:
+        ``llm_roofline.defaults`` (one place for every face)."""
         w_value, w_family = parse_format("w_bits", w_bits)
         a_value, a_family = parse_format("a_bits", a_bits)
         kv_value, kv_family = parse_format("kv_bits", kv_bits)

@@ -1,89 +1,170 @@
-"""Terminal rendering of a Report: the paper's Table 1 layout plus totals, generation and memory.
-Formatting only: every number comes from the Report."""
+"""Terminal rendering of a Report: the headline first (TTFT, TPOT, throughput, memory, what bounds
+each stage, the efficiency assumed), then the model and device, then each stage's operator table
+(the paper's Table 1 layout) fitted to the terminal's width. Formatting only: every number comes
+from the Report; ``units`` formats it."""
 
 from __future__ import annotations
 
 import csv
 import io
+import textwrap
 from dataclasses import asdict, fields
 
 from .result import OpResult, Report, StageResult
-from .units import seconds, si
+from .texttable import Column, fit_table
+from .units import percent, plain, rate, seconds, si
+
+STAGES = ("prefill", "decode")
+MIN_WIDTH = 40  # a narrower terminal gets lines of this width (and wraps them itself)
+_BOUND_SHORT = {"memory": "mem", "compute": "comp", "": ""}
 
 
-def _table(headers: list[str], rows: list[list[str]], right: set[int]) -> str:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
-
-    def line(cells: list[str]) -> str:
-        return "  ".join(c.rjust(w) if i in right else c.ljust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths, strict=True))).rstrip()
-
-    rule = "  ".join("-" * w for w in widths)
-    return "\n".join([line(headers), rule, *(line(r) for r in rows)])
-
-
-def stage_table(stage: StageResult) -> str:
-    headers = ["operator", "count", "FLOPs", "bytes", "weights", "act", "KV", "intensity",
-               "perf", "bound", "time", "share"]
-    rows = []
-    for op in stage.ops:
-        rows.append([op.name, str(op.count), si(op.flops), si(op.bytes, "B"), si(op.weight_bytes, "B"),
-                     si(op.activation_bytes, "B"), si(op.kv_cache_bytes, "B"),
-                     f"{op.arithmetic_intensity:.3g}", si(op.performance_flops_per_s, "FLOP/s"), op.bound,
-                     seconds(op.time_s), f"{100 * op.time_share:.1f}%"])
-    t = stage.total
-    rows.append(["total (x count)", "", si(t.flops), si(t.bytes, "B"), si(t.weight_bytes, "B"),
-                 si(t.activation_bytes, "B"), si(t.kv_cache_bytes, "B"),
-                 f"{t.arithmetic_intensity:.3g}", si(t.performance_flops_per_s, "FLOP/s"),
-                 "", seconds(t.time_s), "100%"])
-    return _table(headers, rows, right=set(range(1, 12)) - {9})
-
-
-def render(report: Report) -> str:
-    m, h, s, g, mem = report.model, report.hardware, report.scenario, report.generation, report.memory
-    peaks = ", ".join(f"{k} {si(v, 'FLOP/s')}" for k, v in h["peak_flops_per_s"].items())
-    eff = h["efficiency"]
-    fa = "on" if s["flash_attention"] else "off"
-    lines = [
-        f"model     {m['name']} ({m['model_type']}, {m['num_layers']} layers, "
-        f"{si(m['params_total'])} params, {si(m['params_active'])} active)",
-        f"hardware  {h['name']}: {si(h['memory_bandwidth_bytes_per_s'], 'B/s')}, "
-        f"{si(h['memory_capacity_bytes'], 'B')}, {peaks}",
-        f"scenario  batch {s['batch_size']}, prompt {s['prompt_len']}, generate {s['gen_len']}, "
-        f"W{s['w_bits']:g} A{s['a_bits']:g} KV{s['kv_bits']:g}, FlashAttention {fa}, "
-        f"efficiency: compute {eff['compute_fraction']:g}, bandwidth {eff['bandwidth_fraction']:g}, "
-        f"overhead {seconds(eff['kernel_overhead_s'])}",
-        "",
-        f"PREFILL ({report.prefill.tokens} tokens per sequence)",
-        stage_table(report.prefill),
-        "",
-        f"DECODE (one step, KV length {report.decode.kv_len})",
-        stage_table(report.decode),
-        "",
-        "GENERATION",
-        f"  TTFT {seconds(g.ttft_s)}   TPOT {seconds(g.tpot_s)}   end-to-end {seconds(g.e2e_s)}   "
-        f"throughput {_rate(g.throughput_tokens_per_s)}   ({g.gen_len} tokens x batch {g.batch_size})",
-        "",
-        "MEMORY",
-        f"  weights {si(mem.weights_bytes, 'B')}   KV cache {si(mem.kv_cache_bytes, 'B')}   "
-        f"activations {si(mem.activations_bytes, 'B')}   total {si(mem.total_bytes, 'B')} "
-        f"of {si(mem.capacity_bytes, 'B')}",
-        f"  {'fits' if mem.fits else 'DOES NOT FIT'}; largest batch that fits: {mem.max_batch_size}",
-    ]
+def render(report: Report, *, width: int | None = None, stages=STAGES, summary: bool = False) -> str:
+    """The whole report as text, each line at most ``width`` characters (None: no limit).
+    ``summary``: the headline only; ``stages``: the operator tables to show."""
+    width = None if width is None else max(width, MIN_WIDTH)
+    lines = headline(report, width)
+    if not summary:
+        lines += ["", *details(report, width)]
+        dropped: list[str] = []
+        for name in stages:
+            section, left_out = stage_section(getattr(report, name), width)
+            lines += ["", *section]
+            dropped += [d for d in left_out if d not in dropped]
+        lines += ["", *legend(dropped, width)]
     return "\n".join(lines) + "\n"
 
 
-def _rate(value: float | None) -> str:
-    return "-" if value is None else f"{value:,.1f} tokens/s"
+def _wrap(text: str, width: int | None, indent: int = 0) -> list[str]:
+    """One logical line wrapped at word boundaries; continuation lines are indented."""
+    if width is None or len(text) <= width:
+        return [text]
+    indent = indent if indent < width // 2 else 4
+    return textwrap.wrap(text, width, subsequent_indent=" " * indent, break_on_hyphens=False)
 
 
-def ops_csv(report: Report) -> str:
-    """Both stages' operator tables as CSV, one row per operator, with a ``stage`` column."""
+def _bits(s: dict) -> str:
+    return f"W{s['w_bits']:g}A{s['a_bits']:g}KV{s['kv_bits']:g}"
+
+
+def _bound(total) -> str:
+    return f"{total.bound}-bound ({percent(total.bound_time_share)} of its time)"
+
+
+def headline(report: Report, width: int | None) -> list[str]:
+    """What a reader looks for first: the generation's latency and throughput, memory, the bounds."""
+    m, h, s, g, mem = report.model, report.hardware, report.scenario, report.generation, report.memory
+    pre, dec = report.prefill.total, report.decode.total
+    options = [o for o, on in (("FlashAttention", s["flash_attention"]), ("logits for every prompt token",
+                                                                          s["logits_all"])) if on]
+    scenario = (f"batch {s['batch_size']}, prompt {s['prompt_len']} tokens, generating {s['gen_len']} tokens, "
+                f"{_bits(s)}" + "".join(f", {o}" for o in options))
+    if g.tpot_s is None:
+        tpot = ("-", "no tokens generated (--gen-len 0); one decode step at KV length "
+                     f"{report.decode.kv_len} takes {seconds(dec.time_s)}, {_bound(dec)}")
+    else:
+        tpot = (seconds(g.tpot_s), f"mean of {g.gen_len} decode steps; the step at KV length "
+                                   f"{report.decode.kv_len} is {_bound(dec)}")
+    fits = "fits" if mem.fits else "DOES NOT FIT"
+    rows = [
+        ("TTFT", seconds(g.ttft_s), f"prefill of {report.prefill.tokens} tokens, {_bound(pre)}"),
+        ("TPOT", *tpot),
+        ("throughput", rate(g.throughput_tokens_per_s),
+         f"{g.gen_len} tokens x batch {g.batch_size} in {seconds(g.e2e_s)} end-to-end, TTFT included"
+         if g.throughput_tokens_per_s is not None else "no tokens generated"),
+        ("memory", f"{si(mem.total_bytes, 'B')} of {si(mem.capacity_bytes, 'B')}",
+         f"{fits}; largest batch that fits: {mem.max_batch_size:,}"),
+        ("efficiency", *_efficiency(h["efficiency"])),
+    ]
+    value_width = max(len(v) for _, v, _ in rows)
+    lines = [*_wrap(f"{m['name']} on {h['name']}", width, 2), *_wrap(scenario, width, 2), ""]
+    indent = 12 + value_width + 2
+    aligned = width is None or (indent <= width - 30 and indent < width // 2)  # details fit beside the values
+    for label, value, detail in rows:
+        if aligned:
+            lines += _wrap(f"{label:<10}  {value:<{value_width}}  {detail}", width, indent)
+        else:  # narrow: the details go under the value
+            lines += [f"{label:<10}  {value}", *_wrap(" " * 12 + detail, width, 12)]
+    for note in m.get("notes", ()):
+        lines += _wrap(f"note: {note}", width, 6)
+    return lines
+
+
+def _efficiency(e: dict) -> tuple[str, str]:
+    if e["compute_fraction"] == 1 and e["bandwidth_fraction"] == 1 and e["kernel_overhead_s"] == 0:
+        return "ideal", "the paper's roofline: full peak FLOP/s and bandwidth, no launch overhead"
+    return "custom", (f"{percent(e['compute_fraction'])} of peak FLOP/s, {percent(e['bandwidth_fraction'])} "
+                      f"of bandwidth, {seconds(e['kernel_overhead_s'])} launch overhead per kernel")
+
+
+def details(report: Report, width: int | None) -> list[str]:
+    """The model, the device and the precision options, one wrapped line each."""
+    m, h, s = report.model, report.hardware, report.scenario
+    peaks = ", ".join(f"{k} {si(v, 'FLOP/s')}" for k, v in h["peak_flops_per_s"].items())
+    scales = (f"below 16 bits one {s['scale_bits']}-bit scale per {s['group_size']} elements"
+              if s["group_size"] else "no group scales")
+    return [
+        *_wrap(f"model     {m['name']}: {m['model_type']}, {m['num_layers']} layers, "
+               f"{si(m['params_total'])} parameters, {si(m['params_active'])} active per token", width, 10),
+        *_wrap(f"hardware  {h['name']}: {si(h['memory_bandwidth_bytes_per_s'], 'B/s')}, "
+               f"{si(h['memory_capacity_bytes'], 'B')}; peak {peaks}", width, 10),
+        *_wrap(f"precision weights {s['w_bits']:g}-bit {s['w_family']}, activations {s['a_bits']:g}-bit "
+               f"{s['a_family']}, KV cache {s['kv_bits']:g}-bit {s['kv_family']}; {scales}", width, 10),
+    ]
+
+
+def stage_section(stage: StageResult, width: int | None) -> tuple[list[str], list[str]]:
+    """A stage's title and operator table; also the headers of the columns left out to fit."""
+    t = stage.total
+    what = (f"{stage.tokens} tokens per sequence" if stage.stage == "prefill"
+            else f"one step at KV length {stage.kv_len}")
+    title = f"{stage.stage.upper()}: {what}, {seconds(t.time_s)}, {t.bound}-bound"
+    table = fit_table(stage_columns(stage), width)
+    return [*_wrap(title, width, 2), *table.lines], table.dropped
+
+
+def stage_columns(stage: StageResult) -> list[Column]:
+    """The operator table's columns, with their priority when the terminal is narrow (``keep``)."""
+    ops, t = stage.ops, stage.total
+
+    def col(header, per_op, total, keep, **kw):
+        return Column(header, [per_op(o) for o in ops] + [total], keep=keep, **kw)
+
+    bounds = [o.bound for o in ops] + [t.bound]
+    return [
+        col("operator", lambda o: o.name, "total (x count)", 0, right=False, min_width=10),
+        col("count", lambda o: str(o.count), "", 6),
+        col("FLOPs", lambda o: si(o.flops), si(t.flops), 5),
+        col("bytes", lambda o: si(o.bytes, "B"), si(t.bytes, "B"), 7),
+        col("weights", lambda o: si(o.weight_bytes, "B"), si(t.weight_bytes, "B"), 10),
+        col("act", lambda o: si(o.activation_bytes, "B"), si(t.activation_bytes, "B"), 12),
+        col("KV", lambda o: si(o.kv_cache_bytes, "B"), si(t.kv_cache_bytes, "B"), 11),
+        col("FLOP/B", lambda o: plain(o.arithmetic_intensity), plain(t.arithmetic_intensity), 4),
+        col("perf", lambda o: si(o.performance_flops_per_s, "FLOP/s"), si(t.performance_flops_per_s, "FLOP/s"), 8),
+        Column("bound", bounds, right=False, keep=2, short=[_BOUND_SHORT[b] for b in bounds]),
+        col("time", lambda o: seconds(o.time_s), seconds(t.time_s), 0),
+        col("share", lambda o: percent(o.time_share), "100%", 3),
+    ]
+
+
+def legend(dropped: list[str], width: int | None) -> list[str]:
+    text = ("Per operator and occurrence: FLOPs, bytes moved (weights, activations, KV cache), arithmetic "
+            "intensity (FLOP/B), attained FLOP/s, bound and time; share: of the stage's time, all "
+            "occurrences (count) included.")
+    lines = _wrap(text, width)
+    if dropped:
+        lines += _wrap(f"Left out to fit {width} columns: {', '.join(dropped)} (a wider terminal shows them; "
+                       "--format csv or json has every field).", width)
+    return lines
+
+
+def ops_csv(report: Report, stages=STAGES) -> str:
+    """The operator tables of ``stages`` as CSV, one row per operator, with a ``stage`` column."""
     out = io.StringIO()
     names = ["stage", *(f.name for f in fields(OpResult))]
     writer = csv.DictWriter(out, fieldnames=names, lineterminator="\n")
     writer.writeheader()
-    for stage in (report.prefill, report.decode):
+    for stage in (getattr(report, name) for name in stages):
         for op in stage.ops:
             writer.writerow({"stage": stage.stage, **asdict(op)})
     return out.getvalue()

@@ -59,26 +59,78 @@ def parse_quantity(text: str | float, unit: str) -> float:
         raise ScenarioError(str(exc)) from None
 
 
+def _round_sig(value: float, digits: int) -> float:
+    """``value`` rounded to ``digits`` significant digits, so that the unit is chosen after rounding
+    (999.96 ns -> 1000 ns -> '1 us', never '1e+03 ns')."""
+    if value == 0 or not math.isfinite(value):
+        return value
+    return round(value, digits - 1 - math.floor(math.log10(abs(value))))
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def plain(value: float | None, digits: int = 3) -> str:
+    """A number with ``digits`` significant digits in positional notation, thousands separated:
+    0.000123, 0.75, 114, 1,020 (1023.5); exponent notation only outside 1e-4 .. 1e15.
+    Used for arithmetic intensities (FLOP/byte), rates and counts."""
+    if _missing(value):
+        return "-"
+    if value == 0:
+        return "0"
+    r = _round_sig(float(value), digits)
+    if not 1e-4 <= abs(r) < 1e15:
+        return f"{r:.{digits - 1}e}"
+    return f"{r:,.0f}" if abs(r) >= 10 ** (digits - 1) else f"{r:.{digits}g}"
+
+
 def si(value: float | None, unit: str = "", digits: int = 3) -> str:
-    """1.23e12, 'B' -> '1.23 TB' (decimal prefixes)."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    """1.23e12, 'B' -> '1.23 TB' (decimal prefixes, ``digits`` significant digits)."""
+    if _missing(value):
         return "-"
     if value == 0:
         return f"0 {unit}".strip()
+    r = _round_sig(float(value), digits)
     for prefix, scale in (("E", 1e18), ("P", 1e15), ("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(value) >= scale:
-            return f"{value / scale:.{digits}g} {prefix}{unit}"
-    return f"{value:.{digits}g} {unit}".strip()
+        if abs(r) >= scale:
+            return f"{_round_sig(r / scale, digits):.{digits}g} {prefix}{unit}"
+    return f"{r:.{digits}g} {unit}".strip()
+
+
+# Units of a duration, largest first: (name, seconds). Below a nanosecond a time shows as '< 1 ns'.
+_DURATIONS = (("days", 86400.0), ("h", 3600.0), ("min", 60.0), ("s", 1.0), ("ms", 1e-3), ("us", 1e-6),
+              ("ns", 1e-9))
 
 
 def seconds(value: float | None) -> str:
-    """Seconds in the most readable of s, ms, us, ns."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    """A duration with 3 significant digits in the largest unit that keeps it at least 1: ns, us, ms,
+    s, min, h or days (0.0186 -> '18.6 ms', 5400 -> '1.5 h'); '0 s' for zero, '< 1 ns' below a
+    nanosecond (an operator that moves a few bytes), never '0.00805 ns'."""
+    if _missing(value):
         return "-"
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
-        if abs(value) >= scale:
-            return f"{value / scale:.3g} {unit}"
-    return f"{value / 1e-9:.3g} ns"
+    if value == 0:
+        return "0 s"
+    r = _round_sig(float(value), 3)
+    if abs(r) < 1e-9:
+        return "< 1 ns"
+    unit, scale = next((u, s) for u, s in _DURATIONS if abs(r) >= s)
+    return f"{plain(r / scale)} {unit}"
+
+
+def rate(value: float | None, unit: str = "tokens/s") -> str:
+    """A rate with 3 significant digits: 50.9 tokens/s, 1,210 tokens/s; '-' when it does not exist."""
+    return "-" if _missing(value) else f"{plain(value)} {unit}"
+
+
+def percent(fraction: float | None) -> str:
+    """A share (0..1) as a percentage with 3 significant digits: 0.0612 -> '6.12%', 1 -> '100%'; a
+    nonzero share below 0.1% shows as '< 0.1%' (never as 0%)."""
+    if _missing(fraction):
+        return "-"
+    if 0 < fraction < 1e-3:
+        return "< 0.1%"
+    return f"{plain(100 * fraction)}%"
 
 
 def binary_bytes(value: float | None) -> str:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from matplotlib.ticker import FuncFormatter
 
-from .render import PALETTE, new_figure, save, time_unit
+from .render.common import PALETTE, figure_legend, new_figure, save, time_unit
 
 
 @dataclass(frozen=True)
@@ -83,34 +83,37 @@ def load_data(model, hardware, *, isl=(2048,), osl=512, rates=None, concurrency=
 
 
 def draw_load(data: LoadData, *, size=None, title=None):
-    fig = new_figure(size or (12, 3.8))
+    fig = new_figure(size or (12, 4.2))
     axes = fig.subplots(1, 3)
     label = "requests/s (offered)" if data.axis == "rate" else "concurrency (requests in flight)"
     panels = (("ttft_s", "ttft_p90_s", "TTFT", data.ttft_slo_s), ("tpot_s", "tpot_p90_s", "TPOT", data.tpot_slo_s))
+    handles: dict[str, object] = {}
     for ax, (mean_key, p90_key, name, slo) in zip(axes[:2], panels, strict=True):
         values = [getattr(s, mean_key) for s in data.series] + ([slo] if slo else [])
         scale, unit = time_unit(np.concatenate([np.atleast_1d(v) for v in values]))
         for color, s in zip(PALETTE, data.series, strict=False):
-            ax.plot(data.x, getattr(s, mean_key) / scale, color=color, marker="o", ms=3,
-                    label=s.label + (" p50" if data.axis == "rate" else ""))
+            (line,) = ax.plot(data.x, getattr(s, mean_key) / scale, color=color, marker="o", ms=3)
+            handles.setdefault(s.label, line)
             p90 = getattr(s, p90_key)
             if p90 is not None:
-                ax.plot(data.x, p90 / scale, color=color, ls=":", label=s.label + " p90")
+                (dotted,) = ax.plot(data.x, p90 / scale, color=color, ls=":")
+                handles.setdefault(s.label + " p90", dotted)
             if s.kv_limit is not None:
                 ax.axvline(s.kv_limit, color=color, ls="--", lw=0.9, alpha=0.6)
         if slo:
-            ax.axhline(slo / scale, color="black", ls="--", lw=1.0, label=f"SLO {slo / scale:g} {unit}")
-        ax.set(xlabel=label, ylabel=f"{name} ({unit})", title=name + (" (mean)" if data.axis != "rate" else ""))
+            handles[f"{name} SLO"] = ax.axhline(slo / scale, color="black", ls="--", lw=1.0)
+        what = "p50 (dotted: p90)" if data.axis == "rate" else "mean"
+        ax.set(xlabel=label, ylabel=f"{name} ({unit})", title=f"{name}, {what}")
         _log_x(ax, data)
-        ax.legend()
     ax = axes[2]
     for color, s in zip(PALETTE, data.series, strict=False):
-        ax.plot(data.x, s.output_tokens_per_s, color=color, marker="o", ms=3, label=s.label)
+        ax.plot(data.x, s.output_tokens_per_s, color=color, marker="o", ms=3)
         if s.kv_limit is not None:
-            ax.axvline(s.kv_limit, color=color, ls="--", lw=0.9, alpha=0.6)
-    ax.set(xlabel=label, ylabel="output tokens/s", title="throughput (dashed: the KV cache is full)")
+            handles.setdefault("KV cache full beyond", ax.axvline(s.kv_limit, color=color, ls="--", lw=0.9,
+                                                                  alpha=0.6))
+    ax.set(xlabel=label, ylabel="output tokens/s", title="throughput")
     _log_x(ax, data)
-    ax.legend()
+    figure_legend(fig, list(handles.values()), list(handles))
     fig.suptitle(title or data.title)
     return fig
 
@@ -132,21 +135,23 @@ def draw_pareto(result, *, size=None, title=None):
     user, gpu = cols["tokens_per_s_per_user"], cols["tokens_per_s_per_gpu"]
     ok = result.slo.met(cols["ttft_s"], cols["tpot_s"])
     modes = np.array([c["mode"] for c in result.configs])
+    handles: dict[str, object] = {}
     for mode, color in MODE_COLORS.items():
         for meets in (True, False):
             pick = (modes == mode) & (ok == meets)
             if pick.any():
-                ax.scatter(user[pick], gpu[pick], s=14, color=color if meets else "none", edgecolors=color,
-                           linewidths=0.8, alpha=0.8, label=f"{mode}" + ("" if meets else " (misses SLO)"))
+                handles[mode + ("" if meets else " (misses the SLOs)")] = ax.scatter(
+                    user[pick], gpu[pick], s=14, color=color if meets else "none", edgecolors=color,
+                    linewidths=0.8, alpha=0.8)
     front = result.pareto[::-1]  # by tokens/s per user, ascending: the attainable region's staircase
     if front.size:
-        ax.plot(user[front], gpu[front], color="black", lw=1.2, drawstyle="steps-pre", label="Pareto front")
+        (handles["Pareto front"],) = ax.plot(user[front], gpu[front], color="black", lw=1.2, drawstyle="steps-pre")
     if result.best is not None:
         b = result.best
-        ax.scatter([user[b]], [gpu[b]], marker="*", s=180, color=PALETTE[4], edgecolors="black", zorder=5,
-                   label="best under the SLOs")
+        handles["best under the SLOs"] = ax.scatter([user[b]], [gpu[b]], marker="*", s=180, color=PALETTE[4],
+                                                    edgecolors="black", zorder=5)
     if result.slo.tpot_s:
-        ax.axvline(1.0 / result.slo.tpot_s, color="black", ls="--", lw=0.9, label="TPOT SLO")
+        handles["TPOT SLO"] = ax.axvline(1.0 / result.slo.tpot_s, color="black", ls="--", lw=0.9)
     ax.set(xlabel="output tokens/s per user (1 / TPOT)", ylabel="output tokens/s per GPU")
     ax.set_xscale("log")
     finite = user[np.isfinite(user) & (user > 0)]
@@ -156,7 +161,7 @@ def draw_pareto(result, *, size=None, title=None):
         ax.set_xticks(ticks[(ticks >= finite.min() / 1.5) & (ticks <= finite.max() * 1.5)])
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
     ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _pos: ""))
-    ax.legend()
+    figure_legend(fig, list(handles.values()), list(handles), where="right")
     default = f"{result.gpus} GPUs, {result.isl:,.0f} -> {result.osl:,.0f} tokens: {len(result.configs)} points"
     ax.set_title(title or default)
     return fig

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 
 def _image(p) -> None:
-    from .cli import _image_options
+    from .arguments import image_options
 
-    _image_options(p)
+    image_options(p)
 
 
 def add_kinds(kinds) -> None:
@@ -57,11 +57,11 @@ def add_kinds(kinds) -> None:
 
 
 def _prepare(args):
-    from .cli import DPI_RANGE, _check_folder, _scenario_error, _size
+    from .commands import DPI_RANGE, _check_folder, _size, scenario_error
     from .options import image_format
 
     if not DPI_RANGE[0] <= args.dpi <= DPI_RANGE[1]:
-        raise _scenario_error(f"--dpi must be in {DPI_RANGE[0]}..{DPI_RANGE[1]}, got {args.dpi:g}")
+        raise scenario_error(f"--dpi must be in {DPI_RANGE[0]}..{DPI_RANGE[1]}, got {args.dpi:g}")
     image_format(args.image)
     _check_folder(args.image)
     return _size(args.size)
@@ -83,7 +83,10 @@ def _run_pareto(args) -> str:
     size = _prepare(args)
     device, eff = _device_and_efficiency(args)
     ttft, tpot = _slos(args)
-    fig = plot_pareto(args.model, device, size=size, title=args.title, gpus=args.gpus, isl=args.isl, osl=args.osl,
+    from ..cli import model_from_args
+
+    fig = plot_pareto(model_from_args(args.model), device, size=size, title=args.title, gpus=args.gpus,
+                      isl=args.isl, osl=args.osl,
                       ttft_slo=ttft, tpot_slo=tpot, formats=_list(args.formats, "--formats"),
                       modes=_list(args.modes, "--modes"),
                       max_batch_tokens=_list(args.max_batch_tokens, "--max-batch-tokens", int),
@@ -127,7 +130,10 @@ def _run_load(args) -> str:
     ttft, tpot = _slos(args)
     load = ({"rates": _rates(args.rates, args.points)} if args.rates is not None
             else {"concurrency": parse_int_list(args.concurrency, "--concurrency")})
-    fig = plot_load(args.model, device, size=size, title=args.title, isl=parse_int_list(args.isl, "--isl"),
+    from ..cli import model_from_args
+
+    fig = plot_load(model_from_args(args.model), device, size=size, title=args.title,
+                    isl=parse_int_list(args.isl, "--isl"),
                     osl=args.osl, requests=args.requests, ttft_slo_s=ttft, tpot_slo_s=tpot,
                     max_batch_tokens=args.max_batch_tokens, max_seqs=args.max_seqs, chunk=args.chunk,
                     block_size=args.block_size, memory_fraction=args.memory_fraction, w_bits=args.w_bits,

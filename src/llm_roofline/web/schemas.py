@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..defaults import DEFAULT_BATCH_SIZE, DEFAULT_GEN_LEN, DEFAULT_PROMPT_LEN
 from ..hardware.spec import PRECISIONS
 from ..precision import MAX_BITS, MIN_BITS, NAMED_FORMATS
 from ..scenario import GROUP_SIZE_LIMITS, LIMITS, SCALE_BITS_LIMITS
@@ -41,9 +42,9 @@ class Scenario(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    batch_size: int = _count("batch_size", 1, "sequences per batch")
-    prompt_len: int = _count("prompt_len", 1024, "prompt tokens per sequence")
-    gen_len: int = _count("gen_len", 0, "tokens generated after the prompt")
+    batch_size: int = _count("batch_size", DEFAULT_BATCH_SIZE, "sequences per batch")
+    prompt_len: int = _count("prompt_len", DEFAULT_PROMPT_LEN, "prompt tokens per sequence")
+    gen_len: int = _count("gen_len", DEFAULT_GEN_LEN, "tokens generated after the prompt")
     kv_len: int | None = Field(None, ge=LIMITS["kv_len"][0], le=LIMITS["kv_len"][1],
                                description="KV length of the reported decode step (default: prompt_len)")
     w_bits: Bits = _bits("weights")
@@ -125,9 +126,9 @@ class SweepRequest(AnalyzeRequest):
     ``gen_len`` may be lists; every combination is evaluated (at most
     ``MAX_SWEEP_POINTS`` points, ``MAX_SWEEP_VALUES`` values per axis)."""
 
-    batch_size: BatchAxis = Field(1, description="one value or a list (sequences per batch)")
-    prompt_len: PromptAxis = Field(1024, description="one value or a list (prompt tokens)")
-    gen_len: GenAxis = Field(0, description="one value or a list (generated tokens)")
+    batch_size: BatchAxis = Field(DEFAULT_BATCH_SIZE, description="one value or a list (sequences per batch)")
+    prompt_len: PromptAxis = Field(DEFAULT_PROMPT_LEN, description="one value or a list (prompt tokens)")
+    gen_len: GenAxis = Field(DEFAULT_GEN_LEN, description="one value or a list (generated tokens)")
 
 
 class GraphRequest(AnalyzeRequest):
