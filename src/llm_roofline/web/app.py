@@ -296,6 +296,9 @@ def create_app() -> FastAPI:
                           "hidden_size": spec.hidden_size, "vocab_size": spec.vocab_size},
                 "config": config}
 
+    from .serving import add_serving_routes  # /api/serve-sim, /api/plan
+
+    add_serving_routes(app)
     app.add_middleware(Guard, limit=MAX_BODY_BYTES)
     return app
 
