@@ -14,7 +14,7 @@ from llm_roofline.graph import build_ops
 from llm_roofline.hardware.spec import IDEAL
 from llm_roofline.roofline import roofline
 from llm_roofline.scenario import Scenario
-from llm_roofline.serving.step_cost import probe_scenario
+from llm_roofline.serving.probes import probe_scenario
 
 from conftest import VARIED_MODELS, llama
 
@@ -44,6 +44,18 @@ def test_one_request_alone_is_the_engines_prefill_plus_decode_sum(name, a6000):
     np.testing.assert_allclose(r["tpot_s"], engine.generation.tpot_s[0], rtol=1e-9)
     assert report.simulation.itl_s.mean == pytest.approx(engine.generation.tpot_s[0], rel=1e-9)
     assert report.simulation.itl_s.p50 == pytest.approx(np.median(_steps(model, a6000, P, G)), rel=1e-3)
+
+
+def test_decoding_across_a_sliding_window(a6000):
+    """A prompt shorter than the window (64) whose decode crosses it: the visible keys grow, then stop."""
+    model = VARIED_MODELS["sliding"]()
+    for P, G, C in ((20, 100, 1), (40, 60, 3)):
+        engine = evaluate(model, a6000, Scenario.build(prompt_len=P, gen_len=G - 1, flash_attention=True), IDEAL)
+        report = lr.simulate(model, a6000, concurrency=C, requests=C, isl=P, osl=G)
+        if C == 1:
+            np.testing.assert_allclose(report.simulation.per_request["e2e_s"], engine.generation.e2e_s[0], rtol=1e-9)
+        steady = lr.estimate_serving(model, a6000, concurrency=C, isl=P, osl=G)
+        assert steady["tpot_s"][0] == pytest.approx(report.simulation.tpot_s.mean, rel=1e-9 if C == 1 else 0.05)
 
 
 def _steps(model, device, P, G):

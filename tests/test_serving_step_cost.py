@@ -12,7 +12,8 @@ from llm_roofline.graph import build_ops
 from llm_roofline.hardware.spec import IDEAL, Efficiency
 from llm_roofline.roofline import roofline
 from llm_roofline.scenario import Scenario
-from llm_roofline.serving.step_cost import probe_scenario, step_cost
+from llm_roofline.serving.probes import probe_scenario
+from llm_roofline.serving.step_cost import step_cost
 
 from conftest import VARIED_MODELS, llama
 

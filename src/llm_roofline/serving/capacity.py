@@ -23,7 +23,8 @@ from ..errors import ScenarioError
 from ..graph import build_ops
 from ..precision import storage_bytes
 from ..units import si
-from .step_cost import StepCost, probe_scenario
+from .probes import probe_scenario
+from .step_cost import StepCost
 
 
 @dataclass(frozen=True)

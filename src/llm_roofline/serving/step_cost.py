@@ -30,68 +30,13 @@ from functools import cached_property
 import numpy as np
 
 from ..attention import causal_pairs, keys_touched
-from ..graph import build_ops
 from ..hardware.spec import Efficiency, Hardware
 from ..models.spec import ModelSpec
-from ..ops import OpTable
 from ..roofline import op_peaks
 from ..scenario import Scenario, tiled
+from .probes import WEIGHT_PROBES, decode_table, fit_prefill, prefill_probes, prefill_table, probe_scenario
 
 DECODE, PREFILL, SHARED = 0, 1, 2
-_WEIGHT_PROBES = np.array([1.0, 2.0, 3.0, 17.0, 1000.0, 100_000.0])
-
-
-def probe_scenario(settings: Scenario, batch: np.ndarray) -> Scenario:
-    """``settings`` (formats and options of one scenario) repeated for each batch size in ``batch``;
-    batch sizes may be any non-negative reals (the cost model evaluates mean batches)."""
-    batch = np.asarray(batch, dtype=np.float64)
-    return replace(tiled(settings, batch.size), batch_size=batch)
-
-
-def _decode_table(model, settings, batch, kv_len, apply_window=True) -> OpTable:
-    n = np.broadcast_shapes(np.shape(batch), np.shape(kv_len))[0]
-    return build_ops(model, probe_scenario(settings, np.broadcast_to(batch, (n,))), "decode", T=np.ones(n),
-                     S=np.broadcast_to(np.asarray(kv_len, dtype=np.float64), (n,)), apply_window=apply_window)
-
-
-def _prefill_table(model, settings, batch, T, S) -> OpTable:
-    return build_ops(model, probe_scenario(settings, batch), "prefill", T=np.asarray(T, dtype=np.float64),
-                     S=np.asarray(S, dtype=np.float64))
-
-
-def _prefill_probes(windows: list[float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(B, T, S) probe points, T <= S: short and long chunks, at the start of a prompt and deep into it,
-    inside and beyond every sliding window."""
-    points = [(1, 1, 1), (1, 2, 2), (1, 5, 9), (2, 3, 3), (3, 1, 4), (1, 64, 64), (2, 40, 100), (1, 17, 300),
-              (4, 128, 128), (1, 1000, 1000), (2, 512, 4096), (1, 3000, 3000), (1, 100, 20000)]
-    for w in windows:
-        if np.isfinite(w):
-            w = int(w)
-            points += [(1, w, w), (1, 3, w + 7), (1, w // 2 + 1, 2 * w + 1), (2, 2 * w + 3, 2 * w + 3), (1, 1, 3 * w)]
-    B, T, S = (np.array(v, dtype=np.float64) for v in zip(*points, strict=True))
-    return B, T, S
-
-
-def _fit_prefill(table: OpTable, B, T, S) -> np.ndarray:
-    """Per operator and quantity (FLOPs, non-weight bytes): coefficients of (tokens, chunks, keys, T*keys,
-    pairs), solved from the probes and checked to reproduce every one. Returns [n_ops, 2, 5]."""
-    out = np.zeros((len(table.names), 2, 5))
-    quantities = (table.flops, table.bytes - table.weight_bytes)
-    for i, window in enumerate(table.kv_window):
-        keys = keys_touched(T, S, window)
-        basis = np.stack([B * T, B, B * keys, B * T * keys, B * causal_pairs(T, S, window)], axis=1)
-        scale = np.abs(basis).max(axis=0)
-        for q, values in enumerate(quantities):
-            row = values[i]
-            coef = np.linalg.lstsq(basis / scale, row, rcond=None)[0] / scale
-            coef[np.abs(coef * scale) < 1e-12 * max(np.abs(row).max(), 1.0)] = 0.0
-            if not np.allclose(basis @ coef, row, rtol=1e-9, atol=1e-9 * np.abs(row).max()):
-                raise RuntimeError(f"step cost: prefill operator {table.names[i]!r} is not linear in "
-                                   "(tokens, chunks, keys, tokens x keys, pairs)")
-            out[i, q] = coef
-    return out
-
-
 @dataclass(frozen=True)
 class StepCost:
     """Iteration time as a function of the batch features (see the module docstring).
@@ -209,8 +154,8 @@ class StepCost:
             high = np.minimum(low + 1, table.shape[1] - 1)
             return exact + (tm - low) * (table[self._fast["rows"], high] - exact)
         values = np.unique(tm)
-        sources = {"decode": _decode_table(self.model, self.settings, values, 1.0).weight_bytes,
-                   "prefill": _prefill_table(self.model, self.settings, np.ones(values.size), values,
+        sources = {"decode": decode_table(self.model, self.settings, values, 1.0).weight_bytes,
+                   "prefill": prefill_table(self.model, self.settings, np.ones(values.size), values,
                                              values).weight_bytes}
         out = np.empty_like(tm)
         for j, (_, stage, row) in enumerate(self.weight_rows):
@@ -223,8 +168,8 @@ class StepCost:
         if not self.weight_rows or (self.weight_table is not None and self.weight_table.shape[1] > max_tokens):
             return self
         m = np.arange(max_tokens + 1, dtype=np.float64)
-        sources = {"decode": _decode_table(self.model, self.settings, m, 1.0).weight_bytes,
-                   "prefill": _prefill_table(self.model, self.settings, np.ones(m.size), m, m).weight_bytes}
+        sources = {"decode": decode_table(self.model, self.settings, m, 1.0).weight_bytes,
+                   "prefill": prefill_table(self.model, self.settings, np.ones(m.size), m, m).weight_bytes}
         table = np.stack([sources[stage][row] for _, stage, row in self.weight_rows])
         table[:, 0] = 0.0  # no tokens: the kernel does not run
         return replace(self, weight_table=table)
@@ -299,16 +244,6 @@ class StepCost:
         return const, keyed, window, compute[keyed], per_key_c, memory[keyed], per_key_m, overhead[keyed], \
             self.counts[keyed]
 
-    @property
-    def decode_key_window(self) -> np.ndarray:
-        """The window W whose decode keys sum_i min(S_i, W) each kernel's cost depends on [K] (inf: none)."""
-        nw = len(self.windows)
-        cols = np.abs(self.flops_coef[:, 1:1 + nw]) + np.abs(self.bytes_coef[:, 1:1 + nw])
-        out = np.full(len(self.kernels), np.inf)
-        for k, w in enumerate(self.windows):
-            out[cols[:, k] > 0] = w
-        return out
-
 
 def step_cost(model: ModelSpec, hardware: Hardware, efficiency: Efficiency, settings: Scenario,
               deployment: object = None) -> StepCost:
@@ -318,10 +253,10 @@ def step_cost(model: ModelSpec, hardware: Hardware, efficiency: Efficiency, sett
     if deployment is not None:
         raise NotImplementedError("multi-device deployments reach the serving model with the parallel engine")
     settings = replace(tiled(settings, 1), batch_size=np.ones(1))
-    dec = _decode_table(model, settings, np.ones(2), np.array([0.0, 1.0]), apply_window=False)
-    B, T, S = _prefill_probes(sorted({w for w in dec.kv_window if np.isfinite(w)}))
-    pre = _prefill_table(model, settings, B, T, S)
-    pre_coef = _fit_prefill(pre, B, T, S)
+    dec = decode_table(model, settings, np.ones(2), np.array([0.0, 1.0]), apply_window=False)
+    B, T, S = prefill_probes(sorted({w for w in dec.kv_window if np.isfinite(w)}))
+    pre = prefill_table(model, settings, B, T, S)
+    pre_coef = fit_prefill(pre, B, T, S)
     dec_q = np.stack([dec.flops, dec.bytes - dec.weight_bytes], axis=1)  # [n_ops, 2, 2 (S=0, S=1)]
     dec_slope = dec_q[..., 1] - dec_q[..., 0]
     windows = sorted({w for i, w in enumerate(dec.kv_window) if dec_slope[i].any()}
@@ -331,11 +266,11 @@ def step_cost(model: ModelSpec, hardware: Hardware, efficiency: Efficiency, sett
     n_feat = 3 + 4 * nw
     i_tok = 1 + nw
 
-    w_dec = _decode_table(model, settings, _WEIGHT_PROBES, 1.0).weight_bytes
-    w_pre = _prefill_table(model, settings, np.ones(_WEIGHT_PROBES.size), _WEIGHT_PROBES, _WEIGHT_PROBES).weight_bytes
+    w_dec = decode_table(model, settings, WEIGHT_PROBES, 1.0).weight_bytes
+    w_pre = prefill_table(model, settings, np.ones(WEIGHT_PROBES.size), WEIGHT_PROBES, WEIGHT_PROBES).weight_bytes
     dec_scn, pre_scn = probe_scenario(settings, np.ones(1)), probe_scenario(settings, np.ones(1))
-    dec_peak = op_peaks(_decode_table(model, settings, np.ones(1), 1.0), dec_scn, hardware, efficiency)[:, 0]
-    pre_peak = op_peaks(_prefill_table(model, settings, np.ones(1), [1.0], [1.0]), pre_scn, hardware, efficiency)[:, 0]
+    dec_peak = op_peaks(decode_table(model, settings, np.ones(1), 1.0), dec_scn, hardware, efficiency)[:, 0]
+    pre_peak = op_peaks(prefill_table(model, settings, np.ones(1), [1.0], [1.0]), pre_scn, hardware, efficiency)[:, 0]
     dec_works = (dec.flops > 0).any(1) | (dec.bytes > 0).any(1)
     pre_works = (pre.flops > 0).any(1) | (pre.bytes > 0).any(1)
 
