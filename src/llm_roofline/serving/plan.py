@@ -159,33 +159,6 @@ def _append(rows, labels, config, *, batch, concurrency, gpus, prefill_workers, 
     labels.extend([label] * n)
 
 
-def _portable(value):
-    """A frozen dataclass whose mapping fields are read-only proxies (ModelSpec, Hardware) as something a
-    process pool can pickle: its class and its fields, proxies as dicts (__post_init__ restores them)."""
-    from dataclasses import fields, is_dataclass
-    from types import MappingProxyType
-
-    if not is_dataclass(value):
-        return value
-    kwargs = {f.name: getattr(value, f.name) for f in fields(value) if f.init}
-    return ("dataclass", type(value), {k: dict(v) if isinstance(v, MappingProxyType) else v for k, v in kwargs.items()})
-
-
-def _restore(value):
-    if isinstance(value, tuple) and len(value) == 3 and value[0] == "dataclass":
-        return value[1](**value[2])
-    return value
-
-
-def _worker_eval(args):
-    model, hardware, efficiency, configs, gpus, isl, osl, batches, link = args
-    from .api import _context
-
-    spec, device, eff = _context(_restore(model), _restore(hardware), _restore(efficiency))
-    cache = CostCache(spec, device, eff)
-    return [_safe_eval(cache, c, gpus, isl, osl, batches, link) for c in configs]
-
-
 def _safe_eval(cache, config, gpus, isl, osl, batches, link):
     try:
         return evaluate_config(cache, config, gpus, isl, osl, batches, link)
@@ -214,15 +187,9 @@ def search(model, hardware, *, gpus: int, isl: float, osl: float, slo: SLO, axes
         processes = (os.cpu_count() or 1) if len(configs) > PROCESS_CROSSOVER else 1
     results: list[dict] = []
     if processes > 1:
-        from concurrent.futures import ProcessPoolExecutor
+        from .search_pool import evaluate_in_pool
 
-        chunks = [configs[i::processes * 4] for i in range(processes * 4)]
-        with ProcessPoolExecutor(max_workers=processes) as pool:
-            jobs = [(_portable(spec), _portable(device), eff, ch, gpus, isl, osl, batches, link) for ch in chunks]
-            for done, part in enumerate(pool.map(_worker_eval, jobs), 1):
-                results.extend(part)
-                if progress:
-                    progress(done, len(chunks))
+        results = evaluate_in_pool(spec, device, eff, configs, processes, (gpus, isl, osl, batches, link), progress)
     else:
         processes = 1
         cache = CostCache(spec, device, eff)
