@@ -43,7 +43,7 @@ DEFAULT_AXES = {"mode": ("agg", "disagg"), "format": ("bf16", "fp8", "w4a16"), "
 AXIS_RULES = {  # axis -> the part of a configuration it sets
     "mode": "deployment", "format": "formats", "max_batch_tokens": "scheduler", "chunk": "scheduler",
 }
-PROCESS_CROSSOVER = 400  # configurations; below it one process is faster (pool start-up, see docs/serving.md)
+PROCESS_CROSSOVER = 1000  # configurations; below it one process is faster (measured: docs/serving.md)
 COLUMNS = ("batch", "concurrency", "gpus", "prefill_workers", "decode_workers", "ttft_s", "tpot_s", "e2e_s",
            "requests_per_s", "output_tokens_per_s", "tokens_per_s_per_gpu", "tokens_per_s_per_user")
 
