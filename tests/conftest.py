@@ -72,6 +72,33 @@ def gemma2_like() -> ModelSpec:
                      layer_groups=(LayerGroup(sliding, 2), LayerGroup(glob, 2)), tie_word_embeddings=True)
 
 
+def gpt_oss_like() -> ModelSpec:
+    """gpt-oss in small: attention sinks, sliding (W=32) and global layers, q/k/v/o biases, a router
+    bias and biased experts with a fused gate_up_proj and the clamped SwiGLU."""
+    moe = MoE(num_experts=4, top_k=2, expert_intermediate_size=128, activation="clamped_swiglu",
+              router_bias=True, expert_bias=True, fused_gate_up=True)
+    sliding = Layer(mixer=Attention(4, 2, 32, rope_dim=32, qkv_bias=True, o_bias=True, sliding_window=32,
+                                    sinks=True), ffn=moe)
+    glob = Layer(mixer=Attention(4, 2, 32, rope_dim=32, qkv_bias=True, o_bias=True, sinks=True), ffn=moe)
+    return ModelSpec(name="tiny-gpt-oss", model_type="gpt_oss", hidden_size=128, vocab_size=800,
+                     layer_groups=(LayerGroup(sliding, 2), LayerGroup(glob, 2)))
+
+
+def llama4_like(chunk: int = 16) -> ModelSpec:
+    """Llama 4 in small: chunked attention (C=16) with RoPE and weightless q/k norms, a global NoPE
+    layer, dense MLP and MoE (fused gate_up, shared expert) layers interleaved."""
+    moe = MoE(num_experts=4, top_k=1, expert_intermediate_size=128, shared_intermediate_size=128,
+              fused_gate_up=True)
+    chunked = Attention(4, 2, 32, rope_dim=32, attention_chunk=chunk, qk_norm=True, qk_norm_kind="weightless_rmsnorm")
+    nope = Attention(4, 2, 32)
+    groups = (LayerGroup(Layer(chunked, MLP(256, gated=True)), 2), LayerGroup(Layer(chunked, moe), 1),
+              LayerGroup(Layer(nope, moe), 1))
+    return ModelSpec(name="tiny-llama4", model_type="llama4", hidden_size=128, vocab_size=800, layer_groups=groups)
+
+
 VARIED_MODELS = {"llama": lambda: llama("tiny", D=256, L=2, N=4, K=4, F=512, V=1000),
                  "moe": small_moe, "moe-shared": lambda: small_moe(64, True), "mla": small_mla,
-                 "hybrid": small_hybrid, "sliding": sliding_llama, "gemma2": gemma2_like}
+                 "hybrid": small_hybrid, "sliding": sliding_llama, "gemma2": gemma2_like, "gpt_oss": gpt_oss_like}
+# Models whose decode step can get cheaper as the context grows (chunked attention starts each chunk
+# afresh): every VARIED_MODELS invariant but monotonicity in the lengths holds for them.
+SAWTOOTH_MODELS = {"llama4": llama4_like}

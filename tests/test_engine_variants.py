@@ -62,19 +62,22 @@ def test_flash_attention_in_decode():
 
 
 def test_sliding_window_caps_the_kv_cache_and_the_keys():
-    # Mistral-7B: 32 layers, 8 KV heads of 128, sliding window 4096.
+    # Mistral-7B: 32 layers, 8 KV heads of 128, sliding window W = 4096. transformers' sliding cache
+    # keeps the last W - 1 = 4095 tokens after P + G = 7000 (DynamicSlidingWindowLayer: [-W+1:]);
+    # a decode step reads those 4095 plus the current token: W = 4096 keys.
     B, P, G = 2, 6000, 1000
     r = analyze("mistralai/Mistral-7B-v0.1", H100, batch_size=B, prompt_len=P, gen_len=G)
-    assert r.memory.kv_cache_bytes == B * 4096 * 32 * 2 * 8 * 128 * 2
+    assert r.memory.kv_cache_bytes == B * 4095 * 32 * 2 * 8 * 128 * 2
     assert op(r.decode, "qk_matmul.sliding").kv_read_bytes == B * 4096 * 8 * 128 * 2
 
 
 def test_gemma2_caches_window_tokens_in_sliding_layers_only():
-    # Gemma-2-9B: 42 layers alternating sliding (W 4096) and global; 8 KV heads of 256.
+    # Gemma-2-9B: 42 layers alternating sliding (W 4096) and global; 8 KV heads of 256. After the
+    # prompt a sliding layer holds its last W - 1 = 4095 tokens (transformers), a global one all T.
     B, T = 1, 8192
     r = analyze("google/gemma-2-9b", H100, batch_size=B, prompt_len=T, gen_len=0)  # the prompt's cache alone
     per_token = 2 * 8 * 256 * 2
-    assert r.memory.kv_cache_bytes == B * (21 * 4096 + 21 * T) * per_token
+    assert r.memory.kv_cache_bytes == B * (21 * 4095 + 21 * T) * per_token
 
 
 def test_mla_caches_the_latent():

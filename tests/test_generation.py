@@ -11,7 +11,9 @@ from llm_roofline.attention import causal_pairs, keys_touched
 from llm_roofline.generation import sum_max_affine, windowed_step_sum
 from llm_roofline.hardware.spec import Efficiency
 
-from conftest import VARIED_MODELS
+from conftest import SAWTOOTH_MODELS, VARIED_MODELS
+
+ALL_MODELS = {**VARIED_MODELS, **SAWTOOTH_MODELS}
 
 
 def step_by_step_decode_time(model, hardware, *, prompt_len, gen_len, efficiency="ideal", **kw) -> float:
@@ -21,12 +23,12 @@ def step_by_step_decode_time(model, hardware, *, prompt_len, gen_len, efficiency
     return float(steps.decode_total.time_s.sum())
 
 
-@pytest.mark.parametrize("kind", sorted(VARIED_MODELS))
+@pytest.mark.parametrize("kind", sorted(ALL_MODELS))
 @pytest.mark.parametrize("flash", [False, True])
 @pytest.mark.parametrize("batch", [1, 16])
 def test_closed_form_equals_the_step_by_step_sum(kind, flash, batch, a6000):
-    model = VARIED_MODELS[kind]()
-    for prompt_len, gen_len in ((5, 100), (60, 7), (1, 1)):  # windows of 32/64 are crossed
+    model = ALL_MODELS[kind]()
+    for prompt_len, gen_len in ((5, 100), (60, 7), (1, 1)):  # windows of 32/64 and chunks of 16 are crossed
         r = analyze(model, a6000, batch_size=batch, prompt_len=prompt_len, gen_len=gen_len,
                     flash_attention=flash)
         reference = step_by_step_decode_time(model, a6000, batch_size=batch, prompt_len=prompt_len,
@@ -83,12 +85,12 @@ def test_causal_pairs_by_counting(window):
         assert keys_touched(np.array([T]), np.array([S]), window)[0] == min(S, touched if window != np.inf else S)
 
 
-@pytest.mark.parametrize("kind", ["sliding", "gemma2", "mla", "moe"])
+@pytest.mark.parametrize("kind", ["sliding", "gemma2", "mla", "moe", "gpt_oss", "llama4"])
 def test_per_operator_generation_sums(kind, a6000):
     """Per-operator sums over the decode steps add up to the totals and match a step-by-step sum."""
     from llm_roofline.report import summed_over_steps
 
-    model = VARIED_MODELS[kind]()
+    model = ALL_MODELS[kind]()
     P, G = 20, 90
     a = analyze_many(model, a6000, batch_size=3, prompt_len=P, gen_len=G)
     counts = a.decode.table.counts
@@ -97,7 +99,7 @@ def test_per_operator_generation_sums(kind, a6000):
     at0, at1 = a.decode_at0.table, a.decode_at1.table
     for field in ("flops", "bytes", "kv_read_bytes"):
         sums = summed_over_steps(getattr(at0, field), getattr(at1, field), at0.kv_window, a.scenario.prompt_len,
-                                 a.scenario.gen_len)
+                                 a.scenario.gen_len, at0.kv_chunk)
         reference = getattr(steps.decode.table, field).sum(axis=1)
         assert sums[:, 0] == pytest.approx(reference, rel=1e-12)
     assert a.generation.decode_s_per_op[:, 0] == pytest.approx(steps.decode.time_s.sum(axis=1), rel=1e-12)

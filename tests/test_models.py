@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from llm_roofline.models.hf_config import load_hf_config, spec_from_hf_config
+from llm_roofline.errors import ConfigError
+from llm_roofline.models.hf_config import load_hf_config, model_family, spec_from_hf_config
 from llm_roofline.models.spec import MLP, Attention, LatentAttention, Mamba, ModelSpec, MoE
 
 HF_CONFIGS = Path(__file__).resolve().parents[2] / "shared" / "hf-configs"
@@ -38,8 +39,13 @@ def real_config_files() -> list[Path]:
 
 @pytest.mark.parametrize("path", real_config_files(), ids=lambda p: p.stem)
 def test_every_real_config_loads(path: Path) -> None:
+    outer = json.loads(path.read_text())
+    if model_family(outer) is None:  # a family without a parser: refused, naming the supported ones
+        with pytest.raises(ConfigError, match="is not supported.*Supported families: .*llama"):
+            load_hf_config(path)
+        return
     spec = load_hf_config(path)
-    raw = json.loads(path.read_text())
+    raw = outer.get("text_config", outer)
     layers = raw.get("num_hidden_layers", raw.get("n_layer", raw.get("num_layers")))
     assert spec.num_layers == layers
     assert spec.hidden_size == raw["hidden_size"]
@@ -481,16 +487,23 @@ def test_mamba() -> None:
 
 # --- fallback ------------------------------------------------------------------------------------
 
-def test_unknown_model_type_falls_back_to_llama_fields() -> None:
+def test_unknown_model_type_is_refused_unless_forced_llama_like() -> None:
+    # Issue 7: OLMoE, gpt-oss... used to come out as small dense Llamas. An unknown model_type is an
+    # error naming the supported families; force_llama_like reads it Llama-style, with a warning.
     cfg = {"model_type": "brand_new", "hidden_size": 1024, "num_hidden_layers": 4, "num_attention_heads": 8,
            "num_key_value_heads": 2, "intermediate_size": 2816, "vocab_size": 32000, "hidden_act": "gelu",
            "tie_word_embeddings": True}
-    spec = spec_from_hf_config(cfg, "new")
+    with pytest.raises(ConfigError, match="'brand_new' is not supported. Supported families: .*llama, .*olmoe"):
+        spec_from_hf_config(cfg, "new")
+    with pytest.raises(ConfigError, match=r"did you mean olmoe"):  # close matches are suggested
+        spec_from_hf_config({**cfg, "model_type": "olmoee"}, "new")
+    spec = spec_from_hf_config(cfg, "new", force_llama_like=True)
     layer = single_layer(spec)
     assert spec.model_type == "brand_new"
     assert layer.mixer == Attention(8, 2, 128, rope_dim=128)
     assert layer.ffn == MLP(2816, gated=True, activation="gelu")
     assert spec.tie_word_embeddings
+    assert len(spec.warnings) == 1 and "'brand_new' has no parser" in spec.warnings[0]
 
 
 def test_architectures_used_when_model_type_missing() -> None:

@@ -11,7 +11,7 @@ import pytest
 from llm_roofline.errors import ConfigError, UnknownNameError
 from llm_roofline.models import catalog
 from llm_roofline.models.catalog import all_model_keys, catalog_config, list_models, load_model, model_names
-from llm_roofline.models.hf_config import load_hf_config
+from llm_roofline.models.hf_config import load_hf_config, model_family
 from llm_roofline.models.spec import MLP, Attention, MoE
 
 HF_CONFIGS = Path(__file__).resolve().parents[2] / "shared" / "hf-configs"
@@ -129,10 +129,14 @@ def test_catalog_matches_real_config(path: Path) -> None:
 
 
 def test_catalog_covers_the_shared_configs() -> None:
+    # Every shared config of a family the parser knows has a catalog entry (configs of families
+    # not parsed yet are refused with a clear error: test_models.test_every_real_config_loads).
     if not HF_CONFIGS.is_dir():
         pytest.skip("shared/hf-configs is not available")
-    files = sorted(HF_CONFIGS.glob("*.json"))
-    assert len(_shared_pairs()) == len(files), [p.name for p in files if p not in _shared_pairs()]
+    files = [p for p in sorted(HF_CONFIGS.glob("*.json")) if model_family(json.loads(p.read_text())) is not None]
+    assert len(files) >= 40
+    missing = [p.name for p in files if p not in _shared_pairs()]
+    assert not missing, missing
 
 
 def test_unknown_name_suggests_close_matches() -> None:

@@ -9,11 +9,13 @@ from hypothesis import strategies as st
 from llm_roofline import analyze, analyze_many
 from llm_roofline.hardware.spec import Efficiency, Hardware
 
-from conftest import VARIED_MODELS
+from conftest import SAWTOOTH_MODELS, VARIED_MODELS
 
 DEVICE = Hardware(name="dev", memory_bandwidth_bytes_per_s=1e12, memory_capacity_bytes=80e9,
                   peak_flops_per_s={"fp32": 20e12, "fp16": 300e12, "int8": 600e12, "int4": 1200e12})
 models = st.sampled_from(sorted(VARIED_MODELS))
+ALL_MODELS = {**VARIED_MODELS, **SAWTOOTH_MODELS}
+any_models = st.sampled_from(sorted(ALL_MODELS))  # for invariants that hold under chunked attention too
 bits = st.integers(1, 32)
 common = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -43,9 +45,9 @@ def test_time_and_memory_never_decrease_with_batch_or_length(kind, sc, axis, ste
 
 
 @common
-@given(kind=models, sc=scenarios, role=st.sampled_from(["w_bits", "a_bits", "kv_bits"]), drop=st.integers(1, 31))
+@given(kind=any_models, sc=scenarios, role=st.sampled_from(["w_bits", "a_bits", "kv_bits"]), drop=st.integers(1, 31))
 def test_fewer_bits_never_mean_more_bytes(kind, sc, role, drop):
-    model = VARIED_MODELS[kind]()
+    model = ALL_MODELS[kind]()
     fewer = max(1, sc[role] - drop)
     wide = analyze(model, DEVICE, **sc)
     narrow = analyze(model, DEVICE, **{**sc, role: fewer})
@@ -56,10 +58,10 @@ def test_fewer_bits_never_mean_more_bytes(kind, sc, role, drop):
 
 
 @common
-@given(kind=models, sc=scenarios, cf=st.floats(0.1, 1.0), bf=st.floats(0.1, 1.0), overhead=st.floats(0, 1e-4))
+@given(kind=any_models, sc=scenarios, cf=st.floats(0.1, 1.0), bf=st.floats(0.1, 1.0), overhead=st.floats(0, 1e-4))
 def test_operator_time_never_below_either_roofline_bound(kind, sc, cf, bf, overhead):
     eff = Efficiency(compute_fraction=cf, bandwidth_fraction=bf, kernel_overhead_s=overhead)
-    r = analyze(VARIED_MODELS[kind](), DEVICE, efficiency=eff, **sc)
+    r = analyze(ALL_MODELS[kind](), DEVICE, efficiency=eff, **sc)
     for stage in (r.prefill, r.decode):
         for op in stage.ops:
             assert op.time_s >= op.flops / op.peak_flops_per_s * (1 - 1e-12)
@@ -72,9 +74,9 @@ def test_operator_time_never_below_either_roofline_bound(kind, sc, cf, bf, overh
 
 
 @common
-@given(kind=models, sc=scenarios)
+@given(kind=any_models, sc=scenarios)
 def test_totals_are_the_sum_of_operators_times_counts(kind, sc):
-    r = analyze(VARIED_MODELS[kind](), DEVICE, **sc)
+    r = analyze(ALL_MODELS[kind](), DEVICE, **sc)
     for stage in (r.prefill, r.decode):
         for field in ("flops", "bytes", "weight_bytes", "activation_bytes", "kv_cache_bytes", "time_s"):
             expected = sum(getattr(op, field) * op.count for op in stage.ops)
@@ -83,9 +85,9 @@ def test_totals_are_the_sum_of_operators_times_counts(kind, sc):
 
 
 @common
-@given(kind=models, sc=scenarios)
+@given(kind=any_models, sc=scenarios)
 def test_vectorized_evaluation_equals_one_at_a_time(kind, sc):
-    model = VARIED_MODELS[kind]()
+    model = ALL_MODELS[kind]()
     batches = [1, 3, sc["batch_size"]]
     many = analyze_many(model, DEVICE, **{**sc, "batch_size": batches})
     for i, b in enumerate(batches):
@@ -95,9 +97,9 @@ def test_vectorized_evaluation_equals_one_at_a_time(kind, sc):
 
 
 @common
-@given(kind=models, sc=scenarios)
+@given(kind=any_models, sc=scenarios)
 def test_the_largest_batch_that_fits_fits_and_one_more_does_not(kind, sc):
-    model = VARIED_MODELS[kind]()
+    model = ALL_MODELS[kind]()
     small = Hardware(name="small", memory_bandwidth_bytes_per_s=1e12, memory_capacity_bytes=2e8,
                      peak_flops_per_s={"fp16": 100e12})
     largest = analyze(model, small, **sc).memory.max_batch_size

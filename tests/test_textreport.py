@@ -135,8 +135,8 @@ def test_notes_are_printed_and_warnings_go_to_stderr(capsys, monkeypatch):
 
     real = catalog.load_model
 
-    def with_remarks(name):
-        return replace(real(name), notes=("only the language model is analysed",),
+    def with_remarks(name, **options):
+        return replace(real(name, **options), notes=("only the language model is analysed",),
                        warnings=("parsed as a Llama-like model: check the result",))
 
     monkeypatch.setattr(catalog, "load_model", with_remarks)

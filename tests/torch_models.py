@@ -20,7 +20,7 @@ from transformers import CONFIG_MAPPING, AutoModelForCausalLM
 
 from llm_roofline.api import analyze
 from llm_roofline.models.catalog import catalog_config
-from llm_roofline.models.spec import LayerGroup, Mamba, ModelSpec
+from llm_roofline.models.spec import LayerGroup, Mamba, ModelSpec, MoE
 from llm_roofline.ops import ACT_FLOPS
 
 SHARED_CONFIGS = Path(__file__).resolve().parents[2] / "shared" / "hf-configs"
@@ -36,7 +36,7 @@ REMOTE_CODE_ONLY = {
 }
 
 # Our spec fields that add a bias to a matrix product (FlopCounterMode counts addmm as its mm part only).
-MATMUL_BIAS_FIELDS = ("qkv_bias", "o_bias", "bias", "expert_bias", "proj_bias")
+MATMUL_BIAS_FIELDS = ("qkv_bias", "o_bias", "bias", "expert_bias", "proj_bias", "router_bias")
 
 
 # --- configs ---------------------------------------------------------------------------------------
@@ -54,8 +54,10 @@ def shared_path(model_id: str) -> Path:
 
 def reduced(config: dict[str, Any], layers: int | None, edits: dict[str, Any] | None = None) -> dict[str, Any]:
     """A copy of ``config`` with ``layers`` layers (every layer-count field the family uses, and
-    per-layer lists cut to match) and ``edits`` applied on top."""
-    out = copy.deepcopy(config)
+    per-layer lists cut to match) and ``edits`` applied on top; both go into the language model's
+    ``text_config`` when the config nests one."""
+    config = copy.deepcopy(config)
+    out = config["text_config"] if isinstance(config.get("text_config"), dict) else config
     if layers is not None:
         for key in LAYER_COUNT_KEYS:
             if key in out:
@@ -65,7 +67,7 @@ def reduced(config: dict[str, Any], layers: int | None, edits: dict[str, Any] | 
         if isinstance(out.get("mlp_only_layers"), list):
             out["mlp_only_layers"] = [i for i in out["mlp_only_layers"] if i < layers]
     out.update(copy.deepcopy(edits or {}))
-    return out
+    return config
 
 
 def remote_code_reason(config: dict[str, Any]) -> str | None:
@@ -78,6 +80,8 @@ def hf_config(config: dict[str, Any]):
     Falcon's first release (model_type ``RefinedWebModel`` / ``RefinedWeb``, remote code) is loaded
     as transformers' ``falcon``; its FalconConfig reads neither ``n_layer`` nor ``n_head`` (its
     defaults happen to be falcon-7b's), so those keys are mapped as the remote RWConfig did.
+    A multimodal config (Llama 4, Gemma 3, Kimi-K2.5...) gives its language model's config, as
+    transformers itself reads it (``get_text_config``): the model compared is the text decoder.
     """
     data = copy.deepcopy(config)
     model_type = str(data.get("model_type", "")).lower()
@@ -90,7 +94,7 @@ def hf_config(config: dict[str, Any]):
         if model_type == "refinedweb":  # the remote RefinedWeb code is the new decoder architecture
             data.setdefault("new_decoder_architecture", True)
         model_type = "falcon"
-    return CONFIG_MAPPING[model_type].from_dict(data)
+    return CONFIG_MAPPING[model_type].from_dict(data).get_text_config(decoder=True)
 
 
 # --- HF models -------------------------------------------------------------------------------------
@@ -151,6 +155,15 @@ def split_hf_flops(model, counts: dict[str, dict[str, int]]) -> dict[str, int]:
     conv = counts["Global"].get("aten.convolution", 0)
     scan = sum(counts.get(name, {}).get("aten.bmm", 0) for name in mamba_mixer_names(model))
     return {"matmul": total - conv - scan, "conv": conv, "scan": scan}
+
+
+def dense_expert_excess(spec: ModelSpec, counts: dict[str, dict[str, int]]) -> list[float]:
+    """Llama 4's Llama4TextExperts multiply every token by all E experts (bmm over all of them, the
+    router scores scaling the inputs); of each experts module's FLOPs the routed part is k/E, the
+    rest (1 - k/E) is what a routed kernel skips."""
+    (moe,) = {g.layer.ffn for g in spec.layer_groups if isinstance(g.layer.ffn, MoE)}
+    keep = moe.top_k / moe.num_experts
+    return [sum(ops.values()) * (1 - keep) for name, ops in counts.items() if name.endswith("feed_forward.experts")]
 
 
 # --- our engine ------------------------------------------------------------------------------------

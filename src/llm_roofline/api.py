@@ -26,13 +26,17 @@ from .scenario import Scenario
 EFFICIENCY_MODES = ("ideal", "hardware")
 
 
-def load_model(model: str | ModelSpec) -> ModelSpec:
-    """A catalog id or alias, a path to a HF config.json (or its folder), or a ModelSpec."""
+def load_model(model: str | ModelSpec, *, force_llama_like: bool = False) -> ModelSpec:
+    """A catalog id or alias, a path to a HF config.json (or its folder), or a ModelSpec.
+    A config whose model_type no parser knows is an error, unless ``force_llama_like``: then it is
+    read as a Llama-style decoder and ``spec.warnings`` (JSON ``model.warnings``) says so."""
+    if not isinstance(force_llama_like, bool):
+        raise ConfigError(f"force_llama_like must be True or False, got {force_llama_like!r}")
     if isinstance(model, ModelSpec):
         return model
     from .models.catalog import load_model as load
 
-    return load(str(model))
+    return load(str(model), force_llama_like=force_llama_like)
 
 
 def load_hardware(hardware: str | Hardware, **overrides) -> Hardware:
@@ -78,7 +82,8 @@ def analyze(model: str | ModelSpec, hardware: str | Hardware, *, batch_size: int
             prompt_len: int = DEFAULT_PROMPT_LEN, gen_len: int = DEFAULT_GEN_LEN, kv_len: int | None = None,
             w_bits: int | str = DEFAULT_BITS, a_bits: int | str = DEFAULT_BITS, kv_bits: int | str = DEFAULT_BITS,
             flash_attention: bool = False, logits_all: bool = False, group_size: int = DEFAULT_GROUP_SIZE,
-            scale_bits: int = DEFAULT_SCALE_BITS, efficiency: str | Efficiency | Mapping = "ideal") -> Report:
+            scale_bits: int = DEFAULT_SCALE_BITS, efficiency: str | Efficiency | Mapping = "ideal",
+            force_llama_like: bool = False) -> Report:
     """Roofline analysis of one scenario: per-operator prefill and decode-step tables, totals,
     whole-generation metrics (TTFT, TPOT, e2e, tokens/s) and the memory footprint.
 
@@ -93,12 +98,13 @@ def analyze(model: str | ModelSpec, hardware: str | Hardware, *, batch_size: int
     return report_at(analyze_many(model, hardware, batch_size=batch_size, prompt_len=prompt_len,
                                   gen_len=gen_len, kv_len=kv_len, w_bits=w_bits, a_bits=a_bits,
                                   kv_bits=kv_bits, flash_attention=flash_attention, logits_all=logits_all,
-                                  group_size=group_size, scale_bits=scale_bits, efficiency=efficiency), 0)
+                                  group_size=group_size, scale_bits=scale_bits, efficiency=efficiency,
+                                  force_llama_like=force_llama_like), 0)
 
 
-def analyze_many(model, hardware, *, efficiency="ideal", **scenario) -> Analysis:
+def analyze_many(model, hardware, *, efficiency="ideal", force_llama_like: bool = False, **scenario) -> Analysis:
     """The vectorized engine on equal-length lists (or scalars): one Analysis over all of them."""
-    spec = load_model(model)
+    spec = load_model(model, force_llama_like=force_llama_like)
     device = load_hardware(hardware)
     return evaluate(spec, device, Scenario.build(**scenario), resolve_efficiency(efficiency, device))
 
@@ -132,7 +138,8 @@ class SweepResult:
 
 
 def sweep(model, hardware, *, efficiency="ideal", flash_attention: bool = False, logits_all: bool = False,
-          group_size: int = DEFAULT_GROUP_SIZE, scale_bits: int = DEFAULT_SCALE_BITS, **axes) -> SweepResult:
+          group_size: int = DEFAULT_GROUP_SIZE, scale_bits: int = DEFAULT_SCALE_BITS, force_llama_like: bool = False,
+          **axes) -> SweepResult:
     """Every combination of the listed values (a Cartesian grid) in one vectorized call, e.g.
     ``sweep(m, h, batch_size=range(1, 513), prompt_len=[128, 256, ..., 16384])``. An axis not given
     takes its default (``llm_roofline.defaults``: gen_len 256, prompt_len 1024, ...)."""
@@ -155,7 +162,8 @@ def sweep(model, hardware, *, efficiency="ideal", flash_attention: bool = False,
     grid = np.meshgrid(*listed.values(), indexing="ij") if listed else []
     scenario = {**fixed, **{name: g.ravel() for name, g in zip(listed, grid, strict=True)}}
     analysis = analyze_many(model, hardware, efficiency=efficiency, flash_attention=flash_attention,
-                            logits_all=logits_all, group_size=group_size, scale_bits=scale_bits, **scenario)
+                            logits_all=logits_all, group_size=group_size, scale_bits=scale_bits,
+                            force_llama_like=force_llama_like, **scenario)
     return SweepResult(analysis=analysis, columns=sweep_columns(analysis))
 
 

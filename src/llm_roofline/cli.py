@@ -26,6 +26,7 @@ def _add_analyze(sub) -> None:
     p.add_argument("hardware", help="catalog name or alias (see `llm-roofline hardware`; LLM-Viewer "
                                     "names like nvidia_A6000 work), or a path to a device YAML file")
     add_scenario_options(p)
+    add_model_options(p)
     add_device_options(p)
     o = p.add_argument_group("output")
     o.add_argument("--format", "-f", choices=["table", "json", "csv"], default="table",
@@ -36,6 +37,23 @@ def _add_analyze(sub) -> None:
     o.add_argument("--stage", choices=["prefill", "decode", "both"], default="both",
                    help="the operator tables shown (table and csv formats; default both)")
     p.set_defaults(run=_run_analyze)
+
+
+def add_model_options(p) -> None:
+    """Model options shared by every command that analyses a model."""
+    p.add_argument("--force-llama-like", action="store_true",
+                   help="analyse a config whose model_type has no parser as a Llama-style decoder (with a "
+                        "warning; its numbers are right only if it is one)")
+
+
+def model_from_args(args):
+    """The model named on the command line; each of its warnings goes to stderr as one line."""
+    from .api import load_model
+
+    spec = load_model(args.model, force_llama_like=args.force_llama_like)
+    for warning in spec.warnings:
+        print(f"llm-roofline: warning: {warning}", file=sys.stderr)
+    return spec
 
 
 def add_device_options(p) -> None:
@@ -50,16 +68,6 @@ def add_device_options(p) -> None:
     h.add_argument("--compute-fraction", type=float, metavar="F", help="fraction of peak FLOP/s reached (0, 1]")
     h.add_argument("--bandwidth-fraction", type=float, metavar="F", help="fraction of bandwidth reached (0, 1]")
     h.add_argument("--kernel-overhead-us", type=float, metavar="US", help="fixed cost per kernel launch, microseconds")
-
-
-def model_from_args(name: str):
-    """The model named on the command line; what its parser warns about goes to standard error."""
-    from .api import load_model
-
-    spec = load_model(name)
-    for warning in spec.warnings:
-        print(f"llm-roofline: warning: {warning}", file=sys.stderr)
-    return spec
 
 
 def device_from_args(args, name: str | None = None):
@@ -92,8 +100,9 @@ def _run_analyze(args) -> str:
     from .api import analyze
 
     _check_output_options(args)
+    model = model_from_args(args)
     device = device_from_args(args)
-    report = analyze(model_from_args(args.model), device, batch_size=args.batch_size, prompt_len=args.prompt_len,
+    report = analyze(model, device, batch_size=args.batch_size, prompt_len=args.prompt_len,
                      gen_len=args.gen_len, kv_len=args.kv_len, w_bits=args.w_bits, a_bits=args.a_bits,
                      kv_bits=args.kv_bits, flash_attention=args.flash_attention, logits_all=args.logits_all,
                      group_size=args.group_size, scale_bits=args.scale_bits,

@@ -50,19 +50,21 @@ def moe(ops, sz, model: ModelSpec, moe: MoE, count, src: str) -> str:
     D, E, k, Fe, name = model.hidden_size, moe.num_experts, moe.top_k, moe.expert_intermediate_size, \
         model.op_name
     M = sz.M
-    linear(ops, sz, name("router"), count, D, E, False, inputs=(src,))
-    router_params = E if moe.router_bias else 0
-    routing = ops.add("topk_routing", "elementwise", count, flops=(3 + 2) * M * E, params=router_params,
-                      weight_bytes=router_params * sz.ab, param_bytes=router_params * sz.ab,
+    linear(ops, sz, name("router"), count, D, E, moe.router_bias, inputs=(src,))
+    routing = ops.add("topk_routing", "elementwise", count, flops=(3 + 2) * M * E,
                       act_read=M * E * sz.ab, act_write=M * 2 * k * sz.ab)
     distinct = expected_distinct_experts(M, E, k)
     prefix = name("experts") + "."
-    roles = ("gate_proj", "up_proj") if moe.gated else ("up_proj",)
-    branches = tuple(_expert_linear(ops, sz, prefix + name(role), count, D, Fe, moe, distinct, (src, routing))
-                     for role in roles)
+    if moe.gated and moe.fused_gate_up:  # one gate_up_proj tensor, D -> 2F per expert
+        branches: tuple[str, ...] = (_expert_linear(ops, sz, prefix + name("gate_up_proj"), count, D, 2 * Fe, moe,
+                                                    distinct, (src, routing)),)
+    else:
+        roles = ("gate_proj", "up_proj") if moe.gated else ("up_proj",)
+        branches = tuple(_expert_linear(ops, sz, prefix + name(role), count, D, Fe, moe, distinct, (src, routing))
+                         for role in roles)
     act = ACT_FLOPS[moe.activation]
     elementwise(ops, sz, prefix + "act_fn", count, M * k * Fe, act + (1 if moe.gated else 0),
-                2 if moe.gated else 1, 1, inputs=branches)
+                2 if moe.gated else 1, 1, inputs=branches)  # per expert output: gate and up read, one written
     down = _expert_linear(ops, sz, prefix + name("down_proj"), count, Fe, D, moe, distinct, None)
     out = elementwise(ops, sz, prefix + "combine", count, M * D, 2 * k, k, 1, inputs=(down, routing))
     if not moe.shared_intermediate_size:

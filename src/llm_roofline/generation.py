@@ -1,10 +1,13 @@
 """Whole-generation decode time, exactly, in closed form over the growing KV cache.
 
 Decode step j (j = 1..G) runs with KV length S = P + j. At T = 1 every operator's FLOPs and bytes
-are affine in the keys it sees, x = min(S, W) (W its sliding window, inf without one), so its
-time is g(x) = max(c0 + c1*x, m0 + m1*x) + overhead: the larger of two affine functions.
+are affine in the keys it sees, x = min(S, W) (W its sliding window, inf without one) or, for a
+chunked-attention layer (chunk C), x = ((S - 1) mod C) + 1, so its time is
+g(x) = max(c0 + c1*x, m0 + m1*x) + overhead: the larger of two affine functions.
 Summing g over an integer range splits at the crossover where the two lines meet; each piece is
-an arithmetic series. No per-step loop: NumPy over operators x scenarios.
+an arithmetic series. Over chunks, x runs 1..C again and again: q whole chunks sum to q times
+the sum over x = 1..C, and the partial chunks at either end are sums over x = 1..r.
+No per-step loop: NumPy over operators x scenarios.
 """
 
 from __future__ import annotations
@@ -46,11 +49,33 @@ def sum_max_affine(lo, hi, c0, c1, m0, m1) -> np.ndarray:
     return total_c + total_m
 
 
-def windowed_step_sum(first: np.ndarray, last: np.ndarray, window: np.ndarray, c0, c1, m0, m1) -> np.ndarray:
-    """sum over S in [first, last] of max(c(x), m(x)) with x = min(S, W), W per operator (inf = none).
+def chunked_step_sum(first: np.ndarray, last: np.ndarray, chunk: np.ndarray, c0, c1, m0, m1) -> np.ndarray:
+    """sum over S in [first, last] of max(c(x), m(x)) with x = ((S - 1) mod C) + 1, C finite:
+    H(last) - H(first - 1), where H(n) = sum over S = 1..n = q * sum_{x=1}^{C} + sum_{x=1}^{r},
+    n = q*C + r."""
+    chunk = np.asarray(chunk, dtype=np.float64)
+
+    def upto(n):
+        q, r = np.floor(n / chunk), np.mod(n, chunk)
+        return q * sum_max_affine(1.0, chunk, c0, c1, m0, m1) + sum_max_affine(1.0, r, c0, c1, m0, m1)
+
+    last = np.maximum(last, first - 1.0)  # an empty range sums to 0
+    return upto(last) - upto(first - 1.0)
+
+
+def windowed_step_sum(first: np.ndarray, last: np.ndarray, window: np.ndarray, c0, c1, m0, m1,
+                      chunk: np.ndarray | float = np.inf) -> np.ndarray:
+    """sum over S in [first, last] of max(c(x), m(x)) with x = min(S, W), W per operator (inf = none),
+    or, where ``chunk`` C is finite, x = ((S - 1) mod C) + 1 (see chunked_step_sum).
 
     Steps with S <= W see x = S; steps beyond the window all see x = W.
     """
+    chunk = np.asarray(chunk, dtype=np.float64)
+    if np.isfinite(chunk).any():
+        chunked = np.isfinite(chunk) & np.ones(np.broadcast_shapes(chunk.shape, np.shape(c0)), dtype=bool)
+        plain = windowed_step_sum(first, last, window, c0, c1, m0, m1)
+        safe = np.where(np.isfinite(chunk), chunk, 1.0)
+        return np.where(chunked, chunked_step_sum(first, last, safe, c0, c1, m0, m1), plain)
     window = np.asarray(window, dtype=np.float64)
     inside_hi = np.minimum(last, window)
     inside = sum_max_affine(first, inside_hi, c0, c1, m0, m1)

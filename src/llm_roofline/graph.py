@@ -13,7 +13,7 @@ from dataclasses import replace
 import numpy as np
 
 from .attention import attention_core
-from .cache import cache_elements_per_token, cache_window, cached_tokens, state_elements_per_sequence
+from .cache import cache_chunk, cache_elements_per_token, cache_window, cached_tokens, state_elements_per_sequence
 from .ffn import ffn
 from .models.spec import Attention, LatentAttention, Layer, Mamba, ModelSpec
 from .ops import ACT_FLOPS, LAYER_INPUT, OpTable, OpTableBuilder, Sizes, elementwise, linear, norm
@@ -93,7 +93,7 @@ def _layer(ops: OpTableBuilder, sz: Sizes, model: ModelSpec, layer: Layer, count
            flash: bool, apply_window: bool) -> str:
     """One decoder layer, reading LAYER_INPUT; returns the operator that produces its output."""
     D = model.hidden_size
-    window = cache_window(layer.mixer)
+    window, chunk = cache_window(layer.mixer), cache_chunk(layer.mixer)
     norms = list(layer.norm_names)
     x = LAYER_INPUT
 
@@ -106,8 +106,8 @@ def _layer(ops: OpTableBuilder, sz: Sizes, model: ModelSpec, layer: Layer, count
         n = len(sources)
         return elementwise(ops, sz, name, count, sz.M * D, n - 1, n, 1, inputs=sources)
 
-    suffix = "" if window == np.inf else ".sliding"
-    mixer_args = (ops, sz, model, layer, count, stage, flash, window, suffix, apply_window)
+    suffix = ".chunked" if chunk != np.inf else "" if window == np.inf else ".sliding"
+    mixer_args = (ops, sz, model, layer, count, stage, flash, (window, chunk), suffix, apply_window)
     if layer.parallel:  # GPT-J, NeoX, Falcon, Phi-2: x + attn(ln(x)) + mlp(ln'(x))
         attn_in = add_norm(x)
         mlp_in = add_norm(x) if norms else attn_in
@@ -117,7 +117,10 @@ def _layer(ops: OpTableBuilder, sz: Sizes, model: ModelSpec, layer: Layer, count
     if layer.post_norm:  # OPT-350m: x = ln(x + attn(x)); x = ln'(x + mlp(x))
         h = add_norm(residual("attn_residual", x, _mixer(*mixer_args, src=x)))
         return add_norm(residual("mlp_residual", h, ffn(ops, sz, model, layer, count, src=h)))
-    four_norms = len(norms) == 4  # Gemma 2: norms after the mixer and the MLP as well
+    if layer.output_norms:  # OLMo 2: x = x + ln(attn(x)); x = x + ln'(mlp(x))
+        h = residual("attn_residual", x, add_norm(_mixer(*mixer_args, src=x)))
+        return residual("mlp_residual", h, add_norm(ffn(ops, sz, model, layer, count, src=h)))
+    four_norms = len(norms) == 4  # Gemma 2/3: norms after the mixer and the MLP as well
     out = _mixer(*mixer_args, src=add_norm(x))
     if four_norms:
         out = add_norm(out)
@@ -144,9 +147,10 @@ def _rope(ops: OpTableBuilder, sz: Sizes, count: int, rotated_per_token: int, in
     return elementwise(ops, sz, "rope", count, sz.M * rotated_per_token, 3, 1, 1, inputs=inputs)
 
 
-def _attention(ops, sz, model: ModelSpec, attn: Attention, count, flash, window, suffix, apply_window,
+def _attention(ops, sz, model: ModelSpec, attn: Attention, count, flash, local, suffix, apply_window,
                src: str) -> str:
     D, name = model.hidden_size, model.op_name
+    window, chunk = local
     N, K, H = attn.num_heads, attn.num_kv_heads, attn.head_dim
     if attn.fused_qkv:
         q = k = v = linear(ops, sz, name("qkv_proj"), count, D, (N + 2 * K) * H, attn.qkv_bias,
@@ -156,14 +160,28 @@ def _attention(ops, sz, model: ModelSpec, attn: Attention, count, flash, window,
         k = linear(ops, sz, name("k_proj"), count, D, K * H, attn.qkv_bias, kv_out=K * H, inputs=(src,))
         v = linear(ops, sz, name("v_proj"), count, D, K * H, attn.qkv_bias, kv_out=K * H, inputs=(src,))
     if attn.qk_norm:
-        kind = attn.qk_norm_kind
-        q = norm(ops, sz, "q_norm", count, H, kind, kind == "layernorm", tokens=sz.M * N, inputs=(q,))
-        k = norm(ops, sz, "k_norm", count, H, kind, kind == "layernorm", tokens=sz.M * K, inputs=(k,))
+        q, k = _qk_norms(ops, sz, attn, count, q, k)
     if attn.rope_dim:
         q = k = _rope(ops, sz, count, (N + K) * attn.rope_dim, inputs=tuple(dict.fromkeys((q, k))))
     out = attention_core(ops, sz, count, heads=N, kv_heads=K, qk_dim=H, v_dim=H, window=window, flash=flash,
-                         suffix=suffix, apply_window=apply_window, q_src=(q,), k_src=(k,), v_src=(v,))
+                         suffix=suffix, apply_window=apply_window, chunk=chunk, sinks=attn.sinks,
+                         q_src=(q,), k_src=(k,), v_src=(v,))
     return linear(ops, sz, name("o_proj"), count, N * H, D, attn.o_bias, inputs=(out,))
+
+
+def _qk_norms(ops, sz, attn: Attention, count, q: str, k: str) -> tuple[str, str]:
+    """q_norm and k_norm over every query / key element: per head (width H; one H-wide weight for all
+    heads, or one per head) or over the whole projection (width N*H and K*H)."""
+    N, K, H, kind, bias = attn.num_heads, attn.num_kv_heads, attn.head_dim, attn.qk_norm_kind, attn.qk_norm_bias
+    out = []
+    for name, heads, src in (("q_norm", N, q), ("k_norm", K, k)):
+        if attn.qk_norm_scope == "projection":
+            out.append(norm(ops, sz, name, count, heads * H, kind, bias, inputs=(src,)))
+            continue
+        one = 0 if kind == "weightless_rmsnorm" else H * (2 if bias else 1)
+        params = one * heads if attn.qk_norm_scope == "per_head" else one
+        out.append(norm(ops, sz, name, count, H, kind, bias, tokens=sz.M * heads, params=params, inputs=(src,)))
+    return out[0], out[1]
 
 
 def _latent_attention(ops, sz, model: ModelSpec, mla: LatentAttention, count, stage, flash, src: str) -> str:
@@ -221,9 +239,10 @@ def _mamba(ops, sz, model: ModelSpec, mamba: Mamba, count, stage, src: str) -> s
     x_proj = dt = bc = linear(ops, sz, "x_proj", count, Di, R + 2 * Ns, False)
     scan_inputs: tuple[str, ...] = (conv, x_proj)
     if mamba.inner_norms:
-        dt = norm(ops, sz, "dt_layernorm", count, R, "rmsnorm", False, inputs=(x_proj,))
-        b = norm(ops, sz, "b_layernorm", count, Ns, "rmsnorm", False, inputs=(x_proj,))
-        bc = norm(ops, sz, "c_layernorm", count, Ns, "rmsnorm", False, inputs=(x_proj,))
+        kind = "rmsnorm" if mamba.inner_norm_weights else "weightless_rmsnorm"
+        dt = norm(ops, sz, "dt_layernorm", count, R, kind, False, inputs=(x_proj,))
+        b = norm(ops, sz, "b_layernorm", count, Ns, kind, False, inputs=(x_proj,))
+        bc = norm(ops, sz, "c_layernorm", count, Ns, kind, False, inputs=(x_proj,))
         scan_inputs = (conv, b, bc)
     dt = linear(ops, sz, "dt_proj", count, R, Di, True, inputs=(dt,))
     scan_params = Di * Ns + Di  # A_log and D

@@ -20,8 +20,11 @@ COMPUTE_ROLES = ("weights", "attention", "elementwise")
 
 # FLOPs per element of elementwise work (documented nominal counts; these operators are
 # memory-bound on every device in the catalog, so the exact constant moves no time).
-NORM_FLOPS = {"rmsnorm": 4, "layernorm": 7}  # rms: square, sum, scale, weight; ln adds mean, sub, bias
-ACT_FLOPS = {"silu": 4, "gelu": 8, "gelu_tanh": 8, "relu": 1, "relu2": 2, "swiglu_fused": 4}
+# rms: square, sum, scale, weight; ln adds mean, sub, bias; weightless rms (Llama 4's L2Norm): no weight.
+NORM_FLOPS = {"rmsnorm": 4, "layernorm": 7, "weightless_rmsnorm": 3}
+# clamped_swiglu (gpt-oss experts): clamp gate (1) and up (2), scale the gate by alpha (1), gate *
+# sigmoid (4, as silu), up + 1 (1); the gated product adds 1 more, as for every gated activation.
+ACT_FLOPS = {"silu": 4, "gelu": 8, "gelu_tanh": 8, "relu": 1, "relu2": 2, "swiglu_fused": 4, "clamped_swiglu": 9}
 SOFTMAX_FLOPS = 5  # max, subtract, exp, sum, divide
 
 
@@ -37,6 +40,7 @@ class OpTable:
     params: np.ndarray
     active_params: np.ndarray
     kv_window: np.ndarray
+    kv_chunk: np.ndarray
     flops: np.ndarray
     param_bytes: np.ndarray
     weight_bytes: np.ndarray
@@ -80,7 +84,8 @@ class OpTableBuilder:
 
     def add(self, name: str, kind: str, count: int, *, flops=0.0, weight_bytes=0.0, act_read=0.0,
             act_write=0.0, kv_read=0.0, kv_write=0.0, params=0, active_params=None, param_bytes=0.0,
-            compute: str = "elementwise", kv_window: float = np.inf, inputs=None) -> str:
+            compute: str = "elementwise", kv_window: float = np.inf, kv_chunk: float = np.inf,
+            inputs=None) -> str:
         if inputs is None:
             inputs = (self.last,) if self.last else ()
         self.last = name
@@ -88,7 +93,7 @@ class OpTableBuilder:
             name=name, kind=kind, count=count, flops=flops, weight_bytes=weight_bytes,
             act_read=act_read, act_write=act_write, kv_read=kv_read, kv_write=kv_write,
             params=params, active_params=params if active_params is None else active_params,
-            param_bytes=param_bytes, compute=compute, kv_window=kv_window))
+            param_bytes=param_bytes, compute=compute, kv_window=kv_window, kv_chunk=kv_chunk))
         return name
 
     def build(self) -> OpTable:
@@ -107,6 +112,7 @@ class OpTableBuilder:
             params=np.array([r["params"] for r in rows], dtype=np.float64),
             active_params=np.array([r["active_params"] for r in rows], dtype=np.float64),
             kv_window=np.array([r["kv_window"] for r in rows], dtype=np.float64),
+            kv_chunk=np.array([r["kv_chunk"] for r in rows], dtype=np.float64),
             flops=stack("flops"), param_bytes=stack("param_bytes"), weight_bytes=stack("weight_bytes"),
             act_read_bytes=stack("act_read"), act_write_bytes=stack("act_write"),
             kv_read_bytes=stack("kv_read"), kv_write_bytes=stack("kv_write"),
@@ -114,7 +120,7 @@ class OpTableBuilder:
 
 
 _VALUE_KEYS = ("flops", "weight_bytes", "act_read", "act_write", "kv_read", "kv_write",
-               "params", "active_params", "param_bytes", "kind", "compute", "kv_window")
+               "params", "active_params", "param_bytes", "kind", "compute", "kv_window", "kv_chunk")
 
 
 def _same(a: dict, b: dict) -> bool:
@@ -195,11 +201,14 @@ def linear(ops: OpTableBuilder, sz: Sizes, name: str, count: int, d_in: int, d_o
 
 
 def norm(ops: OpTableBuilder, sz: Sizes, name: str, count: int, width: int, kind: str, bias: bool,
-         *, tokens: np.ndarray | None = None, inputs=None) -> str:
+         *, tokens: np.ndarray | None = None, params: int | None = None, inputs=None) -> str:
     """RMSNorm / LayerNorm over ``width`` for M tokens: NORM_FLOPS per element; reads x and the
-    weight (and bias) vector(s), writes y. Norm parameters are kept at activation precision."""
+    weight (and bias) vector(s), writes y. Norm parameters are kept at activation precision.
+    ``params``: the weight (and bias) elements when they are not one ``width``-wide vector each
+    (a weight per head: StableLM); a weightless RMSNorm has none."""
     M = sz.M if tokens is None else tokens
-    params = width * (2 if bias else 1)
+    if params is None:
+        params = 0 if kind == "weightless_rmsnorm" else width * (2 if bias else 1)
     return ops.add(name, "norm", count, flops=NORM_FLOPS[kind] * M * width, inputs=inputs,
             weight_bytes=params * sz.ab, param_bytes=params * sz.ab, params=params,
             act_read=M * width * sz.ab, act_write=M * width * sz.ab)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .attention import most_decode_keys
 from .generation import windowed_step_sum
 from .graph import cache_elements
 from .hardware.spec import Hardware
@@ -89,8 +90,8 @@ def generation(prefill_time_s: np.ndarray, at0: OpCosts, at1: OpCosts, prompt_le
     # Operators whose cost does not depend on the KV length take G times their step time.
     grows = np.flatnonzero((c1 != 0).any(1) | (m1 != 0).any(1))
     per_op = gen_len * np.maximum(c0, m0)
-    window = at0.table.kv_window[grows, None]
-    per_op[grows] = windowed_step_sum(first, last, window, c0[grows], c1[grows], m0[grows], m1[grows])
+    window, chunk = at0.table.kv_window[grows, None], at0.table.kv_chunk[grows, None]
+    per_op[grows] = windowed_step_sum(first, last, window, c0[grows], c1[grows], m0[grows], m1[grows], chunk)
     if overhead_s:  # one launch per step for every operator that does any work (as roofline() counts it)
         works = ((at1.table.flops > 0) | (at1.table.bytes > 0)).any(axis=1, keepdims=True)
         per_op = per_op + np.where(works, overhead_s, 0.0) * gen_len
@@ -105,11 +106,14 @@ def generation(prefill_time_s: np.ndarray, at0: OpCosts, at1: OpCosts, prompt_le
 
 
 def summed_over_steps(value0: np.ndarray, value1: np.ndarray, window: np.ndarray, prompt_len: np.ndarray,
-                      gen_len: np.ndarray) -> np.ndarray:
+                      gen_len: np.ndarray, chunk: np.ndarray | None = None) -> np.ndarray:
     """sum over decode steps S = P+1 .. P+G of a per-operator quantity (FLOPs, bytes) that is affine in
-    the visible keys min(S, W): ``value0`` / ``value1`` are its values at KV length 0 and 1."""
+    the visible keys (min(S, W), or ((S-1) mod C) + 1 with a chunk C): ``value0`` / ``value1`` are its
+    values at KV length 0 and 1; ``window`` / ``chunk``: the table's kv_window / kv_chunk."""
     slope = value1 - value0
-    return windowed_step_sum(prompt_len + 1.0, prompt_len + gen_len, window[:, None], value0, slope, value0, slope)
+    chunk = np.full_like(window, np.inf) if chunk is None else chunk
+    return windowed_step_sum(prompt_len + 1.0, prompt_len + gen_len, window[:, None], value0, slope, value0, slope,
+                             chunk[:, None])
 
 
 @dataclass(frozen=True)
@@ -128,14 +132,16 @@ class Memory:
 def memory(model, scenario, prefill: OpCosts, at0: OpCosts, at1: OpCosts, hardware: Hardware) -> Memory:
     """KV cache = B * (cached elements after P+G tokens) * KV bytes/element. Every byte but the
     weights scales with B, so the largest batch that fits is floor((capacity - weights) /
-    (per-sequence KV + activations)). Decode activations peak at the last step, S = P + G (they are
-    affine in the visible keys; ``at0`` / ``at1`` as in ``generation``)."""
+    (per-sequence KV + activations)). Decode activations peak at the step that sees the most keys: the last, S = P + G,
+    or with chunked attention the last of a chunk (they are affine in the visible keys; ``at0`` /
+    ``at1`` as in ``generation``)."""
     sc = scenario
     weights = (prefill.table.param_bytes * prefill.table.counts[:, None]).sum(0)
     kb = storage_bytes(sc.kv_cache.bits, sc.group_size, sc.scale_bits)
     kv = sc.batch_size * cache_elements(model, sc.prompt_len + sc.gen_len) * kb
     a0, a1 = at0.table.activation_bytes, at1.table.activation_bytes
-    keys = np.minimum(sc.prompt_len + np.maximum(sc.gen_len, 1.0), at0.table.kv_window[:, None])
+    keys = most_decode_keys(sc.prompt_len + 1.0, sc.prompt_len + np.maximum(sc.gen_len, 1.0),
+                            at0.table.kv_window[:, None], at0.table.kv_chunk[:, None])
     decode_peak = (a0 + (a1 - a0) * keys).max(0)
     activations = np.maximum(prefill.table.activation_bytes.max(0), decode_peak)
     total = weights + kv + activations

@@ -25,6 +25,7 @@ import yaml
 
 from ..errors import ConfigError, UnknownNameError
 from ..units import quantity
+from ..yaml_load import load_yaml
 from .spec import PRECISIONS, Efficiency, Hardware
 
 KINDS = ("gpu", "tpu", "cpu", "npu", "soc")
@@ -94,7 +95,7 @@ def load_hardware_file(path: str | os.PathLike[str]) -> Hardware:
     if not path.is_file():
         raise ConfigError(f"hardware file {str(path)!r} does not exist")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = load_yaml(path.read_text(encoding="utf-8"), str(path))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -174,7 +175,7 @@ def normalize_name(name: str) -> str:
 @functools.cache
 def _catalog() -> tuple[Hardware, ...]:
     text = resources.files(__package__).joinpath("catalog.yaml").read_text(encoding="utf-8")
-    data = yaml.safe_load(text)
+    data = load_yaml(text, "bundled hardware catalog.yaml")
     return tuple(_parse_device(raw, f"bundled catalog.yaml, device #{i + 1}")
                  for i, raw in enumerate(data["devices"]))
 

@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from ..errors import ConfigError, UnknownNameError
+from ..yaml_load import load_yaml
 from .hf_config import load_hf_config, spec_from_hf_config
 from .spec import ModelSpec
 
@@ -77,7 +78,7 @@ def _thaw(value: Any) -> Any:
 
 def _parse(text: str) -> _Catalog:
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text, _CATALOG)
     except yaml.YAMLError as exc:
         raise _err(f"invalid YAML: {exc}") from None
     if not isinstance(data, dict) or not isinstance(data.get("families"), dict) \
@@ -202,19 +203,20 @@ def _looks_like_path(name: str) -> bool:
     return name.endswith(".json") or name.startswith(("/", "./", "../", "~", ".\\")) or name in (".", "..")
 
 
-def load_model(name_or_path: str | os.PathLike[str]) -> ModelSpec:
+def load_model(name_or_path: str | os.PathLike[str], *, force_llama_like: bool = False) -> ModelSpec:
     """A :class:`ModelSpec` from a catalog id or alias (case-insensitive), or from a path to a HF
     ``config.json`` or a folder containing one. Catalog names win over same-named local folders;
     write ``./name`` to force the path. Raises :class:`UnknownNameError` (with close matches) for an
-    unknown name and :class:`ConfigError` for a missing or malformed file."""
+    unknown name and :class:`ConfigError` for a missing or malformed file, or one whose model_type
+    no parser knows (unless ``force_llama_like``: see hf_config.spec_from_hf_config)."""
     if not isinstance(name_or_path, str):
-        return load_hf_config(name_or_path)
+        return load_hf_config(name_or_path, force_llama_like=force_llama_like)
     name = name_or_path.strip()
     model_id = None if _looks_like_path(name) else _lookup(name)
     if model_id is not None:
         return _spec(model_id)
     if name and Path(name).expanduser().exists():
-        return load_hf_config(name)
+        return load_hf_config(name, force_llama_like=force_llama_like)
     if _looks_like_path(name):
         raise ConfigError(f"{name}: no such config file or folder")
     raise UnknownNameError("model", name, all_model_keys())

@@ -4,8 +4,10 @@ One parser per family, chosen by ``model_type`` (and ``architectures`` when ``mo
 missing or is an old remote-code name such as Falcon's ``RefinedWebModel``). Every family reads
 the real HF field names, applies that family's HF defaults for absent fields (e.g. Gemma, OPT,
 GPT-2, BLOOM, MPT, Falcon and Mamba tie their embeddings; Llama, GPT-NeoX and GPT-J do not) and
-names its operators with the family's HF module names. Unknown ``model_type`` values fall back to
-the common Llama-style fields. Parameter counts follow
+names its operators with the family's HF module names. An unknown ``model_type`` (whose
+``architectures`` name no known class either) is an error listing the supported families; with
+``force_llama_like=True`` it is read with the common Llama-style fields instead, and the spec's
+``warnings`` say so. Parameter counts follow
 ``sum(p.numel() for p in model.parameters())`` of the HF transformers model (buffers such as
 DeepSeek-V3's ``e_score_correction_bias`` are not parameters there).
 
@@ -22,14 +24,21 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, close_matches
+from .hf_falcon_mamba import _falcon_mamba
 from .hf_families import _bloom, _chatglm, _falcon, _gpt2, _gpt_neox, _gptj, _mpt, _opt, _phi, _phi3, _qwen
 from .hf_fields import Fields
+from .hf_gemma3 import _gemma3
+from .hf_gpt_oss import _gpt_oss
 from .hf_hybrid import _deepseek, _jamba, _mamba
+from .hf_layernorm_decoders import _gpt_bigcode, _stablelm, _starcoder2
 from .hf_llama import _llama_like
+from .hf_llama4 import _llama4
+from .hf_moe_families import _dbrx, _minimax_m2, _phimoe
+from .hf_olmo import _olmo2, _olmoe
 from .spec import ModelSpec
 
-__all__ = ["load_hf_config", "read_hf_config", "spec_from_hf_config", "supported_model_types"]
+__all__ = ["load_hf_config", "model_family", "read_hf_config", "spec_from_hf_config", "supported_model_types"]
 
 # --- dispatch ------------------------------------------------------------------------------------
 
@@ -47,6 +56,12 @@ _FAMILIES: dict[str, tuple[str, _Parser]] = {
     "bloom": ("bloom", _bloom), "mpt": ("mpt", _mpt), "chatglm": ("chatglm", _chatglm), "qwen": ("qwen", _qwen),
     "deepseek_v2": ("deepseek_v2", _deepseek), "deepseek_v3": ("deepseek_v3", _deepseek),
     "jamba": ("jamba", _jamba), "mamba": ("mamba", _mamba),
+    "olmo2": ("olmo2", _olmo2), "olmoe": ("olmoe", _olmoe), "phimoe": ("phimoe", _phimoe),
+    "dbrx": ("dbrx", _dbrx), "minimax_m2": ("minimax_m2", _minimax_m2), "gpt_oss": ("gpt_oss", _gpt_oss),
+    "llama4": ("llama4", _llama4), "llama4_text": ("llama4", _llama4), "gemma3": ("gemma3", _gemma3),
+    "gemma3_text": ("gemma3", _gemma3), "starcoder2": ("starcoder2", _starcoder2),
+    "gpt_bigcode": ("gpt_bigcode", _gpt_bigcode), "stablelm": ("stablelm", _stablelm),
+    "falcon_mamba": ("falcon_mamba", _falcon_mamba), "kimi_k2": ("deepseek_v3", _deepseek),
 }
 
 # architectures[0] -> model_type, for configs without a (known) model_type.
@@ -61,29 +76,62 @@ _ARCHITECTURES = {
     "ChatGLMModel": "chatglm", "ChatGLMForConditionalGeneration": "chatglm", "QWenLMHeadModel": "qwen",
     "DeepseekV2ForCausalLM": "deepseek_v2", "DeepseekV3ForCausalLM": "deepseek_v3",
     "JambaForCausalLM": "jamba", "MambaForCausalLM": "mamba",
+    "Olmo2ForCausalLM": "olmo2", "OlmoeForCausalLM": "olmoe", "PhimoeForCausalLM": "phimoe",
+    "DbrxForCausalLM": "dbrx", "MiniMaxM2ForCausalLM": "minimax_m2", "GptOssForCausalLM": "gpt_oss",
+    "Llama4ForCausalLM": "llama4_text", "Llama4ForConditionalGeneration": "llama4",
+    "Gemma3ForCausalLM": "gemma3_text", "Gemma3ForConditionalGeneration": "gemma3",
+    "Starcoder2ForCausalLM": "starcoder2", "GPTBigCodeForCausalLM": "gpt_bigcode",
+    "StableLmForCausalLM": "stablelm", "FalconMambaForCausalLM": "falcon_mamba",
 }
 
 
 def supported_model_types() -> list[str]:
-    """The ``model_type`` values with a dedicated parser (others use the Llama-style fallback)."""
+    """The ``model_type`` values with a dedicated parser (any other is an error)."""
     return sorted(_FAMILIES)
 
 
-def _resolve_family(f: Fields) -> tuple[str, _Parser, str]:
-    """(canonical model_type, parser, raw model_type)."""
-    raw = f.str("model_type", default="")
-    key = raw.lower()
-    if key not in _FAMILIES:
-        archs = f.data.get("architectures")
-        if isinstance(archs, list):
-            for arch in archs:
-                if isinstance(arch, str) and arch in _ARCHITECTURES:
-                    key = _ARCHITECTURES[arch]
-                    break
+def _family_key(f: Fields) -> str | None:
+    """The _FAMILIES key of a config: its model_type, else its first known architecture."""
+    key = f.str("model_type", default="").lower()
     if key in _FAMILIES:
+        return key
+    archs = f.data.get("architectures")
+    if isinstance(archs, list):
+        for arch in archs:
+            if isinstance(arch, str) and arch in _ARCHITECTURES:
+                return _ARCHITECTURES[arch]
+    return None
+
+
+def model_family(config: Mapping[str, Any]) -> str | None:
+    """The canonical model_type our parser reads a config as (its language model's, for a
+    multimodal config), or None when no parser knows it."""
+    inner, _ = language_model_config(config, "config")
+    key = _family_key(Fields(inner, "config"))
+    return None if key is None else _FAMILIES[key][0]
+
+
+def _resolve_family(f: Fields, force_llama_like: bool) -> tuple[str, _Parser, str, tuple[str, ...]]:
+    """(canonical model_type, parser, raw model_type, warnings)."""
+    raw = f.str("model_type", default="")
+    key = _family_key(f)
+    if key is not None:
         canonical, parser = _FAMILIES[key]
-        return canonical, parser, raw
-    return raw or "unknown", _llama_like, raw
+        return canonical, parser, raw, ()
+    archs = f.data.get("architectures")
+    what = f"model_type {raw!r}" if raw else "a config without model_type"
+    if isinstance(archs, list) and archs:
+        what += f" (architectures {', '.join(map(str, archs))})"
+    if not force_llama_like:
+        families = sorted({canonical for canonical, _ in _FAMILIES.values()})
+        close = close_matches(raw, families, n=3) if raw else []
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise f.error(f"{what} is not supported{hint}. Supported families: {', '.join(families)}. "
+                      "To analyse it as a Llama-style decoder anyway (results may be wrong), pass "
+                      "force_llama_like=True (CLI: --force-llama-like).")
+    warning = (f"{what} has no parser: analysed as a Llama-style decoder (force_llama_like); its "
+               "parameters, FLOPs and memory are right only if it really is one")
+    return raw or "unknown", _llama_like, raw, (warning,)
 
 
 # Keys under which multimodal configs nest their language model's config.
@@ -115,23 +163,25 @@ def language_model_config(config: Mapping[str, Any], where: str) -> tuple[Mappin
 
 
 def spec_from_hf_config(config: Mapping[str, Any], name: str, source: str = "", *,
-                        where: str | None = None) -> ModelSpec:
+                        where: str | None = None, force_llama_like: bool = False) -> ModelSpec:
     """Build a :class:`ModelSpec` from a parsed HF ``config.json``.
 
     ``name`` becomes ``spec.name`` and ``source`` ``spec.source``; errors name ``where``
     (default: ``source`` or ``name``). Raises :class:`ConfigError` on any malformed, missing or
-    inconsistent field. A multimodal config is analysed through its language model
-    (:func:`language_model_config`), which ``spec.notes`` records.
+    inconsistent field, and on a ``model_type`` no parser knows unless ``force_llama_like`` (then
+    it is read Llama-style and ``spec.warnings`` says so). A multimodal config is analysed through
+    its language model (:func:`language_model_config`), which ``spec.notes`` records.
     """
     where = where or source or name or "config"
     if not isinstance(config, Mapping):
         raise ConfigError(f"{where}: a config must be a JSON object, got {type(config).__name__}")
     config, notes = language_model_config(config, where)
     f = Fields(config, where)
-    canonical, parser, raw = _resolve_family(f)
+    canonical, parser, raw, warnings = _resolve_family(f, force_llama_like)
     try:
         fields = parser(f, raw.lower() if parser is _falcon else canonical)
         fields["notes"] = notes + tuple(fields.get("notes", ()))
+        fields["warnings"] = warnings + tuple(fields.get("warnings", ()))
         return ModelSpec(name=name, model_type=canonical, source=source, **fields)
     except ConfigError as exc:
         message = str(exc)
@@ -171,7 +221,8 @@ def _name_from_path(p: Path) -> str:
     return p.parent.name.replace("--", "/")
 
 
-def load_hf_config(path: str | os.PathLike[str]) -> ModelSpec:
+def load_hf_config(path: str | os.PathLike[str], *, force_llama_like: bool = False) -> ModelSpec:
     """Load a HF ``config.json`` (a file, or a folder containing one) into a :class:`ModelSpec`."""
     data, p = read_hf_config(path)
-    return spec_from_hf_config(data, name=_name_from_path(p), source=str(p), where=str(p))
+    return spec_from_hf_config(data, name=_name_from_path(p), source=str(p), where=str(p),
+                               force_llama_like=force_llama_like)

@@ -39,7 +39,7 @@ def _phi(f: Fields, model_type: str) -> dict[str, Any]:
     attn = Attention(heads, kv, head_dim,
                      rope_dim=int(head_dim * f.fraction("partial_rotary_factor", default=0.5)),
                      qkv_bias=True, o_bias=True, qk_norm=f.bool("qk_layernorm", default=False),
-                     qk_norm_kind="layernorm")
+                     qk_norm_kind="layernorm", qk_norm_bias=True)
     mlp = MLP(f.int("intermediate_size"), gated=False, activation=f.activation("hidden_act", default="gelu_new"),
               bias=True)
     layer = Layer(attn, mlp, norm_names=("input_layernorm",), norm_kind="layernorm", norm_bias=True,

@@ -8,12 +8,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..errors import ConfigError
-from .spec import Layer, LayerGroup
+from .limits import LIMITS, limit_of_field
 
 MISSING: Any = object()
-# Largest size any config field may give (2**40 elements): far above any real model, small enough
-# that products of sizes stay finite in float64.
-MAX_SIZE = 1 << 40
+# Largest magnitude of a float field (and of integer fields without a limit of their own, see
+# limits.py): far above any real model, small enough that products of sizes stay finite in float64.
+MAX_SIZE = LIMITS["other"]
 
 # HF activation names -> spec.ACTIVATIONS.
 ACTIVATION_NAMES = {
@@ -31,6 +31,11 @@ class Fields:
     def __init__(self, data: Mapping[str, Any], where: str):
         self.data = data
         self.where = where
+
+    def with_defaults(self, defaults: Mapping[str, Any]) -> Fields:
+        """The same config with a transformers config class's defaults for the fields it does not
+        give (a field given as null stays null, as in transformers)."""
+        return Fields({**defaults, **self.data}, self.where)
 
     def error(self, message: str) -> ConfigError:
         return ConfigError(f"{self.where}: {message}")
@@ -62,7 +67,8 @@ class Fields:
         return key, value
 
     def int(self, *keys: str, default: Any = MISSING, minimum: int | None = 1) -> Any:
-        """An integer (missing or null: ``default``). Integral floats such as 4096.0 are accepted."""
+        """An integer (missing or null: ``default``), at most the field's limit (limits.py). Integral
+        floats such as 4096.0 are accepted."""
         key, value = self._get(keys, default)
         if value is None:
             return default
@@ -70,10 +76,11 @@ class Fields:
             value = int(value)
         if not isinstance(value, int) or isinstance(value, bool):
             raise self.error(f"field {key!r} must be an integer, got {value!r} ({type(value).__name__})")
-        if minimum is not None and value < minimum:
-            raise self.error(f"field {key!r} must be >= {minimum}, got {value}")
-        if value > MAX_SIZE:
-            raise self.error(f"field {key!r} must be <= {MAX_SIZE} (2**40), got {value}")
+        high = limit_of_field(key)
+        if (minimum is not None and value < minimum) or value > high:
+            low = "" if minimum is None else f"{minimum}.."
+            shown = str(value) if len(str(value)) <= 20 else f"{float(value):.3g}"
+            raise self.error(f"field {key!r} must be in {low}{high:,}, got {shown}")
         return value
 
     def float(self, *keys: str, default: Any = MISSING) -> Any:
@@ -118,6 +125,24 @@ class Fields:
                 isinstance(v, item) and not (item is int and isinstance(v, bool)) for v in value):
             raise self.error(f"field {key!r} must be a list of {item.__name__}, got {value!r}")
         return value
+
+    def layer_indices(self, key: str, num_layers: int) -> frozenset[int]:
+        """A list of layer indices (``mlp_only_layers``, ``moe_layers``...), each in 0..num_layers-1."""
+        indices = self.list(key, int, default=[])
+        outside = [i for i in indices if not 0 <= i < num_layers]
+        if outside:
+            raise self.error(f"field {key!r}: layer index {outside[0]} is outside the model's layers "
+                             f"0..{num_layers - 1}")
+        return frozenset(indices)
+
+    def per_layer(self, key: str, item: type, num_layers: int) -> list | None:
+        """An explicit per-layer list (``layer_types``, ``no_rope_layers``...) of num_layers entries."""
+        if not self.has(key):
+            return None
+        values = self.list(key, item)
+        if len(values) != num_layers:
+            raise self.error(f"field {key!r} has {len(values)} entries for {num_layers} layers")
+        return values
 
     def activation(self, *keys: str, default: str) -> str:
         key, _ = self._find(keys)
@@ -165,25 +190,15 @@ def tied(f: Fields, default: bool) -> bool:
     return f.bool("tie_word_embeddings", default=default)
 
 
-def grouped(layers: Sequence[Layer]) -> tuple[LayerGroup, ...]:
-    """Distinct layers with their counts, in order of first appearance."""
-    counts: dict[Layer, int] = {}
-    for layer in layers:
-        counts[layer] = counts.get(layer, 0) + 1
-    return tuple(LayerGroup(layer, count) for layer, count in counts.items())
-
-
 def window_value(f: Fields) -> int | None:
     return f.int("sliding_window", "sliding_window_size", default=None)
 
 
 def layer_type_windows(f: Fields, num_layers: int, window: int | None) -> list[int | None] | None:
     """Per-layer windows from an explicit ``layer_types`` list (Gemma 2/3, newer Qwen2 configs)."""
-    if not f.has("layer_types"):
+    types = f.per_layer("layer_types", str, num_layers)
+    if types is None:
         return None
-    types = f.list("layer_types", str)
-    if len(types) != num_layers:
-        raise f.error(f"field 'layer_types' has {len(types)} entries for {num_layers} layers")
     out: list[int | None] = []
     for kind in types:
         if kind == "sliding_attention":
@@ -193,7 +208,3 @@ def layer_type_windows(f: Fields, num_layers: int, window: int | None) -> list[i
         else:
             raise f.error(f"field 'layer_types': unsupported layer type {kind!r}")
     return out
-
-
-def every_layer(window: int | None, num_layers: int) -> list[int | None]:
-    return [window] * num_layers

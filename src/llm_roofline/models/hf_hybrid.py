@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .hf_fields import Fields, grouped, head_dim_of, kv_heads_of, tied, window_value
+from .hf_fields import Fields, head_dim_of, kv_heads_of, tied, window_value
+from .layer_pattern import pattern_groups
 from .spec import MLP, Attention, LatentAttention, Layer, LayerGroup, Mamba, MoE
 
 # --- DeepSeek-V2 / V3 (MLA + MoE) ----------------------------------------------------------------
@@ -36,9 +37,9 @@ def _deepseek(f: Fields, model_type: str) -> dict[str, Any]:
                   shared_intermediate_size=moe_width * f.int("n_shared_experts", default=0, minimum=0))
     first_dense = f.int("first_k_dense_replace", default=0, minimum=0)
     freq = f.int("moe_layer_freq", default=1)
-    layers = [Layer(mla, moe if moe is not None and i >= first_dense and i % freq == 0 else dense)
-              for i in range(num_layers)]
-    return dict(hidden_size=hidden, vocab_size=f.int("vocab_size"), layer_groups=grouped(layers),
+    groups = pattern_groups(num_layers, lambda i: moe is not None and i >= first_dense and i % freq == 0,
+                            lambda sparse: Layer(mla, moe if sparse else dense), period=freq, breaks=[first_dense])
+    return dict(hidden_size=hidden, vocab_size=f.int("vocab_size"), layer_groups=groups,
                 tie_word_embeddings=tied(f, False),
                 max_position_embeddings=f.int("max_position_embeddings", default=None),
                 op_names={"router": "gate"})
@@ -72,12 +73,15 @@ def _jamba(f: Fields, model_type: str) -> dict[str, Any]:
     moe = (MoE(num_experts=experts, top_k=f.int("num_experts_per_tok", default=2),
                expert_intermediate_size=f.int("intermediate_size"), activation=activation)
            if experts > 1 else None)
-    layers = []
-    for i in range(num_layers):
-        mixer = attn if i % attn_period == attn_offset else mamba
-        ffn = moe if moe is not None and i % exp_period == exp_offset else dense
-        layers.append(Layer(mixer, ffn, norm_names=("input_layernorm", "pre_ff_layernorm")))
-    return dict(hidden_size=hidden, vocab_size=f.int("vocab_size"), layer_groups=grouped(layers),
+    def make(key: tuple[bool, bool]) -> Layer:
+        attends, sparse = key
+        return Layer(attn if attends else mamba, moe if sparse else dense,
+                     norm_names=("input_layernorm", "pre_ff_layernorm"))
+
+    groups = pattern_groups(num_layers, lambda i: (i % attn_period == attn_offset,
+                                                   moe is not None and i % exp_period == exp_offset),
+                            make, period=math.lcm(attn_period, exp_period))
+    return dict(hidden_size=hidden, vocab_size=f.int("vocab_size"), layer_groups=groups,
                 tie_word_embeddings=tied(f, False),
                 max_position_embeddings=f.int("max_position_embeddings", default=None),
                 op_names={"router": "router", "final_norm": "final_layernorm"})

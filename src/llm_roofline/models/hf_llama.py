@@ -3,9 +3,11 @@ the common HF field names, with the variants' switches read from the config."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
-from .hf_fields import Fields, every_layer, grouped, head_dim_of, kv_heads_of, layer_type_windows, tied, window_value
+from .hf_fields import Fields, head_dim_of, kv_heads_of, layer_type_windows, tied, window_value
+from .layer_pattern import pattern_groups
 from .spec import MLP, Attention, Layer, MoE
 
 # --- Llama-style decoders: llama, mistral, mixtral, qwen2, qwen2_moe, qwen3, qwen3_moe, gemma,
@@ -49,68 +51,93 @@ def _llama_like(f: Fields, model_type: str) -> dict[str, Any]:
     mlp_bias = f.bool("mlp_bias", default=False)
     qk_norm = model_type in ("qwen3", "qwen3_moe")
 
-    # Sliding windows, per layer, following each family's HF rule.
+    # Sliding windows, per layer, following each family's HF rule: window_at(i), with the period and
+    # the breakpoints of the rule (an explicit layer_types list is read entry by entry).
     window = window_value(f)
+    period, breaks = 1, [0]
+    explicit = None
     if model_type == "gemma2":
         window = window if window is not None else 4096
-        windows = layer_type_windows(f, num_layers, window) or [
-            window if i % 2 == 0 else None for i in range(num_layers)]  # even layers slide
+        explicit = layer_type_windows(f, num_layers, window)
+        period = 2
+
+        def window_at(i: int) -> int | None:
+            return window if i % 2 == 0 else None  # even layers slide
     elif model_type in ("qwen2", "qwen3", "qwen2_moe", "qwen3_moe"):
         if not f.bool("use_sliding_window", default=False):
             window = None
         max_window_layers = f.int("max_window_layers", default=28, minimum=0)
-        windows = layer_type_windows(f, num_layers, window)
-        if windows is None:
-            if model_type in ("qwen2", "qwen3"):
-                windows = [window if i >= max_window_layers else None for i in range(num_layers)]
-            elif model_type == "qwen2_moe":
-                windows = [window if (i + 1) % 2 and i < max_window_layers else None
-                           for i in range(num_layers)]
-            else:
-                windows = every_layer(window, num_layers)
+        explicit = layer_type_windows(f, num_layers, window)
+        breaks = [max_window_layers]
+        if model_type in ("qwen2", "qwen3"):
+            def window_at(i: int) -> int | None:
+                return window if i >= max_window_layers else None
+        elif model_type == "qwen2_moe":
+            period = 2
+
+            def window_at(i: int) -> int | None:
+                return window if (i + 1) % 2 and i < max_window_layers else None
+        else:
+            def window_at(i: int) -> int | None:
+                return window
     elif model_type in ("llama", "gemma"):
-        windows = every_layer(None, num_layers)
+        window = None
+
+        def window_at(i: int) -> int | None:
+            return None
     else:  # mistral, mixtral and unknown types: one window for all layers when given
         if not f.bool("use_sliding_window", default=True):
             window = None
-        windows = layer_type_windows(f, num_layers, window) or every_layer(window, num_layers)
+        explicit = layer_type_windows(f, num_layers, window)
 
-    # Feed-forward blocks, per layer.
+        def window_at(i: int) -> int | None:
+            return window
+    if explicit is not None:
+        window_at, period, breaks = explicit.__getitem__, num_layers, [0]
+
+    # Feed-forward blocks, per layer: sparse_at(i) says whether layer i is MoE.
     def dense() -> MLP:
         return MLP(f.int("intermediate_size"), gated=True, activation=activation, bias=mlp_bias)
 
-    ffns: list[MLP | MoE]
+    moe_block: MoE | None = None
+    mlp_only: frozenset[int] = frozenset()
+    step = 1
     if model_type == "mixtral":
-        moe = MoE(num_experts=f.int("num_local_experts", "num_experts"),
-                  top_k=f.int("num_experts_per_tok"),
-                  expert_intermediate_size=f.int("intermediate_size"), activation=activation)
-        ffns = [moe] * num_layers
+        moe_block = MoE(num_experts=f.int("num_local_experts", "num_experts"),
+                        top_k=f.int("num_experts_per_tok"),
+                        expert_intermediate_size=f.int("intermediate_size"), activation=activation)
     elif model_type in ("qwen2_moe", "qwen3_moe"):
         experts = f.int("num_experts", minimum=0)
         step = f.int("decoder_sparse_step", default=1)
-        mlp_only = set(f.list("mlp_only_layers", int, default=[]))
+        mlp_only = f.layer_indices("mlp_only_layers", num_layers)
         # Qwen2-MoE adds a shared expert with a sigmoid gate; Qwen3-MoE has none.
         shared = (f.int("shared_expert_intermediate_size", default=5632, minimum=0)
                   if model_type == "qwen2_moe" else 0)
-        sparse = [i not in mlp_only and experts > 0 and (i + 1) % step == 0 for i in range(num_layers)]
-        moe_block = MoE(num_experts=experts, top_k=f.int("num_experts_per_tok"),
-                        expert_intermediate_size=f.int("moe_intermediate_size"), activation=activation,
-                        shared_intermediate_size=shared, shared_expert_gate=shared > 0) if any(sparse) else None
-        if not all(sparse):
-            f.require("intermediate_size")
-        ffns = [moe_block if s else dense() for s in sparse]  # type: ignore[misc]
-    else:
-        ffns = [dense()] * num_layers
+        if experts > 0:
+            moe_block = MoE(num_experts=experts, top_k=f.int("num_experts_per_tok"),
+                            expert_intermediate_size=f.int("moe_intermediate_size"), activation=activation,
+                            shared_intermediate_size=shared, shared_expert_gate=shared > 0)
+
+    def sparse_at(i: int) -> bool:
+        return moe_block is not None and i not in mlp_only and (i + 1) % step == 0
+
+    if moe_block is None or mlp_only or step > 1:
+        f.require("intermediate_size")  # some layer is dense
+    period = period if period == num_layers else math.lcm(period, step)
+    breaks = [*breaks, *mlp_only, *(i + 1 for i in mlp_only)]
 
     norms = (("input_layernorm", "post_attention_layernorm", "pre_feedforward_layernorm",
               "post_feedforward_layernorm") if model_type == "gemma2"
              else ("input_layernorm", "post_attention_layernorm"))
-    layers = [
-        Layer(mixer=Attention(heads, kv, head_dim, rope_dim=rope_dim, qkv_bias=qkv_bias, o_bias=o_bias,
-                              sliding_window=windows[i], qk_norm=qk_norm),
-              ffn=ffns[i], norm_names=norms, norm_kind="rmsnorm")
-        for i in range(num_layers)
-    ]
+
+    def make(key: tuple[int | None, bool]) -> Layer:
+        layer_window, sparse = key
+        return Layer(mixer=Attention(heads, kv, head_dim, rope_dim=rope_dim, qkv_bias=qkv_bias, o_bias=o_bias,
+                                     sliding_window=layer_window, qk_norm=qk_norm),
+                     ffn=moe_block if sparse else dense(), norm_names=norms, norm_kind="rmsnorm")
+
+    groups = pattern_groups(num_layers, lambda i: (window_at(i), sparse_at(i)), make, period=period,
+                            breaks=breaks)
     op_names: dict[str, str] = {}
     if model_type == "mixtral":
         op_names = {"gate_proj": "w1", "up_proj": "w3", "down_proj": "w2", "router": "gate"}
@@ -120,7 +147,7 @@ def _llama_like(f: Fields, model_type: str) -> dict[str, Any]:
     elif model_type == "qwen3_moe":
         op_names = {"router": "gate"}
     return dict(
-        hidden_size=hidden, vocab_size=vocab, layer_groups=grouped(layers),
+        hidden_size=hidden, vocab_size=vocab, layer_groups=groups,
         tie_word_embeddings=tied(f, _LLAMA_TIE.get(model_type, False)),
         max_position_embeddings=f.int("max_position_embeddings", default=None), op_names=op_names,
     )

@@ -16,21 +16,26 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from ..errors import ConfigError
+from .limits import LIMITS
 
-NORM_KINDS = ("rmsnorm", "layernorm")
-ACTIVATIONS = ("silu", "gelu", "gelu_tanh", "relu", "relu2", "swiglu_fused")
+NORM_KINDS = ("rmsnorm", "layernorm", "weightless_rmsnorm")
+ACTIVATIONS = ("silu", "gelu", "gelu_tanh", "relu", "relu2", "swiglu_fused", "clamped_swiglu")
+QK_NORM_SCOPES = ("head", "per_head", "projection")
 
 
-def _positive(owner: str, **values: int) -> None:
+def _bounded(owner: str, kind: str, low: int, values: dict[str, int]) -> None:
+    high = LIMITS[kind]
     for name, value in values.items():
-        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-            raise ConfigError(f"{owner}.{name} must be a positive integer, got {value!r}")
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise ConfigError(f"{owner}.{name} must be an integer in {low}..{high:,}, got {value!r}")
 
 
-def _non_negative(owner: str, **values: int) -> None:
-    for name, value in values.items():
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise ConfigError(f"{owner}.{name} must be a non-negative integer, got {value!r}")
+def _positive(owner: str, kind: str = "other", **values: int) -> None:
+    _bounded(owner, kind, 1, values)
+
+
+def _non_negative(owner: str, kind: str = "other", **values: int) -> None:
+    _bounded(owner, kind, 0, values)
 
 
 @dataclass(frozen=True)
@@ -39,9 +44,15 @@ class Attention:
 
     q_proj: D -> N*H, k_proj and v_proj: D -> K*H, o_proj: N*H -> D.
     ``rope_dim`` is the number of rotary dimensions per head (0: no RoPE, e.g. learned
-    positions or ALiBi). ``sliding_window`` limits each query to the last W keys.
-    ``qk_norm`` adds a norm over H to every query and key head: an RMSNorm (Qwen3) or, with
-    ``qk_norm_kind="layernorm"``, a LayerNorm with bias (Phi's qk_layernorm).
+    positions, ALiBi or Llama 4's NoPE layers). ``sliding_window`` W: each query sees the last W
+    keys (itself included). ``attention_chunk`` C (Llama 4's chunked local attention): the sequence
+    is cut into chunks of C tokens and a query sees only the keys of its own chunk, up to itself.
+    ``sinks`` (gpt-oss): one learned logit per query head joins every softmax (N parameters).
+    ``qk_norm`` adds a norm to the queries and keys (``qk_norm_kind``: an RMSNorm, a LayerNorm, or a
+    weightless RMSNorm such as Llama 4's L2Norm; ``qk_norm_bias``: the LayerNorm has a bias), over
+    ``qk_norm_scope``: "head" (every head normalized over H with one H-wide weight shared by all
+    heads: Qwen3, Gemma 3, Phi), "per_head" (over H, with a weight of its own per head: StableLM)
+    or "projection" (over the whole N*H query and K*H key projections: OLMo 2, OLMoE, MiniMax-M2).
     """
 
     num_heads: int
@@ -54,20 +65,35 @@ class Attention:
     sliding_window: int | None = None
     qk_norm: bool = False
     qk_norm_kind: str = "rmsnorm"
+    qk_norm_bias: bool = False
+    qk_norm_scope: str = "head"
+    attention_chunk: int | None = None
+    sinks: bool = False
 
     def __post_init__(self) -> None:
         if self.qk_norm_kind not in NORM_KINDS:
             raise ConfigError(f"attention.qk_norm_kind {self.qk_norm_kind!r} is not one of {NORM_KINDS}")
-        _positive("attention", num_heads=self.num_heads, num_kv_heads=self.num_kv_heads,
-                  head_dim=self.head_dim)
-        _non_negative("attention", rope_dim=self.rope_dim)
+        if self.qk_norm_scope not in QK_NORM_SCOPES:
+            raise ConfigError(f"attention.qk_norm_scope {self.qk_norm_scope!r} is not one of {QK_NORM_SCOPES}")
+        _positive("attention", "heads", num_heads=self.num_heads, num_kv_heads=self.num_kv_heads)
+        _positive("attention", "head_dim", head_dim=self.head_dim)
+        _non_negative("attention", "head_dim", rope_dim=self.rope_dim)
         if self.num_heads % self.num_kv_heads:
             raise ConfigError(f"attention.num_heads ({self.num_heads}) must be a multiple of "
                               f"num_kv_heads ({self.num_kv_heads})")
         if self.rope_dim > self.head_dim:
             raise ConfigError(f"attention.rope_dim ({self.rope_dim}) exceeds head_dim ({self.head_dim})")
         if self.sliding_window is not None:
-            _positive("attention", sliding_window=self.sliding_window)
+            _positive("attention", "positions", sliding_window=self.sliding_window)
+        if self.attention_chunk is not None:
+            _positive("attention", "positions", attention_chunk=self.attention_chunk)
+            if self.sliding_window is not None:
+                raise ConfigError("attention: a sliding_window and an attention_chunk cannot be combined")
+
+    @property
+    def local_span(self) -> int | None:
+        """W or C: the most keys a query sees, and what transformers' cache is sized by (None: global)."""
+        return self.attention_chunk if self.attention_chunk is not None else self.sliding_window
 
 
 @dataclass(frozen=True)
@@ -88,9 +114,11 @@ class LatentAttention:
     bias: bool = False
 
     def __post_init__(self) -> None:
-        _positive("mla", num_heads=self.num_heads, kv_lora_rank=self.kv_lora_rank,
-                  qk_rope_head_dim=self.qk_rope_head_dim, v_head_dim=self.v_head_dim)
-        _non_negative("mla", q_lora_rank=self.q_lora_rank, qk_nope_head_dim=self.qk_nope_head_dim)
+        _positive("mla", "heads", num_heads=self.num_heads)
+        _positive("mla", "width", kv_lora_rank=self.kv_lora_rank)
+        _positive("mla", "head_dim", qk_rope_head_dim=self.qk_rope_head_dim, v_head_dim=self.v_head_dim)
+        _non_negative("mla", "width", q_lora_rank=self.q_lora_rank)
+        _non_negative("mla", "head_dim", qk_nope_head_dim=self.qk_nope_head_dim)
 
     @property
     def qk_head_dim(self) -> int:
@@ -110,10 +138,12 @@ class Mamba:
     conv_bias: bool = True
     proj_bias: bool = False
     inner_norms: bool = False
+    inner_norm_weights: bool = True
 
     def __post_init__(self) -> None:
-        _positive("mamba", d_inner=self.d_inner, d_state=self.d_state, d_conv=self.d_conv,
-                  dt_rank=self.dt_rank)
+        _positive("mamba", "ffn", d_inner=self.d_inner)
+        _positive("mamba", "state", d_state=self.d_state, d_conv=self.d_conv)
+        _positive("mamba", "width", dt_rank=self.dt_rank)
 
 
 @dataclass(frozen=True)
@@ -128,7 +158,7 @@ class MLP:
     fused_gate_up: bool = False
 
     def __post_init__(self) -> None:
-        _positive("mlp", intermediate_size=self.intermediate_size)
+        _positive("mlp", "ffn", intermediate_size=self.intermediate_size)
         if self.activation not in ACTIVATIONS:
             raise ConfigError(f"mlp.activation {self.activation!r} is not one of {ACTIVATIONS}")
 
@@ -138,8 +168,10 @@ class MoE:
     """Routed mixture of experts: router D -> E, each token runs its top-k experts, each an
     MLP of width ``expert_intermediate_size``. ``shared_intermediate_size`` > 0 adds an
     always-on shared MLP of that width (DeepSeek: n_shared * moe width; Qwen2-MoE), with a
-    sigmoid gate D -> 1 when ``shared_expert_gate``. ``router_bias``: E extra router
-    parameters (DeepSeek-V3's e_score_correction_bias)."""
+    sigmoid gate D -> 1 when ``shared_expert_gate``. ``router_bias``: E router bias parameters
+    (gpt-oss's router.bias). ``expert_bias``: every expert projection has a bias (gpt-oss).
+    ``fused_gate_up``: the experts' gate and up projections are one HF tensor ``gate_up_proj``
+    (D -> 2*F per expert), shown as one operator."""
 
     num_experts: int
     top_k: int
@@ -150,11 +182,12 @@ class MoE:
     shared_expert_gate: bool = False
     router_bias: bool = False
     expert_bias: bool = False
+    fused_gate_up: bool = False
 
     def __post_init__(self) -> None:
-        _positive("moe", num_experts=self.num_experts, top_k=self.top_k,
-                  expert_intermediate_size=self.expert_intermediate_size)
-        _non_negative("moe", shared_intermediate_size=self.shared_intermediate_size)
+        _positive("moe", "experts", num_experts=self.num_experts, top_k=self.top_k)
+        _positive("moe", "ffn", expert_intermediate_size=self.expert_intermediate_size)
+        _non_negative("moe", "ffn", shared_intermediate_size=self.shared_intermediate_size)
         if self.top_k > self.num_experts:
             raise ConfigError(f"moe.top_k ({self.top_k}) exceeds num_experts ({self.num_experts})")
         if self.activation not in ACTIVATIONS:
@@ -169,7 +202,10 @@ FFN = MLP | MoE
 class Layer:
     """One decoder layer. ``norm_names`` lists its norms (each over D, in HF's names, in order);
     ``parallel``: attention and FFN both read the layer input and one add joins them (GPT-J,
-    GPT-NeoX, Falcon, Phi-2); otherwise two sequential residual adds. ``ffn`` None: Mamba-only."""
+    GPT-NeoX, Falcon, Phi-2); otherwise two sequential residual adds. ``ffn`` None: Mamba-only.
+    Norm placement: before each sublayer (default; with four names, Gemma 2/3's norms before and
+    after each sublayer); ``post_norm``: after each residual add (OPT-350m); ``output_norms``: on
+    each sublayer's output before its residual add, none on its input (OLMo 2)."""
 
     mixer: Mixer
     ffn: FFN | None
@@ -178,10 +214,13 @@ class Layer:
     norm_bias: bool = False
     parallel: bool = False
     post_norm: bool = False
+    output_norms: bool = False
 
     def __post_init__(self) -> None:
         if self.post_norm and (self.parallel or len(self.norm_names) != 2):
             raise ConfigError("layer.post_norm needs a sequential layer with two norms")
+        if self.output_norms and (self.parallel or self.post_norm or len(self.norm_names) != 2):
+            raise ConfigError("layer.output_norms needs a sequential layer with two norms")
         if self.norm_kind not in NORM_KINDS:
             raise ConfigError(f"layer.norm_kind {self.norm_kind!r} is not one of {NORM_KINDS}")
 
@@ -192,7 +231,7 @@ class LayerGroup:
     count: int
 
     def __post_init__(self) -> None:
-        _positive("layer_group", count=self.count)
+        _positive("layer_group", "layers", count=self.count)
 
 
 DEFAULT_OP_NAMES: Mapping[str, str] = MappingProxyType({
@@ -236,12 +275,17 @@ class ModelSpec:
     warnings: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        _positive(self.name or "model", hidden_size=self.hidden_size, vocab_size=self.vocab_size)
-        _non_negative(self.name or "model", learned_positions=self.learned_positions)
+        owner = self.name or "model"
+        _positive(owner, "width", hidden_size=self.hidden_size)
+        _positive(owner, "vocab", vocab_size=self.vocab_size)
+        _non_negative(owner, "positions", learned_positions=self.learned_positions)
         if self.embed_dim is not None:
-            _positive(self.name or "model", embed_dim=self.embed_dim)
+            _positive(owner, "width", embed_dim=self.embed_dim)
         if not self.layer_groups:
             raise ConfigError(f"{self.name}: a model needs at least one layer")
+        layers = sum(group.count for group in self.layer_groups)
+        if layers > LIMITS["layers"]:
+            raise ConfigError(f"{owner}: {layers:,} layers; at most {LIMITS['layers']:,} are supported")
         names = dict(DEFAULT_OP_NAMES)
         names.update(self.op_names)
         object.__setattr__(self, "op_names", MappingProxyType(names))

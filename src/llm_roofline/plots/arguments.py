@@ -5,7 +5,10 @@ from __future__ import annotations
 
 
 def positional_args(p, devices: bool = False) -> None:
+    from ..cli import add_model_options
+
     p.add_argument("model", help="catalog id or alias (see `llm-roofline models`), or a HF config.json path")
+    add_model_options(p)
     if devices:
         p.add_argument("hardware", help="comma-separated devices (see `llm-roofline hardware`), e.g. "
                                         "a100-80g,h100-sxm,rtx-a6000")

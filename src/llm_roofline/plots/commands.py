@@ -15,7 +15,7 @@ def device_of(args, name: str | None = None):
 def model_of(args):
     from ..cli import model_from_args
 
-    return model_from_args(args.model)
+    return model_from_args(args)
 
 
 def efficiency_of(args, device):

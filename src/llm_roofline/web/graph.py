@@ -214,7 +214,8 @@ def layer_kinds(model: ModelSpec) -> list[dict]:
         mixer = layer.mixer
         if isinstance(mixer, Attention):
             m = {"type": "attention", "heads": mixer.num_heads, "kv_heads": mixer.num_kv_heads,
-                 "head_dim": mixer.head_dim, "sliding_window": mixer.sliding_window}
+                 "head_dim": mixer.head_dim, "sliding_window": mixer.sliding_window,
+                 "attention_chunk": mixer.attention_chunk, "sinks": mixer.sinks}
         elif isinstance(mixer, LatentAttention):
             m = {"type": "latent_attention", "heads": mixer.num_heads, "kv_lora_rank": mixer.kv_lora_rank}
         elif isinstance(mixer, Mamba):

@@ -23,7 +23,7 @@ def whole_generation_ops(a: Analysis, i: int = 0) -> list[dict]:
     t = at0
     decode_time = a.generation.decode_s_per_op[:, i]
     sums = {f: summed_over_steps(getattr(at0, f)[:, i:i + 1], getattr(at1, f)[:, i:i + 1], at0.kv_window,
-                                 sc.prompt_len[i:i + 1], sc.gen_len[i:i + 1])[:, 0] for f in FIELDS}
+                                 sc.prompt_len[i:i + 1], sc.gen_len[i:i + 1], at0.kv_chunk)[:, 0] for f in FIELDS}
 
     prefill = {name: k for k, name in enumerate(a.prefill.table.names)}
     decode_step = {name: k for k, name in enumerate(a.decode.table.names)}

@@ -240,6 +240,8 @@ function describe(kind) {
   const m = kind.mixer || {};
   let mixer = m.type === "latent_attention" ? "MLA" : m.type === "mamba" ? "Mamba" : "attention";
   if (m.type === "attention" && m.sliding_window) mixer = `sliding attention (${m.sliding_window})`;
+  if (m.type === "attention" && m.attention_chunk) mixer = `chunked attention (${m.attention_chunk})`;
+  if (m.type === "attention" && m.sinks) mixer += " with sinks";
   const f = kind.ffn;
   const ffn = !f ? "" : f.type === "moe" ? ` + MoE ${f.top_k}/${f.num_experts}` : " + MLP";
   return `${mixer}${ffn}`;
