@@ -79,7 +79,7 @@ def _output_group(p, extra=()) -> None:
 
 
 def add_parser(subparsers) -> None:
-    from .cli import add_device_options
+    from .cli import add_device_options, add_model_options
 
     p = subparsers.add_parser(
         "serve-sim", help="serve a load with continuous batching: TTFT, TPOT, throughput, KV cache",
@@ -88,6 +88,7 @@ def add_parser(subparsers) -> None:
                     "preemption) on the roofline engine, with the closed-form steady state beside it.")
     p.add_argument("model", help="catalog id or alias, or a HF config.json path")
     p.add_argument("hardware", help="catalog name or alias, or a device YAML")
+    add_model_options(p)
     load = p.add_argument_group("load (one of --concurrency, --rate, --trace)")
     load.add_argument("--concurrency", "-c", type=int, help="closed loop: requests in flight")
     load.add_argument("--rate", type=float, help="open loop: Poisson arrivals, requests/s")
@@ -119,6 +120,7 @@ def add_parser(subparsers) -> None:
                     "Pareto front of tokens/s per GPU against tokens/s per user and the best under the SLOs.")
     p.add_argument("model", help="catalog id or alias, or a HF config.json path")
     p.add_argument("hardware", help="catalog name or alias, or a device YAML")
+    add_model_options(p)
     p.add_argument("--gpus", type=int, default=8, help="devices to deploy on (default 8)")
     p.add_argument("--isl", type=int, default=2048, help="input tokens per request (default 2048)")
     p.add_argument("--osl", type=int, default=512, help="output tokens per request (default 512)")
@@ -151,7 +153,7 @@ def _device_and_efficiency(args):
 def _model(args):
     from .cli import model_from_args
 
-    return model_from_args(args.model)  # its warnings go to standard error
+    return model_from_args(args)  # its warnings go to standard error
 
 
 def _link(args):

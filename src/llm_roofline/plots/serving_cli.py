@@ -10,7 +10,7 @@ def _image(p) -> None:
 
 
 def add_kinds(kinds) -> None:
-    from ..cli import add_device_options
+    from ..cli import add_device_options, add_model_options
     from ..cli_serving import _formats_group, _scheduler_group
     from .options import _LIST_HELP
 
@@ -19,6 +19,7 @@ def add_kinds(kinds) -> None:
                                      "configurations, the Pareto front and the best point under the SLOs.")
     p.add_argument("model", help="catalog id or alias, or a HF config.json path")
     p.add_argument("hardware", help="catalog name or alias, or a device YAML")
+    add_model_options(p)
     p.add_argument("--gpus", type=int, default=8, help="devices (default 8)")
     p.add_argument("--isl", type=int, default=2048, help="input tokens per request (default 2048)")
     p.add_argument("--osl", type=int, default=512, help="output tokens per request (default 512)")
@@ -40,6 +41,7 @@ def add_kinds(kinds) -> None:
                                      "the KV cache becomes the limit.")
     p.add_argument("model", help="catalog id or alias, or a HF config.json path")
     p.add_argument("hardware", help="catalog name or alias, or a device YAML")
+    add_model_options(p)
     load = p.add_argument_group("load (one of)")
     load.add_argument("--rates", help="requests/s: a comma-separated list, or LO..HI with --points values")
     load.add_argument("--concurrency", help=f"closed-loop concurrencies: {_LIST_HELP}")
@@ -85,7 +87,7 @@ def _run_pareto(args) -> str:
     ttft, tpot = _slos(args)
     from ..cli import model_from_args
 
-    fig = plot_pareto(model_from_args(args.model), device, size=size, title=args.title, gpus=args.gpus,
+    fig = plot_pareto(model_from_args(args), device, size=size, title=args.title, gpus=args.gpus,
                       isl=args.isl, osl=args.osl,
                       ttft_slo=ttft, tpot_slo=tpot, formats=_list(args.formats, "--formats"),
                       modes=_list(args.modes, "--modes"),
@@ -132,7 +134,7 @@ def _run_load(args) -> str:
             else {"concurrency": parse_int_list(args.concurrency, "--concurrency")})
     from ..cli import model_from_args
 
-    fig = plot_load(model_from_args(args.model), device, size=size, title=args.title,
+    fig = plot_load(model_from_args(args), device, size=size, title=args.title,
                     isl=parse_int_list(args.isl, "--isl"),
                     osl=args.osl, requests=args.requests, ttft_slo_s=ttft, tpot_slo_s=tpot,
                     max_batch_tokens=args.max_batch_tokens, max_seqs=args.max_seqs, chunk=args.chunk,
