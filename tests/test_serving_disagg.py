@@ -34,14 +34,15 @@ def test_kv_capacity_of_llama2_7b_on_an_a6000(a6000):
 
 
 def test_windows_and_states_are_reserved_per_request(a6000):
-    """A sliding-window layer holds at most W tokens: reserved at admission as min(W, final length)."""
+    """A sliding-window layer keeps at most W - 1 past tokens (transformers' sliding cache): reserved at
+    admission for the request's final length, rounded up to blocks."""
     from conftest import gemma2_like
 
     cost = step_cost(gemma2_like(), a6000, IDEAL, Scenario.build(flash_attention=True))
     kv = kv_capacity(cost, block_size=16, memory_fraction=0.9, max_batch_tokens=2048, max_seqs=64)
     per_token = 2 * 2 * 64 * 2  # K and V, 2 heads of 64, 2 bytes: per layer
     assert kv.page_bytes == 16 * 2 * per_token  # the two global layers
-    assert kv.reserve_bytes(20) == 2 * per_token * 32  # two sliding layers, W = 32
+    assert kv.reserve_bytes(20) == 2 * per_token * 31  # two sliding layers, W = 32: 31 tokens kept
     assert kv.reserve_bytes(10) == 2 * per_token * 16  # 10 tokens round up to one block
 
 

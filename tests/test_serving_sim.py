@@ -164,3 +164,35 @@ def test_ten_thousand_requests_run(a6000):
     report = lr.simulate(llama(), a6000, rate=3.0, requests=10_000, isl="uniform:200:1000", osl="uniform:20:200")
     assert report.simulation.requests == 10_000
     assert np.isfinite(report.simulation.per_request["e2e_s"]).all()
+
+
+def _chunked_model():
+    """Llama 4's pattern in small: chunked local attention (C = 32) in three layers of four, attention sinks
+    in the global one (gpt-oss), so both of the engine's newer attention forms are served."""
+    from llm_roofline.models.spec import MLP, Attention, Layer, LayerGroup, ModelSpec
+
+    local = Layer(mixer=Attention(4, 2, 32, rope_dim=32, attention_chunk=32), ffn=MLP(256, gated=True))
+    glob = Layer(mixer=Attention(4, 2, 32, sinks=True), ffn=MLP(256, gated=True))
+    return ModelSpec(name="tiny-chunked", model_type="llama4_text", hidden_size=128, vocab_size=500,
+                     layer_groups=(LayerGroup(local, 3), LayerGroup(glob, 1)))
+
+
+def test_chunked_attention_is_served(a6000):
+    model = _chunked_model()
+    settings = Scenario.build(flash_attention=True)
+    from llm_roofline.serving.step_cost import step_cost
+
+    cost = step_cost(model, a6000, IDEAL, settings)
+    B, P = np.array([1, 3, 5]), np.array([31, 64, 77])
+    engine = evaluate(model, a6000, Scenario.build(batch_size=B, prompt_len=P, flash_attention=True), IDEAL)
+    np.testing.assert_allclose(cost.time_s(cost.uniform_decode(B, P)), engine.decode_total.time_s, rtol=1e-12)
+    np.testing.assert_allclose(cost.time_s(cost.chunk_features(P, P, count=B)), engine.prefill_total.time_s,
+                               rtol=1e-12)
+    P, G = 20, 90  # decode crosses chunk boundaries at S = 33, 65, 97
+    one = evaluate(model, a6000, Scenario.build(prompt_len=P, gen_len=G - 1, flash_attention=True), IDEAL)
+    report = lr.simulate(model, a6000, concurrency=1, requests=2, isl=P, osl=G)
+    np.testing.assert_allclose(report.simulation.per_request["e2e_s"], one.generation.e2e_s[0], rtol=1e-9)
+    assert report.steady["e2e_s"] == pytest.approx(one.generation.e2e_s[0], rel=1e-9)
+    many = lr.simulate(model, a6000, concurrency=6, requests=120, isl="uniform:10:50", osl="uniform:60:120")
+    est = lr.estimate_serving(model, a6000, concurrency=6, isl=30, osl=90)
+    assert est["tpot_s"][0] == pytest.approx(many.simulation.tpot_s.mean, rel=TPOT_TOLERANCE)

@@ -3,8 +3,9 @@
 Paged attention (vLLM's PagedAttention, SGLang, TRT-LLM): the cache of every full-attention layer is
 allocated in blocks of ``block_size`` tokens, so a request that has ``n`` tokens in cache holds
 ceil(n / block_size) blocks. What does not grow with the length is reserved when a request is admitted:
-sliding-window layers at most min(W, its final length) tokens, recurrent (Mamba) layers their fixed
-state. Bytes per element and the per-layer sizes come from the engine (cache.py, precision.py).
+sliding-window and chunked-attention layers what the engine says they keep for its final length
+(cache.cached_tokens: at most W - 1, or C - 1, tokens), recurrent (Mamba) layers their fixed state.
+Bytes per element and the per-layer sizes come from the engine (cache.py, precision.py).
 
 Usable budget = capacity x memory_fraction - weights - activation reserve, where weights are every
 parameter once (as ``report.memory``) and the activation reserve is the largest activation working set
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..cache import cache_elements_per_token, cache_window, state_elements_per_sequence
+from ..cache import cache_elements_per_token, cached_tokens, state_elements_per_sequence
 from ..errors import ScenarioError
 from ..graph import build_ops
 from ..precision import storage_bytes
@@ -29,15 +30,15 @@ from .step_cost import StepCost
 
 @dataclass(frozen=True)
 class KVCapacity:
-    """block_size (tokens); page_bytes: one block of every full-attention layer (bytes); per-token bytes of
-    the windowed layers and their windows; state_bytes: recurrent state per request (bytes); budget_bytes:
+    """block_size (tokens); page_bytes: one block of every full-attention layer (bytes); local_layers: the
+    sliding-window or chunked layers' mixers and bytes per cached token (all layers of the group);
+    state_bytes: recurrent state per request (bytes); budget_bytes:
     memory left for the KV cache (bytes); weights_bytes, activations_bytes, usable_bytes: what it is left
     from (bytes)."""
 
     block_size: int
     page_bytes: float
-    window_token_bytes: tuple[float, ...]
-    windows: tuple[float, ...]
+    local_layers: tuple[tuple[object, float], ...]
     state_bytes: float
     budget_bytes: float
     weights_bytes: float
@@ -50,11 +51,11 @@ class KVCapacity:
 
     def reserve_bytes(self, total_len) -> np.ndarray:
         """Bytes reserved at admission for a request of ``total_len`` tokens in all (prompt + output):
-        windowed layers min(W, total_len rounded up to blocks) tokens, plus the recurrent state."""
+        what the local layers cache for total_len rounded up to blocks, plus the recurrent state."""
         tokens = self.blocks(total_len) * self.block_size
         out = np.full(np.shape(tokens), self.state_bytes)
-        for per_token, window in zip(self.window_token_bytes, self.windows, strict=True):
-            out = out + per_token * np.minimum(tokens, window)
+        for mixer, per_token in self.local_layers:
+            out = out + per_token * cached_tokens(mixer, tokens)
         return out
 
     def request_bytes(self, tokens, total_len) -> np.ndarray:
@@ -78,13 +79,12 @@ def kv_capacity(cost: StepCost, *, block_size: int, memory_fraction: float, max_
     model, settings = cost.model, cost.settings
     kb = float(storage_bytes(settings.kv_cache.bits, settings.group_size, settings.scale_bits)[0])
     page, state = 0.0, 0.0
-    windowed: dict[float, float] = {}
+    local: list[tuple[object, float]] = []
     for group in model.layer_groups:
         mixer = group.layer.mixer
         per_token = group.count * cache_elements_per_token(mixer) * kb
-        window = cache_window(mixer)
-        if np.isfinite(window):
-            windowed[window] = windowed.get(window, 0.0) + per_token
+        if np.all(cached_tokens(mixer, np.array([1e18])) < 1e18):  # keeps a bounded number of tokens
+            local.append((mixer, per_token))
         else:
             page += per_token * block_size
         state += group.count * state_elements_per_sequence(mixer) * kb
@@ -103,6 +103,5 @@ def kv_capacity(cost: StepCost, *, block_size: int, memory_fraction: float, max_
             f"activations {si(activations, 'B')} (at {max_batch_tokens} batched tokens) exceed the usable "
             f"{si(usable, 'B')} (memory fraction {memory_fraction:g}); use smaller formats, a smaller "
             "--max-batch-tokens, or a device with more memory")
-    return KVCapacity(block_size=block_size, page_bytes=page, window_token_bytes=tuple(windowed.values()),
-                      windows=tuple(windowed), state_bytes=state, budget_bytes=budget, weights_bytes=weights,
-                      activations_bytes=activations, usable_bytes=usable)
+    return KVCapacity(block_size=block_size, page_bytes=page, local_layers=tuple(local), state_bytes=state,
+                      budget_bytes=budget, weights_bytes=weights, activations_bytes=activations, usable_bytes=usable)

@@ -1,11 +1,13 @@
 """The decoding requests of one worker, kept as aggregates (never a loop over requests).
 
 A decoder that starts at iteration it0 with KV length s0 has S = s0 + (i - it0) in iteration i. The group
-keeps: its size; per window W the sum of min(S, W) over its decoders (``K``) and how many still have S < W
-and so grow by one each iteration (``rate``); per block phase the decoders that open a KV block in a given
-iteration (one opens whenever S - 1 is a multiple of the block size, i.e. when i = it0 - s0 + 1 mod block);
-and in heaps the iterations of each decoder's last step and of its window crossings. Entries of decoders
-that left (preempted) are skipped lazily by an epoch check.
+keeps: its size; per key class (window W, chunk C) the sum of the keys its decoders see (``K``:
+min(S, W), or ((S - 1) mod C) + 1 with chunks) and how many grow by one each iteration (``rate``: those
+with S < W); per block phase the decoders that open a KV block in a given iteration (one opens whenever
+S - 1 is a multiple of the block size, i.e. when i = it0 - s0 + 1 mod block); per chunk phase those whose
+keys start a new chunk after iteration i (S a multiple of C: their keys fall from C to 1); and in heaps
+the iterations of each decoder's last step and of its window crossings. Entries of decoders that left
+(preempted) are skipped lazily by an epoch check.
 
 Decode-only iterations are affine in the iteration index: ``durations`` prices k of them at once from the
 cost's per-batch lines (StepCost.decode_lines).
@@ -25,6 +27,8 @@ class DecodeGroup:
     def __init__(self, cost: StepCost, block_size: int):
         self.cost, self.bs = cost, block_size
         self.windows = cost.windows
+        self.chunks = cost.chunks
+        self.chunk_phase = [[0] * int(c) if c != inf else [] for c in self.chunks]
         self.dec: dict[int, tuple[int, int, int]] = {}  # id -> (first decode iteration, S there, epoch)
         self.epoch = 0
         self.n = 0
@@ -43,6 +47,12 @@ class DecodeGroup:
         self.dec[rid] = (it0, s0, self.epoch)
         self.n += 1
         for w, window in enumerate(self.windows):
+            chunk = self.chunks[w]
+            if chunk != inf:
+                self.K[w] += (s0 - 1) % int(chunk) + 1
+                self.rate[w] += 1
+                self.chunk_phase[w][(it0 - s0) % int(chunk)] += 1
+                continue
             self.K[w] += min(s0, window)
             if s0 < window:
                 self.rate[w] += 1
@@ -62,6 +72,12 @@ class DecodeGroup:
         it0, s0, _ = self.dec.pop(rid)
         self.n -= 1
         for w, window in enumerate(self.windows):
+            chunk = self.chunks[w]
+            if chunk != inf:
+                self.K[w] -= (s_now - 1) % int(chunk) + 1
+                self.rate[w] -= 1
+                self.chunk_phase[w][(it0 - s0) % int(chunk)] -= 1
+                continue
             self.K[w] -= min(s_now, window)
             if s_now < window:
                 self.rate[w] -= 1
@@ -78,6 +94,8 @@ class DecodeGroup:
         end = it + steps
         for w, heap in enumerate(self.window_heap):
             self.K[w] += self.rate[w] * steps
+            if self.chunks[w] != inf:  # decoders at a chunk's last key start the next chunk: C down to 1
+                self.K[w] -= self.chunks[w] * _ring_sum(self.chunk_phase[w], it, steps)
             while heap and heap[0][0] <= end:
                 _, rid, epoch = heapq.heappop(heap)
                 if rid in self.dec and self.dec[rid][2] == epoch:
@@ -113,10 +131,7 @@ class DecodeGroup:
 
     def opened(self, it: int, k: int) -> int:
         """Blocks the decoders open in iterations it .. it + k - 1."""
-        full, part = divmod(k, self.bs)
-        start = it % self.bs
-        ring = self.phase[start:] + self.phase[:start]
-        return full * sum(self.phase) + sum(ring[:part])
+        return _ring_sum(self.phase, it, k)
 
     def opened_by(self, it: int, k: int) -> np.ndarray:
         """Blocks opened by the end of each of the next ``k`` iterations (cumulative)."""
@@ -132,7 +147,7 @@ class DecodeGroup:
             lines = self.lines[self.n] = (const + float(counts @ overhead), keyed)
         return lines
 
-    def durations(self, k: int) -> np.ndarray:
+    def durations(self, it: int, k: int) -> np.ndarray:
         """Durations of the next ``k`` decode-only iterations (s): each keyed kernel's time is the max of two
         lines in the iteration index j (its keys grow by ``rate`` per iteration); lines that never cross in
         [0, k) fold into one line A + B j, the others are evaluated."""
@@ -143,6 +158,13 @@ class DecodeGroup:
         last = k - 1.0
         for count, w, c0, c_key, m0, m_key in keyed:
             keys, rate = self.K[w], self.rate[w]
+            if self.chunks[w] != inf:  # sawtooth keys: evaluate them iteration by iteration
+                drops = np.array(self.chunk_phase[w], dtype=np.float64)[(it + self.steps[:k].astype(np.intp))
+                                                                         % len(self.chunk_phase[w])]
+                seen = keys + rate * self.steps[:k] - self.chunks[w] * (np.cumsum(drops) - drops)
+                t = count * np.maximum(c0 + c_key * seen, m0 + m_key * seen)
+                extra = t if extra is None else extra + t
+                continue
             ca, cb, ma, mb = c0 + c_key * keys, c_key * rate, m0 + m_key * keys, m_key * rate
             if ca >= ma and ca + cb * last >= ma + mb * last:
                 a, b = a + count * ca, b + count * cb
@@ -160,3 +182,12 @@ class DecodeGroup:
         const, keyed = self._lines()
         return const + sum(count * max(c0 + c_key * self.K[w], m0 + m_key * self.K[w])
                            for count, w, c0, c_key, m0, m_key in keyed)
+
+
+def _ring_sum(counts: list[int], it: int, k: int) -> int:
+    """sum of counts[i mod len] over i = it .. it + k - 1."""
+    n = len(counts)
+    full, part = divmod(k, n)
+    start = it % n
+    ring = counts[start:] + counts[:start]
+    return full * sum(counts) + sum(ring[:part])

@@ -33,15 +33,16 @@ def prefill_table(model, settings, batch, T, S) -> OpTable:
                      S=np.asarray(S, dtype=np.float64))
 
 
-def prefill_probes(windows: list[float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def prefill_probes(spans: list[float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(B, T, S) probe points, T <= S: short and long chunks, at the start of a prompt and deep into it,
-    inside and beyond every sliding window."""
+    inside and beyond every sliding window or attention chunk (``spans``)."""
     points = [(1, 1, 1), (1, 2, 2), (1, 5, 9), (2, 3, 3), (3, 1, 4), (1, 64, 64), (2, 40, 100), (1, 17, 300),
               (4, 128, 128), (1, 1000, 1000), (2, 512, 4096), (1, 3000, 3000), (1, 100, 20000)]
-    for w in windows:
+    for w in spans:
         if np.isfinite(w):
             w = int(w)
-            points += [(1, w, w), (1, 3, w + 7), (1, w // 2 + 1, 2 * w + 1), (2, 2 * w + 3, 2 * w + 3), (1, 1, 3 * w)]
+            points += [(1, w, w), (1, 3, w + 7), (1, w // 2 + 1, 2 * w + 1), (2, 2 * w + 3, 2 * w + 3), (1, 1, 3 * w),
+                       (1, w - 1, 2 * w - 3)]
     B, T, S = (np.array(v, dtype=np.float64) for v in zip(*points, strict=True))
     return B, T, S
 
@@ -51,9 +52,9 @@ def fit_prefill(table: OpTable, B, T, S) -> np.ndarray:
     pairs), solved from the probes and checked to reproduce every one. Returns [n_ops, 2, 5]."""
     out = np.zeros((len(table.names), 2, 5))
     quantities = (table.flops, table.bytes - table.weight_bytes)
-    for i, window in enumerate(table.kv_window):
-        keys = keys_touched(T, S, window)
-        basis = np.stack([B * T, B, B * keys, B * T * keys, B * causal_pairs(T, S, window)], axis=1)
+    for i, (window, chunk) in enumerate(zip(table.kv_window, table.kv_chunk, strict=True)):
+        keys = keys_touched(T, S, window, chunk)
+        basis = np.stack([B * T, B, B * keys, B * T * keys, B * causal_pairs(T, S, window, chunk)], axis=1)
         scale = np.abs(basis).max(axis=0)
         for q, values in enumerate(quantities):
             row = values[i]

@@ -68,13 +68,13 @@ def _per_point(values: np.ndarray, point: np.ndarray, n: int) -> np.ndarray:
 
 
 def mean_decode_keys(cost: StepCost, P: np.ndarray, G: np.ndarray) -> np.ndarray:
-    """Mean visible keys of a decoder whose KV length is spread evenly over P+1 .. P+G-1, per window
-    [nw, n]: sum over S of min(S, W) / (G - 1), with the engine's windowed_step_sum."""
-    windows = np.array(cost.windows)
+    """Mean visible keys of a decoder whose KV length is spread evenly over P+1 .. P+G-1, per key class
+    [nw, n]: sum over S of decode_keys(S, W, C) / (G - 1), with the engine's windowed_step_sum."""
+    windows, chunks = np.array(cost.windows), np.array(cost.chunks)
     if not windows.size:
         return np.zeros((0, P.size))
     has_decode = G > 1.0
-    total = windowed_step_sum(P + 1.0, P + G - 1.0, windows[:, None], 0.0, 1.0, 0.0, 1.0)
+    total = windowed_step_sum(P + 1.0, P + G - 1.0, windows[:, None], 0.0, 1.0, 0.0, 1.0, chunk=chunks[:, None])
     return np.where(has_decode, total / np.where(has_decode, G - 1.0, 1.0), 0.0)
 
 
@@ -86,10 +86,10 @@ def decode_steps_s(cost: StepCost, R: np.ndarray, P: np.ndarray, G: np.ndarray, 
     c0, m0, overhead = cost.kernel_parts(others)
     steps = np.maximum(G - 1.0, 0.0)
     total = cost.counts @ ((np.maximum(c0, m0) + overhead) * steps)  # as if no kernel depended on the keys
-    keyed, c_key, m_key, window = cost.key_slopes()
+    keyed, c_key, m_key, window, chunk = cost.key_slopes()
     if keyed.size:  # the attention kernels: their time grows with the tagged request's own keys
         grown = windowed_step_sum(P + 1.0, P + G - 1.0, window[:, None], c0[keyed], c_key[:, None], m0[keyed],
-                                  m_key[:, None])
+                                  m_key[:, None], chunk=chunk[:, None])
         total = total + cost.counts[keyed] @ (grown - np.maximum(c0[keyed], m0[keyed]) * steps)
     return total
 

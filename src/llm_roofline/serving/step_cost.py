@@ -8,10 +8,11 @@ operator over all the iteration's tokens, its weights read once. Attention runs 
 operators of one stage only (MLA's absorbed projections in decode, kv_b_proj in prefill) run for their group.
 
 Per operator, the FLOPs and the bytes other than weights are linear in these features (W: the operator's
-sliding window, inf without one; keys(T, S, W) and pairs(T, S, W) from attention.keys_touched and
-attention.causal_pairs):
-    decode:  seqs;  per window W: sum_i min(S_i, W)
-    prefill: tokens sum_j T_j;  chunks;  per window W: sum_j keys_j, sum_j T_j * keys_j, sum_j pairs_j
+sliding window and C its attention chunk, inf without; keys(T, S, W, C) and pairs(T, S, W, C) from
+attention.keys_touched and attention.causal_pairs, and attention.decode_keys(S, W, C) = min(S, W), or
+((S - 1) mod C) + 1 with chunks; each distinct (W, C) of the model is a key class):
+    decode:  seqs;  per key class: sum_i decode_keys(S_i, W, C)
+    prefill: tokens sum_j T_j;  chunks;  per key class: sum_j keys_j, sum_j T_j * keys_j, sum_j pairs_j
 The coefficients are read off ``build_ops`` at probe points (no formula is written twice) and checked to
 reproduce every probe. Weight bytes depend on a kernel's token count only (the distinct experts the tokens
 route to, the embedding rows read): ``build_ops`` at that count gives them. Then the roofline, per kernel:
@@ -29,7 +30,7 @@ from functools import cached_property
 
 import numpy as np
 
-from ..attention import causal_pairs, keys_touched
+from ..attention import causal_pairs, decode_keys, keys_touched
 from ..hardware.spec import Efficiency, Hardware
 from ..models.spec import ModelSpec
 from ..roofline import op_peaks
@@ -54,6 +55,7 @@ class StepCost:
     efficiency: Efficiency
     settings: Scenario
     windows: tuple[float, ...]
+    chunks: tuple[float, ...]
     kernels: tuple[str, ...]
     group: np.ndarray
     counts: np.ndarray
@@ -80,14 +82,16 @@ class StepCost:
         seqs = np.atleast_1d(np.asarray(seqs, dtype=np.float64))
         x = np.zeros((self.n_features, seqs.size))
         x[0] = seqs
-        x[1:1 + len(self.windows)] = np.asarray(kv_sum_by_window, dtype=np.float64).reshape(len(self.windows), -1)
+        if self.windows:  # a model without attention (Mamba) has no decode keys
+            x[1:1 + len(self.windows)] = np.asarray(kv_sum_by_window, dtype=np.float64).reshape(len(self.windows), -1)
         return x
 
     def uniform_decode(self, seqs, kv_len) -> np.ndarray:
         """``seqs`` requests, each at KV length ``kv_len`` (arrays broadcast)."""
         seqs, kv_len = np.broadcast_arrays(np.atleast_1d(np.asarray(seqs, dtype=np.float64)),
                                            np.atleast_1d(np.asarray(kv_len, dtype=np.float64)))
-        keys = seqs * np.minimum(kv_len, np.array(self.windows)[:, None]) if self.windows else np.zeros((0, seqs.size))
+        keys = seqs * decode_keys(kv_len, np.array(self.windows)[:, None], np.array(self.chunks)[:, None]) \
+            if self.windows else np.zeros((0, seqs.size))
         return self.decode_features(seqs, keys)
 
     def chunk_features(self, tokens, kv_len, count=1.0) -> np.ndarray:
@@ -97,9 +101,9 @@ class StepCost:
         x = np.zeros((self.n_features, T.size))
         i = self.i_prefill_tokens
         x[i], x[i + 1] = c * T, c
-        for k, w in enumerate(self.windows):
-            keys = keys_touched(T, S, w)
-            x[i + 2 + 3 * k: i + 5 + 3 * k] = c * keys, c * T * keys, c * causal_pairs(T, S, w)
+        for k, (w, chunk) in enumerate(zip(self.windows, self.chunks, strict=True)):
+            keys = keys_touched(T, S, w, chunk)
+            x[i + 2 + 3 * k: i + 5 + 3 * k] = c * keys, c * T * keys, c * causal_pairs(T, S, w, chunk)
         return x
 
     # --- costs ----------------------------------------------------------------------------------------
@@ -221,13 +225,14 @@ class StepCost:
             time += (runs & self.works) * self.efficiency.kernel_overhead_s
         return float(self.counts @ time)
 
-    def key_slopes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def key_slopes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """The kernels whose time grows with the decode keys (attention): their indices [k], compute and
-        memory time per key (s) [k], and the window W of the keys they see [k]."""
+        memory time per key (s) [k], and the window W and chunk C of the keys they see [k]."""
         fast = self._fast
         keyed, column = fast["keyed"], fast["key_column"]
         return (keyed, fast["compute"][keyed, 1 + column], fast["memory"][keyed, 1 + column],
-                np.array(self.windows)[column] if column.size else np.zeros(0))
+                np.array(self.windows)[column] if column.size else np.zeros(0),
+                np.array(self.chunks)[column] if column.size else np.zeros(0))
 
     def decode_lines(self, seqs: int) -> tuple:
         """Decode-only iterations of ``seqs`` requests as lines in their keys: (time of the kernels that do
@@ -236,7 +241,7 @@ class StepCost:
         x = np.zeros(self.n_features)
         x[0] = seqs
         compute, memory, overhead = (v[:, 0] for v in self.kernel_parts(x))
-        keyed, per_key_c, per_key_m, _ = self.key_slopes()
+        keyed, per_key_c, per_key_m, _, _ = self.key_slopes()
         window = self._fast["key_column"]
         flat = np.ones(len(self.kernels), dtype=bool)
         flat[keyed] = False
@@ -254,15 +259,17 @@ def step_cost(model: ModelSpec, hardware: Hardware, efficiency: Efficiency, sett
         raise NotImplementedError("multi-device deployments reach the serving model with the parallel engine")
     settings = replace(tiled(settings, 1), batch_size=np.ones(1))
     dec = decode_table(model, settings, np.ones(2), np.array([0.0, 1.0]), apply_window=False)
-    B, T, S = prefill_probes(sorted({w for w in dec.kv_window if np.isfinite(w)}))
+    B, T, S = prefill_probes(sorted({w for w in np.concatenate([dec.kv_window, dec.kv_chunk]) if np.isfinite(w)}))
     pre = prefill_table(model, settings, B, T, S)
     pre_coef = fit_prefill(pre, B, T, S)
     dec_q = np.stack([dec.flops, dec.bytes - dec.weight_bytes], axis=1)  # [n_ops, 2, 2 (S=0, S=1)]
     dec_slope = dec_q[..., 1] - dec_q[..., 0]
-    windows = sorted({w for i, w in enumerate(dec.kv_window) if dec_slope[i].any()}
-                     | {w for i, w in enumerate(pre.kv_window) if pre_coef[i, :, 2:].any()}, key=float)
-    col = {w: k for k, w in enumerate(windows)}
-    nw = len(windows)
+    dec_class = list(zip(dec.kv_window.tolist(), dec.kv_chunk.tolist(), strict=True))
+    pre_class = list(zip(pre.kv_window.tolist(), pre.kv_chunk.tolist(), strict=True))
+    classes = sorted({c for i, c in enumerate(dec_class) if dec_slope[i].any()}
+                     | {c for j, c in enumerate(pre_class) if pre_coef[j, :, 2:].any()})
+    col = {c: k for k, c in enumerate(classes)}
+    nw = len(classes)
     n_feat = 3 + 4 * nw
     i_tok = 1 + nw
 
@@ -282,14 +289,14 @@ def step_cost(model: ModelSpec, hardware: Hardware, efficiency: Efficiency, sett
         rows = np.zeros((2, n_feat))
         rows[:, 0] = dec_q[i, :, 0]
         if dec_slope[i].any():
-            rows[:, 1 + col[dec.kv_window[i]]] = dec_slope[i]
+            rows[:, 1 + col[dec_class[i]]] = dec_slope[i]
         return rows
 
     def prefill_row(j):
         rows = np.zeros((2, n_feat))
         rows[:, i_tok], rows[:, i_tok + 1] = pre_coef[j, :, 0], pre_coef[j, :, 1]
         if pre_coef[j, :, 2:].any():
-            k = col[pre.kv_window[j]]
+            k = col[pre_class[j]]
             rows[:, i_tok + 2 + 3 * k: i_tok + 5 + 3 * k] = pre_coef[j, :, 2:]
         return rows
 
@@ -323,7 +330,8 @@ def step_cost(model: ModelSpec, hardware: Hardware, efficiency: Efficiency, sett
             add(f"prefill/{name}", PREFILL, pre.counts[j], pre_peak[j], pre_works[j], prefill_row(j), w_pre[j],
                 "prefill", j)
     return StepCost(
-        model=model, hardware=hardware, efficiency=efficiency, settings=settings, windows=tuple(windows),
+        model=model, hardware=hardware, efficiency=efficiency, settings=settings,
+        windows=tuple(w for w, _ in classes), chunks=tuple(c for _, c in classes),
         kernels=tuple(kernels), group=np.array(group, dtype=np.intp), counts=np.array(counts, dtype=np.float64),
         peak_flops_per_s=np.array(peaks), bandwidth_bytes_per_s=hardware.memory_bandwidth_bytes_per_s
         * efficiency.bandwidth_fraction, flops_coef=np.array(fcoef), bytes_coef=np.array(bcoef),

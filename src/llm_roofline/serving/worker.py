@@ -180,7 +180,7 @@ class Worker:
             if k < 1:
                 return False
             opened = int(need[k - 1])
-        dur = dg.durations(k)
+        dur = dg.durations(self.it, k)
         ends = self.clock + np.cumsum(dur)
         if ends[-1] - dur[-1] >= bound:  # the last iterations start at or after the bound
             k = int(np.searchsorted(ends[:-1], bound, side="left")) + 1  # start_0 = clock < bound
