@@ -18,7 +18,8 @@ _DATA = ("roofline", "batch_sweep", "seq_sweep", "quantization", "memory_breakdo
 _FIGURES = ("plot_roofline", "plot_batch_sweep", "plot_seq_sweep", "plot_quantization", "plot_flash_attention",
             "plot_bandwidth", "plot_hardware", "plot_breakdown")
 _SCALING = ("scaling", "ScalingData", "plot_scaling")
-__all__ = [*_DATA, *_FIGURES, *_SCALING]
+_SERVING = ("plot_pareto", "plot_load", "load_data", "LoadData")  # serving figures (plots/serving.py)
+__all__ = [*_DATA, *_FIGURES, *_SCALING, *_SERVING]
 
 
 def __getattr__(name: str):
@@ -28,6 +29,8 @@ def __getattr__(name: str):
         return getattr(importlib.import_module(".data", __name__), name)
     if name in _FIGURES:
         return getattr(importlib.import_module(".figures", __name__), name)
+    if name in _SERVING:
+        return getattr(importlib.import_module(".serving", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
