@@ -43,19 +43,13 @@ def _list(text: str | None, name: str, kind=str) -> list | None:
     return out
 
 
-def _bits(text: str):
-    from .cli_scenario import bits
-
-    return bits(text)
-
-
 def _formats_group(p) -> None:
-    g = p.add_argument_group("formats")
-    g.add_argument("--w-bits", type=_bits, default=16, help="weights: bits or format (fp16, bf16, fp8, int8, int4...)")
-    g.add_argument("--a-bits", type=_bits, default=16, help="activations: bits or format (default 16)")
-    g.add_argument("--kv-bits", type=_bits, default=16, help="KV cache: bits or format (default 16)")
-    g.add_argument("--group-size", type=int, default=128, help="quantization group size (0: no scales; default 128)")
-    g.add_argument("--scale-bits", type=int, default=16, help="bits per group scale (default 16)")
+    """The formats of the scenario options (cli_scenario: defaults and checks written once), and the
+    attention kernel: serving engines fuse it, so here the switch turns it off."""
+    from .cli_scenario import add_scenario_options
+
+    g = add_scenario_options(p, omit=("batch_size", "prompt_len", "gen_len", "kv_len", "flash_attention",
+                                      "logits_all"), title="formats")
     g.add_argument("--no-flash-attention", action="store_true",
                    help="naive attention (scores written to memory); serving engines fuse it (the default)")
 
@@ -79,16 +73,14 @@ def _output_group(p, extra=()) -> None:
 
 
 def add_parser(subparsers) -> None:
-    from .cli import add_device_options, add_model_options
+    from .cli import add_device_options
 
     p = subparsers.add_parser(
         "serve-sim", help="serve a load with continuous batching: TTFT, TPOT, throughput, KV cache",
         description="A discrete-event simulation of an iteration-level scheduler (vLLM / SGLang / TRT-LLM "
                     "style: decode tokens plus prefill chunks up to a token budget, paged KV cache, "
                     "preemption) on the roofline engine, with the closed-form steady state beside it.")
-    p.add_argument("model", help="catalog id or alias, or a HF config.json path")
-    p.add_argument("hardware", help="catalog name or alias, or a device YAML")
-    add_model_options(p)
+    model_and_device(p)
     load = p.add_argument_group("load (one of --concurrency, --rate, --trace)")
     load.add_argument("--concurrency", "-c", type=int, help="closed loop: requests in flight")
     load.add_argument("--rate", type=float, help="open loop: Poisson arrivals, requests/s")
@@ -118,29 +110,43 @@ def add_parser(subparsers) -> None:
         description="Evaluate every configuration of the search space (aggregated or disaggregated, formats, "
                     "token budget, chunk, and the load per worker) with the closed-form steady state; print the "
                     "Pareto front of tokens/s per GPU against tokens/s per user and the best under the SLOs.")
+    s = add_search_options(p)
+    p.add_argument("--max-rate-at-slo", action="store_true", help="report the largest request rate meeting the SLOs")
+    p.add_argument("--target-rate", type=float, help="requests/s to serve: report the fewest devices that do")
+    s.add_argument("--processes", type=int, help="processes for the search (default: 1, or one per core past "
+                                                 "the crossover in docs/serving.md)")
+    add_device_options(p)
+    _output_group(p)
+    p.add_argument("--all-points", action="store_true", help="JSON: include every evaluated point")
+    p.set_defaults(run=_run_plan)
+
+
+def model_and_device(p) -> None:
+    """The positional model and device of every serving command, with the model options."""
+    from .cli import add_model_options
+
     p.add_argument("model", help="catalog id or alias, or a HF config.json path")
     p.add_argument("hardware", help="catalog name or alias, or a device YAML")
     add_model_options(p)
+
+
+def add_search_options(p):
+    """The deployment search's arguments, shared by ``plan`` and ``plot pareto``: model and device, the
+    devices, lengths and SLOs, and the search space (returned as a group for command-specific additions)."""
+    model_and_device(p)
     p.add_argument("--gpus", type=int, default=8, help="devices to deploy on (default 8)")
     p.add_argument("--isl", type=int, default=2048, help="input tokens per request (default 2048)")
     p.add_argument("--osl", type=int, default=512, help="output tokens per request (default 512)")
     p.add_argument("--ttft-slo", help="mean time to first token objective, e.g. 1s or 500ms")
     p.add_argument("--tpot-slo", help="mean time per output token objective, e.g. 50ms")
-    p.add_argument("--max-rate-at-slo", action="store_true", help="report the largest request rate meeting the SLOs")
-    p.add_argument("--target-rate", type=float, help="requests/s to serve: report the fewest devices that do")
     s = p.add_argument_group("search space")
     s.add_argument("--formats", help="comma-separated: bf16, fp8, fp8-kv16, int8, w8a16, w4a16, w4a16-kv8, fp4 "
                                      "(default bf16,fp8,w4a16)")
     s.add_argument("--modes", help="agg, disagg or both (default agg,disagg)")
     s.add_argument("--max-batch-tokens", help="token budgets to try (default 2048,8192)")
     s.add_argument("--chunks", help="prefill chunk sizes to try; none = only the budget (default none)")
-    s.add_argument("--processes", type=int, help="processes for the search (default: 1, or one per core past "
-                                                 "the crossover in docs/serving.md)")
     s.add_argument("--link-bandwidth", help="KV-transfer link for disaggregation, e.g. 450GB/s")
-    add_device_options(p)
-    _output_group(p)
-    p.add_argument("--all-points", action="store_true", help="JSON: include every evaluated point")
-    p.set_defaults(run=_run_plan)
+    return s
 
 
 def _device_and_efficiency(args):
@@ -174,6 +180,7 @@ def _run_serve_sim(args) -> str:
         disagg=args.disagg, prefill_workers=args.prefill_workers, decode_workers=args.decode_workers,
         link_bandwidth_bytes_per_s=_link(args), w_bits=args.w_bits, a_bits=args.a_bits, kv_bits=args.kv_bits,
         flash_attention=not args.no_flash_attention, group_size=args.group_size, scale_bits=args.scale_bits,
+        state_bits=args.state_bits,
         efficiency=eff, progress=ProgressBar("requests"))
     if args.format == "json":
         return json.dumps(report.to_dict(), indent=2) + "\n"

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from matplotlib.ticker import FuncFormatter
 
-from .render.common import PALETTE, figure_legend, new_figure, save, time_unit
+from .render.common import PALETTE, figure_legend, new_figure, time_unit
 
 
 @dataclass(frozen=True)
@@ -164,22 +164,4 @@ def draw_pareto(result, *, size=None, title=None):
     figure_legend(fig, list(handles.values()), list(handles), where="right")
     default = f"{result.gpus} GPUs, {result.isl:,.0f} -> {result.osl:,.0f} tokens: {len(result.configs)} points"
     ax.set_title(title or default)
-    return fig
-
-
-def plot_pareto(model, hardware, *, output=None, size=None, title=None, dpi=150, **plan):
-    """Search deployments (lr.plan keywords) and draw the Pareto front."""
-    from ..serving.plan import plan as run_plan
-
-    fig = draw_pareto(run_plan(model, hardware, **plan), size=size, title=title)
-    if output is not None:
-        save(fig, str(output), dpi=dpi)
-    return fig
-
-
-def plot_load(model, hardware, *, output=None, size=None, title=None, dpi=150, **options):
-    """Latency and throughput against the load (``load_data`` keywords)."""
-    fig = draw_load(load_data(model, hardware, **options), size=size, title=title)
-    if output is not None:
-        save(fig, str(output), dpi=dpi)
     return fig

@@ -4,27 +4,15 @@ from __future__ import annotations
 
 
 def add_kinds(kinds) -> None:
-    from ..cli import add_device_options, add_model_options
-    from ..cli_serving import _formats_group, _scheduler_group
+    from ..cli import add_device_options
+    from ..cli_serving import _formats_group, _scheduler_group, add_search_options, model_and_device
     from .arguments import image_options
     from .options import _LIST_HELP
 
     p = kinds.add_parser("pareto", help="tokens/s per GPU vs tokens/s per user of a deployment search",
                          description="Run `llm-roofline plan` and draw every point: aggregated and disaggregated "
                                      "configurations, the Pareto front and the best point under the SLOs.")
-    p.add_argument("model", help="catalog id or alias, or a HF config.json path")
-    p.add_argument("hardware", help="catalog name or alias, or a device YAML")
-    add_model_options(p)
-    p.add_argument("--gpus", type=int, default=8, help="devices (default 8)")
-    p.add_argument("--isl", type=int, default=2048, help="input tokens per request (default 2048)")
-    p.add_argument("--osl", type=int, default=512, help="output tokens per request (default 512)")
-    p.add_argument("--ttft-slo", help="TTFT objective, e.g. 1s")
-    p.add_argument("--tpot-slo", help="TPOT objective, e.g. 50ms")
-    p.add_argument("--formats", help="formats to search (default bf16,fp8,w4a16)")
-    p.add_argument("--modes", help="agg, disagg or both (default both)")
-    p.add_argument("--max-batch-tokens", help="token budgets to search (default 2048,8192)")
-    p.add_argument("--chunks", help="prefill chunk sizes to search (default none)")
-    p.add_argument("--link-bandwidth", help="KV-transfer link for disaggregation, e.g. 450GB/s")
+    add_search_options(p)
     add_device_options(p)
     image_options(p)
     p.set_defaults(run=_run_pareto)
@@ -34,9 +22,7 @@ def add_kinds(kinds) -> None:
                                      "with the SLOs as lines: --rates simulates Poisson arrivals (p50 and p90), "
                                      "--concurrency gives the closed-loop steady state (means) and marks where "
                                      "the KV cache becomes the limit.")
-    p.add_argument("model", help="catalog id or alias, or a HF config.json path")
-    p.add_argument("hardware", help="catalog name or alias, or a device YAML")
-    add_model_options(p)
+    model_and_device(p)
     load = p.add_argument_group("load (one of)")
     load.add_argument("--rates", help="requests/s: a comma-separated list, or LO..HI with --points values")
     load.add_argument("--concurrency", help=f"closed-loop concurrencies: {_LIST_HELP}")
@@ -71,9 +57,9 @@ def _slos(args):
 
 def _run_pareto(args) -> str:
     from ..cli_serving import _device_and_efficiency, _link, _list
+    from .figures import plot_pareto
     from .progress import ProgressBar
     from .render import save
-    from .serving import plot_pareto
 
     size = _prepare(args)
     device, eff = _device_and_efficiency(args)
@@ -111,10 +97,10 @@ def _rates(text: str, points: int) -> list[float]:
 
 def _run_load(args) -> str:
     from ..errors import ScenarioError
+    from .figures import plot_load
     from .options import parse_int_list
     from .progress import ProgressBar
     from .render import save
-    from .serving import plot_load
 
     size = _prepare(args)
     if (args.rates is None) == (args.concurrency is None):
@@ -133,7 +119,7 @@ def _run_load(args) -> str:
                     max_batch_tokens=args.max_batch_tokens, max_seqs=args.max_seqs, chunk=args.chunk,
                     block_size=args.block_size, memory_fraction=args.memory_fraction, w_bits=args.w_bits,
                     a_bits=args.a_bits, kv_bits=args.kv_bits, flash_attention=not args.no_flash_attention,
-                    group_size=args.group_size, scale_bits=args.scale_bits, efficiency=eff,
+                    group_size=args.group_size, scale_bits=args.scale_bits, state_bits=args.state_bits, efficiency=eff,
                     progress=ProgressBar("load points"), **load)
     save(fig, args.image, dpi=args.dpi)
     return ""

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..defaults import DEFAULT_BITS, DEFAULT_GROUP_SIZE, DEFAULT_SCALE_BITS, DEFAULT_STATE_BITS
 from ..errors import ScenarioError
 from .disagg import disagg_steady
 from .pool import link_bandwidth
@@ -76,9 +77,10 @@ def simulate(model, hardware, *, concurrency: int | None = None, rate: float | N
              requests: int | None = None, isl: object = 2048, osl: object = 512, seed: int = 0,
              max_batch_tokens: int = 8192, max_seqs: int = 256, chunk: int | None = None, block_size: int = 16,
              memory_fraction: float = 0.9, workers: int = 1, disagg: bool = False, prefill_workers: int = 1,
-             decode_workers: int = 1, link_bandwidth_bytes_per_s: float | None = None, w_bits=16, a_bits=16,
-             kv_bits=16, flash_attention: bool = True, group_size: int = 128, scale_bits: int = 16,
-             efficiency="ideal", progress=None) -> ServingReport:
+             decode_workers: int = 1, link_bandwidth_bytes_per_s: float | None = None, w_bits=DEFAULT_BITS,
+             a_bits=DEFAULT_BITS, kv_bits=DEFAULT_BITS, flash_attention: bool = True,
+             group_size: int = DEFAULT_GROUP_SIZE, scale_bits: int = DEFAULT_SCALE_BITS,
+             state_bits=DEFAULT_STATE_BITS, efficiency="ideal", progress=None) -> ServingReport:
     """Serve a load with continuous batching and measure it (discrete-event simulation).
 
     Load (exactly one): ``concurrency`` (closed loop), ``rate`` (Poisson, requests/s) or ``trace`` (a JSON-lines
@@ -90,7 +92,7 @@ def simulate(model, hardware, *, concurrency: int | None = None, rate: float | N
     spec, device, eff = _context(model, hardware, efficiency)
     config = SchedulerConfig(max_batch_tokens=max_batch_tokens, max_seqs=max_seqs, chunk=chunk,
                              block_size=block_size, memory_fraction=memory_fraction)
-    formats = Formats(w_bits, a_bits, kv_bits, flash_attention, group_size, scale_bits)
+    formats = Formats(w_bits, a_bits, kv_bits, flash_attention, group_size, scale_bits, state_bits)
     cache = CostCache(spec, device, eff)
     load = _workload(concurrency, rate, trace, requests, isl, osl, seed)
     if disagg:
@@ -119,9 +121,9 @@ def simulate(model, hardware, *, concurrency: int | None = None, rate: float | N
 def estimate_serving(model, hardware, *, concurrency, isl, osl, max_batch_tokens: int = 8192, max_seqs: int = 256,
              chunk: int | None = None, block_size: int = 16, memory_fraction: float = 0.9, workers: int = 1,
              disagg: bool = False, prefill_workers: int = 1, decode_workers: int = 1,
-             link_bandwidth_bytes_per_s: float | None = None, w_bits=16, a_bits=16, kv_bits=16,
-             flash_attention: bool = True, group_size: int = 128, scale_bits: int = 16,
-             efficiency="ideal") -> dict:
+             link_bandwidth_bytes_per_s: float | None = None, w_bits=DEFAULT_BITS, a_bits=DEFAULT_BITS,
+             kv_bits=DEFAULT_BITS, flash_attention: bool = True, group_size: int = DEFAULT_GROUP_SIZE,
+             scale_bits: int = DEFAULT_SCALE_BITS, state_bits=DEFAULT_STATE_BITS, efficiency="ideal") -> dict:
     """The closed-form closed-loop steady state (microseconds per point): a dict of arrays over the
     concurrency values (total requests in flight; ``workers`` aggregated replicas share them evenly).
     Keys: concurrency, ttft_s, tpot_s, e2e_s, requests_per_s, output_tokens_per_s, queued, running (requests
@@ -130,7 +132,7 @@ def estimate_serving(model, hardware, *, concurrency, isl, osl, max_batch_tokens
     spec, device, eff = _context(model, hardware, efficiency)
     config = SchedulerConfig(max_batch_tokens=max_batch_tokens, max_seqs=max_seqs, chunk=chunk,
                              block_size=block_size, memory_fraction=memory_fraction)
-    formats = Formats(w_bits, a_bits, kv_bits, flash_attention, group_size, scale_bits)
+    formats = Formats(w_bits, a_bits, kv_bits, flash_attention, group_size, scale_bits, state_bits)
     cache = CostCache(spec, device, eff)
     C = np.atleast_1d(np.asarray(concurrency, dtype=np.float64))
     if (C < 1).any() or not np.isfinite(C).all():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..defaults import DEFAULT_BITS, DEFAULT_GROUP_SIZE, DEFAULT_SCALE_BITS, DEFAULT_STATE_BITS
 from ..hardware.spec import Efficiency, Hardware
 from ..models.spec import ModelSpec
 from ..scenario import Scenario
@@ -23,20 +24,21 @@ class Formats:
     """Formats and kernel options of a deployment (as ``analyze`` takes them); serving engines run fused
     attention, so ``flash_attention`` defaults to True here."""
 
-    w_bits: object = 16
-    a_bits: object = 16
-    kv_bits: object = 16
+    w_bits: object = DEFAULT_BITS
+    a_bits: object = DEFAULT_BITS
+    kv_bits: object = DEFAULT_BITS
     flash_attention: bool = True
-    group_size: int = 128
-    scale_bits: int = 16
+    group_size: int = DEFAULT_GROUP_SIZE
+    scale_bits: int = DEFAULT_SCALE_BITS
+    state_bits: object = DEFAULT_STATE_BITS
 
     def scenario(self) -> Scenario:
         return Scenario.build(w_bits=self.w_bits, a_bits=self.a_bits, kv_bits=self.kv_bits,
-                              flash_attention=self.flash_attention, group_size=self.group_size,
-                              scale_bits=self.scale_bits)
+                              state_bits=self.state_bits, flash_attention=self.flash_attention,
+                              group_size=self.group_size, scale_bits=self.scale_bits)
 
     def to_dict(self) -> dict:
-        return {"w_bits": self.w_bits, "a_bits": self.a_bits, "kv_bits": self.kv_bits,
+        return {"w_bits": self.w_bits, "a_bits": self.a_bits, "kv_bits": self.kv_bits, "state_bits": self.state_bits,
                 "flash_attention": self.flash_attention, "group_size": self.group_size,
                 "scale_bits": self.scale_bits}
 
