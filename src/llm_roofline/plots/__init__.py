@@ -4,7 +4,8 @@ Data (NumPy arrays from the engine, no drawing): ``roofline``, ``batch_sweep``, 
 ``quantization``, ``memory_breakdown``, ``flash_attention``, ``bandwidth``, ``hardware_comparison``,
 ``breakdown``, ``scaling`` (several devices). Figures (data + matplotlib, optionally saved):
 ``plot_roofline``, ``plot_batch_sweep``, ``plot_seq_sweep``, ``plot_quantization``, ``plot_flash_attention``,
-``plot_bandwidth``, ``plot_hardware``, ``plot_breakdown``, ``plot_scaling``. Attributes load on first use,
+``plot_bandwidth``, ``plot_hardware``, ``plot_breakdown``, ``plot_scaling``, ``plot_pareto``, ``plot_load``
+(serving: ``load_data``). Attributes load on first use,
 so importing this package (as the CLI does at start-up) costs nothing.
 """
 
@@ -16,9 +17,10 @@ _DATA = ("roofline", "batch_sweep", "seq_sweep", "quantization", "memory_breakdo
          "hardware_comparison", "breakdown", "RooflineData", "SweepData", "QuantizationData", "MemoryBreakdown",
          "FlashAttentionData", "BandwidthData", "HardwareData", "BreakdownData")
 _FIGURES = ("plot_roofline", "plot_batch_sweep", "plot_seq_sweep", "plot_quantization", "plot_flash_attention",
-            "plot_bandwidth", "plot_hardware", "plot_breakdown")
-_SCALING = ("scaling", "ScalingData", "plot_scaling")
-__all__ = [*_DATA, *_FIGURES, *_SCALING]
+            "plot_bandwidth", "plot_hardware", "plot_breakdown", "plot_scaling", "plot_pareto", "plot_load")
+_SCALING = ("scaling", "ScalingData")  # plots/scaling_figure.py
+_SERVING = ("load_data", "LoadData")  # serving figures (plots/serving.py)
+__all__ = [*_DATA, *_FIGURES, *_SCALING, *_SERVING]
 
 
 def __getattr__(name: str):
@@ -28,6 +30,8 @@ def __getattr__(name: str):
         return getattr(importlib.import_module(".data", __name__), name)
     if name in _FIGURES:
         return getattr(importlib.import_module(".figures", __name__), name)
+    if name in _SERVING:
+        return getattr(importlib.import_module(".serving", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -157,6 +157,9 @@ def add_parser(subparsers) -> None:
     image_options(p)
     p.set_defaults(run=_run_scaling)
 
+    from .serving_cli import add_kinds  # plot pareto, plot load
+
+    add_kinds(kinds)
     _add_technique_kinds(kinds)
     add_sweep_parser(subparsers)
 
