@@ -42,11 +42,18 @@ class Analysis:
     params_total: float
     params_active: float
     parallel: object | None = None
+    techniques: object | None = None  # techniques.engine.TechniqueResult when a technique is on
 
 
-def evaluate(model: ModelSpec, hardware: Hardware, scenario: Scenario, efficiency: Efficiency, *,
-             plan=None) -> Analysis:
-    """``plan``: one device of a deployment (``model`` is then its shard; see parallel.analysis)."""
+def evaluate(model: ModelSpec, hardware: Hardware, scenario: Scenario, efficiency: Efficiency,
+             techniques=None, *, plan=None) -> Analysis:
+    """``plan``: one device of a deployment (``model`` is then its shard; see parallel.analysis).
+    ``techniques``: a techniques.Techniques; with any switched on, techniques.engine evaluates (the plain
+    path below is untouched, so without one the numbers are exactly those of the plain engine)."""
+    if techniques is not None and techniques.active:
+        from .techniques.engine import evaluate_techniques
+
+        return evaluate_techniques(model, hardware, scenario, efficiency, techniques, plan=plan)
     sc, n = scenario, scenario.size
     prefill = roofline(build_ops(model, sc, "prefill", T=sc.prompt_len, S=sc.prompt_len, plan=plan), sc, hardware,
                        efficiency)
@@ -59,9 +66,9 @@ def evaluate(model: ModelSpec, hardware: Hardware, scenario: Scenario, efficienc
                        apply_window=np.repeat([True, False, False], n), plan=plan)
     calibrated = efficiency if getattr(efficiency, "mode", "") == "calibrated" else None
     if calibrated is None:
-        decode, at0, at1 = _split(roofline(table3, triple, hardware, efficiency), n, 3)
+        decode, at0, at1 = split_costs(roofline(table3, triple, hardware, efficiency), n, 3)
     else:  # curves at kv_len and 0 only: KV length 1 gives the slopes, read off the datasheet roofline
-        decode, at0 = _split(roofline(_columns(table3, slice(0, 2 * n), 3 * n), tiled(sc, 2), hardware,
+        decode, at0 = split_costs(roofline(_columns(table3, slice(0, 2 * n), 3 * n), tiled(sc, 2), hardware,
                                       efficiency), n, 2)
         at1 = roofline(_columns(table3, slice(2 * n, 3 * n), 3 * n), sc, hardware, IDEAL)
     prefill_total = stage_totals(prefill, sc.batch_size * sc.prompt_len)
@@ -87,15 +94,17 @@ def _columns(table: OpTable, sl: slice, total: int) -> OpTable:
                    shapes=slice_shapes(table.shapes, sl, total))
 
 
-def _split(costs: OpCosts, n: int, parts: int) -> tuple[OpCosts, ...]:
+def split_costs(costs: OpCosts, n: int, parts: int) -> tuple[OpCosts, ...]:
     """Cut costs evaluated on a (parts x n)-long scenario axis into its parts."""
+    return tuple(cost_columns(costs, slice(k * n, (k + 1) * n)) for k in range(parts))
+
+
+def cost_columns(costs: OpCosts, sl: slice) -> OpCosts:
+    """The costs (and their table) of the scenarios ``sl`` of the scenario axis."""
     from dataclasses import fields, replace
 
-    def half(k: int):
-        sl = slice(k * n, (k + 1) * n)
-        table_half = _columns(costs.table, sl, parts * n)
-        arrays = {f.name: getattr(costs, f.name)[:, sl] for f in fields(costs)
-                  if isinstance(getattr(costs, f.name), np.ndarray) and getattr(costs, f.name).ndim == 2}
-        return replace(costs, table=table_half, **arrays)
-
-    return tuple(half(k) for k in range(parts))
+    table = costs.table
+    table_part = _columns(table, sl, table.flops.shape[1])
+    arrays = {f.name: getattr(costs, f.name)[:, sl] for f in fields(costs)
+              if isinstance(getattr(costs, f.name), np.ndarray) and getattr(costs, f.name).ndim == 2}
+    return replace(costs, table=table_part, **arrays)
