@@ -121,6 +121,7 @@ def test_calibrated_link_round_trips_and_sweeps_work(web_page, web_url):
     for chart in ("#sw-lat-batch", "#sw-tput-batch", "#sw-mem-batch", "#sw-lat-seq", "#sw-mem-seq"):
         assert page.locator(f"{chart} svg").count() == 1, chart
     assert len(chart_geometry(page, "#sw-mem-batch")["polygons"]) == 3  # weights, KV cache, activations
+    assert "calibrated (trtllm, h100_sxm curves)" in page.inner_text("#sweep-note")
     # Leaving calibrated drops the engine from the state and the link.
     after(page, lambda: page.select_option("#efficiency", "hardware"))
     assert state_body(page)["eng"] == "generic" and "eng=" not in page.url and "eff=hardware" in page.url
