@@ -173,12 +173,13 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         from ..hardware.spec import PRECISIONS
         from ..precision import MAX_BITS, MIN_BITS, NAMED_FORMATS
         from ..scenario import LIMITS
+        from .efficiency import efficiency_choices
 
         return {"version": __version__, "limits": {k: list(v) for k, v in LIMITS.items()},
                 "defaults": DEFAULTS, "bits": [MIN_BITS, MAX_BITS],
                 "max_body_bytes": MAX_BODY_BYTES, "max_sweep_values": MAX_SWEEP_VALUES,
                 "max_sweep_points": MAX_SWEEP_POINTS, "max_layers": service.MAX_LAYERS, "max_degree": MAX_DEGREE,
-                "formats": list(NAMED_FORMATS), "precisions": list(PRECISIONS)}
+                "formats": list(NAMED_FORMATS), "precisions": list(PRECISIONS), **efficiency_choices()}
 
     @app.get("/api/status", tags=["catalog"], summary="The worker pools and the response cache, now")
     async def status():

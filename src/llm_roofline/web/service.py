@@ -352,7 +352,8 @@ def error_field(exc: RooflineError) -> str | None:
     if text.startswith(("speculative", "early_exit", "early exit", "sparsity", "kv_eviction", "lookahead")):
         return "techniques"
     for name in ("batch_size", "prompt_len", "gen_len", "kv_len", "w_bits", "a_bits", "kv_bits", "state_bits",
-                 "group_size", "scale_bits", "efficiency", "engine", "memory_bandwidth_bytes_per_s",
+                 "group_size", "scale_bits", "efficiency", "engine", "compute_fraction", "bandwidth_fraction",
+                 "kernel_overhead_us", "memory_bandwidth_bytes_per_s",
                  "memory_capacity_bytes", "peak_flops_per_s", "flash_attention", "tp", "pp", "ep", "dp",
                  "attention_dp", "nodes", "micro_batches", "ep_imbalance", "ep_comm"):
         if text.startswith(name) or f" {name} " in text[:60]:

@@ -14,8 +14,10 @@ from fastapi import FastAPI
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from ..api import EFFICIENCY_MODES
 from ..serving.plan import FORMAT_PRESETS
 from .schemas import STRICT, Bits
+from .service import ApiError
 
 MAX_REQUESTS = 5000  # simulated requests per call
 MAX_CONCURRENCY = 4096
@@ -49,7 +51,7 @@ class ServeSimRequest(BaseModel):
     a_bits: Bits = 16
     kv_bits: Bits = 16
     flash_attention: bool = True
-    efficiency: Literal["ideal", "hardware"] = "ideal"
+    efficiency: Literal[EFFICIENCY_MODES] = Field("ideal", description="ideal or hardware (calibrated is refused)")
 
 
 class PlanRequest(BaseModel):
@@ -67,7 +69,20 @@ class PlanRequest(BaseModel):
     target_rate: float | None = Field(None, gt=0, le=1e6, description="requests/s to serve: fewest devices")
     formats: list[Literal[tuple(FORMAT_PRESETS)]] | None = Field(None, min_length=1, max_length=len(FORMAT_PRESETS))
     modes: list[Literal["agg", "disagg"]] | None = Field(None, min_length=1, max_length=2)
-    efficiency: Literal["ideal", "hardware"] = "ideal"
+    efficiency: Literal[EFFICIENCY_MODES] = Field("ideal", description="ideal or hardware (calibrated is refused)")
+
+
+# The serving model prices iterations from per-kernel FLOP and byte lines (serving/step_cost.py), which
+# the calibrated curves do not fit: refused before any work is queued, naming the field (the page's
+# serving panel follows the page's efficiency setting and shows this message under calibrated).
+CALIBRATED_REFUSED = ("efficiency: serve-sim and plan model the ideal or hardware efficiency; the calibrated "
+                      "kernel curves do not fit serving's per-iteration cost lines (docs/serving.md): pick "
+                      "ideal or hardware")
+
+
+def _check_efficiency(req: ServeSimRequest | PlanRequest) -> None:
+    if req.efficiency == "calibrated":
+        raise ApiError("efficiency", CALIBRATED_REFUSED)
 
 
 def _length(value):
@@ -82,6 +97,7 @@ def add_serving_routes(app: FastAPI, run_heavy: Callable[[Callable[[], str]], Aw
         loop or Poisson arrivals, with the closed-form steady state: exactly `llm-roofline serve-sim -f json`."""
         from ..serving.api import simulate
 
+        _check_efficiency(req)
         load = {"concurrency": req.concurrency} if req.load == "concurrency" else {"rate": req.rate}
 
         def run() -> str:
@@ -102,6 +118,7 @@ def add_serving_routes(app: FastAPI, run_heavy: Callable[[Callable[[], str]], Aw
         `llm-roofline plan -f json --all-points`."""
         from ..serving.plan import plan as run_plan
 
+        _check_efficiency(req)
         def run() -> str:
             result = run_plan(req.model, req.hardware, gpus=req.gpus, isl=req.isl, osl=req.osl,
                               ttft_slo=req.ttft_slo_s, tpot_slo=req.tpot_slo_s, target_rate=req.target_rate,

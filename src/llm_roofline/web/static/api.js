@@ -1,5 +1,6 @@
 // Requests to the JSON API: the body for the current state, POST with errors that name their field.
 import { app, DEGREES, devices } from "./store.js";
+import { efficiencyBody } from "./efficiency_state.js";
 import { techniquesBody } from "./techniques_state.js";
 
 function numberOrText(v) {
@@ -11,7 +12,7 @@ export function requestBody(state = app.state) {
   const body = {
     batch_size: Number(s.b), prompt_len: Number(s.p), gen_len: Number(s.g),
     w_bits: numberOrText(s.w), a_bits: numberOrText(s.a), kv_bits: numberOrText(s.kv),
-    flash_attention: s.fa === "1", efficiency: s.eff,
+    flash_attention: s.fa === "1", ...efficiencyBody(s),
   };
   if (app.upload) { body.config = app.upload.config; body.config_name = app.upload.name; } else body.model = s.model;
   body.hardware = s.sys && devices(s) > 1 ? s.sys : s.hw;

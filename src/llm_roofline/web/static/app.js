@@ -2,6 +2,7 @@
 import { post, requestBody } from "./api.js";
 import { $ } from "./dom.js";
 import { bindForm, fillForm, modelInfo } from "./form.js";
+import { bindEfficiency, renderEfficiency } from "./efficiency.js";
 import { drawLayer, drawModel } from "./graph.js";
 import { renderMemory } from "./memory.js";
 import { findHardware, findModel } from "./catalog.js";
@@ -66,6 +67,7 @@ function render() {
   if (!app.view) return;
   const r = app.view.report;
   renderSummary(r);
+  renderEfficiency(r);
   renderMetrics(r);
   renderTechniqueNotes(r);
   renderGraph();
@@ -132,11 +134,12 @@ function bindResize() {
 
 // --- start ---------------------------------------------------------------------------------------
 /** The page's defaults are the API's (GET /api/meta: llm_roofline.analyze's own defaults). */
-function useApiDefaults(d) {
+function useApiDefaults(d, meta) {
   if (!d) return;
   const bits = (v) => String(v);
   Object.assign(DEFAULTS, { b: String(d.batch_size), p: String(d.prompt_len), g: String(d.gen_len), w: bits(d.w_bits),
     a: bits(d.a_bits), kv: bits(d.kv_bits), fa: d.flash_attention ? "1" : "0", eff: d.efficiency,
+    eng: d.engine ?? meta.default_engine,
     tp: String(d.tp), pp: String(d.pp), ep: String(d.ep), adp: String(d.attention_dp), dp: String(d.dp) });
 }
 
@@ -153,10 +156,12 @@ async function start() {
   app.hardware = hardware;
   app.systems = systems;
   app.meta = meta;
-  useApiDefaults(meta.defaults);
+  useApiDefaults(meta.defaults, meta);
   const checked = checkState(readUrl(DEFAULTS), { defaults: DEFAULTS, formats: [...new Set(FORMATS.concat(meta.formats))],
     bits: meta.bits, limits: meta.limits, stages: STAGE_NAMES, views: ["layer", "model"], findModel, findHardware,
     systems: systems.map((x) => x.name), maxDegree: meta.max_degree,
+    efficiency: { modes: meta.efficiency_modes, engines: meta.engines.map((e) => e.name),
+      defaultEngine: meta.default_engine },
     query: new URLSearchParams(location.search), describe });
   app.state = checked.state;
   app.upload = checked.upload;
@@ -165,6 +170,7 @@ async function start() {
   $("notice-close").addEventListener("click", () => showNotice([]));
   onStateChange(schedule, render);
   bindForm();
+  bindEfficiency();
   bindTechniques();
   bindResize();
   fillForm();

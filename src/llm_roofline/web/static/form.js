@@ -2,6 +2,7 @@
 import { requestBody } from "./api.js";
 import { findHardware, findModel, peak16 } from "./catalog.js";
 import { $, download } from "./dom.js";
+import { fillEfficiency } from "./efficiency.js";
 import { si } from "./fmt.js";
 import { setStatus, showError } from "./messages.js";
 import { bindPicker, norm } from "./picker.js";
@@ -34,7 +35,7 @@ export function fillForm() {
   $("gen").value = s.g;
   for (const [id, key] of [["w-bits", "w"], ["a-bits", "a"], ["kv-bits", "kv"]]) setSelect($(id), s[key]);
   $("flash").checked = s.fa === "1";
-  $("efficiency").value = s.eff;
+  fillEfficiency();
   for (const [id, key] of DEGREES) $(id).value = s[key];
   $("system").value = s.sys;
   $("comm").value = s.comm;
@@ -148,7 +149,6 @@ export function bindForm() {
   $("a-bits").addEventListener("change", () => setState({ a: $("a-bits").value }));
   $("kv-bits").addEventListener("change", () => setState({ kv: $("kv-bits").value }));
   $("flash").addEventListener("change", () => setState({ fa: $("flash").checked ? "1" : "0" }));
-  $("efficiency").addEventListener("change", () => setState({ eff: $("efficiency").value }));
   bindDevices();
   $("form").addEventListener("submit", (e) => e.preventDefault());
 

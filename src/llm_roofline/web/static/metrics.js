@@ -1,5 +1,6 @@
 // The numbers at the top: the one-line summary and the metric cards (TTFT, TPOT, e2e, throughput, memory).
 import { $, esc } from "./dom.js";
+import { efficiencyWords } from "./efficiency.js";
 import { int, rate, secsParts, si } from "./fmt.js";
 
 export function renderSummary(r) {
@@ -11,7 +12,8 @@ export function renderSummary(r) {
     : esc(r.hardware.name);
   const text = `<b>${esc(r.model.name)}</b> on <b>${where}</b> · batch ${int(s.batch_size)} · ` +
     `prompt ${int(s.prompt_len)} · generate ${int(s.gen_len)} · W ${fmt(s.w_bits, s.w_family)} · ` +
-    `A ${fmt(s.a_bits, s.a_family)} · KV ${fmt(s.kv_bits, s.kv_family)}${s.flash_attention ? " · FlashAttention" : ""}`;
+    `A ${fmt(s.a_bits, s.a_family)} · KV ${fmt(s.kv_bits, s.kv_family)}${s.flash_attention ? " · FlashAttention" : ""}` +
+    ` · ${esc(efficiencyWords(r)[0])}`;
   $("summary").innerHTML = text;
   $("fold-hint").textContent = `${r.model.name.split("/").pop()} · ${r.hardware.name} · b${s.batch_size} · p${s.prompt_len}`;
 }

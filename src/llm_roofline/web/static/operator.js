@@ -2,6 +2,7 @@
 import { deploymentText, linkChart, linkPoints } from "./parallel.js";
 import { rooflineChart } from "./roofline.js";
 import { $, esc } from "./dom.js";
+import { efficiencyRows, provenanceHtml } from "./efficiency.js";
 import { int, intensity, pct, secs, si } from "./fmt.js";
 import { app, select, selectedOp, STAGE_NAMES, stageOps } from "./store.js";
 
@@ -14,7 +15,8 @@ function rooflineInputs(ops) {
   const bw = r.hardware.effective_bandwidth_bytes_per_s;
   const opPeak = new Map(r.decode.ops.concat(r.prefill.ops).map((o) => [o.name, o.peak_flops_per_s]));
   const points = ops.map((o) => ({ name: o.name, intensity: o.arithmetic_intensity, perf: o.performance_flops_per_s,
-    bound: o.bound, share: o.time_share, peak: o.peak_flops_per_s ?? opPeak.get(o.name) }));
+    bound: o.bound, share: o.time_share, peak: o.peak_flops_per_s ?? opPeak.get(o.name),
+    roof: o.attainable_flops_per_s }));  // its place on the roofline (none for whole-generation sums)
   // The ceilings that apply: the distinct peaks the operators use, named by the device's precisions.
   const devicePeaks = peaksOf(r);
   const used = new Map();
@@ -59,6 +61,7 @@ export function renderOp() {
     ["Compute ceiling", peak ? si(peak, "FLOP/s") : "–"],
     ["Bound", op.bound],
     ["Time per occurrence", secs(op.time_s)],
+    ...efficiencyRows(op, app.view.report),
   ];
   if (stage === "generation") {
     rows.push(["prefill", secs(op.prefill_time_s), true], [`${int(app.view.report.generation.gen_len)} decode steps`,
@@ -72,15 +75,17 @@ export function renderOp() {
   const sub = `${op.kind} · ${STAGE_NAMES[stage]}${stage === "generation" ? " (prefill + all decode steps)" : ""}` +
     ` · numbers per occurrence`;
   panel.innerHTML = `<p class="op-sub">${esc(sub)}</p><table class="kv" id="op-table"><tbody>${rows.map(([k, v, s]) =>
-    `<tr class="${s ? "sub" : ""}" data-key="${esc(k)}"><td>${esc(k)}</td><td>${esc(v)}</td></tr>`).join("")}</tbody></table>`;
+    `<tr class="${s ? "sub" : ""}" data-key="${esc(k)}"><td>${esc(k)}</td><td>${esc(v)}</td></tr>`).join("")}</tbody></table>` +
+    provenanceHtml(op, app.view.report, stage);
   const p = app.view.report.parallelism;
   if (op.link_bytes && p.devices > 1) {
     linkChart($("op-roofline"), { points: linkPoints(ops), link: p.system.scale_up, tp: p.tp, selected: op.name,
       caption: `${op.name} on the link roofline`, height: (W) => Math.min(250, Math.max(190, W * 0.58)) });
     return;
   }
+  const below = point?.roof > point?.perf * (1 + 1e-9);  // achieved below its roofline placement
   rooflineChart($("op-roofline"), { ops: points, bandwidth: bw, peaks, focus: op.name, selected: op.name,
-    caption: `${op.name} on the roofline`, height: (W) => Math.min(250, Math.max(190, W * 0.58)) });
+    caption: `${op.name} on the roofline${below ? " (ring: its place on the roofline; dot: achieved)" : ""}`, height: (W) => Math.min(250, Math.max(190, W * 0.58)) });
 }
 
 /** The Devices note and, with several devices, the link roofline of the stage's communication operators. */

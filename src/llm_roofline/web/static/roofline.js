@@ -2,7 +2,7 @@
 // point, one point per operator; labels placed where they cross no line, point or other label; and,
 // under the chart, a list of the points that tells coincident operators apart.
 import { axes, decades, frame, powLabel, scale } from "./axes.js";
-import { intensity, si } from "./fmt.js";
+import { intensity, pct, si } from "./fmt.js";
 import { disc, placeLabel, segments } from "./labels.js";
 import { svgEl, title } from "./svg.js";
 
@@ -11,7 +11,9 @@ import { svgEl, title } from "./svg.js";
 const COINCIDENT_PX = 7;
 
 /**
- * ops: [{name, intensity, perf, bound, share, peak}]; peaks: [{value, name, main}].
+ * ops: [{name, intensity, perf, bound, share, peak, roof}]; peaks: [{value, name, main}]. ``roof``: the
+ * operator's attainable performance on the roofline; where it achieves less (an efficiency below 1,
+ * fixed costs), the labelled operator's place on the roofline is drawn too, as a ring above its dot.
  * ``list``: a container for the list of points (grouped where they coincide on screen).
  */
 export function rooflineChart(container, { ops, bandwidth, peaks, selected = null, focus = null, onSelect = null,
@@ -75,6 +77,7 @@ export function rooflineChart(container, { ops, bandwidth, peaks, selected = nul
     title(c, lo.name);
     obstacles.push(disc(p.x, p.y, 7));
   }
+  if (lo && lo.roof > lo.perf * (1 + 1e-9)) roofPlacement(svg, lo, screen.get(lo.name), y(lo.roof), obstacles);
   // Labels, most important first: the roofs, the ridge, the memory slope, the selected operator.
   for (const pv of [...peakValues].reverse()) {
     const names = peaks.filter((p) => p.value === pv).map((p) => p.name).join("/");
@@ -131,6 +134,15 @@ export function rooflineChart(container, { ops, bandwidth, peaks, selected = nul
   }
   if (list) pointList(list, groups, { selected, onSelect });
   return svg;
+}
+
+/** The operator's place on the roofline (a ring at its attainable performance) joined to its achieved dot. */
+function roofPlacement(svg, o, p, ry, obstacles) {
+  svgEl("line", { class: "roof-gap", x1: p.x, x2: p.x, y1: ry, y2: Math.max(ry, p.y - p.r) }, svg);
+  const ring = svgEl("circle", { cx: p.x, cy: ry, r: 4.5, class: "pt-roof", "data-roof": o.name }, svg);
+  title(ring, `${o.name} on the roofline: ${si(o.roof, "FLOP/s")} attainable; achieved ${si(o.perf, "FLOP/s")} ` +
+    `(${pct(o.perf / o.roof)} of it)`);
+  obstacles.push([[p.x, ry], [p.x, p.y]], disc(p.x, ry, 5.5));
 }
 
 /** Operators whose dots coincide on screen, grouped (single link), left to right. */

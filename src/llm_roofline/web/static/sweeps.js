@@ -2,6 +2,7 @@
 // region that does not fit in memory shaded from the exact limit.
 import { post } from "./api.js";
 import { $ } from "./dom.js";
+import { efficiencyWords } from "./efficiency.js";
 import { int, secs, si } from "./fmt.js";
 import { lineChart } from "./linechart.js";
 import { app } from "./store.js";
@@ -114,5 +115,5 @@ export function renderSweeps() {
       marks: [{ x: r.scenario.prompt_len, label: `prompt ${int(r.scenario.prompt_len)}` }] });
   }
   $("sweep-note").textContent = `${r.model.name.split("/").pop()} on ${r.hardware.name}; generated tokens ` +
-    `${int(r.scenario.gen_len)}; red shading: does not fit in memory`;
+    `${int(r.scenario.gen_len)}; ${efficiencyWords(r)[0]}; red shading: does not fit in memory`;
 }

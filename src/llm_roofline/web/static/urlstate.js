@@ -1,4 +1,5 @@
 // The page's state lives in the URL: read it, write it back, and carry uploaded configs as base64url.
+import { checkEfficiency } from "./efficiency_state.js";
 import { checkTechniques } from "./techniques_state.js";
 
 export function readUrl(defaults) {
@@ -37,7 +38,8 @@ export function b64decode(text) {
  * The state a link asks for, checked against the catalogs and the API's limits before anything is
  * requested: each value that is not valid is replaced by its default, with a line saying so (the
  * page shows these lines until the reader dismisses them). ctx: {defaults, formats, bits, limits,
- * stages, views, findModel, findHardware, systems (names), maxDegree, query}. Returns {state, upload, problems}.
+ * stages, views, findModel, findHardware, systems (names), maxDegree, efficiency: {modes, engines,
+ * defaultEngine}, query}. Returns {state, upload, problems}.
  */
 export function checkState(raw, ctx) {
   const s = { ...raw };
@@ -90,7 +92,7 @@ export function checkState(raw, ctx) {
     }
   }
   if (!["0", "1"].includes(s.fa)) reset("fa", "FlashAttention is 1 (on) or 0 (off)");
-  if (!["ideal", "hardware"].includes(s.eff)) reset("eff", "the efficiency is ideal or hardware");
+  checkEfficiency(s, reset, ctx.efficiency);
   for (const key of ["tp", "pp", "ep", "adp", "dp"]) {
     const v = String(s[key]);
     if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > ctx.maxDegree) {
