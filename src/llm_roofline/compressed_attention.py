@@ -110,7 +110,8 @@ def compressed_attention(ops, sz, model: ModelSpec, a: CompressedAttention, coun
     out = rope(ops, sz, count, N * r, inputs=(merged,), name="output_rope")
     G, o_lora = a.o_groups, a.o_lora_rank
     w = N * H * o_lora
-    grouped = ops.add("o_a_proj", "matmul", count, compute="weights", inputs=(out,), params=w,
-                      weight_bytes=w * sz.wb, param_bytes=w * sz.wb, flops=2.0 * M * w,
+    wb, role = sz.weight_of("o_a_proj")
+    grouped = ops.add("o_a_proj", "matmul", count, compute=role, inputs=(out,), params=w,
+                      weight_bytes=w * wb, param_bytes=w * wb, flops=2.0 * M * w,
                       act_read=M * N * H * sz.ab, act_write=M * G * o_lora * sz.ab)
     return linear(ops, sz, "o_b_proj", count, G * o_lora, D, False, inputs=(grouped,))

@@ -16,6 +16,9 @@ from .models.spec import ModelSpec
 from .report import Generation, Memory, StageTotals, generation, memory, stage_totals
 from .roofline import OpCosts, roofline
 from .scenario import Scenario, tiled
+from .techniques.graph_options import graph_options
+from .techniques.structured import prune_model
+from .techniques.transform import transform_table
 
 
 @dataclass(frozen=True)
@@ -41,18 +44,29 @@ class Analysis:
 
 
 def evaluate(model: ModelSpec, hardware: Hardware, scenario: Scenario, efficiency: Efficiency) -> Analysis:
+    """``scenario.techniques`` (techniques/) act here: structured pruning gives a smaller model, the graph
+    options change how operators are built, prefix caching shortens the prefill, fusion and offloading
+    transform the operator tables; with every technique off each of these steps is skipped."""
     sc, n = scenario, scenario.size
-    prefill = roofline(build_ops(model, sc, "prefill", T=sc.prompt_len, S=sc.prompt_len), sc, hardware,
-                       efficiency)
+    t = sc.techniques
+    if t.structured:
+        model = prune_model(model, t)
+    options = graph_options(model, hardware, sc)
+    new_tokens = sc.prompt_len - t.prefix_len if t.prefix else sc.prompt_len  # a cached prefix is not prefilled
+    prefill = roofline(transform_table(build_ops(model, sc, "prefill", T=new_tokens, S=sc.prompt_len,
+                                                 options=options and options.for_stage("prefill")), model, sc),
+                       sc, hardware, efficiency)
     # One decode build over three copies of the scenarios: the reported step at kv_len (windows applied),
     # and KV lengths 0 and 1 with windows ignored (each operator's affine coefficients, for the
     # exact generation sum).
     triple = tiled(sc, 3)
-    steps = roofline(build_ops(model, triple, "decode", T=np.ones(3 * n),
-                               S=np.concatenate([sc.kv_len, np.zeros(n), np.ones(n)]),
-                               apply_window=np.repeat([True, False, False], n)), triple, hardware, efficiency)
+    steps = roofline(transform_table(build_ops(model, triple, "decode", T=np.ones(3 * n),
+                                               S=np.concatenate([sc.kv_len, np.zeros(n), np.ones(n)]),
+                                               apply_window=np.repeat([True, False, False], n),
+                                               options=options and options.for_stage("decode")), model, triple),
+                     triple, hardware, efficiency)
     decode, at0, at1 = _split(steps, n, 3)
-    prefill_total = stage_totals(prefill, sc.batch_size * sc.prompt_len)
+    prefill_total = stage_totals(prefill, sc.batch_size * new_tokens)
     gen = generation(prefill_total.time_s, at0, at1, sc.prompt_len, sc.gen_len, sc.batch_size,
                      efficiency.kernel_overhead_s)
     table = prefill.table
@@ -78,6 +92,8 @@ def _split(costs: OpCosts, n: int, parts: int) -> tuple[OpCosts, ...]:
                                        and getattr(table, f.name).ndim == 2})
         arrays = {f.name: getattr(costs, f.name)[:, sl] for f in fields(costs)
                   if isinstance(getattr(costs, f.name), np.ndarray) and getattr(costs, f.name).ndim == 2}
+        if costs.host_times:
+            arrays["host_times"] = tuple(part[:, sl] for part in costs.host_times)
         return replace(costs, table=table_half, **arrays)
 
     return tuple(half(k) for k in range(parts))

@@ -85,13 +85,25 @@ def moe(ops, sz, model: ModelSpec, moe: MoE, count, src: str, router_src: str | 
 
 
 def _expert_linear(ops, sz, name, count, d_in, d_out, moe: MoE, distinct, inputs) -> str:
-    """One projection of all routed experts of a layer: M*k token-expert products."""
-    M, E, k = sz.M, moe.num_experts, moe.top_k
+    """One projection of all routed experts of a layer: M*k token-expert products (expert_row)."""
+    if sz.weights is not None:  # techniques/tensors.py: precision, sparsity or low rank of these weights
+        return sz.weights.expert_linear(ops, sz, name, count, d_in, d_out, moe, distinct, inputs)
+    return expert_row(ops, sz, name, count, d_in, d_out, moe, distinct, inputs)
+
+
+def expert_row(ops, sz, name, count, d_in, d_out, moe: MoE, distinct, inputs, *, wb=None, compute="weights",
+               flops_factor=1.0, tokens=None) -> str:
+    """M*k token-expert products y = x @ W_e (+ b_e): FLOPs 2*M*k*d_in*d_out (+ M*k*d_out); reads the
+    weights of the ``distinct`` experts the batch routes to (E of them are stored) and x per product,
+    writes y per product. ``wb``, ``compute``, ``flops_factor`` as in ops.linear_row; ``tokens``: the
+    tokens M (default B*T)."""
+    M, E, k = (sz.M if tokens is None else tokens), moe.num_experts, moe.top_k
+    wb = sz.wb if wb is None else wb
     per_expert = d_in * d_out + (d_out if moe.expert_bias else 0)
-    expert_bytes = d_in * d_out * sz.wb + (d_out * sz.ab if moe.expert_bias else 0.0)
+    expert_bytes = d_in * d_out * wb + (d_out * sz.ab if moe.expert_bias else 0.0)
     bias_flops = M * k * d_out if moe.expert_bias else 0.0  # as linear(): one add per output
-    return ops.add(name, "matmul", count, compute="weights", flops=2.0 * M * k * d_in * d_out + bias_flops,
-            inputs=inputs,
+    return ops.add(name, "matmul", count, compute=compute,
+            flops=2.0 * flops_factor * M * k * d_in * d_out + bias_flops, inputs=inputs,
             params=E * per_expert, active_params=k * per_expert, param_bytes=E * expert_bytes,
             weight_bytes=distinct * expert_bytes, act_read=M * k * d_in * sz.ab,
             act_write=M * k * d_out * sz.ab)

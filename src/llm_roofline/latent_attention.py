@@ -46,13 +46,14 @@ def latent_attention(ops, sz, model: ModelSpec, mla: LatentAttention, count, sta
                              q_src=(q, rotated, *selected), k_src=(kv_full, rotated), v_src=(kv_full,))
     else:
         w_uk, w_uv = N * d_nope * r_kv, N * r_kv * d_v
-        q_latent = ops.add("q_absorb", "matmul", count, compute="weights", flops=2.0 * sz.M * w_uk,
-                           weight_bytes=w_uk * sz.wb, act_read=sz.M * N * d_nope * sz.ab,
+        wb, role = sz.weight_of("kv_b_proj")  # the absorbed matrices are kv_b_proj's weights
+        q_latent = ops.add("q_absorb", "matmul", count, compute=role, flops=2.0 * sz.M * w_uk,
+                           weight_bytes=w_uk * wb, act_read=sz.M * N * d_nope * sz.ab,
                            act_write=sz.M * N * r_kv * sz.ab, inputs=(q,))
         core = attention_core(ops, sz, count, heads=N, kv_heads=1, qk_dim=r_kv + d_rope, v_dim=r_kv,
                               window=window, flash=flash, shared_kv=True, apply_window=apply_window,
                               q_src=(q_latent, rotated, *selected), k_src=(latent, rotated), v_src=(latent,))
-        out = ops.add("out_absorb", "matmul", count, compute="weights", flops=2.0 * sz.M * w_uv,
-                      weight_bytes=w_uv * sz.wb, act_read=sz.M * N * r_kv * sz.ab,
+        out = ops.add("out_absorb", "matmul", count, compute=role, flops=2.0 * sz.M * w_uv,
+                      weight_bytes=w_uv * wb, act_read=sz.M * N * r_kv * sz.ab,
                       act_write=sz.M * N * d_v * sz.ab, inputs=(core,))
     return linear(ops, sz, "o_proj", count, N * d_v, D, False, inputs=(out,))

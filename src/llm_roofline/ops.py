@@ -48,6 +48,12 @@ class OpTable:
     act_write_bytes: np.ndarray
     kv_read_bytes: np.ndarray
     kv_write_bytes: np.ndarray
+    # Offloading (techniques/offload.py; None when nothing is offloaded): the bytes of each operator's
+    # traffic that live in host memory (or on disk) and cross the host link, read and written (a part
+    # of ``bytes``), and the share of its work whose data is there (what a host CPU would compute).
+    host_read_bytes: np.ndarray | None = None
+    host_write_bytes: np.ndarray | None = None
+    host_share: np.ndarray | None = None
 
     @cached_property
     def bytes(self) -> np.ndarray:
@@ -179,24 +185,49 @@ class Sizes:
     ab: np.ndarray
     kb: np.ndarray
     sb: np.ndarray
+    # Graph options of the techniques (techniques/graph_options.py), None when all are off: how each
+    # operator's weights are stored and multiplied (precision, sparsity, low rank) and how the
+    # attention kernel reads K and V (tiling, split-KV, paged blocks).
+    weights: object | None = None
+    attention: object | None = None
 
     @property
     def M(self) -> np.ndarray:
         """Tokens processed by a token-wise operator: B * T."""
         return self.B * self.T
 
+    def weight_of(self, name: str) -> tuple[np.ndarray, str]:
+        """(bytes per stored weight element, compute role) of operator ``name``'s weights: the
+        scenario's weights format, or what the techniques' weight options say for that operator."""
+        return (self.wb, "weights") if self.weights is None else self.weights.weight_of(self, name)
+
 
 def linear(ops: OpTableBuilder, sz: Sizes, name: str, count: int, d_in: int, d_out: int, bias: bool,
            *, tokens: np.ndarray | None = None, kv_out: int = 0, kind: str = "matmul", inputs=None) -> str:
+    """y[M, d_out] = x[M, d_in] @ W[d_in, d_out] (+ b), M = B*T tokens (or ``tokens``): see linear_row.
+    With the techniques' weight options (``sz.weights``), those decide the storage and the kernel
+    (techniques/tensors.py)."""
+    M = sz.M if tokens is None else tokens
+    if sz.weights is not None:
+        return sz.weights.linear(ops, sz, name, count, d_in, d_out, bias, M=M, kv_out=kv_out, kind=kind,
+                                 inputs=inputs)
+    return linear_row(ops, sz, name, count, d_in, d_out, bias, M=M, kv_out=kv_out, kind=kind, inputs=inputs)
+
+
+def linear_row(ops: OpTableBuilder, sz: Sizes, name: str, count: int, d_in: int, d_out: int, bias: bool, *,
+               M: np.ndarray, kv_out: int = 0, kind: str = "matmul", inputs=None, wb=None,
+               compute: str = "weights", flops_factor=1.0) -> str:
     """y[M, d_out] = x[M, d_in] @ W[d_in, d_out] (+ b). FLOPs 2*M*d_in*d_out (+ M*d_out for the bias);
     reads W (d_in*d_out at wb, bias at ab) and x; writes y, of which the last ``kv_out`` columns go
-    to the KV cache (at kb) instead of the activations."""
-    M = sz.M if tokens is None else tokens
+    to the KV cache (at kb) instead of the activations. ``wb``: bytes per stored weight element (default
+    the scenario's); ``compute``: the role that picks the peak; ``flops_factor``: the share of the
+    multiply-adds a sparse kernel performs (techniques/sparsity.py)."""
+    wb = sz.wb if wb is None else wb
     w_params = d_in * d_out
     b_params = d_out if bias else 0
-    param_bytes = w_params * sz.wb + b_params * sz.ab
-    return ops.add(name, kind, count, compute="weights", inputs=inputs,
-            flops=2.0 * M * d_in * d_out + M * b_params,
+    param_bytes = w_params * wb + b_params * sz.ab
+    return ops.add(name, kind, count, compute=compute, inputs=inputs,
+            flops=2.0 * flops_factor * M * d_in * d_out + M * b_params,
             weight_bytes=param_bytes, param_bytes=param_bytes, params=w_params + b_params,
             act_read=M * d_in * sz.ab, act_write=M * (d_out - kv_out) * sz.ab,
             kv_write=M * kv_out * sz.kb)

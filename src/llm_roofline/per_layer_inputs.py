@@ -26,8 +26,9 @@ def per_layer_inputs(ops, sz, model: ModelSpec, activation_src: str) -> str:
     """Model-start operators; ``activation_src`` holds the (scaled) token embeddings."""
     D, M, L, p = model.hidden_size, sz.M, model.num_layers, model.per_layer_input_size
     V = model.per_layer_vocab_size
-    table = ops.add("embed_tokens_per_layer", "embedding", 1, params=V * L * p, param_bytes=V * L * p * sz.wb,
-                    weight_bytes=np.minimum(M, V) * L * p * sz.wb, act_write=M * L * p * sz.ab, inputs=())
+    wb = sz.weight_of("embed_tokens_per_layer")[0]
+    table = ops.add("embed_tokens_per_layer", "embedding", 1, params=V * L * p, param_bytes=V * L * p * wb,
+                    weight_bytes=np.minimum(M, V) * L * p * wb, act_write=M * L * p * sz.ab, inputs=())
     projected = linear(ops, sz, "per_layer_model_projection", 1, D, L * p, False, inputs=(activation_src,))
     normed = norm(ops, sz, "per_layer_projection_norm", 1, p, "rmsnorm", False, tokens=M * L, inputs=(projected,))
     return elementwise(ops, sz, PER_LAYER_INPUTS, 1, M * L * p, 2, 2, 1, inputs=(normed, table))

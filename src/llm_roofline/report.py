@@ -16,7 +16,7 @@ import numpy as np
 
 from .attention import most_decode_keys
 from .cache import cache_bytes_per_sequence
-from .generation import windowed_step_sum
+from .generation import windowed_step_sum, windowed_step_sum_lines
 from .hardware.spec import Hardware
 from .precision import storage_bytes
 from .roofline import OpCosts
@@ -97,9 +97,12 @@ def generation(prefill_time_s: np.ndarray, at0: OpCosts, at1: OpCosts, prompt_le
     first, last = prompt_len + 1.0, prompt_len + gen_len
     # Operators whose cost does not depend on the KV length take G times their step time.
     grows = np.flatnonzero((c1 != 0).any(1) | (m1 != 0).any(1))
-    per_op = gen_len * np.maximum(c0, m0)
     window, chunk = at0.table.kv_window[grows, None], at0.table.kv_chunk[grows, None]
-    per_op[grows] = windowed_step_sum(first, last, window, c0[grows], c1[grows], m0[grows], m1[grows], chunk)
+    if at0.host_times or at0.serial_time_s is not None:  # offloading: more resources, all affine in x
+        per_op = _host_step_sums(at0, at1, first, last, gen_len)
+    else:
+        per_op = gen_len * np.maximum(c0, m0)
+        per_op[grows] = windowed_step_sum(first, last, window, c0[grows], c1[grows], m0[grows], m1[grows], chunk)
     if overhead_s:  # one launch per step for every operator that does any work (as roofline() counts it)
         works = ((at1.table.flops > 0) | (at1.table.bytes > 0)).any(axis=1, keepdims=True)
         per_op = per_op + np.where(works, overhead_s, 0.0) * gen_len
@@ -111,6 +114,20 @@ def generation(prefill_time_s: np.ndarray, at0: OpCosts, at1: OpCosts, prompt_le
         throughput = np.where(has_steps, batch_size * gen_len / e2e, np.nan)
     return Generation(ttft_s=prefill_time_s, decode_s=decode, decode_s_per_op=per_op, tpot_s=tpot, e2e_s=e2e,
                       throughput_tokens_per_s=throughput)
+
+
+def _host_step_sums(at0: OpCosts, at1: OpCosts, first, last, gen_len) -> np.ndarray:
+    """Per operator, the sum over the decode steps of max(compute, memory, host resources) + serial host
+    time, each affine in the keys seen (as in ``generation``)."""
+    parts0 = [at0.compute_time_s, at0.memory_time_s, *at0.host_times]
+    parts1 = [at1.compute_time_s, at1.memory_time_s, *at1.host_times]
+    lines = [(p0, p1 - p0) for p0, p1 in zip(parts0, parts1, strict=True)]
+    window, chunk = at0.table.kv_window[:, None], at0.table.kv_chunk[:, None]
+    total = windowed_step_sum_lines(first, last, window, lines, chunk)
+    if at0.serial_time_s is not None:
+        s0, s1 = at0.serial_time_s, at1.serial_time_s
+        total = total + windowed_step_sum(first, last, window, s0, s1 - s0, s0, s1 - s0, chunk)
+    return np.where(gen_len > 0, total, 0.0)
 
 
 def summed_over_steps(value0: np.ndarray, value1: np.ndarray, window: np.ndarray, prompt_len: np.ndarray,

@@ -34,6 +34,23 @@ class OpCosts:
     compute_time_s: np.ndarray
     memory_time_s: np.ndarray
     time_s: np.ndarray
+    # Offloading (techniques/offload.py): times of the host-side resources (the host link each way, or the
+    # host CPU and its memory) that overlap the device's work, and the host time that does not (s).
+    host_times: tuple[np.ndarray, ...] = ()
+    serial_time_s: np.ndarray | None = None
+
+    @cached_property
+    def host_time_s(self) -> np.ndarray:
+        """The host side's time: the longest overlapped host resource plus the serial host time (s)."""
+        out = np.zeros_like(self.time_s)
+        for part in self.host_times:
+            out = np.maximum(out, part)
+        return out if self.serial_time_s is None else out + self.serial_time_s
+
+    @cached_property
+    def host_bound(self) -> np.ndarray:
+        """True where the host side takes longer than the device's compute and memory."""
+        return self.host_time_s > np.maximum(self.compute_time_s, self.memory_time_s)
 
     # Derived on first use: a sweep of many scenarios needs only the times.
     @cached_property
@@ -81,6 +98,12 @@ def op_peaks(table: OpTable, scenario: Scenario, hardware: Hardware, efficiency:
         "attention": compute_peak(peak_of, act, scenario.kv_cache),
         "elementwise": compute_peak(peak_of, act, act),
     }
+    extra = set(table.compute) - set(by_role)
+    if extra:  # roles of the techniques: a tensor's own format, FP8 attention, sparse kernels
+        from .techniques.roles import role_peak
+
+        base = dict(by_role)
+        by_role.update({role: role_peak(role, peak_of, scenario, base) for role in extra})
     return np.stack([by_role[role] for role in table.compute]) * efficiency.compute_fraction
 
 
@@ -90,9 +113,20 @@ def roofline(table: OpTable, scenario: Scenario, hardware: Hardware, efficiency:
     traffic = table.bytes
     compute_time = table.flops / peak
     memory_time = traffic / bandwidth
+    host_times, serial = (), None
+    if table.host_read_bytes is not None:  # offloading: the host link (or CPU) is one more resource
+        from .techniques.offload import offload_times
+
+        compute_time, memory_time, host_times, serial = offload_times(table, scenario, hardware, efficiency,
+                                                                     peak, compute_time, bandwidth)
     time = np.maximum(compute_time, memory_time)
+    for part in host_times:
+        time = np.maximum(time, part)
+    if serial is not None:
+        time = time + serial
     if efficiency.kernel_overhead_s:
         does_work = ((table.flops > 0) | (traffic > 0)).any(axis=1, keepdims=True)
         time += np.where(does_work, efficiency.kernel_overhead_s, 0.0)
     return OpCosts(table=table, peak_flops_per_s=peak, bandwidth_bytes_per_s=bandwidth,
-                   compute_time_s=compute_time, memory_time_s=memory_time, time_s=time)
+                   compute_time_s=compute_time, memory_time_s=memory_time, time_s=time,
+                   host_times=host_times, serial_time_s=serial)

@@ -17,6 +17,7 @@ from .errors import ScenarioError
 from .inputs import describe, integer, kind_of
 from .limits import GROUP_SIZE_LIMITS, MAX_GRID_POINTS, SCALE_BITS_LIMITS, SCENARIO_LIMITS
 from .precision import Format, parse_format
+from .techniques.options import OFF, Techniques
 
 # Valid ranges, inclusive (defined in limits.py). Lengths and batch are counts of tokens / sequences.
 LIMITS = SCENARIO_LIMITS
@@ -96,6 +97,8 @@ class Scenario:
     ``logits_all``: prefill computes logits for every prompt token, not just the last.
     ``group_size`` / ``scale_bits``: grouped quantization of weights and KV cache (bits < 16):
     one ``scale_bits`` scale per ``group_size`` elements (0 = no scale overhead).
+    ``techniques``: compression and system techniques (techniques/; all off by default); its
+    per-scenario settings (sparsity, offload fractions, prefix length) share the scenario axis.
     """
 
     batch_size: np.ndarray
@@ -110,6 +113,7 @@ class Scenario:
     logits_all: bool = False
     group_size: int = 128
     scale_bits: int = 16
+    techniques: Techniques = OFF
 
     @property
     def size(self) -> int:
@@ -121,7 +125,8 @@ class Scenario:
               kv_len: object = None, w_bits: object = defaults.DEFAULT_BITS, a_bits: object = defaults.DEFAULT_BITS,
               kv_bits: object = defaults.DEFAULT_BITS,
               state_bits: object = defaults.DEFAULT_STATE_BITS, flash_attention: bool = False, logits_all: bool = False,
-              group_size: int = defaults.DEFAULT_GROUP_SIZE, scale_bits: int = defaults.DEFAULT_SCALE_BITS) -> Scenario:
+              group_size: int = defaults.DEFAULT_GROUP_SIZE, scale_bits: int = defaults.DEFAULT_SCALE_BITS,
+              techniques: Techniques | None = None) -> Scenario:
         """Validate and broadcast. Each numeric argument is a scalar or a 1-D list; lists of
         different lengths > 1 are an error (use ``llm_roofline.sweep`` for a grid). Defaults:
         ``llm_roofline.defaults`` (one place for every face)."""
@@ -140,12 +145,19 @@ class Scenario:
         }
         fields["kv_len"] = (fields["prompt_len"] if kv_len is None
                             else axis_values("kv_len", kv_len))
+        techniques = OFF if techniques is None else techniques
+        fields.update(techniques.arrays())
         try:
             arrays = dict(zip(fields, np.broadcast_arrays(*fields.values()), strict=True))
         except ValueError:
             sizes = {k: v.size for k, v in fields.items() if v.size > 1}
             raise ScenarioError(f"scenario lists must have equal lengths, got {sizes}; "
                                 "use sweep() for a grid of combinations") from None
+        techniques = techniques.with_arrays({k: arrays.pop(k) for k in techniques.arrays()})
+        if np.any(techniques.prefix_len >= arrays["prompt_len"]):
+            bad = np.flatnonzero(techniques.prefix_len >= arrays["prompt_len"])[0]
+            raise ScenarioError(f"prefix_len ({techniques.prefix_len[bad]:g}) must be below prompt_len "
+                                f"({arrays['prompt_len'][bad]:g}): at least one prompt token is new")
         for flag, on in (("flash_attention", flash_attention), ("logits_all", logits_all)):
             if kind_of(on) != "a bool":
                 raise ScenarioError(f"{flag} must be True or False, not {kind_of(on)} (got {describe(on)})")
@@ -158,7 +170,7 @@ class Scenario:
             state=Format(arrays["state_bits"], state_family),
             flash_attention=bool(flash_attention), logits_all=bool(logits_all),
             group_size=_check_int("group_size", group_size, GROUP_SIZE_LIMITS),
-            scale_bits=_check_int("scale_bits", scale_bits, SCALE_BITS_LIMITS),
+            scale_bits=_check_int("scale_bits", scale_bits, SCALE_BITS_LIMITS), techniques=techniques,
         )
 
 
@@ -175,4 +187,4 @@ def tiled(scenario: Scenario, times: int) -> Scenario:
                    weights=Format(tile(sc.weights.bits), sc.weights.family),
                    activations=Format(tile(sc.activations.bits), sc.activations.family),
                    kv_cache=Format(tile(sc.kv_cache.bits), sc.kv_cache.family),
-                   state=Format(tile(sc.state.bits), sc.state.family))
+                   state=Format(tile(sc.state.bits), sc.state.family), techniques=sc.techniques.tiled(times))
