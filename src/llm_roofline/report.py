@@ -152,6 +152,13 @@ class Memory:
     capacity_bytes: float
     fits: np.ndarray
     max_batch_size: np.ndarray
+    # Under the techniques (techniques/placement.py; None when they do not change the placement): the
+    # KV cache kept once for the batch (a cached prefix), bytes on the device and in host memory (or on
+    # disk), and the host's capacity (bytes; inf for a disk).
+    kv_cache_shared_bytes: np.ndarray | None = None
+    device_bytes: np.ndarray | None = None
+    host_bytes: np.ndarray | None = None
+    host_capacity_bytes: float | None = None
 
 
 def memory(model, scenario, prefill: OpCosts, at0: OpCosts, at1: OpCosts, hardware: Hardware) -> Memory:
@@ -165,14 +172,21 @@ def memory(model, scenario, prefill: OpCosts, at0: OpCosts, at1: OpCosts, hardwa
     weights = op_sum(prefill.table.param_bytes * prefill.table.counts[:, None])
     kb = storage_bytes(sc.kv_cache.bits, sc.group_size, sc.scale_bits)
     sb = storage_bytes(sc.state.bits, sc.group_size, sc.scale_bits)
-    kv = sc.batch_size * cache_bytes_per_sequence(model, sc.prompt_len + sc.gen_len, kb, sb, sc.activations.bits / 8.0)
     a0, a1 = at0.table.activation_bytes, at1.table.activation_bytes
     keys = most_decode_keys(sc.prompt_len + 1.0, sc.prompt_len + np.maximum(sc.gen_len, 1.0),
                             at0.table.kv_window[:, None], at0.table.kv_chunk[:, None])
     decode_peak = (a0 + (a1 - a0) * keys).max(0)
     activations = np.maximum(prefill.table.activation_bytes.max(0), decode_peak)
-    total = weights + kv + activations
     capacity = hardware.memory_capacity_bytes
+    t = sc.techniques
+    if t.offloads or t.prefix or t.kv_allocation != "exact":
+        from .techniques.placement import placed_memory
+
+        placed = placed_memory(model, sc, prefill.table, weights, activations, capacity, kb, sb,
+                               sc.activations.bits / 8.0)
+        return Memory(weights_bytes=weights, activations_bytes=activations, capacity_bytes=capacity, **placed)
+    kv = sc.batch_size * cache_bytes_per_sequence(model, sc.prompt_len + sc.gen_len, kb, sb, sc.activations.bits / 8.0)
+    total = weights + kv + activations
     per_sequence = (kv + activations) / sc.batch_size
     max_batch = np.floor(np.maximum(capacity - weights, 0.0) / per_sequence)
     return Memory(weights_bytes=weights, kv_cache_bytes=kv, activations_bytes=activations,
