@@ -22,7 +22,6 @@ from .hardware.spec import IDEAL, Efficiency, Hardware
 from .inputs import describe, kind_of
 from .models.spec import ModelSpec
 from .result import Report, report_at
-from .scenario import Scenario
 from .sweeps import SWEEP_AXES, SweepResult, sweep, sweep_chunks, sweep_columns
 
 __all__ = ["EFFICIENCY_MODES", "SWEEP_AXES", "SweepResult", "analyze", "analyze_many", "load_hardware",
@@ -86,11 +85,11 @@ def resolve_efficiency(efficiency: str | Efficiency | Mapping, hardware: Hardwar
 
 def analyze(model: str | ModelSpec, hardware: str | Hardware, *, batch_size: int = DEFAULT_BATCH_SIZE,
             prompt_len: int = DEFAULT_PROMPT_LEN, gen_len: int = DEFAULT_GEN_LEN, kv_len: int | None = None,
-            w_bits: int | str = DEFAULT_BITS, a_bits: int | str = DEFAULT_BITS, kv_bits: int | str = DEFAULT_BITS,
+            w_bits: int | str | None = None, a_bits: int | str = DEFAULT_BITS, kv_bits: int | str = DEFAULT_BITS,
             state_bits: int | str = DEFAULT_STATE_BITS,
             flash_attention: bool = False, logits_all: bool = False, group_size: int = DEFAULT_GROUP_SIZE,
             scale_bits: int = DEFAULT_SCALE_BITS, efficiency: str | Efficiency | Mapping = "ideal",
-            force_llama_like: bool = False) -> Report:
+            force_llama_like: bool = False, **techniques) -> Report:
     """Roofline analysis of one scenario: per-operator prefill and decode-step tables, totals,
     whole-generation metrics (TTFT, TPOT, e2e, tokens/s) and the memory footprint.
 
@@ -98,22 +97,34 @@ def analyze(model: str | ModelSpec, hardware: str | Hardware, *, batch_size: int
     convention); ``gen_len`` decode steps follow the prompt in ``generation`` (default
     ``DEFAULT_GEN_LEN`` = 256; 0 leaves TPOT and throughput None). ``state_bits``: the recurrent
     states of Mamba, Mamba-2 and gated delta-net layers (default 32: float32, as transformers keeps
-    them); ``kv_bits`` covers the attention KV cache only.
+    them); ``kv_bits`` covers the attention KV cache only. ``w_bits`` None: the config's
+    ``quantization_config`` when it has one (its format, and the modules it keeps in 16 bits), else 16.
+
+    ``techniques``: compression and system techniques by keyword (all off by default; their names,
+    values and formulas: docs/techniques.md), e.g. ``fusion="aggressive"``, ``attention="fa2"``,
+    ``sparsity=0.5, sparse_format="csr"``, ``offload_weights=0.3``, ``kv_allocation="paged"``,
+    ``prefix_len=512``, ``embed_bits=16``, ``module_bits={"experts": "fp4"}``, ``low_rank={"mlp": 0.25}``.
     """
+    from .techniques.options import ARRAY_FIELDS
+
     for name, value in (("batch_size", batch_size), ("prompt_len", prompt_len), ("gen_len", gen_len),
                         ("kv_len", kv_len), ("w_bits", w_bits), ("a_bits", a_bits), ("kv_bits", kv_bits),
-                        ("state_bits", state_bits)):
+                        ("state_bits", state_bits), *((k, techniques[k]) for k in ARRAY_FIELDS if k in techniques)):
         if isinstance(value, list | tuple | range) or (isinstance(value, np.ndarray) and value.ndim > 0):
             raise ScenarioError(f"{name}: analyze() takes one value; use sweep() for lists")
     return report_at(analyze_many(model, hardware, batch_size=batch_size, prompt_len=prompt_len,
                                   gen_len=gen_len, kv_len=kv_len, w_bits=w_bits, a_bits=a_bits,
                                   kv_bits=kv_bits, state_bits=state_bits, flash_attention=flash_attention,
                                   logits_all=logits_all, group_size=group_size, scale_bits=scale_bits,
-                                  efficiency=efficiency, force_llama_like=force_llama_like), 0)
+                                  efficiency=efficiency, force_llama_like=force_llama_like, **techniques), 0)
 
 
-def analyze_many(model, hardware, *, efficiency="ideal", force_llama_like: bool = False, **scenario) -> Analysis:
-    """The vectorized engine on equal-length lists (or scalars): one Analysis over all of them."""
+def analyze_many(model, hardware, *, efficiency="ideal", force_llama_like: bool = False, **options) -> Analysis:
+    """The vectorized engine on equal-length lists (or scalars): one Analysis over all of them.
+    ``options``: Scenario.build's values and the technique options (``analyze``)."""
+    from .techniques.resolve import scenario_for, split_options
+
     spec = load_model(model, force_llama_like=force_llama_like)
     device = load_hardware(hardware)
-    return evaluate(spec, device, Scenario.build(**scenario), resolve_efficiency(efficiency, device))
+    scenario, techniques = split_options(options)
+    return evaluate(spec, device, scenario_for(spec, techniques, **scenario), resolve_efficiency(efficiency, device))

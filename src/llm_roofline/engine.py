@@ -41,6 +41,7 @@ class Analysis:
     memory: Memory
     params_total: float
     params_active: float
+    params_before_pruning: float | None = None  # structured pruning: the unpruned model's parameters
 
 
 def evaluate(model: ModelSpec, hardware: Hardware, scenario: Scenario, efficiency: Efficiency) -> Analysis:
@@ -49,7 +50,9 @@ def evaluate(model: ModelSpec, hardware: Hardware, scenario: Scenario, efficienc
     transform the operator tables; with every technique off each of these steps is skipped."""
     sc, n = scenario, scenario.size
     t = sc.techniques
+    params_before = None
     if t.structured:
+        params_before = _params(model)
         model = prune_model(model, t)
     options = graph_options(model, hardware, sc)
     new_tokens = sc.prompt_len - t.prefix_len if t.prefix else sc.prompt_len  # a cached prefix is not prefilled
@@ -76,8 +79,15 @@ def evaluate(model: ModelSpec, hardware: Hardware, scenario: Scenario, efficienc
         decode_total=stage_totals(decode, sc.batch_size), generation=gen,
         memory=memory(model, sc, prefill, at0, at1, hardware),
         params_total=float((table.params * table.counts).sum()),
-        params_active=float((table.active_params * table.counts).sum()),
+        params_active=float((table.active_params * table.counts).sum()), params_before_pruning=params_before,
     )
+
+
+def _params(model: ModelSpec) -> float:
+    """Parameters of ``model`` (one small build)."""
+    one = Scenario.build(prompt_len=1, gen_len=0)
+    table = build_ops(model, one, "decode", T=np.ones(1), S=np.ones(1))
+    return float((table.params * table.counts).sum())
 
 
 def _split(costs: OpCosts, n: int, parts: int) -> tuple[OpCosts, ...]:

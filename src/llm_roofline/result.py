@@ -7,13 +7,14 @@ Values are SI base units (FLOPs, bytes, seconds, FLOP/s, bytes/s); a value that 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from .engine import Analysis
 from .roofline import OpCosts, ceilings
+from .techniques.summary import techniques_summary
 
-BOUND_COMPUTE, BOUND_MEMORY = "compute", "memory"
+BOUND_COMPUTE, BOUND_MEMORY, BOUND_HOST = "compute", "memory", "host"
 
 
 def _flat(record) -> dict:
@@ -49,6 +50,8 @@ class OpResult:
     bound: str
     time_s: float
     time_share: float
+    host_bytes: float = 0.0
+    host_time_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,10 @@ class MemoryResult:
     capacity_bytes: float
     fits: bool
     max_batch_size: int
+    kv_cache_shared_bytes: float = 0.0
+    device_bytes: float | None = None
+    host_bytes: float = 0.0
+    host_capacity_bytes: float | None = None
 
 
 @dataclass(frozen=True)
@@ -127,10 +134,11 @@ class Report:
     decode: StageResult
     generation: GenerationResult
     memory: MemoryResult
+    techniques: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {"model": self.model, "hardware": self.hardware, "scenario": self.scenario,
-                "prefill": self.prefill.to_dict(), "decode": self.decode.to_dict(),
+                "techniques": self.techniques, "prefill": self.prefill.to_dict(), "decode": self.decode.to_dict(),
                 "generation": _flat(self.generation), "memory": _flat(self.memory)}
 
 
@@ -152,12 +160,18 @@ def _stage(stage: str, costs: OpCosts, i: int, tokens: int, kv_len: int, totals)
     columns = {name: getattr(source[obj], attr)[:, i].tolist() for name, (obj, attr) in _OP_COLUMNS.items()}
     bounds = costs.compute_bound[:, i].tolist()
     counts = t.counts.astype(int).tolist()
+    if t.host_read_bytes is not None:  # offloading: the host side may bound an operator
+        columns["host_bytes"] = (t.host_read_bytes[:, i] + t.host_write_bytes[:, i]).tolist()
+        columns["host_time_s"] = costs.host_time_s[:, i].tolist()
+        host = costs.host_bound[:, i].tolist()
+    else:
+        host = [False] * len(t.names)
     ops = []
     for k, name in enumerate(t.names):
         values = {key: column[k] for key, column in columns.items()}
         share = values["time_s"] * counts[k] / total_time if total_time > 0 else 0.0
-        ops.append(OpResult(name=name, kind=t.kinds[k], count=counts[k],
-                            bound=BOUND_COMPUTE if bounds[k] else BOUND_MEMORY, time_share=share, **values))
+        bound = BOUND_HOST if host[k] else BOUND_COMPUTE if bounds[k] else BOUND_MEMORY
+        ops.append(OpResult(name=name, kind=t.kinds[k], count=counts[k], bound=bound, time_share=share, **values))
     numbers = {f.name: float(getattr(totals, f.name)[i]) for f in fields(StageTotal) if f.name != "bound"}
     total = StageTotal(**numbers, bound=BOUND_COMPUTE if totals.compute_bound[i] else BOUND_MEMORY)
     return StageResult(stage=stage, tokens=tokens, kv_len=kv_len, ops=tuple(ops), total=total)
@@ -203,5 +217,18 @@ def report_at(analysis: Analysis, i: int = 0) -> Report:
                             kv_cache_bytes=float(mem.kv_cache_bytes[i]),
                             activations_bytes=float(mem.activations_bytes[i]),
                             total_bytes=float(mem.total_bytes[i]), capacity_bytes=float(mem.capacity_bytes),
-                            fits=bool(mem.fits[i]), max_batch_size=int(mem.max_batch_size[i])),
+                            fits=bool(mem.fits[i]), max_batch_size=int(mem.max_batch_size[i]),
+                            **_placed(mem, i)),
+        techniques=techniques_summary(a, i),
     )
+
+
+def _placed(mem, i: int) -> dict:
+    """Memory by place (techniques/placement.py): device and host bytes; the host's capacity (None
+    when nothing is offloaded or the place is a disk, which has no limit here)."""
+    if mem.device_bytes is None:
+        return {"device_bytes": float(mem.total_bytes[i])}
+    capacity = mem.host_capacity_bytes
+    return {"kv_cache_shared_bytes": float(mem.kv_cache_shared_bytes[i]), "device_bytes": float(mem.device_bytes[i]),
+            "host_bytes": float(mem.host_bytes[i]),
+            "host_capacity_bytes": float(capacity) if capacity and math.isfinite(capacity) else None}

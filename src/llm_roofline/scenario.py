@@ -154,6 +154,7 @@ class Scenario:
             raise ScenarioError(f"scenario lists must have equal lengths, got {sizes}; "
                                 "use sweep() for a grid of combinations") from None
         techniques = techniques.with_arrays({k: arrays.pop(k) for k in techniques.arrays()})
+        techniques = techniques.broadcast(arrays["batch_size"].shape[0])
         if np.any(techniques.prefix_len >= arrays["prompt_len"]):
             bad = np.flatnonzero(techniques.prefix_len >= arrays["prompt_len"])[0]
             raise ScenarioError(f"prefix_len ({techniques.prefix_len[bad]:g}) must be below prompt_len "

@@ -127,6 +127,16 @@ class Techniques:
     def with_arrays(self, arrays: dict[str, np.ndarray]) -> Techniques:
         return replace(self, **arrays)
 
+    def broadcast(self, n: int) -> Techniques:
+        """The per-tensor formats' bit-widths for n scenarios (they are given as one value)."""
+        if not self.tensor_formats:
+            return self
+        from ..precision import Format
+
+        formats = tuple((sel, Format(np.broadcast_to(f.bits, (n,)).copy(), f.family, *_extra(f)))
+                        for sel, f in self.tensor_formats)
+        return replace(self, tensor_formats=formats)
+
     def tiled(self, times: int) -> Techniques:
         """The same techniques for ``times`` copies of the scenarios (engine.evaluate's decode build)."""
         from ..precision import Format

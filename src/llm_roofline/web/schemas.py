@@ -47,7 +47,8 @@ class Scenario(BaseModel):
     gen_len: int = _count("gen_len", DEFAULT_GEN_LEN, "tokens generated after the prompt")
     kv_len: int | None = Field(None, ge=LIMITS["kv_len"][0], le=LIMITS["kv_len"][1],
                                description="KV length of the reported decode step (default: prompt_len)")
-    w_bits: Bits = _bits("weights")
+    w_bits: Bits | None = Field(None, description=f"weights: bits {MIN_BITS}..{MAX_BITS} or one of {FORMATS} "
+                                "(default: the config's quantization_config, else 16)")
     a_bits: Bits = _bits("activations")
     kv_bits: Bits = _bits("KV cache")
     state_bits: Bits = Field(DEFAULT_STATE_BITS, description=f"recurrent states of Mamba / linear-attention layers: "
