@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from .cli_scenario import add_scenario_options
+from .cli_techniques import add_technique_options, techniques_from_args
 from .errors import RooflineError, ScenarioError
 from .flags import output_file, quantity_flag, real_flag
 
@@ -28,6 +29,7 @@ def _add_analyze(sub) -> None:
     p.add_argument("hardware", help="catalog name or alias (see `llm-roofline hardware`; LLM-Viewer "
                                     "names like nvidia_A6000 work), or a path to a device YAML file")
     add_scenario_options(p)
+    add_technique_options(p)
     add_model_options(p)
     add_device_options(p)
     o = p.add_argument_group("output")
@@ -122,7 +124,7 @@ def _run_analyze(args) -> str:
                      kv_bits=args.kv_bits, state_bits=args.state_bits, flash_attention=args.flash_attention,
                      logits_all=args.logits_all,
                      group_size=args.group_size, scale_bits=args.scale_bits,
-                     efficiency=_efficiency(args, device))
+                     efficiency=_efficiency(args, device), **techniques_from_args(args))
     stages = ("prefill", "decode") if args.stage == "both" else (args.stage,)
     if args.format == "json":
         return json.dumps(report.to_dict(), indent=2, allow_nan=False) + "\n"  # strict JSON, always

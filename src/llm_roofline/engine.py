@@ -54,10 +54,9 @@ def evaluate(model: ModelSpec, hardware: Hardware, scenario: Scenario, efficienc
     if t.structured:
         params_before = _params(model)
         model = prune_model(model, t)
-    options = graph_options(model, hardware, sc)
     new_tokens = sc.prompt_len - t.prefix_len if t.prefix else sc.prompt_len  # a cached prefix is not prefilled
     prefill = roofline(transform_table(build_ops(model, sc, "prefill", T=new_tokens, S=sc.prompt_len,
-                                                 options=options and options.for_stage("prefill")), model, sc),
+                                                 options=graph_options(model, hardware, sc, "prefill")), model, sc),
                        sc, hardware, efficiency)
     # One decode build over three copies of the scenarios: the reported step at kv_len (windows applied),
     # and KV lengths 0 and 1 with windows ignored (each operator's affine coefficients, for the
@@ -66,7 +65,8 @@ def evaluate(model: ModelSpec, hardware: Hardware, scenario: Scenario, efficienc
     steps = roofline(transform_table(build_ops(model, triple, "decode", T=np.ones(3 * n),
                                                S=np.concatenate([sc.kv_len, np.zeros(n), np.ones(n)]),
                                                apply_window=np.repeat([True, False, False], n),
-                                               options=options and options.for_stage("decode")), model, triple),
+                                               options=graph_options(model, hardware, triple, "decode")),
+                                     model, triple),
                      triple, hardware, efficiency)
     decode, at0, at1 = _split(steps, n, 3)
     prefill_total = stage_totals(prefill, sc.batch_size * new_tokens)

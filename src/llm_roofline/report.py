@@ -43,6 +43,9 @@ class StageTotals:
     compute_bound_time_s: np.ndarray
     compute_bound: np.ndarray
     bound_time_share: np.ndarray
+    # Offloading: the stage is host-bound when operators bound by the host link or CPU take more than
+    # half of its time (None without offloading).
+    host_bound: np.ndarray | None = None
 
 
 def op_sum(values: np.ndarray) -> np.ndarray:
@@ -60,6 +63,21 @@ def stage_totals(costs: OpCosts, tokens: np.ndarray) -> StageTotals:
     compute_bound_time = op_sum(np.where(costs.compute_bound, costs.time_s * c, 0.0))
     share = _ratio(compute_bound_time, time)  # of the stage's time, in compute-bound operators
     compute_bound = share > 0.5
+    host_bound = None
+    if costs.host_times or costs.serial_time_s is not None:
+        host_share = _ratio(op_sum(np.where(costs.host_bound, costs.time_s * c, 0.0)), time)
+        compute_share = _ratio(op_sum(np.where(costs.compute_bound & ~costs.host_bound, costs.time_s * c, 0.0)), time)
+        host_bound = host_share > 0.5
+        compute_bound = ~host_bound & (compute_share > 0.5)
+        share = np.where(host_bound, host_share, compute_share)
+        return StageTotals(
+            flops=flops, bytes=traffic, weight_bytes=op_sum(t.weight_bytes * c),
+            activation_bytes=op_sum(t.activation_bytes * c), kv_cache_bytes=op_sum(t.kv_cache_bytes * c),
+            time_s=time, arithmetic_intensity=_ratio(flops, traffic), performance_flops_per_s=_ratio(flops, time),
+            tokens_per_s=_ratio(tokens * np.ones_like(time), time), compute_bound_time_s=compute_bound_time,
+            compute_bound=compute_bound, host_bound=host_bound,
+            bound_time_share=np.where(time > 0, np.where(host_bound | compute_bound, share,
+                                                         1 - host_share - compute_share), 1.0))
     return StageTotals(
         flops=flops, bytes=traffic, weight_bytes=op_sum(t.weight_bytes * c),
         activation_bytes=op_sum(t.activation_bytes * c), kv_cache_bytes=op_sum(t.kv_cache_bytes * c),

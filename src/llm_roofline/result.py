@@ -173,7 +173,9 @@ def _stage(stage: str, costs: OpCosts, i: int, tokens: int, kv_len: int, totals)
         bound = BOUND_HOST if host[k] else BOUND_COMPUTE if bounds[k] else BOUND_MEMORY
         ops.append(OpResult(name=name, kind=t.kinds[k], count=counts[k], bound=bound, time_share=share, **values))
     numbers = {f.name: float(getattr(totals, f.name)[i]) for f in fields(StageTotal) if f.name != "bound"}
-    total = StageTotal(**numbers, bound=BOUND_COMPUTE if totals.compute_bound[i] else BOUND_MEMORY)
+    host = totals.host_bound is not None and bool(totals.host_bound[i])
+    total = StageTotal(**numbers, bound=BOUND_HOST if host else BOUND_COMPUTE if totals.compute_bound[i]
+                       else BOUND_MEMORY)
     return StageResult(stage=stage, tokens=tokens, kv_len=kv_len, ops=tuple(ops), total=total)
 
 

@@ -88,9 +88,10 @@ def _length(value: object) -> int:
         return MAX_GRID_POINTS + 1
 
 
-def grid(axes: Mapping[str, object]) -> Grid:
+def grid(axes: Mapping[str, object], technique_axes: Mapping[str, object] | None = None) -> Grid:
     """Validate a sweep's axes (each one value or a list of values) and check the grid's size from the
-    axis lengths, before any array of the grid exists."""
+    axis lengths, before any array of the grid exists. ``technique_axes``: listed per-scenario technique
+    options (sparsity, offload_weights, offload_kv, prefix_len), checked by techniques/build.py."""
     unknown = set(axes) - set(SWEEP_AXES)
     if unknown:
         raise ScenarioError(f"unknown sweep axis {sorted(unknown)}; valid: {', '.join(SWEEP_AXES)}")
@@ -105,8 +106,14 @@ def grid(axes: Mapping[str, object]) -> Grid:
         if name.endswith("bits") and not isinstance(value, np.ndarray) and any(isinstance(v, str) for v in value):
             raise ScenarioError(f"{name}: a swept bit-width takes numbers; a named format is a single value")
         listed[name] = value
-    grid_points({name: _length(v) for name, v in listed.items()}, "the sweep")
-    return Grid(fixed=fixed, axes={name: axis_values(name, v) for name, v in listed.items()})
+    extra = {name: _listed(name, v) for name, v in (technique_axes or {}).items()}
+    grid_points({name: _length(v) for name, v in {**listed, **extra}.items()}, "the sweep")
+    checked = {name: axis_values(name, v) for name, v in listed.items()}
+    if extra:
+        from .techniques.build import technique_axis
+
+        checked.update({name: technique_axis(name, v) for name, v in extra.items()})
+    return Grid(fixed=fixed, axes=checked)
 
 
 def sweep_chunks(model, hardware, *, chunk_points: int = SWEEP_CHUNK_POINTS, efficiency="ideal",
@@ -116,18 +123,30 @@ def sweep_chunks(model, hardware, *, chunk_points: int = SWEEP_CHUNK_POINTS, eff
     """The grid of :func:`sweep`, ``chunk_points`` rows at a time, in grid order. Everything is
     validated (and the model and device loaded) before this returns, so errors come before any row."""
     from .api import load_hardware, load_model, resolve_efficiency
+    from .techniques.build import TECHNIQUE_DEFAULTS
+    from .techniques.options import ARRAY_FIELDS
+    from .techniques.resolve import scenario_for
 
     if not isinstance(chunk_points, int) or chunk_points < 1:
         raise ScenarioError(f"chunk_points must be a positive integer, got {chunk_points!r}")
-    g = grid(axes)
+    techniques = {k: v for k, v in axes.items() if k in TECHNIQUE_DEFAULTS}
+    axes = {k: v for k, v in axes.items() if k not in TECHNIQUE_DEFAULTS}
+    swept = {k: v for k, v in techniques.items() if k in ARRAY_FIELDS and not is_single_value(v)}
+    techniques = {k: v for k, v in techniques.items() if k not in swept}
+    g = grid(axes, swept)
     spec, device = load_model(model, force_llama_like=force_llama_like), load_hardware(hardware)
     eff = resolve_efficiency(efficiency, device)
     options = dict(flash_attention=flash_attention, logits_all=logits_all, group_size=group_size,
                    scale_bits=scale_bits)
-    Scenario.build(**g.fixed, **g.rows(0, 1), **options)  # fixed values and options fail here, not later
+
+    def scenario_of(row: dict) -> Scenario:
+        values = {**g.fixed, **{k: v for k, v in row.items() if k not in swept}, **options}
+        return scenario_for(spec, {**techniques, **{k: v for k, v in row.items() if k in swept}}, **values)
+
+    scenario_of(g.rows(0, 1))  # fixed values and options fail here, not later
 
     def rows(start: int) -> SweepResult:
-        scenario = Scenario.build(**g.fixed, **g.rows(start, min(start + chunk_points, g.points)), **options)
+        scenario = scenario_of(g.rows(start, min(start + chunk_points, g.points)))
         analysis = evaluate(spec, device, scenario, eff)
         return SweepResult(analysis=analysis, columns=sweep_columns(analysis))
 
@@ -141,7 +160,9 @@ def sweep(model, hardware, *, efficiency="ideal", flash_attention: bool = False,
     """Every combination of the listed values (a Cartesian grid) in one vectorized call, e.g.
     ``sweep(m, h, batch_size=range(1, 513), prompt_len=[128, 256, ..., 16384])``; at most
     ``MAX_GRID_POINTS`` (100,000) points. An axis not given takes its default
-    (``llm_roofline.defaults``: gen_len 256, prompt_len 1024, ...)."""
+    (``llm_roofline.defaults``: gen_len 256, prompt_len 1024, ...). Technique options (``analyze``'s
+    keywords, docs/techniques.md) hold for the whole grid, except that ``sparsity``, ``offload_weights``,
+    ``offload_kv`` and ``prefix_len`` may be lists too (grid axes)."""
     return next(sweep_chunks(model, hardware, chunk_points=MAX_GRID_POINTS, efficiency=efficiency,
                              flash_attention=flash_attention, logits_all=logits_all, group_size=group_size,
                              scale_bits=scale_bits, force_llama_like=force_llama_like, **axes))
@@ -162,5 +183,20 @@ def sweep_columns(a: Analysis) -> dict[str, np.ndarray]:
         "throughput_tokens_per_s": g.throughput_tokens_per_s,
         "weights_bytes": m.weights_bytes, "kv_cache_bytes": m.kv_cache_bytes,
         "activations_bytes": m.activations_bytes, "total_bytes": m.total_bytes,
-        "fits": m.fits, "max_batch_size": m.max_batch_size,
+        "fits": m.fits, "max_batch_size": m.max_batch_size, **technique_columns(a),
     }
+
+
+def technique_columns(a: Analysis) -> dict[str, np.ndarray]:
+    """Columns of the techniques switched on: their per-scenario settings, and memory by place."""
+    t, m = a.scenario.techniques, a.memory
+    out: dict[str, np.ndarray] = {}
+    if t.sparse:
+        out["sparsity"] = t.sparsity
+    if t.prefix:
+        out["prefix_len"] = t.prefix_len
+    if t.offloads:
+        out.update(offload_weights=t.offload_weights, offload_kv=t.offload_kv)
+    if m.device_bytes is not None:
+        out.update(device_bytes=m.device_bytes, host_bytes=m.host_bytes)
+    return out

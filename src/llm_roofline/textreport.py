@@ -16,7 +16,7 @@ from .units import percent, plain, rate, seconds, si
 
 STAGES = ("prefill", "decode")
 MIN_WIDTH = 40  # a narrower terminal gets lines of this width (and wraps them itself)
-_BOUND_SHORT = {"memory": "mem", "compute": "comp", "": ""}
+_BOUND_SHORT = {"memory": "mem", "compute": "comp", "host": "host", "": ""}
 
 
 def render(report: Report, *, width: int | None = None, stages=STAGES, summary: bool = False) -> str:
@@ -66,18 +66,25 @@ def headline(report: Report, width: int | None) -> list[str]:
         tpot = (seconds(g.tpot_s), f"mean of {g.gen_len} decode steps; the step at KV length "
                                    f"{report.decode.kv_len} is {_bound(dec)}")
     fits = "fits" if mem.fits else "DOES NOT FIT"
+    used = f"{si(mem.total_bytes, 'B')} of {si(mem.capacity_bytes, 'B')}"
+    if mem.host_bytes:  # offloading: each place against its own capacity
+        host = si(mem.host_capacity_bytes, "B") if mem.host_capacity_bytes else "disk"
+        used = (f"{si(mem.device_bytes, 'B')} of {si(mem.capacity_bytes, 'B')} + host {si(mem.host_bytes, 'B')} "
+                f"of {host}")
     rows = [
         ("TTFT", seconds(g.ttft_s), f"prefill of {report.prefill.tokens} tokens, {_bound(pre)}"),
         ("TPOT", *tpot),
         ("throughput", rate(g.throughput_tokens_per_s),
          f"{g.gen_len} tokens x batch {g.batch_size} in {seconds(g.e2e_s)} end-to-end, TTFT included"
          if g.throughput_tokens_per_s is not None else "no tokens generated"),
-        ("memory", f"{si(mem.total_bytes, 'B')} of {si(mem.capacity_bytes, 'B')}",
-         f"{fits}; largest batch that fits: {mem.max_batch_size:,}"),
+        ("memory", used, f"{fits}; largest batch that fits: {mem.max_batch_size:,}"),
         ("efficiency", *_efficiency(h["efficiency"])),
     ]
     value_width = max(len(v) for _, v, _ in rows)
-    lines = [*_wrap(f"{m['name']} on {h['name']}", width, 2), *_wrap(scenario, width, 2), ""]
+    lines = [*_wrap(f"{m['name']} on {h['name']}", width, 2), *_wrap(scenario, width, 2)]
+    if report.techniques.get("active"):
+        lines += _wrap("techniques: " + technique_words(report.techniques), width, 2)
+    lines.append("")
     indent = 12 + value_width + 2
     aligned = width is None or (indent <= width - 30 and indent < width // 2)  # details fit beside the values
     for label, value, detail in rows:
@@ -88,6 +95,28 @@ def headline(report: Report, width: int | None) -> list[str]:
     for note in m.get("notes", ()):
         lines += _wrap(f"note: {note}", width, 6)
     return lines
+
+
+def technique_words(t: dict) -> str:
+    """The techniques switched on, in a few words each."""
+    words = {
+        "precision": lambda: "per-tensor precision (" + ", ".join(
+            f"{p['modules']} {p['bits']:g}-bit" for p in t["precision"]) + ")",
+        "sparsity": lambda: f"{percent(t['sparsity'])} sparse weights ({t['sparse_format']})",
+        "structured": lambda: "pruned " + ", ".join(f"{percent(t['prune_' + k])} of {k}" for k in
+                                                   ("layers", "heads", "intermediate") if t["prune_" + k]),
+        "low_rank": lambda: "low rank (" + ", ".join(f"{r['modules']} {r['rank']:g}" for r in t["low_rank"]) + ")",
+        "fusion": lambda: f"{t['fusion']} fusion",
+        "attention": lambda: (("FlashAttention-2 tiling" if t["attention"] == "fa2" else f"{t['attention']} attention")
+                              + (", FP8 attention" if t["attention_fp8"] else "")),
+        "offload": lambda: (f"offloading {percent(t['offload_weights'])} of weights, {percent(t['offload_kv'])} of "
+                            f"the KV cache to {t['offload_to']}"
+                            + (" (computed on the host CPU)" if t["offload_compute"] == "cpu" else "")),
+        "kv_allocation": lambda: (f"paged KV cache (blocks of {t['kv_block_size']})" if t["kv_allocation"] == "paged"
+                                  else "contiguous KV cache (reserved to the maximum length)"),
+        "prefix": lambda: f"cached prefix of {t['prefix_len']} tokens",
+    }
+    return "; ".join(words[name]() for name in t["active"] if name in words)
 
 
 def _efficiency(e: dict) -> tuple[str, str]:

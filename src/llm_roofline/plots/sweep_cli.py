@@ -34,6 +34,8 @@ columns (SI units; one row per point of the grid):
   weights_bytes, kv_cache_bytes,                the memory footprint
     activations_bytes, total_bytes
   fits, max_batch_size                          against the device's memory
+  sparsity, prefix_len, offload_weights,        the techniques switched on;
+    offload_kv, device_bytes, host_bytes        memory by place
 rows: the grid in the column order above (the last listed axis varies fastest)."""
 
 
@@ -44,6 +46,9 @@ def add_sweep_parser(subparsers) -> None:
         epilog=SWEEP_COLUMNS_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     positional_args(p)
     add_scenario_options(p, lists=SWEEP_AXES, title="scenario (each a list: every combination is evaluated)")
+    from ..cli_techniques import add_technique_options
+
+    add_technique_options(p, lists=True)
     hardware_options(p)
     from ..flags import output_file
 
@@ -63,6 +68,7 @@ def run_sweep(args):
     import math
 
     from ..api import sweep_chunks
+    from ..cli_techniques import techniques_from_args
     from .options import parse_bits_list, parse_int_list
     from .progress import ProgressBar
 
@@ -76,10 +82,11 @@ def run_sweep(args):
         axes[name] = values[0] if isinstance(values[0], str) else values  # a named format is one fixed value
     device = device_of(args)
     model = model_of(args)
+    techniques = techniques_from_args(args, lists=True)
     chunks = sweep_chunks(model, device, chunk_points=CHUNK_POINTS, efficiency=efficiency_of(args, device),
                           flash_attention=args.flash_attention, logits_all=args.logits_all,
-                          group_size=args.group_size, scale_bits=args.scale_bits, **axes)
-    total = math.prod(len(v) for v in axes.values() if isinstance(v, list))
+                          group_size=args.group_size, scale_bits=args.scale_bits, **axes, **techniques)
+    total = math.prod(len(v) for v in {**axes, **techniques}.values() if isinstance(v, list))
     return _stream_sweep(chunks, args.format, ProgressBar("sweep"), -(-total // CHUNK_POINTS))
 
 

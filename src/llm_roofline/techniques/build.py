@@ -154,6 +154,13 @@ def quantity(name: str, value: object, dimension: str, field_name: str) -> float
     return hardware_number(name, value, field_name)
 
 
+def technique_axis(name: str, values: object) -> np.ndarray:
+    """A swept per-scenario technique option, checked as build_techniques checks it."""
+    if name == "prefix_len":
+        return counts(name, values, 0, SCENARIO_LIMITS["prompt_len"][1])
+    return fractions(name, values, MAX_SPARSITY if name == "sparsity" else 1.0)
+
+
 def build_techniques(**options) -> Techniques:
     """Validate technique options (TECHNIQUE_DEFAULTS names) and return the Techniques value; the
     precision options are resolved later against the model (tensors.resolve) and ignored here."""

@@ -44,7 +44,7 @@ b), plus the block table, 4 bytes per block (vLLM's ``block_tables`` are int32).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -70,9 +70,6 @@ class AttentionPlan:
     block_size: int = 0
     stage: str = "prefill"
     device: str = ""
-
-    def for_stage(self, stage: str) -> AttentionPlan:
-        return replace(self, stage=stage)
 
     def pad_keys(self, kv_from_cache: bool) -> float:
         """Extra tokens a paged read takes per sequence: (b - 1) / 2 on average."""

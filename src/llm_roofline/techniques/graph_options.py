@@ -5,7 +5,7 @@ None when no technique changes the graph, so the engine then builds exactly toda
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from .flash import AttentionPlan
 from .tensors import WeightPlan
@@ -16,13 +16,11 @@ class GraphOptions:
     weights: WeightPlan | None = None
     attention: AttentionPlan | None = None
 
-    def for_stage(self, stage: str) -> GraphOptions:
-        return self if self.attention is None else replace(self, attention=self.attention.for_stage(stage))
 
-
-def graph_options(model, hardware, scenario) -> GraphOptions | None:
+def graph_options(model, hardware, scenario, stage: str) -> GraphOptions | None:
     """The weight options (per-tensor formats, sparsity, low rank) and the attention kernel's options
-    (tiling, FP8 operands, paged reads) of ``scenario.techniques`` for ``model`` on ``hardware``."""
+    (tiling, FP8 operands, paged reads) of ``scenario.techniques`` for ``model`` on ``hardware``, for
+    the scenarios of ``scenario`` (their per-scenario settings) and ``stage``."""
     t = scenario.techniques
     weights = None
     if t.shapes_weights:
@@ -35,7 +33,7 @@ def graph_options(model, hardware, scenario) -> GraphOptions | None:
     if t.attention == "fa2" or t.attention_fp8 or paged:
         attention = AttentionPlan(tiled=t.attention == "fa2", sram_bytes=hardware.sram_per_sm_bytes,
                                   sm_count=hardware.sm_count, fp8=t.attention_fp8,
-                                  block_size=t.kv_block_size if paged else 0, device=hardware.name)
+                                  block_size=t.kv_block_size if paged else 0, device=hardware.name, stage=stage)
     if weights is None and attention is None:
         return None
     return GraphOptions(weights=weights, attention=attention)

@@ -31,7 +31,10 @@ SIXTEEN = 16
 def _format(role: str, value: object) -> Format:
     if isinstance(value, list | tuple | range):
         raise ScenarioError(f"{role}: one bit-width or format per module, not a list")
-    bits, family = parse_format(role, value)
+    try:
+        bits, family = parse_format("w_bits", value)  # the weights' checks and range, under this option's name
+    except ScenarioError as exc:
+        raise ScenarioError(str(exc).replace("w_bits", role, 1)) from None
     return Format(bits, family)
 
 
