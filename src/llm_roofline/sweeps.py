@@ -196,7 +196,6 @@ def technique_columns(a: Analysis) -> dict[str, np.ndarray]:
     if t.prefix:
         out["prefix_len"] = t.prefix_len
     if t.offloads:
-        out.update(offload_weights=t.offload_weights, offload_kv=t.offload_kv)
-    if m.device_bytes is not None:
-        out.update(device_bytes=m.device_bytes, host_bytes=m.host_bytes)
+        out.update(offload_weights=t.offload_weights, offload_kv=t.offload_kv, device_bytes=m.device_bytes,
+                   host_bytes=m.host_bytes)
     return out
