@@ -20,9 +20,11 @@ pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 
 import llm_roofline as lr  # noqa: E402
+from llm_roofline.errors import RooflineError  # noqa: E402
 from llm_roofline.hardware.spec import Efficiency, Hardware  # noqa: E402
 from llm_roofline.models.hf_config import model_family, spec_from_hf_config  # noqa: E402
 from llm_roofline.web.server import serve_in_thread  # noqa: E402
+from llm_roofline.web.service import display_name  # noqa: E402
 
 SHARED_CONFIGS = Path(__file__).resolve().parents[2] / "shared" / "hf-configs"
 SMALL_CONFIG = {  # a tiny Llama-style config written out here
@@ -132,6 +134,18 @@ def test_kernel_overhead_efficiency(client):
     assert response.json() == expected
 
 
+def test_fraction_range_is_the_engines(client):
+    """The API's fraction range is limits.FRACTION_LIMITS, inclusive at both ends, as Efficiency's."""
+    from llm_roofline.limits import FRACTION_LIMITS
+
+    low, high = FRACTION_LIMITS
+    response = client.post("/api/analyze", json={"model": "llama-2-7b", "hardware": "a6000", "gen_len": 0,
+                                                 "compute_fraction": low, "bandwidth_fraction": high})
+    expected = lr.analyze("llama-2-7b", "a6000", gen_len=0,
+                          efficiency=Efficiency(compute_fraction=low, bandwidth_fraction=high)).to_dict()
+    assert response.status_code == 200 and response.json() == expected
+
+
 def test_csv_equals_cli_csv(client):
     response = client.post("/api/analyze/csv", json={"model": "llama-2-7b", "hardware": "a6000", "batch_size": 2})
     assert response.status_code == 200
@@ -160,9 +174,11 @@ BASE = {"model": "llama-2-7b", "hardware": "a6000"}
     ("group_size", -1, "0..1048576"),
     ("scale_bits", 64, "1..32"),
     ("efficiency", "fast", "'ideal' or 'hardware'"),
-    ("compute_fraction", 1.5, "(0, 1]"),
-    ("bandwidth_fraction", 0, "(0, 1]"),
-    ("kernel_overhead_us", -2, "[0, 1e6)"),
+    ("compute_fraction", 1.5, "[0.001, 1]"),
+    ("bandwidth_fraction", 0, "[0.001, 1]"),
+    ("bandwidth_fraction", 0.0005, "[0.001, 1]"),  # below limits.FRACTION_LIMITS, as the engine refuses
+    ("kernel_overhead_us", -2, "[0, 1e+06)"),
+    ("kernel_overhead_us", 1e6, "[0, 1e+06)"),
     ("memory_bandwidth_bytes_per_s", 768, "[1e+06, 1e+15]"),
     ("memory_capacity_bytes", 1e20, "[1e+06, 1e+15]"),
     ("peak_flops_per_s", -5, "[1e+06, 1e+19]"),
@@ -237,6 +253,134 @@ def test_streamed_body_over_the_limit_is_refused(base_url):
     assert response.status_code == 413
 
 
+@pytest.mark.parametrize("path", ["/api/analyze", "/api/sweep", "/api/view", "/api/graph", "/api/analyze/csv",
+                                  "/api/upload"])
+def test_every_oversized_body_gets_413(base_url, path):
+    """Declared (Content-Length) or streamed in chunks (no length: Transfer-Encoding: chunked), an
+    oversized body is a 413 on every endpoint (FastAPI alone turns a chunked one into a 400)."""
+    def chunks():
+        yield b'{"model": "llama-2-7b", "hardware": "a6000", "config_name": "'
+        for _ in range(25):
+            yield b"x" * 50_000
+
+    with httpx.Client(base_url=base_url, timeout=30) as c:
+        streamed = c.post(path, content=chunks(), headers={"content-type": "application/json"})
+        declared = c.post(path, content=b" " * 1_000_001, headers={"content-type": "application/json"})
+    for response in (streamed, declared):
+        assert response.status_code == 413, response.text
+        assert response.json() == {"detail": "request body: at most 1000000 bytes", "field": "body"}
+
+
+@pytest.mark.parametrize("body, field, where", [
+    ('{"model": "llama-2-7b", "hardware": "a6000", "batch_size": tru}', "batch_size", "line 1 column 60"),
+    ('{"model": "llama-2-7b",\n "batch_size": [1, 2,], "hardware": "a6000"}', "batch_size", "line 2 column 22"),
+    ('{"model": "llama-2-7b", "hardware": "a6000",}', "body", "line 1 column 45"),
+    ('{"model": "llama-2-7b", "custom_hardware": {"name": "x", }}', "custom_hardware", "line 1 column 58"),
+    ("not json", "body", "line 1 column 1"),
+])
+def test_malformed_json_names_the_field_and_a_line_and_column(client, body, field, where):
+    response = client.post("/api/analyze", content=body, headers={"content-type": "application/json"})
+    detail = assert_422(response, field, "invalid JSON", where)["detail"]
+    assert detail.startswith("request body:" if field == "body" else f"{field}:")
+
+
+def test_enclosing_field_scanner():
+    from llm_roofline.web.validation import enclosing_field
+
+    doc = '{"a": 1, "b": {"c": [1, "x,}"]}, "d": "q\\"'
+    assert enclosing_field(doc, doc.index("1")) == "a"
+    assert enclosing_field(doc, doc.index('"x')) == "b"  # inside a nested value: the top-level member
+    assert enclosing_field(doc, doc.index(', "d"') + 1) is None  # between members
+    assert enclosing_field(doc, len(doc)) == "d"
+    assert enclosing_field("[1, 2", 4) is None
+
+
+@pytest.mark.parametrize("field, value", [
+    ("batch_size", True), ("batch_size", "8"), ("batch_size", 8.0), ("prompt_len", False), ("gen_len", "256"),
+    ("w_bits", True), ("kv_bits", 8.0), ("group_size", True), ("flash_attention", "yes"), ("flash_attention", 1),
+    ("logits_all", "true"), ("compute_fraction", True), ("compute_fraction", "0.5"), ("model", 7),
+    ("hardware", ["a6000"]), ("efficiency", True), ("kernel_overhead_us", "3"),
+])
+def test_json_types_are_strict(client, field, value):
+    """JSON bodies take their own types only: no true for a count, no "yes" or 1 for a flag, no
+    numbers in strings (pydantic's lax mode would accept every one of these)."""
+    body = assert_422(client.post("/api/analyze", json={**BASE, field: value}), field, field)
+    assert f"got {json.dumps(value)}" in body["detail"] or isinstance(value, list)
+
+
+def test_non_finite_numbers_are_refused(client):
+    for text in ("NaN", "Infinity", "-Infinity"):
+        body = '{"model": "llama-2-7b", "hardware": "a6000", "compute_fraction": ' + text + "}"
+        response = client.post("/api/analyze", content=body, headers={"content-type": "application/json"})
+        assert_422(response, "compute_fraction", "[0.001, 1]")
+
+
+def test_sweep_axes_are_strict(client):
+    assert_422(client.post("/api/sweep", json={**BASE, "batch_size": [1, True]}), "batch_size", "1..1000000")
+    assert_422(client.post("/api/sweep", json={**BASE, "prompt_len": [128, "256"]}), "prompt_len")
+    assert_422(client.post("/api/sweep", json={**BASE, "gen_len": [[1, 2]]}), "gen_len")
+
+
+@pytest.mark.parametrize("value, ok", [("true", True), ("false", True), ("1", True), ("0", True), ("yes", False),
+                                       ("on", False), ("t", False), ("", False)])
+def test_query_flags_take_true_false_1_0(client, value, ok):
+    response = client.get("/api/analyze", params={**BASE, "flash_attention": value})
+    if ok:
+        assert response.status_code == 200
+        assert response.json()["scenario"]["flash_attention"] is (value in ("true", "1"))
+    else:
+        assert_422(response, "flash_attention", "true or false")
+
+
+def test_query_counts_take_digits_only(client):
+    assert_422(client.get("/api/analyze", params={**BASE, "batch_size": "true"}), "batch_size", "1..1000000")
+    assert_422(client.get("/api/analyze", params={**BASE, "batch_size": "1e3"}), "batch_size", "1..1000000")
+    assert client.get("/api/analyze", params={**BASE, "batch_size": "12"}).json()["scenario"]["batch_size"] == 12
+
+
+def test_body_must_be_a_json_object(client):
+    for body in ("[1, 2]", '"text"', "3"):
+        response = client.post("/api/analyze", content=body, headers={"content-type": "application/json"})
+        assert_422(response, "body", "JSON object")
+
+
+def test_responses_are_strict_json(client):
+    """No NaN or Infinity anywhere: a decode-less scenario (gen_len 0) has TPOT null, not NaN."""
+    for response in (client.get("/api/analyze", params={**BASE, "gen_len": 0}),
+                     client.post("/api/view", json={**BASE, "gen_len": 0}),
+                     client.post("/api/sweep", json={**BASE, "gen_len": 0, "batch_size": [1, 2]}),
+                     client.get("/api/meta"), client.get("/api/hardware")):
+        assert response.status_code == 200
+        json.loads(response.text, parse_constant=lambda c, url=response.url: pytest.fail(f"{c} in {url}"))
+
+
+def test_defaults_are_the_python_apis(client):
+    """The API's defaults are ``llm_roofline.analyze``'s (read off its signature), in /api/meta too."""
+    import inspect
+
+    signature = inspect.signature(lr.analyze).parameters
+    meta = client.get("/api/meta").json()
+    for name in ("batch_size", "prompt_len", "gen_len", "w_bits", "group_size", "flash_attention", "efficiency"):
+        assert meta["defaults"][name] == signature[name].default, name
+    scenario = client.post("/api/analyze", json=BASE).json()["scenario"]
+    assert scenario["gen_len"] == signature["gen_len"].default
+    assert scenario["prompt_len"] == signature["prompt_len"].default
+
+
+def test_engine_grid_errors_are_a_4xx(client, monkeypatch):
+    """However the engine refuses a grid (its own cap, a ScenarioError), the client gets a 4xx that
+    names a field, never a 500."""
+    from llm_roofline.errors import ScenarioError
+    from llm_roofline.web import service as web_service
+
+    def refuse(*args, **kwargs):
+        raise ScenarioError("batch_size: the grid has 5000000 points; at most 1000000 per call")
+
+    monkeypatch.setattr(web_service, "sweep", refuse)
+    response = client.post("/api/sweep", json={**BASE, "batch_size": [1, 2, 3], "prompt_len": [7, 9]})
+    assert_422(response, "batch_size", "at most")
+
+
 def test_deeply_nested_json_is_a_422(client):
     deep = "[" * 5000 + "]" * 5000
     response = client.post("/api/upload", content=deep, headers={"content-type": "application/json"})
@@ -272,14 +416,25 @@ def test_uploaded_config_analysis_equals_api(client):
                          ids=lambda p: p.name if p else "none")
 def test_upload_shared_configs(client, path):
     raw = path.read_bytes()
+    # The engine's own reading of the file is the oracle (NaN / Infinity, which strict JSON cannot
+    # carry, are read as null by the upload: Nemotron-H's time_step_limit has an Infinity).
+    config = json.loads(raw, parse_constant=lambda _: None)
+    label = display_name(config, None)
+    try:
+        spec = spec_from_hf_config(config, name=label, source="uploaded config.json", where="config.json")
+    except RooflineError as exc:  # a family the engine does not parse: the same message, as a 422
+        response = client.post("/api/upload", files={"file": (path.name, raw, "application/json")})
+        assert_422(response, "config")
+        assert response.json()["detail"] == str(exc)
+        return
     response = client.post("/api/upload", files={"file": (path.name, raw, "application/json")})
     if model_family(json.loads(raw)) is None:  # no parser for its family: refused, never a silent Llama
         assert response.status_code == 422 and response.json()["detail"]
         return
     assert response.status_code == 200, response.text
+    json.loads(response.text, parse_constant=lambda c: pytest.fail(f"{c} in the response"))  # strict JSON
     data = response.json()
-    config = json.loads(raw)
-    spec = spec_from_hf_config(config, name="x")
+    assert data["config"] == config
     assert data["model"]["num_layers"] == spec.num_layers
     assert data["model"]["hidden_size"] == spec.hidden_size
     response = client.post("/api/analyze", json={"config": data["config"], "config_name": "m", "hardware": "h100",
@@ -424,9 +579,16 @@ def test_page_static_files_and_headers(client):
     assert page.status_code == 200 and "llm-roofline" in page.text
     assert "default-src 'self'" in page.headers["content-security-policy"]
     assert page.headers["x-content-type-options"] == "nosniff"
-    for path in ("/static/app.js", "/static/charts.js", "/static/graph.js", "/static/fmt.js", "/static/style.css"):
-        assert client.get(path).status_code == 200, path
-    assert "http://" not in client.get("/static/app.js").text.replace("http://www.w3.org", "")
+    from llm_roofline.web.app import STATIC
+
+    modules = sorted(p.name for p in STATIC.glob("*.js"))
+    assert "app.js" in modules and len(modules) > 5  # the page is split into ES modules, all shipped
+    for name in [*modules, "style.css", "index.html", "favicon.svg"]:
+        response = client.get(f"/static/{name}")
+        assert response.status_code == 200, name
+        # nothing is loaded from elsewhere (the SVG namespace is a name, not a request)
+        assert "http://" not in response.text.replace("http://www.w3.org", ""), name
+        assert "https://" not in response.text, name
     assert client.get("/static/../api.py").status_code == 404
     assert client.get("/static/%2e%2e/app.py").status_code == 404
     assert client.get("/docs").status_code == 404  # the interactive docs would load a CDN

@@ -1,117 +1,52 @@
-"""The page in a real browser: Playwright driving Debian's chromium against a real server.
-
-Skipped when /usr/bin/chromium or the playwright package is missing (CI installs both). Screenshots
-go to $PLAYWRIGHT_ARTIFACTS when set, else to a temporary folder.
+"""The page in a real browser: Playwright driving Debian's chromium against a real server (fixtures
+and helpers in web_page.py). The numbers the page shows are the API's, and the API's are the engine's.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-if not CHROMIUM.exists():
-    pytest.skip("Debian's chromium (/usr/bin/chromium) is not installed", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api")
-httpx = pytest.importorskip("httpx")
+import llm_roofline as lr
 
-import llm_roofline as lr  # noqa: E402
-from llm_roofline.web.server import serve_in_thread  # noqa: E402
+from web_page import (
+    SHARED_CONFIGS,
+    after,
+    api,
+    metric,
+    new_page,
+    open_page,
+    screenshot,
+    shown_report,
+    si,
+    state_body,
+    wait_title,
+)
 
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-SHARED_CONFIGS = Path(__file__).resolve().parents[2] / "shared" / "hf-configs"
-TIMEOUT_MS = 20_000
-
-
-@pytest.fixture(scope="module")
-def base_url():
-    with serve_in_thread() as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield b
-        b.close()
+pytest_plugins = ("web_fixtures",)
+G = 256  # generated tokens in the links below, so TPOT and throughput are defined whatever the default
 
 
 @pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True)
-    pg = context.new_page()
-    errors: list[str] = []
-    pg.on("pageerror", lambda e: errors.append(str(e)))
-    # Console errors fail a test (CSP violations, script errors), except the browser's note on a 422 the
-    # page asked for on purpose.
-    pg.on("console", lambda m: errors.append(m.text) if m.type == "error" and "status of 422" not in m.text else None)
-    pg.set_default_timeout(TIMEOUT_MS)
-    yield pg
-    context.close()
-    assert not errors, errors  # no script errors, no CSP violations
+def page(web_page):
+    return web_page
 
 
 @pytest.fixture(scope="module")
-def artifacts(tmp_path_factory) -> Path:
-    folder = os.environ.get("PLAYWRIGHT_ARTIFACTS")
-    path = Path(folder) if folder else tmp_path_factory.mktemp("playwright-artifacts")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def api(base_url: str, body: dict) -> dict:
-    response = httpx.post(base_url + "api/analyze", json=body, timeout=30)
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def ready(page) -> str:
-    return page.get_attribute("body", "data-ready") or ""
-
-
-def open_page(page, url: str) -> None:
-    page.goto(url)
-    page.wait_for_selector("body[data-ready]", state="attached")
-    page.wait_for_selector("#graph svg")
-
-
-def after(page, action) -> None:
-    """Run ``action`` and wait until the page has rendered the new state from the server. (Selectors,
-    not wait_for_function: the page's Content-Security-Policy forbids the eval that needs.)"""
-    before = ready(page)
-    action()
-    page.wait_for_selector(f'body[data-ready]:not([data-ready="{before}"]):not([data-loading="1"])', state="attached")
-
-
-def wait_title(page, name: str) -> None:
-    page.wait_for_selector(f'#op-title:text-is("{name}")')
-
-
-def shown_report(page) -> dict:
-    return page.evaluate("() => window.__roofline.view.report")
-
-
-def metric(page, name: str) -> float:
-    return float(page.get_attribute(f'[data-metric="{name}"]', "data-value"))
-
-
-def state_body(page) -> dict:
-    return page.evaluate("() => JSON.parse(JSON.stringify(window.__roofline.state))")
+def base_url(web_url):
+    return web_url
 
 
 def test_loads_and_shows_what_the_api_returns(page, base_url, artifacts):
+    """With no parameters the page shows the API's defaults (= llm_roofline.analyze's)."""
     open_page(page, base_url)
+    assert shown_report(page) == api(base_url, {"model": "meta-llama/Llama-2-7b-hf", "hardware": "rtx-a6000"})
+    open_page(page, base_url + f"?g={G}")
     report = shown_report(page)
-    body = {"model": "meta-llama/Llama-2-7b-hf", "hardware": "rtx-a6000", "batch_size": 1, "prompt_len": 1024,
-            "gen_len": 256, "w_bits": 16, "a_bits": 16, "kv_bits": 16, "flash_attention": False,
-            "efficiency": "ideal"}
-    assert report == api(base_url, body)
+    assert report == lr.analyze("llama-2-7b", "a6000", gen_len=G).to_dict()
     assert metric(page, "TTFT") == report["generation"]["ttft_s"]
     assert metric(page, "TPOT") == report["generation"]["tpot_s"]
     assert metric(page, "End-to-end") == report["generation"]["e2e_s"]
@@ -122,11 +57,11 @@ def test_loads_and_shows_what_the_api_returns(page, base_url, artifacts):
     page.wait_for_selector("body[data-sweeps]", state="attached")
     assert page.locator("#sw-lat-batch svg path.line").count() == 2
     assert page.locator("#sw-mem-batch svg .capline").count() >= 1
-    page.screenshot(path=str(artifacts / "web-1280.png"))
+    screenshot(page, artifacts, "web-overview.png", doc=True)
 
 
 def test_change_model_hardware_and_batch(page, base_url):
-    open_page(page, base_url)
+    open_page(page, base_url + f"?g={G}")
     first = metric(page, "TPOT")
     after(page, lambda: (page.fill("#model", "mistral-7b"), page.press("#model", "Enter")))
     assert shown_report(page)["model"]["name"] == "mistralai/Mistral-7B-v0.1"
@@ -147,7 +82,7 @@ def test_change_model_hardware_and_batch(page, base_url):
 
 
 def test_does_not_fit_is_shown(page, base_url):
-    open_page(page, base_url + "?model=llama-2-70b&hw=rtx-a6000&b=64&p=4096")
+    open_page(page, base_url + f"?model=llama-2-70b&hw=rtx-a6000&b=64&p=4096&g={G}")
     report = shown_report(page)
     assert report["memory"]["fits"] is False
     assert "DOES NOT FIT" in page.inner_text('[data-metric="Memory"]')
@@ -191,7 +126,7 @@ def test_flash_attention_fuses_the_attention_operators(page, base_url):
 
 
 def test_whole_model_and_generation_views(page, base_url):
-    open_page(page, base_url + "?model=deepseek-v2-lite&stage=generation")
+    open_page(page, base_url + f"?model=deepseek-v2-lite&stage=generation&g={G}")
     assert "Whole generation" in page.inner_text("#graph-title")
     groups = page.inner_text("#graph")
     assert "routed experts: top-6 of 64" in groups and "shared experts" in groups
@@ -213,7 +148,7 @@ def test_upload_config(page, base_url, tmp_path):
         path = tmp_path / "config.json"
         path.write_text(json.dumps({"model_type": "llama", "hidden_size": 512, "intermediate_size": 1376,
                                     "num_hidden_layers": 6, "num_attention_heads": 8, "vocab_size": 3200}))
-    open_page(page, base_url)
+    open_page(page, base_url + f"?g={G}")
     after(page, lambda: page.set_input_files("#config-file", str(path)))
     report = shown_report(page)
     config = json.loads(path.read_text())
@@ -286,29 +221,12 @@ def test_downloads(page, base_url):
     assert csv.splitlines()[0].startswith("stage,name,kind,count,flops")
 
 
-def test_narrow_screen(browser, base_url, artifacts):
-    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True)
-    pg = context.new_page()
-    pg.set_default_timeout(TIMEOUT_MS)
-    open_page(pg, base_url)
+def test_narrow_screen(chromium, base_url, artifacts):
+    pg = new_page(chromium, 390, 844, device_scale_factor=2, is_mobile=True)
+    open_page(pg, base_url + f"?g={G}")
     width = pg.evaluate("() => document.documentElement.scrollWidth")
     assert width <= 391, width  # nothing sticks out sideways; wide parts scroll inside their panels
     assert pg.is_visible('[data-metric="TTFT"]')
-    pg.screenshot(path=str(artifacts / "web-390.png"))
-    context.close()
-
-
-# --- the page's number format (fmt.js's si), for comparing displayed text ------------------------
-
-def si(value: float, unit: str = "") -> str:
-    if value == 0:
-        return f"0 {unit}".strip()
-    for prefix, scale in (("E", 1e18), ("P", 1e15), ("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(value) >= scale:
-            return f"{_num(value / scale)} {prefix}{unit}"
-    return f"{_num(value)} {unit}".strip()
-
-
-def _num(v: float) -> str:
-    x = float(f"{v:.3g}")
-    return str(int(x)) if x == int(x) else repr(x)
+    screenshot(pg, artifacts, "web-mobile.png", doc=True)
+    pg.context.close()
+    assert not pg.errors, pg.errors

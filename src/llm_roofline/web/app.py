@@ -6,10 +6,15 @@ inputs; the page's extras (the operator graph, whole-generation per-operator tim
 Every request is validated (422 naming the field and its valid range); bodies, uploaded configs
 included, are limited to ``MAX_BODY_BYTES`` and parsed in memory; no endpoint reads a file named by
 the client (models and devices are catalog look-ups; static files come from the package).
+
+The CPU work runs in two bounded worker pools (``pool.py``: single scenarios in the light lane,
+sweeps in the heavy lane), never on the event loop; serialized responses are kept in a cache
+bounded in bytes. The limits are a :class:`~llm_roofline.web.settings.ServerSettings`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 from importlib import resources
 from pathlib import Path
@@ -19,118 +24,66 @@ from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from starlette.concurrency import run_in_threadpool
 
 from .. import __version__
 from ..errors import RooflineError, UnknownNameError
 from ..result import Report
 from . import service
+from .cache import BoundedCache
+from .guard import Guard
+from .pool import Busy, WorkPool, stats
 from .schemas import (
+    DEFAULTS,
     MAX_BODY_BYTES,
     MAX_SWEEP_POINTS,
     MAX_SWEEP_VALUES,
-    RANGES,
     AnalyzeQuery,
     AnalyzeRequest,
     GraphRequest,
     SweepRequest,
 )
+from .settings import ServerSettings
+from .validation import field_message, json_error
 
 STATIC = Path(str(resources.files(__package__).joinpath("static")))
 
-CSP = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
-       "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'")
-SECURITY_HEADERS = [(b"content-security-policy", CSP.encode()), (b"x-content-type-options", b"nosniff"),
-                    (b"referrer-policy", b"no-referrer"), (b"x-frame-options", b"DENY")]
+
+class NonFiniteResult(RooflineError):
+    """A result that strict JSON cannot carry (NaN or Infinity)."""
 
 
-class BodyTooLarge(Exception):
-    pass
+def dumps(data: Any) -> str:
+    """Strict, compact JSON (never NaN or Infinity: a client's JSON parser would reject them)."""
+    try:
+        return json.dumps(data, separators=(",", ":"), allow_nan=False)
+    except ValueError:
+        raise NonFiniteResult("the analysis produced a number that is not finite for these inputs; "
+                              "check that the scenario and device values are in range") from None
 
 
-class Guard:
-    """ASGI middleware: bodies over ``limit`` bytes get 413 (declared or streamed), and every
-    response carries the security headers (a strict Content-Security-Policy: the page loads
-    nothing from elsewhere)."""
-
-    def __init__(self, app, limit: int = MAX_BODY_BYTES):
-        self.app = app
-        self.limit = limit
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        for name, value in scope.get("headers", ()):
-            if name == b"content-length":
-                try:
-                    declared = int(value)
-                except ValueError:
-                    declared = 0
-                if declared > self.limit:
-                    return await _too_large(send, self.limit)
-        received = 0
-
-        async def limited_receive():
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.limit:
-                    raise BodyTooLarge()
-            return message
-
-        static = scope.get("path", "").startswith("/static/")
-
-        async def send_with_headers(message):
-            if message["type"] == "http.response.start":
-                extra = [(b"cache-control", b"no-cache")] if static else []  # revalidate after an upgrade
-                message["headers"] = list(message.get("headers", [])) + SECURITY_HEADERS + extra
-            await send(message)
-
-        await self.app(scope, limited_receive, send_with_headers)
+def _json_response(text: str) -> Response:
+    return Response(content=text, media_type="application/json")
 
 
-async def _too_large(send, limit: int) -> None:
-    body = json.dumps({"detail": f"request body: at most {limit} bytes", "field": "body"}).encode()
-    await send({"type": "http.response.start", "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                            *SECURITY_HEADERS]})
-    await send({"type": "http.response.body", "body": body})
+def _error(status: int, detail: str, field: str | None, headers: dict | None = None, **extra) -> JSONResponse:
+    return JSONResponse(status_code=status, content={"detail": detail, "field": field, **extra}, headers=headers)
 
 
-def _json(data: Any) -> Response:
-    # json.dumps as the CLI does (NaN stays NaN; the report itself has None for missing values).
-    return Response(content=json.dumps(data, separators=(",", ":")), media_type="application/json")
+def create_app(settings: ServerSettings | None = None) -> FastAPI:
+    settings = settings or ServerSettings()
+    cache = BoundedCache(settings.cache_bytes)
+    pools: dict[str, WorkPool] = {}
 
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        pools["light"] = WorkPool("light", settings.light_threads, settings.light_queue, settings.queue_timeout_s,
+                                  settings.retry_after_s)
+        pools["heavy"] = WorkPool("heavy", settings.heavy_threads, settings.heavy_queue, settings.queue_timeout_s,
+                                  settings.retry_after_s)
+        yield
+        for pool in pools.values():
+            pool.close()
 
-def _error(status: int, detail: str, field: str | None, **extra) -> JSONResponse:
-    return JSONResponse(status_code=status, content={"detail": detail, "field": field, **extra})
-
-
-def _validation_message(err: dict) -> tuple[str, str]:
-    loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query")]
-    # Union members add their type to the location (e.g. w_bits.int): keep the request's field path.
-    path = [p for p in loc if p not in ("int", "str", "float", "list[int]", "constrained-int", "constrained-str")
-            and not p.startswith(("function-", "list[", "constrained"))]
-    field = path[0] if path else "body"
-    name = ".".join(path) or "body"
-    kind = err.get("type", "")
-    if kind == "extra_forbidden":
-        return field, f"{name}: unknown field"
-    if kind == "missing":
-        return field, f"{name}: required"
-    leaf = path[-1] if path else field
-    valid = RANGES.get(leaf) or RANGES.get(field)
-    if valid and any(p.startswith("list[") for p in loc):  # a sweep axis given as a list
-        valid = f"{valid}, or a list of 1..{MAX_SWEEP_VALUES} such integers"
-    given = err.get("input")
-    shown = "" if isinstance(given, dict | list) or given is None else f", got {given!r}"
-    if valid:
-        return field, f"{name} must be {valid}{shown}"
-    return field, f"{name}: {err.get('msg', 'invalid value')}{shown}"
-
-
-def create_app() -> FastAPI:
     app = FastAPI(
         title="llm-roofline",
         version=__version__,
@@ -138,20 +91,36 @@ def create_app() -> FastAPI:
         description="`/api/analyze` returns exactly `llm-roofline analyze --format json`. Values are SI base "
                     "units (FLOPs, bytes, seconds, FLOP/s, bytes/s). Errors: 422 with `detail` (a message "
                     "naming the field and its valid range) and `field`; 413 for bodies over "
-                    f"{MAX_BODY_BYTES} bytes.",
+                    f"{MAX_BODY_BYTES} bytes; 503 with `Retry-After` when the server is busy.",
         docs_url=None, redoc_url=None,  # the interactive docs load scripts from a CDN; the page works offline
+        lifespan=lifespan,
     )
+    app.state.settings = settings
+    app.state.cache = cache
+    app.state.pools = pools
 
+    async def cached(lane: str, key: str, make) -> str:
+        """The cached response for ``key``, or ``make()`` run in the lane's worker pool."""
+        text = cache.get(key)
+        if text is None:
+            text = await pools[lane].run(make)
+            cache.put(key, text)
+        return text
+
+    # --- errors -----------------------------------------------------------------------------------
     @app.exception_handler(RequestValidationError)
     async def on_validation(request: Request, exc: RequestValidationError):
         errors = list(exc.errors())
+        bad_json = next((e for e in errors if e.get("type") == "json_invalid"), None)
+        if bad_json is not None:
+            pos = next((p for p in bad_json.get("loc", ()) if isinstance(p, int)), 0)
+            field, message = json_error(exc.body, pos, bad_json.get("ctx", {}).get("error", "malformed"))
+            return _error(422, message, field, errors=[{"field": field, "detail": message}])
         # A union (one value or a list) reports each member; for a list, its list member's error wins.
         errors.sort(key=lambda e: not (isinstance(e.get("input"), list)
                                        and any(str(p).startswith("list[") for p in e.get("loc", ()))))
-        messages = [_validation_message(e) for e in errors]
-        # One message per field (a union reports each of its members).
-        seen: dict[str, str] = {}
-        for field, message in messages:
+        seen: dict[str, str] = {}  # one message per field (a union reports each of its members)
+        for field, message in map(field_message, errors):
             seen.setdefault(field, message)
         field, message = next(iter(seen.items())) if seen else ("body", "invalid request")
         return _error(422, message, field, errors=[{"field": f, "detail": m} for f, m in seen.items()])
@@ -162,15 +131,15 @@ def create_app() -> FastAPI:
         field = service.error_field(exc)
         return _error(422, str(exc), field, errors=[{"field": field, "detail": str(exc)}], **extra)
 
-    @app.exception_handler(BodyTooLarge)
-    async def on_too_large(request: Request, exc: BodyTooLarge):
-        return _error(413, f"request body: at most {MAX_BODY_BYTES} bytes", "body")
+    @app.exception_handler(Busy)
+    async def on_busy(request: Request, exc: Busy):
+        return _error(503, str(exc), None, headers={"retry-after": str(exc.retry_after_s)})
 
     @app.exception_handler(RecursionError)
     async def on_deep_json(request: Request, exc: RecursionError):
         return _error(422, "request body: JSON nested too deeply", "body")
 
-    # --- the page ---------------------------------------------------------------------------
+    # --- the page ---------------------------------------------------------------------------------
     @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     async def index():
         return Response((STATIC / "index.html").read_bytes(), media_type="text/html; charset=utf-8",
@@ -178,50 +147,57 @@ def create_app() -> FastAPI:
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
-    # --- catalogs ---------------------------------------------------------------------------
+    # --- catalogs ---------------------------------------------------------------------------------
     @app.get("/api/models", tags=["catalog"], summary="The bundled model catalog")
     async def models():
         """One entry per model: `id`, `aliases`, `family`, `description`, `source`."""
-        return _json(service.RESPONSES.get_or_make("models", service.list_models))
+        return _json_response(cache.get_or_make("models", lambda: dumps(service.list_models())))
 
     @app.get("/api/hardware", tags=["catalog"], summary="The bundled device catalog")
     async def hardware():
         """One entry per device: name, aliases, vendor, kind, bandwidth (bytes/s), capacity (bytes),
         dense peaks per precision (FLOP/s), measured efficiency, source."""
-        return _json(service.list_hardware())
+        return _json_response(cache.get_or_make("hardware", lambda: dumps(service.list_hardware())))
 
-    @app.get("/api/meta", tags=["catalog"], summary="Version and the limits the API enforces")
+    @app.get("/api/meta", tags=["catalog"], summary="Version, defaults and the limits the API enforces")
     async def meta():
         from ..hardware.spec import PRECISIONS
-        from ..precision import NAMED_FORMATS
+        from ..precision import MAX_BITS, MIN_BITS, NAMED_FORMATS
         from ..scenario import LIMITS
 
         return {"version": __version__, "limits": {k: list(v) for k, v in LIMITS.items()},
+                "defaults": DEFAULTS, "bits": [MIN_BITS, MAX_BITS],
                 "max_body_bytes": MAX_BODY_BYTES, "max_sweep_values": MAX_SWEEP_VALUES,
                 "max_sweep_points": MAX_SWEEP_POINTS, "max_layers": service.MAX_LAYERS,
                 "formats": list(NAMED_FORMATS), "precisions": list(PRECISIONS)}
 
-    # --- analysis ---------------------------------------------------------------------------
+    @app.get("/api/status", tags=["catalog"], summary="The worker pools and the response cache, now")
+    async def status():
+        return {"pools": stats(pools), "cache": {"entries": len(cache), "bytes": cache.size,
+                                                 "max_bytes": cache.max_size}}
+
+    # --- analysis ---------------------------------------------------------------------------------
     report_doc = {200: {"model": Report, "description": "the report: exactly `llm-roofline analyze --format json`"}}
 
-    def analyze_response(req: AnalyzeRequest) -> Response:
-        key = service.digest("analyze", req.model_dump(mode="json"))
-        body = service.RESPONSES.get_or_make(key, lambda: json.dumps(service.report(req), separators=(",", ":")))
-        return Response(content=body, media_type="application/json")
+    def report_key(req: AnalyzeRequest) -> str:
+        return service.digest("analyze", req.model_dump(mode="json"))
+
+    async def analyze_response(req: AnalyzeRequest) -> Response:
+        return _json_response(await cached("light", report_key(req), lambda: dumps(service.report(req))))
 
     @app.get("/api/analyze", tags=["analysis"], summary="Analyze a catalog model on a catalog device",
              response_class=Response, responses=report_doc)
     async def analyze_get(q: Annotated[AnalyzeQuery, Query()]):
         """Per-operator roofline of prefill and one decode step, the whole generation (TTFT, TPOT, e2e,
         tokens/s) and the memory footprint. Same fields as the CLI's options."""
-        return analyze_response(AnalyzeRequest.model_construct(**q.model_dump()))
+        return await analyze_response(AnalyzeRequest.model_construct(**q.model_dump()))
 
     @app.post("/api/analyze", tags=["analysis"], response_class=Response, responses=report_doc,
               summary="Analyze (catalog or uploaded model, catalog or custom device)")
     async def analyze_post(req: AnalyzeRequest):
         """As `GET /api/analyze`, and the model may be `config` (an uploaded config.json object) and the
         device `custom_hardware`."""
-        return analyze_response(req)
+        return await analyze_response(req)
 
     @app.post("/api/analyze/csv", tags=["analysis"], summary="The operator tables as CSV",
               response_class=Response, responses={200: {"content": {"text/csv": {}}}})
@@ -230,7 +206,7 @@ def create_app() -> FastAPI:
         from ..result import report_at
         from ..textreport import ops_csv
 
-        text = ops_csv(report_at(service.analysis(req), 0))
+        text = await pools["light"].run(lambda: ops_csv(report_at(service.analysis(req), 0)))
         return Response(content=text, media_type="text/csv; charset=utf-8",
                         headers={"content-disposition": 'attachment; filename="llm-roofline-ops.csv"'})
 
@@ -240,7 +216,7 @@ def create_app() -> FastAPI:
         and edges (`source`, `target`, `residual`) of prefill and decode, as the engine builds them;
         `layer_kinds` describes the distinct decoder layers (MoE: experts and top-k)."""
         key = service.digest("graph", req.model_dump(mode="json"))
-        return _json(service.RESPONSES.get_or_make(key, lambda: _graph(service.analysis(req))))
+        return _json_response(await cached("light", key, lambda: dumps(_graph(service.analysis(req)))))
 
     @app.post("/api/view", tags=["analysis"], summary="Everything the page shows for one state")
     async def view(req: AnalyzeRequest):
@@ -254,14 +230,11 @@ def create_app() -> FastAPI:
             from .wholegen import whole_generation_ops
 
             a = service.analysis(req)
-            report_json = service.RESPONSES.get_or_make(
-                service.digest("analyze", req.model_dump(mode="json")),
-                lambda: json.dumps(report_at(a, 0).to_dict(), separators=(",", ":")))
-            rest = json.dumps({"graph": _graph(a), "generation_ops": whole_generation_ops(a)},
-                              separators=(",", ":"))
+            report_json = cache.get_or_make(report_key(req), lambda: dumps(report_at(a, 0).to_dict()))
+            rest = dumps({"graph": _graph(a), "generation_ops": whole_generation_ops(a)})
             return '{"report":' + report_json + "," + rest[1:]
 
-        return Response(content=service.RESPONSES.get_or_make(key, make), media_type="application/json")
+        return _json_response(await cached("light", key, make))
 
     @app.post("/api/sweep", tags=["analysis"], summary="A grid of scenarios (vectorized)",
               description=f"`batch_size`, `prompt_len` and `gen_len` may be lists (at most {MAX_SWEEP_VALUES} "
@@ -270,12 +243,9 @@ def create_app() -> FastAPI:
                           "`llm_roofline.sweep` (`batch_size`, `prompt_len`, `ttft_s`, `tpot_s`, `e2e_s`, "
                           "`throughput_tokens_per_s`, `weights_bytes`, `kv_cache_bytes`, `total_bytes`, `fits`...).")
     async def sweep(req: SweepRequest):
+        service.check_sweep_size(req)  # before queueing: an oversized grid is refused at once
         key = service.digest("sweep", req.model_dump(mode="json"))
-        result = service.RESPONSES.get(key)
-        if result is None:
-            result = await run_in_threadpool(lambda: json.dumps(service.sweep_result(req), separators=(",", ":")))
-            service.RESPONSES.put(key, result)
-        return Response(content=result, media_type="application/json")
+        return _json_response(await cached("heavy", key, lambda: dumps(service.sweep_result(req))))
 
     @app.post("/api/upload", tags=["models"], summary="Parse an uploaded config.json (in memory)",
               openapi_extra={"requestBody": {"content": {
@@ -285,19 +255,31 @@ def create_app() -> FastAPI:
     async def upload(request: Request):
         """A Hugging Face `config.json`, as a multipart form field `file` or as the JSON body itself
         (at most the body limit). It is parsed in memory, never stored. Returns `name`, a `model`
-        summary and the `config` object to send back as `config` in analyze requests."""
+        summary and the `config` object to send back as `config` in analyze requests (numbers that
+        strict JSON cannot carry, NaN and Infinity, are read as null)."""
         from .uploads import read_upload
 
         body = await request.body()
-        config, filename = read_upload(request.headers.get("content-type", ""), body)
-        spec = service.uploaded_model(config, None)
-        return {"name": spec.name, "filename": filename,
-                "model": {"name": spec.name, "model_type": spec.model_type, "num_layers": spec.num_layers,
-                          "hidden_size": spec.hidden_size, "vocab_size": spec.vocab_size},
-                "config": service.finite_json(config)}
+        content_type = request.headers.get("content-type", "")
 
-    app.add_middleware(Guard, limit=MAX_BODY_BYTES)
+        def parse() -> str:
+            config, filename = read_upload(content_type, body)
+            spec = service.uploaded_model(config, None)
+            return dumps({"name": spec.name, "filename": filename,
+                          "model": {"name": spec.name, "model_type": spec.model_type, "num_layers": spec.num_layers,
+                                    "hidden_size": spec.hidden_size, "vocab_size": spec.vocab_size},
+                          "config": service.finite_json(config)})
+
+        return _json_response(await pools["light"].run(parse))
+
+    app.add_middleware(Guard, limit=MAX_BODY_BYTES, settings=settings)
     return app
+
+
+def create_app_from_env() -> FastAPI:
+    """The app with the settings ``llm-roofline serve`` put in the environment (its worker
+    processes import the app by name, so the settings travel as text)."""
+    return create_app(ServerSettings.from_env())
 
 
 def _graph(a) -> dict:

@@ -38,6 +38,9 @@ def add_parser(subparsers) -> None:
                                                         "server has no authentication, keep it on loopback)")
     p.add_argument("--port", type=_port, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0: any free port)")
     p.add_argument("--workers", type=_workers, default=1, help="worker processes (default 1)")
+    p.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                   help="a host name the page may be reached by besides the bound address and localhost "
+                        "(repeatable); requests naming another host are refused (DNS rebinding)")
     p.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"],
                    help="server log level (default warning)")
     p.set_defaults(run=_run_serve)
@@ -63,38 +66,42 @@ def _is_loopback(host: str) -> bool:
 
 
 def _run_serve(args) -> str:
-    import socket
+    import os
 
     import uvicorn
 
-    # proto=IPPROTO_TCP: asyncio turns Nagle off (TCP_NODELAY) only on sockets that say they are TCP;
-    # without it every keep-alive response waits ~40 ms for a delayed ACK.
-    sock = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET, socket.SOCK_STREAM,
-                         socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((args.host, args.port))
-    except OSError as exc:
-        from ..errors import RooflineError
+    from ..errors import RooflineError
+    from .protocol import listening_socket
+    from .server import uvicorn_config
+    from .settings import ENV_VAR, ServerSettings, hosts_for
 
+    try:
+        sock = listening_socket(args.host, args.port)
+    except OSError as exc:
         raise RooflineError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
     port = sock.getsockname()[1]
     if not _is_loopback(args.host):
         print(f"warning: listening on {args.host}: anyone who can reach this address can use the server",
               file=sys.stderr)
+    settings = ServerSettings(allowed_hosts=hosts_for(args.host, tuple(args.allow_host)))
     print(f"llm-roofline viewer: {url_for(args.host, port)}  (API schema: {url_for(args.host, port)}openapi.json;"
           " Ctrl+C to stop)", flush=True)
-    config = uvicorn.Config("llm_roofline.web.app:create_app", factory=True, log_level=args.log_level,
-                            workers=args.workers, access_log=args.log_level in ("info", "debug"))
-    server = uvicorn.Server(config)
+    options = {"log_level": args.log_level, "access_log": args.log_level in ("info", "debug")}
     if args.workers > 1:
         import inspect
 
         from uvicorn.supervisors import Multiprocess
 
+        # The worker processes import the app by name and read the settings from the environment.
+        os.environ[ENV_VAR] = settings.to_env()
+        config = uvicorn_config("llm_roofline.web.app:create_app_from_env", settings, factory=True,
+                                workers=args.workers, **options)
+        server = uvicorn.Server(config)
         # uvicorn < 0.30 takes the worker's entry point as ``target``; later versions build it themselves.
         extra = {"target": server.run} if "target" in inspect.signature(Multiprocess).parameters else {}
         Multiprocess(config, sockets=[sock], **extra).run()
     else:
-        server.run(sockets=[sock])
+        from .app import create_app
+
+        uvicorn.Server(uvicorn_config(create_app(settings), settings, **options)).run(sockets=[sock])
     return ""

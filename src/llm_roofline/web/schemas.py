@@ -1,76 +1,100 @@
 """Request bodies of the web API (pydantic): every field typed and range-checked, unknown fields
-rejected. The ranges are the engine's own (``llm_roofline.scenario.LIMITS``, the hardware
-overrides' plausible ranges), so a request the API accepts is one the engine accepts."""
+rejected. The ranges are the engine's own (``llm_roofline.limits``: scenario values, efficiency
+fractions, the hardware overrides' plausible ranges), so a request the API accepts is one the engine
+accepts; the defaults
+are ``llm_roofline.analyze``'s own (read off its signature, so they are written once).
+
+JSON bodies are validated strictly: an integer field takes a JSON integer (not ``true``, ``8.0`` or
+``"8"``), a flag takes ``true`` / ``false`` (not ``"yes"`` or ``1``), a number is finite. Query
+strings (``GET /api/analyze``) are text by nature: integers are parsed from their digits and flags
+take only ``true`` / ``false`` / ``1`` / ``0``."""
 
 from __future__ import annotations
 
+import inspect
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from ..defaults import DEFAULT_BATCH_SIZE, DEFAULT_GEN_LEN, DEFAULT_PROMPT_LEN, DEFAULT_STATE_BITS
+from ..api import analyze
 from ..hardware.spec import PRECISIONS
-from ..precision import MAX_BITS, MIN_BITS, NAMED_FORMATS
-from ..scenario import GROUP_SIZE_LIMITS, LIMITS, SCALE_BITS_LIMITS
+from ..limits import (
+    FRACTION_LIMITS,
+    GROUP_SIZE_LIMITS,
+    HARDWARE_RANGES,
+    KERNEL_OVERHEAD_LIMITS_S,
+    MAX_BITS,
+    MIN_BITS,
+    SCALE_BITS_LIMITS,
+)
+from ..limits import SCENARIO_LIMITS as LIMITS
+from ..precision import NAMED_FORMATS
 
 # Hard limits of the web face (the engine accepts more; a server bounds the work per request).
 MAX_BODY_BYTES = 1_000_000  # a request body, an uploaded config.json included
 MAX_SWEEP_VALUES = 512  # values of one sweep axis
 MAX_SWEEP_POINTS = 4096  # points of a whole sweep grid
 MAX_NAME_CHARS = 200
-BANDWIDTH_RANGE = (1e6, 1e15)  # bytes/s, as the hardware catalog checks overrides
-CAPACITY_RANGE = (1e6, 1e15)  # bytes
-PEAK_RANGE = (1e6, 1e19)  # FLOP/s
+BANDWIDTH_RANGE = HARDWARE_RANGES["memory_bandwidth_bytes_per_s"][:2]  # bytes/s, as the catalog checks overrides
+CAPACITY_RANGE = HARDWARE_RANGES["memory_capacity_bytes"][:2]  # bytes
+PEAK_RANGE = HARDWARE_RANGES["peak_flops_per_s"][:2]  # FLOP/s
+FRACTION_RANGE = f"a number in [{FRACTION_LIMITS[0]:g}, {FRACTION_LIMITS[1]:g}]"
+OVERHEAD_US = (KERNEL_OVERHEAD_LIMITS_S[0] * 1e6, KERNEL_OVERHEAD_LIMITS_S[1] * 1e6)  # microseconds, high open
+OVERHEAD_RANGE = f"a number of microseconds in [{OVERHEAD_US[0]:g}, {OVERHEAD_US[1]:g})"
 
 FORMATS = ", ".join(NAMED_FORMATS)
+DEFAULTS = {name: p.default for name, p in inspect.signature(analyze).parameters.items()
+            if p.default is not inspect.Parameter.empty}
+STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
-def _count(name: str, default: int, description: str) -> Any:
+def _count(name: str, description: str) -> Any:
     low, high = LIMITS[name]
-    return Field(default, ge=low, le=high, description=f"{description} (integer {low}..{high})")
+    return Field(DEFAULTS[name], ge=low, le=high, description=f"{description} (integer {low}..{high})")
 
 
 Bits = Annotated[int, Field(ge=MIN_BITS, le=MAX_BITS)] | Annotated[str, Field(min_length=1, max_length=8)]
 
 
-def _bits(what: str) -> Any:
-    return Field(16, description=f"{what}: bits {MIN_BITS}..{MAX_BITS} or one of {FORMATS}")
+def _bits(name: str, what: str) -> Any:
+    return Field(DEFAULTS[name], description=f"{what}: bits {MIN_BITS}..{MAX_BITS} or one of {FORMATS}")
 
 
 class Scenario(BaseModel):
     """The inference scenario and options, as ``llm-roofline analyze`` takes them."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
 
-    batch_size: int = _count("batch_size", DEFAULT_BATCH_SIZE, "sequences per batch")
-    prompt_len: int = _count("prompt_len", DEFAULT_PROMPT_LEN, "prompt tokens per sequence")
-    gen_len: int = _count("gen_len", DEFAULT_GEN_LEN, "tokens generated after the prompt")
+    batch_size: int = _count("batch_size", "sequences per batch")
+    prompt_len: int = _count("prompt_len", "prompt tokens per sequence")
+    gen_len: int = _count("gen_len", "tokens generated after the prompt")
     kv_len: int | None = Field(None, ge=LIMITS["kv_len"][0], le=LIMITS["kv_len"][1],
                                description="KV length of the reported decode step (default: prompt_len)")
     w_bits: Bits | None = Field(None, description=f"weights: bits {MIN_BITS}..{MAX_BITS} or one of {FORMATS} "
                                 "(default: the config's quantization_config, else 16)")
-    a_bits: Bits = _bits("activations")
-    kv_bits: Bits = _bits("KV cache")
-    state_bits: Bits = Field(DEFAULT_STATE_BITS, description=f"recurrent states of Mamba / linear-attention layers: "
-                             f"bits {MIN_BITS}..{MAX_BITS} or one of {FORMATS} (default 32: float32)")
-    group_size: int = Field(128, ge=GROUP_SIZE_LIMITS[0], le=GROUP_SIZE_LIMITS[1],
+    a_bits: Bits = _bits("a_bits", "activations")
+    kv_bits: Bits = _bits("kv_bits", "KV cache")
+    state_bits: Bits = _bits("state_bits", "recurrent states of Mamba / linear-attention layers")
+    group_size: int = Field(DEFAULTS["group_size"], ge=GROUP_SIZE_LIMITS[0], le=GROUP_SIZE_LIMITS[1],
                             description="quantization group size below 16 bits (0: no scales)")
-    scale_bits: int = Field(16, ge=SCALE_BITS_LIMITS[0], le=SCALE_BITS_LIMITS[1],
+    scale_bits: int = Field(DEFAULTS["scale_bits"], ge=SCALE_BITS_LIMITS[0], le=SCALE_BITS_LIMITS[1],
                             description="bits of one group scale")
-    flash_attention: bool = Field(False, description="fused, causal-aware attention kernel")
-    logits_all: bool = Field(False, description="prefill computes logits for every prompt token")
+    flash_attention: bool = Field(DEFAULTS["flash_attention"], description="fused, causal-aware attention kernel")
+    logits_all: bool = Field(DEFAULTS["logits_all"], description="prefill computes logits for every prompt token")
     efficiency: Literal["ideal", "hardware"] = Field(
-        "ideal", description="ideal: the paper's roofline; hardware: the device's measured fractions")
-    compute_fraction: float | None = Field(None, gt=0, le=1, description="fraction of peak FLOP/s reached (0, 1]")
-    bandwidth_fraction: float | None = Field(None, gt=0, le=1, description="fraction of bandwidth reached (0, 1]")
-    kernel_overhead_us: float | None = Field(None, ge=0, lt=1e6,
-                                             description="fixed cost per kernel launch, microseconds [0, 1e6)")
+        DEFAULTS["efficiency"], description="ideal: the paper's roofline; hardware: the device's measured fractions")
+    compute_fraction: float | None = Field(None, ge=FRACTION_LIMITS[0], le=FRACTION_LIMITS[1],
+                                           description=f"fraction of peak FLOP/s reached: {FRACTION_RANGE}")
+    bandwidth_fraction: float | None = Field(None, ge=FRACTION_LIMITS[0], le=FRACTION_LIMITS[1],
+                                             description=f"fraction of bandwidth reached: {FRACTION_RANGE}")
+    kernel_overhead_us: float | None = Field(None, ge=OVERHEAD_US[0], lt=OVERHEAD_US[1],
+                                             description=f"fixed cost per kernel launch: {OVERHEAD_RANGE}")
 
 
 class Target(BaseModel):
     """Which model on which device: catalog names, with optional device overrides."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
 
     model: str | None = Field(None, min_length=1, max_length=MAX_NAME_CHARS,
                               description="catalog model id or alias (GET /api/models)")
@@ -85,14 +109,36 @@ class Target(BaseModel):
         description="override: dense 16-bit peak, FLOP/s (other precisions keep their ratios)")
 
 
+def _query_flag(value: Any) -> Any:
+    """A flag in a query string: true / false / 1 / 0 (pydantic alone would also take yes, on, t...)."""
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in ("true", "1"):
+            return True
+        if text in ("false", "0"):
+            return False
+    if isinstance(value, bool):
+        return value
+    raise ValueError("must be true or false")
+
+
+QueryFlag = Annotated[bool, BeforeValidator(_query_flag)]
+
+
 class AnalyzeQuery(Target, Scenario):
-    """``GET /api/analyze`` query parameters: catalog model and device, scenario, overrides."""
+    """``GET /api/analyze`` query parameters: catalog model and device, scenario, overrides. Query
+    values are text, so this one model parses numbers from their digits (not strict)."""
+
+    model_config = ConfigDict(extra="forbid", strict=False, allow_inf_nan=False)
+
+    flash_attention: QueryFlag = Field(DEFAULTS["flash_attention"], description="true or false")
+    logits_all: QueryFlag = Field(DEFAULTS["logits_all"], description="true or false")
 
 
 class CustomHardware(BaseModel):
     """A device that is not in the catalog."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
 
     name: str = Field("custom device", min_length=1, max_length=MAX_NAME_CHARS)
     memory_bandwidth_bytes_per_s: float = Field(..., ge=BANDWIDTH_RANGE[0], le=BANDWIDTH_RANGE[1],
@@ -102,7 +148,7 @@ class CustomHardware(BaseModel):
         Field(..., min_length=1, description=f"dense peak per precision, FLOP/s; precisions: {', '.join(PRECISIONS)}")
 
 
-class AnalyzeRequest(AnalyzeQuery):
+class AnalyzeRequest(Target, Scenario):
     """``POST /api/analyze`` body. The model is ``model`` (a catalog name) or ``config`` (the
     object of a Hugging Face config.json, parsed in memory); the device is ``hardware`` (a
     catalog name, with optional overrides) or ``custom_hardware``."""
@@ -129,9 +175,9 @@ class SweepRequest(AnalyzeRequest):
     ``gen_len`` may be lists; every combination is evaluated (at most
     ``MAX_SWEEP_POINTS`` points, ``MAX_SWEEP_VALUES`` values per axis)."""
 
-    batch_size: BatchAxis = Field(DEFAULT_BATCH_SIZE, description="one value or a list (sequences per batch)")
-    prompt_len: PromptAxis = Field(DEFAULT_PROMPT_LEN, description="one value or a list (prompt tokens)")
-    gen_len: GenAxis = Field(DEFAULT_GEN_LEN, description="one value or a list (generated tokens)")
+    batch_size: BatchAxis = Field(DEFAULTS["batch_size"], description="one value or a list (sequences per batch)")
+    prompt_len: PromptAxis = Field(DEFAULTS["prompt_len"], description="one value or a list (prompt tokens)")
+    gen_len: GenAxis = Field(DEFAULTS["gen_len"], description="one value or a list (generated tokens)")
 
 
 class GraphRequest(AnalyzeRequest):
@@ -146,9 +192,9 @@ RANGES = {
     "state_bits": f"bits {MIN_BITS}..{MAX_BITS} or one of {FORMATS}",
     "group_size": f"an integer in {GROUP_SIZE_LIMITS[0]}..{GROUP_SIZE_LIMITS[1]}",
     "scale_bits": f"an integer in {SCALE_BITS_LIMITS[0]}..{SCALE_BITS_LIMITS[1]}",
-    "compute_fraction": "a number in (0, 1]",
-    "bandwidth_fraction": "a number in (0, 1]",
-    "kernel_overhead_us": "a number of microseconds in [0, 1e6)",
+    "compute_fraction": FRACTION_RANGE,
+    "bandwidth_fraction": FRACTION_RANGE,
+    "kernel_overhead_us": OVERHEAD_RANGE,
     "memory_bandwidth_bytes_per_s": f"bytes/s in [{BANDWIDTH_RANGE[0]:g}, {BANDWIDTH_RANGE[1]:g}]",
     "memory_capacity_bytes": f"bytes in [{CAPACITY_RANGE[0]:g}, {CAPACITY_RANGE[1]:g}]",
     "peak_flops_per_s": f"FLOP/s in [{PEAK_RANGE[0]:g}, {PEAK_RANGE[1]:g}]",

@@ -1,29 +1,41 @@
-"""Run the web app in a background thread (for tests, notebooks and the benchmarks)."""
+"""Run the web app: the uvicorn configuration ``llm-roofline serve`` uses, and a background-thread
+server for tests, notebooks and the benchmarks."""
 
 from __future__ import annotations
 
 import contextlib
-import socket
 import threading
 import time
 from collections.abc import Iterator
 
+from .protocol import HeadTimeoutProtocol, listening_socket
+from .settings import ServerSettings, hosts_for
+
+
+def uvicorn_config(app, settings: ServerSettings, **options):
+    """uvicorn's Config with the server's connection limits: the head deadline (protocol), the
+    keep-alive timeout and the number of open connections."""
+    import uvicorn
+
+    config = uvicorn.Config(app, http=HeadTimeoutProtocol, timeout_keep_alive=settings.keep_alive_s,
+                            limit_concurrency=settings.max_connections, **options)
+    config.head_timeout_s = settings.head_timeout_s  # read by HeadTimeoutProtocol
+    return config
+
 
 @contextlib.contextmanager
-def serve_in_thread(host: str = "127.0.0.1", port: int = 0, timeout_s: float = 20.0) -> Iterator[str]:
+def serve_in_thread(host: str = "127.0.0.1", port: int = 0, timeout_s: float = 20.0,
+                    settings: ServerSettings | None = None) -> Iterator[str]:
     """Start uvicorn with the app on ``host:port`` (0: a free port) in a daemon thread; yields the
     base URL (``http://127.0.0.1:PORT/``) once the server accepts connections, stops it on exit."""
     import uvicorn
 
     from .app import create_app
 
-    # proto=IPPROTO_TCP: asyncio turns Nagle off (TCP_NODELAY) only on sockets that say they are TCP;
-    # without it every keep-alive response waits ~40 ms for a delayed ACK.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+    settings = settings or ServerSettings(allowed_hosts=hosts_for(host))
+    sock = listening_socket(host, port)
     bound_port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(), log_level="warning", access_log=False))
+    server = uvicorn.Server(uvicorn_config(create_app(settings), settings, log_level="warning", access_log=False))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="llm-roofline-web")
     thread.start()
     deadline = time.monotonic() + timeout_s

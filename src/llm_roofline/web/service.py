@@ -11,9 +11,7 @@ import functools
 import hashlib
 import json
 import math
-import threading
-from collections import OrderedDict
-from collections.abc import Callable, Hashable
+import re
 from typing import Any
 
 from ..api import analyze_many, sweep, sweep_columns
@@ -23,11 +21,15 @@ from ..hardware.spec import Efficiency, Hardware
 from ..limits import MAX_LAYERS, MAX_NESTING
 from ..models.spec import ModelSpec
 from ..result import report_at
+from .cache import BoundedCache
 from .schemas import MAX_SWEEP_POINTS, AnalyzeRequest, Scenario, SweepRequest
 
 # An uploaded config may not ask for more decoder layers (MAX_LAYERS, or longer lists), nor nest
 # deeper, than any config file may (llm_roofline.limits).
 MAX_DEPTH = MAX_NESTING
+# A config field that counts layers: num_hidden_layers, n_layer, num_layers, n_layers, num_decoder_layers...
+# (not vocab_size_per_layer_input or layer_norm_eps: only a name that ends in "layer(s)").
+LAYER_COUNT_KEY = re.compile(r"(^|_)(num_|n_)?\w*layers?$", re.IGNORECASE)
 
 
 class ApiError(RooflineError):
@@ -39,41 +41,7 @@ class ApiError(RooflineError):
         self.suggestions = suggestions or []
 
 
-class LRU:
-    """A small thread-safe least-recently-used cache."""
-
-    def __init__(self, size: int):
-        self.size = size
-        self.data: OrderedDict[Hashable, Any] = OrderedDict()
-        self.lock = threading.Lock()
-
-    def get_or_make(self, key: Hashable, make: Callable[[], Any]) -> Any:
-        value = self.get(key)
-        if value is None:
-            value = make()
-            self.put(key, value)
-        return value
-
-    def get(self, key: Hashable) -> Any:
-        with self.lock:
-            if key in self.data:
-                self.data.move_to_end(key)
-                return self.data[key]
-        return None
-
-    def put(self, key: Hashable, value: Any) -> None:
-        with self.lock:
-            self.data[key] = value
-            while len(self.data) > self.size:
-                self.data.popitem(last=False)
-
-    def clear(self) -> None:
-        with self.lock:
-            self.data.clear()
-
-
-RESPONSES = LRU(256)  # serialized responses by request digest
-UPLOADS = LRU(64)  # parsed uploaded configs by content digest
+UPLOADS = BoundedCache(64, size_of=lambda _: 1)  # parsed uploaded configs (ModelSpec) by content digest
 
 
 def digest(*parts: Any) -> str:
@@ -131,22 +99,16 @@ def check_config_size(config: Any, depth: int = 0) -> None:
         raise ApiError("config", f"config: nested more than {MAX_DEPTH} levels deep")
     if isinstance(config, dict):
         for key, value in config.items():
-            if (_is_layer_count(key) and isinstance(value, int | float) and not isinstance(value, bool)
+            if (LAYER_COUNT_KEY.search(str(key)) and isinstance(value, int | float) and not isinstance(value, bool)
                     and value > MAX_LAYERS):
-                raise ApiError("config", f"config: field {key!r} must be at most {MAX_LAYERS} layers, got {value:g}")
+                raise ApiError("config", f"config: field {key!r} must be at most {MAX_LAYERS} layers, "
+                                         f"got {str(value)[:30]}")
             check_config_size(value, depth + 1)
     elif isinstance(config, list):
         if len(config) > MAX_LAYERS:
             raise ApiError("config", f"config: a list has {len(config)} entries; at most {MAX_LAYERS} are allowed")
         for value in config:
             check_config_size(value, depth + 1)
-
-
-def _is_layer_count(key: object) -> bool:
-    """A field that counts layers (num_hidden_layers, n_layer, num_kv_shared_layers, ...), not one that
-    merely mentions them (Gemma 4's vocab_size_per_layer_input)."""
-    name = str(key).lower()
-    return name.endswith(("layers", "n_layer"))
 
 
 def finite_json(value: Any) -> Any:
@@ -243,15 +205,26 @@ def report(req: AnalyzeRequest) -> dict:
     return report_at(analysis(req), 0).to_dict()
 
 
-def sweep_result(req: SweepRequest) -> dict:
-    axes = {name: getattr(req, name) for name in ("batch_size", "prompt_len", "gen_len")}
+def sweep_axes(req: SweepRequest) -> dict:
+    return {name: getattr(req, name) for name in ("batch_size", "prompt_len", "gen_len")}
+
+
+def check_sweep_size(req: SweepRequest) -> None:
+    """At most ``MAX_SWEEP_POINTS`` points (the product of the listed axes' lengths), checked from
+    the lengths before anything is allocated."""
+    listed = {name: len(v) for name, v in sweep_axes(req).items() if isinstance(v, list)}
     points = 1
-    for value in axes.values():
-        if isinstance(value, list):
-            points *= len(value)
+    for n in listed.values():
+        points *= n
     if points > MAX_SWEEP_POINTS:
-        raise ApiError("batch_size", f"sweep: {points} points; at most {MAX_SWEEP_POINTS} per request "
-                                     "(the product of the lengths of batch_size, prompt_len and gen_len)")
+        field = next(iter(listed), "batch_size")
+        raise ApiError(field, f"sweep: {points} points; at most {MAX_SWEEP_POINTS} per request "
+                              "(the product of the lengths of batch_size, prompt_len and gen_len)")
+
+
+def sweep_result(req: SweepRequest) -> dict:
+    check_sweep_size(req)
+    axes = sweep_axes(req)
     model = resolve_model(req)
     device = resolve_hardware(req)
     eff = resolve_efficiency(req, device)

@@ -68,7 +68,10 @@ def read_upload(content_type: str, body: bytes) -> tuple[dict, str]:
     if not data.strip():
         raise ApiError("file", "file: the upload is empty; send a Hugging Face config.json")
     try:
-        config = json.loads(data.decode("utf-8-sig"))
+        # NaN / Infinity (Python's json writes them; real configs carry them, e.g. Nemotron-H's
+        # time_step_limit) are not JSON: read them as null, so the config echoed back is strict JSON
+        # and every later analysis sees the same object.
+        config = json.loads(data.decode("utf-8-sig"), parse_constant=lambda _: None)
     except UnicodeDecodeError:
         raise ApiError("file", "file: a config.json must be UTF-8 text") from None
     except json.JSONDecodeError as exc:

@@ -1,9 +1,9 @@
 // The operator graph: one decoder layer as a layered DAG (ranks and slots come from /api/graph,
 // edges are the engine's dataflow edges), or the whole model (embedding, N x layer, head).
-import { svgEl, title } from "./charts.js";
+import { svgEl, title } from "./svg.js";
 import { pct, secs, si } from "./fmt.js";
 
-const W = 172, H = 40, GAP_Y = 20, GAP_X = 14, LANE = 34, PAD = 14, PILL_H = 24;
+const W = 158, H = 40, GAP_Y = 20, GAP_X = 12, LANE = 34, PAD = 14, PILL_H = 24;
 const COLORS = { memory: [37, 99, 235], compute: [234, 88, 12] };
 
 function fill(bound, strength) {
