@@ -1,5 +1,5 @@
 // Requests to the JSON API: the body for the current state, POST with errors that name their field.
-import { app } from "./store.js";
+import { app, OWN_FORMAT } from "./store.js";
 
 function numberOrText(v) {
   return /^\d+$/.test(String(v).trim()) ? Number(v) : String(v).trim();
@@ -9,9 +9,10 @@ export function requestBody(state = app.state) {
   const s = state;
   const body = {
     batch_size: Number(s.b), prompt_len: Number(s.p), gen_len: Number(s.g),
-    w_bits: numberOrText(s.w), a_bits: numberOrText(s.a), kv_bits: numberOrText(s.kv),
+    a_bits: numberOrText(s.a), kv_bits: numberOrText(s.kv),
     flash_attention: s.fa === "1", efficiency: s.eff,
   };
+  if (s.w !== OWN_FORMAT) body.w_bits = numberOrText(s.w);  // else the model's own format
   if (app.upload) { body.config = app.upload.config; body.config_name = app.upload.name; } else body.model = s.model;
   body.hardware = s.hw;
   if (s.bw) body.memory_bandwidth_bytes_per_s = Number(s.bw) * 1e9;

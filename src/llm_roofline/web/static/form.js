@@ -5,7 +5,7 @@ import { $, download } from "./dom.js";
 import { si } from "./fmt.js";
 import { setStatus, showError } from "./messages.js";
 import { bindPicker, norm } from "./picker.js";
-import { app, DEFAULTS, FORMAT_LABELS, FORMATS, setState } from "./store.js";
+import { app, DEFAULTS, FORMAT_LABELS, FORMATS, OWN_FORMAT, setState } from "./store.js";
 import { b64encode } from "./urlstate.js";
 
 export function fillForm() {
@@ -71,6 +71,7 @@ function hwInfo() {
 export function bindForm() {
   const opts = FORMATS.map((f) => `<option value="${f}">${FORMAT_LABELS[f] || f}</option>`).join("");
   for (const id of ["w-bits", "a-bits", "kv-bits"]) $(id).innerHTML = opts;
+  $("w-bits").insertAdjacentHTML("afterbegin", `<option value="${OWN_FORMAT}">${FORMAT_LABELS[OWN_FORMAT]}</option>`);
   bindPicker($("model"), $("model-suggest"), {
     entries: () => app.models.map((m) => ({ value: m.id, label: m.id,
       detail: [m.aliases.join(", "), m.description].filter(Boolean).join(" · "),

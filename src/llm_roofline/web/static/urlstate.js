@@ -82,6 +82,7 @@ export function checkState(raw, ctx) {
   for (const key of ["w", "a", "kv"]) {
     const v = String(s[key]);
     const bits = /^\d+$/.test(v) ? Number(v) : null;
+    if (key === "w" && v === "own") continue;  // the model's own format
     if (!ctx.formats.includes(v) && !(bits !== null && bits >= bitsLo && bits <= bitsHi)) {
       reset(key, `not a format (${ctx.formats.join(", ")}) or a number of bits ${bitsLo}..${bitsHi}`);
     } else if (bits !== null) {
