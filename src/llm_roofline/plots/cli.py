@@ -11,12 +11,13 @@ from ..cli_scenario import add_scenario_options
 from .arguments import POINTS_RANGE, TOP_RANGE, hardware_options, image_options, int_flag, positional_args
 from .commands import run_plot
 from .sweep_cli import add_sweep_parser
+from .technique_kinds import add_technique_kinds
 
 BITS = ("w_bits", "a_bits", "kv_bits")
 ONE_VALUE = ("batch_size", "prompt_len", *BITS)  # read as text: the figure says "one value" itself
 LISTS = ("batch_size", "prompt_len", *BITS)  # one curve or bar for each combination
 KINDS = ("roofline", "batch-sweep", "seq-sweep", "quantization", "flash-attention", "bandwidth", "hardware",
-         "breakdown")
+         "breakdown", "fusion", "offload")
 
 
 def add_parser(subparsers) -> None:
@@ -139,4 +140,5 @@ def add_parser(subparsers) -> None:
     image_options(p)
     p.set_defaults(run=run_plot)
 
+    add_technique_kinds(kinds)
     add_sweep_parser(subparsers)

@@ -67,3 +67,19 @@ def plot_breakdown(model, hardware, *, output=None, size=None, title=None, dpi=1
     """Stacked time per operator kind (or operator) for prefill and decode."""
     return _finish(render.draw_breakdown(data.breakdown(model, hardware, **options), size=size, title=title,
                                          share=share, top=top), output, dpi)
+
+
+def plot_fusion(model, hardware, *, output=None, size=None, title=None, dpi=150, **options):
+    """Operator fusion on the roofline and each stage's time per fusion level (paper Fig. 15)."""
+    from .data.techniques import fusion
+    from .render.techniques import draw_fusion
+
+    return _finish(draw_fusion(fusion(model, hardware, **options), size=size, title=title), output, dpi)
+
+
+def plot_offload(model, hardware, *, output=None, size=None, title=None, dpi=150, **options):
+    """Offloading's three rooflines and TPOT against the offloaded fraction (paper Fig. 17-18)."""
+    from .data.techniques import offload
+    from .render.techniques import draw_offload
+
+    return _finish(draw_offload(offload(model, hardware, **options), size=size, title=title), output, dpi)

@@ -23,8 +23,10 @@ from .flash_attention import FlashAttentionData, flash_attention
 from .quantization import DEFAULT_MEMORY_CONFIGS, MemoryBreakdown, QuantizationData, memory_breakdown, quantization
 from .roofline import RooflineData, StageRoofline, ceiling_label, roofline
 from .sweeps import Series, SweepData, batch_sweep, seq_sweep
+from .techniques import FusionData, OffloadData, fusion, offload
 
 __all__ = ["AXIS_LABELS", "DEFAULT_MEMORY_CONFIGS", "BandwidthData", "BreakdownData", "FlashAttentionData",
            "HardwareData", "MemoryBreakdown", "QuantizationData", "RooflineData", "Series", "StageRoofline",
            "SweepData", "bandwidth", "batch_sweep", "breakdown", "ceiling_label", "flash_attention",
-           "hardware_comparison", "memory_breakdown", "quantization", "roofline", "scenario_label", "seq_sweep"]
+           "hardware_comparison", "memory_breakdown", "quantization", "roofline", "scenario_label", "seq_sweep",
+           "FusionData", "OffloadData", "fusion", "offload"]
