@@ -173,7 +173,8 @@ BASE = {"model": "llama-2-7b", "hardware": "a6000"}
     ("a_bits", "", "1..32"),
     ("group_size", -1, "0..1048576"),
     ("scale_bits", 64, "1..32"),
-    ("efficiency", "fast", "'ideal' or 'hardware'"),
+    ("efficiency", "fast", "'hardware' or 'calibrated'"),
+    ("engine", "tgi", "vllm"),
     ("compute_fraction", 1.5, "[0.001, 1]"),
     ("bandwidth_fraction", 0, "[0.001, 1]"),
     ("bandwidth_fraction", 0.0005, "[0.001, 1]"),  # below limits.FRACTION_LIMITS, as the engine refuses

@@ -16,18 +16,22 @@ from .defaults import (
     DEFAULT_SCALE_BITS,
     DEFAULT_STATE_BITS,
 )
-from .engine import Analysis, evaluate
+from .engine import Analysis
 from .errors import ConfigError, ScenarioError
 from .hardware.spec import IDEAL, Efficiency, Hardware
+from .hardware.system import System
 from .inputs import describe, kind_of
 from .models.spec import ModelSpec
+from .parallel.analysis import evaluate_deployment
+from .parallel.choices import OPTION_DEFAULTS
+from .parallel.options import make_deployment, with_device
 from .result import Report, report_at
 from .sweeps import SWEEP_AXES, SweepResult, sweep, sweep_chunks, sweep_columns
 
 __all__ = ["EFFICIENCY_MODES", "SWEEP_AXES", "SweepResult", "analyze", "analyze_many", "load_hardware",
            "load_model", "resolve_efficiency", "sweep", "sweep_chunks", "sweep_columns"]
 
-EFFICIENCY_MODES = ("ideal", "hardware")
+EFFICIENCY_MODES = ("ideal", "hardware", "calibrated")
 
 
 def load_model(model: str | ModelSpec, *, force_llama_like: bool = False) -> ModelSpec:
@@ -41,6 +45,16 @@ def load_model(model: str | ModelSpec, *, force_llama_like: bool = False) -> Mod
     from .models.catalog import load_model as load
 
     return load(model, force_llama_like=force_llama_like)
+
+
+def load_system(system: str | System | Hardware, *, multi_device: bool = True, **overrides) -> System:
+    """A system (devices and links) by name, alias or YAML file; a device name gives the first bundled
+    system built from it (``multi_device``) or that one device alone. Device overrides as in
+    ``load_hardware`` apply to the system's device."""
+    from .hardware.systems import resolve_system
+
+    resolved = resolve_system(system, multi_device=multi_device)
+    return with_device(resolved, load_hardware(resolved.device, **overrides))
 
 
 def load_hardware(hardware: str | Hardware, **overrides) -> Hardware:
@@ -59,9 +73,24 @@ def load_hardware(hardware: str | Hardware, **overrides) -> Hardware:
 
 def resolve_efficiency(efficiency: str | Efficiency | Mapping, hardware: Hardware, *,
                        compute_fraction: float | None = None, bandwidth_fraction: float | None = None,
-                       kernel_overhead_s: float | None = None) -> Efficiency:
+                       kernel_overhead_s: float | None = None, engine: str | None = None) -> Efficiency:
     """``ideal`` (the paper's roofline), ``hardware`` (the device entry's measured fractions),
-    an Efficiency, or a mapping of its fields; any keyword given replaces that field."""
+    ``calibrated`` (fitted per-kernel curves under ``engine``, default generic; see
+    docs/calibration.md), an Efficiency, or a mapping of its fields; any keyword given replaces that
+    field (with ``calibrated``, ``kernel_overhead_s`` is the host launch cost per kernel of an
+    engine without CUDA graphs; the fractions do not apply)."""
+    if (isinstance(efficiency, str) and efficiency == "calibrated") or getattr(efficiency, "mode", "") == "calibrated":
+        if compute_fraction is not None or bandwidth_fraction is not None:
+            raise ScenarioError("compute_fraction and bandwidth_fraction apply to the ideal and hardware "
+                                "settings; calibrated uses fitted per-kernel curves")
+        if not isinstance(efficiency, str) and engine is None and kernel_overhead_s is None:
+            return efficiency
+        from .efficiency.model import calibrated
+
+        name = engine if engine is not None else getattr(getattr(efficiency, "engine", None), "name", None)
+        return calibrated(hardware, name, launch_overhead_s=kernel_overhead_s)
+    if engine is not None:
+        raise ScenarioError(f"engine {engine!r} selects calibrated kernel curves; use efficiency='calibrated'")
     if isinstance(efficiency, Efficiency):
         base = efficiency
     elif isinstance(efficiency, Mapping):
@@ -83,13 +112,14 @@ def resolve_efficiency(efficiency: str | Efficiency | Mapping, hardware: Hardwar
     return replace(base, **custom) if custom else base
 
 
-def analyze(model: str | ModelSpec, hardware: str | Hardware, *, batch_size: int = DEFAULT_BATCH_SIZE,
+def analyze(model: str | ModelSpec, hardware: str | Hardware | System, *, batch_size: int = DEFAULT_BATCH_SIZE,
             prompt_len: int = DEFAULT_PROMPT_LEN, gen_len: int = DEFAULT_GEN_LEN, kv_len: int | None = None,
             w_bits: int | str | None = None, a_bits: int | str = DEFAULT_BITS, kv_bits: int | str = DEFAULT_BITS,
             state_bits: int | str = DEFAULT_STATE_BITS,
             flash_attention: bool = False, logits_all: bool = False, group_size: int = DEFAULT_GROUP_SIZE,
             scale_bits: int = DEFAULT_SCALE_BITS, efficiency: str | Efficiency | Mapping = "ideal",
-            force_llama_like: bool = False, **techniques) -> Report:
+            engine: str | None = None, force_llama_like: bool = False, tp: int = 1, pp: int = 1, ep: int = 1,
+            dp: int = 1, attention_dp: int = 1, **options) -> Report:
     """Roofline analysis of one scenario: per-operator prefill and decode-step tables, totals,
     whole-generation metrics (TTFT, TPOT, e2e, tokens/s) and the memory footprint.
 
@@ -99,32 +129,49 @@ def analyze(model: str | ModelSpec, hardware: str | Hardware, *, batch_size: int
     states of Mamba, Mamba-2 and gated delta-net layers (default 32: float32, as transformers keeps
     them); ``kv_bits`` covers the attention KV cache only. ``w_bits`` None: the config's
     ``quantization_config`` when it has one (its format, and the modules it keeps in 16 bits), else 16.
+    ``engine``: with ``efficiency="calibrated"``, whose kernels and host costs (vllm, sglang, trtllm,
+    llama.cpp, gpt-fast, hf-eager; default generic).
 
-    ``techniques``: compression and system techniques by keyword (all off by default; their names,
-    values and formulas: docs/techniques.md), e.g. ``fusion="aggressive"``, ``attention="fa2"``,
-    ``sparsity=0.5, sparse_format="csr"``, ``offload_weights=0.3``, ``kv_allocation="paged"``,
-    ``prefix_len=512``, ``embed_bits=16``, ``module_bits={"experts": "fp4"}``, ``low_rank={"mlp": 0.25}``.
+    Several devices (docs/parallelism.md): ``tp``, ``pp``, ``ep``, ``dp``, ``attention_dp`` degrees on
+    ``hardware`` = a system (``dgx-h100``, ``gb200-nvl72``, a YAML file) or a device (its first bundled
+    system); options ``nodes``, ``micro_batches``, ``overlap``, ``ep_imbalance``, ``ep_comm``, ``comm``
+    (ideal / fitted collectives; default: fitted with ``efficiency="hardware"`` or ``"calibrated"``),
+    ``comm_library``, ``allreduce_algorithm``. ``batch_size`` is the sequences one replica serves; the
+    tables show the most loaded device and the generation and memory are the deployment's.
+
+    Compression and system techniques by keyword (all off by default; their names, values and formulas:
+    docs/techniques.md), e.g. ``fusion="aggressive"``, ``attention="fa2"``, ``sparsity=0.5,
+    sparse_format="csr"``, ``offload_weights=0.3``, ``kv_allocation="paged"``, ``prefix_len=512``,
+    ``embed_bits=16``, ``module_bits={"experts": "fp4"}``, ``low_rank={"mlp": 0.25}``.
     """
     from .techniques.options import ARRAY_FIELDS
 
     for name, value in (("batch_size", batch_size), ("prompt_len", prompt_len), ("gen_len", gen_len),
                         ("kv_len", kv_len), ("w_bits", w_bits), ("a_bits", a_bits), ("kv_bits", kv_bits),
-                        ("state_bits", state_bits), *((k, techniques[k]) for k in ARRAY_FIELDS if k in techniques)):
+                        ("state_bits", state_bits), ("tp", tp), ("pp", pp), ("ep", ep), ("dp", dp),
+                        ("attention_dp", attention_dp), *((k, options[k]) for k in ARRAY_FIELDS if k in options)):
         if isinstance(value, list | tuple | range) or (isinstance(value, np.ndarray) and value.ndim > 0):
             raise ScenarioError(f"{name}: analyze() takes one value; use sweep() for lists")
     return report_at(analyze_many(model, hardware, batch_size=batch_size, prompt_len=prompt_len,
                                   gen_len=gen_len, kv_len=kv_len, w_bits=w_bits, a_bits=a_bits,
                                   kv_bits=kv_bits, state_bits=state_bits, flash_attention=flash_attention,
                                   logits_all=logits_all, group_size=group_size, scale_bits=scale_bits,
-                                  efficiency=efficiency, force_llama_like=force_llama_like, **techniques), 0)
+                                  efficiency=efficiency, engine=engine, force_llama_like=force_llama_like, tp=tp,
+                                  pp=pp, ep=ep, dp=dp, attention_dp=attention_dp, **options), 0)
 
 
-def analyze_many(model, hardware, *, efficiency="ideal", force_llama_like: bool = False, **options) -> Analysis:
-    """The vectorized engine on equal-length lists (or scalars): one Analysis over all of them.
-    ``options``: Scenario.build's values and the technique options (``analyze``)."""
+def analyze_many(model, hardware, *, efficiency="ideal", engine: str | None = None, force_llama_like: bool = False,
+                 tp=1, pp=1, ep=1, dp=1, attention_dp=1, **scenario) -> Analysis:
+    """The vectorized engine on equal-length lists (or scalars) for one deployment: one Analysis.
+    ``scenario``: Scenario.build's values, the deployment's options and the technique options
+    (``analyze``)."""
     from .techniques.resolve import scenario_for, split_options
 
+    options = {k: scenario.pop(k) for k in list(scenario) if k in OPTION_DEFAULTS}
+    deployment = make_deployment(tp=tp, pp=pp, ep=ep, dp=dp, attention_dp=attention_dp,
+                                 efficiency=efficiency if isinstance(efficiency, str) else "", **options)
     spec = load_model(model, force_llama_like=force_llama_like)
-    device = load_hardware(hardware)
-    scenario, techniques = split_options(options)
-    return evaluate(spec, device, scenario_for(spec, techniques, **scenario), resolve_efficiency(efficiency, device))
+    system = load_system(hardware, multi_device=not deployment.is_single_device)
+    scenario, techniques = split_options(scenario)
+    return evaluate_deployment(spec, system, scenario_for(spec, techniques, **scenario),
+                               resolve_efficiency(efficiency, system.device, engine=engine), deployment)

@@ -78,7 +78,8 @@ def attention_core(ops: OpTableBuilder, sz: Sizes, count: int, *, heads: int, kv
                    qk_dim: int, v_dim: int, window: float, flash: bool, kv_from_cache: bool = True,
                    shared_kv: bool = False, suffix: str = "", apply_window: bool | np.ndarray = True,
                    chunk: float = np.inf, sinks: bool = False, key_fraction: float = 1.0, name: str = "",
-                   q_src: tuple[str, ...] = (), k_src: tuple[str, ...] = (), v_src: tuple[str, ...] = ()) -> str:
+                   q_src: tuple[str, ...] = (), k_src: tuple[str, ...] = (), v_src: tuple[str, ...] = (),
+                   kernel: str = "attention") -> str:
     """Add the attention-core operators. ``kv_from_cache``: K/V are read from the KV cache (at KV
     precision) rather than from fresh activations. ``shared_kv``: V is the first v_dim columns
     of K (MLA's latent), so a fused kernel reads it once. ``window`` W / ``chunk`` C: the sliding
@@ -90,7 +91,10 @@ def attention_core(ops: OpTableBuilder, sz: Sizes, count: int, *, heads: int, kv
     counted as S/m on average, not floor(S/m)); ``window`` then caps the tokens, so each query sees
     min(position, window) * key_fraction keys. ``name``: the fused operator's name (default
     fused_attention), whose naive kernel's operators are then name.qk_matmul, name.softmax, name.sv_matmul.
-    ``q_src``, ``k_src``, ``v_src``: the operators producing Q, K and V. Returns the output operator."""
+    ``q_src``, ``k_src``, ``v_src``: the operators producing Q, K and V. ``kernel``: the kernel family
+    a fused kernel belongs to (``attention``, or ``mla`` for latent attention), recorded in the
+    operators' shapes with B, T, S, heads and the window, chunk and key fraction in effect (the naive
+    kernel's matmuls are ``bmm`` shapes). Returns the output operator."""
     B, T, S = sz.B, sz.T, sz.S
     kv_window, window = window, np.where(apply_window, window, np.inf)
     kv_chunk, chunk = chunk, np.where(apply_window, chunk, np.inf)
@@ -127,24 +131,29 @@ def attention_core(ops: OpTableBuilder, sz: Sizes, count: int, *, heads: int, kv
                           sink_flops=sink_flops, local=local, fused=fused, suffix=suffix, q_src=q_src,
                           k_src=k_src, v_src=v_src)
     if flash:
+        shape = {"kernel": kernel, "B": B, "T": T, "S": S, "heads": heads, "kv_heads": kv_heads,
+                 "qk_dim": qk_dim, "v_dim": v_dim, "window": window, "chunk": chunk, "key_fraction": key_fraction}
         pairs = causal_pairs(T, S, window, chunk) * key_fraction
         kv_traffic = k_read if shared_kv else k_read + v_read
         reads = {"act_read": q_read, kv_key: kv_traffic} if kv_from_cache else {"act_read": q_read + kv_traffic}
         if sinks:
             reads["weight_bytes"] = sink.pop("weight_bytes")
-        return ops.add(f"{fused}{suffix}", "attention", count, compute=role,
+        return ops.add(f"{fused}{suffix}", "attention", count, compute=role, shape=shape,
                        inputs=_unique(q_src + k_src + v_src), **local, **sink,
                        flops=B * heads * pairs * (2.0 * qk_dim + 2.0 * v_dim + SOFTMAX_FLOPS) + sink_flops,
                        act_write=out_write, **reads)
     scores = B * heads * T * keys * sz.ab
     qk_reads = {"act_read": q_read, kv_key: k_read} if kv_from_cache else {"act_read": q_read + k_read}
+    # The naive kernels are batched matmuls over B * heads: [T, d] x [d, keys] and [T, keys] x [keys, d_v].
     ops.add(f"{prefix}qk_matmul{suffix}", "attention", count, compute=role, **local,
+            shape={"kernel": "bmm", "batch": B * heads, "m": T, "n": keys, "k": qk_dim},
             inputs=_unique(q_src + k_src), flops=2.0 * B * heads * T * keys * qk_dim, act_write=scores,
             **qk_reads)
     softmax = ops.add(f"{prefix}softmax{suffix}", "attention", count, **local, **sink,
                       flops=SOFTMAX_FLOPS * B * heads * T * keys + sink_flops, act_read=scores, act_write=scores)
     sv_reads = {"act_read": scores, kv_key: v_read} if kv_from_cache else {"act_read": scores + v_read}
     return ops.add(f"{prefix}sv_matmul{suffix}", "attention", count, compute=role, **local,
+                   shape={"kernel": "bmm", "batch": B * heads, "m": T, "n": v_dim, "k": keys},
                    inputs=_unique((softmax,) + v_src), flops=2.0 * B * heads * T * keys * v_dim,
                    act_write=out_write, **sv_reads)
 

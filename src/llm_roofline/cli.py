@@ -32,6 +32,9 @@ def _add_analyze(sub) -> None:
     add_technique_options(p)
     add_model_options(p)
     add_device_options(p)
+    from .cli_parallel import add_parallel_options
+
+    add_parallel_options(p)
     o = p.add_argument_group("output")
     o.add_argument("--format", "-f", choices=["table", "json", "csv"], default="table",
                    help="table (default), json (the full report), csv (the operator tables)")
@@ -63,6 +66,7 @@ def model_from_args(args):
 
 def add_device_options(p) -> None:
     """Hardware overrides and the efficiency setting: shared by every command that analyses."""
+    from .efficiency.engines import DEFAULT_ENGINE, ENGINES
     from .limits import FRACTION_LIMITS, KERNEL_OVERHEAD_LIMITS_S
 
     h = p.add_argument_group("hardware overrides and efficiency")
@@ -73,8 +77,12 @@ def add_device_options(p) -> None:
     h.add_argument("--peak", type=quantity_flag("FLOP/s", "peak_flops_per_s"), metavar="FLOP/S",
                    help="dense 16-bit peak in FLOP/s (e.g. 312e12 or 312TFLOPS); the other "
                         "precisions keep their ratios to it")
-    h.add_argument("--efficiency", default="ideal", choices=["ideal", "hardware"],
-                   help="ideal: the paper's roofline (default); hardware: the device's measured fractions")
+    h.add_argument("--efficiency", default="ideal", choices=["ideal", "hardware", "calibrated"], metavar="SETTING",
+                   help="ideal: the paper's roofline (default); hardware: the device's measured fractions; "
+                        "calibrated: per-kernel curves fitted on measured kernel times (docs/calibration.md)")
+    h.add_argument("--engine", choices=list(ENGINES), metavar="ENGINE",
+                   help=f"with --efficiency calibrated: whose kernels and host costs: {', '.join(ENGINES)} "
+                        f"(default {DEFAULT_ENGINE}, a well-tuned server)")
     low, high = FRACTION_LIMITS
     h.add_argument("--compute-fraction", type=real_flag(low, high), metavar="F",
                    help=f"fraction of peak FLOP/s reached, {low:g}..{high:g}")
@@ -82,7 +90,8 @@ def add_device_options(p) -> None:
                    help=f"fraction of bandwidth reached, {low:g}..{high:g}")
     h.add_argument("--kernel-overhead-us", type=real_flag(KERNEL_OVERHEAD_LIMITS_S[0] * 1e6,
                                                           KERNEL_OVERHEAD_LIMITS_S[1] * 1e6, high_open=True),
-                   metavar="US",                   help="fixed cost per kernel launch, microseconds (below 1e6)")
+                   metavar="US", help="fixed cost per kernel launch, microseconds (below 1e6; calibrated: the "
+                                      "host launch cost of an engine without CUDA graphs)")
 
 
 def device_from_args(args, name: str | None = None):
@@ -110,21 +119,28 @@ def _efficiency(args, device):
 
     overhead = None if args.kernel_overhead_us is None else args.kernel_overhead_us * 1e-6
     return resolve_efficiency(args.efficiency, device, compute_fraction=args.compute_fraction,
-                              bandwidth_fraction=args.bandwidth_fraction, kernel_overhead_s=overhead)
+                              bandwidth_fraction=args.bandwidth_fraction, kernel_overhead_s=overhead,
+                              engine=getattr(args, "engine", None))
 
 
 def _run_analyze(args) -> str:
     from .api import analyze
+    from .cli_parallel import parallel_from_args, target_from_args
+    from .parallel.choices import default_comm
 
     _check_output_options(args)
+    parallel = parallel_from_args(args)
+    if parallel["comm"] is None:  # the efficiency setting picks the collectives (fitted with hardware / calibrated)
+        parallel["comm"] = default_comm(args.efficiency)
+    multi = args.tp * args.pp * args.dp * args.attention_dp > 1
     model = model_from_args(args)
-    device = device_from_args(args)
-    report = analyze(model, device, batch_size=args.batch_size, prompt_len=args.prompt_len,
-                     gen_len=args.gen_len, kv_len=args.kv_len, w_bits=args.w_bits, a_bits=args.a_bits,
-                     kv_bits=args.kv_bits, state_bits=args.state_bits, flash_attention=args.flash_attention,
-                     logits_all=args.logits_all,
-                     group_size=args.group_size, scale_bits=args.scale_bits,
-                     efficiency=_efficiency(args, device), **techniques_from_args(args))
+    system = target_from_args(args, multi)
+    report = analyze(model, system if multi else system.device, batch_size=args.batch_size,
+                     prompt_len=args.prompt_len, gen_len=args.gen_len, kv_len=args.kv_len, w_bits=args.w_bits,
+                     a_bits=args.a_bits, kv_bits=args.kv_bits, state_bits=args.state_bits,
+                     flash_attention=args.flash_attention, logits_all=args.logits_all, group_size=args.group_size,
+                     scale_bits=args.scale_bits, efficiency=_efficiency(args, system.device), **parallel,
+                     **techniques_from_args(args))
     stages = ("prefill", "decode") if args.stage == "both" else (args.stage,)
     if args.format == "json":
         return json.dumps(report.to_dict(), indent=2, allow_nan=False) + "\n"  # strict JSON, always
@@ -184,11 +200,12 @@ def _run_models(args) -> str:
 
 
 def _add_hardware(sub) -> None:
-    p = sub.add_parser("hardware", help="list the bundled devices, or show one device's full spec",
+    p = sub.add_parser("hardware", help="list the bundled devices and systems, or show one in full",
                        description="The devices bundled with llm-roofline (memory bandwidth, capacity, 16-bit "
-                                   "peak, aliases), or with a NAME that device's full spec: every peak and its "
-                                   "ridge point, caches, links, measured efficiency and the sources.")
-    p.add_argument("name", nargs="?", help="a device name or alias: show its spec and sources")
+                                   "peak, aliases) and the systems for several devices (devices per node, links), "
+                                   "or with a NAME that device's or system's full spec: every peak and its ridge "
+                                   "point, caches, links, measured efficiency and the sources.")
+    p.add_argument("name", nargs="?", help="a device or system name or alias: show its spec and sources")
     p.add_argument("--format", "-f", choices=["table", "json"], default="table",
                    help="table (default) or json (every field, in SI units)")
     p.set_defaults(run=_run_hardware)
@@ -204,9 +221,14 @@ def _hardware_dict(device) -> dict:
 
 
 def _run_hardware(args) -> str:
-    from .hardware.catalog import list_hardware, load_hardware
+    from .hardware.catalog import _find, list_hardware, load_hardware
+    from .hardware.systems import find_system, list_systems, systems_with_device
+    from .systemtext import system_detail, system_dict, systems_table
     from .units import binary_bytes, si
 
+    if args.name and _find(args.name) is None and find_system(args.name) is not None:
+        system = find_system(args.name)
+        return json.dumps(system_dict(system), indent=2) + "\n" if args.format == "json" else system_detail(system)
     if args.name:
         device = load_hardware(args.name)
         d = _hardware_dict(device)
@@ -229,20 +251,24 @@ def _run_hardware(args) -> str:
         lines.append(f"  measured efficiency: compute {e.compute_fraction:g}, bandwidth {e.bandwidth_fraction:g}")
         if device.aliases:
             lines.append(f"  aliases: {', '.join(device.aliases)}")
+        systems = systems_with_device(device)
+        if systems:
+            lines.append(f"  systems: {', '.join(s.name for s in systems)} (see `llm-roofline hardware SYSTEM`)")
         lines.append(f"  source: {device.source_url}")
         if device.notes:
             lines.append(f"  notes: {device.notes}")
         return "\n".join(lines) + "\n"
     devices = list_hardware()
     if args.format == "json":
-        return json.dumps([_hardware_dict(d) for d in devices], indent=2) + "\n"
+        return json.dumps({"devices": [_hardware_dict(d) for d in devices],
+                           "systems": [system_dict(s) for s in list_systems()]}, indent=2) + "\n"
     width = max(len(d.name) for d in devices)
     lines = [f"{'name'.ljust(width)}  {'bandwidth':>11}  {'memory':>8}  {'16-bit peak':>14}  aliases"]
     for d in devices:
         peak = d.peak_16bit_flops_per_s
         lines.append(f"{d.name.ljust(width)}  {si(d.memory_bandwidth_bytes_per_s, 'B/s'):>11}  "
                      f"{si(d.memory_capacity_bytes, 'B'):>8}  {si(peak, 'FLOP/s'):>14}  {', '.join(d.aliases)}")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n\n" + systems_table(list_systems())
 
 
 class _Parser(argparse.ArgumentParser):
@@ -268,7 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 # Faces that live in packages of their own add their subcommands through ``add_parser(subparsers)``.
 # Those modules must import only argparse-level things at import time (start-up stays light).
-COMMAND_MODULES = ("llm_roofline.plots.cli", "llm_roofline.web.cli")
+COMMAND_MODULES = ("llm_roofline.plots.cli", "llm_roofline.web.cli", "llm_roofline.efficiency.cli")
 
 
 def _register(sub, module_name: str) -> None:

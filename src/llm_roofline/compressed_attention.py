@@ -39,7 +39,13 @@ from __future__ import annotations
 from .attention import attention_core
 from .models.spec import CompressedAttention, ModelSpec
 from .ops import NORM_FLOPS, SOFTMAX_FLOPS, linear, norm, rope
-from .sparse_attention import INDEX_BYTES, INDEX_SCORE_BYTES, INDEXER_FLOPS_PER_HEAD_EXTRA, indexer_pairs
+from .sparse_attention import (
+    INDEX_BYTES,
+    INDEX_SCORE_BYTES,
+    INDEXER_FLOPS_PER_HEAD_EXTRA,
+    indexer_pairs,
+    indexer_shape,
+)
 
 POOL_FLOPS = 8  # per source element and series: gate + bias, softmax (5), multiply-accumulate (2)
 UNWEIGHTED_NORM_FLOPS = NORM_FLOPS["rmsnorm"] - 1  # square, sum, scale
@@ -91,7 +97,8 @@ def compressed_attention(ops, sz, model: ModelSpec, a: CompressedAttention, coun
             weights = linear(ops, sz, "indexer.weights_proj", count, D, Hi, False, inputs=(src,))
             pairs = B * indexer_pairs(T, S, flash) / m
             scores = ops.add("indexer.scores", "attention", count, compute="attention",
-                             inputs=(qi, keys_i, weights), flops=pairs * Hi * (2.0 * di + INDEXER_FLOPS_PER_HEAD_EXTRA),
+                             shape=indexer_shape(B, T, pairs, Hi, di), inputs=(qi, keys_i, weights),
+                             flops=pairs * Hi * (2.0 * di + INDEXER_FLOPS_PER_HEAD_EXTRA),
                              act_read=M * (Hi * di + Hi) * sz.ab, kv_read=B * S / m * di * sz.kb,
                              act_write=pairs * INDEX_SCORE_BYTES)
             selected = (ops.add("indexer.topk", "elementwise", count, inputs=(scores,), flops=pairs,
@@ -110,8 +117,10 @@ def compressed_attention(ops, sz, model: ModelSpec, a: CompressedAttention, coun
     out = rope(ops, sz, count, N * r, inputs=(merged,), name="output_rope")
     G, o_lora = a.o_groups, a.o_lora_rank
     w = N * H * o_lora
+    # Grouped projection: a batched matmul over the G groups, each M x (N*H/G) -> o_lora.
     wb, role = sz.weight_of("o_a_proj")
     grouped = ops.add("o_a_proj", "matmul", count, compute=role, inputs=(out,), params=w,
+                      shape={"kernel": "bmm", "batch": G, "m": M, "n": o_lora, "k": N * H // G},
                       weight_bytes=w * wb, param_bytes=w * wb, flops=2.0 * M * w,
                       act_read=M * N * H * sz.ab, act_write=M * G * o_lora * sz.ab)
     return linear(ops, sz, "o_b_proj", count, G * o_lora, D, False, inputs=(grouped,))

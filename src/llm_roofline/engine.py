@@ -11,8 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .graph import build_ops
-from .hardware.spec import Efficiency, Hardware
+from .hardware.spec import IDEAL, Efficiency, Hardware
 from .models.spec import ModelSpec
+from .ops import OpTable, slice_shapes
 from .report import Generation, Memory, StageTotals, generation, memory, stage_totals
 from .roofline import OpCosts, roofline
 from .scenario import Scenario, tiled
@@ -25,7 +26,9 @@ from .techniques.transform import transform_table
 class Analysis:
     """All results for n scenarios (arrays over the last axis). ``decode_at0`` / ``decode_at1``: decode
     costs at KV length 0 and 1 with windows ignored: each operator's cost as an affine function of
-    the keys it sees (see report.generation, report.summed_over_steps)."""
+    the keys it sees (see report.generation, report.summed_over_steps). Under the calibrated setting
+    ``decode_at1`` holds the datasheet roofline only (its FLOPs, bytes and roofline times give the
+    slopes; its times are not calibrated)."""
 
     model: ModelSpec
     hardware: Hardware
@@ -42,10 +45,13 @@ class Analysis:
     params_total: float
     params_active: float
     params_before_pruning: float | None = None  # structured pruning: the unpruned model's parameters
+    parallel: object | None = None
 
 
-def evaluate(model: ModelSpec, hardware: Hardware, scenario: Scenario, efficiency: Efficiency) -> Analysis:
-    """``scenario.techniques`` (techniques/) act here: structured pruning gives a smaller model, the graph
+def evaluate(model: ModelSpec, hardware: Hardware, scenario: Scenario, efficiency: Efficiency, *,
+             plan=None) -> Analysis:
+    """``plan``: one device of a deployment (``model`` is then its shard; see parallel.analysis).
+    ``scenario.techniques`` (techniques/) act here: structured pruning gives a smaller model, the graph
     options change how operators are built, prefix caching shortens the prefill, fusion and offloading
     transform the operator tables; with every technique off each of these steps is skipped."""
     sc, n = scenario, scenario.size
@@ -55,23 +61,27 @@ def evaluate(model: ModelSpec, hardware: Hardware, scenario: Scenario, efficienc
         params_before = _params(model)
         model = prune_model(model, t)
     new_tokens = sc.prompt_len - t.prefix_len if t.prefix else sc.prompt_len  # a cached prefix is not prefilled
-    prefill = roofline(transform_table(build_ops(model, sc, "prefill", T=new_tokens, S=sc.prompt_len,
+    prefill = roofline(transform_table(build_ops(model, sc, "prefill", T=new_tokens, S=sc.prompt_len, plan=plan,
                                                  options=graph_options(model, hardware, sc, "prefill")), model, sc),
                        sc, hardware, efficiency)
     # One decode build over three copies of the scenarios: the reported step at kv_len (windows applied),
     # and KV lengths 0 and 1 with windows ignored (each operator's affine coefficients, for the
     # exact generation sum).
     triple = tiled(sc, 3)
-    steps = roofline(transform_table(build_ops(model, triple, "decode", T=np.ones(3 * n),
-                                               S=np.concatenate([sc.kv_len, np.zeros(n), np.ones(n)]),
-                                               apply_window=np.repeat([True, False, False], n),
-                                               options=graph_options(model, hardware, triple, "decode")),
-                                     model, triple),
-                     triple, hardware, efficiency)
-    decode, at0, at1 = _split(steps, n, 3)
+    table3 = transform_table(build_ops(model, triple, "decode", T=np.ones(3 * n),
+                                       S=np.concatenate([sc.kv_len, np.zeros(n), np.ones(n)]),
+                                       apply_window=np.repeat([True, False, False], n), plan=plan,
+                                       options=graph_options(model, hardware, triple, "decode")), model, triple)
+    calibrated = efficiency if getattr(efficiency, "mode", "") == "calibrated" else None
+    if calibrated is None:
+        decode, at0, at1 = _split(roofline(table3, triple, hardware, efficiency), n, 3)
+    else:  # curves at kv_len and 0 only: KV length 1 gives the slopes, read off the datasheet roofline
+        decode, at0 = _split(roofline(_columns(table3, slice(0, 2 * n), 3 * n), tiled(sc, 2), hardware,
+                                      efficiency), n, 2)
+        at1 = roofline(_columns(table3, slice(2 * n, 3 * n), 3 * n), sc, hardware, IDEAL)
     prefill_total = stage_totals(prefill, sc.batch_size * new_tokens)
     gen = generation(prefill_total.time_s, at0, at1, sc.prompt_len, sc.gen_len, sc.batch_size,
-                     efficiency.kernel_overhead_s)
+                     efficiency.kernel_overhead_s, calibrated=calibrated, scenario=sc)
     table = prefill.table
     return Analysis(
         model=model, hardware=hardware, scenario=sc, efficiency=efficiency, prefill=prefill,
@@ -88,6 +98,13 @@ def _params(model: ModelSpec) -> float:
     one = Scenario.build(prompt_len=1, gen_len=0)
     table = build_ops(model, one, "decode", T=np.ones(1), S=np.ones(1))
     return float((table.params * table.counts).sum())
+def _columns(table: OpTable, sl: slice, total: int) -> OpTable:
+    """The operator table restricted to the scenarios ``sl`` of ``total``."""
+    from dataclasses import fields, replace
+
+    return replace(table, **{f.name: getattr(table, f.name)[:, sl] for f in fields(table)
+                             if isinstance(getattr(table, f.name), np.ndarray) and getattr(table, f.name).ndim == 2},
+                   shapes=slice_shapes(table.shapes, sl, total))
 
 
 def _split(costs: OpCosts, n: int, parts: int) -> tuple[OpCosts, ...]:
@@ -96,10 +113,7 @@ def _split(costs: OpCosts, n: int, parts: int) -> tuple[OpCosts, ...]:
 
     def half(k: int):
         sl = slice(k * n, (k + 1) * n)
-        table = costs.table
-        table_half = replace(table, **{f.name: getattr(table, f.name)[:, sl] for f in fields(table)
-                                       if isinstance(getattr(table, f.name), np.ndarray)
-                                       and getattr(table, f.name).ndim == 2})
+        table_half = _columns(costs.table, sl, parts * n)
         arrays = {f.name: getattr(costs, f.name)[:, sl] for f in fields(costs)
                   if isinstance(getattr(costs, f.name), np.ndarray) and getattr(costs, f.name).ndim == 2}
         if costs.host_times:

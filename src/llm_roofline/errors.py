@@ -30,8 +30,12 @@ class ScenarioError(RooflineError, ValueError):
     """A scenario value (batch size, length, bit-width, option) outside its valid range."""
 
 
+class DeploymentError(ScenarioError):
+    """Degrees of parallelism that do not fit the model or the system (the message names the field)."""
+
+
 def kind_cmd(kind: str) -> str:
-    return "models" if kind.startswith("model") else "hardware"
+    return "models" if kind.startswith("model") else "hardware"  # systems are listed by `hardware` too
 
 
 MAX_SUGGESTED_NAME_CHARS = 200

@@ -60,15 +60,15 @@ def bits_value(text: str, name: str = "") -> str | int:
     """One bit-width (``8``) or format name (``int4``); ScenarioError naming ``name`` otherwise."""
     from .inputs import describe, integer_text
     from .limits import MAX_BITS, MIN_BITS
-    from .precision import NAMED_FORMATS
+    from .precision import NAMED_FORMATS, is_format_name
 
     lead = f"{name} must" if name else "must"
     if text.strip().isascii() and text.strip().isdigit():
         return integer_text(name, text, MIN_BITS, MAX_BITS)
-    if text.strip().lower() in NAMED_FORMATS:
+    if is_format_name(text):
         return text
     raise ScenarioError(f"{lead} be a bit-width {MIN_BITS}..{MAX_BITS} or one of {', '.join(NAMED_FORMATS)}, "
-                        f"got {describe(text)}")
+                        f"got {describe(text)} (unknown format)")
 
 
 bits_flag = _flag_check(bits_value)

@@ -33,9 +33,21 @@ from .models.spec import (
     ModelSpec,
     SparseLatentAttention,
 )
-from .ops import ACT_FLOPS, LAYER_INPUT, NORM_FLOPS, OpTable, OpTableBuilder, Sizes, elementwise, linear, norm, rope
+from .ops import (
+    ACT_FLOPS,
+    LAYER_INPUT,
+    NORM_FLOPS,
+    OpTable,
+    OpTableBuilder,
+    Sizes,
+    communicate,
+    elementwise,
+    linear,
+    norm,
+    rope,
+)
 from .per_layer_inputs import per_layer_input_block, per_layer_inputs
-from .precision import storage_bytes
+from .precision import format_storage_bytes
 from .scenario import Scenario
 from .sparse_attention import sparse_latent_attention
 
@@ -47,23 +59,27 @@ def sizes_for(scenario: Scenario, T: np.ndarray, S: np.ndarray, options=None) ->
     sc = scenario
     return Sizes(
         B=sc.batch_size, T=T, S=S,
-        wb=storage_bytes(sc.weights.bits, sc.group_size, sc.scale_bits),
+        wb=format_storage_bytes(sc.weights, sc.group_size, sc.scale_bits),
         ab=sc.activations.bits / 8.0,
-        kb=storage_bytes(sc.kv_cache.bits, sc.group_size, sc.scale_bits),
-        sb=storage_bytes(sc.state.bits, sc.group_size, sc.scale_bits),
+        kb=format_storage_bytes(sc.kv_cache, sc.group_size, sc.scale_bits),
+        sb=format_storage_bytes(sc.state, sc.group_size, sc.scale_bits),
         weights=None if options is None else options.weights,
         attention=None if options is None else options.attention,
     )
 
 
 def build_ops(model: ModelSpec, scenario: Scenario, stage: str, *, T: np.ndarray, S: np.ndarray,
-              apply_window: bool | np.ndarray = True, options=None) -> OpTable:
+              apply_window: bool | np.ndarray = True, plan=None, options=None) -> OpTable:
     """The operator table of ``model`` for ``stage`` with T new tokens and KV length S per sequence.
 
     ``apply_window=False`` ignores sliding windows (S keys are visible), for all scenarios or per
     scenario (a boolean array): the whole-generation sum uses it to read off each operator's cost as
-    an affine function of S, then applies the window. ``options``: the techniques' graph options
-    (techniques/graph_options.py; None: every technique off).
+    an affine function of S, then applies the window.
+
+    ``plan`` (one device of a multi-device deployment, ``parallel.plan.DevicePlan``): ``model`` is then
+    that device's shard, and the plan adds the communication operators after the blocks whose outputs
+    are partial (``ops.communicate``) and says how many routed tokens reach the device's experts.
+    ``options``: the techniques' graph options (techniques/graph_options.py; None: every technique off).
     """
     sz = sizes_for(scenario, T, S, options)
     ops = OpTableBuilder(n=int(np.broadcast_shapes(sz.B.shape, T.shape, S.shape)[0]))
@@ -75,6 +91,7 @@ def build_ops(model: ModelSpec, scenario: Scenario, stage: str, *, T: np.ndarray
     table_bytes = V * E * embed_wb
     ops.add(name("embed_tokens"), "embedding", 1, params=V * E, param_bytes=table_bytes,
             weight_bytes=np.minimum(M, V) * E * embed_wb, act_write=M * E * sz.ab)
+    communicate(plan, "embedding", ops, sz, None, 1, ops.last)
     if E != D:
         linear(ops, sz, "project_in", 1, E, D, False)
     if model.learned_positions:
@@ -89,14 +106,18 @@ def build_ops(model: ModelSpec, scenario: Scenario, stage: str, *, T: np.ndarray
         hc_expand(ops, sz, model)
     layer_in = ops.last
     if model.per_layer_input_size:
-        per_layer_inputs(ops, sz, model, layer_in)
+        per_layer_inputs(ops, sz, model, layer_in, plan)
         ops.last = layer_in
 
     layer_out = ops.last
+    ops.part = "layer"
     for group in model.layer_groups:
         layer_out = _layer(ops, sz, model, group.layer, group.count, stage, scenario.flash_attention,
-                           apply_window)
+                           apply_window, plan)
     ops.last = layer_out
+    ops.part = "handoff"  # between pipeline stages: the residual, hc_mult streams of D with hyper-connections
+    communicate(plan, "stages", ops, sz, None, 1, ops.last, width=model.hc_mult * D)
+    ops.part = "tail"
     if model.hc_mult > 1:
         hc_head(ops, sz, model)
     if model.final_norm:
@@ -108,6 +129,7 @@ def build_ops(model: ModelSpec, scenario: Scenario, stage: str, *, T: np.ndarray
     if E != D:
         linear(ops, sz, "project_out", 1, D, E, False, tokens=logits_tokens)
     linear(ops, sz, name("lm_head"), 1, E, V, model.lm_head_bias, tokens=logits_tokens)
+    communicate(plan, "lm_head", ops, sz, None, 1, ops.last, tokens=logits_tokens)
     table = ops.build()
     if model.tie_word_embeddings:  # lm_head reads the embedding matrix; its parameters are counted once
         table = _untie_lm_head(table, name("lm_head"), V * E, table_bytes)
@@ -124,7 +146,7 @@ def _untie_lm_head(table: OpTable, lm_head: str, tied_params: int, tied_bytes: n
 
 
 def _layer(ops: OpTableBuilder, sz: Sizes, model: ModelSpec, layer: Layer, count: int, stage: str,
-           flash: bool, apply_window: bool) -> str:
+           flash: bool, apply_window: bool, plan=None) -> str:
     """One decoder layer, reading LAYER_INPUT; returns the operator that produces its output."""
     D = model.hidden_size
     window, chunk = cache_window(layer.mixer), cache_chunk(layer.mixer)
@@ -140,36 +162,43 @@ def _layer(ops: OpTableBuilder, sz: Sizes, model: ModelSpec, layer: Layer, count
         n = len(sources)
         return elementwise(ops, sz, name, count, sz.M * D, n - 1, n, 1, inputs=sources)
 
+    def mixer(src: str) -> str:
+        return communicate(plan, "mixer", ops, sz, layer.mixer, count, _mixer(*mixer_args, src=src, plan=plan))
+
+    def feed_forward(src: str) -> str:
+        return communicate(plan, "ffn", ops, sz, layer.ffn, count, ffn(ops, sz, model, layer, count, src=src,
+                                                                         plan=plan))
+
     if layer.mixer is None:  # a feed-forward block alone (Nemotron-H's MLP and MoE layers)
-        return residual("residual_add", x, ffn(ops, sz, model, layer, count, src=add_norm(x)))
+        return residual("residual_add", x, feed_forward(add_norm(x)))
     suffix = ".chunked" if chunk != np.inf else "" if window == np.inf else ".sliding"
     mixer_args = (ops, sz, model, layer, count, stage, flash, (window, chunk), suffix, apply_window)
     if model.hc_mult > 1:  # DeepSeek-V4: the residual is hc_mult streams
-        return hyper_layer(ops, sz, model, layer, count, lambda src: _mixer(*mixer_args, src=src),
-                           lambda src: ffn(ops, sz, model, layer, count, src=src))
+        return hyper_layer(ops, sz, model, layer, count, mixer, feed_forward)
     if layer.parallel:  # GPT-J, NeoX, Falcon, Phi-2: x + attn(ln(x)) + mlp(ln'(x))
         attn_in = add_norm(x)
         mlp_in = add_norm(x) if norms else attn_in
-        attn_out = _mixer(*mixer_args, src=attn_in)
-        mlp_out = ffn(ops, sz, model, layer, count, src=mlp_in)
+        attn_out = mixer(attn_in)
+        mlp_out = feed_forward(mlp_in)
         return residual("residual_add", x, attn_out, mlp_out)
     if layer.post_norm:  # OPT-350m: x = ln(x + attn(x)); x = ln'(x + mlp(x))
-        h = add_norm(residual("attn_residual", x, _mixer(*mixer_args, src=x)))
-        return add_norm(residual("mlp_residual", h, ffn(ops, sz, model, layer, count, src=h)))
+        h = add_norm(residual("attn_residual", x, mixer(x)))
+        return add_norm(residual("mlp_residual", h, feed_forward(h)))
     if layer.output_norms:  # OLMo 2: x = x + ln(attn(x)); x = x + ln'(mlp(x))
-        h = residual("attn_residual", x, add_norm(_mixer(*mixer_args, src=x)))
-        return residual("mlp_residual", h, add_norm(ffn(ops, sz, model, layer, count, src=h)))
+        h = residual("attn_residual", x, add_norm(mixer(x)))
+        return residual("mlp_residual", h, add_norm(feed_forward(h)))
     four_norms = len(norms) == 4  # Gemma 2/3: norms after the mixer and the MLP as well
-    out = _mixer(*mixer_args, src=add_norm(x))
+    out = mixer(add_norm(x))
     if four_norms:
         out = add_norm(out)
     h = residual("attn_residual" if layer.ffn is not None else "residual_add", x, out)
     if layer.ffn is None:
         return h
     if isinstance(layer.ffn, MLPAndMoE):  # Gemma 4: the MoE reads h itself, besides the MLP's norm
-        out = mlp_and_moe(ops, sz, model, layer.ffn, count, src=add_norm(h), residual=h, norm_kind=layer.norm_kind)
+        out = mlp_and_moe(ops, sz, model, layer.ffn, count, src=add_norm(h), residual=h, norm_kind=layer.norm_kind,
+                          plan=plan)
     else:
-        out = ffn(ops, sz, model, layer, count, src=add_norm(h))
+        out = feed_forward(add_norm(h))
     if four_norms:
         out = add_norm(out)
     out = residual("mlp_residual", h, out)
@@ -183,7 +212,7 @@ def _activation_of(layer: Layer) -> str:
     return getattr(ffn, "activation", "gelu_tanh")
 
 
-def _mixer(ops, sz, model, layer, count, stage, flash, local, suffix, apply_window, *, src: str) -> str:
+def _mixer(ops, sz, model, layer, count, stage, flash, local, suffix, apply_window, *, src: str, plan=None) -> str:
     mixer = layer.mixer
     if isinstance(mixer, Attention):
         return _attention(ops, sz, model, mixer, count, flash, local, suffix, apply_window, src)
@@ -197,7 +226,7 @@ def _mixer(ops, sz, model, layer, count, stage, flash, local, suffix, apply_wind
         return mamba2_mixer(ops, sz, model, mixer, count, stage, src)
     if isinstance(mixer, CompressedAttention):
         return compressed_attention(ops, sz, model, mixer, count, flash, apply_window, src)
-    return _mamba(ops, sz, model, mixer, count, stage, src)
+    return _mamba(ops, sz, model, mixer, count, stage, src, plan)
 
 
 def _attention(ops, sz, model: ModelSpec, attn: Attention, count, flash, local, suffix, apply_window,
@@ -272,7 +301,7 @@ def _attention_shapes_differ(model: ModelSpec) -> bool:
     return len(shapes) > 1
 
 
-def _mamba(ops, sz, model: ModelSpec, mamba: Mamba, count, stage, src: str) -> str:
+def _mamba(ops, sz, model: ModelSpec, mamba: Mamba, count, stage, src: str, plan=None) -> str:
     """Mamba (S6). The recurrent state is the layer's cache: decode reads and writes it every step,
     prefill writes the final one; the conv state (d_inner x d_conv) at activation precision, the SSM
     state (d_inner x d_state) at state precision (see cache.py). Non-matmul parameters are kept at
@@ -288,6 +317,7 @@ def _mamba(ops, sz, model: ModelSpec, mamba: Mamba, count, stage, src: str) -> s
             act_read=M * Di * sz.ab, act_write=M * Di * sz.ab,
             kv_read=conv_state if stage == "decode" else 0.0, kv_write=conv_state)
     x_proj = dt = bc = linear(ops, sz, "x_proj", count, Di, R + 2 * Ns, False)
+    x_proj = dt = bc = communicate(plan, "x_proj", ops, sz, None, count, x_proj, width=R + 2 * Ns)
     scan_inputs: tuple[str, ...] = (conv, x_proj)
     if mamba.inner_norms:
         kind = "rmsnorm" if mamba.inner_norm_weights else "weightless_rmsnorm"

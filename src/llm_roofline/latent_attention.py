@@ -9,7 +9,7 @@ import numpy as np
 
 from .attention import attention_core
 from .models.spec import LatentAttention, ModelSpec
-from .ops import linear, norm, rope
+from .ops import batched_linear, linear, norm, rope
 
 
 def latent_attention(ops, sz, model: ModelSpec, mla: LatentAttention, count, stage, flash, src: str, *,
@@ -23,7 +23,10 @@ def latent_attention(ops, sz, model: ModelSpec, mla: LatentAttention, count, sta
 
     ``window``: most keys one query attends (DSA: index_topk; inf: every cached token).
     ``selector``: called with the query latent's operator (q_a_layernorm) before the attention core;
-    returns the operator whose output (the selected token indices) the core also reads."""
+    returns the operator whose output (the selected token indices) the core also reads.
+    Kernel shapes: the attention core is an ``mla`` kernel (DSA's sparse core too, over its at most
+    ``window`` selected keys: no sparse-MLA tables exist, so the dense MLA curve at that key count
+    stands in for it); the absorbed projections are batched matmuls."""
     D, N = model.hidden_size, mla.num_heads
     r_q, r_kv, d_nope, d_rope, d_v = (mla.q_lora_rank, mla.kv_lora_rank, mla.qk_nope_head_dim,
                                       mla.qk_rope_head_dim, mla.v_head_dim)
@@ -43,17 +46,13 @@ def latent_attention(ops, sz, model: ModelSpec, mla: LatentAttention, count, sta
         kv_full = linear(ops, sz, "kv_b_proj", count, r_kv, N * (d_nope + d_v), False, inputs=(latent,))
         out = attention_core(ops, sz, count, heads=N, kv_heads=N, qk_dim=d_nope + d_rope, v_dim=d_v,
                              window=window, flash=flash, kv_from_cache=False, apply_window=apply_window,
-                             q_src=(q, rotated, *selected), k_src=(kv_full, rotated), v_src=(kv_full,))
+                             kernel="mla", q_src=(q, rotated, *selected), k_src=(kv_full, rotated), v_src=(kv_full,))
     else:
-        w_uk, w_uv = N * d_nope * r_kv, N * r_kv * d_v
-        wb, role = sz.weight_of("kv_b_proj")  # the absorbed matrices are kv_b_proj's weights
-        q_latent = ops.add("q_absorb", "matmul", count, compute=role, flops=2.0 * sz.M * w_uk,
-                           weight_bytes=w_uk * wb, act_read=sz.M * N * d_nope * sz.ab,
-                           act_write=sz.M * N * r_kv * sz.ab, inputs=(q,))
+        q_latent = batched_linear(ops, sz, "q_absorb", count, N, d_nope, r_kv, inputs=(q,),
+                                  weights_of="kv_b_proj")
         core = attention_core(ops, sz, count, heads=N, kv_heads=1, qk_dim=r_kv + d_rope, v_dim=r_kv,
-                              window=window, flash=flash, shared_kv=True, apply_window=apply_window,
+                              window=window, flash=flash, shared_kv=True, apply_window=apply_window, kernel="mla",
                               q_src=(q_latent, rotated, *selected), k_src=(latent, rotated), v_src=(latent,))
-        out = ops.add("out_absorb", "matmul", count, compute=role, flops=2.0 * sz.M * w_uv,
-                      weight_bytes=w_uv * wb, act_read=sz.M * N * r_kv * sz.ab,
-                      act_write=sz.M * N * d_v * sz.ab, inputs=(core,))
+        out = batched_linear(ops, sz, "out_absorb", count, N, r_kv, d_v, inputs=(core,),
+                             weights_of="kv_b_proj")
     return linear(ops, sz, "o_proj", count, N * d_v, D, False, inputs=(out,))

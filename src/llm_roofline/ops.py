@@ -48,12 +48,32 @@ class OpTable:
     act_write_bytes: np.ndarray
     kv_read_bytes: np.ndarray
     kv_write_bytes: np.ndarray
+    link_bytes: np.ndarray | None = None
+    link_time_s: np.ndarray | None = None
+    parts: tuple[str, ...] = ()
+    # Kernel shape of each operator (None where unknown): which kernel class runs it and its sizes
+    # (see efficiency/features.py), for the calibrated efficiency model. Values are scalars or
+    # arrays over scenarios. Set by the primitives (linear, attention_core, expert linears) and the
+    # communication operators (a collective family).
+    shapes: tuple[dict | None, ...] = ()
     # Offloading (techniques/offload.py; None when nothing is offloaded): the bytes of each operator's
     # traffic that live in host memory (or on disk) and cross the host link, read and written (a part
     # of ``bytes``), and the share of its work whose data is there (what a host CPU would compute).
     host_read_bytes: np.ndarray | None = None
     host_write_bytes: np.ndarray | None = None
     host_share: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        """Tables built without communication rows get zero link bytes and link time (bytes, s);
+        ``parts`` says where each row sits: "head" (model input end), "layer", "handoff" (between
+        pipeline stages) or "tail" (final norm, lm_head)."""
+        zeros = np.zeros_like(self.flops)
+        if self.link_bytes is None:
+            object.__setattr__(self, "link_bytes", zeros)
+        if self.link_time_s is None:
+            object.__setattr__(self, "link_time_s", zeros)
+        if not self.parts:
+            object.__setattr__(self, "parts", ("layer",) * len(self.names))
 
     @cached_property
     def bytes(self) -> np.ndarray:
@@ -87,11 +107,15 @@ class OpTableBuilder:
     n: int
     rows: list[dict] = field(default_factory=list)
     last: str | None = None
+    part: str = "head"
 
     def add(self, name: str, kind: str, count: int, *, flops=0.0, weight_bytes=0.0, act_read=0.0,
             act_write=0.0, kv_read=0.0, kv_write=0.0, params=0, active_params=None, param_bytes=0.0,
             compute: str = "elementwise", kv_window: float = np.inf, kv_chunk: float = np.inf,
-            inputs=None) -> str:
+            inputs=None, link_bytes=0.0, link_time=0.0, shape: dict | None = None) -> str:
+        """``link_bytes`` / ``link_time``: what a communication operator puts on its link (bytes per
+        device) and how long the collective takes there (s). ``shape``: the kernel family and sizes
+        (OpTable.shapes)."""
         if inputs is None:
             inputs = (self.last,) if self.last else ()
         self.last = name
@@ -99,7 +123,8 @@ class OpTableBuilder:
             name=name, kind=kind, count=count, flops=flops, weight_bytes=weight_bytes,
             act_read=act_read, act_write=act_write, kv_read=kv_read, kv_write=kv_write,
             params=params, active_params=params if active_params is None else active_params,
-            param_bytes=param_bytes, compute=compute, kv_window=kv_window, kv_chunk=kv_chunk))
+            param_bytes=param_bytes, compute=compute, kv_window=kv_window, kv_chunk=kv_chunk,
+            link_bytes=link_bytes, link_time=link_time, part=self.part, shape=shape))
         return name
 
     def build(self) -> OpTable:
@@ -110,6 +135,8 @@ class OpTableBuilder:
             for i, row in enumerate(rows):
                 out[i] = row[key]
             return out
+
+        communicates = any(row["kind"] == "communication" for row in rows)
 
         return OpTable(
             names=tuple(r["name"] for r in rows), kinds=tuple(r["kind"] for r in rows),
@@ -122,11 +149,24 @@ class OpTableBuilder:
             flops=stack("flops"), param_bytes=stack("param_bytes"), weight_bytes=stack("weight_bytes"),
             act_read_bytes=stack("act_read"), act_write_bytes=stack("act_write"),
             kv_read_bytes=stack("kv_read"), kv_write_bytes=stack("kv_write"),
+            link_bytes=stack("link_bytes") if communicates else None,
+            link_time_s=stack("link_time") if communicates else None, parts=tuple(r["part"] for r in rows),
+            shapes=tuple(r["shape"] for r in rows),
         )
 
 
+def slice_shapes(shapes: tuple[dict | None, ...], part: slice, total: int) -> tuple[dict | None, ...]:
+    """The kernel shapes restricted to the scenarios ``part`` of ``total`` (arrays over scenarios
+    are cut; scalars are kept)."""
+    def cut(value):
+        return value[part] if isinstance(value, np.ndarray) and value.ndim == 1 and value.size == total else value
+
+    return tuple(None if s is None else {k: cut(v) for k, v in s.items()} for s in shapes)
+
+
 _VALUE_KEYS = ("flops", "weight_bytes", "act_read", "act_write", "kv_read", "kv_write",
-               "params", "active_params", "param_bytes", "kind", "compute", "kv_window", "kv_chunk")
+               "params", "active_params", "param_bytes", "kind", "compute", "kv_window", "kv_chunk",
+               "link_bytes", "link_time", "part")
 
 
 def _same(a: dict, b: dict) -> bool:
@@ -227,6 +267,7 @@ def linear_row(ops: OpTableBuilder, sz: Sizes, name: str, count: int, d_in: int,
     b_params = d_out if bias else 0
     param_bytes = w_params * wb + b_params * sz.ab
     return ops.add(name, kind, count, compute=compute, inputs=inputs,
+            shape={"kernel": "gemm", "m": M, "n": d_out, "k": d_in},
             flops=2.0 * flops_factor * M * d_in * d_out + M * b_params,
             weight_bytes=param_bytes, param_bytes=param_bytes, params=w_params + b_params,
             act_read=M * d_in * sz.ab, act_write=M * (d_out - kv_out) * sz.ab,
@@ -260,3 +301,25 @@ def rope(ops: OpTableBuilder, sz: Sizes, count: int, rotated_per_token: int, inp
          name: str = "rope") -> str:
     """Rotary embedding: 3 FLOPs per rotated element (x*cos + rot(x)*sin), read and write once."""
     return elementwise(ops, sz, name, count, sz.M * rotated_per_token, 3, 1, 1, inputs=inputs)
+
+
+def communicate(plan, role: str, ops: OpTableBuilder, sz: Sizes, block, count: int, src: str, **info) -> str:
+    """The deployment plan's communication operators after ``src`` (none without a plan, i.e. on one
+    device); returns the operator that now produces the block's output. ``role`` says where the block
+    sits (``parallel.plan.DevicePlan.after``); ``block`` is its mixer or feed-forward spec."""
+    return src if plan is None else plan.after(role, ops, sz, block, count, src, **info)
+
+
+def batched_linear(ops: OpTableBuilder, sz: Sizes, name: str, count: int, heads: int, d_in: int, d_out: int,
+                   *, tokens: np.ndarray | None = None, inputs=None, weights_of: str | None = None) -> str:
+    """Per-head projections y[M, h, d_out] = x[M, h, d_in] @ W[h, d_in, d_out] (MLA's absorbed
+    W_UK / W_UV): FLOPs 2*M*h*d_in*d_out; reads W (h*d_in*d_out at wb) and x, writes y. The
+    weights are another operator's parameters in a different layout (``weights_of``: kv_b_proj), so
+    none are counted here; they are stored in that operator's format (Sizes.weight_of)."""
+    M = sz.M if tokens is None else tokens
+    w = heads * d_in * d_out
+    wb, role = sz.weight_of(weights_of or name)
+    return ops.add(name, "matmul", count, compute=role, inputs=inputs,
+                   shape={"kernel": "bmm", "batch": heads, "m": M, "n": d_out, "k": d_in},
+                   flops=2.0 * M * w, weight_bytes=w * wb, act_read=M * heads * d_in * sz.ab,
+                   act_write=M * heads * d_out * sz.ab)

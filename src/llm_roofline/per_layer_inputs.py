@@ -17,18 +17,21 @@ from __future__ import annotations
 import numpy as np
 
 from .models.spec import ModelSpec
-from .ops import ACT_FLOPS, elementwise, linear, norm
+from .ops import ACT_FLOPS, communicate, elementwise, linear, norm
 
 PER_LAYER_INPUTS = "per_layer_inputs"  # the operator whose output every layer's slice comes from
 
 
-def per_layer_inputs(ops, sz, model: ModelSpec, activation_src: str) -> str:
-    """Model-start operators; ``activation_src`` holds the (scaled) token embeddings."""
+def per_layer_inputs(ops, sz, model: ModelSpec, activation_src: str, plan=None) -> str:
+    """Model-start operators; ``activation_src`` holds the (scaled) token embeddings. Under tensor
+    parallelism (``plan``) the table is vocabulary-parallel like ``embed_tokens``: its rows are
+    all-reduced (M*L*p elements)."""
     D, M, L, p = model.hidden_size, sz.M, model.num_layers, model.per_layer_input_size
     V = model.per_layer_vocab_size
     wb = sz.weight_of("embed_tokens_per_layer")[0]
     table = ops.add("embed_tokens_per_layer", "embedding", 1, params=V * L * p, param_bytes=V * L * p * wb,
                     weight_bytes=np.minimum(M, V) * L * p * wb, act_write=M * L * p * sz.ab, inputs=())
+    table = communicate(plan, "per_layer_embedding", ops, sz, None, 1, table, width=L * p)
     projected = linear(ops, sz, "per_layer_model_projection", 1, D, L * p, False, inputs=(activation_src,))
     normed = norm(ops, sz, "per_layer_projection_norm", 1, p, "rmsnorm", False, tokens=M * L, inputs=(projected,))
     return elementwise(ops, sz, PER_LAYER_INPUTS, 1, M * L * p, 2, 2, 1, inputs=(normed, table))

@@ -18,20 +18,27 @@ import numpy as np
 
 from .errors import ScenarioError
 from .limits import MAX_BITS, MIN_BITS
+from .quant_formats import QUANT_FORMATS, quant_format
 
 NAMED_FORMATS: dict[str, tuple[int, str]] = {
     "fp32": (32, "float"), "tf32": (32, "tf32"), "fp16": (16, "fp16"), "bf16": (16, "bf16"),
     "fp8": (8, "float"), "int8": (8, "int"), "int4": (4, "int"), "nf4": (4, "int"),
     "fp4": (4, "float"),
+    # Formats with their own storage (bits per weight with scales; quant_formats.py).
+    **{f.name: (f.bits, f.family) for f in QUANT_FORMATS.values()},
 }
 
 
 @dataclass(frozen=True)
 class Format:
-    """A role's format for a whole sweep: bit-widths (array, one per scenario) and one family."""
+    """A role's format for a whole sweep: bit-widths (array, one per scenario) and one family.
+    ``name``: the named format it was given as ('' for a plain bit-width); ``storage_bits``: bits
+    per stored element of a format with its own scale layout (quant_formats.py), else None."""
 
     bits: np.ndarray
     family: str = "int"
+    name: str = ""
+    storage_bits: float | None = None
 
 
 def parse_format(role: str, value: object) -> tuple[np.ndarray, str]:
@@ -46,6 +53,9 @@ def parse_format(role: str, value: object) -> tuple[np.ndarray, str]:
         if key in NAMED_FORMATS:
             bits, family = NAMED_FORMATS[key]
             return np.array([float(bits)]), family
+        named = quant_format(key)
+        if named is not None:
+            return np.array([float(named.bits)]), named.family
         if not (key.isascii() and key.isdigit()) or len(key) > 6:
             shown = repr(value) if len(value) <= 40 else repr(value[:37] + "...")
             raise ScenarioError(f"{role}: unknown format {shown}; use a bit-width {MIN_BITS}..{MAX_BITS} "
@@ -53,6 +63,33 @@ def parse_format(role: str, value: object) -> tuple[np.ndarray, str]:
         value = int(key)
     bits = axis_values(role, value)
     return bits, "float" if np.all(bits >= 16) else "int"
+
+
+def is_format_name(text: str) -> bool:
+    """Whether ``text`` names a format: a generic one (int4, fp8, ...) or a storage format or its alias
+    (quant_formats.py: gptq, q4_k_m, nvfp4, ...)."""
+    key = text.strip().lower()
+    return key in NAMED_FORMATS or quant_format(key) is not None
+
+
+def format_name(value: object) -> tuple[str, float | None]:
+    """(name, storage bits per element) of a format given by name; ('', None) for a bit-width or a
+    generic name (int4, fp8, ...) whose storage follows the scenario's group_size / scale_bits."""
+    if not isinstance(value, str):
+        return "", None
+    key = value.strip().lower()
+    named = quant_format(key)
+    if named is not None:
+        return named.name, named.bits_per_weight
+    return (key, None) if key in NAMED_FORMATS else ("", None)
+
+
+def format_storage_bytes(fmt: Format, group_size: int, scale_bits: int) -> np.ndarray:
+    """Bytes per stored element of ``fmt``: its own storage when it has one (bits_per_weight / 8),
+    else storage_bytes() with the scenario's group rule."""
+    if fmt.storage_bits is not None:
+        return np.full(np.shape(fmt.bits), fmt.storage_bits / 8.0)
+    return storage_bytes(fmt.bits, group_size, scale_bits)
 
 
 def storage_bytes(bits: np.ndarray, group_size: int, scale_bits: int) -> np.ndarray:

@@ -18,7 +18,7 @@ from .attention import most_decode_keys
 from .cache import cache_bytes_per_sequence
 from .generation import windowed_step_sum, windowed_step_sum_lines
 from .hardware.spec import Hardware
-from .precision import storage_bytes
+from .precision import format_storage_bytes
 from .roofline import OpCosts
 
 
@@ -29,7 +29,9 @@ class StageTotals:
     (FLOP/s); tokens_per_s = tokens the stage processes (B*T) / time; compute_bound_time_s = time of
     the compute-bound operators, counts included (s); compute_bound: the stage is compute-bound when
     those operators take more than half of its time (else memory-bound); bound_time_share = the share
-    of the stage's time in operators of the stage's bound (0.5..1; 1 for a stage that takes no time)."""
+    of the stage's time in operators of the stage's bound (1 for a stage that takes no time);
+    link_bytes = bytes this device puts on links; link_time_s = time of the communication operators;
+    link_bound: those take more than half of the stage's time (the stage's bound is then "link")."""
 
     flops: np.ndarray
     bytes: np.ndarray
@@ -43,6 +45,9 @@ class StageTotals:
     compute_bound_time_s: np.ndarray
     compute_bound: np.ndarray
     bound_time_share: np.ndarray
+    link_bytes: np.ndarray | None = None
+    link_time_s: np.ndarray | None = None
+    link_bound: np.ndarray | None = None
     # Offloading: the stage is host-bound when operators bound by the host link or CPU take more than
     # half of its time (None without offloading).
     host_bound: np.ndarray | None = None
@@ -57,34 +62,39 @@ def op_sum(values: np.ndarray) -> np.ndarray:
 
 
 def stage_totals(costs: OpCosts, tokens: np.ndarray) -> StageTotals:
-    """Totals = sum over operators of (per-occurrence value x count); ``tokens`` = B*T per scenario."""
+    """Totals = sum over operators of (per-occurrence value x count), plus the engine's host time per
+    step (calibrated setting; 0 otherwise); ``tokens`` = B*T per scenario."""
     t, c = costs.table, costs.table.counts[:, None]
     flops, traffic, time = op_sum(t.flops * c), op_sum(t.bytes * c), op_sum(costs.time_s * c)
+    if costs.step_overhead_s:
+        time = time + costs.step_overhead_s
+    comm = t.link_bytes > 0
     compute_bound_time = op_sum(np.where(costs.compute_bound, costs.time_s * c, 0.0))
     share = _ratio(compute_bound_time, time)  # of the stage's time, in compute-bound operators
     compute_bound = share > 0.5
+    link_time = op_sum(np.where(comm, costs.time_s, 0.0) * c)
+    link_share = _ratio(link_time, time)
+    link_bound = link_share > 0.5
+    memory_share = 1 - share - link_share  # the memory-bound operators' share (link-bound ones are apart)
+    bound_share = np.where(link_bound, link_share, np.where(compute_bound, share, memory_share))
     host_bound = None
-    if costs.host_times or costs.serial_time_s is not None:
-        host_share = _ratio(op_sum(np.where(costs.host_bound, costs.time_s * c, 0.0)), time)
-        compute_share = _ratio(op_sum(np.where(costs.compute_bound & ~costs.host_bound, costs.time_s * c, 0.0)), time)
-        host_bound = host_share > 0.5
-        compute_bound = ~host_bound & (compute_share > 0.5)
-        share = np.where(host_bound, host_share, compute_share)
-        return StageTotals(
-            flops=flops, bytes=traffic, weight_bytes=op_sum(t.weight_bytes * c),
-            activation_bytes=op_sum(t.activation_bytes * c), kv_cache_bytes=op_sum(t.kv_cache_bytes * c),
-            time_s=time, arithmetic_intensity=_ratio(flops, traffic), performance_flops_per_s=_ratio(flops, time),
-            tokens_per_s=_ratio(tokens * np.ones_like(time), time), compute_bound_time_s=compute_bound_time,
-            compute_bound=compute_bound, host_bound=host_bound,
-            bound_time_share=np.where(time > 0, np.where(host_bound | compute_bound, share,
-                                                         1 - host_share - compute_share), 1.0))
+    if costs.host_times or costs.serial_time_s is not None:  # offloading: operators bound by the host side
+        host = costs.host_bound & ~comm
+        host_share = _ratio(op_sum(np.where(host, costs.time_s * c, 0.0)), time)
+        share = _ratio(op_sum(np.where(costs.compute_bound & ~host, costs.time_s * c, 0.0)), time)
+        host_bound = ~link_bound & (host_share > 0.5)
+        compute_bound = ~link_bound & ~host_bound & (share > 0.5)
+        memory_share = 1 - share - link_share - host_share
+        bound_share = np.where(link_bound, link_share, np.where(host_bound, host_share,
+                                                                np.where(compute_bound, share, memory_share)))
     return StageTotals(
         flops=flops, bytes=traffic, weight_bytes=op_sum(t.weight_bytes * c),
         activation_bytes=op_sum(t.activation_bytes * c), kv_cache_bytes=op_sum(t.kv_cache_bytes * c),
         time_s=time, arithmetic_intensity=_ratio(flops, traffic), performance_flops_per_s=_ratio(flops, time),
         tokens_per_s=_ratio(tokens * np.ones_like(time), time), compute_bound_time_s=compute_bound_time,
         compute_bound=compute_bound,
-        bound_time_share=np.where(time > 0, np.where(compute_bound, share, 1 - share), 1.0),
+        bound_time_share=np.where(time > 0, bound_share, 1.0),
+        link_bytes=op_sum(t.link_bytes * c), link_time_s=link_time, link_bound=link_bound, host_bound=host_bound,
     )
 
 
@@ -107,24 +117,36 @@ class Generation:
 
 
 def generation(prefill_time_s: np.ndarray, at0: OpCosts, at1: OpCosts, prompt_len: np.ndarray,
-               gen_len: np.ndarray, batch_size: np.ndarray, overhead_s: float) -> Generation:
+               gen_len: np.ndarray, batch_size: np.ndarray, overhead_s: float, *, calibrated=None,
+               scenario=None) -> Generation:
     """``at0`` / ``at1``: decode costs evaluated at KV length 0 and 1 without windows, which give
-    each operator's compute and memory time as affine functions of its visible keys."""
-    c0, c1 = at0.compute_time_s, at1.compute_time_s - at0.compute_time_s
-    m0, m1 = at0.memory_time_s, at1.memory_time_s - at0.memory_time_s
+    each operator's compute and memory time as affine functions of its visible keys. With a
+    ``calibrated`` efficiency setting the steps are summed by efficiency/steps.py (``scenario``
+    gives the formats) and the engine's host time per step is added to every step."""
     first, last = prompt_len + 1.0, prompt_len + gen_len
-    # Operators whose cost does not depend on the KV length take G times their step time.
-    grows = np.flatnonzero((c1 != 0).any(1) | (m1 != 0).any(1))
-    window, chunk = at0.table.kv_window[grows, None], at0.table.kv_chunk[grows, None]
-    if at0.host_times or at0.serial_time_s is not None:  # offloading: more resources, all affine in x
-        per_op = _host_step_sums(at0, at1, first, last, gen_len)
+    if calibrated is not None:
+        from .efficiency.steps import decode_step_sums
+
+        per_op = decode_step_sums(at0, at1, scenario, calibrated, first, last)
+        if at0.host_times or at0.serial_time_s is not None:  # a lower bound: the max of the two sums
+            host, serial = _host_step_sums(at0, at1, first, last, gen_len, device=False)
+            per_op = np.maximum(per_op, host) + serial
+    elif at0.host_times or at0.serial_time_s is not None:  # offloading: more resources, all affine in x
+        host, serial = _host_step_sums(at0, at1, first, last, gen_len)
+        per_op = host + serial
     else:
-        per_op = gen_len * np.maximum(c0, m0)
+        c0, c1 = at0.compute_time_s, at1.compute_time_s - at0.compute_time_s
+        m0, m1 = at0.memory_time_s, at1.memory_time_s - at0.memory_time_s
+        # Operators whose cost does not depend on the KV length take G times their step time (a
+        # communication operator's link time never depends on it).
+        grows = np.flatnonzero((c1 != 0).any(1) | (m1 != 0).any(1))
+        per_op = gen_len * np.maximum(np.maximum(c0, m0), at0.link_time_s)
+        window, chunk = at0.table.kv_window[grows, None], at0.table.kv_chunk[grows, None]
         per_op[grows] = windowed_step_sum(first, last, window, c0[grows], c1[grows], m0[grows], m1[grows], chunk)
     if overhead_s:  # one launch per step for every operator that does any work (as roofline() counts it)
         works = ((at1.table.flops > 0) | (at1.table.bytes > 0)).any(axis=1, keepdims=True)
         per_op = per_op + np.where(works, overhead_s, 0.0) * gen_len
-    decode = op_sum(per_op * at0.table.counts[:, None])
+    decode = op_sum(per_op * at0.table.counts[:, None]) + at0.step_overhead_s * gen_len
     e2e = prefill_time_s + decode
     has_steps = gen_len > 0
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -134,18 +156,20 @@ def generation(prefill_time_s: np.ndarray, at0: OpCosts, at1: OpCosts, prompt_le
                       throughput_tokens_per_s=throughput)
 
 
-def _host_step_sums(at0: OpCosts, at1: OpCosts, first, last, gen_len) -> np.ndarray:
-    """Per operator, the sum over the decode steps of max(compute, memory, host resources) + serial host
-    time, each affine in the keys seen (as in ``generation``)."""
-    parts0 = [at0.compute_time_s, at0.memory_time_s, *at0.host_times]
-    parts1 = [at1.compute_time_s, at1.memory_time_s, *at1.host_times]
+def _host_step_sums(at0: OpCosts, at1: OpCosts, first, last, gen_len, device: bool = True):
+    """Per operator, the sums over the decode steps of max(compute, memory, link, host resources) (only
+    the host resources and the link without ``device``) and of the serial host time, each affine in the
+    keys seen (as in ``generation``)."""
+    parts0 = [*([at0.compute_time_s, at0.memory_time_s] if device else []), at0.link_time_s, *at0.host_times]
+    parts1 = [*([at1.compute_time_s, at1.memory_time_s] if device else []), at1.link_time_s, *at1.host_times]
     lines = [(p0, p1 - p0) for p0, p1 in zip(parts0, parts1, strict=True)]
     window, chunk = at0.table.kv_window[:, None], at0.table.kv_chunk[:, None]
-    total = windowed_step_sum_lines(first, last, window, lines, chunk)
+    total = np.where(gen_len > 0, windowed_step_sum_lines(first, last, window, lines, chunk), 0.0)
+    serial = np.zeros_like(total)
     if at0.serial_time_s is not None:
         s0, s1 = at0.serial_time_s, at1.serial_time_s
-        total = total + windowed_step_sum(first, last, window, s0, s1 - s0, s0, s1 - s0, chunk)
-    return np.where(gen_len > 0, total, 0.0)
+        serial = np.where(gen_len > 0, windowed_step_sum(first, last, window, s0, s1 - s0, s0, s1 - s0, chunk), 0.0)
+    return total, serial
 
 
 def summed_over_steps(value0: np.ndarray, value1: np.ndarray, window: np.ndarray, prompt_len: np.ndarray,
@@ -188,8 +212,8 @@ def memory(model, scenario, prefill: OpCosts, at0: OpCosts, at1: OpCosts, hardwa
     ``at1`` as in ``generation``)."""
     sc = scenario
     weights = op_sum(prefill.table.param_bytes * prefill.table.counts[:, None])
-    kb = storage_bytes(sc.kv_cache.bits, sc.group_size, sc.scale_bits)
-    sb = storage_bytes(sc.state.bits, sc.group_size, sc.scale_bits)
+    kb = format_storage_bytes(sc.kv_cache, sc.group_size, sc.scale_bits)
+    sb = format_storage_bytes(sc.state, sc.group_size, sc.scale_bits)
     a0, a1 = at0.table.activation_bytes, at1.table.activation_bytes
     keys = most_decode_keys(sc.prompt_len + 1.0, sc.prompt_len + np.maximum(sc.gen_len, 1.0),
                             at0.table.kv_window[:, None], at0.table.kv_chunk[:, None])

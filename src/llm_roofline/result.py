@@ -14,7 +14,7 @@ from .engine import Analysis
 from .roofline import OpCosts, ceilings
 from .techniques.summary import techniques_summary
 
-BOUND_COMPUTE, BOUND_MEMORY, BOUND_HOST = "compute", "memory", "host"
+BOUND_COMPUTE, BOUND_MEMORY, BOUND_LINK, BOUND_HOST = "compute", "memory", "link", "host"
 
 
 def _flat(record) -> dict:
@@ -43,6 +43,8 @@ class OpResult:
     kv_cache_bytes: float
     kv_read_bytes: float
     kv_write_bytes: float
+    link_bytes: float
+    link_time_s: float
     arithmetic_intensity: float
     peak_flops_per_s: float
     attainable_flops_per_s: float
@@ -50,6 +52,10 @@ class OpResult:
     bound: str
     time_s: float
     time_share: float
+    roofline_time_s: float
+    efficiency: float
+    fixed_time_s: float
+    efficiency_source: str
     host_bytes: float = 0.0
     host_time_s: float = 0.0
 
@@ -58,9 +64,10 @@ class OpResult:
 class StageTotal:
     """The whole model in one stage: sums of operators x counts; intensity = FLOPs / bytes,
     performance = FLOPs / time, tokens_per_s = tokens processed (B*T) / time;
-    compute_bound_time_s: time of the compute-bound operators (s, counts included); bound: ``compute``
-    when they take more than half of the stage's time, else ``memory``; bound_time_share: the share of
-    the stage's time in operators of that bound (0.5..1)."""
+    compute_bound_time_s: time of the compute-bound operators (s, counts included); bound: ``link`` when
+    communication operators take more than half of the stage's time, else ``compute`` when compute-bound
+    ones do, else ``memory``; bound_time_share: the share of the stage's time in operators of that bound;
+    link_bytes: bytes the device puts on links; link_time_s: time of the communication operators (s)."""
 
     flops: float
     bytes: float
@@ -74,6 +81,8 @@ class StageTotal:
     compute_bound_time_s: float
     bound: str
     bound_time_share: float
+    link_bytes: float
+    link_time_s: float
 
 
 @dataclass(frozen=True)
@@ -101,6 +110,8 @@ class StageResult:
 
 @dataclass(frozen=True)
 class GenerationResult:
+    """The whole deployment: throughput counts every replica; per device divides by all devices."""
+
     prompt_len: int
     gen_len: int
     batch_size: int
@@ -108,13 +119,17 @@ class GenerationResult:
     tpot_s: float | None
     e2e_s: float
     throughput_tokens_per_s: float | None
+    throughput_tokens_per_s_per_device: float | None
 
 
 @dataclass(frozen=True)
 class MemoryResult:
+    """Per device (the one the tables show); comm_buffer_bytes: staging buffers of its collectives."""
+
     weights_bytes: float
     kv_cache_bytes: float
     activations_bytes: float
+    comm_buffer_bytes: float
     total_bytes: float
     capacity_bytes: float
     fits: bool
@@ -134,12 +149,15 @@ class Report:
     decode: StageResult
     generation: GenerationResult
     memory: MemoryResult
+    parallelism: dict
+    communication: dict
     techniques: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {"model": self.model, "hardware": self.hardware, "scenario": self.scenario,
-                "techniques": self.techniques, "prefill": self.prefill.to_dict(), "decode": self.decode.to_dict(),
-                "generation": _flat(self.generation), "memory": _flat(self.memory)}
+                "parallelism": self.parallelism, "techniques": self.techniques, "prefill": self.prefill.to_dict(),
+                "decode": self.decode.to_dict(), "generation": _flat(self.generation), "memory": _flat(self.memory),
+                "communication": self.communication}
 
 
 _OP_COLUMNS = {  # OpResult field -> (object, attribute) in the vectorized results
@@ -147,9 +165,12 @@ _OP_COLUMNS = {  # OpResult field -> (object, attribute) in the vectorized resul
     "activation_bytes": ("table", "activation_bytes"), "act_read_bytes": ("table", "act_read_bytes"),
     "act_write_bytes": ("table", "act_write_bytes"), "kv_cache_bytes": ("table", "kv_cache_bytes"),
     "kv_read_bytes": ("table", "kv_read_bytes"), "kv_write_bytes": ("table", "kv_write_bytes"),
+    "link_bytes": ("table", "link_bytes"), "link_time_s": ("costs", "link_time_s"),
     "arithmetic_intensity": ("costs", "arithmetic_intensity"), "peak_flops_per_s": ("costs", "peak_flops_per_s"),
     "attainable_flops_per_s": ("costs", "attainable_flops_per_s"),
     "performance_flops_per_s": ("costs", "performance_flops_per_s"), "time_s": ("costs", "time_s"),
+    "roofline_time_s": ("costs", "roofline_time_s"), "efficiency": ("costs", "efficiency"),
+    "fixed_time_s": ("costs", "fixed_time_s"),
 }
 
 
@@ -159,6 +180,7 @@ def _stage(stage: str, costs: OpCosts, i: int, tokens: int, kv_len: int, totals)
     source = {"table": t, "costs": costs}
     columns = {name: getattr(source[obj], attr)[:, i].tolist() for name, (obj, attr) in _OP_COLUMNS.items()}
     bounds = costs.compute_bound[:, i].tolist()
+    links = costs.link_bound[:, i].tolist()
     counts = t.counts.astype(int).tolist()
     if t.host_read_bytes is not None:  # offloading: the host side may bound an operator
         columns["host_bytes"] = (t.host_read_bytes[:, i] + t.host_write_bytes[:, i]).tolist()
@@ -170,12 +192,16 @@ def _stage(stage: str, costs: OpCosts, i: int, tokens: int, kv_len: int, totals)
     for k, name in enumerate(t.names):
         values = {key: column[k] for key, column in columns.items()}
         share = values["time_s"] * counts[k] / total_time if total_time > 0 else 0.0
-        bound = BOUND_HOST if host[k] else BOUND_COMPUTE if bounds[k] else BOUND_MEMORY
-        ops.append(OpResult(name=name, kind=t.kinds[k], count=counts[k], bound=bound, time_share=share, **values))
+        bound = (BOUND_LINK if links[k] else BOUND_HOST if host[k] else BOUND_COMPUTE if bounds[k]
+                 else BOUND_MEMORY)
+        source = costs.sources[k] if k < len(costs.sources) else ""
+        ops.append(OpResult(name=name, kind=t.kinds[k], count=counts[k], efficiency_source=source, bound=bound,
+                            time_share=share, **values))
     numbers = {f.name: float(getattr(totals, f.name)[i]) for f in fields(StageTotal) if f.name != "bound"}
-    host = totals.host_bound is not None and bool(totals.host_bound[i])
-    total = StageTotal(**numbers, bound=BOUND_HOST if host else BOUND_COMPUTE if totals.compute_bound[i]
-                       else BOUND_MEMORY)
+    host_bound = totals.host_bound is not None and bool(totals.host_bound[i])
+    stage_bound = (BOUND_LINK if totals.link_bound[i] else BOUND_HOST if host_bound
+                   else BOUND_COMPUTE if totals.compute_bound[i] else BOUND_MEMORY)
+    total = StageTotal(**numbers, bound=stage_bound)
     return StageResult(stage=stage, tokens=tokens, kv_len=kv_len, ops=tuple(ops), total=total)
 
 
@@ -190,46 +216,54 @@ def model_summary(analysis: Analysis) -> dict:
 def hardware_summary(analysis: Analysis) -> dict:
     h, e = analysis.hardware, analysis.efficiency
     peaks, bandwidth, ridges = ceilings(h, e)
+    setting = e.summary() if hasattr(e, "summary") else _flat(e)
     return {"name": h.name, "memory_bandwidth_bytes_per_s": h.memory_bandwidth_bytes_per_s,
             "memory_capacity_bytes": h.memory_capacity_bytes, "peak_flops_per_s": dict(h.peak_flops_per_s),
-            "efficiency": _flat(e), "effective_bandwidth_bytes_per_s": bandwidth,
+            "efficiency": setting, "effective_bandwidth_bytes_per_s": bandwidth,
             "effective_peak_flops_per_s": peaks, "ridge_points": ridges}
 
 
 def report_at(analysis: Analysis, i: int = 0) -> Report:
     """The results of scenario ``i`` of a vectorized analysis."""
+    from .parallel.metrics import single_device
+    from .parallel.report import communication_summary, parallelism_summary
+
     a, sc = analysis, analysis.scenario
-    P, G, B = int(sc.prompt_len[i]), int(sc.gen_len[i]), int(sc.batch_size[i])
+    p = a.parallel if a.parallel is not None else single_device(a)
+    P, G, B = int(sc.prompt_len[i]), int(sc.gen_len[i]), int(p.batch_size[i])
     scenario = {"batch_size": B, "prompt_len": P, "gen_len": G, "kv_len": int(sc.kv_len[i]),
                 "w_bits": float(sc.weights.bits[i]), "a_bits": float(sc.activations.bits[i]),
                 "kv_bits": float(sc.kv_cache.bits[i]), "state_bits": float(sc.state.bits[i]),
                 "w_family": sc.weights.family, "a_family": sc.activations.family,
                 "kv_family": sc.kv_cache.family, "state_family": sc.state.family,
+                "w_format": sc.weights.name, "a_format": sc.activations.name, "kv_format": sc.kv_cache.name,
+                "state_format": sc.state.name,
                 "flash_attention": sc.flash_attention, "logits_all": sc.logits_all,
                 "group_size": sc.group_size, "scale_bits": sc.scale_bits}
-    g, mem = a.generation, a.memory
     return Report(
         model=model_summary(a), hardware=hardware_summary(a), scenario=scenario,
         prefill=_stage("prefill", a.prefill, i, P, P, a.prefill_total),
         decode=_stage("decode", a.decode, i, 1, int(sc.kv_len[i]), a.decode_total),
-        generation=GenerationResult(prompt_len=P, gen_len=G, batch_size=B, ttft_s=float(g.ttft_s[i]),
-                                    tpot_s=_num(g.tpot_s[i]), e2e_s=float(g.e2e_s[i]),
-                                    throughput_tokens_per_s=_num(g.throughput_tokens_per_s[i])),
-        memory=MemoryResult(weights_bytes=float(mem.weights_bytes[i]),
-                            kv_cache_bytes=float(mem.kv_cache_bytes[i]),
-                            activations_bytes=float(mem.activations_bytes[i]),
-                            total_bytes=float(mem.total_bytes[i]), capacity_bytes=float(mem.capacity_bytes),
-                            fits=bool(mem.fits[i]), max_batch_size=int(mem.max_batch_size[i]),
-                            **_placed(mem, i)),
+        generation=GenerationResult(prompt_len=P, gen_len=G, batch_size=B, ttft_s=float(p.ttft_s[i]),
+                                    tpot_s=_num(p.tpot_s[i]), e2e_s=float(p.e2e_s[i]),
+                                    throughput_tokens_per_s=_num(p.throughput_tokens_per_s[i]),
+                                    throughput_tokens_per_s_per_device=_num(p.throughput_tokens_per_s_per_device[i])),
+        memory=MemoryResult(weights_bytes=float(p.weights_bytes[i]), kv_cache_bytes=float(p.kv_cache_bytes[i]),
+                            activations_bytes=float(p.activations_bytes[i]),
+                            comm_buffer_bytes=float(p.comm_buffer_bytes[i]), total_bytes=float(p.total_bytes[i]),
+                            capacity_bytes=float(p.capacity_bytes), fits=bool(p.fits[i]),
+                            max_batch_size=int(p.max_batch_size[i]), **_placed(a.memory, p, i)),
+        parallelism=parallelism_summary(a, p, i), communication=communication_summary(a, p, i),
         techniques=techniques_summary(a, i),
     )
 
 
-def _placed(mem, i: int) -> dict:
+def _placed(mem, p, i: int) -> dict:
     """Memory by place (techniques/placement.py): device and host bytes; the host's capacity (None
-    when nothing is offloaded or the place is a disk, which has no limit here)."""
+    when nothing is offloaded or the place is a disk, which has no limit here). Without techniques that
+    place memory, all of it (``p``'s per-device total) is on the device."""
     if mem.device_bytes is None:
-        return {"device_bytes": float(mem.total_bytes[i])}
+        return {"device_bytes": float(p.total_bytes[i])}
     capacity = mem.host_capacity_bytes
     return {"kv_cache_shared_bytes": float(mem.kv_cache_shared_bytes[i]), "device_bytes": float(mem.device_bytes[i]),
             "host_bytes": float(mem.host_bytes[i]),

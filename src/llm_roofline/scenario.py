@@ -16,7 +16,7 @@ from . import defaults
 from .errors import ScenarioError
 from .inputs import describe, integer, kind_of
 from .limits import GROUP_SIZE_LIMITS, MAX_GRID_POINTS, SCALE_BITS_LIMITS, SCENARIO_LIMITS
-from .precision import Format, parse_format
+from .precision import Format, format_name, parse_format
 from .techniques.options import OFF, Techniques
 
 # Valid ranges, inclusive (defined in limits.py). Lengths and batch are counts of tokens / sequences.
@@ -165,10 +165,10 @@ class Scenario:
         return cls(
             batch_size=arrays["batch_size"], prompt_len=arrays["prompt_len"],
             gen_len=arrays["gen_len"], kv_len=arrays["kv_len"],
-            weights=Format(arrays["w_bits"], w_family),
-            activations=Format(arrays["a_bits"], a_family),
-            kv_cache=Format(arrays["kv_bits"], kv_family),
-            state=Format(arrays["state_bits"], state_family),
+            weights=Format(arrays["w_bits"], w_family, *format_name(w_bits)),
+            activations=Format(arrays["a_bits"], a_family, *format_name(a_bits)),
+            kv_cache=Format(arrays["kv_bits"], kv_family, *format_name(kv_bits)),
+            state=Format(arrays["state_bits"], state_family, *format_name(state_bits)),
             flash_attention=bool(flash_attention), logits_all=bool(logits_all),
             group_size=_check_int("group_size", group_size, GROUP_SIZE_LIMITS),
             scale_bits=_check_int("scale_bits", scale_bits, SCALE_BITS_LIMITS), techniques=techniques,
@@ -185,7 +185,7 @@ def tiled(scenario: Scenario, times: int) -> Scenario:
     sc = scenario
     return replace(sc, batch_size=tile(sc.batch_size), prompt_len=tile(sc.prompt_len),
                    gen_len=tile(sc.gen_len), kv_len=tile(sc.kv_len),
-                   weights=Format(tile(sc.weights.bits), sc.weights.family),
-                   activations=Format(tile(sc.activations.bits), sc.activations.family),
-                   kv_cache=Format(tile(sc.kv_cache.bits), sc.kv_cache.family),
-                   state=Format(tile(sc.state.bits), sc.state.family), techniques=sc.techniques.tiled(times))
+                   weights=replace(sc.weights, bits=tile(sc.weights.bits)),
+                   activations=replace(sc.activations, bits=tile(sc.activations.bits)),
+                   kv_cache=replace(sc.kv_cache, bits=tile(sc.kv_cache.bits)),
+                   state=replace(sc.state, bits=tile(sc.state.bits)), techniques=sc.techniques.tiled(times))

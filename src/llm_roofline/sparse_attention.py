@@ -41,6 +41,13 @@ def indexer_pairs(T, S, flash: bool):
     return causal_pairs(T, S, float("inf")) if flash else T * S
 
 
+def indexer_shape(B, T, pairs, heads: int, head_dim: int) -> dict:
+    """The indexer's scoring as a batched matmul (kernel shape for the calibrated setting): for each of
+    B x heads, T queries of head_dim against the pairs / (B x T) keys each query scores (an MQA-logits
+    kernel, as DeepSeek's fp8_index; its FLOPs are pairs x heads x 2 x head_dim plus the weighting)."""
+    return {"kernel": "bmm", "batch": B * heads, "m": T, "n": pairs / (B * T), "k": head_dim}
+
+
 def sparse_latent_attention(ops, sz, model: ModelSpec, dsa: SparseLatentAttention, count, stage, flash,
                             apply_window, src: str) -> str:
     """DSA: the indexer's operators (when the layer has its own), then MLA over the top-k tokens."""
@@ -56,7 +63,8 @@ def sparse_latent_attention(ops, sz, model: ModelSpec, dsa: SparseLatentAttentio
         weights = linear(ops, sz, "indexer.weights_proj", count, D, Hi, False, inputs=(src,))
         pairs = B * indexer_pairs(T, S, flash)
         scores = ops.add("indexer.scores", "attention", count, compute="attention",
-                         inputs=(rotated, weights), flops=pairs * Hi * (2.0 * di + INDEXER_FLOPS_PER_HEAD_EXTRA),
+                         shape=indexer_shape(B, T, pairs, Hi, di), inputs=(rotated, weights),
+                         flops=pairs * Hi * (2.0 * di + INDEXER_FLOPS_PER_HEAD_EXTRA),
                          act_read=sz.M * (Hi * di + Hi) * sz.ab, kv_read=B * S * di * sz.kb,
                          act_write=pairs * INDEX_SCORE_BYTES)
         return ops.add("indexer.topk", "elementwise", count, inputs=(scores,), flops=pairs,

@@ -11,12 +11,13 @@ import textwrap
 from dataclasses import asdict, fields
 
 from .result import OpResult, Report, StageResult
+from .textreport_techniques import technique_words
 from .texttable import Column, fit_table
 from .units import percent, plain, rate, seconds, si
 
 STAGES = ("prefill", "decode")
 MIN_WIDTH = 40  # a narrower terminal gets lines of this width (and wraps them itself)
-_BOUND_SHORT = {"memory": "mem", "compute": "comp", "host": "host", "": ""}
+_BOUND_SHORT = {"memory": "mem", "compute": "comp", "link": "link", "host": "host", "": ""}
 
 
 def render(report: Report, *, width: int | None = None, stages=STAGES, summary: bool = False) -> str:
@@ -71,17 +72,25 @@ def headline(report: Report, width: int | None) -> list[str]:
         host = si(mem.host_capacity_bytes, "B") if mem.host_capacity_bytes else "disk"
         used = (f"{si(mem.device_bytes, 'B')} of {si(mem.capacity_bytes, 'B')} + host {si(mem.host_bytes, 'B')} "
                 f"of {host}")
+    par = report.parallelism
+    several = par["devices"] > 1
+    per_device = (f"; {rate(g.throughput_tokens_per_s_per_device)} per device of {par['devices']}"
+                  if several and g.throughput_tokens_per_s_per_device is not None else "")
     rows = [
         ("TTFT", seconds(g.ttft_s), f"prefill of {report.prefill.tokens} tokens, {_bound(pre)}"),
         ("TPOT", *tpot),
         ("throughput", rate(g.throughput_tokens_per_s),
          f"{g.gen_len} tokens x batch {g.batch_size} in {seconds(g.e2e_s)} end-to-end, TTFT included"
-         if g.throughput_tokens_per_s is not None else "no tokens generated"),
-        ("memory", used, f"{fits}; largest batch that fits: {mem.max_batch_size:,}"),
+         + per_device if g.throughput_tokens_per_s is not None else "no tokens generated"),
+        ("memory", used, f"{'per device, ' if several else ''}{fits}; largest batch that fits: "
+                         f"{mem.max_batch_size:,}"),
+        *([_communication_row(report)] if several else []),
         ("efficiency", *_efficiency(h["efficiency"])),
     ]
     value_width = max(len(v) for _, v, _ in rows)
-    lines = [*_wrap(f"{m['name']} on {h['name']}", width, 2), *_wrap(scenario, width, 2)]
+    where = (f"{par['devices']} x {h['name']} ({par['system']['name']}: {_degrees(par)})" if several
+             else h["name"])
+    lines = [*_wrap(f"{m['name']} on {where}", width, 2), *_wrap(scenario, width, 2)]
     if report.techniques.get("active"):
         lines += _wrap("techniques: " + technique_words(report.techniques), width, 2)
     lines.append("")
@@ -97,29 +106,26 @@ def headline(report: Report, width: int | None) -> list[str]:
     return lines
 
 
-def technique_words(t: dict) -> str:
-    """The techniques switched on, in a few words each."""
-    words = {
-        "precision": lambda: "per-tensor precision (" + ", ".join(
-            f"{p['modules']} {p['bits']:g}-bit" for p in t["precision"]) + ")",
-        "sparsity": lambda: f"{percent(t['sparsity'])} sparse weights ({t['sparse_format']})",
-        "structured": lambda: "pruned " + ", ".join(f"{percent(t['prune_' + k])} of {k}" for k in
-                                                   ("layers", "heads", "intermediate") if t["prune_" + k]),
-        "low_rank": lambda: "low rank (" + ", ".join(f"{r['modules']} {r['rank']:g}" for r in t["low_rank"]) + ")",
-        "fusion": lambda: f"{t['fusion']} fusion",
-        "attention": lambda: (("FlashAttention-2 tiling" if t["attention"] == "fa2" else f"{t['attention']} attention")
-                              + (", FP8 attention" if t["attention_fp8"] else "")),
-        "offload": lambda: (f"offloading {percent(t['offload_weights'])} of weights, {percent(t['offload_kv'])} of "
-                            f"the KV cache to {t['offload_to']}"
-                            + (" (computed on the host CPU)" if t["offload_compute"] == "cpu" else "")),
-        "kv_allocation": lambda: (f"paged KV cache (blocks of {t['kv_block_size']})" if t["kv_allocation"] == "paged"
-                                  else "contiguous KV cache (reserved to the maximum length)"),
-        "prefix": lambda: f"cached prefix of {t['prefix_len']} tokens",
-    }
-    return "; ".join(words[name]() for name in t["active"] if name in words)
+def _degrees(par: dict) -> str:
+    shown = [f"{k.replace('_', '-')} {par[k]}" for k in ("tp", "pp", "ep", "attention_dp", "dp") if par[k] > 1]
+    return ", ".join(shown)
+
+
+def _communication_row(report: Report) -> tuple[str, str, str]:
+    """The share of each stage in communication, how collectives are costed, whether they overlap."""
+    c, coll = report.communication, report.parallelism["collectives"]
+    how = (f"fitted {coll['library']} curves" if coll["mode"] == "fitted"
+           else f"ideal alpha-beta, {coll['algorithm']} all-reduce")
+    return ("comm", percent(c["decode_share"]),
+            f"of the decode step ({si(c['decode_link_bytes'], 'B')} on the link per device), "
+            f"{percent(c['prefill_share'])} of prefill; {how}; "
+            f"{'overlapped with compute (optimistic)' if c['overlapped'] else 'not overlapped'}")
 
 
 def _efficiency(e: dict) -> tuple[str, str]:
+    if e.get("mode") == "calibrated":  # per-operator curves: each op's efficiency is in the JSON / CSV
+        return "calibrated", (f"{e['engine']} engine, kernel curves {e['curves']} ({e['curves_from']}); "
+                              "collectives keep their own model")
     if e["compute_fraction"] == 1 and e["bandwidth_fraction"] == 1 and e["kernel_overhead_s"] == 0:
         return "ideal", "the paper's roofline: full peak FLOP/s and bandwidth, no launch overhead"
     return "custom", (f"{percent(e['compute_fraction'])} of peak FLOP/s, {percent(e['bandwidth_fraction'])} "
@@ -133,12 +139,35 @@ def details(report: Report, width: int | None) -> list[str]:
     scales = (f"below 16 bits one {s['scale_bits']}-bit scale per {s['group_size']} elements"
               if s["group_size"] else "no group scales")
     return [
+        *_parallel_details(report, width),
         *_wrap(f"model     {m['name']}: {m['model_type']}, {m['num_layers']} layers, "
                f"{si(m['params_total'])} parameters, {si(m['params_active'])} active per token", width, 10),
         *_wrap(f"hardware  {h['name']}: {si(h['memory_bandwidth_bytes_per_s'], 'B/s')}, "
                f"{si(h['memory_capacity_bytes'], 'B')}; peak {peaks}", width, 10),
         *_wrap(f"precision weights {s['w_bits']:g}-bit {s['w_family']}, activations {s['a_bits']:g}-bit "
                f"{s['a_family']}, KV cache {s['kv_bits']:g}-bit {s['kv_family']}; {scales}", width, 10),
+    ]
+
+
+def _parallel_details(report: Report, width: int | None) -> list[str]:
+    """The deployment: system and links, placement, which device the tables show, pipeline bubbles."""
+    p = report.parallelism
+    if p["devices"] == 1:
+        return []
+    s, up, out = p["system"], p["system"]["scale_up"], p["system"]["scale_out"]
+    links = f"{up['name']} {si(up['bandwidth_bytes_per_s'], 'B/s')} per direction"
+    if out is not None:
+        links += f"; between nodes {out['name']} {si(out['bandwidth_bytes_per_s'], 'B/s')}"
+    m = report.memory
+    experts = f"; expert TP {p['moe_tp']}" if p["ep"] > 1 else ""
+    return [
+        *_wrap(f"devices   {p['devices']} on {p['nodes']} node(s) of {s['name']} ({p['devices_per_node']} used per "
+               f"node): {_degrees(p)}{experts}; {p['micro_batches']} micro-batch(es); {links}",
+               width, 10),
+        *_wrap(f"tables    one device: {p['straggler']}; {p['device_batch']} sequence(s) per micro-batch; "
+               f"comm buffers {si(m.comm_buffer_bytes, 'B')}; pipeline bubbles: prefill "
+               f"{percent(p['prefill_bubble_fraction'])}, decode {percent(p['decode_bubble_fraction'])}",
+               width, 10),
     ]
 
 
@@ -160,6 +189,8 @@ def stage_columns(stage: StageResult) -> list[Column]:
         return Column(header, [per_op(o) for o in ops] + [total], keep=keep, **kw)
 
     bounds = [o.bound for o in ops] + [t.bound]
+    link = [col("link", lambda o: si(o.link_bytes, "B") if o.link_bytes else "", si(t.link_bytes, "B"), 9)
+            ] if any(o.link_bytes for o in ops) else []
     return [
         col("operator", lambda o: o.name, "total (x count)", 0, right=False, min_width=10),
         col("count", lambda o: str(o.count), "", 6),
@@ -168,6 +199,7 @@ def stage_columns(stage: StageResult) -> list[Column]:
         col("weights", lambda o: si(o.weight_bytes, "B"), si(t.weight_bytes, "B"), 10),
         col("act", lambda o: si(o.activation_bytes, "B"), si(t.activation_bytes, "B"), 12),
         col("KV", lambda o: si(o.kv_cache_bytes, "B"), si(t.kv_cache_bytes, "B"), 11),
+        *link,
         col("FLOP/B", lambda o: plain(o.arithmetic_intensity), plain(t.arithmetic_intensity), 4),
         col("perf", lambda o: si(o.performance_flops_per_s, "FLOP/s"), si(t.performance_flops_per_s, "FLOP/s"), 8),
         Column("bound", bounds, right=False, keep=2, short=[_BOUND_SHORT[b] for b in bounds]),
@@ -177,9 +209,9 @@ def stage_columns(stage: StageResult) -> list[Column]:
 
 
 def legend(dropped: list[str], width: int | None) -> list[str]:
-    text = ("Per operator and occurrence: FLOPs, bytes moved (weights, activations, KV cache), arithmetic "
-            "intensity (FLOP/B), attained FLOP/s, bound and time; share: of the stage's time, all "
-            "occurrences (count) included.")
+    text = ("Per operator and occurrence: FLOPs, bytes moved (weights, activations, KV cache; link: bytes a "
+            "device puts on its link), arithmetic intensity (FLOP/B), attained FLOP/s, bound and time; share: "
+            "of the stage's time, all occurrences (count) included.")
     lines = _wrap(text, width)
     if dropped:
         lines += _wrap(f"Left out to fit {width} columns: {', '.join(dropped)} (a wider terminal shows them; "

@@ -17,18 +17,20 @@ UNITS: dict[str, dict[str, float]] = {
     "B": {p + "B": f for p, f in {**_DECIMAL, **_BINARY}.items()},
     "B/s": {p + u: f for p, f in {**_DECIMAL, **_BINARY}.items() for u in ("B/s", "Bps")},
     "FLOP/s": {p + u: f for p, f in _DECIMAL.items() for u in ("FLOPS", "FLOP/s", "OPS", "OP/s")},
+    "s": {"s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9},
 }
 UNIT_HINTS = {
     "B": "B, kB, MB, GB, TB (decimal) or KiB, MiB, GiB, TiB (binary), e.g. '48 GB'",
     "B/s": "B/s, MB/s, GB/s, TB/s (decimal) or GiB/s, e.g. '768 GB/s'",
     "FLOP/s": "GFLOPS, TFLOPS, PFLOPS or GOPS, TOPS, POPS, e.g. '154.8 TFLOPS'",
+    "s": "s, ms, us, ns, e.g. '2 us'",
 }
-_QUANTITY = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([A-Za-z/]*)\s*$")
+_QUANTITY = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([A-Za-zµ/]*)\s*$")
 
 
 def quantity(text: str | float, dimension: str, *, unit_required: bool = False) -> float:
-    """A positive quantity of ``dimension`` ('B', 'B/s' or 'FLOP/s') in SI base units:
-    '900GB/s' -> 9e11, '80GiB' -> 85899345920, '312 TFLOPS' -> 3.12e14, and a bare number as it is
+    """A positive quantity of ``dimension`` ('B', 'B/s', 'FLOP/s' or 's') in SI base units:
+    '900GB/s' -> 9e11, '80GiB' -> 85899345920, '312 TFLOPS' -> 3.12e14, '2 us' -> 2e-6, and a bare number as it is
     (unless ``unit_required``). Raises ValueError with a message that says what is accepted."""
     hint = UNIT_HINTS[dimension]
     if isinstance(text, int | float) and not isinstance(text, bool):

@@ -29,7 +29,7 @@ from .spec_mixers import (
 
 __all__ = ["ACTIVATIONS", "COMPRESSION_KINDS", "FFN", "MLP", "NORM_KINDS", "QK_NORM_SCOPES", "Attention",
            "CompressedAttention", "GatedDeltaNet", "LatentAttention", "Layer", "LayerGroup", "MLPAndMoE", "Mamba",
-           "Mamba2", "Mixer", "ModelSpec", "MoE", "SparseLatentAttention"]
+           "Mamba2", "Mixer", "ModelSpec", "MoE", "SparseLatentAttention", "routed_experts"]
 
 NORM_KINDS = ("rmsnorm", "layernorm", "weightless_rmsnorm")
 ACTIVATIONS = ("silu", "gelu", "gelu_tanh", "relu", "relu2", "swiglu_fused", "clamped_swiglu")
@@ -208,6 +208,12 @@ class MoE:
 
 Mixer = Attention | LatentAttention | Mamba | SparseLatentAttention | GatedDeltaNet | Mamba2 | CompressedAttention
 FFN = MLP | MoE | MLPAndMoE
+
+
+def routed_experts(ffn: FFN | None) -> MoE | None:
+    """The routed experts of a feed-forward block: the MoE itself, or the one beside Gemma 4's dense
+    MLP; None for a dense MLP or no block."""
+    return ffn.moe if isinstance(ffn, MLPAndMoE) else ffn if isinstance(ffn, MoE) else None
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,11 @@
 
 Data (NumPy arrays from the engine, no drawing): ``roofline``, ``batch_sweep``, ``seq_sweep``,
 ``quantization``, ``memory_breakdown``, ``flash_attention``, ``bandwidth``, ``hardware_comparison``,
-``breakdown``, ``fusion``, ``offload``. Figures (data + matplotlib, optionally saved):
-``plot_roofline``, ``plot_batch_sweep``, ``plot_seq_sweep``, ``plot_quantization``,
-``plot_flash_attention``, ``plot_bandwidth``, ``plot_hardware``, ``plot_breakdown``, ``plot_fusion``,
-``plot_offload``. Attributes load on first use, so importing this package (as the CLI does at
-start-up) costs nothing.
+``breakdown``, ``scaling`` (several devices), ``fusion``, ``offload``. Figures (data + matplotlib,
+optionally saved): ``plot_roofline``, ``plot_batch_sweep``, ``plot_seq_sweep``, ``plot_quantization``,
+``plot_flash_attention``, ``plot_bandwidth``, ``plot_hardware``, ``plot_breakdown``, ``plot_scaling``,
+``plot_fusion``, ``plot_offload``. Attributes load on first use, so importing this package (as the CLI
+does at start-up) costs nothing.
 """
 
 from __future__ import annotations
@@ -19,10 +19,13 @@ _DATA = ("roofline", "batch_sweep", "seq_sweep", "quantization", "memory_breakdo
          "OffloadData")
 _FIGURES = ("plot_roofline", "plot_batch_sweep", "plot_seq_sweep", "plot_quantization", "plot_flash_attention",
             "plot_bandwidth", "plot_hardware", "plot_breakdown", "plot_fusion", "plot_offload")
-__all__ = [*_DATA, *_FIGURES]
+_SCALING = ("scaling", "ScalingData", "plot_scaling")
+__all__ = [*_DATA, *_FIGURES, *_SCALING]
 
 
 def __getattr__(name: str):
+    if name in _SCALING:
+        return getattr(importlib.import_module(".scaling_figure", __name__), name)
     if name in _DATA:
         return getattr(importlib.import_module(".data", __name__), name)
     if name in _FIGURES:

@@ -8,6 +8,7 @@ inside the commands (not by argparse) so a bad list is one line on stderr with e
 from __future__ import annotations
 
 from ..cli_scenario import add_scenario_options
+from ..parallel.choices import MODES
 from .arguments import POINTS_RANGE, TOP_RANGE, hardware_options, image_options, int_flag, positional_args
 from .commands import run_plot
 from .sweep_cli import add_sweep_parser
@@ -17,7 +18,7 @@ BITS = ("w_bits", "a_bits", "kv_bits")
 ONE_VALUE = ("batch_size", "prompt_len", *BITS)  # read as text: the figure says "one value" itself
 LISTS = ("batch_size", "prompt_len", *BITS)  # one curve or bar for each combination
 KINDS = ("roofline", "batch-sweep", "seq-sweep", "quantization", "flash-attention", "bandwidth", "hardware",
-         "breakdown", "fusion", "offload")
+         "breakdown", "scaling", "fusion", "offload")
 
 
 def add_parser(subparsers) -> None:
@@ -140,5 +141,28 @@ def add_parser(subparsers) -> None:
     image_options(p)
     p.set_defaults(run=run_plot)
 
+    p = kinds.add_parser("scaling", help="TPOT, TTFT, tokens/s and memory per device vs devices, per TP/PP/EP choice",
+                         description="The deployment's TPOT, TTFT, tokens/s per device and memory per device "
+                                     "against the number of devices, one curve per way of spreading the model "
+                                     "(tp, pp, tp_pp: TP inside a node x PP across, ep: attention DP + EP, tp_ep); "
+                                     "one device's memory as a line, deployments that do not fit hollow.")
+    positional_args(p)  # HARDWARE: a system (see `llm-roofline hardware`), or a device (its first system)
+    p.add_argument("--devices", help="device counts (default: 1,2,4,... up to 64 or the system's size)")
+    p.add_argument("--strategies", help="comma-separated: tp, pp, tp_pp, ep, tp_ep (default: all that apply)")
+    p.add_argument("--overlap", action="store_true", help="communication overlaps computation (optimistic)")
+    p.add_argument("--comm", choices=MODES, help="collectives (default: fitted with --efficiency "
+                                                               "hardware, else ideal)")
+    add_scenario_options(p, text=ONE_VALUE, omit=("kv_len", "logits_all", "flash_attention"),
+                         defaults={"batch_size": 1})
+    hardware_options(p)
+    image_options(p)
+    p.set_defaults(run=_run_scaling)
+
     add_technique_kinds(kinds)
     add_sweep_parser(subparsers)
+
+
+def _run_scaling(args) -> str:
+    from .scaling_figure import run_scaling
+
+    return run_scaling(args)

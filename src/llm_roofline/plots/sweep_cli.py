@@ -36,6 +36,10 @@ columns (SI units; one row per point of the grid):
   fits, max_batch_size                          against the device's memory
   sparsity, prefix_len, offload_weights,        the techniques switched on;
     offload_kv, device_bytes, host_bytes        memory by place
+with --tp/--pp/--ep/--dp/--attention-dp (lists too; HARDWARE is then a
+system): tp, pp, ep, dp, attention_dp, devices, device_batch,
+throughput_tokens_per_s_per_device, prefill_comm_time_s, decode_comm_time_s,
+comm_buffer_bytes; generation columns are the deployment's, memory per device
 rows: the grid in the column order above (the last listed axis varies fastest)."""
 
 
@@ -50,8 +54,10 @@ def add_sweep_parser(subparsers) -> None:
 
     add_technique_options(p, lists=True)
     hardware_options(p)
+    from ..cli_parallel import add_parallel_options
     from ..flags import output_file
 
+    add_parallel_options(p, degree_type=str)  # --tp 1,2,4,8 ... are grid axes here
     o = p.add_argument_group("output")
     o.add_argument("--format", "-f", choices=["csv", "json", "jsonl"], default="csv",
                    help="csv (default), json (an array of records, one per line) or jsonl (JSON lines)")
@@ -80,12 +86,27 @@ def run_sweep(args):
         flag = "--" + name.replace("_", "-")
         values = parse_bits_list(text, flag) if name.endswith("bits") else parse_int_list(text, flag)
         axes[name] = values[0] if isinstance(values[0], str) else values  # a named format is one fixed value
-    device = device_of(args)
+    from ..cli_parallel import parallel_from_args, target_from_args
+    from ..parallel.choices import DEGREE_AXES, default_comm
+
+    parallel = parallel_from_args(args)
+    if parallel["comm"] is None:  # the efficiency setting picks the collectives
+        parallel["comm"] = default_comm(args.efficiency)
+    degrees = {}
+    for name in DEGREE_AXES:
+        values = parse_int_list(str(parallel.pop(name)), "--" + name.replace("_", "-"))
+        if values != [1]:
+            degrees[name] = values
+    axes = {**degrees, **axes}  # the degrees vary slowest: few engine calls per chunk
+    multi = any(v > 1 for k, vs in degrees.items() if k != "ep" for v in vs)
+    target = target_from_args(args, True) if multi else device_of(args)
     model = model_of(args)
     techniques = techniques_from_args(args, lists=True)
-    chunks = sweep_chunks(model, device, chunk_points=CHUNK_POINTS, efficiency=efficiency_of(args, device),
+    chunks = sweep_chunks(model, target, chunk_points=CHUNK_POINTS,
+                          efficiency=efficiency_of(args, target.device if multi else target),
                           flash_attention=args.flash_attention, logits_all=args.logits_all,
-                          group_size=args.group_size, scale_bits=args.scale_bits, **axes, **techniques)
+                          group_size=args.group_size, scale_bits=args.scale_bits,
+                          **(parallel if degrees else {}), **axes, **techniques)
     total = math.prod(len(v) for v in {**axes, **techniques}.values() if isinstance(v, list))
     return _stream_sweep(chunks, args.format, ProgressBar("sweep"), -(-total // CHUNK_POINTS))
 

@@ -7,8 +7,9 @@ routed experts in INT4; Qwen3-FP8: routers in BF16). Resolved in this order, a l
 
 1. the scenario's weights format: ``w_bits`` when given; else, with ``config_quantization`` (the
    default) and a config.json ``quantization_config``, the checkpoint's format (models/hf_quantization.py)
-   for the decoder layers' linear weights, with the modules it does not convert, the embeddings and
-   lm_head at 16 bits; else 16 bits;
+   for the decoder layers' linear weights (a named format of quant_formats.py with its own storage,
+   or the config's width with its own group scales), with the modules it does not convert, the
+   embeddings and lm_head at 16 bits; else 16 bits;
 2. ``module_bits``: {module group or operator pattern: bits or format} (techniques/modules.py);
 3. ``embed_bits`` and ``lm_head_bits`` (--embed-bits, --lm-head-bits). With tied embeddings the two
    are one matrix: giving one sets both; giving two different ones is an error.
@@ -23,7 +24,7 @@ from collections.abc import Mapping
 from ..defaults import DEFAULT_BITS
 from ..errors import ScenarioError
 from ..inputs import describe
-from ..precision import Format, parse_format
+from ..precision import Format, format_name, parse_format
 
 SIXTEEN = 16
 
@@ -35,7 +36,7 @@ def _format(role: str, value: object) -> Format:
         bits, family = parse_format("w_bits", value)  # the weights' checks and range, under this option's name
     except ScenarioError as exc:
         raise ScenarioError(str(exc).replace("w_bits", role, 1)) from None
-    return Format(bits, family)
+    return Format(bits, family, *format_name(value))  # a named format (quant_formats.py) keeps its storage
 
 
 def config_format(quantization) -> object:
@@ -66,6 +67,12 @@ def resolve_precision(spec, w_bits: object, options: Mapping[str, object]) -> tu
     if w_bits is None:
         if use_config and quantization is not None and quantization.format:
             w_bits = config_format(quantization)
+            if not _named(quantization.format) and quantization.group_size:  # its own scales (Kimi: int4, g32)
+                bits = quantization.bits + quantization.scale_bits / quantization.group_size
+                own = Format(_format("w_bits", w_bits).bits, quantization.family,
+                             f"{quantization.format}-g{quantization.group_size}", bits)
+                pairs.append(("layers", own))
+                sources.append(f"config.json quantization_config: {quantization.description}")
             kept = ("embed", "lm_head", *[g for g in quantization.keep if g not in ("embed", "lm_head")])
             for group in kept:
                 pairs.append((group, _format("w_bits", SIXTEEN)))

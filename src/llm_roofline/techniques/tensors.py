@@ -10,7 +10,8 @@ how the operator's weights are stored and multiplied; :class:`WeightPlan` answer
   operators ``sparse_modules`` selects;
 - rank (low_rank.py): the operator becomes two, ``NAME.lr_in`` and ``NAME``.
 
-Formats follow precision.storage_bytes (bit-width, the scenario's group size and scale bits).
+A format's storage is precision.format_storage_bytes': a named format's own (quant_formats.py), else the
+bit-width with the scenario's group size and scale bits.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..ops import linear_row
-from ..precision import storage_bytes
+from ..precision import format_storage_bytes
 from .low_rank import rank_for
 from .modules import matches
 from .sparsity import sparse_flops_factor, sparse_role, sparse_storage
@@ -58,7 +59,7 @@ class WeightPlan:
             wb, role = sz.wb, "weights"
         else:
             fmt = self.formats[i][1]
-            wb, role = storage_bytes(fmt.bits, self.group_size, self.scale_bits), f"weights:{i}"
+            wb, role = format_storage_bytes(fmt, self.group_size, self.scale_bits), f"weights:{i}"
         if self._sparse(name):
             wb = sparse_storage(wb, self.sparsity, self.sparse_format, self.sparse_index_bits)
             role += sparse_role(self.sparse_format)
@@ -87,17 +88,17 @@ class WeightPlan:
         return linear_row(ops, sz, name, count, r, d_out, bias, M=M, kv_out=kv_out, kind=kind, inputs=(first,),
                           wb=wb, compute=role, flops_factor=factor)
 
-    def expert_linear(self, ops, sz, name, count, d_in, d_out, moe, distinct, inputs) -> str:
+    def expert_linear(self, ops, sz, name, count, d_in, d_out, moe, routing, inputs) -> str:
         from ..ffn import expert_row
 
         wb, role, factor = self._kernel(sz, name)
         r = self._rank(name, d_in, d_out)
         if r is None:
-            return expert_row(ops, sz, name, count, d_in, d_out, moe, distinct, inputs, wb=wb, compute=role,
+            return expert_row(ops, sz, name, count, d_in, d_out, moe, routing, inputs, wb=wb, compute=role,
                               flops_factor=factor)
-        first = expert_row(ops, sz, f"{name}.lr_in", count, d_in, r, _biasless(moe), distinct, inputs, wb=wb,
+        first = expert_row(ops, sz, f"{name}.lr_in", count, d_in, r, _biasless(moe), routing, inputs, wb=wb,
                            compute=role, flops_factor=factor)
-        return expert_row(ops, sz, name, count, r, d_out, moe, distinct, (first,), wb=wb, compute=role,
+        return expert_row(ops, sz, name, count, r, d_out, moe, routing, (first,), wb=wb, compute=role,
                           flops_factor=factor)
 
 

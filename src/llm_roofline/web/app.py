@@ -35,6 +35,7 @@ from .pool import Busy, WorkPool, stats
 from .schemas import (
     DEFAULTS,
     MAX_BODY_BYTES,
+    MAX_DEGREE,
     MAX_SWEEP_POINTS,
     MAX_SWEEP_VALUES,
     AnalyzeQuery,
@@ -159,6 +160,13 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         dense peaks per precision (FLOP/s), measured efficiency, source."""
         return _json_response(cache.get_or_make("hardware", lambda: dumps(service.list_hardware())))
 
+    @app.get("/api/systems", tags=["catalog"], summary="The bundled multi-device systems")
+    async def systems():
+        """One entry per system: name, aliases, device, devices_per_node, max_nodes, scale_up and scale_out
+        links (per-port and per-device bandwidth per direction in bytes/s, ports, latency per collective
+        step in s, fitted curves), source. Any degree > 1 in an analysis makes `hardware` a system."""
+        return _json_response(cache.get_or_make("systems", lambda: dumps(service.list_systems())))
+
     @app.get("/api/meta", tags=["catalog"], summary="Version, defaults and the limits the API enforces")
     async def meta():
         from ..hardware.spec import PRECISIONS
@@ -168,7 +176,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         return {"version": __version__, "limits": {k: list(v) for k, v in LIMITS.items()},
                 "defaults": DEFAULTS, "bits": [MIN_BITS, MAX_BITS],
                 "max_body_bytes": MAX_BODY_BYTES, "max_sweep_values": MAX_SWEEP_VALUES,
-                "max_sweep_points": MAX_SWEEP_POINTS, "max_layers": service.MAX_LAYERS,
+                "max_sweep_points": MAX_SWEEP_POINTS, "max_layers": service.MAX_LAYERS, "max_degree": MAX_DEGREE,
                 "formats": list(NAMED_FORMATS), "precisions": list(PRECISIONS)}
 
     @app.get("/api/status", tags=["catalog"], summary="The worker pools and the response cache, now")

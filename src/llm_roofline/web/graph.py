@@ -46,8 +46,15 @@ def head_names(model: ModelSpec) -> set[str]:
     return {model.op_name("lm_head"), final, "decoder." + final}
 
 
+PART_SECTIONS = {"head": "embedding", "layer": "layer", "handoff": "head", "tail": "head"}
+
+
 def sections(table: OpTable, head_candidates: set[str]) -> dict[str, str]:
-    """Operator name -> ``embedding`` | ``layer`` | ``head``."""
+    """Operator name -> ``embedding`` | ``layer`` | ``head``: where build_ops put it (``table.parts``:
+    the model's input end, a layer, the pipeline hand-offs and the output end), or, for a table
+    without parts, read off the dataflow."""
+    if "tail" in table.parts:
+        return {name: PART_SECTIONS[part] for name, part in zip(table.names, table.parts, strict=True)}
     names, inputs, counts = table.names, table.inputs, table.counts
     in_layer = _reachable_from_layer_input(names, inputs)
     head: set[str] = set()

@@ -16,7 +16,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from ..api import analyze
+from ..api import EFFICIENCY_MODES, analyze
+from ..efficiency.engines import ENGINES
 from ..hardware.spec import PRECISIONS
 from ..limits import (
     FRACTION_LIMITS,
@@ -28,6 +29,8 @@ from ..limits import (
     SCALE_BITS_LIMITS,
 )
 from ..limits import SCENARIO_LIMITS as LIMITS
+from ..parallel.choices import ALGORITHMS, EP_COMM, LIBRARIES, MODES
+from ..parallel.choices import OPTION_DEFAULTS as OPTIONS
 from ..precision import NAMED_FORMATS
 
 # Hard limits of the web face (the engine accepts more; a server bounds the work per request).
@@ -53,11 +56,19 @@ def _count(name: str, description: str) -> Any:
     return Field(DEFAULTS[name], ge=low, le=high, description=f"{description} (integer {low}..{high})")
 
 
-Bits = Annotated[int, Field(ge=MIN_BITS, le=MAX_BITS)] | Annotated[str, Field(min_length=1, max_length=8)]
+# A bit-width or a format name (the longest, fp8-tensor, has 10 characters).
+Bits = Annotated[int, Field(ge=MIN_BITS, le=MAX_BITS)] | Annotated[str, Field(min_length=1, max_length=16)]
 
 
 def _bits(name: str, what: str) -> Any:
     return Field(DEFAULTS[name], description=f"{what}: bits {MIN_BITS}..{MAX_BITS} or one of {FORMATS}")
+
+
+MAX_DEGREE = 4096  # devices of one degree a request may ask for (the engine takes up to 2**20)
+
+
+def _degree(name: str, description: str) -> Any:
+    return Field(DEFAULTS[name], ge=1, le=MAX_DEGREE, description=f"{description} (integer 1..{MAX_DEGREE})")
 
 
 class Scenario(BaseModel):
@@ -81,14 +92,38 @@ class Scenario(BaseModel):
                             description="bits of one group scale")
     flash_attention: bool = Field(DEFAULTS["flash_attention"], description="fused, causal-aware attention kernel")
     logits_all: bool = Field(DEFAULTS["logits_all"], description="prefill computes logits for every prompt token")
-    efficiency: Literal["ideal", "hardware"] = Field(
-        DEFAULTS["efficiency"], description="ideal: the paper's roofline; hardware: the device's measured fractions")
+    efficiency: Literal[EFFICIENCY_MODES] = Field(
+        DEFAULTS["efficiency"], description="ideal: the paper's roofline; hardware: the device's measured fractions; "
+                                            "calibrated: per-kernel curves fitted on measured kernel times")
+    engine: Literal[tuple(ENGINES)] | None = Field(
+        DEFAULTS["engine"], description="with efficiency calibrated: whose kernels and host costs (default generic)")
     compute_fraction: float | None = Field(None, ge=FRACTION_LIMITS[0], le=FRACTION_LIMITS[1],
                                            description=f"fraction of peak FLOP/s reached: {FRACTION_RANGE}")
     bandwidth_fraction: float | None = Field(None, ge=FRACTION_LIMITS[0], le=FRACTION_LIMITS[1],
                                              description=f"fraction of bandwidth reached: {FRACTION_RANGE}")
     kernel_overhead_us: float | None = Field(None, ge=OVERHEAD_US[0], lt=OVERHEAD_US[1],
                                              description=f"fixed cost per kernel launch: {OVERHEAD_RANGE}")
+    # Several devices (docs/parallelism.md); with any degree > 1 ``hardware`` names a catalog system
+    # (or a device whose first system is used). Defaults: llm_roofline.analyze's and parallel.options'.
+    tp: int = _degree("tp", "tensor parallelism of attention and dense layers")
+    pp: int = _degree("pp", "pipeline stages")
+    ep: int = _degree("ep", "expert parallelism over tp x attention_dp devices")
+    dp: int = _degree("dp", "independent replicas (batch_size is per replica)")
+    attention_dp: int = _degree("attention_dp", "attention data-parallel groups inside a replica")
+    nodes: int | None = Field(OPTIONS["nodes"], ge=1, le=MAX_DEGREE,
+                              description="nodes the devices span (default: fewest)")
+    micro_batches: int | None = Field(OPTIONS["micro_batches"], ge=1, le=MAX_DEGREE,
+                                      description="pipeline micro-batches (default pp)")
+    overlap: bool = Field(OPTIONS["overlap"], description="communication overlaps computation (optimistic bound)")
+    ep_imbalance: float = Field(OPTIONS["ep_imbalance"], ge=1, le=MAX_DEGREE,
+                                description="most loaded expert rank's tokens / mean")
+    ep_comm: Literal[EP_COMM] = Field(OPTIONS["ep_comm"], description="MoE token exchange")
+    comm: Literal[MODES] | None = Field(
+        OPTIONS["comm"], description="collectives: ideal alpha-beta or fitted curves (default: fitted with "
+                                     "efficiency hardware)")
+    comm_library: Literal[LIBRARIES] = Field(OPTIONS["comm_library"], description="fitted all-reduce")
+    allreduce_algorithm: Literal[ALGORITHMS] = Field(
+        OPTIONS["allreduce_algorithm"], description="all-reduce algorithm of the ideal model")
 
 
 class Target(BaseModel):
@@ -133,6 +168,7 @@ class AnalyzeQuery(Target, Scenario):
 
     flash_attention: QueryFlag = Field(DEFAULTS["flash_attention"], description="true or false")
     logits_all: QueryFlag = Field(DEFAULTS["logits_all"], description="true or false")
+    overlap: QueryFlag = Field(OPTIONS["overlap"], description="true or false")
 
 
 class CustomHardware(BaseModel):
@@ -198,7 +234,8 @@ RANGES = {
     "memory_bandwidth_bytes_per_s": f"bytes/s in [{BANDWIDTH_RANGE[0]:g}, {BANDWIDTH_RANGE[1]:g}]",
     "memory_capacity_bytes": f"bytes in [{CAPACITY_RANGE[0]:g}, {CAPACITY_RANGE[1]:g}]",
     "peak_flops_per_s": f"FLOP/s in [{PEAK_RANGE[0]:g}, {PEAK_RANGE[1]:g}]",
-    "efficiency": "'ideal' or 'hardware'",
+    "efficiency": "'ideal', 'hardware' or 'calibrated'",
+    "engine": f"one of {', '.join(ENGINES)}",
     "flash_attention": "true or false",
     "logits_all": "true or false",
     "model": f"a catalog model name of 1..{MAX_NAME_CHARS} characters",
@@ -206,4 +243,12 @@ RANGES = {
     "config_name": f"1..{MAX_NAME_CHARS} characters",
     "name": f"1..{MAX_NAME_CHARS} characters",
     "config": "a JSON object (the contents of a Hugging Face config.json)",
+    **{name: f"an integer in 1..{MAX_DEGREE}" for name in ("tp", "pp", "ep", "dp", "attention_dp", "nodes",
+                                                          "micro_batches")},
+    "ep_imbalance": f"a number in [1, {MAX_DEGREE}]",
+    "overlap": "true or false",
+    "ep_comm": "'all_to_all' or 'all_gather'",
+    "comm": "'ideal' or 'fitted'",
+    "comm_library": "'nccl', 'trtllm', 'vllm' or 'sglang'",
+    "allreduce_algorithm": "'ring', 'tree', 'two_shot', 'one_shot' or 'nvls'",
 }

@@ -14,12 +14,13 @@ import math
 import re
 from typing import Any
 
-from ..api import analyze_many, sweep, sweep_columns
+from ..api import analyze_many, sweep
 from ..engine import Analysis
 from ..errors import ConfigError, RooflineError, ScenarioError, UnknownNameError
 from ..hardware.spec import Efficiency, Hardware
 from ..limits import MAX_LAYERS, MAX_NESTING
 from ..models.spec import ModelSpec
+from ..parallel.choices import DEGREE_AXES, OPTION_DEFAULTS, default_comm
 from ..result import report_at
 from .cache import BoundedCache
 from .schemas import MAX_SWEEP_POINTS, AnalyzeRequest, Scenario, SweepRequest
@@ -177,12 +178,67 @@ def resolve_hardware(req: AnalyzeRequest) -> Hardware:
 
 
 def resolve_efficiency(req: Scenario, device: Hardware) -> Efficiency:
-    """As the CLI: ``ideal`` or ``hardware``, with any given fraction or overhead replacing its field."""
+    """As the CLI: ``ideal``, ``hardware`` or ``calibrated`` (under ``engine``), with any given fraction or
+    overhead replacing its field."""
     from ..api import resolve_efficiency as resolve
 
     overhead = None if req.kernel_overhead_us is None else req.kernel_overhead_us * 1e-6
     return resolve(req.efficiency, device, compute_fraction=req.compute_fraction,
-                   bandwidth_fraction=req.bandwidth_fraction, kernel_overhead_s=overhead)
+                   bandwidth_fraction=req.bandwidth_fraction, kernel_overhead_s=overhead, engine=req.engine)
+
+
+PARALLEL_FIELDS = (*DEGREE_AXES, *OPTION_DEFAULTS)
+
+
+def parallel_kwargs(req: Scenario) -> dict:
+    """The deployment options of a request (collectives default to the efficiency setting, as the CLI)."""
+    out = {name: getattr(req, name) for name in PARALLEL_FIELDS}
+    if out["comm"] is None:
+        out["comm"] = default_comm(req.efficiency)
+    return out
+
+
+def is_multi_device(req: Scenario) -> bool:
+    return req.tp * req.pp * req.dp * req.attention_dp > 1
+
+
+def resolve_target(req: AnalyzeRequest):
+    """The device (one device) or the catalog system (several) a request runs on; never a file."""
+    if not is_multi_device(req):
+        return resolve_hardware(req)
+    if getattr(req, "custom_hardware", None) is not None:
+        raise ApiError("hardware", "hardware: custom device numbers describe one device; several devices (tp, pp, "
+                                   "dp, attention_dp > 1) need a catalog system or device")
+    from ..hardware.catalog import catalog_hardware as device_lookup
+    from ..hardware.systems import all_system_names, find_system, systems_with_device
+    from ..parallel.options import with_device
+
+    system = find_system(req.hardware)
+    if system is None:
+        try:
+            device = device_lookup(req.hardware)
+        except UnknownNameError:
+            raise UnknownNameError("hardware", req.hardware, all_system_names()) from None
+        systems = systems_with_device(device)
+        if not systems:
+            raise ApiError("hardware", f"hardware: no bundled system is built from {device.name}; pick a system "
+                                       "(GET /api/systems) for several devices")
+        system = systems[0]
+    overrides = {"memory_bandwidth_bytes_per_s": req.memory_bandwidth_bytes_per_s,
+                 "memory_capacity_bytes": req.memory_capacity_bytes, "peak_flops_per_s": req.peak_flops_per_s}
+    if any(v is not None for v in overrides.values()):
+        from ..hardware.catalog import with_overrides
+
+        system = with_device(system, with_overrides(system.device, **overrides))
+    return system
+
+
+@functools.cache
+def list_systems() -> list[dict]:
+    from ..hardware.systems import list_systems as catalog
+    from ..systemtext import system_dict
+
+    return [system_dict(s) for s in catalog()]
 
 
 def scenario_kwargs(req: Scenario) -> dict:
@@ -195,9 +251,9 @@ def scenario_kwargs(req: Scenario) -> dict:
 def analysis(req: AnalyzeRequest) -> Analysis:
     """The engine's analysis of one scenario (what ``llm_roofline.analyze`` reports on)."""
     model = resolve_model(req)
-    device = resolve_hardware(req)
-    eff = resolve_efficiency(req, device)
-    return analyze_many(model, device, efficiency=eff, **scenario_kwargs(req))
+    target = resolve_target(req)
+    eff = resolve_efficiency(req, target if isinstance(target, Hardware) else target.device)
+    return analyze_many(model, target, efficiency=eff, **scenario_kwargs(req), **parallel_kwargs(req))
 
 
 def report(req: AnalyzeRequest) -> dict:
@@ -226,16 +282,17 @@ def sweep_result(req: SweepRequest) -> dict:
     check_sweep_size(req)
     axes = sweep_axes(req)
     model = resolve_model(req)
-    device = resolve_hardware(req)
+    target = resolve_target(req)
+    device = target if isinstance(target, Hardware) else target.device
     eff = resolve_efficiency(req, device)
     kwargs = scenario_kwargs(req)
     kwargs.update(axes)
     flash, logits_all = kwargs.pop("flash_attention"), kwargs.pop("logits_all")
     group_size, scale_bits = kwargs.pop("group_size"), kwargs.pop("scale_bits")
-    result = sweep(model, device, efficiency=eff, flash_attention=flash, logits_all=logits_all,
-                   group_size=group_size, scale_bits=scale_bits, **kwargs)
-    columns = {name: [_json_number(v) for v in values.tolist()]
-               for name, values in sweep_columns(result.analysis).items()}
+    parallel = parallel_kwargs(req) if is_multi_device(req) or req.ep > 1 else {}
+    result = sweep(model, target, efficiency=eff, flash_attention=flash, logits_all=logits_all,
+                   group_size=group_size, scale_bits=scale_bits, **kwargs, **parallel)
+    columns = {name: [_json_number(v) for v in values.tolist()] for name, values in result.columns.items()}
     return {"points": len(result), "capacity_bytes": device.memory_capacity_bytes, "columns": columns}
 
 
@@ -253,8 +310,9 @@ def error_field(exc: RooflineError) -> str | None:
         return "model" if exc.kind.startswith("model") else "hardware"
     text = str(exc)
     for name in ("batch_size", "prompt_len", "gen_len", "kv_len", "w_bits", "a_bits", "kv_bits", "state_bits",
-                 "group_size", "scale_bits", "efficiency", "memory_bandwidth_bytes_per_s", "memory_capacity_bytes",
-                 "peak_flops_per_s", "flash_attention"):
+                 "group_size", "scale_bits", "efficiency", "engine", "memory_bandwidth_bytes_per_s",
+                 "memory_capacity_bytes", "peak_flops_per_s", "flash_attention", "tp", "pp", "ep", "dp",
+                 "attention_dp", "nodes", "micro_batches", "ep_imbalance", "ep_comm"):
         if text.startswith(name) or f" {name} " in text[:60]:
             return name
     if isinstance(exc, ConfigError) and text.startswith("config.json"):

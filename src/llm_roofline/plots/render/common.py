@@ -19,7 +19,7 @@ COMPUTE_COLOR = "#D55E00"
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#7F7F7F", "#F0E442", "#000000")
 PART_COLORS = {"weights": "#0072B2", "KV cache": "#E69F00", "activations": "#009E73"}
 KIND_COLORS = {"matmul": "#0072B2", "attention": "#D55E00", "norm": "#009E73", "elementwise": "#CC79A7",
-               "embedding": "#E69F00", "conv": "#56B4E9", "scan": "#F0E442"}
+               "embedding": "#E69F00", "conv": "#56B4E9", "scan": "#F0E442", "communication": "#7F7F7F"}
 STYLE = {
     "font.size": 10, "axes.titlesize": 11, "axes.labelsize": 10, "legend.fontsize": 8.5,
     "xtick.labelsize": 9, "ytick.labelsize": 9, "axes.spines.top": False, "axes.spines.right": False,

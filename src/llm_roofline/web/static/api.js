@@ -1,5 +1,5 @@
 // Requests to the JSON API: the body for the current state, POST with errors that name their field.
-import { app, OWN_FORMAT } from "./store.js";
+import { app, DEGREES, devices, OWN_FORMAT } from "./store.js";
 
 function numberOrText(v) {
   return /^\d+$/.test(String(v).trim()) ? Number(v) : String(v).trim();
@@ -14,7 +14,10 @@ export function requestBody(state = app.state) {
   };
   if (s.w !== OWN_FORMAT) body.w_bits = numberOrText(s.w);  // else the model's own format
   if (app.upload) { body.config = app.upload.config; body.config_name = app.upload.name; } else body.model = s.model;
-  body.hardware = s.hw;
+  body.hardware = s.sys && devices(s) > 1 ? s.sys : s.hw;
+  for (const [, key, field] of DEGREES) if (String(s[key]) !== "1") body[field] = Number(s[key]);
+  if (s.comm) body.comm = s.comm;
+  if (s.ov === "1") body.overlap = true;
   if (s.bw) body.memory_bandwidth_bytes_per_s = Number(s.bw) * 1e9;
   if (s.peak) body.peak_flops_per_s = Number(s.peak) * 1e12;
   if (s.cap) body.memory_capacity_bytes = Number(s.cap) * 1e9;

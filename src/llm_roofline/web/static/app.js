@@ -7,7 +7,7 @@ import { renderMemory } from "./memory.js";
 import { findHardware, findModel } from "./catalog.js";
 import { addNotice, clearError, setStatus, showError, showNotice } from "./messages.js";
 import { renderMetrics, renderSummary } from "./metrics.js";
-import { renderOp, renderRoofline } from "./operator.js";
+import { renderLinks, renderOp, renderRoofline } from "./operator.js";
 import { app, DEFAULTS, FORMAT_LABELS, FORMATS, OWN_FORMAT, onStateChange, select, selectedOp, setState, STAGE_NAMES, stageGraph,
   stageOps } from "./store.js";
 import { fetchSweeps, renderSweeps } from "./sweeps.js";
@@ -72,6 +72,7 @@ function render() {
   renderMemory(r);
   renderTable();
   renderSweeps();
+  renderLinks(r);
   modelInfo();
 }
 
@@ -134,7 +135,8 @@ function useApiDefaults(d) {
   const bits = (v) => String(v);
   Object.assign(DEFAULTS, { b: String(d.batch_size), p: String(d.prompt_len), g: String(d.gen_len),
     w: d.w_bits == null ? OWN_FORMAT : bits(d.w_bits),
-    a: bits(d.a_bits), kv: bits(d.kv_bits), fa: d.flash_attention ? "1" : "0", eff: d.efficiency });
+    a: bits(d.a_bits), kv: bits(d.kv_bits), fa: d.flash_attention ? "1" : "0", eff: d.efficiency,
+    tp: String(d.tp), pp: String(d.pp), ep: String(d.ep), adp: String(d.attention_dp), dp: String(d.dp) });
 }
 
 function describe(key, value) {
@@ -144,14 +146,16 @@ function describe(key, value) {
 
 async function start() {
   if (window.innerWidth < 760) $("controls-fold").open = false;
-  const [models, hardware, meta] = await Promise.all(["/api/models", "/api/hardware", "/api/meta"].map(
-    (p) => fetch(p).then((r) => r.json())));
+  const [models, hardware, meta, systems] = await Promise.all(["/api/models", "/api/hardware", "/api/meta",
+    "/api/systems"].map((p) => fetch(p).then((r) => r.json())));
   app.models = models;
   app.hardware = hardware;
+  app.systems = systems;
   app.meta = meta;
   useApiDefaults(meta.defaults);
   const checked = checkState(readUrl(DEFAULTS), { defaults: DEFAULTS, formats: [...new Set(FORMATS.concat(meta.formats))],
     bits: meta.bits, limits: meta.limits, stages: STAGE_NAMES, views: ["layer", "model"], findModel, findHardware,
+    systems: systems.map((x) => x.name), maxDegree: meta.max_degree,
     query: new URLSearchParams(location.search), describe });
   app.state = checked.state;
   app.upload = checked.upload;

@@ -5,7 +5,7 @@ import { $, download } from "./dom.js";
 import { si } from "./fmt.js";
 import { setStatus, showError } from "./messages.js";
 import { bindPicker, norm } from "./picker.js";
-import { app, DEFAULTS, FORMAT_LABELS, FORMATS, OWN_FORMAT, setState } from "./store.js";
+import { app, DEFAULTS, DEGREES, FORMAT_LABELS, FORMATS, OWN_FORMAT, setState } from "./store.js";
 import { b64encode } from "./urlstate.js";
 
 export function fillForm() {
@@ -34,6 +34,10 @@ export function fillForm() {
   for (const [id, key] of [["w-bits", "w"], ["a-bits", "a"], ["kv-bits", "kv"]]) setSelect($(id), s[key]);
   $("flash").checked = s.fa === "1";
   $("efficiency").value = s.eff;
+  for (const [id, key] of DEGREES) $(id).value = s[key];
+  $("system").value = s.sys;
+  $("comm").value = s.comm;
+  $("overlap").checked = s.ov === "1";
   modelInfo();
   hwInfo();
 }
@@ -144,6 +148,7 @@ export function bindForm() {
   $("kv-bits").addEventListener("change", () => setState({ kv: $("kv-bits").value }));
   $("flash").addEventListener("change", () => setState({ fa: $("flash").checked ? "1" : "0" }));
   $("efficiency").addEventListener("change", () => setState({ eff: $("efficiency").value }));
+  bindDevices();
   $("form").addEventListener("submit", (e) => e.preventDefault());
 
   $("config-file").addEventListener("change", async () => {
@@ -188,6 +193,26 @@ export function bindForm() {
       window.prompt("Link to this view:", location.href);
     }
   });
+}
+
+/** The Devices fieldset: degrees of parallelism, the system, collectives and overlap. */
+function bindDevices() {
+  for (const [id, key] of DEGREES) $(id).addEventListener("input", () => setState({ [key]: $(id).value }));
+  $("system").replaceChildren(...[["", "First system with this device"]].concat(
+    app.systems.map((x) => [x.name, `${x.name} · ${x.devices_per_node} × ${x.device} · ` +
+      `${si(x.scale_up.device_bandwidth_bytes_per_s, "B/s")}`])).map(([v, t]) => {
+    const o = document.createElement("option");
+    o.value = v;
+    o.textContent = t;
+    return o;
+  }));
+  $("system").addEventListener("change", () => {
+    const sys = app.systems.find((x) => x.name === $("system").value);
+    setState(sys ? { sys: sys.name, hw: sys.device, bw: "", peak: "", cap: "" } : { sys: "" });
+    fillForm();
+  });
+  $("comm").addEventListener("change", () => setState({ comm: $("comm").value }));
+  $("overlap").addEventListener("change", () => setState({ ov: $("overlap").checked ? "1" : "0" }));
 }
 
 export function useUpload(config, name) {

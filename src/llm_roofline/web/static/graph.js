@@ -4,7 +4,7 @@ import { svgEl, title } from "./svg.js";
 import { pct, secs, si } from "./fmt.js";
 
 const W = 158, H = 40, GAP_Y = 20, GAP_X = 12, LANE = 34, PAD = 14, PILL_H = 24;
-const COLORS = { memory: [37, 99, 235], compute: [234, 88, 12] };
+const COLORS = { memory: [37, 99, 235], compute: [234, 88, 12], link: [100, 116, 139] };
 
 function fill(bound, strength) {
   const [r, g, b] = COLORS[bound] || COLORS.memory;

@@ -3,7 +3,8 @@ import { $ } from "./dom.js";
 
 const FIELD_INPUTS = { batch_size: "batch", prompt_len: "prompt", gen_len: "gen", model: "model", config: "model",
   hardware: "hardware", w_bits: "w-bits", a_bits: "a-bits", kv_bits: "kv-bits",
-  memory_bandwidth_bytes_per_s: "hw-bw", peak_flops_per_s: "hw-peak", memory_capacity_bytes: "hw-cap" };
+  memory_bandwidth_bytes_per_s: "hw-bw", peak_flops_per_s: "hw-peak", memory_capacity_bytes: "hw-cap",
+  tp: "tp", pp: "pp", ep: "ep", attention_dp: "adp", dp: "dp" };
 
 export function setStatus(text) { $("status").textContent = text; }
 

@@ -1,4 +1,5 @@
 // The selected operator's numbers and roofline, and the roofline of every operator of the stage.
+import { deploymentText, linkChart, linkPoints } from "./parallel.js";
 import { rooflineChart } from "./roofline.js";
 import { $, esc } from "./dom.js";
 import { int, intensity, pct, secs, si } from "./fmt.js";
@@ -63,14 +64,38 @@ export function renderOp() {
     rows.push(["prefill", secs(op.prefill_time_s), true], [`${int(app.view.report.generation.gen_len)} decode steps`,
       secs(op.decode_time_s), true]);
   }
+  if (op.link_bytes) {
+    rows.splice(2, 0, ["Bytes on the link", si(op.link_bytes, "B")], ["Link time (collective)", secs(op.link_time_s)]);
+  }
   rows.push([`× ${op.count} occurrence${op.count > 1 ? "s" : ""}`, secs(total)],
     [`Share of ${stage === "generation" ? "end-to-end" : "the stage"}`, pct(op.time_share)]);
   const sub = `${op.kind} · ${STAGE_NAMES[stage]}${stage === "generation" ? " (prefill + all decode steps)" : ""}` +
     ` · numbers per occurrence`;
   panel.innerHTML = `<p class="op-sub">${esc(sub)}</p><table class="kv" id="op-table"><tbody>${rows.map(([k, v, s]) =>
     `<tr class="${s ? "sub" : ""}" data-key="${esc(k)}"><td>${esc(k)}</td><td>${esc(v)}</td></tr>`).join("")}</tbody></table>`;
+  const p = app.view.report.parallelism;
+  if (op.link_bytes && p.devices > 1) {
+    linkChart($("op-roofline"), { points: linkPoints(ops), link: p.system.scale_up, tp: p.tp, selected: op.name,
+      caption: `${op.name} on the link roofline`, height: (W) => Math.min(250, Math.max(190, W * 0.58)) });
+    return;
+  }
   rooflineChart($("op-roofline"), { ops: points, bandwidth: bw, peaks, focus: op.name, selected: op.name,
     caption: `${op.name} on the roofline`, height: (W) => Math.min(250, Math.max(190, W * 0.58)) });
+}
+
+/** The Devices note and, with several devices, the link roofline of the stage's communication operators. */
+export function renderLinks(r) {
+  $("par-info").textContent = deploymentText(r);
+  const p = r.parallelism;
+  const panel = $("link-panel");
+  panel.hidden = p.devices === 1;
+  if (p.devices === 1) return;
+  const ops = stageOps();
+  const sel = selectedOp(ops);
+  $("link-title").textContent = `Link roofline: communication operators · ${STAGE_NAMES[app.state.stage]}`;
+  $("link-note").textContent = `${p.system.scale_up.name}; dashed: ideal ring all-reduce over ${p.tp}`;
+  linkChart($("link-roofline"), { points: linkPoints(ops), link: p.system.scale_up, tp: p.tp, selected: sel?.name,
+    onSelect: select });
 }
 
 export function renderRoofline() {

@@ -10,13 +10,16 @@ export const OWN_FORMAT = "own";
 export const DEFAULTS = {
   model: "meta-llama/Llama-2-7b-hf", hw: "rtx-a6000", stage: "decode", b: "1", p: "1024", g: "256",
   w: "16", a: "16", kv: "16", fa: "0", eff: "ideal", view: "layer", op: "", bw: "", peak: "", cap: "",
-  cfg: "", cfgname: "",
+  cfg: "", cfgname: "", tp: "1", pp: "1", ep: "1", adp: "1", dp: "1", sys: "", comm: "", ov: "0",
 };
+// Degrees of parallelism: [input id, state key, API field].
+export const DEGREES = [["tp", "tp", "tp"], ["pp", "pp", "pp"], ["ep", "ep", "ep"], ["adp", "adp", "attention_dp"],
+  ["dp", "dp", "dp"]];
 export const STAGE_NAMES = { prefill: "Prefill", decode: "Decode step", generation: "Whole generation" };
 
 export const app = {
   state: { ...DEFAULTS },
-  models: [], hardware: [], meta: null,
+  models: [], hardware: [], systems: [], meta: null,
   upload: null, // {config, name}
   view: null, sweepBatch: null, sweepSeq: null,
   seq: 0, controller: null, timer: null,
@@ -34,6 +37,11 @@ export function setState(patch, { fetch = true } = {}) {
   Object.assign(app.state, patch);
   writeUrl(app.state, DEFAULTS);
   if (fetch) hooks.fetch(); else hooks.render();
+}
+
+/** Devices of the deployment the state describes: tp x pp x attention DP x replicas. */
+export function devices(s = app.state) {
+  return ["tp", "pp", "adp", "dp"].reduce((n, k) => n * Math.max(1, Number(s[k]) || 1), 1);
 }
 
 export function stageOps() {

@@ -36,7 +36,7 @@ export function b64decode(text) {
  * The state a link asks for, checked against the catalogs and the API's limits before anything is
  * requested: each value that is not valid is replaced by its default, with a line saying so (the
  * page shows these lines until the reader dismisses them). ctx: {defaults, formats, bits, limits,
- * stages, views, findModel, findHardware, query}. Returns {state, upload, problems}.
+ * stages, views, findModel, findHardware, systems (names), maxDegree, query}. Returns {state, upload, problems}.
  */
 export function checkState(raw, ctx) {
   const s = { ...raw };
@@ -91,6 +91,17 @@ export function checkState(raw, ctx) {
   }
   if (!["0", "1"].includes(s.fa)) reset("fa", "FlashAttention is 1 (on) or 0 (off)");
   if (!["ideal", "hardware"].includes(s.eff)) reset("eff", "the efficiency is ideal or hardware");
+  for (const key of ["tp", "pp", "ep", "adp", "dp"]) {
+    const v = String(s[key]);
+    if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > ctx.maxDegree) {
+      reset(key, `a degree of parallelism is an integer in 1..${ctx.maxDegree}`);
+    } else {
+      s[key] = String(Number(v));
+    }
+  }
+  if (s.sys !== "" && !ctx.systems.includes(s.sys)) reset("sys", "not in the system catalog");
+  if (!["", "ideal", "fitted"].includes(s.comm)) reset("comm", "the collectives are ideal or fitted");
+  if (!["0", "1"].includes(s.ov)) reset("ov", "overlap is 1 (on) or 0 (off)");
   for (const key of ["bw", "peak", "cap"]) {
     if (s[key] !== "" && !(Number(s[key]) > 0 && Number.isFinite(Number(s[key])))) reset(key, "not a positive number");
   }
