@@ -98,3 +98,28 @@ def test_fp8_block_configs_keep_their_routers():
     r = analyze(spec, H100ISH, gen_len=0)
     assert r.scenario["w_bits"] == 8.0 and r.scenario["w_family"] == "float"
     assert op(r.decode, "gate").weight_bytes == 4096 * 128 * 2  # the router in BF16
+
+
+def test_named_and_own_storage_of_config_formats():
+    # gpt-oss: the experts in MXFP4 (4 + 8/32 = 4.25 bits per weight, quant_formats.py); Kimi-K2.5:
+    # compressed-tensors int4 with one 16-bit scale per 32 weights = 4.5 bits for the routed experts.
+    oss = spec_from_hf_config(shared_config("openai--gpt-oss-20b"), name="gpt-oss-20b")
+    r = analyze(oss, H100ISH, gen_len=0)
+    experts = 32 * 2880 * 2 * 2880  # per layer: E x D x 2F (gate and up), without biases
+    assert r.scenario["w_format"] == "mxfp4"
+    bias = 32 * 2 * 2880 * 2  # their biases in BF16
+    per_layer = next(o for o in r.prefill.ops if o.name == "experts.gate_up_proj")
+    assert per_layer.weight_bytes == pytest.approx(experts * 4.25 / 8 + bias)  # all 32 experts read in prefill
+    kimi = spec_from_hf_config(shared_config("moonshotai--Kimi-K2.5"), name="kimi")
+    k = analyze(kimi, H100ISH, gen_len=0)
+    assert k.techniques["precision"][0] == {"modules": "layers", "bits": 4.0, "family": "int",
+                                            "source": "config.json quantization_config: int4 weights, one 16-bit "
+                                                      "scale per 32"}
+    down = next(o for o in k.prefill.ops if o.name == "experts.down_proj")
+    assert down.weight_bytes == pytest.approx(384 * 2048 * 7168 * 4.5 / 8)
+
+
+def test_structured_pruning_across_devices_prunes_the_whole_model():
+    r = analyze(llama(), "dgx-h100", tp=2, prune_layers=0.25, gen_len=0)
+    assert r.model["params_total"] == 2 * 32000 * 4096 + 24 * (4 * 4096**2 + 3 * 4096 * 11008 + 2 * 4096) + 4096
+    assert r.techniques["params_before_pruning"] == 6_738_415_616

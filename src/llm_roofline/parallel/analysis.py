@@ -30,6 +30,13 @@ def evaluate_deployment(model: ModelSpec, system: System, scenario: Scenario, ef
     if deployment.is_single_device:
         a = evaluate(model, system.device, scenario, efficiency)
         return replace(a, parallel=single_device(a))
+    params_before = None
+    if scenario.techniques.structured:  # prune the whole model, then shard it (techniques/structured.py)
+        from ..techniques.structured import prune_model, unpruned
+
+        params_before = model_parameters(model)[0]
+        model, scenario = prune_model(model, scenario.techniques), replace(scenario, techniques=unpruned(
+            scenario.techniques))
     lay, shard = check_deployment(model, system, deployment)
     plan = DevicePlan(layout=lay, vocab_size=model.vocab_size, embedding_width=model.embedding_width,
                       hidden_size=model.hidden_size)
@@ -37,7 +44,7 @@ def evaluate_deployment(model: ModelSpec, system: System, scenario: Scenario, ef
     per_device = replace(scenario, batch_size=micro_batch(scenario.batch_size, deployment.attention_dp, m))
     a = evaluate(shard, system.device, per_device, efficiency, plan=plan)
     total, active = model_parameters(model)
-    a = replace(a, params_total=total, params_active=active)
+    a = replace(a, params_total=total, params_active=active, params_before_pruning=params_before)
     return replace(a, parallel=parallel_metrics(a, lay, scenario))
 
 

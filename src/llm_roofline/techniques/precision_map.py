@@ -67,7 +67,8 @@ def resolve_precision(spec, w_bits: object, options: Mapping[str, object]) -> tu
     if w_bits is None:
         if use_config and quantization is not None and quantization.format:
             w_bits = config_format(quantization)
-            if not _named(quantization.format) and quantization.group_size:  # its own scales (Kimi: int4, g32)
+            own_storage = format_name(quantization.format)[1] if _named(quantization.format) else None
+            if own_storage is None and quantization.group_size:  # its own scales (Kimi: int4 in groups of 32)
                 bits = quantization.bits + quantization.scale_bits / quantization.group_size
                 own = Format(_format("w_bits", w_bits).bits, quantization.family,
                              f"{quantization.format}-g{quantization.group_size}", bits)

@@ -85,3 +85,8 @@ def _ffn(ffn, fraction: float):
     if isinstance(ffn, MLPAndMoE):
         return replace(ffn, mlp=_ffn(ffn.mlp, fraction), moe=_ffn(ffn.moe, fraction))
     return ffn
+
+
+def unpruned(techniques):
+    """The same techniques with structured pruning already applied (its fractions at 0)."""
+    return replace(techniques, prune_layers=0.0, prune_heads=0.0, prune_intermediate=0.0)
