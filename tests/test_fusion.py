@@ -117,3 +117,21 @@ def test_graph_edges_follow_the_fused_operators():
     attention = t.names.index("fused_attention")
     assert set(t.inputs[attention]) == {"input_layernorm+q_proj+rope", "input_layernorm+k_proj+rope",
                                         "input_layernorm+v_proj"}
+
+
+def test_calibrated_fixed_cost_is_paid_once_per_fused_kernel():
+    # Under the calibrated efficiency model each kernel has a fitted fixed cost: a fused group pays its
+    # host product's, and the absorbed elementwise kernels' fixed costs disappear.
+    plain = analyze("llama-2-7b", "h100", efficiency="calibrated", gen_len=0)
+    fused = analyze("llama-2-7b", "h100", efficiency="calibrated", gen_len=0, fusion="elementwise")
+    absorbed: set[str] = set()
+    for o in fused.decode.ops:
+        members = o.name.split("+")
+        if len(members) == 1:
+            continue
+        host = next(m for m in members if op(plain.decode, m).kind == "matmul")
+        assert o.fixed_time_s == op(plain.decode, host).fixed_time_s
+        absorbed |= {m for m in members if op(plain.decode, m).kind != "matmul"}  # a shared norm once
+    fixed = lambda r: sum(o.fixed_time_s * o.count for o in r.decode.ops)  # noqa: E731
+    saved = sum(op(plain.decode, m).fixed_time_s * op(plain.decode, m).count for m in absorbed)
+    assert saved > 0 and fixed(plain) - fixed(fused) == pytest.approx(saved, rel=1e-9)

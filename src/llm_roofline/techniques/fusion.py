@@ -21,7 +21,9 @@ q_a_proj and kv_a_proj): the shared input is read once instead of once per produ
 FLOPs stay (plus the recomputed norms); weights and KV-cache traffic stay. A fused group is one
 operator, named after its members joined by ``+`` (``o_proj+attn_residual``), so the operator graph
 shows what was fused and the per-kernel fixed cost (an efficiency setting's ``kernel_overhead_s``) is
-paid once per group. Only operators with the same count fuse. The tensor a product hands over is
+paid once per group (under ``--efficiency calibrated`` the fitted fixed cost of the group's kernel, whose
+shape is the host product's; merged siblings are one GEMM of their summed output width). Only
+operators with the same count fuse. The tensor a product hands over is
 taken to be its whole output; a projection whose output goes to the KV cache still writes the cache.
 """
 
@@ -136,6 +138,9 @@ def _merge_siblings(rows: _Rows, model) -> None:
             continue
         host = members[0]
         shared = np.maximum.reduce([m["act_read_bytes"] for m in members])
+        shape = host.get("shapes")
+        if isinstance(shape, dict) and all(isinstance(m.get("shapes"), dict) and "n" in m["shapes"] for m in members):
+            host["shapes"] = {**shape, "n": sum(m["shapes"]["n"] for m in members)}  # one GEMM, outputs side by side
         for other in members[1:]:
             rows.merge_into(host, other)
         host["act_read_bytes"] = shared
