@@ -25,7 +25,7 @@ def _q(device=SPARSE, stage="decode", **kw):
 
 def test_dense_storage_changes_nothing():
     a, ra = _q()
-    b, rb = _q(sparsity=0.7, sparse_format="dense")
+    b, rb = _q(weight_sparsity=0.7, sparse_format="dense")
     assert (a.flops, a.bytes, a.time_s) == (b.flops, b.bytes, b.time_s)
     assert ra.memory.total_bytes == rb.memory.total_bytes
 
@@ -34,19 +34,19 @@ def test_csr_and_bitmap_storage_by_hand():
     # s = 0.75: CSR keeps 25% of the values (2 bytes) with a 16-bit column index each: 1 byte per
     # dense element; a bitmap keeps the values and 1 bit per element: 0.5 + 0.125 bytes.
     act = 2 * D * 2  # x read and y written, fp16
-    csr, _ = _q(sparsity=0.75, sparse_format="csr")
-    bitmap, _ = _q(sparsity=0.75, sparse_format="bitmap")
+    csr, _ = _q(weight_sparsity=0.75, sparse_format="csr")
+    bitmap, _ = _q(weight_sparsity=0.75, sparse_format="bitmap")
     assert csr.weight_bytes == D * D * 1.0
     assert bitmap.weight_bytes == D * D * (0.25 * 2 + 1 / 8)
     assert csr.bytes == D * D + act
     # a sparse kernel performs the 25% of the multiply-adds that are not zero
     assert csr.flops == 2 * D * D * 0.25
-    eight, _ = _q(sparsity=0.75, sparse_format="csr", sparse_index_bits=8)
+    eight, _ = _q(weight_sparsity=0.75, sparse_format="csr", sparse_index_bits=8)
     assert eight.weight_bytes == D * D * 0.25 * (2 + 1)
 
 
 def test_sparse_kernel_efficiency_scales_the_peak():
-    q, _ = _q(stage="prefill", sparsity=0.5, sparse_format="csr", sparse_efficiency=0.25)
+    q, _ = _q(stage="prefill", weight_sparsity=0.5, sparse_format="csr", sparse_efficiency=0.25)
     assert q.peak_flops_per_s == pytest.approx(0.25 * 300e12)
     assert q.time_s == pytest.approx(max(q.flops / (0.25 * 300e12), q.bytes / 2e12))
 
@@ -62,19 +62,19 @@ def test_2to4_on_sparse_tensor_cores_and_without():
     assert with_tc.flops == dense.flops / 2 and without.flops == dense.flops
     assert with_tc.time_s == pytest.approx(dense.time_s / 2)
     with pytest.raises(ScenarioError, match="2:4"):
-        _q(sparse_format="2:4", sparsity=0.3)
+        _q(sparse_format="2:4", weight_sparsity=0.3)
 
 
 def test_sparsity_spares_embeddings_and_lm_head_by_default():
-    _, r = _q(sparsity=0.5, sparse_format="bitmap")
+    _, r = _q(weight_sparsity=0.5, sparse_format="bitmap")
     _, plain = _q()
     for name in ("embed_tokens", "lm_head"):
         assert op(r.decode, name).weight_bytes == op(plain.decode, name).weight_bytes
-    only_mlp = analyze(llama(), SPARSE, gen_len=0, sparsity=0.5, sparse_format="bitmap", sparse_modules="mlp")
+    only_mlp = analyze(llama(), SPARSE, gen_len=0, weight_sparsity=0.5, sparse_format="bitmap", sparse_modules="mlp")
     assert op(only_mlp.decode, "q_proj").weight_bytes == D * D * 2
     assert op(only_mlp.decode, "down_proj").weight_bytes == D * F * (0.5 * 2 + 1 / 8)
     with pytest.raises(ScenarioError, match="matches no operator"):
-        analyze(llama(), SPARSE, sparsity=0.5, sparse_format="csr", sparse_modules="mlpp")
+        analyze(llama(), SPARSE, weight_sparsity=0.5, sparse_format="csr", sparse_modules="mlpp")
 
 
 def test_structured_pruning_gives_the_smaller_models_parameter_count():
@@ -87,18 +87,18 @@ def test_structured_pruning_gives_the_smaller_models_parameter_count():
     for option, (fraction, params) in cases.items():
         r = analyze(llama(), SPARSE, gen_len=0, **{option: fraction})
         assert r.model["params_total"] == params, option
-        assert r.techniques["params_before_pruning"] == 6_738_415_616
+        assert r.optimizations["params_before_pruning"] == 6_738_415_616
     assert analyze(llama(), SPARSE, gen_len=0, prune_layers=0.25).model["num_layers"] == 24
 
 
 def test_structured_pruning_keeps_the_mix_of_layer_kinds():
-    from llm_roofline.techniques.options import Techniques
+    from llm_roofline.techniques.optimizations import Optimizations
     from llm_roofline.techniques.structured import prune_model
 
     from conftest import small_mla
 
     model = small_mla()  # 1 dense + 3 MoE layers
-    pruned = prune_model(model, Techniques(prune_layers=0.5, prune_intermediate=0.5))
+    pruned = prune_model(model, Optimizations(prune_layers=0.5, prune_intermediate=0.5))
     assert [g.count for g in pruned.layer_groups] == [1, 1]  # 2 of 4, largest remainders
     moe = pruned.layer_groups[1].layer.ffn
     assert (moe.expert_intermediate_size, moe.shared_intermediate_size) == (16, 32)

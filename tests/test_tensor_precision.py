@@ -28,7 +28,7 @@ def test_embedding_and_lm_head_keep_16_bits_under_int4_weights():
     assert op(plain.decode, "lm_head").weight_bytes == V * D * 4.125 / 8
     assert op(r.decode, "q_proj").weight_bytes == op(plain.decode, "q_proj").weight_bytes == D * D * 4.125 / 8
     assert r.memory.weights_bytes - plain.memory.weights_bytes == pytest.approx(2 * V * D * (2 - 4.125 / 8))
-    assert [p["modules"] for p in r.techniques["precision"]] == ["embed", "lm_head"]
+    assert [p["modules"] for p in r.optimizations["precision"]] == ["embed", "lm_head"]
 
 
 def test_module_bits_pick_the_peak_of_their_format():
@@ -39,7 +39,7 @@ def test_module_bits_pick_the_peak_of_their_format():
     assert op(r.prefill, "q_proj").weight_bytes == D * D * 8.125 / 8  # fp8 + a 16-bit scale per 128
     assert op(r.prefill, "gate_proj").peak_flops_per_s == 989e12  # 16-bit weights: the wider operand
     text = analyze(llama(), H100ISH, module_bits="attention=fp8,mlp=8", gen_len=0)
-    assert [(p["modules"], p["bits"]) for p in text.techniques["precision"]] == [("attention", 8.0), ("mlp", 8.0)]
+    assert [(p["modules"], p["bits"]) for p in text.optimizations["precision"]] == [("attention", 8.0), ("mlp", 8.0)]
     with pytest.raises(ScenarioError, match="MODULE=BITS"):
         analyze(llama(), H100ISH, module_bits="attention")
 
@@ -51,7 +51,7 @@ def test_experts_in_fp4_rest_in_fp8():
     assert op(r.decode, "q_proj").weight_bytes == 128 * 128 * 1
     assert op(r.decode, "experts.up_proj").weight_bytes == op(plain.decode, "experts.up_proj").weight_bytes / 2
     assert op(r.decode, "router").weight_bytes == 128 * 8 * 1
-    assert r.techniques["precision"] == [{"modules": "experts", "bits": 4.0, "family": "float",
+    assert r.optimizations["precision"] == [{"modules": "experts", "bits": 4.0, "family": "float",
                                           "source": "module_bits"}]
 
 
@@ -82,12 +82,12 @@ def test_gpt_oss_config_quantization_is_read_by_default():
     # gpt-oss-20b ships its experts in MXFP4 and keeps attention, routers, embeddings and lm_head in BF16.
     spec = spec_from_hf_config(shared_config("openai--gpt-oss-20b"), name="gpt-oss-20b")
     r = analyze(spec, H100ISH, gen_len=0)
-    assert r.scenario["w_bits"] == 4.0 and r.techniques["config_quantization"].startswith("MXFP4")
-    kept = {p["modules"] for p in r.techniques["precision"] if p["bits"] == 16}
+    assert r.scenario["w_bits"] == 4.0 and r.optimizations["config_quantization"].startswith("MXFP4")
+    kept = {p["modules"] for p in r.optimizations["precision"] if p["bits"] == 16}
     assert kept == {"embed", "lm_head", "attention", "router"}
     assert op(r.decode, "q_proj").weight_bytes == (2880 + 1) * 64 * 64 * 2  # D x N*H and its bias, BF16
     override = analyze(spec, H100ISH, gen_len=0, w_bits=16)
-    assert override.techniques["precision"] == [] and override.memory.weights_bytes > 2.5 * r.memory.weights_bytes
+    assert override.optimizations["precision"] == [] and override.memory.weights_bytes > 2.5 * r.memory.weights_bytes
     ignored = analyze(spec, H100ISH, gen_len=0, config_quantization=False)
     assert ignored.memory.weights_bytes == override.memory.weights_bytes
 
@@ -112,7 +112,7 @@ def test_named_and_own_storage_of_config_formats():
     assert per_layer.weight_bytes == pytest.approx(experts * 4.25 / 8 + bias)  # all 32 experts read in prefill
     kimi = spec_from_hf_config(shared_config("moonshotai--Kimi-K2.5"), name="kimi")
     k = analyze(kimi, H100ISH, gen_len=0)
-    assert k.techniques["precision"][0] == {"modules": "layers", "bits": 4.0, "family": "int",
+    assert k.optimizations["precision"][0] == {"modules": "layers", "bits": 4.0, "family": "int",
                                             "source": "config.json quantization_config: int4 weights, one 16-bit "
                                                       "scale per 32"}
     down = next(o for o in k.prefill.ops if o.name == "experts.down_proj")
@@ -122,4 +122,4 @@ def test_named_and_own_storage_of_config_formats():
 def test_structured_pruning_across_devices_prunes_the_whole_model():
     r = analyze(llama(), "dgx-h100", tp=2, prune_layers=0.25, gen_len=0)
     assert r.model["params_total"] == 2 * 32000 * 4096 + 24 * (4 * 4096**2 + 3 * 4096 * 11008 + 2 * 4096) + 4096
-    assert r.techniques["params_before_pruning"] == 6_738_415_616
+    assert r.optimizations["params_before_pruning"] == 6_738_415_616

@@ -144,7 +144,7 @@ def analyze(model: str | ModelSpec, hardware: str | Hardware | System, *, batch_
     sparse_format="csr"``, ``offload_weights=0.3``, ``kv_allocation="paged"``, ``prefix_len=512``,
     ``embed_bits=16``, ``module_bits={"experts": "fp4"}``, ``low_rank={"mlp": 0.25}``.
     """
-    from .techniques.options import ARRAY_FIELDS
+    from .techniques.optimizations import ARRAY_FIELDS
 
     for name, value in (("batch_size", batch_size), ("prompt_len", prompt_len), ("gen_len", gen_len),
                         ("kv_len", kv_len), ("w_bits", w_bits), ("a_bits", a_bits), ("kv_bits", kv_bits),

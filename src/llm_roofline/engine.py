@@ -51,11 +51,11 @@ class Analysis:
 def evaluate(model: ModelSpec, hardware: Hardware, scenario: Scenario, efficiency: Efficiency, *,
              plan=None) -> Analysis:
     """``plan``: one device of a deployment (``model`` is then its shard; see parallel.analysis).
-    ``scenario.techniques`` (techniques/) act here: structured pruning gives a smaller model, the graph
+    ``scenario.optimizations`` (techniques/) act here: structured pruning gives a smaller model, the graph
     options change how operators are built, prefix caching shortens the prefill, fusion and offloading
     transform the operator tables; with every technique off each of these steps is skipped."""
     sc, n = scenario, scenario.size
-    t = sc.techniques
+    t = sc.optimizations
     params_before = None
     if t.structured:
         params_before = _params(model)

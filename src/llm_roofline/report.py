@@ -220,7 +220,7 @@ def memory(model, scenario, prefill: OpCosts, at0: OpCosts, at1: OpCosts, hardwa
     decode_peak = (a0 + (a1 - a0) * keys).max(0)
     activations = np.maximum(prefill.table.activation_bytes.max(0), decode_peak)
     capacity = hardware.memory_capacity_bytes
-    t = sc.techniques
+    t = sc.optimizations
     if t.offloads or t.prefix or t.kv_allocation != "exact":
         from .techniques.placement import placed_memory
 

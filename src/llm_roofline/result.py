@@ -12,7 +12,7 @@ from typing import Any
 
 from .engine import Analysis
 from .roofline import OpCosts, ceilings
-from .techniques.summary import techniques_summary
+from .techniques.summary import optimizations_summary
 
 BOUND_COMPUTE, BOUND_MEMORY, BOUND_LINK, BOUND_HOST = "compute", "memory", "link", "host"
 
@@ -151,11 +151,11 @@ class Report:
     memory: MemoryResult
     parallelism: dict
     communication: dict
-    techniques: dict = field(default_factory=dict)
+    optimizations: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {"model": self.model, "hardware": self.hardware, "scenario": self.scenario,
-                "parallelism": self.parallelism, "techniques": self.techniques, "prefill": self.prefill.to_dict(),
+                "parallelism": self.parallelism, "optimizations": self.optimizations, "prefill": self.prefill.to_dict(),
                 "decode": self.decode.to_dict(), "generation": _flat(self.generation), "memory": _flat(self.memory),
                 "communication": self.communication}
 
@@ -254,7 +254,7 @@ def report_at(analysis: Analysis, i: int = 0) -> Report:
                             capacity_bytes=float(p.capacity_bytes), fits=bool(p.fits[i]),
                             max_batch_size=int(p.max_batch_size[i]), **_placed(a.memory, p, i)),
         parallelism=parallelism_summary(a, p, i), communication=communication_summary(a, p, i),
-        techniques=techniques_summary(a, i),
+        optimizations=optimizations_summary(a, i),
     )
 
 

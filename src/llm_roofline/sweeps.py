@@ -106,10 +106,10 @@ def _length(value: object) -> int:
         return MAX_GRID_POINTS + 1
 
 
-def grid(axes: Mapping[str, object], technique_axes: Mapping[str, object] | None = None) -> Grid:
+def grid(axes: Mapping[str, object], optimization_axes: Mapping[str, object] | None = None) -> Grid:
     """Validate a sweep's axes (each one value or a list of values) and check the grid's size from the
-    axis lengths, before any array of the grid exists. ``technique_axes``: listed per-scenario technique
-    options (sparsity, offload_weights, offload_kv, prefix_len), checked by techniques/build.py."""
+    axis lengths, before any array of the grid exists. ``optimization_axes``: listed per-scenario technique
+    options (weight_sparsity, offload_weights, offload_kv, prefix_len), checked by techniques/build.py."""
     unknown = set(axes) - set(SWEEP_AXES) - set(DEGREE_AXES)
     if unknown:
         raise ScenarioError(f"unknown sweep axis {sorted(unknown)}; valid: {', '.join(SWEEP_AXES + DEGREE_AXES)}")
@@ -124,14 +124,14 @@ def grid(axes: Mapping[str, object], technique_axes: Mapping[str, object] | None
         if name.endswith("bits") and not isinstance(value, np.ndarray) and any(isinstance(v, str) for v in value):
             raise ScenarioError(f"{name}: a swept bit-width takes numbers; a named format is a single value")
         listed[name] = value
-    extra = {name: _listed(name, v) for name, v in (technique_axes or {}).items()}
+    extra = {name: _listed(name, v) for name, v in (optimization_axes or {}).items()}
     grid_points({name: _length(v) for name, v in {**listed, **extra}.items()}, "the sweep")
     checked = {name: degree_values(name, v) if name in DEGREE_AXES else axis_values(name, v)
                for name, v in listed.items()}
     if extra:
-        from .techniques.build import technique_axis
+        from .techniques.build import optimization_axis
 
-        checked.update({name: technique_axis(name, v) for name, v in extra.items()})
+        checked.update({name: optimization_axis(name, v) for name, v in extra.items()})
     return Grid(fixed=fixed, axes=checked)
 
 
@@ -155,13 +155,13 @@ def sweep_chunks(model, hardware, *, chunk_points: int = SWEEP_CHUNK_POINTS, eff
     from .api import load_model, load_system, resolve_efficiency
     from .parallel.analysis import check_deployment, evaluate_deployment
     from .parallel.options import make_deployment
-    from .techniques.build import TECHNIQUE_DEFAULTS
-    from .techniques.options import ARRAY_FIELDS
+    from .techniques.build import OPTIMIZATION_DEFAULTS
+    from .techniques.optimizations import ARRAY_FIELDS
     from .techniques.resolve import scenario_for
 
     if not isinstance(chunk_points, int) or chunk_points < 1:
         raise ScenarioError(f"chunk_points must be a positive integer, got {chunk_points!r}")
-    techniques = {k: axes.pop(k) for k in list(axes) if k in TECHNIQUE_DEFAULTS}
+    techniques = {k: axes.pop(k) for k in list(axes) if k in OPTIMIZATION_DEFAULTS}
     swept = {k: v for k, v in techniques.items() if k in ARRAY_FIELDS and not is_single_value(v)}
     techniques = {k: v for k, v in techniques.items() if k not in swept}
     parallel_options = {k: axes.pop(k) for k in list(axes) if k in OPTION_DEFAULTS}
@@ -256,7 +256,7 @@ def sweep_columns(a: Analysis, parallel: bool = False) -> dict[str, np.ndarray]:
         "throughput_tokens_per_s": p.throughput_tokens_per_s,
         "weights_bytes": p.weights_bytes, "kv_cache_bytes": p.kv_cache_bytes,
         "activations_bytes": p.activations_bytes, "total_bytes": p.total_bytes,
-        "fits": p.fits, "max_batch_size": p.max_batch_size, **technique_columns(a),
+        "fits": p.fits, "max_batch_size": p.max_batch_size, **optimization_columns(a),
     }
     if not parallel:
         return columns
@@ -270,12 +270,12 @@ def sweep_columns(a: Analysis, parallel: bool = False) -> dict[str, np.ndarray]:
     return {**columns, **extra}
 
 
-def technique_columns(a: Analysis) -> dict[str, np.ndarray]:
+def optimization_columns(a: Analysis) -> dict[str, np.ndarray]:
     """Columns of the techniques switched on: their per-scenario settings, and memory by place."""
-    t, m = a.scenario.techniques, a.memory
+    t, m = a.scenario.optimizations, a.memory
     out: dict[str, np.ndarray] = {}
     if t.sparse:
-        out["sparsity"] = t.sparsity
+        out["weight_sparsity"] = t.weight_sparsity
     if t.prefix:
         out["prefix_len"] = t.prefix_len
     if t.offloads:

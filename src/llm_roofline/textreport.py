@@ -11,7 +11,7 @@ import textwrap
 from dataclasses import asdict, fields
 
 from .result import OpResult, Report, StageResult
-from .textreport_techniques import technique_words
+from .textreport_optimizations import optimization_words
 from .texttable import Column, fit_table
 from .units import percent, plain, rate, seconds, si
 
@@ -91,8 +91,8 @@ def headline(report: Report, width: int | None) -> list[str]:
     where = (f"{par['devices']} x {h['name']} ({par['system']['name']}: {_degrees(par)})" if several
              else h["name"])
     lines = [*_wrap(f"{m['name']} on {where}", width, 2), *_wrap(scenario, width, 2)]
-    if report.techniques.get("active"):
-        lines += _wrap("techniques: " + technique_words(report.techniques), width, 2)
+    if report.optimizations.get("active"):
+        lines += _wrap("optimizations: " + optimization_words(report.optimizations), width, 2)
     lines.append("")
     indent = 12 + value_width + 2
     aligned = width is None or (indent <= width - 30 and indent < width // 2)  # details fit beside the values

@@ -31,12 +31,12 @@ def evaluate_deployment(model: ModelSpec, system: System, scenario: Scenario, ef
         a = evaluate(model, system.device, scenario, efficiency)
         return replace(a, parallel=single_device(a))
     params_before = None
-    if scenario.techniques.structured:  # prune the whole model, then shard it (techniques/structured.py)
+    if scenario.optimizations.structured:  # prune the whole model, then shard it (techniques/structured.py)
         from ..techniques.structured import prune_model, unpruned
 
         params_before = model_parameters(model)[0]
-        model, scenario = prune_model(model, scenario.techniques), replace(scenario, techniques=unpruned(
-            scenario.techniques))
+        model, scenario = prune_model(model, scenario.optimizations), replace(scenario, optimizations=unpruned(
+            scenario.optimizations))
     lay, shard = check_deployment(model, system, deployment)
     plan = DevicePlan(layout=lay, vocab_size=model.vocab_size, embedding_width=model.embedding_width,
                       hidden_size=model.hidden_size)

@@ -11,8 +11,8 @@ from ..cli_scenario import add_scenario_options
 from ..parallel.choices import MODES
 from .arguments import POINTS_RANGE, TOP_RANGE, hardware_options, image_options, int_flag, positional_args
 from .commands import run_plot
+from .optimization_kinds import add_optimization_kinds
 from .sweep_cli import add_sweep_parser
-from .technique_kinds import add_technique_kinds
 
 BITS = ("w_bits", "a_bits", "kv_bits")
 ONE_VALUE = ("batch_size", "prompt_len", *BITS)  # read as text: the figure says "one value" itself
@@ -158,7 +158,7 @@ def add_parser(subparsers) -> None:
     image_options(p)
     p.set_defaults(run=_run_scaling)
 
-    add_technique_kinds(kinds)
+    add_optimization_kinds(kinds)
     add_sweep_parser(subparsers)
 
 

@@ -71,15 +71,15 @@ def plot_breakdown(model, hardware, *, output=None, size=None, title=None, dpi=1
 
 def plot_fusion(model, hardware, *, output=None, size=None, title=None, dpi=150, **options):
     """Operator fusion on the roofline and each stage's time per fusion level (paper Fig. 15)."""
-    from .data.techniques import fusion
-    from .render.techniques import draw_fusion
+    from .data.optimizations import fusion
+    from .render.optimizations import draw_fusion
 
     return _finish(draw_fusion(fusion(model, hardware, **options), size=size, title=title), output, dpi)
 
 
 def plot_offload(model, hardware, *, output=None, size=None, title=None, dpi=150, **options):
     """Offloading's three rooflines and TPOT against the offloaded fraction (paper Fig. 17-18)."""
-    from .data.techniques import offload
-    from .render.techniques import draw_offload
+    from .data.optimizations import offload
+    from .render.optimizations import draw_offload
 
     return _finish(draw_offload(offload(model, hardware, **options), size=size, title=title), output, dpi)

@@ -50,9 +50,9 @@ def add_sweep_parser(subparsers) -> None:
         epilog=SWEEP_COLUMNS_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     positional_args(p)
     add_scenario_options(p, lists=SWEEP_AXES, title="scenario (each a list: every combination is evaluated)")
-    from ..cli_techniques import add_technique_options
+    from ..cli_optimizations import add_optimization_options
 
-    add_technique_options(p, lists=True)
+    add_optimization_options(p, lists=True)
     hardware_options(p)
     from ..cli_parallel import add_parallel_options
     from ..flags import output_file
@@ -74,7 +74,7 @@ def run_sweep(args):
     import math
 
     from ..api import sweep_chunks
-    from ..cli_techniques import techniques_from_args
+    from ..cli_optimizations import optimizations_from_args
     from .options import parse_bits_list, parse_int_list
     from .progress import ProgressBar
 
@@ -101,7 +101,7 @@ def run_sweep(args):
     multi = any(v > 1 for k, vs in degrees.items() if k != "ep" for v in vs)
     target = target_from_args(args, True) if multi else device_of(args)
     model = model_of(args)
-    techniques = techniques_from_args(args, lists=True)
+    techniques = optimizations_from_args(args, lists=True)
     chunks = sweep_chunks(model, target, chunk_points=CHUNK_POINTS,
                           efficiency=efficiency_of(args, target.device if multi else target),
                           flash_attention=args.flash_attention, logits_all=args.logits_all,

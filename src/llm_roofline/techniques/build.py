@@ -1,8 +1,8 @@
-"""Techniques from user values: validation with messages that name the option, for every face.
+"""Optimizations from user values: validation with messages that name the option, for every face.
 
-``TECHNIQUE_DEFAULTS`` lists every option the API accepts by keyword (``analyze(..., fusion=
-"aggressive")``); :func:`build_techniques` checks them (unknown names get close matches) and returns
-the frozen :class:`~llm_roofline.techniques.options.Techniques`. Per-tensor precision needs the model
+``OPTIMIZATION_DEFAULTS`` lists every option the API accepts by keyword (``analyze(..., fusion=
+"aggressive")``); :func:`build_optimizations` checks them (unknown names get close matches) and returns
+the frozen :class:`~llm_roofline.techniques.optimizations.Optimizations`. Per-tensor precision needs the model
 (its config's ``quantization_config``, tied embeddings): see ``tensors.resolve``.
 """
 
@@ -16,20 +16,20 @@ import numpy as np
 from ..errors import ScenarioError, close_matches
 from ..inputs import describe, integer, kind_of, real
 from ..limits import MAX_GRID_POINTS, SCENARIO_LIMITS
-from .options import (
+from .optimizations import (
     ATTENTION_KERNELS,
     FUSION_LEVELS,
     KV_ALLOCATIONS,
     OFFLOAD_COMPUTE,
     OFFLOAD_TARGETS,
     SPARSE_FORMATS,
-    Techniques,
+    Optimizations,
 )
 
 # Every technique option of the API, with its default (None: not given). Faces read it from here.
-TECHNIQUE_DEFAULTS: dict[str, object] = {
+OPTIMIZATION_DEFAULTS: dict[str, object] = {
     "embed_bits": None, "lm_head_bits": None, "module_bits": None, "config_quantization": True,
-    "sparsity": 0.0, "sparse_format": "dense", "sparse_index_bits": 16, "sparse_efficiency": 1.0,
+    "weight_sparsity": 0.0, "sparse_format": "dense", "sparse_index_bits": 16, "sparse_efficiency": 1.0,
     "sparse_modules": "layers",
     "prune_layers": 0.0, "prune_heads": 0.0, "prune_intermediate": 0.0,
     "low_rank": None,
@@ -50,10 +50,10 @@ MAX_SPARSITY = 0.999  # s = 1 would leave no weights; the CSR index cost divides
 
 def check_names(options: Mapping[str, object]) -> None:
     """ScenarioError naming an unknown technique option, with close matches."""
-    unknown = [name for name in options if name not in TECHNIQUE_DEFAULTS]
+    unknown = [name for name in options if name not in OPTIMIZATION_DEFAULTS]
     if unknown:
         name = unknown[0]
-        hints = close_matches(name, TECHNIQUE_DEFAULTS)
+        hints = close_matches(name, OPTIMIZATION_DEFAULTS)
         hint = f"; did you mean {', '.join(hints)}?" if hints else ""
         raise ScenarioError(f"unknown option {name!r}{hint}")
 
@@ -154,29 +154,29 @@ def quantity(name: str, value: object, dimension: str, field_name: str) -> float
     return hardware_number(name, value, field_name)
 
 
-def technique_axis(name: str, values: object) -> np.ndarray:
-    """A swept per-scenario technique option, checked as build_techniques checks it."""
+def optimization_axis(name: str, values: object) -> np.ndarray:
+    """A swept per-scenario technique option, checked as build_optimizations checks it."""
     if name == "prefix_len":
         return counts(name, values, 0, SCENARIO_LIMITS["prompt_len"][1])
-    return fractions(name, values, MAX_SPARSITY if name == "sparsity" else 1.0)
+    return fractions(name, values, MAX_SPARSITY if name == "weight_sparsity" else 1.0)
 
 
-def build_techniques(**options) -> Techniques:
-    """Validate technique options (TECHNIQUE_DEFAULTS names) and return the Techniques value; the
+def build_optimizations(**options) -> Optimizations:
+    """Validate technique options (OPTIMIZATION_DEFAULTS names) and return the Optimizations value; the
     precision options are resolved later against the model (tensors.resolve) and ignored here."""
     check_names(options)
-    o = {**TECHNIQUE_DEFAULTS, **{k: v for k, v in options.items() if v is not None}}
+    o = {**OPTIMIZATION_DEFAULTS, **{k: v for k, v in options.items() if v is not None}}
     fields: dict[str, object] = {}
-    fields["sparsity"] = fractions("sparsity", o["sparsity"], MAX_SPARSITY)
+    fields["weight_sparsity"] = fractions("weight_sparsity", o["weight_sparsity"], MAX_SPARSITY)
     fields["sparse_format"] = choice("sparse_format", o["sparse_format"], SPARSE_FORMATS)
     fields["sparse_index_bits"] = integer("sparse_index_bits", o["sparse_index_bits"], *SPARSE_INDEX_BITS_LIMITS)
     fields["sparse_efficiency"] = real("sparse_efficiency", o["sparse_efficiency"], 1e-3, 1.0)
     fields["sparse_modules"] = selectors("sparse_modules", o["sparse_modules"])
     if fields["sparse_format"] == "2:4":
-        if np.any((fields["sparsity"] != 0) & (fields["sparsity"] != 0.5)):
-            raise ScenarioError("sparsity: 2:4 keeps 2 of every 4 weights (s = 0.5); leave sparsity out or "
+        if np.any((fields["weight_sparsity"] != 0) & (fields["weight_sparsity"] != 0.5)):
+            raise ScenarioError("weight_sparsity: 2:4 keeps 2 of every 4 weights (s = 0.5); leave it out or "
                                 "give 0.5")
-        fields["sparsity"] = np.full_like(fields["sparsity"], 0.5)
+        fields["weight_sparsity"] = np.full_like(fields["weight_sparsity"], 0.5)
     for part in ("layers", "heads", "intermediate"):
         key = f"prune_{part}"
         fields[key] = real(key, o[key], 0.0, 0.99)
@@ -207,7 +207,7 @@ def build_techniques(**options) -> Techniques:
     if o["max_seq_len"] is not None:
         fields["max_seq_len"] = integer("max_seq_len", o["max_seq_len"], *SCENARIO_LIMITS["kv_len"])
     fields["prefix_len"] = counts("prefix_len", o["prefix_len"], 0, SCENARIO_LIMITS["prompt_len"][1])
-    return Techniques(**fields)
+    return Optimizations(**fields)
 
 
 def _host(value: object):

@@ -19,13 +19,14 @@ class GraphOptions:
 
 def graph_options(model, hardware, scenario, stage: str) -> GraphOptions | None:
     """The weight options (per-tensor formats, sparsity, low rank) and the attention kernel's options
-    (tiling, FP8 operands, paged reads) of ``scenario.techniques`` for ``model`` on ``hardware``, for
+    (tiling, FP8 operands, paged reads) of ``scenario.optimizations`` for ``model`` on ``hardware``, for
     the scenarios of ``scenario`` (their per-scenario settings) and ``stage``."""
-    t = scenario.techniques
+    t = scenario.optimizations
     weights = None
     if t.shapes_weights:
         weights = WeightPlan(model=model, formats=t.tensor_formats, group_size=scenario.group_size,
-                             scale_bits=scenario.scale_bits, sparsity=t.sparsity, sparse_format=t.sparse_format,
+                             scale_bits=scenario.scale_bits, weight_sparsity=t.weight_sparsity,
+                             sparse_format=t.sparse_format,
                              sparse_index_bits=t.sparse_index_bits, sparse_modules=t.sparse_modules,
                              sparse_2to4=hardware.sparse_2to4, low_rank=t.low_rank)
     attention = None

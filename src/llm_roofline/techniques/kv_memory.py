@@ -63,7 +63,7 @@ def reserved_length(model, techniques, lengths: np.ndarray) -> float:
 def kv_memory(model, scenario, kv_bytes, state_bytes, act_bytes) -> KVMemory:
     """The KV cache of ``scenario`` (see the module doc); bytes per element of the cache (``kv_bytes``),
     recurrent states (``state_bytes``) and conv states (``act_bytes``)."""
-    t, sc = scenario.techniques, scenario
+    t, sc = scenario.optimizations, scenario
     total = sc.prompt_len + sc.gen_len
     prefix = t.prefix_len if t.kv_allocation != "contiguous" else np.zeros_like(total)
     reserve = reserved_length(model, t, total) if t.kv_allocation == "contiguous" else None

@@ -12,9 +12,10 @@ How long (``offload_times``), per operator, device memory bandwidth B_d, host li
 gives 32 GB/s each way of its 64; NVLink-C2C on GH200 450 of 900), or the disk's bandwidth when that is
 lower and the data is on disk:
 
-- compute on the device: the offloaded bytes cross the link instead of device memory (streamed into
-  the kernel; the landing copy in device memory, at B_d >> b, is left out):
-  t_link_in = host_read / b, t_link_out = host_write / b, t_mem = (bytes - host bytes) / B_d;
+- compute on the device: the offloaded bytes are copied over the link into device memory and the
+  kernel reads them there (FlexGen's and DeepSpeed's staging buffers), so device memory also carries
+  the copies: t_link_in = host_read / b, t_link_out = host_write / b, t_mem = (bytes + host_read +
+  host_write) / B_d (the landing write of what comes in, the read of what goes out);
   overlapped (prefetching the next layer while this one computes, as FlexGen schedules it):
   t = max(t_compute, t_mem, t_link_in, t_link_out), the roofline with a second, lower memory slope
   (attainable = min(peak, b * I) for a fully offloaded operator); not overlapped: t = t_link_in +
@@ -23,7 +24,9 @@ lower and the data is on disk:
   work runs on the CPU, at its peak and its memory bandwidth (a disk's when on disk), concurrently with
   the device's (1 - phi); the CPU's share of the activations crosses the link (both ways over the
   link's two directions): t = max(t_compute_dev, t_mem_dev, phi * F / P_cpu, host bytes / B_cpu,
-  phi * activation bytes / (2b)), the last term added instead when not overlapped.
+  phi * activation bytes / (2b)), the last term added instead when not overlapped. Two processors and
+  two memories working at once, this can beat the device alone for a small host share (FlexGen's cost
+  model finds the same); on the device, offloading never makes a step faster (the copies only add).
 
 Every term is affine in the KV length, so the whole generation is still summed exactly
 (generation.windowed_step_sum_lines). Capacity: the device holds what is not offloaded, the host (or
@@ -42,7 +45,7 @@ from .modules import matches
 
 def offload_table(table, model, scenario):
     """The table with host_read_bytes, host_write_bytes and host_share set (module doc)."""
-    t = scenario.techniques
+    t = scenario.optimizations
     fw, fkv = t.offload_weights[None, :], t.offload_kv[None, :]
     chosen = np.array([any(matches(sel, name, model) for sel in t.offload_modules) for name in table.names])
     weights = np.where(chosen[:, None], fw * table.weight_bytes, 0.0)
@@ -72,11 +75,11 @@ def link_bandwidth(hardware, techniques) -> float:
 def offload_times(table, scenario, hardware, efficiency, peak, compute_time, memory_bandwidth):
     """(device compute time, device memory time, overlapped host times, serial host time), each
     [n_ops, n] in seconds (module doc); ``peak``: the device's ceiling per operator (FLOP/s)."""
-    t = scenario.techniques
+    t = scenario.optimizations
     link = link_bandwidth(hardware, t) * efficiency.bandwidth_fraction
     host_bytes = table.host_read_bytes + table.host_write_bytes
-    memory_time = (table.bytes - host_bytes) / memory_bandwidth
     if t.offload_compute == "device":
+        memory_time = (table.bytes + host_bytes) / memory_bandwidth  # the kernel's traffic and the copies
         link_in, link_out = table.host_read_bytes / link, table.host_write_bytes / link
         if t.offload_overlap:
             return compute_time, memory_time, (link_in, link_out), np.zeros_like(compute_time)
@@ -84,6 +87,7 @@ def offload_times(table, scenario, hardware, efficiency, peak, compute_time, mem
     from ..hardware.spec import IDEAL
     from ..roofline import op_peaks
 
+    memory_time = (table.bytes - host_bytes) / memory_bandwidth  # the CPU works on the host's share in place
     host = t.host
     phi = table.host_share
     cpu_peak = op_peaks(table, scenario, host, IDEAL) * efficiency.compute_fraction

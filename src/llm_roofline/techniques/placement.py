@@ -22,7 +22,7 @@ def placed_memory(model, scenario, table, weights, activations, capacity, kb, sb
     operator table (for the weights of the offloaded modules)."""
     from ..report import op_sum
 
-    t, B = scenario.techniques, scenario.batch_size
+    t, B = scenario.optimizations, scenario.batch_size
     kvm = kv_memory(model, scenario, kb, sb, ab)
     kv = kvm.shared + B * kvm.per_sequence
     fw, fkv = t.offload_weights, t.offload_kv

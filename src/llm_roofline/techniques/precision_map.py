@@ -14,7 +14,7 @@ routed experts in INT4; Qwen3-FP8: routers in BF16). Resolved in this order, a l
 3. ``embed_bits`` and ``lm_head_bits`` (--embed-bits, --lm-head-bits). With tied embeddings the two
    are one matrix: giving one sets both; giving two different ones is an error.
 
-Each rule is a (selector, Format) pair in Techniques.tensor_formats, with its source for the report.
+Each rule is a (selector, Format) pair in Optimizations.tensor_formats, with its source for the report.
 """
 
 from __future__ import annotations

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from ..errors import ScenarioError
-from .build import PRECISION_OPTIONS, TECHNIQUE_DEFAULTS, build_techniques, check_names
-from .options import ARRAY_FIELDS
+from .build import OPTIMIZATION_DEFAULTS, PRECISION_OPTIONS, build_optimizations, check_names
+from .optimizations import ARRAY_FIELDS
 
 
 def split_options(options: Mapping[str, object]) -> tuple[dict, dict]:
@@ -25,14 +25,14 @@ def split_options(options: Mapping[str, object]) -> tuple[dict, dict]:
     from ..errors import close_matches
     from ..scenario import Scenario
 
-    scenario_names = set(inspect.signature(Scenario.build).parameters) - {"techniques"}
+    scenario_names = set(inspect.signature(Scenario.build).parameters) - {"optimizations"}
     for name in options:
-        if name not in scenario_names and name not in TECHNIQUE_DEFAULTS:
-            hints = close_matches(name, [*scenario_names, *TECHNIQUE_DEFAULTS])
+        if name not in scenario_names and name not in OPTIMIZATION_DEFAULTS:
+            hints = close_matches(name, [*scenario_names, *OPTIMIZATION_DEFAULTS])
             hint = f"; did you mean {', '.join(hints)}?" if hints else ""
             raise ScenarioError(f"unknown option {name!r}{hint}")
-    techniques = {k: v for k, v in options.items() if k in TECHNIQUE_DEFAULTS}
-    return {k: v for k, v in options.items() if k not in TECHNIQUE_DEFAULTS}, techniques
+    techniques = {k: v for k, v in options.items() if k in OPTIMIZATION_DEFAULTS}
+    return {k: v for k, v in options.items() if k not in OPTIMIZATION_DEFAULTS}, techniques
 
 
 def attention_kernel(flash_attention: object, attention: object) -> tuple[bool, str | None]:
@@ -50,7 +50,7 @@ def attention_kernel(flash_attention: object, attention: object) -> tuple[bool, 
 
 def scenario_for(spec, techniques: Mapping[str, object] | None = None, **scenario):
     """The Scenario of ``scenario`` values (Scenario.build's keywords) under ``techniques`` options
-    (TECHNIQUE_DEFAULTS names) for the model ``spec``."""
+    (OPTIMIZATION_DEFAULTS names) for the model ``spec``."""
     from ..scenario import Scenario
 
     options = dict(techniques or {})
@@ -73,15 +73,15 @@ def scenario_for(spec, techniques: Mapping[str, object] | None = None, **scenari
     w_bits, formats, sources = resolve_precision(spec, scenario.get("w_bits"),
                                                  {k: options.get(k) for k in PRECISION_OPTIONS})
     scenario["w_bits"] = w_bits
-    t = build_techniques(**{k: v for k, v in options.items() if k not in PRECISION_OPTIONS})
+    t = build_optimizations(**{k: v for k, v in options.items() if k not in PRECISION_OPTIONS})
     t = replace(t, tensor_formats=formats, tensor_sources=sources)
     _check_modules(spec, t)
-    return Scenario.build(**scenario, techniques=t)
+    return Scenario.build(**scenario, optimizations=t)
 
 
 def _default(name: str, value: object) -> bool:
     """Whether ``value`` is the option's default (a list never is: it is a sweep axis)."""
-    default = TECHNIQUE_DEFAULTS[name]
+    default = OPTIMIZATION_DEFAULTS[name]
     if isinstance(value, list | tuple | range | dict) or hasattr(value, "shape") and getattr(value, "ndim", 0):
         return False
     try:

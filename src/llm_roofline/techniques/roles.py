@@ -15,7 +15,7 @@ from ..precision import Format, compute_peak
 
 def role_peak(role: str, peak_of: dict[str, float], scenario, base: dict[str, np.ndarray]) -> np.ndarray:
     """Peak (FLOP/s) of a technique's compute role; ``base``: the peaks of the plain roles."""
-    t = scenario.techniques
+    t = scenario.optimizations
     scale = 1.0
     if role.endswith("+sparse"):
         role, scale = role.removesuffix("+sparse"), t.sparse_efficiency

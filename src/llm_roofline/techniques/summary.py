@@ -5,11 +5,11 @@ from __future__ import annotations
 import math
 
 
-def techniques_summary(analysis, i: int = 0) -> dict:
+def optimizations_summary(analysis, i: int = 0) -> dict:
     """The settings of scenario ``i`` (every key always present; ``active`` lists what is switched on),
     the per-tensor precisions as resolved (``precision``: one entry per rule, later ones win) and what
     the techniques derived (the unpruned parameter count, the host link used)."""
-    t = analysis.scenario.techniques
+    t = analysis.scenario.optimizations
     model = analysis.model
     quantization = getattr(model, "quantization", None)
     host = t.host
@@ -23,7 +23,8 @@ def techniques_summary(analysis, i: int = 0) -> dict:
         "precision": [{"modules": sel, "bits": float(fmt.bits[i]), "family": fmt.family, "source": src}
                       for (sel, fmt), src in zip(t.tensor_formats, t.tensor_sources, strict=True)],
         "config_quantization": None if quantization is None else quantization.description,
-        "sparsity": float(t.sparsity[i]), "sparse_format": t.sparse_format, "sparse_index_bits": t.sparse_index_bits,
+        "weight_sparsity": float(t.weight_sparsity[i]), "sparse_format": t.sparse_format,
+        "sparse_index_bits": t.sparse_index_bits,
         "sparse_efficiency": t.sparse_efficiency, "sparse_modules": list(t.sparse_modules),
         "sparse_2to4_peak": bool(analysis.hardware.sparse_2to4),
         "prune_layers": t.prune_layers, "prune_heads": t.prune_heads, "prune_intermediate": t.prune_intermediate,

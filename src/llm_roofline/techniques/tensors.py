@@ -6,7 +6,7 @@ how the operator's weights are stored and multiplied; :class:`WeightPlan` answer
 - format (per-tensor precision): the last ``tensor_formats`` pair whose selector matches the operator,
   else the scenario's weights format; its storage bytes per element and the compute role
   ``weights:<i>`` that makes the roofline pick the peak for that format (roofline.op_peaks);
-- sparsity (sparsity.py): storage per dense element and the share of multiply-adds performed, for the
+- sparsity (pruning.py): storage per dense element and the share of multiply-adds performed, for the
   operators ``sparse_modules`` selects;
 - rank (low_rank.py): the operator becomes two, ``NAME.lr_in`` and ``NAME``.
 
@@ -24,7 +24,7 @@ from ..ops import linear_row
 from ..precision import format_storage_bytes
 from .low_rank import rank_for
 from .modules import matches
-from .sparsity import sparse_flops_factor, sparse_role, sparse_storage
+from .pruning import sparse_flops_factor, sparse_role, sparse_storage
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class WeightPlan:
     formats: tuple  # (selector, Format) pairs, later pairs win
     group_size: int
     scale_bits: int
-    sparsity: np.ndarray
+    weight_sparsity: np.ndarray
     sparse_format: str
     sparse_index_bits: int
     sparse_modules: tuple[str, ...]
@@ -61,13 +61,14 @@ class WeightPlan:
             fmt = self.formats[i][1]
             wb, role = format_storage_bytes(fmt, self.group_size, self.scale_bits), f"weights:{i}"
         if self._sparse(name):
-            wb = sparse_storage(wb, self.sparsity, self.sparse_format, self.sparse_index_bits)
+            wb = sparse_storage(wb, self.weight_sparsity, self.sparse_format, self.sparse_index_bits)
             role += sparse_role(self.sparse_format)
         return wb, role
 
     def _kernel(self, sz, name: str):
         wb, role = self.weight_of(sz, name)
-        factor = sparse_flops_factor(self.sparsity, self.sparse_format, self.sparse_2to4) if self._sparse(name) else 1.0
+        factor = (sparse_flops_factor(self.weight_sparsity, self.sparse_format, self.sparse_2to4)
+                  if self._sparse(name) else 1.0)
         return wb, role, factor
 
     def _rank(self, name: str, d_in: int, d_out: int) -> int | None:

@@ -7,7 +7,7 @@ from ..ops import OpTable
 
 
 def transform_table(table: OpTable, model, scenario) -> OpTable:
-    t = scenario.techniques
+    t = scenario.optimizations
     if t.fusion != "none":
         from .fusion import fuse
 

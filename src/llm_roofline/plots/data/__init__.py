@@ -20,10 +20,10 @@ from .breakdown import BreakdownData, breakdown
 from .common import AXIS_LABELS, scenario_label
 from .devices import BandwidthData, HardwareData, bandwidth, hardware_comparison
 from .flash_attention import FlashAttentionData, flash_attention
+from .optimizations import FusionData, OffloadData, fusion, offload
 from .quantization import DEFAULT_MEMORY_CONFIGS, MemoryBreakdown, QuantizationData, memory_breakdown, quantization
 from .roofline import RooflineData, StageRoofline, ceiling_label, roofline
 from .sweeps import Series, SweepData, batch_sweep, seq_sweep
-from .techniques import FusionData, OffloadData, fusion, offload
 
 __all__ = ["AXIS_LABELS", "DEFAULT_MEMORY_CONFIGS", "BandwidthData", "BreakdownData", "FlashAttentionData",
            "HardwareData", "MemoryBreakdown", "QuantizationData", "RooflineData", "Series", "StageRoofline",

@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from ...units import si
-from ..data.techniques import FusionData, OffloadData
+from ..data.optimizations import FusionData, OffloadData
 from .common import (
     COMPUTE_COLOR,
     MEMORY_COLOR,

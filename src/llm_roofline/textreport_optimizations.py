@@ -5,12 +5,12 @@ from __future__ import annotations
 from .units import percent
 
 
-def technique_words(t: dict) -> str:
+def optimization_words(t: dict) -> str:
     """The techniques switched on (the report's ``techniques`` key), in a few words each."""
     words = {
         "precision": lambda: "per-tensor precision (" + ", ".join(
             f"{p['modules']} {p['bits']:g}-bit" for p in t["precision"]) + ")",
-        "sparsity": lambda: f"{percent(t['sparsity'])} sparse weights ({t['sparse_format']})",
+        "sparsity": lambda: f"{percent(t['weight_sparsity'])} sparse weights ({t['sparse_format']})",
         "structured": lambda: "pruned " + ", ".join(f"{percent(t['prune_' + k])} of {k}" for k in
                                                    ("layers", "heads", "intermediate") if t["prune_" + k]),
         "low_rank": lambda: "low rank (" + ", ".join(f"{r['modules']} {r['rank']:g}" for r in t["low_rank"]) + ")",

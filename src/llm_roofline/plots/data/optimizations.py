@@ -121,17 +121,17 @@ def offload(model, hardware, *, host="xeon-8480-plus", batch_size: int = 1, prom
     """The paper's Fig. 18 for ``model`` on ``hardware`` with ``host`` as the host CPU: the three rooflines
     with the decode step's operators in each setting, and TPOT against the offloaded fraction of the
     weights and of the KV cache, computed on the device and on the CPU."""
-    from ...techniques.build import build_techniques
+    from ...techniques.build import build_optimizations
 
     spec, device = load_pair(model, hardware)
-    host_device = build_techniques(offload_weights=1.0, host=host).host
+    host_device = build_optimizations(offload_weights=1.0, host=host).host
     common = dict(batch_size=batch_size, prompt_len=prompt_len, gen_len=gen_len, efficiency=efficiency,
                   host=host_device, **options)
     settings = (("device memory + device", {}),
                 ("host memory + device", {"offload_weights": 1.0, "offload_kv": 1.0}),
                 ("host memory + host CPU", {"offload_weights": 1.0, "offload_kv": 1.0, "offload_compute": "cpu"}))
     reports = [api.analyze(spec, device, **common, **extra) for _, extra in settings]
-    link = reports[1].techniques["host_link_bytes_per_s"]
+    link = reports[1].optimizations["host_link_bytes_per_s"]
     dev_peak = max(o.peak_flops_per_s for o in reports[0].decode.ops if o.flops > 0)
     cpu_peak = host_device.peak_16bit_flops_per_s
     roofs = ((settings[0][0], dev_peak, reports[0].hardware["effective_bandwidth_bytes_per_s"]),

@@ -1,13 +1,13 @@
-"""Techniques: every compression and system technique of one analysis, as one frozen value.
+"""Optimizations: every compression and system technique of one analysis, as one frozen value.
 
 The defaults switch every technique off, and then the engine's numbers are exactly those without
 techniques (tests/test_techniques_off.py). Four settings may differ per scenario (arrays over the
-scenario axis, like the scenario's own numbers): ``sparsity``, ``offload_weights``, ``offload_kv`` and
+scenario axis, like the scenario's own numbers): ``weight_sparsity``, ``offload_weights``, ``offload_kv`` and
 ``prefix_len``; the others hold for the whole call. Each technique's formulas live in a module of its
 own (docs/techniques.md has one section per technique):
 
 - per-tensor precision (``tensor_formats``; embedding, lm_head, any module group): ``tensors.py``
-- unstructured and 2:4 sparsity (``sparsity``, ``sparse_format``, ...): ``sparsity.py``
+- unstructured and 2:4 sparsity (``weight_sparsity``, ``sparse_format``, ...): ``pruning.py``
 - structured pruning (``prune_layers``, ``prune_heads``, ``prune_intermediate``): ``structured.py``
 - low-rank factorization (``low_rank``): ``low_rank.py``
 - operator fusion (``fusion``): ``fusion.py``
@@ -30,17 +30,17 @@ KV_ALLOCATIONS = ("exact", "paged", "contiguous")
 OFFLOAD_TARGETS = ("host", "disk")
 OFFLOAD_COMPUTE = ("device", "cpu")
 # Per-scenario settings (arrays over scenarios, broadcast with the scenario's own arrays).
-ARRAY_FIELDS = ("sparsity", "offload_weights", "offload_kv", "prefix_len")
+ARRAY_FIELDS = ("weight_sparsity", "offload_weights", "offload_kv", "prefix_len")
 
 
 @dataclass(frozen=True)
-class Techniques:
+class Optimizations:
     """What is applied on top of the plain model (all off by default).
 
     tensor_formats: (module selector, Format) pairs, later pairs win: the weights of the matching
         operators are stored and multiplied in that format instead of the scenario's weights format.
     tensor_sources: for each pair, where it came from ("--embed-bits", "config.json quantization_config").
-    sparsity: fraction of zero weights s (0 <= s < 1) in ``sparse_modules``; ``sparse_format`` how the
+    weight_sparsity: fraction of zero weights s (0 <= s < 1) in ``sparse_modules``; ``sparse_format`` how the
         pruned matrices are stored and run: dense (zeros stored, dense kernels: nothing changes), csr
         (kept values + ``sparse_index_bits`` per kept value), bitmap (kept values + 1 bit per element),
         2:4 (half the values + 2 bits of metadata per kept value; s is then 0.5);
@@ -63,7 +63,7 @@ class Techniques:
 
     tensor_formats: tuple = ()
     tensor_sources: tuple[str, ...] = ()
-    sparsity: np.ndarray = field(default_factory=lambda: np.zeros(1))
+    weight_sparsity: np.ndarray = field(default_factory=lambda: np.zeros(1))
     sparse_format: str = "dense"
     sparse_index_bits: int = 16
     sparse_efficiency: float = 1.0
@@ -126,10 +126,10 @@ class Techniques:
     def arrays(self) -> dict[str, np.ndarray]:
         return {name: getattr(self, name) for name in ARRAY_FIELDS}
 
-    def with_arrays(self, arrays: dict[str, np.ndarray]) -> Techniques:
+    def with_arrays(self, arrays: dict[str, np.ndarray]) -> Optimizations:
         return replace(self, **arrays)
 
-    def broadcast(self, n: int) -> Techniques:
+    def broadcast(self, n: int) -> Optimizations:
         """The per-tensor formats' bit-widths for n scenarios (they are given as one value)."""
         if not self.tensor_formats:
             return self
@@ -139,14 +139,14 @@ class Techniques:
                         for sel, f in self.tensor_formats)
         return replace(self, tensor_formats=formats)
 
-    def tiled(self, times: int) -> Techniques:
+    def tiled(self, times: int) -> Optimizations:
         """The same techniques for ``times`` copies of the scenarios (engine.evaluate's decode build)."""
         from ..precision import Format
 
         formats = tuple((sel, Format(np.tile(f.bits, times), f.family, *_extra(f))) for sel, f in self.tensor_formats)
         return replace(self, tensor_formats=formats, **{k: np.tile(v, times) for k, v in self.arrays().items()})
 
-    def columns(self, part: slice) -> Techniques:
+    def columns(self, part: slice) -> Optimizations:
         """The techniques of the scenarios ``part`` (array fields cut)."""
         from ..precision import Format
 
@@ -161,4 +161,4 @@ def _extra(fmt) -> tuple:
     return tuple(getattr(fmt, f.name) for f in fields(fmt)[2:])
 
 
-OFF = Techniques()
+OFF = Optimizations()

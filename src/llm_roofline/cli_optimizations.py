@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
-class TechniqueOption:
+class OptimizationOption:
     flag: str
     help: str
     choices: tuple[str, ...] = ()
@@ -20,81 +20,81 @@ class TechniqueOption:
     metavar: str = ""
 
 
-TECHNIQUE_OPTIONS: dict[str, TechniqueOption] = {
-    "embed_bits": TechniqueOption("--embed-bits", "embedding table: bits or a format (default: the weights', "
+OPTIMIZATION_OPTIONS: dict[str, OptimizationOption] = {
+    "embed_bits": OptimizationOption("--embed-bits", "embedding table: bits or a format (default: the weights', "
                                   "or 16 for a config's quantization_config)", metavar="BITS"),
-    "lm_head_bits": TechniqueOption("--lm-head-bits", "lm_head: bits or a format", metavar="BITS"),
-    "module_bits": TechniqueOption("--module-bits", "per-module formats, MODULE=BITS,... with MODULE a group "
+    "lm_head_bits": OptimizationOption("--lm-head-bits", "lm_head: bits or a format", metavar="BITS"),
+    "module_bits": OptimizationOption("--module-bits", "per-module formats, MODULE=BITS,... with MODULE a group "
                                    "(attention, mlp, experts, shared_experts, router, embed, lm_head, layers) "
                                    "or an operator name, e.g. attention=fp8,experts=fp4", metavar="MAP"),
-    "config_quantization": TechniqueOption("--ignore-quantization-config", "do not read a config.json's "
+    "config_quantization": OptimizationOption("--ignore-quantization-config", "do not read a config.json's "
                                            "quantization_config (weights then follow --w-bits, default 16)",
                                            kind="no"),
-    "sparsity": TechniqueOption("--sparsity", "fraction of pruned (zero) weights, 0..0.999 (with a sparse format)",
-                                metavar="S"),
-    "sparse_format": TechniqueOption("--sparse-format", "storage and kernel of pruned weights: dense (zeros "
+    "weight_sparsity": OptimizationOption("--weight-sparsity", "fraction of pruned (zero) weights, 0..0.999 "
+                                          "(with a sparse format)", metavar="S"),
+    "sparse_format": OptimizationOption("--sparse-format", "storage and kernel of pruned weights: dense (zeros "
                                      "stored; nothing changes), csr (values + index), bitmap (values + 1 bit per "
                                      "weight), 2:4 (semi-structured, the device's sparse tensor cores)",
                                      choices=("dense", "csr", "bitmap", "2:4")),
-    "sparse_index_bits": TechniqueOption("--sparse-index-bits", "bits of a csr column index (default 16)",
+    "sparse_index_bits": OptimizationOption("--sparse-index-bits", "bits of a csr column index (default 16)",
                                          metavar="N"),
-    "sparse_efficiency": TechniqueOption("--sparse-efficiency", "fraction of the peak a csr/bitmap kernel "
+    "sparse_efficiency": OptimizationOption("--sparse-efficiency", "fraction of the peak a csr/bitmap kernel "
                                          "reaches (default 1)", metavar="F"),
-    "sparse_modules": TechniqueOption("--sparse-modules", "modules pruned (default layers: every decoder-layer "
+    "sparse_modules": OptimizationOption("--sparse-modules", "modules pruned (default layers: every decoder-layer "
                                       "weight)", metavar="LIST"),
-    "prune_layers": TechniqueOption("--prune-layers", "structured pruning: fraction of layers removed", metavar="F"),
-    "prune_heads": TechniqueOption("--prune-heads", "structured pruning: fraction of attention heads removed",
+    "prune_layers": OptimizationOption("--prune-layers", "structured pruning: fraction of layers removed", metavar="F"),
+    "prune_heads": OptimizationOption("--prune-heads", "structured pruning: fraction of attention heads removed",
                                    metavar="F"),
-    "prune_intermediate": TechniqueOption("--prune-intermediate", "structured pruning: fraction of MLP / expert "
+    "prune_intermediate": OptimizationOption("--prune-intermediate", "structured pruning: fraction of MLP / expert "
                                           "channels removed", metavar="F"),
-    "low_rank": TechniqueOption("--low-rank", "low-rank factorization, MODULE=RANK,... (a rank >= 1 or a ratio "
+    "low_rank": OptimizationOption("--low-rank", "low-rank factorization, MODULE=RANK,... (a rank >= 1 or a ratio "
                                 "< 1 of the full rank), e.g. mlp=0.25 or o_proj=512", metavar="MAP"),
-    "fusion": TechniqueOption("--fusion", "operator fusion (default none)", choices=("none", "elementwise",
+    "fusion": OptimizationOption("--fusion", "operator fusion (default none)", choices=("none", "elementwise",
                                                                                        "aggressive")),
-    "attention": TechniqueOption("--attention", "attention kernel: naive (scores in memory), ideal (one read of "
+    "attention": OptimizationOption("--attention", "attention kernel: naive (scores in memory), ideal (one read of "
                                  "Q, K, V; = --flash-attention), fa2 (FlashAttention-2 tiling, Flash-Decoding)",
                                  choices=("naive", "ideal", "fa2")),
-    "attention_fp8": TechniqueOption("--attention-fp8", "attention matmuls on FP8 operands (FlashAttention-3)",
+    "attention_fp8": OptimizationOption("--attention-fp8", "attention matmuls on FP8 operands (FlashAttention-3)",
                                      kind="flag"),
-    "offload_weights": TechniqueOption("--offload-weights", "fraction of the weights held in host memory (or on "
+    "offload_weights": OptimizationOption("--offload-weights", "fraction of the weights held in host memory (or on "
                                        "disk) and streamed each step", metavar="F"),
-    "offload_kv": TechniqueOption("--offload-kv", "fraction of the KV cache held in host memory (or on disk)",
+    "offload_kv": OptimizationOption("--offload-kv", "fraction of the KV cache held in host memory (or on disk)",
                                   metavar="F"),
-    "offload_modules": TechniqueOption("--offload-modules", "which weights --offload-weights applies to (default "
+    "offload_modules": OptimizationOption("--offload-modules", "which weights --offload-weights applies to (default "
                                        "all), e.g. experts", metavar="LIST"),
-    "offload_to": TechniqueOption("--offload-to", "where offloaded data lives (default host)",
+    "offload_to": OptimizationOption("--offload-to", "where offloaded data lives (default host)",
                                   choices=("host", "disk")),
-    "offload_overlap": TechniqueOption("--no-offload-overlap", "transfers do not overlap compute (load, then "
+    "offload_overlap": OptimizationOption("--no-offload-overlap", "transfers do not overlap compute (load, then "
                                        "compute)", kind="no"),
-    "offload_compute": TechniqueOption("--offload-compute", "the offloaded share runs on the device (default) or "
+    "offload_compute": OptimizationOption("--offload-compute", "the offloaded share runs on the device (default) or "
                                        "on the host CPU", choices=("device", "cpu")),
-    "host": TechniqueOption("--host", "the host CPU (a catalog device; default xeon-8480-plus)", metavar="DEVICE"),
-    "host_memory": TechniqueOption("--host-memory", "host memory capacity (default the host's), e.g. 512GB",
+    "host": OptimizationOption("--host", "the host CPU (a catalog device; default xeon-8480-plus)", metavar="DEVICE"),
+    "host_memory": OptimizationOption("--host-memory", "host memory capacity (default the host's), e.g. 512GB",
                                    metavar="BYTES"),
-    "host_bandwidth": TechniqueOption("--host-bandwidth", "host link, both directions together (default the "
+    "host_bandwidth": OptimizationOption("--host-bandwidth", "host link, both directions together (default the "
                                       "device's), e.g. 64GB/s", metavar="B/S"),
-    "disk_bandwidth": TechniqueOption("--disk-bandwidth", "disk read bandwidth (needed with --offload-to disk)",
+    "disk_bandwidth": OptimizationOption("--disk-bandwidth", "disk read bandwidth (needed with --offload-to disk)",
                                       metavar="B/S"),
-    "kv_allocation": TechniqueOption("--kv-allocation", "KV-cache memory: exact (default), paged (blocks) or "
+    "kv_allocation": OptimizationOption("--kv-allocation", "KV-cache memory: exact (default), paged (blocks) or "
                                      "contiguous (reserved to --max-seq-len)", choices=("exact", "paged",
                                                                                          "contiguous")),
-    "kv_block_size": TechniqueOption("--kv-block-size", "tokens per KV block with --kv-allocation paged "
+    "kv_block_size": OptimizationOption("--kv-block-size", "tokens per KV block with --kv-allocation paged "
                                      "(default 16)", metavar="N"),
-    "max_seq_len": TechniqueOption("--max-seq-len", "tokens a contiguous KV cache reserves per sequence (default "
+    "max_seq_len": OptimizationOption("--max-seq-len", "tokens a contiguous KV cache reserves per sequence (default "
                                    "the model's context length)", metavar="N"),
-    "prefix_len": TechniqueOption("--prefix-len", "tokens of a prompt prefix shared by the batch and already "
+    "prefix_len": OptimizationOption("--prefix-len", "tokens of a prompt prefix shared by the batch and already "
                                   "cached (prefix caching)", metavar="N"),
 }
 INTEGER_OPTIONS = ("sparse_index_bits", "kv_block_size", "max_seq_len", "prefix_len")
-REAL_OPTIONS = ("sparsity", "sparse_efficiency", "prune_layers", "prune_heads", "prune_intermediate",
+REAL_OPTIONS = ("weight_sparsity", "sparse_efficiency", "prune_layers", "prune_heads", "prune_intermediate",
                 "offload_weights", "offload_kv")
-LIST_OPTIONS = ("sparsity", "offload_weights", "offload_kv", "prefix_len")
+LIST_OPTIONS = ("weight_sparsity", "offload_weights", "offload_kv", "prefix_len")
 
 
-def add_technique_options(parser, *, lists: bool = False, omit=()):
+def add_optimization_options(parser, *, lists: bool = False, omit=()):
     """The technique options as one argument group; ``lists``: the per-scenario ones take lists."""
     group = parser.add_argument_group("techniques (docs/techniques.md)")
-    for name, option in TECHNIQUE_OPTIONS.items():
+    for name, option in OPTIMIZATION_OPTIONS.items():
         if name in omit:
             continue
         text = option.help + ("; a comma-separated list (one sweep axis)" if lists and name in LIST_OPTIONS else "")
@@ -109,12 +109,12 @@ def add_technique_options(parser, *, lists: bool = False, omit=()):
     return group
 
 
-def techniques_from_args(args, *, lists: bool = False) -> dict:
+def optimizations_from_args(args, *, lists: bool = False) -> dict:
     """The API keywords of the technique options given on the command line (text converted)."""
     from .errors import ScenarioError
 
     out = {}
-    for name, option in TECHNIQUE_OPTIONS.items():
+    for name, option in OPTIMIZATION_OPTIONS.items():
         value = getattr(args, name, None)
         if value is None:
             continue
