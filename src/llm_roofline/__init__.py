@@ -16,6 +16,8 @@ _EXPORTS = {
     "SweepResult": "api", "ConfigError": "errors", "RooflineError": "errors", "ScenarioError": "errors",
     "UnknownNameError": "errors", "Efficiency": "hardware.spec", "Hardware": "hardware.spec",
     "ModelSpec": "models.spec", "Report": "result",
+    "simulate": "serving.api", "estimate_serving": "serving.api", "ServingReport": "serving.api",
+    "plan": "serving.plan", "PlanResult": "serving.plan",
 }
 __all__ = sorted(_EXPORTS)
 __version__ = "0.1.0"

@@ -5,8 +5,8 @@ Data (NumPy arrays from the engine, no drawing): ``roofline``, ``batch_sweep``, 
 ``breakdown``, ``scaling`` (several devices), ``fusion``, ``offload``. Figures (data + matplotlib,
 optionally saved): ``plot_roofline``, ``plot_batch_sweep``, ``plot_seq_sweep``, ``plot_quantization``,
 ``plot_flash_attention``, ``plot_bandwidth``, ``plot_hardware``, ``plot_breakdown``, ``plot_scaling``,
-``plot_fusion``, ``plot_offload``. Attributes load on first use, so importing this package (as the CLI
-does at start-up) costs nothing.
+``plot_pareto``, ``plot_load`` (serving: ``load_data``), ``plot_fusion``, ``plot_offload``. Attributes
+load on first use, so importing this package (as the CLI does at start-up) costs nothing.
 """
 
 from __future__ import annotations
@@ -18,9 +18,11 @@ _DATA = ("roofline", "batch_sweep", "seq_sweep", "quantization", "memory_breakdo
          "FlashAttentionData", "BandwidthData", "HardwareData", "BreakdownData", "fusion", "offload", "FusionData",
          "OffloadData")
 _FIGURES = ("plot_roofline", "plot_batch_sweep", "plot_seq_sweep", "plot_quantization", "plot_flash_attention",
-            "plot_bandwidth", "plot_hardware", "plot_breakdown", "plot_fusion", "plot_offload")
-_SCALING = ("scaling", "ScalingData", "plot_scaling")
-__all__ = [*_DATA, *_FIGURES, *_SCALING]
+            "plot_bandwidth", "plot_hardware", "plot_breakdown", "plot_scaling", "plot_pareto", "plot_load",
+            "plot_fusion", "plot_offload")
+_SCALING = ("scaling", "ScalingData")  # plots/scaling_figure.py
+_SERVING = ("load_data", "LoadData")  # serving figures (plots/serving.py)
+__all__ = [*_DATA, *_FIGURES, *_SCALING, *_SERVING]
 
 
 def __getattr__(name: str):
@@ -30,6 +32,8 @@ def __getattr__(name: str):
         return getattr(importlib.import_module(".data", __name__), name)
     if name in _FIGURES:
         return getattr(importlib.import_module(".figures", __name__), name)
+    if name in _SERVING:
+        return getattr(importlib.import_module(".serving", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

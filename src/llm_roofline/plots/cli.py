@@ -159,6 +159,9 @@ def add_parser(subparsers) -> None:
     p.set_defaults(run=_run_scaling)
 
     add_optimization_kinds(kinds)
+    from .serving_cli import add_kinds  # plot pareto, plot load
+
+    add_kinds(kinds)
     add_sweep_parser(subparsers)
 
 

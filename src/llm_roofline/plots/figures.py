@@ -69,6 +69,26 @@ def plot_breakdown(model, hardware, *, output=None, size=None, title=None, dpi=1
                                          share=share, top=top), output, dpi)
 
 
+def plot_scaling(model, system, *, output=None, size=None, title=None, dpi=150, **options):
+    """TPOT, TTFT, tokens/s and memory per device against devices (``scaling``, plots/scaling_figure.py)."""
+    from .scaling_figure import draw_scaling, scaling
+
+    return _finish(draw_scaling(scaling(model, system, **options), size=size, title=title), output, dpi)
+
+
+def plot_pareto(model, hardware, *, output=None, size=None, title=None, dpi=150, **plan):
+    """Search deployments (lr.plan keywords) and draw every point and the Pareto front (plots/serving.py)."""
+    from ..serving.plan import plan as run_plan
+    from .serving import draw_pareto
+
+    return _finish(draw_pareto(run_plan(model, hardware, **plan), size=size, title=title), output, dpi)
+
+
+def plot_load(model, hardware, *, output=None, size=None, title=None, dpi=150, **options):
+    """Latency and throughput against the load (``load_data`` keywords, plots/serving.py)."""
+    from .serving import draw_load, load_data
+
+    return _finish(draw_load(load_data(model, hardware, **options), size=size, title=title), output, dpi)
 def plot_fusion(model, hardware, *, output=None, size=None, title=None, dpi=150, **options):
     """Operator fusion on the roofline and each stage's time per fusion level (paper Fig. 15)."""
     from .data.optimizations import fusion

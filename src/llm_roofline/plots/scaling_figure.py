@@ -145,16 +145,6 @@ def draw_scaling(data: ScalingData, *, size=None, title=None):
     return fig
 
 
-def plot_scaling(model, system, *, output=None, size=None, title=None, dpi=150, **options):
-    """TPOT, TTFT, tokens/s and memory per device against devices (``scaling``), drawn and optionally saved."""
-    from .render.common import save
-
-    fig = draw_scaling(scaling(model, system, **options), size=size, title=title)
-    if output is not None:
-        save(fig, str(output), dpi=dpi)
-    return fig
-
-
 def run_scaling(args) -> str:
     """``llm-roofline plot scaling``: the parsed options -> the figure, saved."""
     from ..cli_parallel import target_from_args

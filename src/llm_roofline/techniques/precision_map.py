@@ -48,6 +48,13 @@ def config_format(quantization) -> object:
     return generic if _named(generic) else quantization.bits
 
 
+def own_weights(spec) -> object:
+    """The weights value of a model left at its own format (no per-tensor rules): its config's
+    ``quantization_config`` format, else 16 bits (for faces that take one weights format, e.g. serving)."""
+    quantization = getattr(spec, "quantization", None)
+    return config_format(quantization) if quantization is not None and quantization.format else DEFAULT_BITS
+
+
 def _named(name: str) -> bool:
     try:
         parse_format("w_bits", name)

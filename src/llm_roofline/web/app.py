@@ -280,6 +280,9 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
 
         return _json_response(await pools["light"].run(parse))
 
+    from .serving import add_serving_routes  # /api/serve-sim, /api/plan (in the heavy lane)
+
+    add_serving_routes(app, lambda fn: pools["heavy"].run(fn))
     app.add_middleware(Guard, limit=MAX_BODY_BYTES, settings=settings)
     return app
 

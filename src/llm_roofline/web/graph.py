@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..models.spec import Attention, LatentAttention, Mamba, MLPAndMoE, ModelSpec, MoE
+from ..models.spec import Attention, LatentAttention, Mamba, MLPAndMoE, ModelSpec, routed_experts
 from ..ops import LAYER_INPUT, OpTable
 
 SECTIONS = ("embedding", "layer", "head")
@@ -232,8 +232,8 @@ def layer_kinds(model: ModelSpec) -> list[dict]:
         else:  # the newer mixers: their class name (sparselatentattention, gateddeltanet, mamba2, ...)
             m = {"type": type(mixer).__name__.lower()}
         ffn = layer.ffn
-        moe = ffn.moe if isinstance(ffn, MLPAndMoE) else ffn
-        if isinstance(moe, MoE):
+        moe = routed_experts(ffn)
+        if moe is not None:
             f = {"type": "moe", "num_experts": moe.num_experts, "top_k": moe.top_k,
                  "expert_intermediate_size": moe.expert_intermediate_size,
                  "shared_intermediate_size": moe.shared_intermediate_size}

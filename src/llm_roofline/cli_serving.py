@@ -1,0 +1,212 @@
+"""``llm-roofline serve-sim`` and ``llm-roofline plan``: serving under load, and the deployment search.
+
+A face: parses arguments, calls llm_roofline.serving and formats (servingtext.py). Registered by cli.py
+through ``add_parser``; imports only argparse-level things at import time.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+_DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?\d+)?)\s*(s|ms|us|µs|ns|min)?\s*$")
+_SCALE = {None: 1.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9, "min": 60.0}
+
+
+def parse_seconds(text: str, name: str) -> float:
+    """'1s', '50ms', '200us', '0.5' (seconds) -> seconds; a positive number, else ScenarioError."""
+    from .errors import ScenarioError
+
+    match = _DURATION.match(str(text))
+    if not match or float(match.group(1)) <= 0:
+        raise ScenarioError(f"{name}: cannot read {text!r} as a duration; write e.g. 1s, 50ms or 200us")
+    return float(match.group(1)) * _SCALE[match.group(2)]
+
+
+def _list(text: str | None, name: str, kind=str) -> list | None:
+    from .errors import ScenarioError
+
+    if text is None:
+        return None
+    out = []
+    for item in text.split(","):
+        item = item.strip()
+        if kind is int:
+            if item.lower() in ("none", "off", ""):
+                out.append(None)
+                continue
+            if not item.isdigit():
+                raise ScenarioError(f"{name}: {item!r} is not a positive integer")
+            out.append(int(item))
+        else:
+            out.append(item.lower())
+    return out
+
+
+def _formats_group(p) -> None:
+    """The formats of the scenario options (cli_scenario: defaults and checks written once), and the
+    attention kernel: serving engines fuse it, so here the switch turns it off."""
+    from .cli_scenario import add_scenario_options
+
+    g = add_scenario_options(p, omit=("batch_size", "prompt_len", "gen_len", "kv_len", "flash_attention",
+                                      "logits_all"), title="formats")
+    g.add_argument("--no-flash-attention", action="store_true",
+                   help="naive attention (scores written to memory); serving engines fuse it (the default)")
+
+
+def _scheduler_group(p) -> None:
+    g = p.add_argument_group("scheduler (per worker)")
+    g.add_argument("--max-batch-tokens", type=int, default=8192,
+                   help="tokens per iteration, decode and prefill together (default 8192)")
+    g.add_argument("--max-seqs", type=int, default=256, help="requests running at once (default 256)")
+    g.add_argument("--chunk", type=int, default=None,
+                   help="most prefill tokens of one request per iteration (default: only the budget limits it)")
+    g.add_argument("--block-size", type=int, default=16, help="tokens per KV-cache block (default 16)")
+    g.add_argument("--memory-fraction", type=float, default=0.9,
+                   help="share of device memory the engine uses (default 0.9)")
+
+
+def _output_group(p, extra=()) -> None:
+    o = p.add_argument_group("output")
+    o.add_argument("--format", "-f", choices=["table", "json", *extra], default="table", help="default table")
+    o.add_argument("--output", "-o", help="write to this file instead of standard output")
+
+
+def add_parser(subparsers) -> None:
+    from .cli import add_device_options
+
+    p = subparsers.add_parser(
+        "serve-sim", help="serve a load with continuous batching: TTFT, TPOT, throughput, KV cache",
+        description="A discrete-event simulation of an iteration-level scheduler (vLLM / SGLang / TRT-LLM "
+                    "style: decode tokens plus prefill chunks up to a token budget, paged KV cache, "
+                    "preemption) on the roofline engine, with the closed-form steady state beside it.")
+    model_and_device(p)
+    load = p.add_argument_group("load (one of --concurrency, --rate, --trace)")
+    load.add_argument("--concurrency", "-c", type=int, help="closed loop: requests in flight")
+    load.add_argument("--rate", type=float, help="open loop: Poisson arrivals, requests/s")
+    load.add_argument("--trace", help="JSON lines, one request each: arrival_s, input_tokens, output_tokens")
+    load.add_argument("--requests", "-n", type=int, help="requests to simulate (default 10 x concurrency, at "
+                                                         "least 200; 1000 with --rate)")
+    load.add_argument("--isl", "--input-dist", dest="isl", default="2048",
+                      help="input tokens: a number or uniform:LO:HI, normal:MEAN:STD, exponential:MEAN (2048)")
+    load.add_argument("--osl", "--output-dist", dest="osl", default="512",
+                      help="output tokens, the first included: a number or a distribution (512)")
+    load.add_argument("--seed", type=int, default=0, help="random seed of arrivals and lengths (default 0)")
+    _scheduler_group(p)
+    d = p.add_argument_group("deployment")
+    d.add_argument("--workers", type=int, default=1, help="aggregated: identical replicas, one device each")
+    d.add_argument("--disagg", action="store_true", help="separate prefill and decode pools")
+    d.add_argument("--prefill-workers", type=int, default=1, help="with --disagg: prefill workers (default 1)")
+    d.add_argument("--decode-workers", type=int, default=1, help="with --disagg: decode workers (default 1)")
+    d.add_argument("--link-bandwidth", help="KV-transfer link, one direction (default: half the device's "
+                                            "interconnect), e.g. 450GB/s")
+    _formats_group(p)
+    add_device_options(p)
+    _output_group(p)
+    p.set_defaults(run=_run_serve_sim)
+
+    p = subparsers.add_parser(
+        "plan", help="search deployments: Pareto front, best under SLOs, rate at SLO, fewest GPUs",
+        description="Evaluate every configuration of the search space (aggregated or disaggregated, formats, "
+                    "token budget, chunk, and the load per worker) with the closed-form steady state; print the "
+                    "Pareto front of tokens/s per GPU against tokens/s per user and the best under the SLOs.")
+    s = add_search_options(p)
+    p.add_argument("--max-rate-at-slo", action="store_true", help="report the largest request rate meeting the SLOs")
+    p.add_argument("--target-rate", type=float, help="requests/s to serve: report the fewest devices that do")
+    s.add_argument("--processes", type=int, help="processes for the search (default: 1, or one per core past "
+                                                 "the crossover in docs/serving.md)")
+    add_device_options(p)
+    _output_group(p)
+    p.add_argument("--all-points", action="store_true", help="JSON: include every evaluated point")
+    p.set_defaults(run=_run_plan)
+
+
+def model_and_device(p) -> None:
+    """The positional model and device of every serving command, with the model options."""
+    from .cli import add_model_options
+
+    p.add_argument("model", help="catalog id or alias, or a HF config.json path")
+    p.add_argument("hardware", help="catalog name or alias, or a device YAML")
+    add_model_options(p)
+
+
+def add_search_options(p):
+    """The deployment search's arguments, shared by ``plan`` and ``plot pareto``: model and device, the
+    devices, lengths and SLOs, and the search space (returned as a group for command-specific additions)."""
+    model_and_device(p)
+    p.add_argument("--gpus", type=int, default=8, help="devices to deploy on (default 8)")
+    p.add_argument("--isl", type=int, default=2048, help="input tokens per request (default 2048)")
+    p.add_argument("--osl", type=int, default=512, help="output tokens per request (default 512)")
+    p.add_argument("--ttft-slo", help="mean time to first token objective, e.g. 1s or 500ms")
+    p.add_argument("--tpot-slo", help="mean time per output token objective, e.g. 50ms")
+    s = p.add_argument_group("search space")
+    s.add_argument("--formats", help="comma-separated: bf16, fp8, fp8-kv16, int8, w8a16, w4a16, w4a16-kv8, fp4 "
+                                     "(default bf16,fp8,w4a16)")
+    s.add_argument("--modes", help="agg, disagg or both (default agg,disagg)")
+    s.add_argument("--max-batch-tokens", help="token budgets to try (default 2048,8192)")
+    s.add_argument("--chunks", help="prefill chunk sizes to try; none = only the budget (default none)")
+    s.add_argument("--link-bandwidth", help="KV-transfer link for disaggregation, e.g. 450GB/s")
+    return s
+
+
+def _device_and_efficiency(args):
+    from .cli import device_from_args, efficiency_from_args
+
+    device = device_from_args(args)
+    return device, efficiency_from_args(args, device)
+
+
+def _model(args):
+    from .cli import model_from_args
+
+    return model_from_args(args)  # its warnings go to standard error
+
+
+def _link(args):
+    from .units import parse_quantity
+
+    return None if args.link_bandwidth is None else parse_quantity(args.link_bandwidth, "B/s")
+
+
+def _run_serve_sim(args) -> str:
+    from .plots.progress import ProgressBar
+    from .serving.api import simulate
+
+    device, eff = _device_and_efficiency(args)
+    report = simulate(
+        _model(args), device, concurrency=args.concurrency, rate=args.rate, trace=args.trace, requests=args.requests,
+        isl=args.isl, osl=args.osl, seed=args.seed, max_batch_tokens=args.max_batch_tokens, max_seqs=args.max_seqs,
+        chunk=args.chunk, block_size=args.block_size, memory_fraction=args.memory_fraction, workers=args.workers,
+        disagg=args.disagg, prefill_workers=args.prefill_workers, decode_workers=args.decode_workers,
+        link_bandwidth_bytes_per_s=_link(args), w_bits=args.w_bits, a_bits=args.a_bits, kv_bits=args.kv_bits,
+        flash_attention=not args.no_flash_attention, group_size=args.group_size, scale_bits=args.scale_bits,
+        state_bits=args.state_bits,
+        efficiency=eff, progress=ProgressBar("requests"))
+    if args.format == "json":
+        return json.dumps(report.to_dict(), indent=2) + "\n"
+    from .servingtext import render_simulation
+
+    return render_simulation(report)
+
+
+def _run_plan(args) -> str:
+    from .errors import ScenarioError
+    from .plots.progress import ProgressBar
+    from .serving.plan import plan
+
+    device, eff = _device_and_efficiency(args)
+    if args.processes is not None and not 1 <= args.processes <= 1024:
+        raise ScenarioError(f"--processes must be in 1..1024, got {args.processes}")
+    result = plan(
+        _model(args), device, gpus=args.gpus, isl=args.isl, osl=args.osl,
+        ttft_slo=None if args.ttft_slo is None else parse_seconds(args.ttft_slo, "--ttft-slo"),
+        tpot_slo=None if args.tpot_slo is None else parse_seconds(args.tpot_slo, "--tpot-slo"),
+        target_rate=args.target_rate, formats=_list(args.formats, "--formats"), modes=_list(args.modes, "--modes"),
+        max_batch_tokens=_list(args.max_batch_tokens, "--max-batch-tokens", int),
+        chunks=_list(args.chunks, "--chunks", int), efficiency=eff, link_bandwidth_bytes_per_s=_link(args),
+        processes=args.processes, progress=ProgressBar("configurations"))
+    if args.format == "json":
+        return json.dumps(result.to_dict(all_points=args.all_points), indent=2) + "\n"
+    from .servingtext import render_plan
+
+    return render_plan(result, model=args.model, device=device.name, max_rate=args.max_rate_at_slo)

@@ -1,0 +1,176 @@
+"""The closed-loop steady state of disaggregated serving: a prefill pool, a KV transfer, a decode pool.
+
+Parametrised by r, the requests each decode worker holds (fractional below 1: a worker idle part of the
+time runs one request when busy):
+- decode: TPOT = the tagged request's G - 1 decode-only steps among max(r, 1) decoders (steady.decode_steps_s);
+  throughput X = n_d r / ((G - 1) TPOT) (Little's law on the decode pool);
+- transfer: the prompt's KV cache (pool.prompt_kv_bytes) over the link, t_x = bytes / bandwidth;
+- prefill: each of the n_p workers receives X / n_p requests/s and batches what has arrived, up to the
+  token budget: b = clip((X / n_p) tau(b), 1, b_max) prompts per prefill (a fixed point; tau(b) = the time to
+  prefill b prompts in lockstep, chunk by chunk), utilisation rho = (X / n_p) tau(b) / b. The wait for the
+  prefills ahead is M/D/1's rho tau / (2 (1 - rho)), at most one tau(b) when prompts can be batched (a
+  request then joins the next prefill), scaled by (C - 1) / C (a lone request finds its worker idle):
+  W_p = tau(b) (1 + (C - 1) / C x min(rho / (2 (1 - rho)), 1));
+- concurrency C = X (W_p + t_x) + n_d r. For a target C, r is found on this (increasing) curve and the model
+  evaluated there. A decode worker reserves a slot for a request before its prefill starts (simulate.py), so
+  its limit (max_seqs, and its KV cache at the requests' mean length) bounds r + X (W_p + t_x) / n_d; the
+  prefill pool is bounded by utilisation 1. Past the first of the two limits the extra requests queue before
+  their prefill: their wait (Little) adds to TTFT.
+TTFT = W_p + t_x + queue (the first token reaches the user through the decode worker); with C = 1 this is
+exactly one request alone: the engine's prefill, the transfer, and the engine's decode sum.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .pool import Pool, prompt_kv_bytes
+from .steady import decode_steps_s, mean_decode_keys
+
+FIXED_POINT_STEPS = 40
+CURVE_POINTS = 200
+REFINE_STEPS = 3
+
+
+@dataclass(frozen=True)
+class DisaggSteady:
+    """Per point (arrays): concurrency C (requests in the system), decode_batch r (requests per decode
+    worker), requests_per_s X, output_tokens_per_s = X G, ttft_s, tpot_s, e2e_s (s), queued (requests
+    waiting beyond what the pools hold), prefill_batch b (prompts per prefill), prefill_utilization rho,
+    transfer_s (s), limited_by: "decode" or "prefill" where a pool's capacity caps X, else "concurrency";
+    fits: False where one request exceeds a worker's KV cache (metrics NaN)."""
+
+    concurrency: np.ndarray
+    decode_batch: np.ndarray
+    requests_per_s: np.ndarray
+    output_tokens_per_s: np.ndarray
+    ttft_s: np.ndarray
+    tpot_s: np.ndarray
+    e2e_s: np.ndarray
+    queued: np.ndarray
+    prefill_batch: np.ndarray
+    prefill_utilization: np.ndarray
+    transfer_s: float
+    limited_by: tuple[str, ...]
+    fits: bool
+
+
+def _prefill_time(pool: Pool, isl: float, batch: np.ndarray) -> np.ndarray:
+    """tau(b): time to prefill ``batch`` prompts of ``isl`` tokens in lockstep, chunk by chunk (s)."""
+    cost, c = pool.cost, float(min(pool.config.prefill_chunk, isl))
+    n_chunks = int(np.ceil(isl / c))
+    S = np.minimum(np.arange(1, n_chunks + 1) * c, isl)
+    T = S - np.arange(n_chunks) * c
+    x = cost.chunk_features(np.repeat(T, batch.size), np.repeat(S, batch.size), np.tile(batch, n_chunks))
+    return cost.time_s(x).reshape(n_chunks, batch.size).sum(axis=0)
+
+
+def _evaluate(prefill: Pool, decode: Pool, isl: float, osl: float, link: float, r: np.ndarray,
+              target: np.ndarray | None) -> dict:
+    P, G = np.array([isl]), np.array([osl])
+    dcost = decode.cost
+    R = np.maximum(r, 1.0)
+    keys = mean_decode_keys(dcost, P, G)
+    steps = decode_steps_s(dcost, R, np.full(r.size, isl), np.full(r.size, osl), np.repeat(keys, r.size, axis=1))
+    tpot = steps / max(osl - 1.0, 1.0)
+    rate = decode.workers * r / steps if osl > 1 else np.full(r.size, np.inf)
+    b_max = max(1.0, np.floor(prefill.config.max_batch_tokens / min(prefill.config.prefill_chunk, isl)))
+    lam = rate / prefill.workers
+    # tau(b) on a grid of batch sizes (its knots include every integer), then the fixed point on it
+    knots = np.unique(np.concatenate([np.arange(1.0, b_max + 1.0), np.linspace(1.0, b_max, 64)]))
+    tau_knots = _prefill_time(prefill, isl, knots)
+    b = np.ones(r.size)
+    for _ in range(FIXED_POINT_STEPS):
+        b = np.clip(lam * np.interp(b, knots, tau_knots), 1.0, b_max)
+    tau = np.interp(b, knots, tau_knots)
+    rho = np.minimum(lam * tau / b, 1.0)
+    t_x = float(prompt_kv_bytes(prefill.cost, isl) / link)
+    with np.errstate(divide="ignore"):
+        queueing = rho / (2.0 * (1.0 - rho))  # M/D/1: the wait for prefills ahead, in units of tau
+    if b_max > 1.0:  # batching: a request waits at most for the prefill under way, then joins the next one
+        queueing = np.minimum(queueing, 1.0)
+    C = rate * (tau + t_x) + decode.workers * r if target is None else target
+    with np.errstate(invalid="ignore"):  # saturated points (rho = 1) carry inf and NaN: the caller drops them
+        for _ in range(1 if target is not None else 3):  # the share depends on C, C on the wait: iterate
+            share = np.where(C > 1.0, (C - 1.0) / np.maximum(C, 1.0), 0.0)
+            wait = tau * (1.0 + share * queueing)
+            concurrency = rate * (wait + t_x) + decode.workers * r
+            C = concurrency if target is None else C
+    return {"r": r, "rate": rate, "tpot": tpot, "steps": steps, "b": b, "b_max": b_max, "tau": tau, "rho": rho,
+            "t_x": t_x, "wait": wait, "concurrency": concurrency, "lam": lam}
+
+
+def _limits(prefill: Pool, decode: Pool, isl: float, osl: float) -> tuple[float, bool]:
+    """The most requests one decode worker holds (max_seqs, KV cache), and whether one request fits both."""
+    total = isl + osl
+    r_kv = float(np.floor(decode.kv.budget_bytes / decode.kv.request_bytes(isl + (osl - 1.0) / 2.0, total)))
+    fits = bool(decode.kv.request_bytes(total, total) <= decode.kv.budget_bytes
+                and prefill.kv.request_bytes(isl, total) <= prefill.kv.budget_bytes)
+    return max(min(float(decode.config.max_seqs), r_kv), 1.0), fits
+
+
+def _slots(e: dict, decode: Pool) -> np.ndarray:
+    """Requests holding a decode worker's slot: decoding, or (reserved) in prefill and transfer."""
+    return e["r"] + e["rate"] * (e["wait"] + e["t_x"]) / decode.workers
+
+
+def _pool_bound(e: dict, decode: Pool, r_max: float) -> np.ndarray:
+    """Where a point is past a pool's capacity: "prefill" (its utilisation exceeds 1), "decode" (more
+    slots than a decode worker holds), else "concurrency"."""
+    over_prefill = e["lam"] * e["tau"] / e["b"] > 1.0 + 1e-9
+    over_decode = _slots(e, decode) > r_max * (1.0 + 1e-9)
+    return np.where(over_prefill, "prefill", np.where(over_decode, "decode", "concurrency"))
+
+
+def disagg_curve(prefill: Pool, decode: Pool, isl: float, osl: float, link: float, decode_batch) -> DisaggSteady:
+    """The steady state at each decode batch r (requests decoding per decode worker); points past a pool's
+    capacity say which (``limited_by``) and are not reachable."""
+    r_max, fits = _limits(prefill, decode, isl, osl)
+    r = np.minimum(np.atleast_1d(np.asarray(decode_batch, dtype=np.float64)), r_max)
+    e = _evaluate(prefill, decode, isl, osl, link, r, None)
+    return _result(e, isl, osl, np.zeros(r.size), fits, tuple(_pool_bound(e, decode, r_max).tolist()))
+
+
+def _capacity(prefill, decode, isl, osl, link, r_max) -> tuple[float, str]:
+    """The largest decode batch the pools sustain, and which pool stops it there."""
+    grid = np.unique(np.concatenate([np.geomspace(1e-3, r_max, CURVE_POINTS), np.arange(1.0, r_max + 1.0)]))
+    e = _evaluate(prefill, decode, isl, osl, link, grid, None)
+    util = e["lam"] * e["tau"] / e["b"]
+    slots = _slots(e, decode)
+    caps = {"decode": float(np.interp(r_max, slots, grid)) if slots[-1] > r_max else r_max,
+            "prefill": float(np.interp(1.0, util, grid)) if util[-1] > 1.0 else np.inf}
+    which = min(caps, key=caps.get)
+    return max(min(caps[which], r_max), grid[0]), which
+
+
+def disagg_steady(prefill: Pool, decode: Pool, isl: float, osl: float, link: float, concurrency) -> DisaggSteady:
+    """The steady state at each closed-loop concurrency C (requests in the whole system)."""
+    target = np.atleast_1d(np.asarray(concurrency, dtype=np.float64))
+    r_max, fits = _limits(prefill, decode, isl, osl)
+    r_cap, which = _capacity(prefill, decode, isl, osl, link, r_max)
+    grid = np.unique(np.append(np.geomspace(1e-3, r_cap, CURVE_POINTS), r_cap))
+    curve = _evaluate(prefill, decode, isl, osl, link, grid, None)
+    r = np.interp(target, curve["concurrency"], grid)
+    e = _evaluate(prefill, decode, isl, osl, link, r, target)
+    for _ in range(REFINE_STEPS):  # the curve's wait used its own C; at the target C, rescale r (C ~ r)
+        r = np.where(r < r_cap, np.minimum(r * target / e["concurrency"], r_cap), r)
+        e = _evaluate(prefill, decode, isl, osl, link, r, target)
+    queued = np.where(r >= r_cap * (1.0 - 1e-12), np.maximum(target - e["concurrency"], 0.0), 0.0)
+    limited = np.where(queued > 1e-9, which, "concurrency")
+    return _result(e, isl, osl, queued, fits, tuple(limited.tolist()))
+
+
+def _result(e: dict, isl, osl, queued, fits: bool, limited: tuple[str, ...]) -> DisaggSteady:
+    rate = e["rate"]
+    queue_wait = np.divide(queued, rate, out=np.zeros_like(queued), where=rate > 0)
+    ttft = e["wait"] + e["t_x"] + queue_wait
+    tpot = np.where(osl > 1, e["tpot"], np.nan)
+    e2e = ttft + e["steps"] * (osl > 1)
+    nan = 1.0 if fits else np.nan
+    return DisaggSteady(
+        concurrency=(e["concurrency"] + queued) * nan, decode_batch=e["r"] * nan, requests_per_s=rate * nan,
+        output_tokens_per_s=rate * osl * nan, ttft_s=ttft * nan, tpot_s=tpot * nan, e2e_s=e2e * nan,
+        queued=queued * nan, prefill_batch=e["b"] * nan, prefill_utilization=e["rho"] * nan,
+        transfer_s=e["t_x"], limited_by=limited, fits=fits)

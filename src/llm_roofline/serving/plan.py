@@ -1,0 +1,297 @@
+"""The deployment search: every configuration of a search space, evaluated with the closed-form steady state.
+
+A configuration takes one value of each axis of the search space (``DEFAULT_AXES``; ``AXIS_RULES`` says
+where each value goes). For each, the load is swept: the requests each worker holds (its batch limit and
+closed-loop concurrency; for disaggregation, each decode worker's batch). Every point gets TTFT, TPOT,
+requests/s, output tokens/s per GPU and per user (1 / TPOT) on ``gpus`` devices: aggregated serving runs
+``gpus`` replicas, disaggregated serving splits the devices into a prefill and a decode pool (every split).
+The result: the Pareto front of tokens/s per GPU against tokens/s per user, the best point under the SLOs
+(most tokens/s per GPU), the largest request rate that meets them, and with a target rate the fewest
+devices that serve it. Parallel degrees join as axes (e.g. ``"tp": (1, 2, 4, 8)`` with its rule) once
+the parallel engine's Deployment exists.
+
+Configurations are independent: past ``PROCESS_CROSSOVER`` configurations the search runs in a process
+pool (Python's, one process per core), see docs/serving.md for the measured crossover.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import ScenarioError
+from .disagg import disagg_curve
+from .pareto import SLO, best_under_slo, pareto_front
+from .pool import link_bandwidth
+from .scheduler import SchedulerConfig
+from .setup import CostCache, Formats
+from .steady import steady_state
+
+FORMAT_PRESETS = {
+    "bf16": Formats(16, 16, 16), "fp8": Formats("fp8", "fp8", "fp8"), "fp8-kv16": Formats("fp8", "fp8", 16),
+    "int8": Formats("int8", "int8", 16), "w8a16": Formats("int8", 16, 16), "w4a16": Formats("int4", 16, 16),
+    "w4a16-kv8": Formats("int4", 16, "fp8"), "fp4": Formats("fp4", "fp4", "fp8"),
+}
+BATCHES = tuple(2 ** k for k in range(11))  # 1 .. 1024 requests per worker
+DEFAULT_AXES = {"mode": ("agg", "disagg"), "format": ("bf16", "fp8", "w4a16"), "max_batch_tokens": (2048, 8192),
+                "chunk": (None,)}
+AXIS_RULES = {  # axis -> the part of a configuration it sets
+    "mode": "deployment", "format": "formats", "max_batch_tokens": "scheduler", "chunk": "scheduler",
+}
+PROCESS_CROSSOVER = 1000  # configurations; below it one process is faster (measured: docs/serving.md)
+COLUMNS = ("batch", "concurrency", "gpus", "prefill_workers", "decode_workers", "ttft_s", "tpot_s", "e2e_s",
+           "requests_per_s", "output_tokens_per_s", "tokens_per_s_per_gpu", "tokens_per_s_per_user")
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    """points: one row per evaluated point (``config`` labels by row, ``columns`` arrays); ``pareto``: row
+    indices of the front; ``best``: the best row under the SLOs (None if nothing meets them);
+    ``target``: the fewest-devices answer for a target rate (or None); ``skipped``: configurations that
+    could not run, with the reason; ``search``: size and time of the search."""
+
+    slo: SLO
+    gpus: int
+    isl: float
+    osl: float
+    configs: list[dict]
+    columns: dict[str, np.ndarray]
+    pareto: np.ndarray
+    best: int | None
+    target: dict | None
+    skipped: list[dict]
+    search: dict = field(default_factory=dict)
+
+    def row(self, i: int) -> dict:
+        return {**self.configs[i], **{k: _num(v[i]) for k, v in self.columns.items()}}
+
+    @property
+    def max_rate_at_slo(self) -> float | None:
+        """The largest request rate (requests/s, all devices) of a point that meets the SLOs."""
+        ok = self.slo.met(self.columns["ttft_s"], self.columns["tpot_s"])
+        return float(self.columns["requests_per_s"][ok].max()) if ok.any() else None
+
+    def to_dict(self, all_points: bool = False) -> dict:
+        out = {"gpus": self.gpus, "isl": self.isl, "osl": self.osl, "slo": self.slo.to_dict(),
+               "best": None if self.best is None else self.row(self.best),
+               "max_rate_at_slo_per_s": self.max_rate_at_slo, "target": self.target,
+               "pareto": [self.row(i) for i in self.pareto.tolist()], "skipped": self.skipped,
+               "search": self.search}
+        if all_points:
+            out["points"] = [self.row(i) for i in range(len(self.configs))]
+        return out
+
+
+def _num(value):
+    value = float(value)
+    return None if not math.isfinite(value) else (int(value) if value.is_integer() and abs(value) < 2**53 else value)
+
+
+def configurations(axes: dict) -> list[dict]:
+    unknown = set(axes) - set(AXIS_RULES)
+    if unknown:
+        raise ScenarioError(f"unknown search axis {sorted(unknown)}; axes: {', '.join(AXIS_RULES)}")
+    for value in axes.get("format", ()):
+        if value not in FORMAT_PRESETS:
+            raise ScenarioError(f"unknown format {value!r}; formats: {', '.join(FORMAT_PRESETS)}")
+    for value in axes.get("mode", ()):
+        if value not in ("agg", "disagg"):
+            raise ScenarioError(f"mode must be agg or disagg, got {value!r}")
+    names = list(axes)
+    return [dict(zip(names, values, strict=True)) for values in itertools.product(*(axes[n] for n in names))]
+
+
+def _splits(gpus: int) -> list[tuple[int, int]]:
+    """(prefill, decode) worker counts that use every device: all of them up to 16 devices, then a
+    geometric subset of prefill pool sizes."""
+    if gpus < 2:
+        return []
+    sizes = range(1, gpus) if gpus <= 16 else sorted({int(round(gpus * f)) for f in np.geomspace(1 / gpus, 0.75, 16)}
+                                                     - {0, gpus})
+    return [(p, gpus - p) for p in sizes]
+
+
+def evaluate_config(cache: CostCache, config: dict, gpus: int, isl: float, osl: float, batches, link) -> dict:
+    """All points of one configuration: (rows of column values, and a label per row)."""
+    formats = FORMAT_PRESETS[config.get("format", "bf16")]
+    budget = config.get("max_batch_tokens", 8192)
+    limit = [b for b in batches if b <= budget]
+    scheduler = SchedulerConfig(max_batch_tokens=budget, max_seqs=max(limit), chunk=config.get("chunk"))
+    pool = cache.pool(formats, scheduler)
+    rows: dict[str, list] = {k: [] for k in COLUMNS}
+    labels: list[dict] = []
+    if config.get("mode", "agg") == "agg":
+        b = np.array(limit, dtype=np.float64)
+        s = steady_state(pool.cost, pool.kv, scheduler, b, isl, osl)
+        _append(rows, labels, config, batch=b, concurrency=b * gpus, gpus=gpus, prefill_workers=0, decode_workers=0,
+                ttft=s.ttft_s, tpot=s.tpot_s, e2e=s.e2e_s, rate=s.requests_per_s * gpus, osl=osl, workers=gpus)
+        return {"rows": rows, "labels": labels}
+    from dataclasses import replace
+
+    for n_p, n_d in _splits(gpus):
+        b = np.array(limit, dtype=np.float64)
+        c = disagg_curve(replace(pool, workers=n_p), replace(pool, workers=n_d), isl, osl, link, b)
+        ok = np.array([lim == "concurrency" for lim in c.limited_by])  # points the pools can sustain
+        _append(rows, labels, config, batch=c.decode_batch[ok], concurrency=c.concurrency[ok], gpus=gpus,
+                prefill_workers=n_p, decode_workers=n_d, ttft=c.ttft_s[ok], tpot=c.tpot_s[ok], e2e=c.e2e_s[ok],
+                rate=c.requests_per_s[ok], osl=osl)
+    return {"rows": rows, "labels": labels}
+
+
+def _append(rows, labels, config, *, batch, concurrency, gpus, prefill_workers, decode_workers, ttft, tpot, e2e,
+            rate, osl, workers=None) -> None:
+    n = len(batch)
+    values = {"batch": batch, "concurrency": concurrency, "gpus": np.full(n, gpus),
+              "prefill_workers": np.full(n, prefill_workers), "decode_workers": np.full(n, decode_workers),
+              "ttft_s": ttft, "tpot_s": tpot, "e2e_s": e2e, "requests_per_s": rate,
+              "output_tokens_per_s": rate * osl, "tokens_per_s_per_gpu": rate * osl / gpus,
+              "tokens_per_s_per_user": 1.0 / np.asarray(tpot, dtype=np.float64)}
+    for k in COLUMNS:
+        rows[k].extend(np.asarray(values[k], dtype=np.float64).tolist())
+    label = {k: (v if v is not None else None) for k, v in config.items()}
+    if workers is not None:
+        label = {**label, "workers": workers}
+    labels.extend([label] * n)
+
+
+def _safe_eval(cache, config, gpus, isl, osl, batches, link):
+    try:
+        return evaluate_config(cache, config, gpus, isl, osl, batches, link)
+    except ScenarioError as exc:
+        return {"skipped": {**config, "reason": str(exc)}}
+
+
+def search(model, hardware, *, gpus: int, isl: float, osl: float, slo: SLO, axes: dict | None = None,
+           batches=BATCHES, efficiency="ideal", link_bandwidth_bytes_per_s: float | None = None,
+           processes: int | None = None, progress=None) -> PlanResult:
+    from .api import _context
+
+    started = time.perf_counter()
+    configs = configurations(dict(DEFAULT_AXES if axes is None else axes))
+    spec, device, eff = _context(model, hardware, efficiency)
+    link, skipped = None, []
+    if any(c.get("mode") == "disagg" for c in configs) and gpus >= 2:
+        try:
+            link = link_bandwidth(device, link_bandwidth_bytes_per_s)
+        except ScenarioError as exc:
+            if all(c.get("mode") == "disagg" for c in configs):
+                raise
+            skipped.append({"mode": "disagg", "reason": str(exc)})
+            configs = [c for c in configs if c.get("mode") != "disagg"]
+    if processes is None:
+        processes = (os.cpu_count() or 1) if len(configs) > PROCESS_CROSSOVER else 1
+    results: list[dict] = []
+    if processes > 1:
+        from .search_pool import evaluate_in_pool
+
+        results = evaluate_in_pool(spec, device, eff, configs, processes, (gpus, isl, osl, batches, link), progress)
+    else:
+        processes = 1
+        cache = CostCache(spec, device, eff)
+        for done, config in enumerate(configs, 1):
+            results.append(_safe_eval(cache, config, gpus, isl, osl, batches, link))
+            if progress:
+                progress(done, len(configs))
+    return _collect([*({"skipped": item} for item in skipped), *results], slo, gpus, isl, osl, started,
+                    len(configs), processes)
+
+
+def _collect(results, slo, gpus, isl, osl, started, n_configs, processes) -> PlanResult:
+    columns: dict[str, list] = {k: [] for k in COLUMNS}
+    labels, skipped = [], []
+    for r in results:
+        if "skipped" in r:
+            skipped.append(r["skipped"])
+            continue
+        labels.extend(r["labels"])
+        for k in COLUMNS:
+            columns[k].extend(r["rows"][k])
+    cols = {k: np.array(v, dtype=np.float64) for k, v in columns.items()}
+    ok = slo.met(cols["ttft_s"], cols["tpot_s"])
+    return PlanResult(slo=slo, gpus=gpus, isl=isl, osl=osl, configs=labels, columns=cols,
+                      pareto=pareto_front(cols["tokens_per_s_per_gpu"], cols["tokens_per_s_per_user"]),
+                      best=best_under_slo(cols["tokens_per_s_per_gpu"], cols["tokens_per_s_per_user"], ok),
+                      target=None, skipped=skipped,
+                      search={"configurations": n_configs, "points": len(labels), "processes": processes,
+                              "seconds": time.perf_counter() - started})
+
+
+def plan(model, hardware, *, gpus: int = 8, isl: float = 2048, osl: float = 512, ttft_slo: float | None = None,
+         tpot_slo: float | None = None, target_rate: float | None = None, formats=None, modes=None,
+         max_batch_tokens=None, chunks=None, batches=BATCHES, efficiency="ideal",
+         link_bandwidth_bytes_per_s: float | None = None, processes: int | None = None,
+         progress=None) -> PlanResult:
+    """Search deployments of ``model`` on ``gpus`` devices of ``hardware`` for requests of ``isl`` tokens in
+    and ``osl`` out: the Pareto front, the best point under the SLOs (seconds; None: no limit), the largest
+    rate at the SLOs and, with ``target_rate`` (requests/s), the fewest devices that serve it. ``formats``,
+    ``modes``, ``max_batch_tokens``, ``chunks``: the values of those axes (defaults: DEFAULT_AXES)."""
+    for name, value in (("gpus", gpus),):
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 100_000:
+            raise ScenarioError(f"{name} must be an integer in 1..100000, got {value!r}")
+    for name, value in (("isl", isl), ("osl", osl)):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 1 <= value <= 10_000_000:
+            raise ScenarioError(f"{name} must be a number of tokens in 1..10000000, got {value!r}")
+    for name, value in (("ttft_slo", ttft_slo), ("tpot_slo", tpot_slo), ("target_rate", target_rate)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or not value > 0):
+            raise ScenarioError(f"{name} must be a positive number, got {value!r}")
+    axes = dict(DEFAULT_AXES)
+    for name, value in (("format", formats), ("mode", modes), ("max_batch_tokens", max_batch_tokens),
+                        ("chunk", chunks)):
+        if value is not None:
+            axes[name] = tuple(value)
+    if gpus < 2:
+        axes["mode"] = tuple(m for m in axes["mode"] if m != "disagg") or ("agg",)
+    slo = SLO(ttft_slo, tpot_slo)
+    common = dict(isl=float(isl), osl=float(osl), slo=slo, batches=batches, efficiency=efficiency,
+                  link_bandwidth_bytes_per_s=link_bandwidth_bytes_per_s, processes=processes)
+    result = search(model, hardware, gpus=gpus, axes=axes, progress=progress, **common)
+    if target_rate is None:
+        return result
+    from dataclasses import replace
+
+    return replace(result, target=fewest_gpus(model, hardware, result, float(target_rate), axes, common))
+
+
+def fewest_gpus(model, hardware, result: PlanResult, target: float, axes: dict, common: dict) -> dict:
+    """The fewest devices whose best configuration meets the SLOs at ``target`` requests/s. Aggregated
+    replicas scale linearly (ceil(target / best rate per device)); disaggregated pools are searched at
+    device counts found by bisection below that (assuming more devices never serve less)."""
+    cols = result.columns
+    ok = result.slo.met(cols["ttft_s"], cols["tpot_s"])
+    agg = ok & (cols["prefill_workers"] == 0)
+    best: dict | None = None
+    if agg.any():
+        per_gpu = cols["requests_per_s"] / cols["gpus"]
+        i = int(np.flatnonzero(agg)[np.argmax(per_gpu[agg])])
+        n = max(1, math.ceil(target / per_gpu[i] - 1e-9))
+        best = {"gpus": n, "mode": "agg", "rate_per_s": float(per_gpu[i] * n), "point": result.row(i)}
+    if "disagg" in axes.get("mode", ()):
+        d_axes = {**axes, "mode": ("disagg",)}
+        high = best["gpus"] - 1 if best else max(2 * result.gpus, 2)
+
+        def meets(n: int):
+            r = search(model, hardware, gpus=n, axes=d_axes, **common)
+            return (r.max_rate_at_slo or 0.0) >= target, r
+
+        low, found = 2, None
+        while low <= high:
+            mid = (low + high) // 2
+            good, r = meets(mid)
+            if good:
+                found, high = (mid, r), mid - 1
+            else:
+                low = mid + 1
+        if found is not None:
+            n, r = found
+            rates = r.columns["requests_per_s"]
+            ok_d = r.slo.met(r.columns["ttft_s"], r.columns["tpot_s"]) & (rates >= target)
+            i = int(np.flatnonzero(ok_d)[np.argmax(r.columns["tokens_per_s_per_gpu"][ok_d])])
+            best = {"gpus": n, "mode": "disagg", "rate_per_s": float(rates[i]), "point": r.row(i)}
+    if best is None:
+        return {"gpus": None, "target_rate_per_s": target, "reason": "no configuration meets the SLOs"}
+    return {"target_rate_per_s": target, **best}

@@ -1,0 +1,66 @@
+"""The iteration-level scheduler: its settings, and the rule every evaluator follows.
+
+Each iteration (vLLM V1 / SGLang / TRT-LLM in-flight batching, with chunked prefill as in SARATHI):
+1. The token budget is ``max_batch_tokens``. Every running request that has finished its prompt decodes
+   one token (decode first, SARATHI's decode-maximal batching).
+2. Running requests still in their prompt continue it, oldest first, with a chunk of
+   min(prompt left, ``chunk``, budget left) tokens.
+3. Waiting requests are admitted, first come first served, while fewer than ``max_seqs`` run, budget is
+   left and the KV cache holds their first chunk; the first that does not fit stops admission.
+4. KV memory is paged (``block_size`` tokens per block, see capacity.py). A running request that needs a
+   block when none is free preempts the most recently admitted request (vLLM's recompute preemption): its
+   blocks are freed and it waits again at the head of the queue; when readmitted it recomputes its prompt
+   and the tokens it had generated, as a prefill.
+A request's first output token comes with the iteration that finishes its prompt (TTFT ends there); each
+later token takes one decode iteration (TPOT = (e2e - TTFT) / (output tokens - 1)).
+
+Defaults follow vLLM's engine arguments (https://docs.vllm.ai/en/latest/models/engine_args.html):
+``--block-size 16``, ``--gpu-memory-utilization 0.9``, ``--max-num-seqs 256``; the token budget is the
+8192 batched tokens vLLM V1 and TensorRT-LLM (``max_num_tokens``) use for online serving.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import ScenarioError
+
+LIMITS = {"max_batch_tokens": (1, 10_000_000), "max_seqs": (1, 1_000_000), "chunk": (1, 10_000_000),
+          "block_size": (1, 1 << 20)}
+
+
+@dataclass(frozen=True)
+class SchedulerConfig:
+    """max_batch_tokens: tokens per iteration, decode and prefill together (count);
+    max_seqs: requests running at once (count); chunk: most prefill tokens of one request per iteration
+    (None: only the budget limits it); block_size: tokens per KV-cache block;
+    memory_fraction: share of device memory the engine may use (weights, activations, KV cache)."""
+
+    max_batch_tokens: int = 8192
+    max_seqs: int = 256
+    chunk: int | None = None
+    block_size: int = 16
+    memory_fraction: float = 0.9
+
+    def __post_init__(self) -> None:
+        for name, (low, high) in LIMITS.items():
+            value = getattr(self, name)
+            if name == "chunk" and value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise ScenarioError(f"{name} must be an integer in {low}..{high}, got {value!r}")
+        if isinstance(self.memory_fraction, bool) or not isinstance(self.memory_fraction, int | float) \
+                or not 0.0 < self.memory_fraction <= 1.0:
+            raise ScenarioError(f"memory_fraction must be in (0, 1], got {self.memory_fraction!r}")
+        if self.max_seqs > self.max_batch_tokens:
+            raise ScenarioError(f"max_seqs ({self.max_seqs}) exceeds max_batch_tokens ({self.max_batch_tokens}): "
+                                "every running request must be able to decode in one iteration")
+
+    @property
+    def prefill_chunk(self) -> int:
+        """Most prefill tokens one request gets in one iteration (the budget when ``chunk`` is None)."""
+        return self.max_batch_tokens if self.chunk is None else min(self.chunk, self.max_batch_tokens)
+
+    def to_dict(self) -> dict:
+        return {"max_batch_tokens": self.max_batch_tokens, "max_seqs": self.max_seqs, "chunk": self.chunk,
+                "block_size": self.block_size, "memory_fraction": self.memory_fraction}

@@ -1,0 +1,144 @@
+"""The closed-loop steady state of one engine instance, in closed form (vectorized over points).
+
+C requests are in flight (closed loop: a finished request is replaced at once), each with P prompt tokens
+and G output tokens (the first made by the prefill). R = min(C, max_seqs, what the KV cache holds when
+each request holds its mean P + (G - 1)/2 tokens) run; the other C - R wait. A running request lives
+L = n_pf + G - 1 iterations: n_pf prefill chunks of c = min(chunk, budget - (R - 1)) tokens (the last one
+shorter), then G - 1 decode steps at KV lengths P+1 .. P+G-1. The running requests are spread evenly over
+their lifetimes, so an iteration carries q = R n_pf / L prefill chunks on average: a fraction
+f = min(1, q) of the iterations carry k = max(1, q) chunks (with R - k decoders), the rest R decoders only.
+
+Seen by one tagged request:
+- TTFT = sum over its chunks of the iteration (its chunk + (k - 1) mean chunks + R - k decoders at the mean
+  KV length) + the closed-loop wait (C - R) / throughput (Little's law);
+- its G - 1 decode steps run with the other R - 1 decoders at their mean visible keys and its own KV length
+  P + j: each kernel's time is the max of two affine functions of j, summed exactly over j with
+  generation.windowed_step_sum (the engine's own whole-generation sum); f L - n_pf of those steps also
+  carry other requests' chunks and cost the mixed iteration instead of the mean decode-only one;
+- throughput = R / (TTFT + decode time) requests/s.
+With C = 1 this is exactly one request alone, i.e. the engine's prefill (chunked) and decode sum, and the
+discrete-event simulation gives the same numbers (tests); at higher concurrency the two agree within the
+tolerance docs/serving.md states.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..generation import windowed_step_sum
+from .capacity import KVCapacity
+from .scheduler import SchedulerConfig
+from .step_cost import StepCost
+
+LIMITED_BY = ("concurrency", "max_seqs", "kv_cache")
+
+
+@dataclass(frozen=True)
+class SteadyState:
+    """Per point (arrays): concurrency C, running R and queued C - R requests (count); limited_by (index
+    into LIMITED_BY: what caps R); prefill_chunks n_pf and chunk_tokens c; ttft_s, tpot_s, e2e_s (means, s;
+    tpot NaN when G = 1); requests_per_s; output_tokens_per_s = requests_per_s x G; kv_occupancy = KV bytes
+    held by the running requests / budget; fits: False where one request alone exceeds the KV budget
+    (then every metric is NaN)."""
+
+    concurrency: np.ndarray
+    isl: np.ndarray
+    osl: np.ndarray
+    running: np.ndarray
+    queued: np.ndarray
+    limited_by: np.ndarray
+    prefill_chunks: np.ndarray
+    chunk_tokens: np.ndarray
+    ttft_s: np.ndarray
+    tpot_s: np.ndarray
+    e2e_s: np.ndarray
+    requests_per_s: np.ndarray
+    output_tokens_per_s: np.ndarray
+    kv_occupancy: np.ndarray
+    fits: np.ndarray
+
+    def limits(self) -> list[str]:
+        return [LIMITED_BY[int(i)] for i in self.limited_by]
+
+
+def _per_point(values: np.ndarray, point: np.ndarray, n: int) -> np.ndarray:
+    return np.bincount(point, weights=values, minlength=n)
+
+
+def mean_decode_keys(cost: StepCost, P: np.ndarray, G: np.ndarray) -> np.ndarray:
+    """Mean visible keys of a decoder whose KV length is spread evenly over P+1 .. P+G-1, per key class
+    [nw, n]: sum over S of decode_keys(S, W, C) / (G - 1), with the engine's windowed_step_sum."""
+    windows, chunks = np.array(cost.windows), np.array(cost.chunks)
+    if not windows.size:
+        return np.zeros((0, P.size))
+    has_decode = G > 1.0
+    total = windowed_step_sum(P + 1.0, P + G - 1.0, windows[:, None], 0.0, 1.0, 0.0, 1.0, chunk=chunks[:, None])
+    return np.where(has_decode, total / np.where(has_decode, G - 1.0, 1.0), 0.0)
+
+
+def decode_steps_s(cost: StepCost, R: np.ndarray, P: np.ndarray, G: np.ndarray, mean_keys: np.ndarray) -> np.ndarray:
+    """Time of a tagged request's G - 1 decode steps (s) in decode-only iterations of R decoders: its own KV
+    length runs over P+1 .. P+G-1, the other R - 1 sit at their mean visible keys. Each kernel's time is
+    the max of two affine functions of its own keys, summed exactly (generation.windowed_step_sum)."""
+    others = cost.decode_features(R, (R - 1.0) * mean_keys)
+    c0, m0, overhead = cost.kernel_parts(others)
+    steps = np.maximum(G - 1.0, 0.0)
+    total = cost.counts @ ((np.maximum(c0, m0) + overhead) * steps)  # as if no kernel depended on the keys
+    keyed, c_key, m_key, window, chunk = cost.key_slopes()
+    if keyed.size:  # the attention kernels: their time grows with the tagged request's own keys
+        grown = windowed_step_sum(P + 1.0, P + G - 1.0, window[:, None], c0[keyed], c_key[:, None], m0[keyed],
+                                  m_key[:, None], chunk=chunk[:, None])
+        total = total + cost.counts[keyed] @ (grown - np.maximum(c0[keyed], m0[keyed]) * steps)
+    return total
+
+
+def steady_state(cost: StepCost, kv: KVCapacity, config: SchedulerConfig, concurrency, isl, osl) -> SteadyState:
+    C, P, G = np.broadcast_arrays(*(np.atleast_1d(np.asarray(v, dtype=np.float64)) for v in (concurrency, isl, osl)))
+    n = C.size
+    fits = kv.request_bytes(P + G, P + G) <= kv.budget_bytes
+    mean_tokens = P + (G - 1.0) / 2.0
+    held = kv.request_bytes(mean_tokens, P + G)
+    r_kv = np.floor(kv.budget_bytes / held)
+    caps = np.stack([C, np.full(n, float(config.max_seqs)), r_kv])
+    limited_by = np.argmin(caps, axis=0)
+    R = np.maximum(caps.min(axis=0), 1.0)
+    budget = float(config.max_batch_tokens)
+    c = np.minimum(float(config.prefill_chunk), np.maximum(budget - (R - 1.0), 1.0))
+    n_pf = np.ceil(P / c)
+    L = n_pf + G - 1.0
+    q = R * n_pf / L
+    frac, k = np.minimum(1.0, q), np.maximum(1.0, q)
+
+    # the tagged request's chunks, one column each
+    width = int(n_pf.max())
+    idx = np.arange(width, dtype=np.float64)[None, :]
+    valid = idx < n_pf[:, None]
+    S = np.minimum((idx + 1.0) * c[:, None], P[:, None])
+    T = S - idx * c[:, None]
+    point = np.broadcast_to(np.arange(n)[:, None], valid.shape)[valid]
+    chunks = cost.chunk_features(T[valid], S[valid])
+    mean_chunk = np.stack([_per_point(row, point, n) for row in chunks]) / n_pf
+
+    has_decode = G > 1.0
+    mean_keys = mean_decode_keys(cost, P, G)
+    mixed_decode = cost.decode_features(R - k, (R - k) * mean_keys)
+    ttft_service = _per_point(cost.time_s(chunks + (k - 1.0)[point] * mean_chunk[:, point] + mixed_decode[:, point]),
+                              point, n)
+    mixed = cost.time_s(k * mean_chunk + mixed_decode)
+    decode_only = cost.time_s(cost.decode_features(R, R * mean_keys))
+
+    decode_time = decode_steps_s(cost, R, P, G, mean_keys) + (frac * L - n_pf) * (mixed - decode_only)
+
+    e2e_service = ttft_service + decode_time
+    rate = R / e2e_service
+    wait = (C - R) / rate
+    nan = np.where(fits, 1.0, np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tpot = np.where(has_decode, decode_time / (G - 1.0), np.nan)
+    return SteadyState(
+        concurrency=C, isl=P, osl=G, running=R * nan, queued=(C - R) * nan, limited_by=limited_by,
+        prefill_chunks=n_pf, chunk_tokens=c, ttft_s=(ttft_service + wait) * nan, tpot_s=tpot * nan,
+        e2e_s=(e2e_service + wait) * nan, requests_per_s=rate * nan, output_tokens_per_s=rate * G * nan,
+        kv_occupancy=R * held / kv.budget_bytes * nan, fits=fits)

@@ -1,0 +1,97 @@
+"""Plain-text reports of serving simulations and deployment searches (the CLI's table format)."""
+
+from __future__ import annotations
+
+from .units import seconds, si
+
+
+def _rate(value) -> str:
+    return "-" if value is None else f"{value:,.1f}"
+
+
+def render_simulation(report) -> str:
+    r, d, w, s = report.simulation, report.deployment, report.workload, report.scheduler
+    if d["mode"] == "agg":
+        pools = f"aggregated, {d['workers']} worker{'s' if d['workers'] > 1 else ''} ({d['gpus']} GPU)"
+    else:
+        pools = (f"disaggregated, {d['prefill_workers']} prefill + {d['decode_workers']} decode workers "
+                 f"({d['gpus']} GPUs), KV over {si(d['link_bandwidth_bytes_per_s'], 'B/s')}")
+    chunk = "budget" if s["chunk"] is None else f"{s['chunk']}"
+    lines = [f"{report.model['name']} on {report.hardware['name']}: {w['arrivals']}; {w['requests']} requests of "
+             f"{w['mean_input_tokens']:,.0f} -> {w['mean_output_tokens']:,.0f} tokens (mean)",
+             f"{pools}; scheduler: {s['max_batch_tokens']} tokens/iteration, {s['max_seqs']} running, chunk "
+             f"{chunk}, KV blocks of {s['block_size']}",
+             "",
+             f"{'':<8}{'mean':>11}{'p50':>11}{'p90':>11}{'p99':>11}"]
+    for label, dist in (("TTFT", r.ttft_s), ("TPOT", r.tpot_s), ("ITL", r.itl_s), ("E2E", r.e2e_s)):
+        lines.append(f"{label:<8}" + "".join(f"{seconds(getattr(dist, q)):>11}" for q in ("mean", "p50", "p90", "p99")))
+    lines += ["",
+              f"throughput  {r.requests_per_s:,.2f} requests/s; output {_rate(r.output_tokens_per_s)} tokens/s "
+              f"({_rate(r.output_tokens_per_s_per_gpu)} per GPU, {_rate(r.output_tokens_per_s_per_user)} per user); "
+              f"input {_rate(r.input_tokens_per_s)} tokens/s",
+              f"KV cache    {r.kv_capacity_tokens:,.0f} tokens ({si(r.kv_budget_bytes, 'B')}); occupancy mean "
+              f"{r.kv_mean_occupancy:.0%}, peak {r.kv_peak_occupancy:.0%}; {r.requests_waited_for_kv} requests "
+              f"waited for KV memory, {r.preemptions} preemptions",
+              f"simulated   {r.iterations:,} iterations over {seconds(r.duration_s)}"]
+    if r.kv_transfer_s is not None:
+        lines.append(f"KV transfer mean {seconds(r.kv_transfer_s.mean)} per request")
+    st = report.steady
+    if st is not None:
+        lines.append(f"closed form TTFT {seconds(st['ttft_s'])}, TPOT {seconds(st['tpot_s'])}, "
+                     f"{_rate(st['requests_per_s'])} requests/s (steady state at the mean lengths; limited by "
+                     f"{st['limited_by']})")
+    return "\n".join(lines) + "\n"
+
+
+def _config(row: dict, compact: bool = False) -> str:
+    if row["mode"] == "agg":
+        where = f"agg x{row.get('workers', row['gpus'])}"
+    else:
+        where = f"disagg {row['prefill_workers']}P+{row['decode_workers']}D"
+    chunk = "" if row.get("chunk") is None else f" chunk {row['chunk']}"
+    if compact:
+        return f"{where}, {row['format']}, {row['max_batch_tokens']} tokens/iteration{chunk}"
+    return f"{where:<16}{row['format']:<10}{row['max_batch_tokens']:>6}{chunk}"
+
+
+def render_plan(result, *, model: str, device: str, max_rate: bool = False) -> str:
+    slo = result.slo
+    goals = ", ".join(f"{k} <= {seconds(v)}" for k, v in (("TTFT", slo.ttft_s), ("TPOT", slo.tpot_s)) if v) or "none"
+    search = result.search
+    lines = [f"{model} on {result.gpus} x {device}: {result.isl:,.0f} -> {result.osl:,.0f} tokens; SLOs: {goals}",
+             f"searched {search['configurations']} configurations, {search['points']} points in "
+             f"{search['seconds']:.2f} s ({search['processes']} process{'es' if search['processes'] > 1 else ''})",
+             "", "Pareto front (tokens/s per GPU vs tokens/s per user):",
+             f"  {'configuration':<38}{'batch':>7}{'tok/s/GPU':>11}{'tok/s/user':>11}{'TTFT':>10}{'TPOT':>10}  SLO"]
+    cols = result.columns
+    ok = slo.met(cols["ttft_s"], cols["tpot_s"])
+    for i in result.pareto.tolist():
+        row = result.row(i)
+        lines.append(f"  {_config(row):<38}{row['batch']:>7g}{row['tokens_per_s_per_gpu']:>11,.0f}"
+                     f"{row['tokens_per_s_per_user']:>11,.1f}{seconds(row['ttft_s']):>10}{seconds(row['tpot_s']):>10}"
+                     f"  {'ok' if ok[i] else '-'}")
+    lines.append("")
+    if result.best is None:
+        lines.append("best under the SLOs: none of the configurations meets them")
+    else:
+        b = result.row(result.best)
+        lines.append(f"best under the SLOs: {_config(b, True)}, batch {b['batch']:g} per worker: "
+                     f"{b['tokens_per_s_per_gpu']:,.0f} tokens/s per GPU, {b['tokens_per_s_per_user']:,.1f} per user, "
+                     f"TTFT {seconds(b['ttft_s'])}, TPOT {seconds(b['tpot_s'])}, {b['requests_per_s']:,.2f} requests/s")
+    if max_rate:
+        rate = result.max_rate_at_slo
+        lines.append("largest rate at the SLOs: " + ("none" if rate is None else f"{rate:,.2f} requests/s "
+                                                     f"on {result.gpus} devices (closed-loop steady state)"))
+    if result.target is not None:
+        t = result.target
+        if t.get("gpus") is None:
+            lines.append(f"target {t['target_rate_per_s']:g} requests/s: {t['reason']}")
+        else:
+            p = t["point"]
+            how = (f"{t['gpus']} aggregated replicas of {p['format']}, {p['max_batch_tokens']} tokens/iteration, "
+                   f"batch {p['batch']:g}" if t["mode"] == "agg" else _config(p, True) + f", batch {p['batch']:g}")
+            lines.append(f"target {t['target_rate_per_s']:g} requests/s: {t['gpus']} devices ({how}; "
+                         f"{t['rate_per_s']:,.2f} requests/s)")
+    for item in result.skipped[:5]:
+        lines.append(f"skipped {item.get('mode')} {item.get('format')}: {item['reason']}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,111 @@
+"""The web face of serving: ``POST /api/serve-sim`` (exactly ``llm-roofline serve-sim --format json``) and
+``POST /api/plan`` (exactly ``llm-roofline plan --format json --all-points``), with request bodies typed and
+bounded so one request stays a fraction of a second to a few seconds of work. They run in the app's heavy
+worker pool (503 + Retry-After when it is full), and the bodies are validated strictly as every API body
+(schemas.STRICT)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Literal
+
+from fastapi import FastAPI
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+
+from ..serving.plan import FORMAT_PRESETS
+from .schemas import STRICT, Bits
+
+MAX_REQUESTS = 5000  # simulated requests per call
+MAX_CONCURRENCY = 4096
+MAX_GPUS = 64
+MAX_TOKENS = 131_072
+Length = int | str  # a number of tokens, or a distribution such as uniform:512:2048
+
+
+class ServeSimRequest(BaseModel):
+    """A load on a catalog model and device, as ``llm-roofline serve-sim`` takes it."""
+
+    model_config = STRICT
+
+    model: str = Field(..., min_length=1, max_length=200, description="catalog model id or alias")
+    hardware: str = Field(..., min_length=1, max_length=200, description="catalog device name or alias")
+    load: Literal["concurrency", "rate"] = Field("concurrency", description="closed loop or Poisson arrivals")
+    concurrency: int = Field(16, ge=1, le=MAX_CONCURRENCY, description="closed loop: requests in flight")
+    rate: float = Field(4.0, gt=0, le=10_000, description="open loop: requests/s")
+    requests: int | None = Field(None, ge=1, le=MAX_REQUESTS, description="requests to simulate")
+    isl: Length = Field(2048, description="input tokens: a number or uniform:LO:HI, normal:MEAN:STD, exponential:MEAN")
+    osl: Length = Field(512, description="output tokens, the first included: a number or a distribution")
+    seed: int = Field(0, ge=0, le=2**31, description="random seed")
+    max_batch_tokens: int = Field(8192, ge=1, le=MAX_TOKENS, description="tokens per iteration")
+    max_seqs: int = Field(256, ge=1, le=MAX_CONCURRENCY, description="requests running at once")
+    chunk: int | None = Field(None, ge=1, le=MAX_TOKENS, description="prefill tokens per request per iteration")
+    workers: int = Field(1, ge=1, le=MAX_GPUS, description="aggregated replicas")
+    disagg: bool = Field(False, description="separate prefill and decode pools")
+    prefill_workers: int = Field(1, ge=1, le=MAX_GPUS)
+    decode_workers: int = Field(1, ge=1, le=MAX_GPUS)
+    w_bits: Bits = 16
+    a_bits: Bits = 16
+    kv_bits: Bits = 16
+    flash_attention: bool = True
+    efficiency: Literal["ideal", "hardware"] = "ideal"
+
+
+class PlanRequest(BaseModel):
+    """A deployment search, as ``llm-roofline plan`` takes it."""
+
+    model_config = STRICT
+
+    model: str = Field(..., min_length=1, max_length=200)
+    hardware: str = Field(..., min_length=1, max_length=200)
+    gpus: int = Field(8, ge=1, le=MAX_GPUS, description="devices")
+    isl: int = Field(2048, ge=1, le=MAX_TOKENS)
+    osl: int = Field(512, ge=1, le=MAX_TOKENS)
+    ttft_slo_s: float | None = Field(None, gt=0, le=3600, description="mean TTFT objective (s)")
+    tpot_slo_s: float | None = Field(None, gt=0, le=60, description="mean TPOT objective (s)")
+    target_rate: float | None = Field(None, gt=0, le=1e6, description="requests/s to serve: fewest devices")
+    formats: list[Literal[tuple(FORMAT_PRESETS)]] | None = Field(None, min_length=1, max_length=len(FORMAT_PRESETS))
+    modes: list[Literal["agg", "disagg"]] | None = Field(None, min_length=1, max_length=2)
+    efficiency: Literal["ideal", "hardware"] = "ideal"
+
+
+def _length(value):
+    return value if isinstance(value, int) else str(value)
+
+
+def add_serving_routes(app: FastAPI, run_heavy: Callable[[Callable[[], str]], Awaitable[str]]) -> None:
+    """``run_heavy``: runs a job in the app's heavy worker pool (raises Busy when it is full)."""
+    @app.post("/api/serve-sim", tags=["serving"], summary="Simulate serving a load (continuous batching)")
+    async def serve_sim(req: ServeSimRequest):
+        """TTFT, TPOT, ITL and end-to-end percentiles, throughput, KV-cache use and preemptions of a closed
+        loop or Poisson arrivals, with the closed-form steady state: exactly `llm-roofline serve-sim -f json`."""
+        from ..serving.api import simulate
+
+        load = {"concurrency": req.concurrency} if req.load == "concurrency" else {"rate": req.rate}
+
+        def run() -> str:
+            report = simulate(req.model, req.hardware, requests=req.requests, isl=_length(req.isl),
+                              osl=_length(req.osl), seed=req.seed, max_batch_tokens=req.max_batch_tokens,
+                              max_seqs=req.max_seqs, chunk=req.chunk, workers=req.workers, disagg=req.disagg,
+                              prefill_workers=req.prefill_workers, decode_workers=req.decode_workers,
+                              w_bits=req.w_bits, a_bits=req.a_bits, kv_bits=req.kv_bits,
+                              flash_attention=req.flash_attention, efficiency=req.efficiency, **load)
+            return json.dumps(report.to_dict(), separators=(",", ":"), allow_nan=False)
+
+        return Response(content=await run_heavy(run), media_type="application/json")
+
+    @app.post("/api/plan", tags=["serving"], summary="Search deployments: Pareto front and the best under SLOs")
+    async def plan(req: PlanRequest):
+        """Every point of the search (`points`), the Pareto front, the best point under the SLOs, the largest
+        rate at the SLOs and the fewest devices for a target rate: exactly
+        `llm-roofline plan -f json --all-points`."""
+        from ..serving.plan import plan as run_plan
+
+        def run() -> str:
+            result = run_plan(req.model, req.hardware, gpus=req.gpus, isl=req.isl, osl=req.osl,
+                              ttft_slo=req.ttft_slo_s, tpot_slo=req.tpot_slo_s, target_rate=req.target_rate,
+                              formats=req.formats, modes=req.modes, efficiency=req.efficiency, processes=1)
+            return json.dumps(result.to_dict(all_points=True), separators=(",", ":"), allow_nan=False)
+
+        return Response(content=await run_heavy(run), media_type="application/json")
