@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 
 _EXPORTS = {
+    "advise": "techniques.advise",
     "analyze": "api", "analyze_many": "api", "load_hardware": "api", "load_model": "api", "sweep": "api",
     "SweepResult": "api", "ConfigError": "errors", "RooflineError": "errors", "ScenarioError": "errors",
     "UnknownNameError": "errors", "Efficiency": "hardware.spec", "Hardware": "hardware.spec",

@@ -118,8 +118,9 @@ def analyze(model: str | ModelSpec, hardware: str | Hardware | System, *, batch_
             state_bits: int | str = DEFAULT_STATE_BITS,
             flash_attention: bool = False, logits_all: bool = False, group_size: int = DEFAULT_GROUP_SIZE,
             scale_bits: int = DEFAULT_SCALE_BITS, efficiency: str | Efficiency | Mapping = "ideal",
-            engine: str | None = None, force_llama_like: bool = False, tp: int = 1, pp: int = 1, ep: int = 1,
-            dp: int = 1, attention_dp: int = 1, **options) -> Report:
+            engine: str | None = None, force_llama_like: bool = False, speculative=None, early_exit=None,
+            sparsity=None, kv_eviction=None, tp: int = 1, pp: int = 1, ep: int = 1, dp: int = 1,
+            attention_dp: int = 1, **options) -> Report:
     """Roofline analysis of one scenario: per-operator prefill and decode-step tables, totals,
     whole-generation metrics (TTFT, TPOT, e2e, tokens/s) and the memory footprint.
 
@@ -139,10 +140,17 @@ def analyze(model: str | ModelSpec, hardware: str | Hardware | System, *, batch_
     ``comm_library``, ``allreduce_algorithm``. ``batch_size`` is the sequences one replica serves; the
     tables show the most loaded device and the generation and memory are the deployment's.
 
-    Compression and system techniques by keyword (all off by default; their names, values and formulas:
-    docs/techniques.md), e.g. ``fusion="aggressive"``, ``attention="fa2"``, ``sparsity=0.5,
+    Fast-decoding techniques (docs/techniques.md; one device), each None (off) or its settings:
+    ``speculative`` (a preset such as ``"eagle3"``, or a mapping such as ``{"method": "draft",
+    "draft_model": "llama-3.2-1b", "k": 4, "alpha": 0.7}``), ``early_exit`` (a share of the layers, or a
+    mapping), ``sparsity`` (``{"mlp": 0.2, "heads": 0.5}``), ``kv_eviction`` (``{"method": "h2o", "budget":
+    1024}``). The report's ``techniques`` then says what was assumed and what changed.
+
+    Compression and system optimizations by keyword (all off by default; names, values and formulas:
+    docs/techniques.md), e.g. ``fusion="aggressive"``, ``attention="fa2"``, ``weight_sparsity=0.5,
     sparse_format="csr"``, ``offload_weights=0.3``, ``kv_allocation="paged"``, ``prefix_len=512``,
-    ``embed_bits=16``, ``module_bits={"experts": "fp4"}``, ``low_rank={"mlp": 0.25}``.
+    ``embed_bits=16``, ``module_bits={"experts": "fp4"}``, ``low_rank={"mlp": 0.25}``; the report's
+    ``optimizations`` says what was applied.
     """
     from .techniques.optimizations import ARRAY_FIELDS
 
@@ -156,15 +164,19 @@ def analyze(model: str | ModelSpec, hardware: str | Hardware | System, *, batch_
                                   gen_len=gen_len, kv_len=kv_len, w_bits=w_bits, a_bits=a_bits,
                                   kv_bits=kv_bits, state_bits=state_bits, flash_attention=flash_attention,
                                   logits_all=logits_all, group_size=group_size, scale_bits=scale_bits,
-                                  efficiency=efficiency, engine=engine, force_llama_like=force_llama_like, tp=tp,
-                                  pp=pp, ep=ep, dp=dp, attention_dp=attention_dp, **options), 0)
+                                  efficiency=efficiency, engine=engine, force_llama_like=force_llama_like,
+                                  speculative=speculative, early_exit=early_exit, sparsity=sparsity,
+                                  kv_eviction=kv_eviction, tp=tp, pp=pp, ep=ep, dp=dp, attention_dp=attention_dp,
+                                  **options), 0)
 
 
 def analyze_many(model, hardware, *, efficiency="ideal", engine: str | None = None, force_llama_like: bool = False,
-                 tp=1, pp=1, ep=1, dp=1, attention_dp=1, **scenario) -> Analysis:
+                 speculative=None, early_exit=None, sparsity=None, kv_eviction=None, tp=1, pp=1, ep=1, dp=1,
+                 attention_dp=1, **scenario) -> Analysis:
     """The vectorized engine on equal-length lists (or scalars) for one deployment: one Analysis.
-    ``scenario``: Scenario.build's values, the deployment's options and the technique options
+    ``scenario``: Scenario.build's values, the deployment's options and the optimization options
     (``analyze``)."""
+    from .techniques.options import resolve_techniques
     from .techniques.resolve import scenario_for, split_options
 
     options = {k: scenario.pop(k) for k in list(scenario) if k in OPTION_DEFAULTS}
@@ -172,6 +184,8 @@ def analyze_many(model, hardware, *, efficiency="ideal", engine: str | None = No
                                  efficiency=efficiency if isinstance(efficiency, str) else "", **options)
     spec = load_model(model, force_llama_like=force_llama_like)
     system = load_system(hardware, multi_device=not deployment.is_single_device)
-    scenario, techniques = split_options(scenario)
-    return evaluate_deployment(spec, system, scenario_for(spec, techniques, **scenario),
-                               resolve_efficiency(efficiency, system.device, engine=engine), deployment)
+    techniques = resolve_techniques(speculative=speculative, early_exit=early_exit, sparsity=sparsity,
+                                    kv_eviction=kv_eviction, force_llama_like=force_llama_like)
+    scenario, optimizations = split_options(scenario)
+    return evaluate_deployment(spec, system, scenario_for(spec, optimizations, **scenario),
+                               resolve_efficiency(efficiency, system.device, engine=engine), deployment, techniques)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .cli_optimizations import add_optimization_options, optimizations_from_args
 from .cli_scenario import add_scenario_options
+from .cli_techniques import add_technique_options, techniques_from_args
 from .errors import RooflineError, ScenarioError
 from .flags import output_file, quantity_flag, real_flag
 
@@ -29,6 +30,7 @@ def _add_analyze(sub) -> None:
     p.add_argument("hardware", help="catalog name or alias (see `llm-roofline hardware`; LLM-Viewer "
                                     "names like nvidia_A6000 work), or a path to a device YAML file")
     add_scenario_options(p)
+    add_technique_options(p)
     add_optimization_options(p)
     add_model_options(p)
     add_device_options(p)
@@ -139,7 +141,8 @@ def _run_analyze(args) -> str:
                      prompt_len=args.prompt_len, gen_len=args.gen_len, kv_len=args.kv_len, w_bits=args.w_bits,
                      a_bits=args.a_bits, kv_bits=args.kv_bits, state_bits=args.state_bits,
                      flash_attention=args.flash_attention, logits_all=args.logits_all, group_size=args.group_size,
-                     scale_bits=args.scale_bits, efficiency=_efficiency(args, system.device), **parallel,
+                     scale_bits=args.scale_bits, efficiency=_efficiency(args, system.device),
+                     force_llama_like=args.force_llama_like, **techniques_from_args(args), **parallel,
                      **optimizations_from_args(args))
     stages = ("prefill", "decode") if args.stage == "both" else (args.stage,)
     if args.format == "json":
@@ -295,7 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
 # Faces that live in packages of their own add their subcommands through ``add_parser(subparsers)``.
 # Those modules must import only argparse-level things at import time (start-up stays light).
 COMMAND_MODULES = ("llm_roofline.plots.cli", "llm_roofline.web.cli", "llm_roofline.efficiency.cli",
-                   "llm_roofline.cli_serving")
+                   "llm_roofline.cli_serving", "llm_roofline.cli_advise")
 
 
 def _register(sub, module_name: str) -> None:

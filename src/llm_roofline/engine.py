@@ -46,14 +46,27 @@ class Analysis:
     params_active: float
     params_before_pruning: float | None = None  # structured pruning: the unpruned model's parameters
     parallel: object | None = None
+    techniques: object | None = None  # techniques.engine.TechniqueResult when a technique is on
 
 
-def evaluate(model: ModelSpec, hardware: Hardware, scenario: Scenario, efficiency: Efficiency, *,
-             plan=None) -> Analysis:
+def evaluate(model: ModelSpec, hardware: Hardware, scenario: Scenario, efficiency: Efficiency,
+             techniques=None, *, plan=None) -> Analysis:
     """``plan``: one device of a deployment (``model`` is then its shard; see parallel.analysis).
-    ``scenario.optimizations`` (techniques/) act here: structured pruning gives a smaller model, the graph
-    options change how operators are built, prefix caching shortens the prefill, fusion and offloading
-    transform the operator tables; with every technique off each of these steps is skipped."""
+    ``techniques``: a techniques.Techniques; with any switched on, techniques.engine evaluates (the plain
+    path below is untouched, so without one the numbers are exactly those of the plain engine).
+    ``scenario.optimizations`` (techniques/optimizations.py) act here: structured pruning gives a smaller
+    model, the graph options change how operators are built, prefix caching shortens the prefill, fusion
+    and offloading transform the operator tables; with every optimization off each step is skipped."""
+    if techniques is not None and techniques.active:
+        if scenario.optimizations.active:
+            from .errors import ScenarioError
+
+            raise ScenarioError("the fast-decoding techniques (speculative, early_exit, sparsity, kv_eviction) do "
+                                "not combine with the compression and system optimizations ("
+                                + ", ".join(scenario.optimizations.active) + ") yet: use one kind at a time")
+        from .techniques.engine import evaluate_techniques
+
+        return evaluate_techniques(model, hardware, scenario, efficiency, techniques, plan=plan)
     sc, n = scenario, scenario.size
     t = sc.optimizations
     params_before = None
@@ -74,9 +87,9 @@ def evaluate(model: ModelSpec, hardware: Hardware, scenario: Scenario, efficienc
                                        options=graph_options(model, hardware, triple, "decode")), model, triple)
     calibrated = efficiency if getattr(efficiency, "mode", "") == "calibrated" else None
     if calibrated is None:
-        decode, at0, at1 = _split(roofline(table3, triple, hardware, efficiency), n, 3)
+        decode, at0, at1 = split_costs(roofline(table3, triple, hardware, efficiency), n, 3)
     else:  # curves at kv_len and 0 only: KV length 1 gives the slopes, read off the datasheet roofline
-        decode, at0 = _split(roofline(_columns(table3, slice(0, 2 * n), 3 * n), tiled(sc, 2), hardware,
+        decode, at0 = split_costs(roofline(_columns(table3, slice(0, 2 * n), 3 * n), tiled(sc, 2), hardware,
                                       efficiency), n, 2)
         at1 = roofline(_columns(table3, slice(2 * n, 3 * n), 3 * n), sc, hardware, IDEAL)
     prefill_total = stage_totals(prefill, sc.batch_size * new_tokens)
@@ -107,17 +120,19 @@ def _columns(table: OpTable, sl: slice, total: int) -> OpTable:
                    shapes=slice_shapes(table.shapes, sl, total))
 
 
-def _split(costs: OpCosts, n: int, parts: int) -> tuple[OpCosts, ...]:
+def split_costs(costs: OpCosts, n: int, parts: int) -> tuple[OpCosts, ...]:
     """Cut costs evaluated on a (parts x n)-long scenario axis into its parts."""
+    return tuple(cost_columns(costs, slice(k * n, (k + 1) * n)) for k in range(parts))
+
+
+def cost_columns(costs: OpCosts, sl: slice) -> OpCosts:
+    """The costs (and their table) of the scenarios ``sl`` of the scenario axis."""
     from dataclasses import fields, replace
 
-    def half(k: int):
-        sl = slice(k * n, (k + 1) * n)
-        table_half = _columns(costs.table, sl, parts * n)
-        arrays = {f.name: getattr(costs, f.name)[:, sl] for f in fields(costs)
-                  if isinstance(getattr(costs, f.name), np.ndarray) and getattr(costs, f.name).ndim == 2}
-        if costs.host_times:
-            arrays["host_times"] = tuple(part[:, sl] for part in costs.host_times)
-        return replace(costs, table=table_half, **arrays)
-
-    return tuple(half(k) for k in range(parts))
+    table = costs.table
+    table_part = _columns(table, sl, table.flops.shape[1])
+    arrays = {f.name: getattr(costs, f.name)[:, sl] for f in fields(costs)
+              if isinstance(getattr(costs, f.name), np.ndarray) and getattr(costs, f.name).ndim == 2}
+    if costs.host_times:
+        arrays["host_times"] = tuple(part[:, sl] for part in costs.host_times)
+    return replace(costs, table=table_part, **arrays)

@@ -35,6 +35,8 @@ class DeploymentError(ScenarioError):
 
 
 def kind_cmd(kind: str) -> str:
+    if kind.startswith(("speculative", "technique")):
+        return "techniques"
     return "models" if kind.startswith("model") else "hardware"  # systems are listed by `hardware` too
 
 

@@ -16,10 +16,11 @@ from .ops import ACT_FLOPS, elementwise, linear
 
 def ffn(ops, sz, model: ModelSpec, layer: Layer, count, *, src: str, plan=None) -> str:
     ffn = layer.ffn
-    if isinstance(ffn, MoE):
-        return moe(ops, sz, model, ffn, count, src, plan=plan)
-    return mlp(ops, sz, model, count, ffn.intermediate_size, ffn.gated, ffn.activation, ffn.bias,
-                ffn.fused_gate_up, prefix="", src=src)
+    with ops.scoped("ffn"):
+        if isinstance(ffn, MoE):
+            return moe(ops, sz, model, ffn, count, src, plan=plan)
+        return mlp(ops, sz, model, count, ffn.intermediate_size, ffn.gated, ffn.activation, ffn.bias,
+                   ffn.fused_gate_up, prefix="", src=src)
 
 
 def mlp(ops, sz, model: ModelSpec, count, F, gated, activation, bias, fused, prefix, src: str) -> str:

@@ -23,6 +23,12 @@ def mlp_and_moe(ops, sz, model: ModelSpec, pair: MLPAndMoE, count, *, src: str, 
     """``src``: pre_feedforward_layernorm(h); ``residual``: h. Returns the summed output. Under a
     deployment (``plan``) each branch's partial output is reduced before its post-norm (a norm of a
     partial sum would be wrong): the MLP's all-reduce, then the experts' communication."""
+    with ops.scoped("ffn"):
+        return _mlp_and_moe(ops, sz, model, pair, count, src, residual, norm_kind, plan)
+
+
+def _mlp_and_moe(ops, sz, model: ModelSpec, pair: MLPAndMoE, count, src: str, residual: str, norm_kind: str,
+                 plan) -> str:
     D = model.hidden_size
     dense = pair.mlp
     h1 = mlp(ops, sz, model, count, dense.intermediate_size, dense.gated, dense.activation, dense.bias,

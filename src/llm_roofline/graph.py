@@ -69,12 +69,14 @@ def sizes_for(scenario: Scenario, T: np.ndarray, S: np.ndarray, options=None) ->
 
 
 def build_ops(model: ModelSpec, scenario: Scenario, stage: str, *, T: np.ndarray, S: np.ndarray,
-              apply_window: bool | np.ndarray = True, plan=None, options=None) -> OpTable:
+              apply_window: bool | np.ndarray = True, plan=None, all_logits: bool | np.ndarray = False,
+              options=None) -> OpTable:
     """The operator table of ``model`` for ``stage`` with T new tokens and KV length S per sequence.
 
     ``apply_window=False`` ignores sliding windows (S keys are visible), for all scenarios or per
     scenario (a boolean array): the whole-generation sum uses it to read off each operator's cost as
-    an affine function of S, then applies the window.
+    an affine function of S, then applies the window. ``all_logits``: lm_head runs on all T tokens of
+    each sequence (a speculative verify step), not only the last; for all scenarios or per scenario.
 
     ``plan`` (one device of a multi-device deployment, ``parallel.plan.DevicePlan``): ``model`` is then
     that device's shard, and the plan adds the communication operators after the blocks whose outputs
@@ -111,9 +113,10 @@ def build_ops(model: ModelSpec, scenario: Scenario, stage: str, *, T: np.ndarray
 
     layer_out = ops.last
     ops.part = "layer"
-    for group in model.layer_groups:
-        layer_out = _layer(ops, sz, model, group.layer, group.count, stage, scenario.flash_attention,
-                           apply_window, plan)
+    with ops.scoped("layer"):
+        for group in model.layer_groups:
+            layer_out = _layer(ops, sz, model, group.layer, group.count, stage, scenario.flash_attention,
+                               apply_window, plan)
     ops.last = layer_out
     ops.part = "handoff"  # between pipeline stages: the residual, hc_mult streams of D with hyper-connections
     communicate(plan, "stages", ops, sz, None, 1, ops.last, width=model.hc_mult * D)
@@ -125,7 +128,9 @@ def build_ops(model: ModelSpec, scenario: Scenario, stage: str, *, T: np.ndarray
         if any(final in g.layer.norm_names for g in model.layer_groups):  # OPT: both are final_layer_norm
             final = "decoder." + final
         norm(ops, sz, final, 1, D, model.final_norm_kind, model.final_norm_bias)
-    logits_tokens = M if (stage == "prefill" and scenario.logits_all) else sz.B
+    logits_tokens = M if stage == "prefill" and scenario.logits_all else sz.B
+    if np.any(all_logits):
+        logits_tokens = np.where(all_logits, M, logits_tokens)
     if E != D:
         linear(ops, sz, "project_out", 1, D, E, False, tokens=logits_tokens)
     linear(ops, sz, name("lm_head"), 1, E, V, model.lm_head_bias, tokens=logits_tokens)
@@ -213,6 +218,11 @@ def _activation_of(layer: Layer) -> str:
 
 
 def _mixer(ops, sz, model, layer, count, stage, flash, local, suffix, apply_window, *, src: str, plan=None) -> str:
+    with ops.scoped("mixer"):
+        return _mixer_ops(ops, sz, model, layer, count, stage, flash, local, suffix, apply_window, src, plan)
+
+
+def _mixer_ops(ops, sz, model, layer, count, stage, flash, local, suffix, apply_window, src: str, plan) -> str:
     mixer = layer.mixer
     if isinstance(mixer, Attention):
         return _attention(ops, sz, model, mixer, count, flash, local, suffix, apply_window, src)

@@ -8,6 +8,8 @@ as an array over scenarios; ``count`` says how often the operator occurs in the 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -56,6 +58,9 @@ class OpTable:
     # arrays over scenarios. Set by the primitives (linear, attention_core, expert linears) and the
     # communication operators (a collective family).
     shapes: tuple[dict | None, ...] = ()
+    # Where each operator sits: "model" (embedding, final norm, lm_head), "layer" (a decoder layer's norms and
+    # residual adds), "mixer" (its attention / SSM block) or "ffn" (its feed-forward block); () if unknown.
+    scopes: tuple[str, ...] = ()
     # Offloading (techniques/offload.py; None when nothing is offloaded): the bytes of each operator's
     # traffic that live in host memory (or on disk) and cross the host link, read and written (a part
     # of ``bytes``), and the share of its work whose data is there (what a host CPU would compute).
@@ -108,6 +113,16 @@ class OpTableBuilder:
     rows: list[dict] = field(default_factory=list)
     last: str | None = None
     part: str = "head"
+    scope: str = "model"
+
+    @contextmanager
+    def scoped(self, scope: str) -> Iterator[None]:
+        """Operators added inside the block carry ``scope`` (see OpTable.scopes)."""
+        outer, self.scope = self.scope, scope
+        try:
+            yield
+        finally:
+            self.scope = outer
 
     def add(self, name: str, kind: str, count: int, *, flops=0.0, weight_bytes=0.0, act_read=0.0,
             act_write=0.0, kv_read=0.0, kv_write=0.0, params=0, active_params=None, param_bytes=0.0,
@@ -124,7 +139,8 @@ class OpTableBuilder:
             act_read=act_read, act_write=act_write, kv_read=kv_read, kv_write=kv_write,
             params=params, active_params=params if active_params is None else active_params,
             param_bytes=param_bytes, compute=compute, kv_window=kv_window, kv_chunk=kv_chunk,
-            link_bytes=link_bytes, link_time=link_time, part=self.part, shape=shape))
+            link_bytes=link_bytes, link_time=link_time, part=self.part, shape=shape,
+            scope=self.scope))
         return name
 
     def build(self) -> OpTable:
@@ -152,6 +168,7 @@ class OpTableBuilder:
             link_bytes=stack("link_bytes") if communicates else None,
             link_time_s=stack("link_time") if communicates else None, parts=tuple(r["part"] for r in rows),
             shapes=tuple(r["shape"] for r in rows),
+            scopes=tuple(r["scope"] for r in rows),
         )
 
 

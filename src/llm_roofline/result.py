@@ -151,13 +151,15 @@ class Report:
     memory: MemoryResult
     parallelism: dict
     communication: dict
+    techniques: Any = None  # techniques.report.TechniquesReport when a fast-decoding technique is on
     optimizations: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {"model": self.model, "hardware": self.hardware, "scenario": self.scenario,
                 "parallelism": self.parallelism, "optimizations": self.optimizations, "prefill": self.prefill.to_dict(),
                 "decode": self.decode.to_dict(), "generation": _flat(self.generation), "memory": _flat(self.memory),
-                "communication": self.communication}
+                "communication": self.communication,
+                "techniques": None if self.techniques is None else self.techniques.to_dict()}
 
 
 _OP_COLUMNS = {  # OpResult field -> (object, attribute) in the vectorized results
@@ -203,6 +205,9 @@ def _stage(stage: str, costs: OpCosts, i: int, tokens: int, kv_len: int, totals)
                    else BOUND_COMPUTE if totals.compute_bound[i] else BOUND_MEMORY)
     total = StageTotal(**numbers, bound=stage_bound)
     return StageResult(stage=stage, tokens=tokens, kv_len=kv_len, ops=tuple(ops), total=total)
+
+
+stage_result = _stage  # for the techniques' extra stages (verify, draft)
 
 
 def model_summary(analysis: Analysis) -> dict:
@@ -254,13 +259,21 @@ def report_at(analysis: Analysis, i: int = 0) -> Report:
                             capacity_bytes=float(p.capacity_bytes), fits=bool(p.fits[i]),
                             max_batch_size=int(p.max_batch_size[i]), **_placed(a.memory, p, i)),
         parallelism=parallelism_summary(a, p, i), communication=communication_summary(a, p, i),
-        optimizations=optimizations_summary(a, i),
+        techniques=_techniques(a, i), optimizations=optimizations_summary(a, i),
     )
+
+
+def _techniques(analysis: Analysis, i: int):
+    if analysis.techniques is None:
+        return None
+    from .techniques.report import techniques_report
+
+    return techniques_report(analysis, i)
 
 
 def _placed(mem, p, i: int) -> dict:
     """Memory by place (techniques/placement.py): device and host bytes; the host's capacity (None
-    when nothing is offloaded or the place is a disk, which has no limit here). Without techniques that
+    when nothing is offloaded or the place is a disk, which has no limit here). Without optimizations that
     place memory, all of it (``p``'s per-device total) is on the device."""
     if mem.device_bytes is None:
         return {"device_bytes": float(p.total_bytes[i])}

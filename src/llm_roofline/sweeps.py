@@ -147,23 +147,25 @@ def degree_values(name: str, value: object) -> np.ndarray:
 def sweep_chunks(model, hardware, *, chunk_points: int = SWEEP_CHUNK_POINTS, efficiency="ideal",
                  engine: str | None = None,
                  flash_attention: bool = False, logits_all: bool = False, group_size: int = DEFAULT_GROUP_SIZE,
-                 scale_bits: int = DEFAULT_SCALE_BITS, force_llama_like: bool = False,
-                 **axes) -> Iterator[SweepResult]:
+                 scale_bits: int = DEFAULT_SCALE_BITS, force_llama_like: bool = False, speculative=None,
+                 early_exit=None, sparsity=None, kv_eviction=None, **axes) -> Iterator[SweepResult]:
     """The grid of :func:`sweep`, ``chunk_points`` rows at a time, in grid order. Everything is
     validated (the model and system loaded, every deployment checked) before this returns, so errors
-    come before any row."""
+    come before any row. Techniques (``speculative``, ``early_exit``, ``sparsity``, ``kv_eviction``) apply to
+    every point."""
     from .api import load_model, load_system, resolve_efficiency
     from .parallel.analysis import check_deployment, evaluate_deployment
     from .parallel.options import make_deployment
     from .techniques.build import OPTIMIZATION_DEFAULTS
     from .techniques.optimizations import ARRAY_FIELDS
+    from .techniques.options import resolve_techniques
     from .techniques.resolve import scenario_for
 
     if not isinstance(chunk_points, int) or chunk_points < 1:
         raise ScenarioError(f"chunk_points must be a positive integer, got {chunk_points!r}")
-    techniques = {k: axes.pop(k) for k in list(axes) if k in OPTIMIZATION_DEFAULTS}
-    swept = {k: v for k, v in techniques.items() if k in ARRAY_FIELDS and not is_single_value(v)}
-    techniques = {k: v for k, v in techniques.items() if k not in swept}
+    optimizations = {k: axes.pop(k) for k in list(axes) if k in OPTIMIZATION_DEFAULTS}
+    swept = {k: v for k, v in optimizations.items() if k in ARRAY_FIELDS and not is_single_value(v)}
+    optimizations = {k: v for k, v in optimizations.items() if k not in swept}
     parallel_options = {k: axes.pop(k) for k in list(axes) if k in OPTION_DEFAULTS}
     with_degrees = any(k in DEGREE_AXES for k in axes)
     g = grid(axes, swept)
@@ -181,15 +183,17 @@ def sweep_chunks(model, hardware, *, chunk_points: int = SWEEP_CHUNK_POINTS, eff
     eff = resolve_efficiency(efficiency, system.device, engine=engine)
     for deployment in deployments.values():
         check_deployment(spec, system, deployment)
+    techniques = resolve_techniques(speculative=speculative, early_exit=early_exit, sparsity=sparsity,
+                                    kv_eviction=kv_eviction, force_llama_like=force_llama_like)
     options = dict(flash_attention=flash_attention, logits_all=logits_all, group_size=group_size,
                    scale_bits=scale_bits)
     fixed = {k: v for k, v in g.fixed.items() if k not in DEGREE_AXES}
 
     def scenario_of(values: dict) -> Scenario:
-        """The scenarios of some grid rows (technique axes among them) under the techniques."""
+        """The scenarios of some grid rows (optimization axes among them) under the optimizations."""
         rows = {k: v for k, v in values.items() if k not in swept}
-        return scenario_for(spec, {**techniques, **{k: v for k, v in values.items() if k in swept}}, **fixed, **rows,
-                            **options)
+        return scenario_for(spec, {**optimizations, **{k: v for k, v in values.items() if k in swept}}, **fixed,
+                            **rows, **options)
 
     scenario_of(_scenario_rows(g, 0, 1))  # fixed values and options fail here, not later
 
@@ -205,7 +209,7 @@ def sweep_chunks(model, hardware, *, chunk_points: int = SWEEP_CHUNK_POINTS, eff
             idx = np.flatnonzero(which.ravel() == k)
             scenario = scenario_of({name: v[idx] for name, v in values.items() if name not in DEGREE_AXES})
             deployment = deployments[tuple(int(x) for x in tuples[:, k])]
-            analysis = evaluate_deployment(spec, system, scenario, eff, deployment)
+            analysis = evaluate_deployment(spec, system, scenario, eff, deployment, techniques)
             groups.append((idx, analysis))
             for key, column in sweep_columns(analysis, parallel=with_degrees).items():
                 column = np.broadcast_to(column, idx.shape)
@@ -224,18 +228,20 @@ def _scenario_rows(g: Grid, start: int, stop: int) -> dict[str, np.ndarray]:
 
 def sweep(model, hardware, *, efficiency="ideal", engine: str | None = None, flash_attention: bool = False,
           logits_all: bool = False, group_size: int = DEFAULT_GROUP_SIZE, scale_bits: int = DEFAULT_SCALE_BITS,
-          force_llama_like: bool = False, **axes) -> SweepResult:
+          force_llama_like: bool = False, speculative=None, early_exit=None, sparsity=None,
+          kv_eviction=None, **axes) -> SweepResult:
     """Every combination of the listed values (a Cartesian grid) in one vectorized call, e.g.
     ``sweep(m, h, batch_size=range(1, 513), prompt_len=[128, 256, ..., 16384])``; at most
     ``MAX_GRID_POINTS`` (100,000) points. An axis not given takes its default
     (``llm_roofline.defaults``: gen_len 256, prompt_len 1024, ...). Degrees of parallelism (``tp``,
     ``pp``, ``ep``, ``dp``, ``attention_dp``) are axes too, grouped into one engine call per degree tuple;
-    parallel options (``nodes``, ``overlap``, ...) take one value. Technique options (``analyze``'s
-    keywords, docs/techniques.md) hold for the whole grid, except that ``sparsity``, ``offload_weights``,
-    ``offload_kv`` and ``prefix_len`` may be lists too (grid axes)."""
+    parallel options (``nodes``, ``overlap``, ...) take one value. Optimization options (``analyze``'s
+    keywords, docs/techniques.md) hold for the whole grid, except that ``weight_sparsity``,
+    ``offload_weights``, ``offload_kv`` and ``prefix_len`` may be lists too (grid axes)."""
     return next(sweep_chunks(model, hardware, chunk_points=MAX_GRID_POINTS, efficiency=efficiency, engine=engine,
                              flash_attention=flash_attention, logits_all=logits_all, group_size=group_size,
-                             scale_bits=scale_bits, force_llama_like=force_llama_like, **axes))
+                             scale_bits=scale_bits, force_llama_like=force_llama_like, speculative=speculative,
+                             early_exit=early_exit, sparsity=sparsity, kv_eviction=kv_eviction, **axes))
 
 
 def sweep_columns(a: Analysis, parallel: bool = False) -> dict[str, np.ndarray]:
@@ -257,7 +263,7 @@ def sweep_columns(a: Analysis, parallel: bool = False) -> dict[str, np.ndarray]:
         "weights_bytes": p.weights_bytes, "kv_cache_bytes": p.kv_cache_bytes,
         "activations_bytes": p.activations_bytes, "total_bytes": p.total_bytes,
         "fits": p.fits, "max_batch_size": p.max_batch_size, **optimization_columns(a),
-    }
+    } | _technique_columns(a)
     if not parallel:
         return columns
     d = None if p.layout is None else p.layout.deployment
@@ -282,3 +288,12 @@ def optimization_columns(a: Analysis) -> dict[str, np.ndarray]:
         out.update(offload_weights=t.offload_weights, offload_kv=t.offload_kv, device_bytes=m.device_bytes,
                    host_bytes=m.host_bytes)
     return out
+def _technique_columns(a: Analysis) -> dict[str, np.ndarray]:
+    """With speculative decoding (or lookahead, Jacobi): the tokens per iteration, the verified tokens, one
+    iteration's time at kv_len, TPOT decoding one token per step and the speed-up over it."""
+    t = a.techniques
+    if t is None or t.speculative is None:
+        return {}
+    s, n = t.speculative, a.scenario.size
+    return {"tokens_per_iteration": np.full(n, s.tokens_per_iteration), "verify_tokens": np.full(n, s.verify_tokens),
+            "iteration_time_s": s.iteration_time_s, "one_token_tpot_s": s.one_token_tpot_s, "speedup": s.speedup}

@@ -24,12 +24,20 @@ def render(report: Report, *, width: int | None = None, stages=STAGES, summary: 
     """The whole report as text, each line at most ``width`` characters (None: no limit).
     ``summary``: the headline only; ``stages``: the operator tables to show."""
     width = None if width is None else max(width, MIN_WIDTH)
+    from .textreport_techniques import technique_lines, technique_stages
+
     lines = headline(report, width)
+    techniques = technique_lines(report, width, _wrap)
+    if techniques:
+        lines += ["", *techniques]
     if not summary:
         lines += ["", *details(report, width)]
         dropped: list[str] = []
-        for name in stages:
-            section, left_out = stage_section(getattr(report, name), width)
+        shown = [getattr(report, name) for name in stages]
+        if "decode" in stages:
+            shown += technique_stages(report)
+        for stage in shown:
+            section, left_out = stage_section(stage, width)
             lines += ["", *section]
             dropped += [d for d in left_out if d not in dropped]
         lines += ["", *legend(dropped, width)]
@@ -60,10 +68,14 @@ def headline(report: Report, width: int | None) -> list[str]:
                                                                           s["logits_all"])) if on]
     scenario = (f"batch {s['batch_size']}, prompt {s['prompt_len']} tokens, generating {s['gen_len']} tokens, "
                 f"{_bits(s)}" + "".join(f", {o}" for o in options))
-    if g.tpot_s is None:
+    spec = report.techniques.speculative if report.techniques is not None else None
+    if g.tpot_s is not None and spec is not None:
+        tpot = (seconds(g.tpot_s), f"{g.gen_len} tokens in {g.gen_len / spec.tokens_per_iteration:.4g} speculative "
+                                   f"iterations of {spec.tokens_per_iteration:.3g} tokens (see TECHNIQUES)")
+    elif g.tpot_s is None:
         tpot = ("-", "no tokens generated (--gen-len 0); one decode step at KV length "
                      f"{report.decode.kv_len} takes {seconds(dec.time_s)}, {_bound(dec)}")
-    else:
+    if g.tpot_s is not None and spec is None:
         tpot = (seconds(g.tpot_s), f"mean of {g.gen_len} decode steps; the step at KV length "
                                    f"{report.decode.kv_len} is {_bound(dec)}")
     fits = "fits" if mem.fits else "DOES NOT FIT"
@@ -174,8 +186,10 @@ def _parallel_details(report: Report, width: int | None) -> list[str]:
 def stage_section(stage: StageResult, width: int | None) -> tuple[list[str], list[str]]:
     """A stage's title and operator table; also the headers of the columns left out to fit."""
     t = stage.total
-    what = (f"{stage.tokens} tokens per sequence" if stage.stage == "prefill"
-            else f"one step at KV length {stage.kv_len}")
+    what = {"prefill": f"{stage.tokens} tokens per sequence",
+            "verify": f"the speculative verify step, {stage.tokens} tokens per sequence at KV length {stage.kv_len}",
+            "draft": f"one draft pass, {stage.tokens} tokens per sequence at KV length {stage.kv_len}",
+            }.get(stage.stage, f"one step at KV length {stage.kv_len}")
     title = f"{stage.stage.upper()}: {what}, {seconds(t.time_s)}, {t.bound}-bound"
     table = fit_table(stage_columns(stage), width)
     return [*_wrap(title, width, 2), *table.lines], table.dropped

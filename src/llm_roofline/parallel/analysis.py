@@ -26,10 +26,16 @@ from .shard import shard_model
 
 
 def evaluate_deployment(model: ModelSpec, system: System, scenario: Scenario, efficiency: Efficiency,
-                        deployment: Deployment) -> Analysis:
+                        deployment: Deployment, techniques=None) -> Analysis:
+    """``techniques`` (techniques.Techniques): the fast-decoding techniques, modelled on one device."""
     if deployment.is_single_device:
-        a = evaluate(model, system.device, scenario, efficiency)
+        a = evaluate(model, system.device, scenario, efficiency, techniques)
         return replace(a, parallel=single_device(a))
+    if techniques is not None and techniques.active:
+        from ..errors import ScenarioError
+
+        raise ScenarioError("the fast-decoding techniques (speculative decoding, early exit, sparsity, KV eviction) "
+                            "are modelled on one device; leave tp, pp, ep, dp and attention_dp at 1 with them")
     params_before = None
     if scenario.optimizations.structured:  # prune the whole model, then shard it (techniques/structured.py)
         from ..techniques.structured import prune_model, unpruned

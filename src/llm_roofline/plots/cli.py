@@ -18,7 +18,7 @@ BITS = ("w_bits", "a_bits", "kv_bits")
 ONE_VALUE = ("batch_size", "prompt_len", *BITS)  # read as text: the figure says "one value" itself
 LISTS = ("batch_size", "prompt_len", *BITS)  # one curve or bar for each combination
 KINDS = ("roofline", "batch-sweep", "seq-sweep", "quantization", "flash-attention", "bandwidth", "hardware",
-         "breakdown", "scaling", "fusion", "offload")
+         "breakdown", "scaling", "speculative", "techniques", "gain", "fusion", "offload")
 
 
 def add_parser(subparsers) -> None:
@@ -162,6 +162,7 @@ def add_parser(subparsers) -> None:
     from .serving_cli import add_kinds  # plot pareto, plot load
 
     add_kinds(kinds)
+    _add_technique_kinds(kinds)
     add_sweep_parser(subparsers)
 
 
@@ -169,3 +170,55 @@ def _run_scaling(args) -> str:
     from .scaling_figure import run_scaling
 
     return run_scaling(args)
+
+
+def _add_technique_kinds(kinds) -> None:
+    from ..cli_techniques import add_technique_options
+
+    p = kinds.add_parser("speculative", help="speculative decoding's speed-up against the batch size, crossover "
+                                              "marked",
+                         description="The TPOT speed-up of speculative decoding (or lookahead / Jacobi) over one-token "
+                                     "decoding against the batch size, one curve per acceptance value, the batch where "
+                                     "it falls below 1 marked, and the verify step's arithmetic intensity against the "
+                                     "ridge point (above it the step is compute-bound and the gain collapses).")
+    positional_args(p)
+    add_scenario_options(p, lists=("batch_size",), text=("prompt_len", *BITS), omit=("kv_len",),
+                         defaults={"batch_size": "1..256:x2"})
+    add_technique_options(p)
+    p.add_argument("--acceptance", metavar="LIST",
+                   help="acceptance values, one curve each: alpha (0..1) for a chain, tau (tokens per iteration) "
+                        "for a tree, lookahead or Jacobi (default: a spread; --spec-alpha / --spec-tau: one curve)")
+    hardware_options(p)
+    image_options(p)
+    p.set_defaults(run=run_plot)
+
+    p = kinds.add_parser("techniques", help="the advisor's ranking of techniques as bars",
+                         description="Every technique `llm-roofline advise` evaluates on the scenario, as bars of its "
+                                     "gain (log scale), coloured by family, hatched where it changes the model's "
+                                     "output, faint where it does not fit.")
+    positional_args(p)
+    add_scenario_options(p, text=ONE_VALUE)
+    p.add_argument("--rank-by", choices=["tpot", "ttft", "throughput", "memory"], default="tpot",
+                   help="the gain drawn and sorted by (default tpot)")
+    p.add_argument("--only", metavar="NAMES", help="comma-separated technique names (see `llm-roofline techniques`)")
+    p.add_argument("--draft-model", metavar="MODEL", help="also a draft-model entry")
+    hardware_options(p)
+    image_options(p)
+    p.set_defaults(run=run_plot)
+
+    p = kinds.add_parser("gain", help="techniques' TPOT and throughput gains against the batch or prompt length",
+                         description="The gain of each named technique (the advisor's entries with fixed settings, see "
+                                     "`llm-roofline techniques`) over the plain analysis, against the batch size or "
+                                     "the prompt length: where a technique's gain grows, shrinks or vanishes.")
+    positional_args(p)
+    p.add_argument("--techniques", required=True, metavar="NAMES",
+                   help="comma-separated technique names, e.g. early-exit,contextual-sparsity,quant-w4")
+    p.add_argument("--x", choices=["batch_size", "prompt_len"], default="batch_size", help="the x axis (default "
+                                                                                          "batch_size)")
+    add_scenario_options(p, lists=("batch_size", "prompt_len"), text=BITS, omit=("kv_len",),
+                         defaults={"batch_size": "1..256:x2"},
+                         helps={"batch_size": "batch sizes (the x axis with --x batch_size, else one value)",
+                                "prompt_len": "prompt lengths (the x axis with --x prompt_len, else one value)"})
+    hardware_options(p)
+    image_options(p)
+    p.set_defaults(run=run_plot)

@@ -149,6 +149,10 @@ def run_plot(args) -> str:
         return ""
     device = device_of(args)
     eff = efficiency_of(args, device)
+    if kind in ("speculative", "techniques", "gain"):
+        fig = _technique_figure(args, model, device, eff, d, r, size, title)
+        r.save(fig, args.image, dpi=args.dpi)
+        return ""
     if kind == "quantization":
         data = d.quantization(model, device, w_bits=_as_list(_bits(args.w_bits, "--w-bits", True)),
                               a_bits=_bits(args.a_bits, "--a-bits", False), kv_bits=_bits(args.kv_bits, "--kv-bits",
@@ -204,6 +208,39 @@ def run_plot(args) -> str:
             fig = r.draw_breakdown(data, size=size, title=title, share=args.share, top=args.top)
     r.save(fig, args.image, dpi=args.dpi)
     return ""
+
+
+def _technique_figure(args, model, device, eff, d, r, size, title):
+    common = dict(w_bits=_bits(args.w_bits, "--w-bits", False), a_bits=_bits(args.a_bits, "--a-bits", False),
+                  kv_bits=_bits(args.kv_bits, "--kv-bits", False), flash_attention=args.flash_attention,
+                  logits_all=args.logits_all, **_grouping(args))
+    if args.kind == "gain":
+        names = [n.strip() for n in args.techniques.split(",") if n.strip()]
+        other = "prompt_len" if args.x == "batch_size" else "batch_size"
+        xs = _as_list(_ints(getattr(args, args.x), "--" + args.x.replace("_", "-")))
+        data = d.gains(model, device, techniques=names, x_name=args.x, x=xs, efficiency=eff, gen_len=args.gen_len,
+                       **{other: _one(getattr(args, other), "--" + other.replace("_", "-"))}, **common)
+        return r.draw_gain(data, size=size, title=title)
+    if args.kind == "techniques":
+        only = [n.strip() for n in args.only.split(",") if n.strip()] if args.only else None
+        data = d.techniques_ranking(model, device, rank_by=args.rank_by, only=only, draft_model=args.draft_model,
+                                    efficiency=eff, batch_size=_one(args.batch_size, "--batch-size"),
+                                    prompt_len=_one(args.prompt_len, "--prompt-len"), gen_len=args.gen_len, **common)
+        return r.draw_techniques(data, size=size, title=title)
+    from ..cli_techniques import techniques_from_args
+    from .options import parse_floats
+
+    chosen = techniques_from_args(args)
+    others = [k for k in ("early_exit", "sparsity", "kv_eviction") if chosen[k] is not None]
+    spec = chosen["speculative"] or {"preset": "eagle3"}
+    acceptance = parse_floats(args.acceptance, "--acceptance") if args.acceptance else None
+    if acceptance is None and (spec.get("alpha") is not None or spec.get("tau") is not None):
+        acceptance = [spec.get("alpha") if spec.get("alpha") is not None else spec["tau"]]
+    data = d.speculative(model, device, speculative=spec, acceptance=acceptance,
+                         batch_size=_as_list(_ints(args.batch_size, "--batch-size")),
+                         prompt_len=_one(args.prompt_len, "--prompt-len"), gen_len=args.gen_len, efficiency=eff,
+                         **{k: chosen[k] for k in others}, **common)
+    return r.draw_speculative(data, size=size, title=title)
 
 
 def _grouping(args) -> dict:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 
 from ..cli_scenario import add_scenario_options
+from ..cli_techniques import add_technique_options, techniques_from_args
 from ..defaults import SWEEP_AXES
 from ..limits import SWEEP_CHUNK_POINTS
 from .arguments import hardware_options, positional_args
@@ -40,6 +41,8 @@ with --tp/--pp/--ep/--dp/--attention-dp (lists too; HARDWARE is then a
 system): tp, pp, ep, dp, attention_dp, devices, device_batch,
 throughput_tokens_per_s_per_device, prefill_comm_time_s, decode_comm_time_s,
 comm_buffer_bytes; generation columns are the deployment's, memory per device
+with --speculative: tokens_per_iteration, verify_tokens, iteration_time_s
+(at kv_len), one_token_tpot_s, speedup (one_token_tpot_s / tpot_s)
 rows: the grid in the column order above (the last listed axis varies fastest)."""
 
 
@@ -50,6 +53,7 @@ def add_sweep_parser(subparsers) -> None:
         epilog=SWEEP_COLUMNS_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     positional_args(p)
     add_scenario_options(p, lists=SWEEP_AXES, title="scenario (each a list: every combination is evaluated)")
+    add_technique_options(p)
     from ..cli_optimizations import add_optimization_options
 
     add_optimization_options(p, lists=True)
@@ -101,13 +105,13 @@ def run_sweep(args):
     multi = any(v > 1 for k, vs in degrees.items() if k != "ep" for v in vs)
     target = target_from_args(args, True) if multi else device_of(args)
     model = model_of(args)
-    techniques = optimizations_from_args(args, lists=True)
+    optimizations = optimizations_from_args(args, lists=True)
     chunks = sweep_chunks(model, target, chunk_points=CHUNK_POINTS,
                           efficiency=efficiency_of(args, target.device if multi else target),
                           flash_attention=args.flash_attention, logits_all=args.logits_all,
-                          group_size=args.group_size, scale_bits=args.scale_bits,
-                          **(parallel if degrees else {}), **axes, **techniques)
-    total = math.prod(len(v) for v in {**axes, **techniques}.values() if isinstance(v, list))
+                          group_size=args.group_size, scale_bits=args.scale_bits, **techniques_from_args(args),
+                          **(parallel if degrees else {}), **axes, **optimizations)
+    total = math.prod(len(v) for v in {**axes, **optimizations}.values() if isinstance(v, list))
     return _stream_sweep(chunks, args.format, ProgressBar("sweep"), -(-total // CHUNK_POINTS))
 
 

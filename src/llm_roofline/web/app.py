@@ -38,6 +38,7 @@ from .schemas import (
     MAX_DEGREE,
     MAX_SWEEP_POINTS,
     MAX_SWEEP_VALUES,
+    AdviseRequest,
     AnalyzeQuery,
     AnalyzeRequest,
     GraphRequest,
@@ -254,6 +255,23 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         service.check_sweep_size(req)  # before queueing: an oversized grid is refused at once
         key = service.digest("sweep", req.model_dump(mode="json"))
         return _json_response(await cached("heavy", key, lambda: dumps(service.sweep_result(req))))
+
+    @app.get("/api/techniques", tags=["catalog"], summary="The advisor's techniques and the speculative presets")
+    async def techniques_list():
+        from ..techniques.presets import PRESETS
+        from ..techniques.registry import techniques
+
+        return {"techniques": [{"name": t.name, "title": t.title, "family": t.family,
+                                "affects_accuracy": t.affects_accuracy, "note": t.note, "source": t.source}
+                               for t in techniques().values()],
+                "speculative_presets": {k: dict(v) for k, v in PRESETS.items()}}
+
+    @app.post("/api/advise", tags=["analysis"], summary="Rank the techniques on a scenario (the advisor)")
+    async def advise(req: AdviseRequest):
+        """Exactly `llm-roofline advise --format json`: the baseline, then every technique that applies
+        (settings, gains in TPOT / TTFT / throughput / memory, bounds, one sentence of why), ranked."""
+        key = service.digest("advise", req.model_dump(mode="json"))
+        return _json_response(await cached("heavy", key, lambda: dumps(service.advice(req))))
 
     @app.post("/api/upload", tags=["models"], summary="Parse an uploaded config.json (in memory)",
               openapi_extra={"requestBody": {"content": {

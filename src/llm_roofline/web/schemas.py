@@ -184,15 +184,51 @@ class CustomHardware(BaseModel):
         Field(..., min_length=1, description=f"dense peak per precision, FLOP/s; precisions: {', '.join(PRECISIONS)}")
 
 
+MAX_TECHNIQUE_SETTINGS = 16
+# A technique's value, as llm_roofline.analyze takes it (checked there, each error naming the setting): a
+# preset or method name, a number (early exit's share of the layers, an eviction budget) or a mapping.
+TechniqueValue = (Annotated[str, Field(min_length=1, max_length=40)] | Annotated[int, Field(ge=0)]
+                  | Annotated[float, Field(ge=0)]
+                  | Annotated[dict[str, Any], Field(max_length=MAX_TECHNIQUE_SETTINGS)] | None)
+
+
+class TechniquesRequest(BaseModel):
+    """The fast-decoding techniques (docs/techniques.md), each None (off) or as ``llm_roofline.analyze``
+    takes it. A speculative ``draft_model`` must be a catalog name."""
+
+    model_config = STRICT
+
+    speculative: TechniqueValue = Field(None, description="a preset (eagle3, eagle2, medusa2, mtp, lookahead, "
+                                                          "jacobi) or {method, k, alpha | tau, ...}")
+    early_exit: TechniqueValue = Field(None, description="the share of the layers each token runs, or "
+                                                         "{fraction | distribution, kv_fill, classifier}")
+    sparsity: TechniqueValue = Field(None, description="{mlp, heads, predictor_rank}: shares active per token")
+    kv_eviction: TechniqueValue = Field(None, description="streaming | h2o | snapkv, a budget, or {method, budget, "
+                                                          "sinks, observation}")
+
+
 class AnalyzeRequest(Target, Scenario):
     """``POST /api/analyze`` body. The model is ``model`` (a catalog name) or ``config`` (the
     object of a Hugging Face config.json, parsed in memory); the device is ``hardware`` (a
-    catalog name, with optional overrides) or ``custom_hardware``."""
+    catalog name, with optional overrides) or ``custom_hardware``; ``techniques``: the fast-decoding
+    techniques."""
 
     config: dict[str, Any] | None = Field(None, description="a Hugging Face config.json object")
     config_name: str | None = Field(None, min_length=1, max_length=MAX_NAME_CHARS,
                                     description="display name of the uploaded model")
     custom_hardware: CustomHardware | None = None
+    techniques: TechniquesRequest | None = None
+
+
+class AdviseRequest(AnalyzeRequest):
+    """``POST /api/advise`` body: the scenario to advise on, ``rank_by`` (tpot, ttft, throughput, memory),
+    ``only`` (technique names; all by default) and an optional catalog ``draft_model``."""
+
+    rank_by: Literal["tpot", "ttft", "throughput", "memory"] = Field("tpot", description="the gain ranked by")
+    only: list[Annotated[str, Field(min_length=1, max_length=MAX_NAME_CHARS)]] | None = Field(
+        None, max_length=64, description="technique names (GET /api/techniques)")
+    draft_model: str | None = Field(None, min_length=1, max_length=MAX_NAME_CHARS,
+                                    description="also rank a draft model (a catalog name)")
 
 
 def _axis(name: str) -> Any:
@@ -251,4 +287,9 @@ RANGES = {
     "comm": "'ideal' or 'fitted'",
     "comm_library": "'nccl', 'trtllm', 'vllm' or 'sglang'",
     "allreduce_algorithm": "'ring', 'tree', 'two_shot', 'one_shot' or 'nvls'",
+    "speculative": "a preset name or a mapping of settings (docs/techniques.md)",
+    "early_exit": "a share of the layers in (0, 1] or a mapping of settings",
+    "sparsity": "a mapping {mlp, heads, predictor_rank}",
+    "kv_eviction": "streaming, h2o, snapkv, a budget or a mapping of settings",
+    "rank_by": "tpot, ttft, throughput or memory",
 }

@@ -23,7 +23,7 @@ from ..models.spec import ModelSpec
 from ..parallel.choices import DEGREE_AXES, OPTION_DEFAULTS, default_comm
 from ..result import report_at
 from .cache import BoundedCache
-from .schemas import MAX_SWEEP_POINTS, AnalyzeRequest, Scenario, SweepRequest
+from .schemas import MAX_SWEEP_POINTS, AdviseRequest, AnalyzeRequest, Scenario, SweepRequest
 
 # An uploaded config may not ask for more decoder layers (MAX_LAYERS, or longer lists), nor nest
 # deeper, than any config file may (llm_roofline.limits).
@@ -248,12 +248,50 @@ def scenario_kwargs(req: Scenario) -> dict:
             "logits_all": req.logits_all, "group_size": req.group_size, "scale_bits": req.scale_bits}
 
 
+TECHNIQUES = ("speculative", "early_exit", "sparsity", "kv_eviction")
+
+
+def technique_kwargs(req: AnalyzeRequest) -> dict:
+    """The techniques as ``analyze`` takes them; a draft model only from the catalog (never a file)."""
+    t = getattr(req, "techniques", None)
+    if t is None:
+        return {}
+    out = {name: getattr(t, name) for name in TECHNIQUES if getattr(t, name) is not None}
+    spec = out.get("speculative")
+    if isinstance(spec, dict) and spec.get("draft_model") is not None:
+        name = spec["draft_model"]
+        if not isinstance(name, str) or not 0 < len(name) <= 200:
+            raise ApiError("techniques", "techniques.speculative.draft_model must be a catalog model name")
+        try:
+            out["speculative"] = {**spec, "draft_model": catalog_model(name)}
+        except UnknownNameError as exc:
+            raise ApiError("techniques", f"techniques.speculative.draft_model: {exc}", exc.suggestions) from None
+    return out
+
+
 def analysis(req: AnalyzeRequest) -> Analysis:
     """The engine's analysis of one scenario (what ``llm_roofline.analyze`` reports on)."""
     model = resolve_model(req)
     target = resolve_target(req)
     eff = resolve_efficiency(req, target if isinstance(target, Hardware) else target.device)
-    return analyze_many(model, target, efficiency=eff, **scenario_kwargs(req), **parallel_kwargs(req))
+    return analyze_many(model, target, efficiency=eff, **scenario_kwargs(req), **parallel_kwargs(req),
+                        **technique_kwargs(req))
+
+
+def advice(req: AdviseRequest) -> dict:
+    """``llm_roofline.advise`` on the request's scenario (one device; its techniques are the baseline's)."""
+    from ..techniques.advise import advise
+
+    if req.techniques is not None and any(getattr(req.techniques, n) is not None for n in TECHNIQUES):
+        raise ApiError("techniques", "advise ranks techniques against the plain analysis: leave techniques out")
+    if is_multi_device(req) or req.ep > 1:
+        raise ApiError("tp", "advise ranks techniques on one device: leave tp, pp, ep, dp and attention_dp at 1")
+    model = resolve_model(req)
+    device = resolve_hardware(req)
+    eff = resolve_efficiency(req, device)
+    draft = catalog_model(req.draft_model) if req.draft_model else None
+    return advise(model, device, rank_by=req.rank_by, only=req.only, draft_model=draft, efficiency=eff,
+                  **scenario_kwargs(req)).to_dict()
 
 
 def report(req: AnalyzeRequest) -> dict:
@@ -291,7 +329,7 @@ def sweep_result(req: SweepRequest) -> dict:
     group_size, scale_bits = kwargs.pop("group_size"), kwargs.pop("scale_bits")
     parallel = parallel_kwargs(req) if is_multi_device(req) or req.ep > 1 else {}
     result = sweep(model, target, efficiency=eff, flash_attention=flash, logits_all=logits_all,
-                   group_size=group_size, scale_bits=scale_bits, **kwargs, **parallel)
+                   group_size=group_size, scale_bits=scale_bits, **technique_kwargs(req), **kwargs, **parallel)
     columns = {name: [_json_number(v) for v in values.tolist()] for name, values in result.columns.items()}
     return {"points": len(result), "capacity_bytes": device.memory_capacity_bytes, "columns": columns}
 
@@ -307,8 +345,12 @@ def error_field(exc: RooflineError) -> str | None:
     if isinstance(exc, ApiError):
         return exc.field
     if isinstance(exc, UnknownNameError):
+        if exc.kind.startswith(("speculative", "technique")):
+            return "techniques"
         return "model" if exc.kind.startswith("model") else "hardware"
     text = str(exc)
+    if text.startswith(("speculative", "early_exit", "early exit", "sparsity", "kv_eviction", "lookahead")):
+        return "techniques"
     for name in ("batch_size", "prompt_len", "gen_len", "kv_len", "w_bits", "a_bits", "kv_bits", "state_bits",
                  "group_size", "scale_bits", "efficiency", "engine", "memory_bandwidth_bytes_per_s",
                  "memory_capacity_bytes", "peak_flops_per_s", "flash_attention", "tp", "pp", "ep", "dp",

@@ -1,5 +1,9 @@
 """Per-operator numbers of a whole generation: the prefill plus every one of the G decode steps.
 
+With speculative decoding, the G / E verify steps (times summed exactly by the engine; FLOPs and bytes
+those of the verify step at the reported KV length times the iterations) and one row for the draft
+network (its exact time; FLOPs and bytes of its widest pass times the passes).
+
 The engine sums each operator's decode time over the G steps in closed form
 (``Generation.decode_s_per_op``) and gives the decode costs at KV length 0 and 1
 (``Analysis.decode_at0`` / ``decode_at1``), from which :func:`llm_roofline.report.summed_over_steps`
@@ -22,8 +26,13 @@ def whole_generation_ops(a: Analysis, i: int = 0) -> list[dict]:
     at0, at1 = a.decode_at0.table, a.decode_at1.table
     t = at0
     decode_time = a.generation.decode_s_per_op[:, i]
-    sums = {f: summed_over_steps(getattr(at0, f)[:, i:i + 1], getattr(at1, f)[:, i:i + 1], at0.kv_window,
-                                 sc.prompt_len[i:i + 1], sc.gen_len[i:i + 1], at0.kv_chunk)[:, 0] for f in FIELDS}
+    spec = a.techniques.speculative if a.techniques is not None else None
+    if spec is None:
+        sums = {f: summed_over_steps(getattr(at0, f)[:, i:i + 1], getattr(at1, f)[:, i:i + 1], at0.kv_window,
+                                     sc.prompt_len[i:i + 1], sc.gen_len[i:i + 1], at0.kv_chunk)[:, 0] for f in FIELDS}
+    else:  # G / E verify steps; their FLOPs and bytes taken at the reported KV length (times are exact sums)
+        iterations = float(sc.gen_len[i]) / spec.tokens_per_iteration
+        sums = {f: getattr(spec.verify.table, f)[:, i] * iterations for f in FIELDS}
 
     prefill = {name: k for k, name in enumerate(a.prefill.table.names)}
     decode_step = {name: k for k, name in enumerate(a.decode.table.names)}
@@ -70,5 +79,18 @@ def whole_generation_ops(a: Analysis, i: int = 0) -> list[dict]:
                     "bound": "compute" if a.prefill.compute_bound[p, i] else "memory", "time_s": time,
                     "prefill_time_s": time, "decode_time_s": 0.0,
                     "time_share": time * int(pt.counts[p]) / e2e if e2e > 0 else 0.0})
+    if spec is not None and spec.draft is not None:  # the draft network's passes, as one row
+        d, dt = spec.draft.table, float(spec.draft_decode_s[i] + spec.draft_prefill_s[i])
+        iterations = float(sc.gen_len[i]) / spec.tokens_per_iteration
+        passes = len(a.techniques.settings.speculative.draft_passes()) * iterations  # FLOPs, bytes: widest pass's
+        vals = {f: float((getattr(d, f)[:, i] * d.counts).sum()) * passes for f in FIELDS}
+        out.append({"name": "draft (every pass)", "kind": "draft", "count": 1, **vals,
+                    "activation_bytes": vals["act_read_bytes"] + vals["act_write_bytes"],
+                    "kv_cache_bytes": vals["kv_read_bytes"] + vals["kv_write_bytes"],
+                    "arithmetic_intensity": vals["flops"] / vals["bytes"] if vals["bytes"] > 0 else 0.0,
+                    "performance_flops_per_s": vals["flops"] / dt if dt > 0 else 0.0,
+                    "bound": "memory", "time_s": dt, "prefill_time_s": float(spec.draft_prefill_s[i]),
+                    "decode_time_s": float(spec.draft_decode_s[i]), "time_share": dt / e2e if e2e > 0 else 0.0,
+                    "iterations": iterations})
     return out
 

@@ -24,9 +24,11 @@ from .optimizations import FusionData, OffloadData, fusion, offload
 from .quantization import DEFAULT_MEMORY_CONFIGS, MemoryBreakdown, QuantizationData, memory_breakdown, quantization
 from .roofline import RooflineData, StageRoofline, ceiling_label, roofline
 from .sweeps import Series, SweepData, batch_sweep, seq_sweep
+from .techniques import GainData, SpeculativeData, TechniquesData, gains, speculative, techniques_ranking
 
 __all__ = ["AXIS_LABELS", "DEFAULT_MEMORY_CONFIGS", "BandwidthData", "BreakdownData", "FlashAttentionData",
            "HardwareData", "MemoryBreakdown", "QuantizationData", "RooflineData", "Series", "StageRoofline",
            "SweepData", "bandwidth", "batch_sweep", "breakdown", "ceiling_label", "flash_attention",
            "hardware_comparison", "memory_breakdown", "quantization", "roofline", "scenario_label", "seq_sweep",
+           "GainData", "SpeculativeData", "TechniquesData", "gains", "speculative", "techniques_ranking",
            "FusionData", "OffloadData", "fusion", "offload"]

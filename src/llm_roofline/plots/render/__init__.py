@@ -15,7 +15,9 @@ from .labels import place_labels
 from .quantization import draw_memory_bars, draw_quantization
 from .roofline import draw_roofline
 from .sweeps import draw_sweep
+from .techniques import draw_gain, draw_speculative, draw_techniques
 
 __all__ = ["COMPUTE_COLOR", "MEMORY_COLOR", "draw_bandwidth",
            "draw_breakdown", "draw_flash_attention", "draw_hardware", "draw_memory_bars", "draw_quantization",
-           "draw_roofline", "draw_sweep", "new_figure", "place_labels", "save"]
+           "draw_gain", "draw_roofline", "draw_speculative", "draw_sweep", "draw_techniques", "new_figure",
+           "place_labels", "save"]

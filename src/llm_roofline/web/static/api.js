@@ -1,5 +1,6 @@
 // Requests to the JSON API: the body for the current state, POST with errors that name their field.
 import { app, DEGREES, devices, OWN_FORMAT } from "./store.js";
+import { techniquesBody } from "./techniques_state.js";
 
 function numberOrText(v) {
   return /^\d+$/.test(String(v).trim()) ? Number(v) : String(v).trim();
@@ -21,6 +22,8 @@ export function requestBody(state = app.state) {
   if (s.bw) body.memory_bandwidth_bytes_per_s = Number(s.bw) * 1e9;
   if (s.peak) body.peak_flops_per_s = Number(s.peak) * 1e12;
   if (s.cap) body.memory_capacity_bytes = Number(s.cap) * 1e9;
+  const techniques = techniquesBody(s);
+  if (techniques) body.techniques = techniques;
   return body;
 }
 

@@ -11,6 +11,7 @@ import { renderLinks, renderOp, renderRoofline } from "./operator.js";
 import { app, DEFAULTS, FORMAT_LABELS, FORMATS, OWN_FORMAT, onStateChange, select, selectedOp, setState, STAGE_NAMES, stageGraph,
   stageOps } from "./store.js";
 import { fetchSweeps, renderSweeps } from "./sweeps.js";
+import { bindTechniques, fillTechniques, renderTechniqueNotes } from "./techniques.js";
 import { renderTable } from "./table.js";
 import { checkState, readUrl, writeUrl } from "./urlstate.js";
 
@@ -66,6 +67,7 @@ function render() {
   const r = app.view.report;
   renderSummary(r);
   renderMetrics(r);
+  renderTechniqueNotes(r);
   renderGraph();
   renderOp();
   renderRoofline();
@@ -164,8 +166,10 @@ async function start() {
   $("notice-close").addEventListener("click", () => showNotice([]));
   onStateChange(schedule, render);
   bindForm();
+  bindTechniques();
   bindResize();
   fillForm();
+  fillTechniques();
   writeUrl(app.state, DEFAULTS);
   refresh();
 }

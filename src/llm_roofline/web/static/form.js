@@ -6,6 +6,7 @@ import { si } from "./fmt.js";
 import { setStatus, showError } from "./messages.js";
 import { bindPicker, norm } from "./picker.js";
 import { app, DEFAULTS, DEGREES, FORMAT_LABELS, FORMATS, OWN_FORMAT, setState } from "./store.js";
+import { fillTechniques } from "./techniques.js";
 import { b64encode } from "./urlstate.js";
 
 export function fillForm() {
@@ -38,6 +39,7 @@ export function fillForm() {
   $("system").value = s.sys;
   $("comm").value = s.comm;
   $("overlap").checked = s.ov === "1";
+  if ($("spec").options.length) fillTechniques();
   modelInfo();
   hwInfo();
 }

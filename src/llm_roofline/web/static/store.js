@@ -1,5 +1,6 @@
 // The page's state: the scenario (mirrored in the URL), the catalogs, the API's last answers, and
 // which operators the current stage shows.
+import { TECHNIQUE_DEFAULTS } from "./techniques_state.js";
 import { writeUrl } from "./urlstate.js";
 
 export const FORMATS = ["16", "fp16", "bf16", "fp32", "fp8", "int8", "int4", "nf4", "fp4"];
@@ -11,11 +12,13 @@ export const DEFAULTS = {
   model: "meta-llama/Llama-2-7b-hf", hw: "rtx-a6000", stage: "decode", b: "1", p: "1024", g: "256",
   w: "16", a: "16", kv: "16", fa: "0", eff: "ideal", view: "layer", op: "", bw: "", peak: "", cap: "",
   cfg: "", cfgname: "", tp: "1", pp: "1", ep: "1", adp: "1", dp: "1", sys: "", comm: "", ov: "0",
+  ...TECHNIQUE_DEFAULTS,
 };
 // Degrees of parallelism: [input id, state key, API field].
 export const DEGREES = [["tp", "tp", "tp"], ["pp", "pp", "pp"], ["ep", "ep", "ep"], ["adp", "adp", "attention_dp"],
   ["dp", "dp", "dp"]];
-export const STAGE_NAMES = { prefill: "Prefill", decode: "Decode step", generation: "Whole generation" };
+export const STAGE_NAMES = { prefill: "Prefill", decode: "Decode step", generation: "Whole generation",
+  verify: "Verify step (speculative)" };
 
 export const app = {
   state: { ...DEFAULTS },
@@ -49,6 +52,7 @@ export function stageOps() {
   if (!v) return [];
   if (app.state.stage === "prefill") return v.report.prefill.ops;
   if (app.state.stage === "generation") return v.generation_ops;
+  if (app.state.stage === "verify" && v.report.techniques?.speculative) return v.report.techniques.speculative.verify.ops;
   return v.report.decode.ops;
 }
 

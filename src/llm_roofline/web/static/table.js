@@ -18,7 +18,8 @@ export function renderTable() {
     `<td class="b-${o.bound}">${o.bound}</td><td>${secs(o.time_s)}</td>` +
     `<td><span class="sharebar" data-w="${(40 * o.time_share / maxShare).toFixed(1)}px"></span>${pct(o.time_share)}</td></tr>`).join("");
   const r = app.view.report;
-  const t = stage === "prefill" ? r.prefill.total : stage === "decode" ? r.decode.total : null;
+  const t = stage === "prefill" ? r.prefill.total : stage === "decode" ? r.decode.total
+    : stage === "verify" && r.techniques?.speculative ? r.techniques.speculative.verify.total : null;
   const tot = t ? `<tr class="total"><td>total (× count)</td><td></td><td>${si(t.flops)}</td><td>${si(t.bytes, "B")}</td>` +
     `<td>${si(t.weight_bytes, "B")}</td><td>${si(t.activation_bytes, "B")}</td><td>${si(t.kv_cache_bytes, "B")}</td>` +
     `<td>${t.bytes ? intensity(t.arithmetic_intensity) : "–"}</td>` +

@@ -1,4 +1,5 @@
 // The page's state lives in the URL: read it, write it back, and carry uploaded configs as base64url.
+import { checkTechniques } from "./techniques_state.js";
 
 export function readUrl(defaults) {
   const q = new URLSearchParams(location.search);
@@ -105,5 +106,7 @@ export function checkState(raw, ctx) {
   for (const key of ["bw", "peak", "cap"]) {
     if (s[key] !== "" && !(Number(s[key]) > 0 && Number.isFinite(Number(s[key])))) reset(key, "not a positive number");
   }
+  checkTechniques(s, reset);
+  if (s.stage === "verify" && !s.spec) reset("stage", "the verify step needs a speculative preset (spec)");
   return { state: s, upload, problems };
 }
