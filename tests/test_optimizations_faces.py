@@ -101,3 +101,21 @@ def test_help_lists_every_technique_flag(capsys):
     code, out, _ = run(capsys, "analyze", "--help")
     assert code == 0
     assert all(option.flag in out for option in OPTIMIZATION_OPTIONS.values())
+
+
+def test_the_advisor_ranks_the_optimizations():
+    from llm_roofline.techniques.registry import techniques
+
+    assert {"fusion-elementwise", "fusion-aggressive", "sparsity-2to4", "sparsity-50-bitmap", "prune-layers-25",
+            "prune-intermediate-30", "low-rank-mlp-50", "offload-to-fit", "prefix-cache-half"} <= set(techniques())
+    scenario = dict(gen_len=32, batch_size=64, prompt_len=4096, flash_attention=True)
+    advice = lr.advise(LLAMA, A100, only=["fusion-aggressive", "sparsity-2to4", "offload-to-fit"], **scenario)
+    verdicts = {v.name: v for v in advice.verdicts}
+    fused = lr.analyze(LLAMA, A100, fusion="aggressive", **scenario)
+    assert verdicts["fusion-aggressive"].tpot_s == fused.generation.tpot_s
+    assert verdicts["sparsity-2to4"].affects_accuracy and not verdicts["fusion-aggressive"].affects_accuracy
+    # 64 sequences of 4128 tokens (138 GB of KV cache) do not fit the A100's 80 GB: the entry moves all the
+    # weights and enough of the cache to host memory
+    assert not lr.analyze(LLAMA, A100, **scenario).memory.fits
+    offloaded = verdicts["offload-to-fit"]
+    assert offloaded.fits and offloaded.settings["offload_weights"] == 1.0 and offloaded.settings["offload_kv"] > 0
