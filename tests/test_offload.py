@@ -70,9 +70,12 @@ def test_compute_on_the_host_cpu():
 
 
 def test_generation_sum_is_exact_with_the_host_resources():
-    for kw in (dict(offload_kv=0.5), dict(offload_weights=0.3, offload_overlap=False),
-               dict(offload_kv=0.7, offload_weights=0.2, offload_compute="cpu")):
-        model = llama(L=2, window=1100)
+    # windows of 1100 (crossed during the generation) and 500 (the prompt already beyond it)
+    for kw, window in ((dict(offload_kv=0.5), 1100), (dict(offload_weights=0.3, offload_overlap=False), 1100),
+                       (dict(offload_kv=0.7, offload_weights=0.2, offload_compute="cpu"), 1100),
+                       (dict(offload_kv=0.7, offload_weights=0.2, offload_compute="cpu"), 500),
+                       (dict(offload_kv=0.5), 500)):
+        model = llama(L=2, window=window)
         whole = analyze(model, GPU, batch_size=2, prompt_len=1080, gen_len=50, host=CPU, **kw)
         steps = sum(analyze(model, GPU, batch_size=2, prompt_len=1080, kv_len=1080 + j, gen_len=0, host=CPU,
                             **kw).decode.total.time_s for j in range(1, 51))
@@ -123,3 +126,21 @@ def test_a_device_without_a_host_link_needs_one():
         analyze(llama(), bare, offload_weights=0.5, host=CPU)
     r = analyze(llama(), bare, offload_weights=1.0, host=CPU, host_bandwidth="100GB/s", gen_len=0)
     assert op(r.decode, "q_proj").time_s == pytest.approx(4096 * 4096 * 2 / 50e9)
+
+
+def test_the_upper_envelope_of_many_lines_is_summed_exactly():
+    # generation.sum_max_lines against a loop over the integers, for random lines (any number of them).
+    import numpy as np
+
+    from llm_roofline.generation import sum_max_lines
+
+    rng = np.random.default_rng(7)
+    for trial in range(60):
+        k = 1 + trial % 5
+        lines = [(rng.normal(0, 5, 3), rng.normal(0, 1, 3)) for _ in range(k)]
+        lo, hi = rng.integers(-20, 20, 3).astype(float), rng.integers(-20, 40, 3).astype(float)
+        got = sum_max_lines(lo, hi, lines)
+        for j in range(3):
+            xs = np.arange(lo[j], hi[j] + 1)
+            want = sum(max(a[j] + b[j] * x for a, b in lines) for x in xs)
+            assert got[j] == pytest.approx(want, rel=1e-9, abs=1e-9)

@@ -55,27 +55,23 @@ def sum_max_lines(lo, hi, lines) -> np.ndarray:
     so [lo, hi] is cut at floor(crossing) of every pair and each piece is an arithmetic series of the
     line highest at its middle (the upper envelope is convex: at most len(lines) pieces are non-empty)."""
     lo, hi = np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
-    lines = [tuple(np.asarray(v, dtype=np.float64) for v in line) for line in lines]
-    shape = np.broadcast_shapes(lo.shape, hi.shape, *(v.shape for line in lines for v in line))
-    lo, hi = np.broadcast_to(lo, shape), np.broadcast_to(hi, shape)
+    shape = np.broadcast_shapes(lo.shape, hi.shape, *(np.shape(v) for line in lines for v in line))
+    a = np.stack([np.broadcast_to(np.asarray(a_k, dtype=np.float64), shape) for a_k, _ in lines])
+    b = np.stack([np.broadcast_to(np.asarray(b_k, dtype=np.float64), shape) for _, b_k in lines])
+    lo = np.broadcast_to(lo, shape)
+    hi = np.maximum(np.broadcast_to(hi, shape), lo - 1.0)  # an empty range (hi < lo) sums to 0
     cuts = [lo - 1.0, hi]
-    for i in range(len(lines)):
-        for j in range(i + 1, len(lines)):
-            (a1, b1), (a2, b2) = lines[i], lines[j]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                r = (a2 - a1) / (b1 - b2)
-            r = np.where(np.isfinite(r), np.floor(r), lo - 1.0)
-            cuts.append(np.clip(r, lo - 1.0, hi))
-    edges = np.sort(np.stack(np.broadcast_arrays(*cuts)), axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for i in range(len(lines)):
+            for j in range(i + 1, len(lines)):
+                r = (a[j] - a[i]) / (b[i] - b[j])
+                cuts.append(np.clip(np.where(np.isfinite(r), np.floor(r), lo - 1.0), lo - 1.0, hi))
+    edges = np.sort(np.stack(cuts), axis=0)
     total = np.zeros(shape)
     for k in range(edges.shape[0] - 1):
         start, stop = edges[k] + 1.0, edges[k + 1]
-        middle = (start + stop) / 2.0
-        values = np.stack([np.broadcast_to(a + b * middle, shape) for a, b in lines])
-        best = np.argmax(values, axis=0)
-        a = np.choose(best, [np.broadcast_to(a, shape) for a, _ in lines])
-        b = np.choose(best, [np.broadcast_to(b, shape) for _, b in lines])
-        total = total + _series(start, stop, a, b)
+        best = np.argmax(a + b * ((start + stop) / 2.0), axis=0)[None]
+        total = total + _series(start, stop, np.take_along_axis(a, best, 0)[0], np.take_along_axis(b, best, 0)[0])
     return total
 
 

@@ -159,15 +159,24 @@ def generation(prefill_time_s: np.ndarray, at0: OpCosts, at1: OpCosts, prompt_le
 def _host_step_sums(at0: OpCosts, at1: OpCosts, first, last, gen_len, device: bool = True):
     """Per operator, the sums over the decode steps of max(compute, memory, link, host resources) (only
     the host resources and the link without ``device``) and of the serial host time, each affine in the
-    keys seen (as in ``generation``)."""
+    keys seen (as in ``generation``). Operators whose cost does not grow with the KV length take G times
+    their step; a resource that is zero everywhere is left out of the envelope."""
     parts0 = [*([at0.compute_time_s, at0.memory_time_s] if device else []), at0.link_time_s, *at0.host_times]
     parts1 = [*([at1.compute_time_s, at1.memory_time_s] if device else []), at1.link_time_s, *at1.host_times]
-    lines = [(p0, p1 - p0) for p0, p1 in zip(parts0, parts1, strict=True)]
-    window, chunk = at0.table.kv_window[:, None], at0.table.kv_chunk[:, None]
-    total = np.where(gen_len > 0, windowed_step_sum_lines(first, last, window, lines, chunk), 0.0)
-    serial = np.zeros_like(total)
+    lines = [(p0, p1 - p0) for p0, p1 in zip(parts0, parts1, strict=True) if p0.any() or p1.any()]
+    zeros = np.zeros_like(at0.time_s)
+    if not lines:
+        lines = [(zeros, zeros)]
+    grows = np.flatnonzero(np.any([(b != 0).any(1) for _, b in lines], axis=0))
+    total = gen_len * np.max([a for a, _ in lines], axis=0)
+    if grows.size:
+        window, chunk = at0.table.kv_window[grows, None], at0.table.kv_chunk[grows, None]
+        total[grows] = windowed_step_sum_lines(first, last, window, [(a[grows], b[grows]) for a, b in lines], chunk)
+    total = np.where(gen_len > 0, total, 0.0)
+    serial = zeros
     if at0.serial_time_s is not None:
         s0, s1 = at0.serial_time_s, at1.serial_time_s
+        window, chunk = at0.table.kv_window[:, None], at0.table.kv_chunk[:, None]
         serial = np.where(gen_len > 0, windowed_step_sum(first, last, window, s0, s1 - s0, s0, s1 - s0, chunk), 0.0)
     return total, serial
 

@@ -42,15 +42,31 @@ class WeightPlan:
     sparse_2to4: bool
     low_rank: tuple[tuple[str, float], ...]
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_memo", {})  # per operator name: (format index, sparse, rank rule)
+
+    def _rules(self, name: str) -> tuple[int | None, bool, float | None]:
+        """Which rules select operator ``name``: the last matching format, sparsity, the last rank rule."""
+        memo = self._memo
+        if name not in memo:
+            found = None
+            for i, (selector, _fmt) in enumerate(self.formats):
+                if matches(selector, name, self.model):
+                    found = i
+            sparse = self.sparse_format != "dense" and any(matches(sel, name, self.model)
+                                                           for sel in self.sparse_modules)
+            rank = None
+            for selector, rule in self.low_rank:
+                if matches(selector, name, self.model):
+                    rank = rule
+            memo[name] = (found, sparse, rank)
+        return memo[name]
+
     def _format_index(self, name: str) -> int | None:
-        found = None
-        for i, (selector, _fmt) in enumerate(self.formats):
-            if matches(selector, name, self.model):
-                found = i
-        return found
+        return self._rules(name)[0]
 
     def _sparse(self, name: str) -> bool:
-        return self.sparse_format != "dense" and any(matches(sel, name, self.model) for sel in self.sparse_modules)
+        return self._rules(name)[1]
 
     def weight_of(self, sz, name: str) -> tuple[np.ndarray, str]:
         """(bytes per stored element, compute role) of operator ``name``'s weights."""
@@ -72,10 +88,7 @@ class WeightPlan:
         return wb, role, factor
 
     def _rank(self, name: str, d_in: int, d_out: int) -> int | None:
-        rule = None
-        for selector, rank in self.low_rank:
-            if matches(selector, name, self.model):
-                rule = rank
+        rule = self._rules(name)[2]
         return None if rule is None else rank_for(rule, d_in, d_out)
 
     def linear(self, ops, sz, name, count, d_in, d_out, bias, *, M, kv_out=0, kind="matmul", inputs=None) -> str:
