@@ -1,5 +1,6 @@
 // Requests to the JSON API: the body for the current state, POST with errors that name their field.
 import { app, DEGREES, devices, OWN_FORMAT } from "./store.js";
+import { optimizationsBody } from "./optimizations_state.js";
 import { techniquesBody } from "./techniques_state.js";
 
 function numberOrText(v) {
@@ -24,6 +25,8 @@ export function requestBody(state = app.state) {
   if (s.cap) body.memory_capacity_bytes = Number(s.cap) * 1e9;
   const techniques = techniquesBody(s);
   if (techniques) body.techniques = techniques;
+  const optimizations = optimizationsBody(s);
+  if (optimizations) body.optimizations = optimizations;
   return body;
 }
 

@@ -11,6 +11,7 @@ import { renderLinks, renderOp, renderRoofline } from "./operator.js";
 import { app, DEFAULTS, FORMAT_LABELS, FORMATS, OWN_FORMAT, onStateChange, select, selectedOp, setState, STAGE_NAMES, stageGraph,
   stageOps } from "./store.js";
 import { fetchSweeps, renderSweeps } from "./sweeps.js";
+import { bindOptimizations, fillOptimizations } from "./optimizations.js";
 import { bindTechniques, fillTechniques, renderTechniqueNotes } from "./techniques.js";
 import { renderTable } from "./table.js";
 import { checkState, readUrl, writeUrl } from "./urlstate.js";
@@ -167,9 +168,11 @@ async function start() {
   onStateChange(schedule, render);
   bindForm();
   bindTechniques();
+  bindOptimizations();
   bindResize();
   fillForm();
   fillTechniques();
+  fillOptimizations();
   writeUrl(app.state, DEFAULTS);
   refresh();
 }

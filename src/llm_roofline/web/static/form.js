@@ -6,6 +6,7 @@ import { si } from "./fmt.js";
 import { setStatus, showError } from "./messages.js";
 import { bindPicker, norm } from "./picker.js";
 import { app, DEFAULTS, DEGREES, FORMAT_LABELS, FORMATS, OWN_FORMAT, setState } from "./store.js";
+import { fillOptimizations } from "./optimizations.js";
 import { fillTechniques } from "./techniques.js";
 import { b64encode } from "./urlstate.js";
 
@@ -40,6 +41,7 @@ export function fillForm() {
   $("comm").value = s.comm;
   $("overlap").checked = s.ov === "1";
   if ($("spec").options.length) fillTechniques();
+  if ($("fusion").options.length) fillOptimizations();
   modelInfo();
   hwInfo();
 }

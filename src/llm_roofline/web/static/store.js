@@ -1,5 +1,6 @@
 // The page's state: the scenario (mirrored in the URL), the catalogs, the API's last answers, and
 // which operators the current stage shows.
+import { OPTIMIZATION_DEFAULTS } from "./optimizations_state.js";
 import { TECHNIQUE_DEFAULTS } from "./techniques_state.js";
 import { writeUrl } from "./urlstate.js";
 
@@ -12,7 +13,7 @@ export const DEFAULTS = {
   model: "meta-llama/Llama-2-7b-hf", hw: "rtx-a6000", stage: "decode", b: "1", p: "1024", g: "256",
   w: "16", a: "16", kv: "16", fa: "0", eff: "ideal", view: "layer", op: "", bw: "", peak: "", cap: "",
   cfg: "", cfgname: "", tp: "1", pp: "1", ep: "1", adp: "1", dp: "1", sys: "", comm: "", ov: "0",
-  ...TECHNIQUE_DEFAULTS,
+  ...TECHNIQUE_DEFAULTS, ...OPTIMIZATION_DEFAULTS,
 };
 // Degrees of parallelism: [input id, state key, API field].
 export const DEGREES = [["tp", "tp", "tp"], ["pp", "pp", "pp"], ["ep", "ep", "ep"], ["adp", "adp", "attention_dp"],

@@ -1,4 +1,5 @@
 // The page's state lives in the URL: read it, write it back, and carry uploaded configs as base64url.
+import { checkOptimizations } from "./optimizations_state.js";
 import { checkTechniques } from "./techniques_state.js";
 
 export function readUrl(defaults) {
@@ -107,6 +108,7 @@ export function checkState(raw, ctx) {
     if (s[key] !== "" && !(Number(s[key]) > 0 && Number.isFinite(Number(s[key])))) reset(key, "not a positive number");
   }
   checkTechniques(s, reset);
+  checkOptimizations(s, reset);
   if (s.stage === "verify" && !s.spec) reset("stage", "the verify step needs a speculative preset (spec)");
   return { state: s, upload, problems };
 }
