@@ -200,11 +200,14 @@ def test_file_names_that_cannot_be_paths(capsys):
         lr.load_hardware("~nosuchuser/device.yaml")
 
 
-@pytest.mark.parametrize("bad", [None, {}, b"8", True, [8], 8.5, "int3"])
+@pytest.mark.parametrize("bad", [{}, b"8", True, [8], 8.5, "int3"])
 def test_api_bit_widths_get_the_checks_of_batch_size(bad):
-    # Before: None / {} / b'8' were TypeError and UFuncTypeError tracebacks.
+    # Before: None / {} / b'8' were TypeError and UFuncTypeError tracebacks. (w_bits=None is now the
+    # model's own format: its config's quantization_config, else 16 bits; a_bits=None is still refused.)
     with pytest.raises(lr.ScenarioError, match="w_bits"):
         lr.analyze(LLAMA, A6000, w_bits=bad)
+    with pytest.raises(lr.ScenarioError, match="a_bits"):
+        lr.analyze(LLAMA, A6000, a_bits=None)
 
 
 # --- wrong or vague messages --------------------------------------------------------------------------

@@ -167,7 +167,7 @@ def test_readme_schema_table_names_every_json_field():
     doc = analyze(LLAMA, A6000).to_dict()
     sections = {"`model`": doc["model"], "`hardware`": doc["hardware"], "`scenario`": doc["scenario"],
                 "`…ops[]`": doc["prefill"]["ops"][0], "`…total`": doc["prefill"]["total"],
-                "`generation`": doc["generation"], "`memory`": doc["memory"],
+                "`generation`": doc["generation"], "`memory`": doc["memory"], "`optimizations`": doc["optimizations"],
                 "`prefill`, `decode`": {k: v for k, v in doc["prefill"].items()}}
     for row, fields in sections.items():
         missing = [key for key in fields if f"`{key}`" not in rows[row] and f"`{key}[]`" not in rows[row]]

@@ -34,7 +34,7 @@ ANALYSING = [words for words, p in commands() if any("--batch-size" in a.option_
 
 def test_the_commands_are_found():
     assert {("analyze",), ("sweep",), ("models",), ("hardware",), ("plot", "roofline")} <= set(ALL)
-    assert len(ANALYSING) == 15  # analyze, sweep, advise and the twelve plot kinds (scaling included)
+    assert len(ANALYSING) == 17  # analyze, sweep, advise and fourteen plot kinds (scaling, fusion, offload too)
 
 
 @pytest.mark.parametrize("words", ALL, ids=[" ".join(w) or "root" for w in ALL])

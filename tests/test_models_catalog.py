@@ -117,6 +117,7 @@ def _architecture(spec):
     fields = {f.name: getattr(spec, f.name) for f in dataclasses.fields(spec)}
     fields.pop("name")
     fields.pop("source")
+    fields.pop("quantization")  # a checkpoint's format (its config.json), not the architecture the catalog writes
     fields["op_names"] = dict(fields["op_names"])
     return fields
 

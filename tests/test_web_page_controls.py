@@ -87,7 +87,7 @@ def test_leaving_the_field_picks_only_a_unique_match(web_page, web_url):
 
 LINKS = {  # link -> {problem the message names: what the page shows instead}
     "?stage=bogus&view=sideways&w=99&kv=int3&b=0&p=lots&fa=yes&eff=fast&hw=nosuchgpu&bw=-5&zoom=2": {
-        "stage=bogus": ("stage", "decode"), "view=sideways": ("view", "layer"), "w=99": ("w", "16"),
+        "stage=bogus": ("stage", "decode"), "view=sideways": ("view", "layer"), "w=99": ("w", "own"),
         "kv=int3": ("kv", "16"), "b=0": ("b", "1"), "p=lots": ("p", "1024"), "fa=yes": ("fa", "0"),
         "eff=fast": ("eff", "ideal"), "hw=nosuchgpu": ("hw", "rtx-a6000"), "bw=-5": ("bw", ""), "zoom": (None, None)},
     "?model=nosuchmodel&op=no_such_op": {"model=nosuchmodel": ("model", "meta-llama/Llama-2-7b-hf"),

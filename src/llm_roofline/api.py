@@ -26,7 +26,6 @@ from .parallel.analysis import evaluate_deployment
 from .parallel.choices import OPTION_DEFAULTS
 from .parallel.options import make_deployment, with_device
 from .result import Report, report_at
-from .scenario import Scenario
 from .sweeps import SWEEP_AXES, SweepResult, sweep, sweep_chunks, sweep_columns
 
 __all__ = ["EFFICIENCY_MODES", "SWEEP_AXES", "SweepResult", "analyze", "analyze_many", "load_hardware",
@@ -115,13 +114,13 @@ def resolve_efficiency(efficiency: str | Efficiency | Mapping, hardware: Hardwar
 
 def analyze(model: str | ModelSpec, hardware: str | Hardware | System, *, batch_size: int = DEFAULT_BATCH_SIZE,
             prompt_len: int = DEFAULT_PROMPT_LEN, gen_len: int = DEFAULT_GEN_LEN, kv_len: int | None = None,
-            w_bits: int | str = DEFAULT_BITS, a_bits: int | str = DEFAULT_BITS, kv_bits: int | str = DEFAULT_BITS,
+            w_bits: int | str | None = None, a_bits: int | str = DEFAULT_BITS, kv_bits: int | str = DEFAULT_BITS,
             state_bits: int | str = DEFAULT_STATE_BITS,
             flash_attention: bool = False, logits_all: bool = False, group_size: int = DEFAULT_GROUP_SIZE,
             scale_bits: int = DEFAULT_SCALE_BITS, efficiency: str | Efficiency | Mapping = "ideal",
             engine: str | None = None, force_llama_like: bool = False, speculative=None, early_exit=None,
             sparsity=None, kv_eviction=None, tp: int = 1, pp: int = 1, ep: int = 1, dp: int = 1,
-            attention_dp: int = 1, **parallel) -> Report:
+            attention_dp: int = 1, **options) -> Report:
     """Roofline analysis of one scenario: per-operator prefill and decode-step tables, totals,
     whole-generation metrics (TTFT, TPOT, e2e, tokens/s) and the memory footprint.
 
@@ -129,9 +128,10 @@ def analyze(model: str | ModelSpec, hardware: str | Hardware | System, *, batch_
     convention); ``gen_len`` decode steps follow the prompt in ``generation`` (default
     ``DEFAULT_GEN_LEN`` = 256; 0 leaves TPOT and throughput None). ``state_bits``: the recurrent
     states of Mamba, Mamba-2 and gated delta-net layers (default 32: float32, as transformers keeps
-    them); ``kv_bits`` covers the attention KV cache only. ``engine``: with
-    ``efficiency="calibrated"``, whose kernels and host costs (vllm, sglang, trtllm, llama.cpp,
-    gpt-fast, hf-eager; default generic).
+    them); ``kv_bits`` covers the attention KV cache only. ``w_bits`` None: the config's
+    ``quantization_config`` when it has one (its format, and the modules it keeps in 16 bits), else 16.
+    ``engine``: with ``efficiency="calibrated"``, whose kernels and host costs (vllm, sglang, trtllm,
+    llama.cpp, gpt-fast, hf-eager; default generic).
 
     Several devices (docs/parallelism.md): ``tp``, ``pp``, ``ep``, ``dp``, ``attention_dp`` degrees on
     ``hardware`` = a system (``dgx-h100``, ``gb200-nvl72``, a YAML file) or a device (its first bundled
@@ -145,11 +145,19 @@ def analyze(model: str | ModelSpec, hardware: str | Hardware | System, *, batch_
     "draft_model": "llama-3.2-1b", "k": 4, "alpha": 0.7}``), ``early_exit`` (a share of the layers, or a
     mapping), ``sparsity`` (``{"mlp": 0.2, "heads": 0.5}``), ``kv_eviction`` (``{"method": "h2o", "budget":
     1024}``). The report's ``techniques`` then says what was assumed and what changed.
+
+    Compression and system optimizations by keyword (all off by default; names, values and formulas:
+    docs/techniques.md), e.g. ``fusion="aggressive"``, ``attention="fa2"``, ``weight_sparsity=0.5,
+    sparse_format="csr"``, ``offload_weights=0.3``, ``kv_allocation="paged"``, ``prefix_len=512``,
+    ``embed_bits=16``, ``module_bits={"experts": "fp4"}``, ``low_rank={"mlp": 0.25}``; the report's
+    ``optimizations`` says what was applied.
     """
+    from .techniques.optimizations import ARRAY_FIELDS
+
     for name, value in (("batch_size", batch_size), ("prompt_len", prompt_len), ("gen_len", gen_len),
                         ("kv_len", kv_len), ("w_bits", w_bits), ("a_bits", a_bits), ("kv_bits", kv_bits),
                         ("state_bits", state_bits), ("tp", tp), ("pp", pp), ("ep", ep), ("dp", dp),
-                        ("attention_dp", attention_dp)):
+                        ("attention_dp", attention_dp), *((k, options[k]) for k in ARRAY_FIELDS if k in options)):
         if isinstance(value, list | tuple | range) or (isinstance(value, np.ndarray) and value.ndim > 0):
             raise ScenarioError(f"{name}: analyze() takes one value; use sweep() for lists")
     return report_at(analyze_many(model, hardware, batch_size=batch_size, prompt_len=prompt_len,
@@ -159,14 +167,17 @@ def analyze(model: str | ModelSpec, hardware: str | Hardware | System, *, batch_
                                   efficiency=efficiency, engine=engine, force_llama_like=force_llama_like,
                                   speculative=speculative, early_exit=early_exit, sparsity=sparsity,
                                   kv_eviction=kv_eviction, tp=tp, pp=pp, ep=ep, dp=dp, attention_dp=attention_dp,
-                                  **parallel), 0)
+                                  **options), 0)
 
 
 def analyze_many(model, hardware, *, efficiency="ideal", engine: str | None = None, force_llama_like: bool = False,
                  speculative=None, early_exit=None, sparsity=None, kv_eviction=None, tp=1, pp=1, ep=1, dp=1,
                  attention_dp=1, **scenario) -> Analysis:
-    """The vectorized engine on equal-length lists (or scalars) for one deployment: one Analysis."""
+    """The vectorized engine on equal-length lists (or scalars) for one deployment: one Analysis.
+    ``scenario``: Scenario.build's values, the deployment's options and the optimization options
+    (``analyze``)."""
     from .techniques.options import resolve_techniques
+    from .techniques.resolve import scenario_for, split_options
 
     options = {k: scenario.pop(k) for k in list(scenario) if k in OPTION_DEFAULTS}
     deployment = make_deployment(tp=tp, pp=pp, ep=ep, dp=dp, attention_dp=attention_dp,
@@ -175,5 +186,6 @@ def analyze_many(model, hardware, *, efficiency="ideal", engine: str | None = No
     system = load_system(hardware, multi_device=not deployment.is_single_device)
     techniques = resolve_techniques(speculative=speculative, early_exit=early_exit, sparsity=sparsity,
                                     kv_eviction=kv_eviction, force_llama_like=force_llama_like)
-    return evaluate_deployment(spec, system, Scenario.build(**scenario),
+    scenario, optimizations = split_options(scenario)
+    return evaluate_deployment(spec, system, scenario_for(spec, optimizations, **scenario),
                                resolve_efficiency(efficiency, system.device, engine=engine), deployment, techniques)

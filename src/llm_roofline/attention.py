@@ -100,6 +100,7 @@ def attention_core(ops: OpTableBuilder, sz: Sizes, count: int, *, heads: int, kv
     kv_chunk, chunk = chunk, np.where(apply_window, chunk, np.inf)
     kv_bytes = sz.kb if kv_from_cache else sz.ab
     keys = keys_touched(T, S, window, chunk) * key_fraction
+    plan = sz.attention  # techniques/flash.py: tiled kernels, FP8 operands, paged reads (None: all off)
     # Sinks: N parameters (activation precision), and one more exp / sum term per (query, head).
     sink = dict(params=heads, weight_bytes=heads * sz.ab, param_bytes=heads * sz.ab) if sinks else {}
     sink_flops = SOFTMAX_FLOPS * B * heads * T if sinks else 0.0
@@ -107,12 +108,28 @@ def attention_core(ops: OpTableBuilder, sz: Sizes, count: int, *, heads: int, kv
     q_read = B * T * heads * qk_dim * sz.ab
     k_read = B * keys * kv_heads * qk_dim * kv_bytes
     v_read = B * keys * kv_heads * v_dim * kv_bytes
+    if plan is not None and not plan.tiled:  # FP8 operands and paged reads of the ideal or naive kernel
+        qb, pad = plan.activation_bytes(sz.ab), plan.pad_keys(kv_from_cache)
+        kv_bytes = kv_bytes if kv_from_cache else plan.activation_bytes(kv_bytes)
+        q_read = B * T * heads * qk_dim * qb
+        k_read = B * (keys + pad) * kv_heads * qk_dim * kv_bytes + plan.block_table_bytes(B, keys, kv_from_cache)
+        v_read = B * (keys + pad) * kv_heads * v_dim * kv_bytes
     out_write = B * T * heads * v_dim * sz.ab
     kv_key = "kv_read" if kv_from_cache else "act_read"
     # Q x K^T runs at the precision of its operands: the KV cache's, or the activations' when K and V
     # are fresh activations (MLA prefill).
     role = "attention" if kv_from_cache else "elementwise"
     fused, prefix = (name, name + ".") if name else ("fused_attention", "")
+    if plan is not None:
+        role = plan.role(role)
+    if flash and plan is not None and plan.tiled:
+        from .techniques.flash import tiled_core
+
+        return tiled_core(plan, ops, sz, count, heads=heads, kv_heads=kv_heads, qk_dim=qk_dim, v_dim=v_dim,
+                          window=window, chunk=chunk, key_fraction=key_fraction, shared_kv=shared_kv,
+                          kv_from_cache=kv_from_cache, kv_bytes=kv_bytes, role=role, sinks=sinks, sink=sink,
+                          sink_flops=sink_flops, local=local, fused=fused, suffix=suffix, q_src=q_src,
+                          k_src=k_src, v_src=v_src)
     if flash:
         shape = {"kernel": kernel, "B": B, "T": T, "S": S, "heads": heads, "kv_heads": kv_heads,
                  "qk_dim": qk_dim, "v_dim": v_dim, "window": window, "chunk": chunk, "key_fraction": key_fraction}

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
+from .cli_optimizations import add_optimization_options, optimizations_from_args
 from .cli_scenario import add_scenario_options
 from .cli_techniques import add_technique_options, techniques_from_args
 from .errors import RooflineError, ScenarioError
@@ -30,6 +31,7 @@ def _add_analyze(sub) -> None:
                                     "names like nvidia_A6000 work), or a path to a device YAML file")
     add_scenario_options(p)
     add_technique_options(p)
+    add_optimization_options(p)
     add_model_options(p)
     add_device_options(p)
     from .cli_parallel import add_parallel_options
@@ -140,7 +142,8 @@ def _run_analyze(args) -> str:
                      a_bits=args.a_bits, kv_bits=args.kv_bits, state_bits=args.state_bits,
                      flash_attention=args.flash_attention, logits_all=args.logits_all, group_size=args.group_size,
                      scale_bits=args.scale_bits, efficiency=_efficiency(args, system.device),
-                     force_llama_like=args.force_llama_like, **techniques_from_args(args), **parallel)
+                     force_llama_like=args.force_llama_like, **techniques_from_args(args), **parallel,
+                     **optimizations_from_args(args))
     stages = ("prefill", "decode") if args.stage == "both" else (args.stage,)
     if args.format == "json":
         return json.dumps(report.to_dict(), indent=2, allow_nan=False) + "\n"  # strict JSON, always

@@ -37,7 +37,8 @@ SCENARIO_OPTIONS: dict[str, ScenarioOption] = {
                               "tokens generated after the prompt, which give TPOT, end-to-end time and "
                               "throughput (0: only the prompt and one decode step)", "int"),
     "kv_len": ScenarioOption(("--kv-len",), None, "KV length of the reported decode step", "int"),
-    "w_bits": ScenarioOption(("--w-bits",), defaults.DEFAULT_BITS, "weights", "bits"),
+    "w_bits": ScenarioOption(("--w-bits",), None, "weights (default: the config's quantization_config, else "
+                             f"{defaults.DEFAULT_BITS})", "bits"),
     "a_bits": ScenarioOption(("--a-bits",), defaults.DEFAULT_BITS, "activations", "bits"),
     "kv_bits": ScenarioOption(("--kv-bits",), defaults.DEFAULT_BITS, "KV cache", "bits"),
     "state_bits": ScenarioOption(("--state-bits",), defaults.DEFAULT_STATE_BITS,
@@ -60,6 +61,8 @@ def _value_help(name: str, option: ScenarioOption, mode: str, default: object) -
                 else f"bits 1..32 or a format ({FORMATS_HELP})")
     else:
         kind = "a list (e.g. 1..64 or 1..256:x2)" if mode == "list" else ""
+    if default is None and name == "w_bits":
+        return f"{option.help}{': ' + kind if kind else ''}"
     shown = "the prompt length" if name == "kv_len" and default is None else default
     return f"{option.help}{': ' + kind if kind else ''}; default {shown}"
 

@@ -118,8 +118,9 @@ def compressed_attention(ops, sz, model: ModelSpec, a: CompressedAttention, coun
     G, o_lora = a.o_groups, a.o_lora_rank
     w = N * H * o_lora
     # Grouped projection: a batched matmul over the G groups, each M x (N*H/G) -> o_lora.
-    grouped = ops.add("o_a_proj", "matmul", count, compute="weights", inputs=(out,), params=w,
+    wb, role = sz.weight_of("o_a_proj")
+    grouped = ops.add("o_a_proj", "matmul", count, compute=role, inputs=(out,), params=w,
                       shape={"kernel": "bmm", "batch": G, "m": M, "n": o_lora, "k": N * H // G},
-                      weight_bytes=w * sz.wb, param_bytes=w * sz.wb, flops=2.0 * M * w,
+                      weight_bytes=w * wb, param_bytes=w * wb, flops=2.0 * M * w,
                       act_read=M * N * H * sz.ab, act_write=M * G * o_lora * sz.ab)
     return linear(ops, sz, "o_b_proj", count, G * o_lora, D, False, inputs=(grouped,))

@@ -17,6 +17,9 @@ from .ops import OpTable, slice_shapes
 from .report import Generation, Memory, StageTotals, generation, memory, stage_totals
 from .roofline import OpCosts, roofline
 from .scenario import Scenario, tiled
+from .techniques.graph_options import graph_options
+from .techniques.structured import prune_model
+from .techniques.transform import transform_table
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,7 @@ class Analysis:
     memory: Memory
     params_total: float
     params_active: float
+    params_before_pruning: float | None = None  # structured pruning: the unpruned model's parameters
     parallel: object | None = None
     techniques: object | None = None  # techniques.engine.TechniqueResult when a technique is on
 
@@ -49,21 +53,38 @@ def evaluate(model: ModelSpec, hardware: Hardware, scenario: Scenario, efficienc
              techniques=None, *, plan=None) -> Analysis:
     """``plan``: one device of a deployment (``model`` is then its shard; see parallel.analysis).
     ``techniques``: a techniques.Techniques; with any switched on, techniques.engine evaluates (the plain
-    path below is untouched, so without one the numbers are exactly those of the plain engine)."""
+    path below is untouched, so without one the numbers are exactly those of the plain engine).
+    ``scenario.optimizations`` (techniques/optimizations.py) act here: structured pruning gives a smaller
+    model, the graph options change how operators are built, prefix caching shortens the prefill, fusion
+    and offloading transform the operator tables; with every optimization off each step is skipped."""
     if techniques is not None and techniques.active:
+        if scenario.optimizations.active:
+            from .errors import ScenarioError
+
+            raise ScenarioError("the fast-decoding techniques (speculative, early_exit, sparsity, kv_eviction) do "
+                                "not combine with the compression and system optimizations ("
+                                + ", ".join(scenario.optimizations.active) + ") yet: use one kind at a time")
         from .techniques.engine import evaluate_techniques
 
         return evaluate_techniques(model, hardware, scenario, efficiency, techniques, plan=plan)
     sc, n = scenario, scenario.size
-    prefill = roofline(build_ops(model, sc, "prefill", T=sc.prompt_len, S=sc.prompt_len, plan=plan), sc, hardware,
-                       efficiency)
+    t = sc.optimizations
+    params_before = None
+    if t.structured:
+        params_before = _params(model)
+        model = prune_model(model, t)
+    new_tokens = sc.prompt_len - t.prefix_len if t.prefix else sc.prompt_len  # a cached prefix is not prefilled
+    prefill = roofline(transform_table(build_ops(model, sc, "prefill", T=new_tokens, S=sc.prompt_len, plan=plan,
+                                                 options=graph_options(model, hardware, sc, "prefill")), model, sc),
+                       sc, hardware, efficiency)
     # One decode build over three copies of the scenarios: the reported step at kv_len (windows applied),
     # and KV lengths 0 and 1 with windows ignored (each operator's affine coefficients, for the
     # exact generation sum).
     triple = tiled(sc, 3)
-    table3 = build_ops(model, triple, "decode", T=np.ones(3 * n),
-                       S=np.concatenate([sc.kv_len, np.zeros(n), np.ones(n)]),
-                       apply_window=np.repeat([True, False, False], n), plan=plan)
+    table3 = transform_table(build_ops(model, triple, "decode", T=np.ones(3 * n),
+                                       S=np.concatenate([sc.kv_len, np.zeros(n), np.ones(n)]),
+                                       apply_window=np.repeat([True, False, False], n), plan=plan,
+                                       options=graph_options(model, hardware, triple, "decode")), model, triple)
     calibrated = efficiency if getattr(efficiency, "mode", "") == "calibrated" else None
     if calibrated is None:
         decode, at0, at1 = split_costs(roofline(table3, triple, hardware, efficiency), n, 3)
@@ -71,7 +92,7 @@ def evaluate(model: ModelSpec, hardware: Hardware, scenario: Scenario, efficienc
         decode, at0 = split_costs(roofline(_columns(table3, slice(0, 2 * n), 3 * n), tiled(sc, 2), hardware,
                                       efficiency), n, 2)
         at1 = roofline(_columns(table3, slice(2 * n, 3 * n), 3 * n), sc, hardware, IDEAL)
-    prefill_total = stage_totals(prefill, sc.batch_size * sc.prompt_len)
+    prefill_total = stage_totals(prefill, sc.batch_size * new_tokens)
     gen = generation(prefill_total.time_s, at0, at1, sc.prompt_len, sc.gen_len, sc.batch_size,
                      efficiency.kernel_overhead_s, calibrated=calibrated, scenario=sc)
     table = prefill.table
@@ -81,10 +102,15 @@ def evaluate(model: ModelSpec, hardware: Hardware, scenario: Scenario, efficienc
         decode_total=stage_totals(decode, sc.batch_size), generation=gen,
         memory=memory(model, sc, prefill, at0, at1, hardware),
         params_total=float((table.params * table.counts).sum()),
-        params_active=float((table.active_params * table.counts).sum()),
+        params_active=float((table.active_params * table.counts).sum()), params_before_pruning=params_before,
     )
 
 
+def _params(model: ModelSpec) -> float:
+    """Parameters of ``model`` (one small build)."""
+    one = Scenario.build(prompt_len=1, gen_len=0)
+    table = build_ops(model, one, "decode", T=np.ones(1), S=np.ones(1))
+    return float((table.params * table.counts).sum())
 def _columns(table: OpTable, sl: slice, total: int) -> OpTable:
     """The operator table restricted to the scenarios ``sl`` of ``total``."""
     from dataclasses import fields, replace
@@ -107,4 +133,6 @@ def cost_columns(costs: OpCosts, sl: slice) -> OpCosts:
     table_part = _columns(table, sl, table.flops.shape[1])
     arrays = {f.name: getattr(costs, f.name)[:, sl] for f in fields(costs)
               if isinstance(getattr(costs, f.name), np.ndarray) and getattr(costs, f.name).ndim == 2}
+    if costs.host_times:
+        arrays["host_times"] = tuple(part[:, sl] for part in costs.host_times)
     return replace(costs, table=table_part, **arrays)

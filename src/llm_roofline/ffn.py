@@ -102,14 +102,28 @@ def moe(ops, sz, model: ModelSpec, moe: MoE, count, src: str, router_src: str | 
 
 
 def _expert_linear(ops, sz, name, count, d_in, d_out, moe: MoE, routing: Routing, inputs) -> str:
-    """One projection of the routed experts a device holds: ``routing.pairs`` token-expert products
-    (M*k on one device), the weights of ``routing.distinct`` experts read."""
+    """One projection of the routed experts a device holds (expert_row). With the techniques' weight
+    options (``sz.weights``: precision, sparsity or low rank of these weights; techniques/tensors.py),
+    those decide the storage and the kernel."""
+    if sz.weights is not None:
+        return sz.weights.expert_linear(ops, sz, name, count, d_in, d_out, moe, routing, inputs)
+    return expert_row(ops, sz, name, count, d_in, d_out, moe, routing, inputs)
+
+
+def expert_row(ops, sz, name, count, d_in, d_out, moe: MoE, routing: Routing, inputs, *, wb=None,
+               compute="weights", flops_factor=1.0) -> str:
+    """``routing.pairs`` token-expert products y = x @ W_e (+ b_e) (M*k on one device): FLOPs
+    2*pairs*d_in*d_out (+ pairs*d_out), the weights of ``routing.distinct`` experts read (of
+    ``routing.experts`` held), x read and y written per product. ``wb``, ``compute``,
+    ``flops_factor`` as in ops.linear_row."""
     E, k, pairs = routing.experts, moe.top_k, routing.pairs
+    wb = sz.wb if wb is None else wb
     per_expert = d_in * d_out + (d_out if moe.expert_bias else 0)
-    expert_bytes = d_in * d_out * sz.wb + (d_out * sz.ab if moe.expert_bias else 0.0)
+    expert_bytes = d_in * d_out * wb + (d_out * sz.ab if moe.expert_bias else 0.0)
     bias_flops = pairs * d_out if moe.expert_bias else 0.0  # as linear(): one add per output
     # Kernel shape: the grouped GEMM over the device's pairs (as tokens x top_k) and the experts they hit.
-    return ops.add(name, "matmul", count, compute="weights", flops=2.0 * pairs * d_in * d_out + bias_flops,
+    return ops.add(name, "matmul", count, compute=compute,
+            flops=2.0 * flops_factor * pairs * d_in * d_out + bias_flops,
             inputs=inputs, shape={"kernel": "moe", "m": pairs / k, "n": d_out, "k": d_in, "experts": E,
                                   "top_k": k, "distinct": routing.distinct},
             params=E * per_expert, active_params=k * per_expert, param_bytes=E * expert_bytes,

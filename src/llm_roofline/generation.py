@@ -49,15 +49,45 @@ def sum_max_affine(lo, hi, c0, c1, m0, m1) -> np.ndarray:
     return total_c + total_m
 
 
+def sum_max_lines(lo, hi, lines) -> np.ndarray:
+    """sum over integers x in [lo, hi] of max_k (a_k + b_k*x) for any number of lines ``lines`` =
+    [(a_k, b_k), ...]. Between two consecutive crossings of any two lines the same line is the highest,
+    so [lo, hi] is cut at floor(crossing) of every pair and each piece is an arithmetic series of the
+    line highest at its middle (the upper envelope is convex: at most len(lines) pieces are non-empty)."""
+    lo, hi = np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
+    shape = np.broadcast_shapes(lo.shape, hi.shape, *(np.shape(v) for line in lines for v in line))
+    a = np.stack([np.broadcast_to(np.asarray(a_k, dtype=np.float64), shape) for a_k, _ in lines])
+    b = np.stack([np.broadcast_to(np.asarray(b_k, dtype=np.float64), shape) for _, b_k in lines])
+    lo = np.broadcast_to(lo, shape)
+    hi = np.maximum(np.broadcast_to(hi, shape), lo - 1.0)  # an empty range (hi < lo) sums to 0
+    cuts = [lo - 1.0, hi]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for i in range(len(lines)):
+            for j in range(i + 1, len(lines)):
+                r = (a[j] - a[i]) / (b[i] - b[j])
+                cuts.append(np.clip(np.where(np.isfinite(r), np.floor(r), lo - 1.0), lo - 1.0, hi))
+    edges = np.sort(np.stack(cuts), axis=0)
+    total = np.zeros(shape)
+    for k in range(edges.shape[0] - 1):
+        start, stop = edges[k] + 1.0, edges[k + 1]
+        best = np.argmax(a + b * ((start + stop) / 2.0), axis=0)[None]
+        total = total + _series(start, stop, np.take_along_axis(a, best, 0)[0], np.take_along_axis(b, best, 0)[0])
+    return total
+
+
 def chunked_step_sum(first: np.ndarray, last: np.ndarray, chunk: np.ndarray, c0, c1, m0, m1) -> np.ndarray:
     """sum over S in [first, last] of max(c(x), m(x)) with x = ((S - 1) mod C) + 1, C finite:
     H(last) - H(first - 1), where H(n) = sum over S = 1..n = q * sum_{x=1}^{C} + sum_{x=1}^{r},
     n = q*C + r."""
+    return _chunked(first, last, chunk, lambda lo, hi: sum_max_affine(lo, hi, c0, c1, m0, m1))
+
+
+def _chunked(first, last, chunk, summed) -> np.ndarray:
     chunk = np.asarray(chunk, dtype=np.float64)
 
     def upto(n):
         q, r = np.floor(n / chunk), np.mod(n, chunk)
-        return q * sum_max_affine(1.0, chunk, c0, c1, m0, m1) + sum_max_affine(1.0, r, c0, c1, m0, m1)
+        return q * summed(1.0, chunk) + summed(1.0, r)
 
     last = np.maximum(last, first - 1.0)  # an empty range sums to 0
     return upto(last) - upto(first - 1.0)
@@ -70,16 +100,37 @@ def windowed_step_sum(first: np.ndarray, last: np.ndarray, window: np.ndarray, c
 
     Steps with S <= W see x = S; steps beyond the window all see x = W.
     """
+    return _windowed(first, last, window, chunk, np.shape(c0),
+                     lambda lo, hi: sum_max_affine(lo, hi, c0, c1, m0, m1),
+                     lambda w: np.maximum(c0 + c1 * w, m0 + m1 * w))
+
+
+def windowed_step_sum_lines(first, last, window, lines, chunk: np.ndarray | float = np.inf) -> np.ndarray:
+    """windowed_step_sum for a step time that is the largest of any number of affine functions of x,
+    ``lines`` = [(a_k, b_k), ...] (offloading adds the host link or the host CPU as resources)."""
+    shape = np.broadcast_shapes(*(np.shape(v) for line in lines for v in line))
+
+    def at(w):
+        out = None
+        for a, b in lines:
+            value = a + b * w
+            out = value if out is None else np.maximum(out, value)
+        return out
+
+    return _windowed(first, last, window, chunk, shape, lambda lo, hi: sum_max_lines(lo, hi, lines), at)
+
+
+def _windowed(first, last, window, chunk, shape, summed, at) -> np.ndarray:
     chunk = np.asarray(chunk, dtype=np.float64)
     if np.isfinite(chunk).any():
-        chunked = np.isfinite(chunk) & np.ones(np.broadcast_shapes(chunk.shape, np.shape(c0)), dtype=bool)
-        plain = windowed_step_sum(first, last, window, c0, c1, m0, m1)
+        chunked = np.isfinite(chunk) & np.ones(np.broadcast_shapes(chunk.shape, shape), dtype=bool)
+        plain = _windowed(first, last, window, np.inf, shape, summed, at)
         safe = np.where(np.isfinite(chunk), chunk, 1.0)
-        return np.where(chunked, chunked_step_sum(first, last, safe, c0, c1, m0, m1), plain)
+        return np.where(chunked, _chunked(first, last, safe, summed), plain)
     window = np.asarray(window, dtype=np.float64)
     inside_hi = np.minimum(last, window)
-    inside = sum_max_affine(first, inside_hi, c0, c1, m0, m1)
+    inside = summed(first, inside_hi)
     beyond_n = np.clip(last - np.maximum(first, window + 1.0) + 1.0, 0.0, None)
     w = np.where(np.isfinite(window), window, 0.0)
-    at_window = np.maximum(c0 + c1 * w, m0 + m1 * w)
+    at_window = at(w)
     return inside + np.where(beyond_n > 0, beyond_n * at_window, 0.0)

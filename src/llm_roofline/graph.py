@@ -54,7 +54,8 @@ from .sparse_attention import sparse_latent_attention
 STAGES = ("prefill", "decode")
 
 
-def sizes_for(scenario: Scenario, T: np.ndarray, S: np.ndarray) -> Sizes:
+def sizes_for(scenario: Scenario, T: np.ndarray, S: np.ndarray, options=None) -> Sizes:
+    """``options``: the techniques' graph options (techniques/graph_options.py) or None."""
     sc = scenario
     return Sizes(
         B=sc.batch_size, T=T, S=S,
@@ -62,11 +63,14 @@ def sizes_for(scenario: Scenario, T: np.ndarray, S: np.ndarray) -> Sizes:
         ab=sc.activations.bits / 8.0,
         kb=format_storage_bytes(sc.kv_cache, sc.group_size, sc.scale_bits),
         sb=format_storage_bytes(sc.state, sc.group_size, sc.scale_bits),
+        weights=None if options is None else options.weights,
+        attention=None if options is None else options.attention,
     )
 
 
 def build_ops(model: ModelSpec, scenario: Scenario, stage: str, *, T: np.ndarray, S: np.ndarray,
-              apply_window: bool | np.ndarray = True, plan=None, all_logits: bool | np.ndarray = False) -> OpTable:
+              apply_window: bool | np.ndarray = True, plan=None, all_logits: bool | np.ndarray = False,
+              options=None) -> OpTable:
     """The operator table of ``model`` for ``stage`` with T new tokens and KV length S per sequence.
 
     ``apply_window=False`` ignores sliding windows (S keys are visible), for all scenarios or per
@@ -77,23 +81,26 @@ def build_ops(model: ModelSpec, scenario: Scenario, stage: str, *, T: np.ndarray
     ``plan`` (one device of a multi-device deployment, ``parallel.plan.DevicePlan``): ``model`` is then
     that device's shard, and the plan adds the communication operators after the blocks whose outputs
     are partial (``ops.communicate``) and says how many routed tokens reach the device's experts.
+    ``options``: the techniques' graph options (techniques/graph_options.py; None: every technique off).
     """
-    sz = sizes_for(scenario, T, S)
+    sz = sizes_for(scenario, T, S, options)
     ops = OpTableBuilder(n=int(np.broadcast_shapes(sz.B.shape, T.shape, S.shape)[0]))
     D, V, name = model.hidden_size, model.vocab_size, model.op_name
     M = sz.M
     E = model.embedding_width
     # Embedding lookup: reads the rows of the tokens (at most V distinct), writes M x E.
-    table_bytes = V * E * sz.wb
+    embed_wb = sz.weight_of(name("embed_tokens"))[0]
+    table_bytes = V * E * embed_wb
     ops.add(name("embed_tokens"), "embedding", 1, params=V * E, param_bytes=table_bytes,
-            weight_bytes=np.minimum(M, V) * E * sz.wb, act_write=M * E * sz.ab)
+            weight_bytes=np.minimum(M, V) * E * embed_wb, act_write=M * E * sz.ab)
     communicate(plan, "embedding", ops, sz, None, 1, ops.last)
     if E != D:
         linear(ops, sz, "project_in", 1, E, D, False)
     if model.learned_positions:
         rows = model.learned_positions
-        ops.add(name("embed_positions"), "embedding", 1, params=rows * D, param_bytes=rows * D * sz.wb,
-                weight_bytes=np.minimum(T, rows) * D * sz.wb, flops=M * D,
+        pos_wb = sz.weight_of(name("embed_positions"))[0]
+        ops.add(name("embed_positions"), "embedding", 1, params=rows * D, param_bytes=rows * D * pos_wb,
+                weight_bytes=np.minimum(T, rows) * D * pos_wb, flops=M * D,
                 act_read=M * D * sz.ab, act_write=M * D * sz.ab)
     if model.embedding_norm:
         norm(ops, sz, name("embedding_norm"), 1, D, "layernorm", True)

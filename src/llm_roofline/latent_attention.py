@@ -48,9 +48,11 @@ def latent_attention(ops, sz, model: ModelSpec, mla: LatentAttention, count, sta
                              window=window, flash=flash, kv_from_cache=False, apply_window=apply_window,
                              kernel="mla", q_src=(q, rotated, *selected), k_src=(kv_full, rotated), v_src=(kv_full,))
     else:
-        q_latent = batched_linear(ops, sz, "q_absorb", count, N, d_nope, r_kv, inputs=(q,))
+        q_latent = batched_linear(ops, sz, "q_absorb", count, N, d_nope, r_kv, inputs=(q,),
+                                  weights_of="kv_b_proj")
         core = attention_core(ops, sz, count, heads=N, kv_heads=1, qk_dim=r_kv + d_rope, v_dim=r_kv,
                               window=window, flash=flash, shared_kv=True, apply_window=apply_window, kernel="mla",
                               q_src=(q_latent, rotated, *selected), k_src=(latent, rotated), v_src=(latent,))
-        out = batched_linear(ops, sz, "out_absorb", count, N, r_kv, d_v, inputs=(core,))
+        out = batched_linear(ops, sz, "out_absorb", count, N, r_kv, d_v, inputs=(core,),
+                             weights_of="kv_b_proj")
     return linear(ops, sz, "o_proj", count, N * d_v, D, False, inputs=(out,))

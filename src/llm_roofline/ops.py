@@ -61,6 +61,12 @@ class OpTable:
     # Where each operator sits: "model" (embedding, final norm, lm_head), "layer" (a decoder layer's norms and
     # residual adds), "mixer" (its attention / SSM block) or "ffn" (its feed-forward block); () if unknown.
     scopes: tuple[str, ...] = ()
+    # Offloading (techniques/offload.py; None when nothing is offloaded): the bytes of each operator's
+    # traffic that live in host memory (or on disk) and cross the host link, read and written (a part
+    # of ``bytes``), and the share of its work whose data is there (what a host CPU would compute).
+    host_read_bytes: np.ndarray | None = None
+    host_write_bytes: np.ndarray | None = None
+    host_share: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         """Tables built without communication rows get zero link bytes and link time (bytes, s);
@@ -236,25 +242,50 @@ class Sizes:
     ab: np.ndarray
     kb: np.ndarray
     sb: np.ndarray
+    # Graph options of the techniques (techniques/graph_options.py), None when all are off: how each
+    # operator's weights are stored and multiplied (precision, sparsity, low rank) and how the
+    # attention kernel reads K and V (tiling, split-KV, paged blocks).
+    weights: object | None = None
+    attention: object | None = None
 
     @property
     def M(self) -> np.ndarray:
         """Tokens processed by a token-wise operator: B * T."""
         return self.B * self.T
 
+    def weight_of(self, name: str) -> tuple[np.ndarray, str]:
+        """(bytes per stored weight element, compute role) of operator ``name``'s weights: the
+        scenario's weights format, or what the techniques' weight options say for that operator."""
+        return (self.wb, "weights") if self.weights is None else self.weights.weight_of(self, name)
+
 
 def linear(ops: OpTableBuilder, sz: Sizes, name: str, count: int, d_in: int, d_out: int, bias: bool,
            *, tokens: np.ndarray | None = None, kv_out: int = 0, kind: str = "matmul", inputs=None) -> str:
+    """y[M, d_out] = x[M, d_in] @ W[d_in, d_out] (+ b), M = B*T tokens (or ``tokens``): see linear_row.
+    With the techniques' weight options (``sz.weights``), those decide the storage and the kernel
+    (techniques/tensors.py)."""
+    M = sz.M if tokens is None else tokens
+    if sz.weights is not None:
+        return sz.weights.linear(ops, sz, name, count, d_in, d_out, bias, M=M, kv_out=kv_out, kind=kind,
+                                 inputs=inputs)
+    return linear_row(ops, sz, name, count, d_in, d_out, bias, M=M, kv_out=kv_out, kind=kind, inputs=inputs)
+
+
+def linear_row(ops: OpTableBuilder, sz: Sizes, name: str, count: int, d_in: int, d_out: int, bias: bool, *,
+               M: np.ndarray, kv_out: int = 0, kind: str = "matmul", inputs=None, wb=None,
+               compute: str = "weights", flops_factor=1.0) -> str:
     """y[M, d_out] = x[M, d_in] @ W[d_in, d_out] (+ b). FLOPs 2*M*d_in*d_out (+ M*d_out for the bias);
     reads W (d_in*d_out at wb, bias at ab) and x; writes y, of which the last ``kv_out`` columns go
-    to the KV cache (at kb) instead of the activations."""
-    M = sz.M if tokens is None else tokens
+    to the KV cache (at kb) instead of the activations. ``wb``: bytes per stored weight element (default
+    the scenario's); ``compute``: the role that picks the peak; ``flops_factor``: the share of the
+    multiply-adds a sparse kernel performs (techniques/sparsity.py)."""
+    wb = sz.wb if wb is None else wb
     w_params = d_in * d_out
     b_params = d_out if bias else 0
-    param_bytes = w_params * sz.wb + b_params * sz.ab
-    return ops.add(name, kind, count, compute="weights", inputs=inputs,
+    param_bytes = w_params * wb + b_params * sz.ab
+    return ops.add(name, kind, count, compute=compute, inputs=inputs,
             shape={"kernel": "gemm", "m": M, "n": d_out, "k": d_in},
-            flops=2.0 * M * d_in * d_out + M * b_params,
+            flops=2.0 * flops_factor * M * d_in * d_out + M * b_params,
             weight_bytes=param_bytes, param_bytes=param_bytes, params=w_params + b_params,
             act_read=M * d_in * sz.ab, act_write=M * (d_out - kv_out) * sz.ab,
             kv_write=M * kv_out * sz.kb)
@@ -297,14 +328,15 @@ def communicate(plan, role: str, ops: OpTableBuilder, sz: Sizes, block, count: i
 
 
 def batched_linear(ops: OpTableBuilder, sz: Sizes, name: str, count: int, heads: int, d_in: int, d_out: int,
-                   *, tokens: np.ndarray | None = None, inputs=None) -> str:
+                   *, tokens: np.ndarray | None = None, inputs=None, weights_of: str | None = None) -> str:
     """Per-head projections y[M, h, d_out] = x[M, h, d_in] @ W[h, d_in, d_out] (MLA's absorbed
     W_UK / W_UV): FLOPs 2*M*h*d_in*d_out; reads W (h*d_in*d_out at wb) and x, writes y. The
-    weights are another operator's parameters in a different layout (kv_b_proj), so none are
-    counted here."""
+    weights are another operator's parameters in a different layout (``weights_of``: kv_b_proj), so
+    none are counted here; they are stored in that operator's format (Sizes.weight_of)."""
     M = sz.M if tokens is None else tokens
     w = heads * d_in * d_out
-    return ops.add(name, "matmul", count, compute="weights", inputs=inputs,
+    wb, role = sz.weight_of(weights_of or name)
+    return ops.add(name, "matmul", count, compute=role, inputs=inputs,
                    shape={"kernel": "bmm", "batch": heads, "m": M, "n": d_out, "k": d_in},
-                   flops=2.0 * M * w, weight_bytes=w * sz.wb, act_read=M * heads * d_in * sz.ab,
+                   flops=2.0 * M * w, weight_bytes=w * wb, act_read=M * heads * d_in * sz.ab,
                    act_write=M * heads * d_out * sz.ab)

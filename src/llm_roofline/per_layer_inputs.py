@@ -28,8 +28,9 @@ def per_layer_inputs(ops, sz, model: ModelSpec, activation_src: str, plan=None) 
     all-reduced (M*L*p elements)."""
     D, M, L, p = model.hidden_size, sz.M, model.num_layers, model.per_layer_input_size
     V = model.per_layer_vocab_size
-    table = ops.add("embed_tokens_per_layer", "embedding", 1, params=V * L * p, param_bytes=V * L * p * sz.wb,
-                    weight_bytes=np.minimum(M, V) * L * p * sz.wb, act_write=M * L * p * sz.ab, inputs=())
+    wb = sz.weight_of("embed_tokens_per_layer")[0]
+    table = ops.add("embed_tokens_per_layer", "embedding", 1, params=V * L * p, param_bytes=V * L * p * wb,
+                    weight_bytes=np.minimum(M, V) * L * p * wb, act_write=M * L * p * sz.ab, inputs=())
     table = communicate(plan, "per_layer_embedding", ops, sz, None, 1, table, width=L * p)
     projected = linear(ops, sz, "per_layer_model_projection", 1, D, L * p, False, inputs=(activation_src,))
     normed = norm(ops, sz, "per_layer_projection_norm", 1, p, "rmsnorm", False, tokens=M * L, inputs=(projected,))

@@ -16,7 +16,7 @@ import numpy as np
 
 from .attention import most_decode_keys
 from .cache import cache_bytes_per_sequence
-from .generation import windowed_step_sum
+from .generation import windowed_step_sum, windowed_step_sum_lines
 from .hardware.spec import Hardware
 from .precision import format_storage_bytes
 from .roofline import OpCosts
@@ -48,6 +48,9 @@ class StageTotals:
     link_bytes: np.ndarray | None = None
     link_time_s: np.ndarray | None = None
     link_bound: np.ndarray | None = None
+    # Offloading: the stage is host-bound when operators bound by the host link or CPU take more than
+    # half of its time (None without offloading).
+    host_bound: np.ndarray | None = None
 
 
 def op_sum(values: np.ndarray) -> np.ndarray:
@@ -74,6 +77,16 @@ def stage_totals(costs: OpCosts, tokens: np.ndarray) -> StageTotals:
     link_bound = link_share > 0.5
     memory_share = 1 - share - link_share  # the memory-bound operators' share (link-bound ones are apart)
     bound_share = np.where(link_bound, link_share, np.where(compute_bound, share, memory_share))
+    host_bound = None
+    if costs.host_times or costs.serial_time_s is not None:  # offloading: operators bound by the host side
+        host = costs.host_bound & ~comm
+        host_share = _ratio(op_sum(np.where(host, costs.time_s * c, 0.0)), time)
+        share = _ratio(op_sum(np.where(costs.compute_bound & ~host, costs.time_s * c, 0.0)), time)
+        host_bound = ~link_bound & (host_share > 0.5)
+        compute_bound = ~link_bound & ~host_bound & (share > 0.5)
+        memory_share = 1 - share - link_share - host_share
+        bound_share = np.where(link_bound, link_share, np.where(host_bound, host_share,
+                                                                np.where(compute_bound, share, memory_share)))
     return StageTotals(
         flops=flops, bytes=traffic, weight_bytes=op_sum(t.weight_bytes * c),
         activation_bytes=op_sum(t.activation_bytes * c), kv_cache_bytes=op_sum(t.kv_cache_bytes * c),
@@ -81,7 +94,7 @@ def stage_totals(costs: OpCosts, tokens: np.ndarray) -> StageTotals:
         tokens_per_s=_ratio(tokens * np.ones_like(time), time), compute_bound_time_s=compute_bound_time,
         compute_bound=compute_bound,
         bound_time_share=np.where(time > 0, bound_share, 1.0),
-        link_bytes=op_sum(t.link_bytes * c), link_time_s=link_time, link_bound=link_bound,
+        link_bytes=op_sum(t.link_bytes * c), link_time_s=link_time, link_bound=link_bound, host_bound=host_bound,
     )
 
 
@@ -115,6 +128,12 @@ def generation(prefill_time_s: np.ndarray, at0: OpCosts, at1: OpCosts, prompt_le
         from .efficiency.steps import decode_step_sums
 
         per_op = decode_step_sums(at0, at1, scenario, calibrated, first, last)
+        if at0.host_times or at0.serial_time_s is not None:  # a lower bound: the max of the two sums
+            host, serial = _host_step_sums(at0, at1, first, last, gen_len, device=False)
+            per_op = np.maximum(per_op, host) + serial
+    elif at0.host_times or at0.serial_time_s is not None:  # offloading: more resources, all affine in x
+        host, serial = _host_step_sums(at0, at1, first, last, gen_len)
+        per_op = host + serial
     else:
         c0, c1 = at0.compute_time_s, at1.compute_time_s - at0.compute_time_s
         m0, m1 = at0.memory_time_s, at1.memory_time_s - at0.memory_time_s
@@ -135,6 +154,31 @@ def generation(prefill_time_s: np.ndarray, at0: OpCosts, at1: OpCosts, prompt_le
         throughput = np.where(has_steps, batch_size * gen_len / e2e, np.nan)
     return Generation(ttft_s=prefill_time_s, decode_s=decode, decode_s_per_op=per_op, tpot_s=tpot, e2e_s=e2e,
                       throughput_tokens_per_s=throughput)
+
+
+def _host_step_sums(at0: OpCosts, at1: OpCosts, first, last, gen_len, device: bool = True):
+    """Per operator, the sums over the decode steps of max(compute, memory, link, host resources) (only
+    the host resources and the link without ``device``) and of the serial host time, each affine in the
+    keys seen (as in ``generation``). Operators whose cost does not grow with the KV length take G times
+    their step; a resource that is zero everywhere is left out of the envelope."""
+    parts0 = [*([at0.compute_time_s, at0.memory_time_s] if device else []), at0.link_time_s, *at0.host_times]
+    parts1 = [*([at1.compute_time_s, at1.memory_time_s] if device else []), at1.link_time_s, *at1.host_times]
+    lines = [(p0, p1 - p0) for p0, p1 in zip(parts0, parts1, strict=True) if p0.any() or p1.any()]
+    zeros = np.zeros_like(at0.time_s)
+    if not lines:
+        lines = [(zeros, zeros)]
+    grows = np.flatnonzero(np.any([(b != 0).any(1) for _, b in lines], axis=0))
+    total = gen_len * np.max([a for a, _ in lines], axis=0)
+    if grows.size:
+        window, chunk = at0.table.kv_window[grows, None], at0.table.kv_chunk[grows, None]
+        total[grows] = windowed_step_sum_lines(first, last, window, [(a[grows], b[grows]) for a, b in lines], chunk)
+    total = np.where(gen_len > 0, total, 0.0)
+    serial = zeros
+    if at0.serial_time_s is not None:
+        s0, s1 = at0.serial_time_s, at1.serial_time_s
+        window, chunk = at0.table.kv_window[:, None], at0.table.kv_chunk[:, None]
+        serial = np.where(gen_len > 0, windowed_step_sum(first, last, window, s0, s1 - s0, s0, s1 - s0, chunk), 0.0)
+    return total, serial
 
 
 def summed_over_steps(value0: np.ndarray, value1: np.ndarray, window: np.ndarray, prompt_len: np.ndarray,
@@ -159,6 +203,13 @@ class Memory:
     capacity_bytes: float
     fits: np.ndarray
     max_batch_size: np.ndarray
+    # Under the techniques (techniques/placement.py; None when they do not change the placement): the
+    # KV cache kept once for the batch (a cached prefix), bytes on the device and in host memory (or on
+    # disk), and the host's capacity (bytes; inf for a disk).
+    kv_cache_shared_bytes: np.ndarray | None = None
+    device_bytes: np.ndarray | None = None
+    host_bytes: np.ndarray | None = None
+    host_capacity_bytes: float | None = None
 
 
 def memory(model, scenario, prefill: OpCosts, at0: OpCosts, at1: OpCosts, hardware: Hardware) -> Memory:
@@ -172,14 +223,21 @@ def memory(model, scenario, prefill: OpCosts, at0: OpCosts, at1: OpCosts, hardwa
     weights = op_sum(prefill.table.param_bytes * prefill.table.counts[:, None])
     kb = format_storage_bytes(sc.kv_cache, sc.group_size, sc.scale_bits)
     sb = format_storage_bytes(sc.state, sc.group_size, sc.scale_bits)
-    kv = sc.batch_size * cache_bytes_per_sequence(model, sc.prompt_len + sc.gen_len, kb, sb, sc.activations.bits / 8.0)
     a0, a1 = at0.table.activation_bytes, at1.table.activation_bytes
     keys = most_decode_keys(sc.prompt_len + 1.0, sc.prompt_len + np.maximum(sc.gen_len, 1.0),
                             at0.table.kv_window[:, None], at0.table.kv_chunk[:, None])
     decode_peak = (a0 + (a1 - a0) * keys).max(0)
     activations = np.maximum(prefill.table.activation_bytes.max(0), decode_peak)
-    total = weights + kv + activations
     capacity = hardware.memory_capacity_bytes
+    t = sc.optimizations
+    if t.offloads or t.prefix or t.kv_allocation != "exact":
+        from .techniques.placement import placed_memory
+
+        placed = placed_memory(model, sc, prefill.table, weights, activations, capacity, kb, sb,
+                               sc.activations.bits / 8.0)
+        return Memory(weights_bytes=weights, activations_bytes=activations, capacity_bytes=capacity, **placed)
+    kv = sc.batch_size * cache_bytes_per_sequence(model, sc.prompt_len + sc.gen_len, kb, sb, sc.activations.bits / 8.0)
+    total = weights + kv + activations
     per_sequence = (kv + activations) / sc.batch_size
     max_batch = np.floor(np.maximum(capacity - weights, 0.0) / per_sequence)
     return Memory(weights_bytes=weights, kv_cache_bytes=kv, activations_bytes=activations,

@@ -7,13 +7,14 @@ Values are SI base units (FLOPs, bytes, seconds, FLOP/s, bytes/s); a value that 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from .engine import Analysis
 from .roofline import OpCosts, ceilings
+from .techniques.summary import optimizations_summary
 
-BOUND_COMPUTE, BOUND_MEMORY, BOUND_LINK = "compute", "memory", "link"
+BOUND_COMPUTE, BOUND_MEMORY, BOUND_LINK, BOUND_HOST = "compute", "memory", "link", "host"
 
 
 def _flat(record) -> dict:
@@ -55,6 +56,8 @@ class OpResult:
     efficiency: float
     fixed_time_s: float
     efficiency_source: str
+    host_bytes: float = 0.0
+    host_time_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,10 @@ class MemoryResult:
     capacity_bytes: float
     fits: bool
     max_batch_size: int
+    kv_cache_shared_bytes: float = 0.0
+    device_bytes: float | None = None
+    host_bytes: float = 0.0
+    host_capacity_bytes: float | None = None
 
 
 @dataclass(frozen=True)
@@ -145,11 +152,12 @@ class Report:
     parallelism: dict
     communication: dict
     techniques: Any = None  # techniques.report.TechniquesReport when a fast-decoding technique is on
+    optimizations: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {"model": self.model, "hardware": self.hardware, "scenario": self.scenario,
-                "parallelism": self.parallelism, "prefill": self.prefill.to_dict(), "decode": self.decode.to_dict(),
-                "generation": _flat(self.generation), "memory": _flat(self.memory),
+                "parallelism": self.parallelism, "optimizations": self.optimizations, "prefill": self.prefill.to_dict(),
+                "decode": self.decode.to_dict(), "generation": _flat(self.generation), "memory": _flat(self.memory),
                 "communication": self.communication,
                 "techniques": None if self.techniques is None else self.techniques.to_dict()}
 
@@ -176,17 +184,25 @@ def _stage(stage: str, costs: OpCosts, i: int, tokens: int, kv_len: int, totals)
     bounds = costs.compute_bound[:, i].tolist()
     links = costs.link_bound[:, i].tolist()
     counts = t.counts.astype(int).tolist()
+    if t.host_read_bytes is not None:  # offloading: the host side may bound an operator
+        columns["host_bytes"] = (t.host_read_bytes[:, i] + t.host_write_bytes[:, i]).tolist()
+        columns["host_time_s"] = costs.host_time_s[:, i].tolist()
+        host = costs.host_bound[:, i].tolist()
+    else:
+        host = [False] * len(t.names)
     ops = []
     for k, name in enumerate(t.names):
         values = {key: column[k] for key, column in columns.items()}
         share = values["time_s"] * counts[k] / total_time if total_time > 0 else 0.0
-        bound = BOUND_LINK if links[k] else BOUND_COMPUTE if bounds[k] else BOUND_MEMORY
+        bound = (BOUND_LINK if links[k] else BOUND_HOST if host[k] else BOUND_COMPUTE if bounds[k]
+                 else BOUND_MEMORY)
         source = costs.sources[k] if k < len(costs.sources) else ""
         ops.append(OpResult(name=name, kind=t.kinds[k], count=counts[k], efficiency_source=source, bound=bound,
                             time_share=share, **values))
     numbers = {f.name: float(getattr(totals, f.name)[i]) for f in fields(StageTotal) if f.name != "bound"}
-    stage_bound = (BOUND_LINK if totals.link_bound[i] else BOUND_COMPUTE if totals.compute_bound[i]
-                   else BOUND_MEMORY)
+    host_bound = totals.host_bound is not None and bool(totals.host_bound[i])
+    stage_bound = (BOUND_LINK if totals.link_bound[i] else BOUND_HOST if host_bound
+                   else BOUND_COMPUTE if totals.compute_bound[i] else BOUND_MEMORY)
     total = StageTotal(**numbers, bound=stage_bound)
     return StageResult(stage=stage, tokens=tokens, kv_len=kv_len, ops=tuple(ops), total=total)
 
@@ -241,9 +257,9 @@ def report_at(analysis: Analysis, i: int = 0) -> Report:
                             activations_bytes=float(p.activations_bytes[i]),
                             comm_buffer_bytes=float(p.comm_buffer_bytes[i]), total_bytes=float(p.total_bytes[i]),
                             capacity_bytes=float(p.capacity_bytes), fits=bool(p.fits[i]),
-                            max_batch_size=int(p.max_batch_size[i])),
+                            max_batch_size=int(p.max_batch_size[i]), **_placed(a.memory, p, i)),
         parallelism=parallelism_summary(a, p, i), communication=communication_summary(a, p, i),
-        techniques=_techniques(a, i),
+        techniques=_techniques(a, i), optimizations=optimizations_summary(a, i),
     )
 
 
@@ -253,3 +269,15 @@ def _techniques(analysis: Analysis, i: int):
     from .techniques.report import techniques_report
 
     return techniques_report(analysis, i)
+
+
+def _placed(mem, p, i: int) -> dict:
+    """Memory by place (techniques/placement.py): device and host bytes; the host's capacity (None
+    when nothing is offloaded or the place is a disk, which has no limit here). Without optimizations that
+    place memory, all of it (``p``'s per-device total) is on the device."""
+    if mem.device_bytes is None:
+        return {"device_bytes": float(p.total_bytes[i])}
+    capacity = mem.host_capacity_bytes
+    return {"kv_cache_shared_bytes": float(mem.kv_cache_shared_bytes[i]), "device_bytes": float(mem.device_bytes[i]),
+            "host_bytes": float(mem.host_bytes[i]),
+            "host_capacity_bytes": float(capacity) if capacity and math.isfinite(capacity) else None}

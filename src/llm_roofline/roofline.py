@@ -52,6 +52,10 @@ class OpCosts:
     fixed_time_s: np.ndarray | None = None
     sources: tuple[str, ...] = ()
     step_overhead_s: float = 0.0
+    # Offloading (techniques/offload.py): times of the host-side resources (the host link each way, or the
+    # host CPU and its memory) that overlap the device's work, and the host time that does not (s).
+    host_times: tuple[np.ndarray, ...] = ()
+    serial_time_s: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.link_time_s is None:
@@ -64,6 +68,19 @@ class OpCosts:
         busy = self.time_s - self.fixed_time_s
         ratio = np.divide(self.roofline_time_s, busy, out=np.ones_like(busy), where=busy > 0)
         return np.minimum(ratio, 1.0)  # <= 1 by construction; only rounding of time - fixed exceeds it
+
+    @cached_property
+    def host_time_s(self) -> np.ndarray:
+        """The host side's time: the longest overlapped host resource plus the serial host time (s)."""
+        out = np.zeros_like(self.time_s)
+        for part in self.host_times:
+            out = np.maximum(out, part)
+        return out if self.serial_time_s is None else out + self.serial_time_s
+
+    @cached_property
+    def host_bound(self) -> np.ndarray:
+        """True where the host side takes longer than the device's compute and memory."""
+        return self.host_time_s > np.maximum(self.compute_time_s, self.memory_time_s)
 
     # Derived on first use: a sweep of many scenarios needs only the times.
     @cached_property
@@ -115,6 +132,12 @@ def op_peaks(table: OpTable, scenario: Scenario, hardware: Hardware, efficiency:
         "attention": compute_peak(peak_of, act, scenario.kv_cache),
         "elementwise": compute_peak(peak_of, act, act),
     }
+    extra = set(table.compute) - set(by_role)
+    if extra:  # roles of the techniques: a tensor's own format, FP8 attention, sparse kernels
+        from .techniques.roles import role_peak
+
+        base = dict(by_role)
+        by_role.update({role: role_peak(role, peak_of, scenario, base) for role in extra})
     return np.stack([by_role[role] for role in table.compute]) * efficiency.compute_fraction
 
 
@@ -126,6 +149,12 @@ def roofline(table: OpTable, scenario: Scenario, hardware: Hardware, efficiency:
     traffic = table.bytes
     compute_time = table.flops / peak
     memory_time = traffic / bandwidth
+    host_times, serial = (), None
+    if table.host_read_bytes is not None:  # offloading: the host link (or CPU) is one more resource
+        from .techniques.offload import offload_times
+
+        compute_time, memory_time, host_times, serial = offload_times(table, scenario, hardware, efficiency,
+                                                                     peak, compute_time, bandwidth)
     time = np.maximum(compute_time, memory_time)
     link_time = table.link_time_s
     if link_time.any():
@@ -134,6 +163,7 @@ def roofline(table: OpTable, scenario: Scenario, hardware: Hardware, efficiency:
                                                          memory_time * efficiency.bandwidth_fraction)
     if link_time.any():
         ideal = np.maximum(ideal, link_time)
+    time, ideal = _with_host(time, ideal, host_times, serial, efficiency.bandwidth_fraction)
     fixed = np.zeros_like(time)
     if efficiency.kernel_overhead_s:
         does_work = ((table.flops > 0) | (traffic > 0)).any(axis=1, keepdims=True)
@@ -141,7 +171,18 @@ def roofline(table: OpTable, scenario: Scenario, hardware: Hardware, efficiency:
         time = time + fixed
     return OpCosts(table=table, peak_flops_per_s=peak, bandwidth_bytes_per_s=bandwidth,
                    compute_time_s=compute_time, memory_time_s=memory_time, time_s=time, link_time_s=link_time,
-                   roofline_time_s=ideal, fixed_time_s=fixed, sources=_sources(table, efficiency))
+                   roofline_time_s=ideal, fixed_time_s=fixed, sources=_sources(table, efficiency),
+                   host_times=host_times, serial_time_s=serial)
+
+
+def _with_host(time, ideal, host_times, serial, fraction):
+    """Offloading: the host link (or CPU) as resources of their own, overlapped (the largest time wins)
+    or serial (added); the datasheet roofline time takes them at full bandwidth."""
+    for part in host_times:
+        time, ideal = np.maximum(time, part), np.maximum(ideal, part * fraction)
+    if serial is not None:
+        time, ideal = time + serial, ideal + serial * fraction
+    return time, ideal
 
 
 def _sources(table: OpTable, efficiency: Efficiency) -> tuple[str, ...]:
@@ -168,7 +209,8 @@ def collective_source(shape: dict) -> str:
 
 def _calibrated(table: OpTable, scenario: Scenario, hardware: Hardware, efficiency) -> OpCosts:
     """Datasheet roofline times, then each operator's fitted curve (efficiency/model.py); communication
-    operators keep the collective model's link time."""
+    operators keep the collective model's link time; offloaded bytes keep the host link's time (the
+    curves apply to the device's own work)."""
     from .efficiency.model import op_times
 
     peak = op_peaks(table, scenario, hardware, IDEAL)
@@ -176,10 +218,19 @@ def _calibrated(table: OpTable, scenario: Scenario, hardware: Hardware, efficien
     traffic = table.bytes
     compute_time = table.flops / peak
     memory_time = traffic / bandwidth
+    host_times, serial = (), None
+    if table.host_read_bytes is not None:
+        from .techniques.offload import offload_times
+
+        compute_time, memory_time, host_times, serial = offload_times(table, scenario, hardware, IDEAL, peak,
+                                                                     compute_time, bandwidth)
+        traffic = traffic - table.host_read_bytes - table.host_write_bytes
     t = op_times(efficiency, _shapes(table), table.compute, scenario, compute_time, memory_time, traffic, bandwidth,
                  link_time=table.link_time_s)
     roofline_time = np.maximum(np.maximum(compute_time, memory_time), table.link_time_s)
+    time, roofline_time = _with_host(t.time_s, roofline_time, host_times, serial, 1.0)
     return OpCosts(table=table, peak_flops_per_s=peak, bandwidth_bytes_per_s=bandwidth,
-                   compute_time_s=compute_time, memory_time_s=memory_time, time_s=t.time_s,
+                   compute_time_s=compute_time, memory_time_s=memory_time, time_s=time,
                    link_time_s=table.link_time_s, roofline_time_s=roofline_time, fixed_time_s=t.fixed_time_s,
-                   sources=t.sources, step_overhead_s=efficiency.step_overhead_s)
+                   sources=t.sources, step_overhead_s=efficiency.step_overhead_s, host_times=host_times,
+                   serial_time_s=serial)

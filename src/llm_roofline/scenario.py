@@ -17,6 +17,7 @@ from .errors import ScenarioError
 from .inputs import describe, integer, kind_of
 from .limits import GROUP_SIZE_LIMITS, MAX_GRID_POINTS, SCALE_BITS_LIMITS, SCENARIO_LIMITS
 from .precision import Format, format_name, parse_format
+from .techniques.optimizations import OFF, Optimizations
 
 # Valid ranges, inclusive (defined in limits.py). Lengths and batch are counts of tokens / sequences.
 LIMITS = SCENARIO_LIMITS
@@ -96,6 +97,9 @@ class Scenario:
     ``logits_all``: prefill computes logits for every prompt token, not just the last.
     ``group_size`` / ``scale_bits``: grouped quantization of weights and KV cache (bits < 16):
     one ``scale_bits`` scale per ``group_size`` elements (0 = no scale overhead).
+    ``optimizations``: compression and system techniques (techniques/optimizations.py; all off by
+    default); its per-scenario settings (weight sparsity, offload fractions, prefix length) share the
+    scenario axis.
     """
 
     batch_size: np.ndarray
@@ -110,6 +114,7 @@ class Scenario:
     logits_all: bool = False
     group_size: int = 128
     scale_bits: int = 16
+    optimizations: Optimizations = OFF
 
     @property
     def size(self) -> int:
@@ -121,7 +126,8 @@ class Scenario:
               kv_len: object = None, w_bits: object = defaults.DEFAULT_BITS, a_bits: object = defaults.DEFAULT_BITS,
               kv_bits: object = defaults.DEFAULT_BITS,
               state_bits: object = defaults.DEFAULT_STATE_BITS, flash_attention: bool = False, logits_all: bool = False,
-              group_size: int = defaults.DEFAULT_GROUP_SIZE, scale_bits: int = defaults.DEFAULT_SCALE_BITS) -> Scenario:
+              group_size: int = defaults.DEFAULT_GROUP_SIZE, scale_bits: int = defaults.DEFAULT_SCALE_BITS,
+              optimizations: Optimizations | None = None) -> Scenario:
         """Validate and broadcast. Each numeric argument is a scalar or a 1-D list; lists of
         different lengths > 1 are an error (use ``llm_roofline.sweep`` for a grid). Defaults:
         ``llm_roofline.defaults`` (one place for every face)."""
@@ -140,12 +146,20 @@ class Scenario:
         }
         fields["kv_len"] = (fields["prompt_len"] if kv_len is None
                             else axis_values("kv_len", kv_len))
+        optimizations = OFF if optimizations is None else optimizations
+        fields.update(optimizations.arrays())
         try:
             arrays = dict(zip(fields, np.broadcast_arrays(*fields.values()), strict=True))
         except ValueError:
             sizes = {k: v.size for k, v in fields.items() if v.size > 1}
             raise ScenarioError(f"scenario lists must have equal lengths, got {sizes}; "
                                 "use sweep() for a grid of combinations") from None
+        optimizations = optimizations.with_arrays({k: arrays.pop(k) for k in optimizations.arrays()})
+        optimizations = optimizations.broadcast(arrays["batch_size"].shape[0])
+        if np.any(optimizations.prefix_len >= arrays["prompt_len"]):
+            bad = np.flatnonzero(optimizations.prefix_len >= arrays["prompt_len"])[0]
+            raise ScenarioError(f"prefix_len ({optimizations.prefix_len[bad]:g}) must be below prompt_len "
+                                f"({arrays['prompt_len'][bad]:g}): at least one prompt token is new")
         for flag, on in (("flash_attention", flash_attention), ("logits_all", logits_all)):
             if kind_of(on) != "a bool":
                 raise ScenarioError(f"{flag} must be True or False, not {kind_of(on)} (got {describe(on)})")
@@ -158,7 +172,7 @@ class Scenario:
             state=Format(arrays["state_bits"], state_family, *format_name(state_bits)),
             flash_attention=bool(flash_attention), logits_all=bool(logits_all),
             group_size=_check_int("group_size", group_size, GROUP_SIZE_LIMITS),
-            scale_bits=_check_int("scale_bits", scale_bits, SCALE_BITS_LIMITS),
+            scale_bits=_check_int("scale_bits", scale_bits, SCALE_BITS_LIMITS), optimizations=optimizations,
         )
 
 
@@ -175,4 +189,4 @@ def tiled(scenario: Scenario, times: int) -> Scenario:
                    weights=replace(sc.weights, bits=tile(sc.weights.bits)),
                    activations=replace(sc.activations, bits=tile(sc.activations.bits)),
                    kv_cache=replace(sc.kv_cache, bits=tile(sc.kv_cache.bits)),
-                   state=replace(sc.state, bits=tile(sc.state.bits)))
+                   state=replace(sc.state, bits=tile(sc.state.bits)), optimizations=sc.optimizations.tiled(times))

@@ -106,9 +106,10 @@ def _length(value: object) -> int:
         return MAX_GRID_POINTS + 1
 
 
-def grid(axes: Mapping[str, object]) -> Grid:
+def grid(axes: Mapping[str, object], optimization_axes: Mapping[str, object] | None = None) -> Grid:
     """Validate a sweep's axes (each one value or a list of values) and check the grid's size from the
-    axis lengths, before any array of the grid exists."""
+    axis lengths, before any array of the grid exists. ``optimization_axes``: listed per-scenario technique
+    options (weight_sparsity, offload_weights, offload_kv, prefix_len), checked by techniques/build.py."""
     unknown = set(axes) - set(SWEEP_AXES) - set(DEGREE_AXES)
     if unknown:
         raise ScenarioError(f"unknown sweep axis {sorted(unknown)}; valid: {', '.join(SWEEP_AXES + DEGREE_AXES)}")
@@ -123,9 +124,15 @@ def grid(axes: Mapping[str, object]) -> Grid:
         if name.endswith("bits") and not isinstance(value, np.ndarray) and any(isinstance(v, str) for v in value):
             raise ScenarioError(f"{name}: a swept bit-width takes numbers; a named format is a single value")
         listed[name] = value
-    grid_points({name: _length(v) for name, v in listed.items()}, "the sweep")
-    return Grid(fixed=fixed, axes={name: degree_values(name, v) if name in DEGREE_AXES else axis_values(name, v)
-                                   for name, v in listed.items()})
+    extra = {name: _listed(name, v) for name, v in (optimization_axes or {}).items()}
+    grid_points({name: _length(v) for name, v in {**listed, **extra}.items()}, "the sweep")
+    checked = {name: degree_values(name, v) if name in DEGREE_AXES else axis_values(name, v)
+               for name, v in listed.items()}
+    if extra:
+        from .techniques.build import optimization_axis
+
+        checked.update({name: optimization_axis(name, v) for name, v in extra.items()})
+    return Grid(fixed=fixed, axes=checked)
 
 
 def degree_values(name: str, value: object) -> np.ndarray:
@@ -149,13 +156,19 @@ def sweep_chunks(model, hardware, *, chunk_points: int = SWEEP_CHUNK_POINTS, eff
     from .api import load_model, load_system, resolve_efficiency
     from .parallel.analysis import check_deployment, evaluate_deployment
     from .parallel.options import make_deployment
+    from .techniques.build import OPTIMIZATION_DEFAULTS
+    from .techniques.optimizations import ARRAY_FIELDS
     from .techniques.options import resolve_techniques
+    from .techniques.resolve import scenario_for
 
     if not isinstance(chunk_points, int) or chunk_points < 1:
         raise ScenarioError(f"chunk_points must be a positive integer, got {chunk_points!r}")
+    optimizations = {k: axes.pop(k) for k in list(axes) if k in OPTIMIZATION_DEFAULTS}
+    swept = {k: v for k, v in optimizations.items() if k in ARRAY_FIELDS and not is_single_value(v)}
+    optimizations = {k: v for k, v in optimizations.items() if k not in swept}
     parallel_options = {k: axes.pop(k) for k in list(axes) if k in OPTION_DEFAULTS}
     with_degrees = any(k in DEGREE_AXES for k in axes)
-    g = grid(axes)
+    g = grid(axes, swept)
     spec = load_model(model, force_llama_like=force_llama_like)
     degree_grid = Grid(fixed={}, axes={n: g.axes[n] for n in DEGREE_AXES if n in g.axes})
     fixed_degrees = {n: int(degree_values(n, g.fixed[n])[0]) for n in DEGREE_AXES if n in g.fixed}
@@ -175,7 +188,14 @@ def sweep_chunks(model, hardware, *, chunk_points: int = SWEEP_CHUNK_POINTS, eff
     options = dict(flash_attention=flash_attention, logits_all=logits_all, group_size=group_size,
                    scale_bits=scale_bits)
     fixed = {k: v for k, v in g.fixed.items() if k not in DEGREE_AXES}
-    Scenario.build(**fixed, **_scenario_rows(g, 0, 1), **options)  # fixed values and options fail here, not later
+
+    def scenario_of(values: dict) -> Scenario:
+        """The scenarios of some grid rows (optimization axes among them) under the optimizations."""
+        rows = {k: v for k, v in values.items() if k not in swept}
+        return scenario_for(spec, {**optimizations, **{k: v for k, v in values.items() if k in swept}}, **fixed,
+                            **rows, **options)
+
+    scenario_of(_scenario_rows(g, 0, 1))  # fixed values and options fail here, not later
 
     def rows(start: int) -> SweepResult:
         stop = min(start + chunk_points, g.points)
@@ -187,8 +207,7 @@ def sweep_chunks(model, hardware, *, chunk_points: int = SWEEP_CHUNK_POINTS, eff
         groups, columns = [], {}
         for k in range(tuples.shape[1]):
             idx = np.flatnonzero(which.ravel() == k)
-            scenario = Scenario.build(**fixed, **{name: v[idx] for name, v in values.items()
-                                                  if name not in DEGREE_AXES}, **options)
+            scenario = scenario_of({name: v[idx] for name, v in values.items() if name not in DEGREE_AXES})
             deployment = deployments[tuple(int(x) for x in tuples[:, k])]
             analysis = evaluate_deployment(spec, system, scenario, eff, deployment, techniques)
             groups.append((idx, analysis))
@@ -216,7 +235,9 @@ def sweep(model, hardware, *, efficiency="ideal", engine: str | None = None, fla
     ``MAX_GRID_POINTS`` (100,000) points. An axis not given takes its default
     (``llm_roofline.defaults``: gen_len 256, prompt_len 1024, ...). Degrees of parallelism (``tp``,
     ``pp``, ``ep``, ``dp``, ``attention_dp``) are axes too, grouped into one engine call per degree tuple;
-    parallel options (``nodes``, ``overlap``, ...) take one value."""
+    parallel options (``nodes``, ``overlap``, ...) take one value. Optimization options (``analyze``'s
+    keywords, docs/techniques.md) hold for the whole grid, except that ``weight_sparsity``,
+    ``offload_weights``, ``offload_kv`` and ``prefix_len`` may be lists too (grid axes)."""
     return next(sweep_chunks(model, hardware, chunk_points=MAX_GRID_POINTS, efficiency=efficiency, engine=engine,
                              flash_attention=flash_attention, logits_all=logits_all, group_size=group_size,
                              scale_bits=scale_bits, force_llama_like=force_llama_like, speculative=speculative,
@@ -241,7 +262,7 @@ def sweep_columns(a: Analysis, parallel: bool = False) -> dict[str, np.ndarray]:
         "throughput_tokens_per_s": p.throughput_tokens_per_s,
         "weights_bytes": p.weights_bytes, "kv_cache_bytes": p.kv_cache_bytes,
         "activations_bytes": p.activations_bytes, "total_bytes": p.total_bytes,
-        "fits": p.fits, "max_batch_size": p.max_batch_size,
+        "fits": p.fits, "max_batch_size": p.max_batch_size, **optimization_columns(a),
     } | _technique_columns(a)
     if not parallel:
         return columns
@@ -255,6 +276,18 @@ def sweep_columns(a: Analysis, parallel: bool = False) -> dict[str, np.ndarray]:
     return {**columns, **extra}
 
 
+def optimization_columns(a: Analysis) -> dict[str, np.ndarray]:
+    """Columns of the techniques switched on: their per-scenario settings, and memory by place."""
+    t, m = a.scenario.optimizations, a.memory
+    out: dict[str, np.ndarray] = {}
+    if t.sparse:
+        out["weight_sparsity"] = t.weight_sparsity
+    if t.prefix:
+        out["prefix_len"] = t.prefix_len
+    if t.offloads:
+        out.update(offload_weights=t.offload_weights, offload_kv=t.offload_kv, device_bytes=m.device_bytes,
+                   host_bytes=m.host_bytes)
+    return out
 def _technique_columns(a: Analysis) -> dict[str, np.ndarray]:
     """With speculative decoding (or lookahead, Jacobi): the tokens per iteration, the verified tokens, one
     iteration's time at kv_len, TPOT decoding one token per step and the speed-up over it."""

@@ -11,12 +11,13 @@ import textwrap
 from dataclasses import asdict, fields
 
 from .result import OpResult, Report, StageResult
+from .textreport_optimizations import optimization_words
 from .texttable import Column, fit_table
 from .units import percent, plain, rate, seconds, si
 
 STAGES = ("prefill", "decode")
 MIN_WIDTH = 40  # a narrower terminal gets lines of this width (and wraps them itself)
-_BOUND_SHORT = {"memory": "mem", "compute": "comp", "link": "link", "": ""}
+_BOUND_SHORT = {"memory": "mem", "compute": "comp", "link": "link", "host": "host", "": ""}
 
 
 def render(report: Report, *, width: int | None = None, stages=STAGES, summary: bool = False) -> str:
@@ -78,6 +79,11 @@ def headline(report: Report, width: int | None) -> list[str]:
         tpot = (seconds(g.tpot_s), f"mean of {g.gen_len} decode steps; the step at KV length "
                                    f"{report.decode.kv_len} is {_bound(dec)}")
     fits = "fits" if mem.fits else "DOES NOT FIT"
+    used = f"{si(mem.total_bytes, 'B')} of {si(mem.capacity_bytes, 'B')}"
+    if mem.host_bytes:  # offloading: each place against its own capacity
+        host = si(mem.host_capacity_bytes, "B") if mem.host_capacity_bytes else "disk"
+        used = (f"{si(mem.device_bytes, 'B')} of {si(mem.capacity_bytes, 'B')} + host {si(mem.host_bytes, 'B')} "
+                f"of {host}")
     par = report.parallelism
     several = par["devices"] > 1
     per_device = (f"; {rate(g.throughput_tokens_per_s_per_device)} per device of {par['devices']}"
@@ -88,15 +94,18 @@ def headline(report: Report, width: int | None) -> list[str]:
         ("throughput", rate(g.throughput_tokens_per_s),
          f"{g.gen_len} tokens x batch {g.batch_size} in {seconds(g.e2e_s)} end-to-end, TTFT included"
          + per_device if g.throughput_tokens_per_s is not None else "no tokens generated"),
-        ("memory", f"{si(mem.total_bytes, 'B')} of {si(mem.capacity_bytes, 'B')}",
-         f"{'per device, ' if several else ''}{fits}; largest batch that fits: {mem.max_batch_size:,}"),
+        ("memory", used, f"{'per device, ' if several else ''}{fits}; largest batch that fits: "
+                         f"{mem.max_batch_size:,}"),
         *([_communication_row(report)] if several else []),
         ("efficiency", *_efficiency(h["efficiency"])),
     ]
     value_width = max(len(v) for _, v, _ in rows)
     where = (f"{par['devices']} x {h['name']} ({par['system']['name']}: {_degrees(par)})" if several
              else h["name"])
-    lines = [*_wrap(f"{m['name']} on {where}", width, 2), *_wrap(scenario, width, 2), ""]
+    lines = [*_wrap(f"{m['name']} on {where}", width, 2), *_wrap(scenario, width, 2)]
+    if report.optimizations.get("active"):
+        lines += _wrap("optimizations: " + optimization_words(report.optimizations), width, 2)
+    lines.append("")
     indent = 12 + value_width + 2
     aligned = width is None or (indent <= width - 30 and indent < width // 2)  # details fit beside the values
     for label, value, detail in rows:

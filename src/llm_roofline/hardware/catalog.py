@@ -42,7 +42,7 @@ _QUANTITIES = {
 }
 _REQUIRED = ("name", "memory_bandwidth", "memory_capacity", "peak")
 _FIELDS = (*_REQUIRED, "aliases", "vendor", "kind", "sram_per_sm", "sm_count", "l2",
-           "interconnect_bandwidth", "host_bandwidth", "efficiency", "source_url", "notes")
+           "interconnect_bandwidth", "host_bandwidth", "sparse_2to4", "efficiency", "source_url", "notes")
 _EFFICIENCY_FIELDS = ("compute_fraction", "bandwidth_fraction", "kernel_overhead_s")
 _EXAMPLES = {"name": "my-gpu", "memory_bandwidth": "768 GB/s", "memory_capacity": "48 GB",
              "peak": "{fp16: 154.8 TFLOPS, int8: 309.7 TOPS}"}
@@ -242,6 +242,10 @@ def _parse_device(raw: Any, where: str) -> Hardware:
         if isinstance(sm_count, bool) or not isinstance(sm_count, int) or sm_count <= 0:
             raise ConfigError(f"{where}: field 'sm_count' must be a positive integer, got {sm_count!r}")
         fields["sm_count"] = sm_count
+    if raw.get("sparse_2to4") is not None:
+        if not isinstance(raw["sparse_2to4"], bool):
+            raise ConfigError(f"{where}: field 'sparse_2to4' must be true or false, got {raw['sparse_2to4']!r}")
+        fields["sparse_2to4"] = raw["sparse_2to4"]
     if raw.get("efficiency") is not None:
         fields["efficiency"] = _efficiency(raw["efficiency"], where)
     try:

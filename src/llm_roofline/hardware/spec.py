@@ -72,6 +72,9 @@ class Hardware:
     peak_flops_per_s: dense peak per precision (FLOP/s; integer ops counted as FLOPs).
     sram_per_sm_bytes / sm_count / l2_bytes: on-chip memory (informational, bytes).
     interconnect_bandwidth_bytes_per_s: scale-up link, bidirectional aggregate (bytes/s).
+    host_bandwidth_bytes_per_s: link to the host (PCIe, NVLink-C2C), bidirectional aggregate (bytes/s).
+    sparse_2to4: the tensor cores run 2:4 semi-structured sparse matrices at twice the dense rate (the
+    datasheet's "with sparsity" peak; techniques/sparsity.py).
     efficiency: measured fractions used when the user picks ``--efficiency hardware``.
     """
 
@@ -86,6 +89,7 @@ class Hardware:
     l2_bytes: float | None = None
     interconnect_bandwidth_bytes_per_s: float | None = None
     host_bandwidth_bytes_per_s: float | None = None
+    sparse_2to4: bool = False
     efficiency: Efficiency = field(default_factory=Efficiency)
     aliases: tuple[str, ...] = ()
     source_url: str = ""

@@ -40,6 +40,7 @@ from .hf_llama import _llama_like
 from .hf_llama4 import _llama4
 from .hf_moe_families import _dbrx, _minimax_m2, _phimoe
 from .hf_olmo import _olmo2, _olmoe
+from .hf_quantization import parse_quantization
 from .hf_ssm2 import _mamba2, _nemotron_h
 from .spec import ModelSpec
 
@@ -195,14 +196,16 @@ def spec_from_hf_config(config: Mapping[str, Any], name: str, source: str = "", 
     if not isinstance(config, Mapping):
         raise ConfigError(f"{where}: a config must be a JSON object, got {type(config).__name__}")
     check_tree(config, where)
+    quantization = parse_quantization(config)
     config, notes = language_model_config(config, where)
+    quantization = quantization or parse_quantization(config)
     f = Fields(config, where)
     canonical, parser, raw, warnings = _resolve_family(f, force_llama_like)
     try:
         fields = parser(f, raw.lower() if parser is _falcon else canonical)
         fields["notes"] = notes + tuple(fields.get("notes", ()))
         fields["warnings"] = warnings + tuple(fields.get("warnings", ()))
-        return ModelSpec(name=name, model_type=canonical, source=source, **fields)
+        return ModelSpec(name=name, model_type=canonical, source=source, quantization=quantization, **fields)
     except ConfigError as exc:
         message = str(exc)
         if message.startswith(f"{where}:"):

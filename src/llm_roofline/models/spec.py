@@ -279,6 +279,8 @@ class ModelSpec:
     of L x per_layer_input_size) and a projection of the token embeddings; 0: none.
     ``hc_mult`` (DeepSeek-V4's manifold-constrained hyper-connections): the residual stream is
     ``hc_mult`` streams of D wide; 1: an ordinary residual.
+    ``quantization`` (models/hf_quantization.Quantization): the config's ``quantization_config``, the
+    checkpoint's weight format, which the precision options apply by default (techniques/precision_map.py).
     ``notes``: what the parser decided that a user should know (e.g. only the language model of a
     multimodal config is analysed); ``warnings``: results that may be wrong (shown on stderr and in JSON)."""
 
@@ -299,6 +301,7 @@ class ModelSpec:
     per_layer_input_size: int = 0
     per_layer_vocab_size: int = 0
     hc_mult: int = 1
+    quantization: object | None = None
     op_names: Mapping[str, str] = field(default_factory=lambda: DEFAULT_OP_NAMES)
     source: str = ""
     notes: tuple[str, ...] = ()

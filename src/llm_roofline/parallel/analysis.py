@@ -36,6 +36,13 @@ def evaluate_deployment(model: ModelSpec, system: System, scenario: Scenario, ef
 
         raise ScenarioError("the fast-decoding techniques (speculative decoding, early exit, sparsity, KV eviction) "
                             "are modelled on one device; leave tp, pp, ep, dp and attention_dp at 1 with them")
+    params_before = None
+    if scenario.optimizations.structured:  # prune the whole model, then shard it (techniques/structured.py)
+        from ..techniques.structured import prune_model, unpruned
+
+        params_before = model_parameters(model)[0]
+        model, scenario = prune_model(model, scenario.optimizations), replace(scenario, optimizations=unpruned(
+            scenario.optimizations))
     lay, shard = check_deployment(model, system, deployment)
     plan = DevicePlan(layout=lay, vocab_size=model.vocab_size, embedding_width=model.embedding_width,
                       hidden_size=model.hidden_size)
@@ -43,7 +50,7 @@ def evaluate_deployment(model: ModelSpec, system: System, scenario: Scenario, ef
     per_device = replace(scenario, batch_size=micro_batch(scenario.batch_size, deployment.attention_dp, m))
     a = evaluate(shard, system.device, per_device, efficiency, plan=plan)
     total, active = model_parameters(model)
-    a = replace(a, params_total=total, params_active=active)
+    a = replace(a, params_total=total, params_active=active, params_before_pruning=params_before)
     return replace(a, parallel=parallel_metrics(a, lay, scenario))
 
 

@@ -2,11 +2,11 @@
 
 Data (NumPy arrays from the engine, no drawing): ``roofline``, ``batch_sweep``, ``seq_sweep``,
 ``quantization``, ``memory_breakdown``, ``flash_attention``, ``bandwidth``, ``hardware_comparison``,
-``breakdown``, ``scaling`` (several devices). Figures (data + matplotlib, optionally saved):
-``plot_roofline``, ``plot_batch_sweep``, ``plot_seq_sweep``, ``plot_quantization``, ``plot_flash_attention``,
-``plot_bandwidth``, ``plot_hardware``, ``plot_breakdown``, ``plot_scaling``, ``plot_pareto``, ``plot_load``
-(serving: ``load_data``). Attributes load on first use,
-so importing this package (as the CLI does at start-up) costs nothing.
+``breakdown``, ``scaling`` (several devices), ``fusion``, ``offload``. Figures (data + matplotlib,
+optionally saved): ``plot_roofline``, ``plot_batch_sweep``, ``plot_seq_sweep``, ``plot_quantization``,
+``plot_flash_attention``, ``plot_bandwidth``, ``plot_hardware``, ``plot_breakdown``, ``plot_scaling``,
+``plot_pareto``, ``plot_load`` (serving: ``load_data``), ``plot_fusion``, ``plot_offload``. Attributes
+load on first use, so importing this package (as the CLI does at start-up) costs nothing.
 """
 
 from __future__ import annotations
@@ -15,9 +15,11 @@ import importlib
 
 _DATA = ("roofline", "batch_sweep", "seq_sweep", "quantization", "memory_breakdown", "flash_attention", "bandwidth",
          "hardware_comparison", "breakdown", "RooflineData", "SweepData", "QuantizationData", "MemoryBreakdown",
-         "FlashAttentionData", "BandwidthData", "HardwareData", "BreakdownData")
+         "FlashAttentionData", "BandwidthData", "HardwareData", "BreakdownData", "fusion", "offload", "FusionData",
+         "OffloadData")
 _FIGURES = ("plot_roofline", "plot_batch_sweep", "plot_seq_sweep", "plot_quantization", "plot_flash_attention",
-            "plot_bandwidth", "plot_hardware", "plot_breakdown", "plot_scaling", "plot_pareto", "plot_load")
+            "plot_bandwidth", "plot_hardware", "plot_breakdown", "plot_scaling", "plot_pareto", "plot_load",
+            "plot_fusion", "plot_offload")
 _SCALING = ("scaling", "ScalingData")  # plots/scaling_figure.py
 _SERVING = ("load_data", "LoadData")  # serving figures (plots/serving.py)
 __all__ = [*_DATA, *_FIGURES, *_SCALING, *_SERVING]

@@ -11,13 +11,14 @@ from ..cli_scenario import add_scenario_options
 from ..parallel.choices import MODES
 from .arguments import POINTS_RANGE, TOP_RANGE, hardware_options, image_options, int_flag, positional_args
 from .commands import run_plot
+from .optimization_kinds import add_optimization_kinds
 from .sweep_cli import add_sweep_parser
 
 BITS = ("w_bits", "a_bits", "kv_bits")
 ONE_VALUE = ("batch_size", "prompt_len", *BITS)  # read as text: the figure says "one value" itself
 LISTS = ("batch_size", "prompt_len", *BITS)  # one curve or bar for each combination
 KINDS = ("roofline", "batch-sweep", "seq-sweep", "quantization", "flash-attention", "bandwidth", "hardware",
-         "breakdown", "scaling", "speculative", "techniques", "gain")
+         "breakdown", "scaling", "speculative", "techniques", "gain", "fusion", "offload")
 
 
 def add_parser(subparsers) -> None:
@@ -157,6 +158,7 @@ def add_parser(subparsers) -> None:
     image_options(p)
     p.set_defaults(run=_run_scaling)
 
+    add_optimization_kinds(kinds)
     from .serving_cli import add_kinds  # plot pareto, plot load
 
     add_kinds(kinds)

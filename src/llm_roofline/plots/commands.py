@@ -39,10 +39,12 @@ def scenario_error(message: str):
     return ScenarioError(message)
 
 
-def _bits(text: str, name: str, lists: bool):
+def _bits(text: str | None, name: str, lists: bool):
     from ..flags import bits_value
     from .options import parse_bits_list
 
+    if text is None:  # --w-bits not given: the model's own format (its quantization_config, else 16)
+        return None
     if not lists:
         return bits_value(text, name)
     values = parse_bits_list(text, name)

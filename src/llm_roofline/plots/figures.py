@@ -89,3 +89,17 @@ def plot_load(model, hardware, *, output=None, size=None, title=None, dpi=150, *
     from .serving import draw_load, load_data
 
     return _finish(draw_load(load_data(model, hardware, **options), size=size, title=title), output, dpi)
+def plot_fusion(model, hardware, *, output=None, size=None, title=None, dpi=150, **options):
+    """Operator fusion on the roofline and each stage's time per fusion level (paper Fig. 15)."""
+    from .data.optimizations import fusion
+    from .render.optimizations import draw_fusion
+
+    return _finish(draw_fusion(fusion(model, hardware, **options), size=size, title=title), output, dpi)
+
+
+def plot_offload(model, hardware, *, output=None, size=None, title=None, dpi=150, **options):
+    """Offloading's three rooflines and TPOT against the offloaded fraction (paper Fig. 17-18)."""
+    from .data.optimizations import offload
+    from .render.optimizations import draw_offload
+
+    return _finish(draw_offload(offload(model, hardware, **options), size=size, title=title), output, dpi)

@@ -35,6 +35,8 @@ columns (SI units; one row per point of the grid):
   weights_bytes, kv_cache_bytes,                the memory footprint
     activations_bytes, total_bytes
   fits, max_batch_size                          against the device's memory
+  sparsity, prefix_len, offload_weights,        the techniques switched on;
+    offload_kv, device_bytes, host_bytes        memory by place
 with --tp/--pp/--ep/--dp/--attention-dp (lists too; HARDWARE is then a
 system): tp, pp, ep, dp, attention_dp, devices, device_batch,
 throughput_tokens_per_s_per_device, prefill_comm_time_s, decode_comm_time_s,
@@ -52,6 +54,9 @@ def add_sweep_parser(subparsers) -> None:
     positional_args(p)
     add_scenario_options(p, lists=SWEEP_AXES, title="scenario (each a list: every combination is evaluated)")
     add_technique_options(p)
+    from ..cli_optimizations import add_optimization_options
+
+    add_optimization_options(p, lists=True)
     hardware_options(p)
     from ..cli_parallel import add_parallel_options
     from ..flags import output_file
@@ -73,6 +78,7 @@ def run_sweep(args):
     import math
 
     from ..api import sweep_chunks
+    from ..cli_optimizations import optimizations_from_args
     from .options import parse_bits_list, parse_int_list
     from .progress import ProgressBar
 
@@ -99,12 +105,13 @@ def run_sweep(args):
     multi = any(v > 1 for k, vs in degrees.items() if k != "ep" for v in vs)
     target = target_from_args(args, True) if multi else device_of(args)
     model = model_of(args)
+    optimizations = optimizations_from_args(args, lists=True)
     chunks = sweep_chunks(model, target, chunk_points=CHUNK_POINTS,
                           efficiency=efficiency_of(args, target.device if multi else target),
                           flash_attention=args.flash_attention, logits_all=args.logits_all,
                           group_size=args.group_size, scale_bits=args.scale_bits, **techniques_from_args(args),
-                          **(parallel if degrees else {}), **axes)
-    total = math.prod(len(v) for v in axes.values() if isinstance(v, list))
+                          **(parallel if degrees else {}), **axes, **optimizations)
+    total = math.prod(len(v) for v in {**axes, **optimizations}.values() if isinstance(v, list))
     return _stream_sweep(chunks, args.format, ProgressBar("sweep"), -(-total // CHUNK_POINTS))
 
 

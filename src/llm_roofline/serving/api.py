@@ -92,7 +92,7 @@ def simulate(model, hardware, *, concurrency: int | None = None, rate: float | N
     spec, device, eff = _context(model, hardware, efficiency)
     config = SchedulerConfig(max_batch_tokens=max_batch_tokens, max_seqs=max_seqs, chunk=chunk,
                              block_size=block_size, memory_fraction=memory_fraction)
-    formats = Formats(w_bits, a_bits, kv_bits, flash_attention, group_size, scale_bits, state_bits)
+    formats = Formats(_own(spec, w_bits), a_bits, kv_bits, flash_attention, group_size, scale_bits, state_bits)
     cache = CostCache(spec, device, eff)
     load = _workload(concurrency, rate, trace, requests, isl, osl, seed)
     if disagg:
@@ -132,7 +132,7 @@ def estimate_serving(model, hardware, *, concurrency, isl, osl, max_batch_tokens
     spec, device, eff = _context(model, hardware, efficiency)
     config = SchedulerConfig(max_batch_tokens=max_batch_tokens, max_seqs=max_seqs, chunk=chunk,
                              block_size=block_size, memory_fraction=memory_fraction)
-    formats = Formats(w_bits, a_bits, kv_bits, flash_attention, group_size, scale_bits, state_bits)
+    formats = Formats(_own(spec, w_bits), a_bits, kv_bits, flash_attention, group_size, scale_bits, state_bits)
     cache = CostCache(spec, device, eff)
     C = np.atleast_1d(np.asarray(concurrency, dtype=np.float64))
     if (C < 1).any() or not np.isfinite(C).all():
@@ -176,3 +176,10 @@ def _model_dict(spec) -> dict:
 def _efficiency_dict(eff) -> dict:
     return {"compute_fraction": eff.compute_fraction, "bandwidth_fraction": eff.bandwidth_fraction,
             "kernel_overhead_s": eff.kernel_overhead_s}
+
+
+def _own(spec, w_bits):
+    """``w_bits`` None: the model's own weights format (its config's quantization_config, else 16 bits)."""
+    from ..techniques.precision_map import own_weights
+
+    return own_weights(spec) if w_bits is None else w_bits

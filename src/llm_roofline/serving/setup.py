@@ -32,8 +32,14 @@ class Formats:
     scale_bits: int = DEFAULT_SCALE_BITS
     state_bits: object = DEFAULT_STATE_BITS
 
-    def scenario(self) -> Scenario:
-        return Scenario.build(w_bits=self.w_bits, a_bits=self.a_bits, kv_bits=self.kv_bits,
+    def scenario(self, model: ModelSpec | None = None) -> Scenario:
+        """``w_bits`` None: the model's own format (its config's quantization_config, else 16 bits)."""
+        w_bits = self.w_bits
+        if w_bits is None:
+            from ..techniques.precision_map import own_weights
+
+            w_bits = own_weights(model) if model is not None else DEFAULT_BITS
+        return Scenario.build(w_bits=w_bits, a_bits=self.a_bits, kv_bits=self.kv_bits,
                               state_bits=self.state_bits, flash_attention=self.flash_attention,
                               group_size=self.group_size, scale_bits=self.scale_bits)
 
@@ -53,7 +59,7 @@ class CostCache:
     def cost(self, formats: Formats, max_tokens: int = 0) -> StepCost:
         """The iteration cost, with its token-dependent weights tabulated up to ``max_tokens`` tokens."""
         if formats not in self._costs:
-            self._costs[formats] = step_cost(self.model, self.hardware, self.efficiency, formats.scenario())
+            self._costs[formats] = step_cost(self.model, self.hardware, self.efficiency, formats.scenario(self.model))
         if max_tokens:
             self._costs[formats] = self._costs[formats].tabulate(max_tokens)
         return self._costs[formats]

@@ -17,7 +17,7 @@ from types import MappingProxyType
 from ..errors import UnknownNameError
 
 # Modules whose import registers entries (this package's built-ins first; add yours here).
-ENTRY_MODULES = ("llm_roofline.techniques.entries",)
+ENTRY_MODULES = ("llm_roofline.techniques.entries", "llm_roofline.techniques.optimization_entries")
 
 
 @dataclass(frozen=True)

@@ -43,8 +43,11 @@ def concat(*tables: OpTable) -> OpTable:
     values = {}
     for f in fields(OpTable):
         parts = [getattr(t, f.name) for t in tables]
-        if isinstance(parts[0], np.ndarray):
-            values[f.name] = np.concatenate(parts, axis=0)
+        if any(isinstance(p, np.ndarray) for p in parts):  # optional per-operator arrays (offloading) fill in 0
+            values[f.name] = np.concatenate([np.zeros_like(t.flops) if p is None else p
+                                             for p, t in zip(parts, tables, strict=True)], axis=0)
+        elif all(p is None for p in parts):
+            values[f.name] = None
         elif f.name == "scopes":
             values[f.name] = sum((tuple(p) or ("model",) * len(t.names) for p, t in zip(parts, tables, strict=True)),
                                  ())

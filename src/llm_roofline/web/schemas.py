@@ -81,7 +81,8 @@ class Scenario(BaseModel):
     gen_len: int = _count("gen_len", "tokens generated after the prompt")
     kv_len: int | None = Field(None, ge=LIMITS["kv_len"][0], le=LIMITS["kv_len"][1],
                                description="KV length of the reported decode step (default: prompt_len)")
-    w_bits: Bits = _bits("w_bits", "weights")
+    w_bits: Bits | None = Field(None, description=f"weights: bits {MIN_BITS}..{MAX_BITS} or one of {FORMATS} "
+                                "(default: the config's quantization_config, else 16)")
     a_bits: Bits = _bits("a_bits", "activations")
     kv_bits: Bits = _bits("kv_bits", "KV cache")
     state_bits: Bits = _bits("state_bits", "recurrent states of Mamba / linear-attention layers")
@@ -206,17 +207,69 @@ class TechniquesRequest(BaseModel):
                                                           "sinks, observation}")
 
 
+MAX_MODULE_RULES = 16
+Fraction = Annotated[float, Field(ge=0, le=1)]
+Module = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class OptimizationsRequest(BaseModel):
+    """The compression and system optimizations (docs/techniques.md), each as ``llm_roofline.analyze``
+    takes it (checked there too, each error naming the option); ``host`` must be a catalog device."""
+
+    model_config = STRICT
+
+    embed_bits: Bits | None = Field(None, description="the embedding table's bits or format")
+    lm_head_bits: Bits | None = Field(None, description="lm_head's bits or format")
+    module_bits: dict[Module, Bits] | None = Field(None, max_length=MAX_MODULE_RULES,
+                                                   description="{module group or operator name: bits or format}")
+    config_quantization: bool = Field(True, description="read the config's quantization_config")
+    weight_sparsity: Annotated[float, Field(ge=0, le=0.999)] = Field(0.0, description="fraction of zero weights")
+    sparse_format: Literal["dense", "csr", "bitmap", "2:4"] = Field("dense", description="storage and kernel")
+    sparse_index_bits: Annotated[int, Field(ge=1, le=64)] = Field(16, description="bits of a csr index")
+    sparse_efficiency: Annotated[float, Field(ge=1e-3, le=1)] = Field(1.0, description="sparse kernels' share "
+                                                                                        "of the peak")
+    sparse_modules: Annotated[str, Field(min_length=1, max_length=200)] = Field("layers", description="pruned modules")
+    prune_layers: Annotated[float, Field(ge=0, le=0.99)] = Field(0.0, description="fraction of layers removed")
+    prune_heads: Annotated[float, Field(ge=0, le=0.99)] = Field(0.0, description="fraction of heads removed")
+    prune_intermediate: Annotated[float, Field(ge=0, le=0.99)] = Field(0.0, description="fraction of MLP channels "
+                                                                                         "removed")
+    low_rank: dict[Module, Annotated[float, Field(gt=0)]] | None = Field(
+        None, max_length=MAX_MODULE_RULES, description="{module: rank (>= 1) or ratio (< 1)}")
+    fusion: Literal["none", "elementwise", "aggressive"] = Field("none", description="operator fusion")
+    attention: Literal["naive", "ideal", "fa2"] | None = Field(None, description="attention kernel (default: "
+                                                                                 "flash_attention's)")
+    attention_fp8: bool = Field(False, description="FP8 attention operands (FlashAttention-3)")
+    offload_weights: Fraction = Field(0.0, description="fraction of the weights in host memory")
+    offload_kv: Fraction = Field(0.0, description="fraction of the KV cache in host memory")
+    offload_modules: Annotated[str, Field(min_length=1, max_length=200)] = Field("all", description="which weights")
+    offload_to: Literal["host", "disk"] = Field("host", description="where offloaded data lives")
+    offload_overlap: bool = Field(True, description="transfers overlap compute")
+    offload_compute: Literal["device", "cpu"] = Field("device", description="who computes the offloaded share")
+    host: Annotated[str, Field(min_length=1, max_length=MAX_NAME_CHARS)] = Field(
+        "xeon-8480-plus", description="the host CPU (a catalog device)")
+    host_memory: float | None = Field(None, ge=CAPACITY_RANGE[0], le=CAPACITY_RANGE[1], description="bytes")
+    host_bandwidth: float | None = Field(None, ge=BANDWIDTH_RANGE[0], le=BANDWIDTH_RANGE[1],
+                                         description="host link, both directions, bytes/s")
+    disk_bandwidth: float | None = Field(None, ge=BANDWIDTH_RANGE[0], le=BANDWIDTH_RANGE[1], description="bytes/s")
+    kv_allocation: Literal["exact", "paged", "contiguous"] = Field("exact", description="KV-cache memory")
+    kv_block_size: Annotated[int, Field(ge=1, le=1 << 16)] = Field(16, description="tokens per KV block")
+    max_seq_len: int | None = Field(None, ge=LIMITS["kv_len"][0], le=LIMITS["kv_len"][1],
+                                    description="tokens a contiguous cache reserves per sequence")
+    prefix_len: int = Field(0, ge=0, le=LIMITS["prompt_len"][1], description="cached prefix shared by the batch")
+
+
 class AnalyzeRequest(Target, Scenario):
     """``POST /api/analyze`` body. The model is ``model`` (a catalog name) or ``config`` (the
     object of a Hugging Face config.json, parsed in memory); the device is ``hardware`` (a
     catalog name, with optional overrides) or ``custom_hardware``; ``techniques``: the fast-decoding
-    techniques."""
+    techniques; ``optimizations``: the compression and system optimizations."""
 
     config: dict[str, Any] | None = Field(None, description="a Hugging Face config.json object")
     config_name: str | None = Field(None, min_length=1, max_length=MAX_NAME_CHARS,
                                     description="display name of the uploaded model")
     custom_hardware: CustomHardware | None = None
     techniques: TechniquesRequest | None = None
+    optimizations: OptimizationsRequest | None = None
 
 
 class AdviseRequest(AnalyzeRequest):

@@ -269,13 +269,28 @@ def technique_kwargs(req: AnalyzeRequest) -> dict:
     return out
 
 
+def optimization_kwargs(req: AnalyzeRequest) -> dict:
+    """The optimizations as ``analyze`` takes them (those set away from their defaults); the host CPU only
+    from the catalog (never a file)."""
+    o = getattr(req, "optimizations", None)
+    if o is None:
+        return {}
+    out = {k: v for k, v in o.model_dump().items() if v is not None and v != type(o).model_fields[k].default}
+    if "host" in out:
+        try:
+            out["host"] = catalog_hardware(out["host"])
+        except UnknownNameError as exc:
+            raise ApiError("optimizations", f"optimizations.host: {exc}", exc.suggestions) from None
+    return out
+
+
 def analysis(req: AnalyzeRequest) -> Analysis:
     """The engine's analysis of one scenario (what ``llm_roofline.analyze`` reports on)."""
     model = resolve_model(req)
     target = resolve_target(req)
     eff = resolve_efficiency(req, target if isinstance(target, Hardware) else target.device)
     return analyze_many(model, target, efficiency=eff, **scenario_kwargs(req), **parallel_kwargs(req),
-                        **technique_kwargs(req))
+                        **technique_kwargs(req), **optimization_kwargs(req))
 
 
 def advice(req: AdviseRequest) -> dict:
@@ -329,7 +344,8 @@ def sweep_result(req: SweepRequest) -> dict:
     group_size, scale_bits = kwargs.pop("group_size"), kwargs.pop("scale_bits")
     parallel = parallel_kwargs(req) if is_multi_device(req) or req.ep > 1 else {}
     result = sweep(model, target, efficiency=eff, flash_attention=flash, logits_all=logits_all,
-                   group_size=group_size, scale_bits=scale_bits, **technique_kwargs(req), **kwargs, **parallel)
+                   group_size=group_size, scale_bits=scale_bits, **technique_kwargs(req), **optimization_kwargs(req),
+                   **kwargs, **parallel)
     columns = {name: [_json_number(v) for v in values.tolist()] for name, values in result.columns.items()}
     return {"points": len(result), "capacity_bytes": device.memory_capacity_bytes, "columns": columns}
 
@@ -351,6 +367,10 @@ def error_field(exc: RooflineError) -> str | None:
     text = str(exc)
     if text.startswith(("speculative", "early_exit", "early exit", "sparsity", "kv_eviction", "lookahead")):
         return "techniques"
+    from ..techniques.build import OPTIMIZATION_DEFAULTS
+
+    if text.startswith(tuple(OPTIMIZATION_DEFAULTS)) or text.startswith(("attention", "offload", "the fast-decoding")):
+        return "optimizations"
     for name in ("batch_size", "prompt_len", "gen_len", "kv_len", "w_bits", "a_bits", "kv_bits", "state_bits",
                  "group_size", "scale_bits", "efficiency", "engine", "compute_fraction", "bandwidth_fraction",
                  "kernel_overhead_us", "memory_bandwidth_bytes_per_s",

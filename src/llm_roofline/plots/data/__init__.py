@@ -20,6 +20,7 @@ from .breakdown import BreakdownData, breakdown
 from .common import AXIS_LABELS, scenario_label
 from .devices import BandwidthData, HardwareData, bandwidth, hardware_comparison
 from .flash_attention import FlashAttentionData, flash_attention
+from .optimizations import FusionData, OffloadData, fusion, offload
 from .quantization import DEFAULT_MEMORY_CONFIGS, MemoryBreakdown, QuantizationData, memory_breakdown, quantization
 from .roofline import RooflineData, StageRoofline, ceiling_label, roofline
 from .sweeps import Series, SweepData, batch_sweep, seq_sweep
@@ -29,4 +30,5 @@ __all__ = ["AXIS_LABELS", "DEFAULT_MEMORY_CONFIGS", "BandwidthData", "BreakdownD
            "HardwareData", "MemoryBreakdown", "QuantizationData", "RooflineData", "Series", "StageRoofline",
            "SweepData", "bandwidth", "batch_sweep", "breakdown", "ceiling_label", "flash_attention",
            "hardware_comparison", "memory_breakdown", "quantization", "roofline", "scenario_label", "seq_sweep",
-           "GainData", "SpeculativeData", "TechniquesData", "gains", "speculative", "techniques_ranking"]
+           "GainData", "SpeculativeData", "TechniquesData", "gains", "speculative", "techniques_ranking",
+           "FusionData", "OffloadData", "fusion", "offload"]

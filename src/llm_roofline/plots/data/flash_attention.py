@@ -16,7 +16,9 @@ from .common import as_list, load_pair
 
 @dataclass(frozen=True)
 class FlashAttentionData:
-    """Arrays [2, n_batch, n_prompt]: index 0 without FlashAttention, 1 with it."""
+    """Arrays [kernel, n_batch, n_prompt]: index 0 without FlashAttention, 1 with its ideal single read
+    of Q, K, V, and 2 (where the device states its on-chip memory and SM count) as FlashAttention-2
+    really tiles (K and V re-read per query block; Flash-Decoding for decode): ``kernels`` names them."""
 
     model: str
     hardware: str
@@ -27,6 +29,7 @@ class FlashAttentionData:
     decode_bytes: np.ndarray
     decode_time_s: np.ndarray
     settings: dict = field(default_factory=dict)
+    kernels: tuple[str, ...] = ("naive", "ideal")
 
 
 def flash_attention(model, hardware, *, batch_size: Sequence[int] = (1, 16),
@@ -34,15 +37,16 @@ def flash_attention(model, hardware, *, batch_size: Sequence[int] = (1, 16),
                     kv_bits=16, group_size=128, scale_bits=DEFAULT_SCALE_BITS, state_bits=DEFAULT_STATE_BITS,
                     efficiency="ideal") -> FlashAttentionData:
     """Memory traffic and time of prefill and of one decode step (KV length = prompt length), without
-    and with the fused FlashAttention kernel (paper Fig. 16)."""
+    and with the fused FlashAttention kernel (paper Fig. 16), ideal and tiled (see FlashAttentionData)."""
     bs, ps = as_list(batch_size), as_list(prompt_len)
     check_series(len(bs), "batch sizes (one curve each)")
     grid_points({"batch_size": len(bs), "prompt_len": len(ps)}, "the figure's grid")
     spec, device = load_pair(model, hardware)
     out = {k: [] for k in ("prefill_bytes", "prefill_time_s", "decode_bytes", "decode_time_s")}
-    for fa in (False, True):
+    kernels = ("naive", "ideal", "fa2") if device.sram_per_sm_bytes and device.sm_count else ("naive", "ideal")
+    for kernel in kernels:
         r = api.sweep(spec, device, batch_size=bs, prompt_len=ps, w_bits=w_bits, a_bits=a_bits, kv_bits=kv_bits,
-                      flash_attention=fa, group_size=group_size, scale_bits=scale_bits,
+                      attention=kernel, group_size=group_size, scale_bits=scale_bits,
                       state_bits=state_bits, efficiency=efficiency)
         a, shape = r.analysis, (len(bs), len(ps))
         out["prefill_bytes"].append(a.prefill_total.bytes.reshape(shape))
@@ -51,4 +55,4 @@ def flash_attention(model, hardware, *, batch_size: Sequence[int] = (1, 16),
         out["decode_time_s"].append(a.decode_total.time_s.reshape(shape))
     return FlashAttentionData(model=spec.name, hardware=device.name, batch_sizes=np.asarray(bs, dtype=float),
                               prompt_lens=np.asarray(ps, dtype=float), **{k: np.stack(v) for k, v in out.items()},
-                              settings={"w_bits": w_bits, "a_bits": a_bits, "kv_bits": kv_bits})
+                              settings={"w_bits": w_bits, "a_bits": a_bits, "kv_bits": kv_bits}, kernels=kernels)

@@ -8,6 +8,10 @@ from matplotlib.lines import Line2D
 from ..data import FlashAttentionData
 from .common import PALETTE, figure_legend, log2_axis, log_y, new_figure, set_title, time_unit, wrap_axis_labels
 
+MARKERS, LINES = ("o", "s", "^"), ("-", "--", ":")
+KERNEL_LABELS = {"naive": "standard attention", "ideal": "FlashAttention (ideal: Q, K, V read once)",
+                 "fa2": "FlashAttention-2 as it tiles (K, V per query block)"}
+
 
 def draw_flash_attention(data: FlashAttentionData, *, size=None, title=None) -> Figure:
     fig = new_figure(size or (11.0, 7.6), minimum=(4.0, 3.5))
@@ -21,8 +25,8 @@ def draw_flash_attention(data: FlashAttentionData, *, size=None, title=None) -> 
         scale, unit = (1e9, "GB") if what == "bytes" else time_unit(values)
         for b in range(len(data.batch_sizes)):
             color = PALETTE[b % len(PALETTE)]
-            ax.plot(data.prompt_lens, values[0, b] / scale, color=color, marker="o", ms=3.5)
-            ax.plot(data.prompt_lens, values[1, b] / scale, color=color, marker="s", ms=3.5, ls="--")
+            for k in range(len(data.kernels)):
+                ax.plot(data.prompt_lens, values[k, b] / scale, color=color, marker=MARKERS[k], ms=3.5, ls=LINES[k])
         ax.set_title(name)
         ax.set_xlabel("Sequence length (prompt tokens)")
         ax.set_ylabel(("Memory traffic" if what == "bytes" else "Time") + f" ({unit})")
@@ -30,8 +34,8 @@ def draw_flash_attention(data: FlashAttentionData, *, size=None, title=None) -> 
         log_y(ax)
     handles = [Line2D([], [], color=PALETTE[b % len(PALETTE)], label=f"batch {batch:g}")
                for b, batch in enumerate(data.batch_sizes)]
-    handles += [Line2D([], [], color="#444444", marker="o", ms=3.5, label="standard attention"),
-                Line2D([], [], color="#444444", marker="s", ms=3.5, ls="--", label="FlashAttention")]
+    handles += [Line2D([], [], color="#444444", marker=MARKERS[k], ms=3.5, ls=LINES[k], label=KERNEL_LABELS[kernel])
+                for k, kernel in enumerate(data.kernels)]
     legend = figure_legend(fig, handles, [h.get_label() for h in handles])
     set_title(fig, title, f"{data.model} on {data.hardware}: with and without FlashAttention (KV length = prompt)")
     wrap_axis_labels(fig, below=legend)

@@ -1,6 +1,7 @@
 // Requests to the JSON API: the body for the current state, POST with errors that name their field.
-import { app, DEGREES, devices } from "./store.js";
+import { app, DEGREES, devices, OWN_FORMAT } from "./store.js";
 import { efficiencyBody } from "./efficiency_state.js";
+import { optimizationsBody } from "./optimizations_state.js";
 import { techniquesBody } from "./techniques_state.js";
 
 function numberOrText(v) {
@@ -11,9 +12,10 @@ export function requestBody(state = app.state) {
   const s = state;
   const body = {
     batch_size: Number(s.b), prompt_len: Number(s.p), gen_len: Number(s.g),
-    w_bits: numberOrText(s.w), a_bits: numberOrText(s.a), kv_bits: numberOrText(s.kv),
+    a_bits: numberOrText(s.a), kv_bits: numberOrText(s.kv),
     flash_attention: s.fa === "1", ...efficiencyBody(s),
   };
+  if (s.w !== OWN_FORMAT) body.w_bits = numberOrText(s.w);  // else the model's own format
   if (app.upload) { body.config = app.upload.config; body.config_name = app.upload.name; } else body.model = s.model;
   body.hardware = s.sys && devices(s) > 1 ? s.sys : s.hw;
   for (const [, key, field] of DEGREES) if (String(s[key]) !== "1") body[field] = Number(s[key]);
@@ -24,6 +26,8 @@ export function requestBody(state = app.state) {
   if (s.cap) body.memory_capacity_bytes = Number(s.cap) * 1e9;
   const techniques = techniquesBody(s);
   if (techniques) body.techniques = techniques;
+  const optimizations = optimizationsBody(s);
+  if (optimizations) body.optimizations = optimizations;
   return body;
 }
 

@@ -9,9 +9,10 @@ import { findHardware, findModel } from "./catalog.js";
 import { addNotice, clearError, setStatus, showError, showNotice } from "./messages.js";
 import { renderMetrics, renderSummary } from "./metrics.js";
 import { renderLinks, renderOp, renderRoofline } from "./operator.js";
-import { app, DEFAULTS, FORMAT_LABELS, FORMATS, onStateChange, select, selectedOp, setState, STAGE_NAMES, stageGraph,
+import { app, DEFAULTS, FORMAT_LABELS, FORMATS, OWN_FORMAT, onStateChange, select, selectedOp, setState, STAGE_NAMES, stageGraph,
   stageOps } from "./store.js";
 import { fetchSweeps, renderSweeps } from "./sweeps.js";
+import { bindOptimizations, fillOptimizations } from "./optimizations.js";
 import { bindTechniques, fillTechniques, renderTechniqueNotes } from "./techniques.js";
 import { renderTable } from "./table.js";
 import { checkState, readUrl, writeUrl } from "./urlstate.js";
@@ -137,7 +138,8 @@ function bindResize() {
 function useApiDefaults(d, meta) {
   if (!d) return;
   const bits = (v) => String(v);
-  Object.assign(DEFAULTS, { b: String(d.batch_size), p: String(d.prompt_len), g: String(d.gen_len), w: bits(d.w_bits),
+  Object.assign(DEFAULTS, { b: String(d.batch_size), p: String(d.prompt_len), g: String(d.gen_len),
+    w: d.w_bits == null ? OWN_FORMAT : bits(d.w_bits),
     a: bits(d.a_bits), kv: bits(d.kv_bits), fa: d.flash_attention ? "1" : "0", eff: d.efficiency,
     eng: d.engine ?? meta.default_engine,
     tp: String(d.tp), pp: String(d.pp), ep: String(d.ep), adp: String(d.attention_dp), dp: String(d.dp) });
@@ -172,9 +174,11 @@ async function start() {
   bindForm();
   bindEfficiency();
   bindTechniques();
+  bindOptimizations();
   bindResize();
   fillForm();
   fillTechniques();
+  fillOptimizations();
   writeUrl(app.state, DEFAULTS);
   refresh();
 }

@@ -6,7 +6,8 @@ import { fillEfficiency } from "./efficiency.js";
 import { si } from "./fmt.js";
 import { setStatus, showError } from "./messages.js";
 import { bindPicker, norm } from "./picker.js";
-import { app, DEFAULTS, DEGREES, FORMAT_LABELS, FORMATS, setState } from "./store.js";
+import { app, DEFAULTS, DEGREES, FORMAT_LABELS, FORMATS, OWN_FORMAT, setState } from "./store.js";
+import { fillOptimizations } from "./optimizations.js";
 import { fillTechniques } from "./techniques.js";
 import { b64encode } from "./urlstate.js";
 
@@ -41,6 +42,7 @@ export function fillForm() {
   $("comm").value = s.comm;
   $("overlap").checked = s.ov === "1";
   if ($("spec").options.length) fillTechniques();
+  if ($("fusion").options.length) fillOptimizations();
   modelInfo();
   hwInfo();
 }
@@ -78,6 +80,7 @@ function hwInfo() {
 export function bindForm() {
   const opts = FORMATS.map((f) => `<option value="${f}">${FORMAT_LABELS[f] || f}</option>`).join("");
   for (const id of ["w-bits", "a-bits", "kv-bits"]) $(id).innerHTML = opts;
+  $("w-bits").insertAdjacentHTML("afterbegin", `<option value="${OWN_FORMAT}">${FORMAT_LABELS[OWN_FORMAT]}</option>`);
   bindPicker($("model"), $("model-suggest"), {
     entries: () => app.models.map((m) => ({ value: m.id, label: m.id,
       detail: [m.aliases.join(", "), m.description].filter(Boolean).join(" · "),

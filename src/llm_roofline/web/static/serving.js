@@ -2,6 +2,7 @@
 // /api/plan (the Pareto front of tokens/s per GPU against tokens/s per user, the best under the SLOs).
 // It reads the model, device, formats and efficiency from the page's state (window.__roofline).
 import { post } from "./api.js";
+import { OWN_FORMAT } from "./store.js";
 import { $ } from "./dom.js";
 import { int, pct, rate, secs, si } from "./fmt.js";
 import { svgEl, title } from "./svg.js";
@@ -26,8 +27,10 @@ function common() {
     const text = $(id).value.trim();
     return /^\d+$/.test(text) ? Number(text) : text;
   };
-  return { model: s.model, hardware: s.hw, w_bits: s.w, a_bits: s.a, kv_bits: s.kv, efficiency: s.eff,
-           isl: length("sv-isl"), osl: length("sv-osl") };
+  const body = { model: s.model, hardware: s.hw, a_bits: s.a, kv_bits: s.kv, efficiency: s.eff,
+                 isl: length("sv-isl"), osl: length("sv-osl") };
+  if (s.w !== OWN_FORMAT) body.w_bits = s.w;  // else the serving API's default (catalog models: 16 bits)
+  return body;
 }
 
 function slos() {

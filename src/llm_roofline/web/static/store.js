@@ -1,17 +1,20 @@
 // The page's state: the scenario (mirrored in the URL), the catalogs, the API's last answers, and
 // which operators the current stage shows.
 import { EFFICIENCY_DEFAULTS } from "./efficiency_state.js";
+import { OPTIMIZATION_DEFAULTS } from "./optimizations_state.js";
 import { TECHNIQUE_DEFAULTS } from "./techniques_state.js";
 import { writeUrl } from "./urlstate.js";
 
 export const FORMATS = ["16", "fp16", "bf16", "fp32", "fp8", "int8", "int4", "nf4", "fp4"];
 // "16": 16-bit floats on the device's faster 16-bit path (fp16 or bf16); the named formats pin one.
-export const FORMAT_LABELS = { 16: "16-bit" };
+export const FORMAT_LABELS = { 16: "16-bit", own: "model's own" };
+// Weights only: "own" = the model's own format (its config's quantization_config, else 16 bits).
+export const OWN_FORMAT = "own";
 export const DEFAULTS = {
   model: "meta-llama/Llama-2-7b-hf", hw: "rtx-a6000", stage: "decode", b: "1", p: "1024", g: "256",
   w: "16", a: "16", kv: "16", fa: "0", view: "layer", op: "", bw: "", peak: "", cap: "",
   cfg: "", cfgname: "", tp: "1", pp: "1", ep: "1", adp: "1", dp: "1", sys: "", comm: "", ov: "0",
-  ...EFFICIENCY_DEFAULTS, ...TECHNIQUE_DEFAULTS,
+  ...EFFICIENCY_DEFAULTS, ...TECHNIQUE_DEFAULTS, ...OPTIMIZATION_DEFAULTS,
 };
 // Degrees of parallelism: [input id, state key, API field].
 export const DEGREES = [["tp", "tp", "tp"], ["pp", "pp", "pp"], ["ep", "ep", "ep"], ["adp", "adp", "attention_dp"],

@@ -65,6 +65,7 @@ export function renderTechniqueNotes(r) {
 async function runAdvisor() {
   const body = requestBody();
   delete body.techniques;
+  delete body.optimizations;  // the advisor ranks against the plain analysis
   body.rank_by = $("advise-rank").value;
   $("advise-run").disabled = true;
   $("advice").innerHTML = '<p class="muted">ranking…</p>';

@@ -1,5 +1,6 @@
 // The page's state lives in the URL: read it, write it back, and carry uploaded configs as base64url.
 import { checkEfficiency } from "./efficiency_state.js";
+import { checkOptimizations } from "./optimizations_state.js";
 import { checkTechniques } from "./techniques_state.js";
 
 export function readUrl(defaults) {
@@ -85,6 +86,7 @@ export function checkState(raw, ctx) {
   for (const key of ["w", "a", "kv"]) {
     const v = String(s[key]);
     const bits = /^\d+$/.test(v) ? Number(v) : null;
+    if (key === "w" && v === "own") continue;  // the model's own format
     if (!ctx.formats.includes(v) && !(bits !== null && bits >= bitsLo && bits <= bitsHi)) {
       reset(key, `not a format (${ctx.formats.join(", ")}) or a number of bits ${bitsLo}..${bitsHi}`);
     } else if (bits !== null) {
@@ -108,6 +110,7 @@ export function checkState(raw, ctx) {
     if (s[key] !== "" && !(Number(s[key]) > 0 && Number.isFinite(Number(s[key])))) reset(key, "not a positive number");
   }
   checkTechniques(s, reset);
+  checkOptimizations(s, reset);
   if (s.stage === "verify" && !s.spec) reset("stage", "the verify step needs a speculative preset (spec)");
   return { state: s, upload, problems };
 }
