@@ -152,7 +152,8 @@ def _hardware_dict(device) -> dict:
 
     d = {f.name: getattr(device, f.name) for f in fields(device)}
     d.update(peak_flops_per_s=dict(device.peak_flops_per_s), aliases=list(device.aliases),
-             efficiency=asdict(device.efficiency))
+             efficiency=asdict(device.efficiency),
+             calibration=device.calibration.to_dict() if device.calibration is not None else None)
     return d
 
 
@@ -221,7 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 # Faces that live in packages of their own add their subcommands through ``add_parser(subparsers)``.
 # Those modules must import only argparse-level things at import time (start-up stays light).
-COMMAND_MODULES = ("llm_roofline.plots.cli", "llm_roofline.web.cli", "llm_roofline.efficiency.cli")
+COMMAND_MODULES = ("llm_roofline.plots.cli", "llm_roofline.web.cli", "llm_roofline.efficiency.cli",
+                   "llm_roofline.efficiency.measure_cli")
 
 
 def _register(sub, module_name: str) -> None:

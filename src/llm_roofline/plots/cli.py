@@ -104,6 +104,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--stage", choices=["prefill", "decode", "both"], default="both", help="default both")
     p.add_argument("--precision", help="ceilings to draw, comma-separated (fp16, bf16, int8, fp8, int4, fp4, "
                                        "tf32, fp32; default: those the operators use)")
+    p.add_argument("--measured", metavar="FILE", help="a device YAML written by `llm-roofline measure`: draw its "
+                                                      "measured roof and points over the datasheet roofline")
     _scenario(p, batch="1", prompt="1024", gen=False)
     _hardware_options(p)
     _image_options(p)
@@ -387,7 +389,7 @@ def _run_plot(args) -> str:
                               batch_size=_one(args.batch_size, "--batch-size"),
                               prompt_len=_one(args.prompt_len, "--prompt-len"), kv_len=args.kv_len,
                               flash_attention=args.flash_attention, logits_all=args.logits_all,
-                              group_size=args.group_size, efficiency=eff, **bits)
+                              group_size=args.group_size, efficiency=eff, measured=args.measured, **bits)
             fig = r.draw_roofline(data, size=size, title=title)
         elif kind in ("batch-sweep", "seq-sweep"):
             common = dict(gen_len=args.gen_len, flash_attention=args.flash_attention, logits_all=args.logits_all,
