@@ -115,8 +115,8 @@ class NumpyBackend:
     def sync(self) -> None:
         pass
 
-    def formats(self) -> tuple[str, ...]:
-        return ("fp32",)
+    def formats(self, wanted: tuple[str, ...] | None = None) -> tuple[str, ...]:
+        return ("fp32",) if wanted is None or "fp32" in wanted else ()
 
     def info(self) -> dict:
         model, vendor = cpu_name()

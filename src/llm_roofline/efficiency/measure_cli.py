@@ -4,10 +4,9 @@ extra) for the curves; PyTorch when installed, else NumPy (cpu only)."""
 
 from __future__ import annotations
 
-import re
 import sys
 
-from ..errors import RooflineError
+from ..errors import RooflineError, ScenarioError
 
 
 def add_parser(sub) -> None:
@@ -23,6 +22,8 @@ def add_parser(sub) -> None:
                    help="auto (default): PyTorch when installed, else NumPy (cpu only)")
     p.add_argument("--quick", action="store_true", help="fewer, smaller points and shorter timings (about 1 s "
                                                         "on a CPU with NumPy)")
+    p.add_argument("--formats", help="GEMM formats to time, comma-separated (fp32, tf32, fp16, bf16, fp8, int8; "
+                                     "default: every one the device runs)")
     p.add_argument("--name", help="the device's name in the file (default: measured-<device>)")
     p.add_argument("--memory-capacity", metavar="SIZE",
                    help="memory the model may use, e.g. 64GB (default: what the system or GPU reports)")
@@ -41,18 +42,22 @@ def _run(args) -> str:
         raise RooflineError("measure needs scipy to fit the curves: pip install 'llm-roofline[measure]'") from None
     from ..plots.progress import ProgressBar
     from ..units import parse_quantity, si
-    from .measure_backends import backend_for
-    from .measure_fit import measured_device
-    from .measure_run import default_plan, run
+    from .measure import Measurements, measure
+    from .measure_backends import GEMM_FORMATS
     from .measure_yaml import device_yaml
 
     capacity = parse_quantity(args.memory_capacity, "B") if args.memory_capacity else None
-    backend = backend_for(args.device, args.library)
-    plan = default_plan(backend.kind, args.quick)
-    _say(f"{backend.library} on {backend.device}{' (quick)' if args.quick else ''}")
-    measurements = run(backend, plan, ProgressBar("measure"))
-    name = args.name or "measured-" + re.sub(r"[^a-z0-9]+", "-", backend.device.lower()).strip("-")
-    device = measured_device(measurements, name, capacity)
+    formats = None
+    if args.formats:
+        formats = tuple(f.strip().lower() for f in args.formats.split(",") if f.strip())
+        unknown = [f for f in formats if f not in GEMM_FORMATS]
+        if unknown or not formats:
+            raise ScenarioError(f"--formats: unknown format {unknown[0] if unknown else args.formats!r}; "
+                                f"valid: {', '.join(GEMM_FORMATS)}")
+    device = measure(args.device, library=args.library, quick=args.quick, formats=formats, name=args.name,
+                     memory_capacity_bytes=capacity, progress=ProgressBar("measure", delay_s=0.0))
+    measurements = Measurements.from_dict(device.calibration.measurements)
+    _say(f"measured with {measurements.library} on {measurements.device}{' (quick)' if args.quick else ''}")
     _say(f"memory bandwidth {si(device.memory_bandwidth_bytes_per_s, 'B/s')}, per-call overhead "
          f"{measurements.tiny_s * 1e6:.3g} us")
     for precision, peak in device.peak_flops_per_s.items():

@@ -27,7 +27,8 @@ class Plan:
     """What to time. stream_bytes: bytes per array of the copy / triad sweeps; gemm_shapes:
     (m, n, k); allreduce_bytes: message sizes (several GPUs only); seconds_per_point: timing budget
     of one point (s); trials: timed repetitions (the best counts); cap_s: a GEMM call longer than
-    this (s) ends its format's sweep."""
+    this (s) ends its format's sweep; formats: the GEMM formats to try (None: every one the
+    device runs)."""
 
     stream_bytes: tuple[int, ...]
     gemm_shapes: tuple[tuple[int, int, int], ...]
@@ -35,6 +36,7 @@ class Plan:
     seconds_per_point: float = 0.05
     trials: int = 3
     cap_s: float = 0.5
+    formats: tuple[str, ...] | None = None
 
     def points(self, n_formats: int, n_stream: int, devices: int) -> int:
         return n_stream * len(self.stream_bytes) + n_formats * len(self.gemm_shapes) + 1 + \
@@ -132,7 +134,7 @@ def run(backend, plan: Plan, progress: Callable[[int, int], None] | None = None)
     """Time every point of ``plan`` on ``backend`` (measure_backends.backend_for)."""
     say = progress or (lambda done, total: None)
     info = backend.info()
-    formats = backend.formats()
+    formats = backend.formats(plan.formats)
     kernels = backend.stream_kernels()
     total = plan.points(len(formats), len(kernels), int(info.get("devices") or 1))
     done = 0

@@ -82,12 +82,13 @@ class TorchBackend:
             return cycle([lambda s=s: torch.add(s[1], s[2], alpha=2.0, out=s[0]) for s in sets])
         raise ConfigError(f"unknown stream kernel {kernel!r}; torch runs copy and triad")
 
-    def formats(self) -> tuple[str, ...]:
-        """The GEMM formats this device runs: those whose 32 x 32 x 32 probe does not raise."""
+    def formats(self, wanted: tuple[str, ...] | None = None) -> tuple[str, ...]:
+        """The GEMM formats (of ``wanted``, default all) this device runs: those whose 32 x 32 x 32
+        probe does not raise."""
         candidates = ("fp32", "bf16", "fp16", "int8", "fp8") if self.dev.type != "cuda" else \
             ("fp32", "tf32", "fp16", "bf16", "int8", "fp8")
         out = []
-        for fmt in candidates:
+        for fmt in (f for f in candidates if wanted is None or f in wanted):
             try:
                 self.gemm(fmt, 32, 32, 32)()
                 self.sync()
