@@ -254,6 +254,27 @@ def test_a_format_that_cannot_run_a_shape_is_skipped_and_listed():
     assert not math.isnan(m.tiny_s)
 
 
+def test_a_stream_size_that_does_not_fit_is_skipped_and_listed():
+    class Small(FakeDevice):
+        def stream(self, kernel, n_bytes):
+            if n_bytes > 65536:
+                raise MemoryError()
+            return super().stream(kernel, n_bytes)
+
+    m = run(Small(), TINY)
+    assert m.stream["elements"] == [1024, 16384] * 2
+    assert "copy 1048576 bytes: MemoryError" in m.skipped and "triad 1048576 bytes: MemoryError" in m.skipped
+    hw = measured_device(m, "small")
+    assert hw.memory_bandwidth_bytes_per_s > 0
+
+    class Nothing(FakeDevice):
+        def stream(self, kernel, n_bytes):
+            raise RuntimeError("CUDA out of memory")
+
+    with pytest.raises(ConfigError, match="no memory copy could be measured"):
+        measured_device(run(Nothing(), TINY), "nothing")
+
+
 def test_the_python_api_measures_and_writes_a_device(tmp_path):
     from llm_roofline.efficiency.measure import measure, write_device
 

@@ -51,6 +51,8 @@ def test_measure_writes_a_device_file_that_analyze_uses(tiny_plan, tmp_path, cap
     assert code == 0 and "curves measured on this machine" in out
     code = main(["hardware", str(target), "-f", "json"])
     assert code == 0 and '"calibration"' in capsys.readouterr().out
+    code = main(["hardware", str(target)])
+    assert code == 0 and "calibration: measured on this machine" in capsys.readouterr().out
 
 
 def test_measure_prints_the_yaml_without_output(tiny_plan, capsys):

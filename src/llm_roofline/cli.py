@@ -181,6 +181,9 @@ def _run_hardware(args) -> str:
                 lines.append(f"  {label:<18} {text}")
         e = device.efficiency
         lines.append(f"  measured efficiency: compute {e.compute_fraction:g}, bandwidth {e.bandwidth_fraction:g}")
+        if device.calibration is not None:  # a file written by `llm-roofline measure`
+            lines.append(f"  calibration: {device.calibration.provenance}; curves: " + ", ".join(
+                f"{cls} {fmt} ({100 * c.median_error:.1f} %)" for (cls, fmt), c in device.calibration.curves.items()))
         if device.aliases:
             lines.append(f"  aliases: {', '.join(device.aliases)}")
         lines.append(f"  source: {device.source_url}")

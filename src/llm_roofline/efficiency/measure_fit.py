@@ -125,9 +125,7 @@ def fit_set(rows: Rows, hardware: Hardware, cls: str, fmt: str, library: str) ->
     for table, sc in zip(rows.tables, rows.scenarios, strict=True):
         costs = roofline(table, sc, hardware, IDEAL)
         parts.append(_rows_to_terms(table, costs, table.flops.shape[1], lambda s: True))
-    terms: list[Term] = _concat(parts)
-    for term in terms:
-        term.cls = cls
+    terms: list[Term] = _concat(parts)  # each term's class comes from its shape: gemm / elementwise
     return FitSet("measured", library, cls, fmt, rows.measured, rows.labels, terms,
                   hardware.memory_bandwidth_bytes_per_s, sms_of(hardware), [library])
 
@@ -155,6 +153,8 @@ def measured_device(m, name: str, memory_capacity_bytes: float | None = None) ->
     its fitted curves in ``calibration``, provenance "measured on this machine <date>"."""
     if not m.gemm["format"]:
         raise ConfigError("no GEMM could be measured on this device: no compute peak to write")
+    if not m.stream["kernel"]:
+        raise ConfigError("no memory copy could be measured on this device: no bandwidth to write")
     bandwidth, peaks = measured_peaks(m)
     info = m.info
     capacity = memory_capacity_bytes or info.get("memory_capacity_bytes")

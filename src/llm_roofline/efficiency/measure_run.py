@@ -130,6 +130,14 @@ def time_per_call(fn: Callable[[], object], sync: Callable[[], None], clock: Cal
     return best, False
 
 
+# What a kernel that cannot run raises (PyTorch: RuntimeError, out-of-memory included; NumPy: MemoryError).
+CANNOT_RUN = (RuntimeError, TypeError, ValueError, NotImplementedError, MemoryError)
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).splitlines() or [type(exc).__name__])[0][:120]
+
+
 def run(backend, plan: Plan, progress: Callable[[int, int], None] | None = None) -> Measurements:
     """Time every point of ``plan`` on ``backend`` (measure_backends.backend_for)."""
     say = progress or (lambda done, total: None)
@@ -147,16 +155,20 @@ def run(backend, plan: Plan, progress: Callable[[int, int], None] | None = None)
     def timed(fn, sync=backend.sync, cap=math.inf) -> tuple[float, bool]:
         return time_per_call(fn, sync, backend.clock, plan.seconds_per_point, plan.trials, cap)
 
+    skipped = []
     stream = {"kernel": [], "elements": [], "time_s": []}
     for kernel in kernels:
         for n_bytes in plan.stream_bytes:
-            t, _ = timed(backend.stream(kernel, n_bytes))
-            stream["kernel"].append(kernel)
-            stream["elements"].append(max(1, n_bytes // 4))
-            stream["time_s"].append(t)
+            try:
+                t, _ = timed(backend.stream(kernel, n_bytes))
+            except CANNOT_RUN as exc:  # e.g. out of memory on a small GPU
+                skipped.append(f"{kernel} {n_bytes} bytes: {_first_line(exc)}")
+            else:
+                stream["kernel"].append(kernel)
+                stream["elements"].append(max(1, n_bytes // 4))
+                stream["time_s"].append(t)
             step()
     gemm = {"format": [], "m": [], "n": [], "k": [], "time_s": []}
-    skipped = []
     shapes = sorted(plan.gemm_shapes, key=lambda s: (s[0] * s[1] * s[2], s))
     for fmt in formats:
         slow = False
@@ -164,8 +176,8 @@ def run(backend, plan: Plan, progress: Callable[[int, int], None] | None = None)
             if not slow:
                 try:
                     t, slow = timed(backend.gemm(fmt, m, n, k), cap=plan.cap_s)
-                except (RuntimeError, TypeError, ValueError, NotImplementedError) as exc:
-                    skipped.append(f"gemm {fmt} {m}x{n}x{k}: {str(exc).splitlines()[0][:120]}")
+                except CANNOT_RUN as exc:
+                    skipped.append(f"gemm {fmt} {m}x{n}x{k}: {_first_line(exc)}")
                 else:
                     for key, value in zip(("format", "m", "n", "k", "time_s"), (fmt, m, n, k, t), strict=True):
                         gemm[key].append(value)
@@ -180,11 +192,15 @@ def run(backend, plan: Plan, progress: Callable[[int, int], None] | None = None)
     if devices > 1 and plan.allreduce_bytes:
         allreduce = {"devices": devices, "bytes": [], "time_s": []}
         for n_bytes in plan.allreduce_bytes:
-            fn = backend.allreduce(n_bytes)
-            if fn is not None:
-                t, _ = timed(fn, sync=getattr(backend, "sync_all", backend.sync))
-                allreduce["bytes"].append(4 * max(1, n_bytes // 4))
-                allreduce["time_s"].append(t)
+            try:
+                fn = backend.allreduce(n_bytes)
+                t, _ = timed(fn, sync=getattr(backend, "sync_all", backend.sync)) if fn is not None else (None, 0)
+            except CANNOT_RUN as exc:
+                skipped.append(f"allreduce {n_bytes} bytes: {_first_line(exc)}")
+            else:
+                if t is not None:
+                    allreduce["bytes"].append(4 * max(1, n_bytes // 4))
+                    allreduce["time_s"].append(t)
             step()
     backend.close()
     today = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
