@@ -73,6 +73,9 @@ class Hardware:
     sram_per_sm_bytes / sm_count / l2_bytes: on-chip memory (informational, bytes).
     interconnect_bandwidth_bytes_per_s: scale-up link, bidirectional aggregate (bytes/s).
     efficiency: measured fractions used when the user picks ``--efficiency hardware``.
+    calibration: the device's own measured efficiency curves (efficiency.measure_device.
+    MeasuredCalibration, from a file written by ``llm-roofline measure``), used by
+    ``--efficiency calibrated`` in place of the shipped fits; None for datasheet devices.
     """
 
     name: str
@@ -87,6 +90,7 @@ class Hardware:
     interconnect_bandwidth_bytes_per_s: float | None = None
     host_bandwidth_bytes_per_s: float | None = None
     efficiency: Efficiency = field(default_factory=Efficiency)
+    calibration: object | None = None
     aliases: tuple[str, ...] = ()
     source_url: str = ""
     notes: str = ""

@@ -38,6 +38,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--stage", choices=["prefill", "decode", "both"], default="both", help="default both")
     p.add_argument("--precision", help="ceilings to draw, comma-separated (fp16, bf16, int8, fp8, int4, fp4, "
                                        "tf32, fp32; default: those the operators use)")
+    p.add_argument("--measured", metavar="FILE", help="a device YAML written by `llm-roofline measure`: draw its "
+                                                      "measured roof and points over the datasheet roofline")
     add_scenario_options(p, text=ONE_VALUE, omit=("gen_len",))
     hardware_options(p)
     image_options(p)
