@@ -296,7 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
 # Faces that live in packages of their own add their subcommands through ``add_parser(subparsers)``.
 # Those modules must import only argparse-level things at import time (start-up stays light).
 COMMAND_MODULES = ("llm_roofline.plots.cli", "llm_roofline.web.cli", "llm_roofline.efficiency.cli",
-                   "llm_roofline.cli_serving", "llm_roofline.efficiency.measure_cli")
+                   "llm_roofline.cli_serving", "llm_roofline.efficiency.measure_cli", "llm_roofline.cli_validate")
 
 
 def _register(sub, module_name: str) -> None:

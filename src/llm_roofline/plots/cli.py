@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ..cli_scenario import add_scenario_options
 from ..parallel.choices import MODES
+from .accuracy import add_kind as add_accuracy
 from .arguments import POINTS_RANGE, TOP_RANGE, hardware_options, image_options, int_flag, positional_args
 from .commands import run_plot
 from .sweep_cli import add_sweep_parser
@@ -162,6 +163,7 @@ def add_parser(subparsers) -> None:
     from .serving_cli import add_kinds  # plot pareto, plot load
 
     add_kinds(kinds)
+    add_accuracy(kinds)
     add_sweep_parser(subparsers)
 
 
