@@ -5,13 +5,15 @@ prefill group (k chunks of T new tokens at KV length S, the chunk included). Eng
 of iterations with the engine's own tables, so every efficiency setting (ideal, hardware, calibrated:
 a curve of each kernel's shape, the engine's launch and step costs) and every deployment (one device's
 shard, its collectives) applies exactly as in ``analyze``:
-- token-wise operators (projections, norms, MLP and MoE, lm_head, the collectives after them) run once
-  over all of the iteration's tokens: one prefill table of n + k sequences holding n + kT tokens, so a
-  GEMM sees M = n + kT rows and reads its weights once;
-- decode attention and the decode-only operators (MLA's absorbed projections): a decode table of the n
-  requests at their mean KV length;
-- prefill attention and the prefill-only operators (MLA's kv_b_proj): a prefill table of k chunks of the
-  group's mean T and S.
+- token-wise operators (projections, norms, MLP and MoE, the collectives after them: those whose cost
+  follows the tokens, or only the sequences as lm_head's one row each) run once over all of the
+  iteration's tokens: one prefill table of n + k sequences holding n + kT tokens, so a GEMM sees
+  M = n + kT rows and reads its weights once; the others (scans that work in chunks of each sequence,
+  learned position tables) run per group, as attention does;
+- decode attention, the per-sequence operators and the decode-only ones (MLA's absorbed projections): a
+  decode table of the n requests at their mean KV length;
+- prefill attention, the per-sequence operators and the prefill-only ones (MLA's kv_b_proj): a prefill
+  table of k chunks of the group's mean T and S.
 time = sum over those rows of count x time (s) + the engine's host time per step (calibrated engines).
 
 A worker of several devices (parallel.Deployment; pipeline stages excepted): the tables are those of its
@@ -183,11 +185,22 @@ def engine_cost(model: ModelSpec, hardware: Hardware, efficiency: Efficiency, se
     one, ones = probe_scenario(settings, np.ones(1)), np.ones(1)
     dec = build_ops(shard, one, "decode", T=ones, S=ones, plan=plan)
     pre = build_ops(shard, one, "prefill", T=ones, S=ones, plan=plan)
+    # Two sequences of one token, one of two, two of two: an operator runs once over the whole iteration
+    # when its cost follows the tokens (the first two equal) or the sequences (the first and last equal).
+    two = 2.0 * ones
+    wide = build_ops(shard, probe_scenario(settings, two), "prefill", T=ones, S=ones, plan=plan)
+    long = build_ops(shard, one, "prefill", T=two, S=two, plan=plan)
+    both = build_ops(shard, probe_scenario(settings, two), "prefill", T=two, S=two, plan=plan)
     dec_index = {name: i for i, name in enumerate(dec.names)}
+
+    def same(a, b, j: int) -> bool:
+        return bool(np.allclose(a.flops[j], b.flops[j], rtol=1e-12, atol=0.0)
+                    and np.allclose(a.bytes[j], b.bytes[j], rtol=1e-12, atol=0.0))
 
     def shared(j: int) -> bool:
         i = dec_index.get(pre.names[j])
-        return (i is not None and "attention" not in (dec.kinds[i], pre.kinds[j])
+        return (i is not None and (same(wide, long, j) or same(wide, both, j))
+                and "attention" not in (dec.kinds[i], pre.kinds[j])
                 and dec.compute[i] == pre.compute[j] and dec.counts[i] == pre.counts[j])
 
     token_rows = np.array([shared(j) for j in range(len(pre.names))], dtype=bool)

@@ -79,7 +79,7 @@ def check_group_by(group_by) -> tuple[str, ...]:
     """The group-by keys, each a key of GROUP_KEYS or several joined by '+' (ScenarioError otherwise)."""
     keys = tuple(str(k).strip().lower().replace("engine", "backend") for k in group_by if str(k).strip())
     for key in keys:
-        bad = [p for p in key.split("+") if p not in GROUP_KEYS]
+        bad = [p for p in key.split("+") if p not in (*GROUP_KEYS, "overall")]
         if bad:
             raise ScenarioError(f"group-by: unknown key {bad[0]!r} (keys: {', '.join(GROUP_KEYS)}; join several "
                                 "with '+', e.g. system+backend)")
