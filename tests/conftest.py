@@ -180,3 +180,65 @@ VARIED_MODELS = {"llama": lambda: llama("tiny", D=256, L=2, N=4, K=4, F=512, V=1
 # Models whose decode step can get cheaper as the context grows (chunked attention starts each chunk
 # afresh): every VARIED_MODELS invariant but monotonicity in the lengths holds for them.
 SAWTOOTH_MODELS = {"llama4": llama4_like}
+
+
+class FakeDevice:
+    """A simulated device for ``llm-roofline measure`` (the measure_backends interface): every call
+    advances a fake clock by the device's physics, launch_s + max(FLOPs / peak, bytes / bandwidth),
+    with the FLOPs and bytes written out here independently of the engine: copy 2 x 4n bytes,
+    triad 3 x 4n bytes and 2n FLOPs, GEMM 2mnk FLOPs and (mk + kn + mn) x width bytes; an
+    all-reduce of b bytes over d devices takes 10 us + 2 (d - 1) / d x b / link."""
+
+    library = "fake 1.0"
+    kind = "cpu"
+    device = "cpu"
+    WIDTH = {"fp32": 4, "tf32": 4, "bf16": 2, "fp16": 2, "fp8": 1, "int8": 1}
+
+    def __init__(self, bandwidth=20e9, peaks=None, launch_s=2e-6, units=4, devices=1, link=50e9):
+        self.now = 0.0
+        self.bandwidth, self.launch_s, self.units, self.devices, self.link = bandwidth, launch_s, units, devices, link
+        self.peaks = peaks or {"fp32": 100e9}
+        self.closed = False
+        self.calls = 0
+
+    def clock(self):
+        return self.now
+
+    def sync(self):
+        pass
+
+    def info(self):
+        return {"device_name": "fake", "vendor": "Test", "units": self.units, "memory_capacity_bytes": 8e9,
+                "devices": self.devices}
+
+    def formats(self, wanted=None):
+        return tuple(f for f in self.peaks if wanted is None or f in wanted)
+
+    def stream_kernels(self):
+        return ("copy", "triad")
+
+    def _advance(self, seconds):
+        def call():
+            self.now += seconds
+            self.calls += 1
+        return call
+
+    def _kernel(self, flops, moved, peak=float("inf")):
+        return self._advance(self.launch_s + max(flops / peak, moved / self.bandwidth))
+
+    def stream(self, kernel, n_bytes):
+        n = n_bytes // 4
+        return self._kernel(0.0, 8.0 * n) if kernel == "copy" else self._kernel(2.0 * n, 12.0 * n)
+
+    def gemm(self, fmt, m, n, k):
+        return self._kernel(2.0 * m * n * k, (m * k + k * n + m * n) * self.WIDTH[fmt], self.peaks[fmt])
+
+    def tiny(self):
+        return self._kernel(1.0, 12.0)
+
+    def allreduce(self, n_bytes):
+        d = self.devices
+        return self._advance(10e-6 + 2 * (d - 1) / d * n_bytes / self.link) if d > 1 else None
+
+    def close(self):
+        self.closed = True

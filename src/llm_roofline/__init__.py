@@ -19,6 +19,7 @@ _EXPORTS = {
     "ModelSpec": "models.spec", "Report": "result",
     "simulate": "serving.api", "estimate_serving": "serving.api", "ServingReport": "serving.api",
     "plan": "serving.plan", "PlanResult": "serving.plan",
+    "validate": "validation.api", "ValidationReport": "validation.report",
 }
 __all__ = sorted(_EXPORTS)
 __version__ = "0.1.0"

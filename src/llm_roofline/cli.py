@@ -219,7 +219,8 @@ def _hardware_dict(device) -> dict:
 
     d = {f.name: getattr(device, f.name) for f in fields(device)}
     d.update(peak_flops_per_s=dict(device.peak_flops_per_s), aliases=list(device.aliases),
-             efficiency=asdict(device.efficiency))
+             efficiency=asdict(device.efficiency),
+             calibration=device.calibration.to_dict() if device.calibration is not None else None)
     return d
 
 
@@ -252,6 +253,9 @@ def _run_hardware(args) -> str:
                 lines.append(f"  {label:<18} {text}")
         e = device.efficiency
         lines.append(f"  measured efficiency: compute {e.compute_fraction:g}, bandwidth {e.bandwidth_fraction:g}")
+        if device.calibration is not None:  # a file written by `llm-roofline measure`
+            lines.append(f"  calibration: {device.calibration.provenance}; curves: " + ", ".join(
+                f"{cls} {fmt} ({100 * c.median_error:.1f} %)" for (cls, fmt), c in device.calibration.curves.items()))
         if device.aliases:
             lines.append(f"  aliases: {', '.join(device.aliases)}")
         systems = systems_with_device(device)
@@ -298,7 +302,8 @@ def build_parser() -> argparse.ArgumentParser:
 # Faces that live in packages of their own add their subcommands through ``add_parser(subparsers)``.
 # Those modules must import only argparse-level things at import time (start-up stays light).
 COMMAND_MODULES = ("llm_roofline.plots.cli", "llm_roofline.web.cli", "llm_roofline.efficiency.cli",
-                   "llm_roofline.cli_serving", "llm_roofline.cli_advise")
+                   "llm_roofline.cli_serving", "llm_roofline.cli_advise", "llm_roofline.efficiency.measure_cli",
+                   "llm_roofline.cli_validate")
 
 
 def _register(sub, module_name: str) -> None:

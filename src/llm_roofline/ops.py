@@ -181,13 +181,14 @@ def slice_shapes(shapes: tuple[dict | None, ...], part: slice, total: int) -> tu
     return tuple(None if s is None else {k: cut(v) for k, v in s.items()} for s in shapes)
 
 
-_VALUE_KEYS = ("flops", "weight_bytes", "act_read", "act_write", "kv_read", "kv_write",
-               "params", "active_params", "param_bytes", "kind", "compute", "kv_window", "kv_chunk",
-               "link_bytes", "link_time", "part")
+# The cheap, most discriminating values first: _same stops at the first difference.
+_VALUE_KEYS = ("kind", "compute", "part", "kv_window", "kv_chunk", "params", "active_params", "flops",
+               "weight_bytes", "act_read", "act_write", "kv_read", "kv_write", "param_bytes", "link_bytes",
+               "link_time")
 
 
 def _same(a: dict, b: dict) -> bool:
-    return all(np.array_equal(np.asarray(a[k]), np.asarray(b[k])) for k in _VALUE_KEYS)
+    return all(a[k] is b[k] or np.array_equal(np.asarray(a[k]), np.asarray(b[k])) for k in _VALUE_KEYS)
 
 
 def _topological(rows: list[dict]) -> list[dict]:

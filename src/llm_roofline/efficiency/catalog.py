@@ -61,10 +61,12 @@ def system_for(hardware) -> tuple[str, bool]:
 
 @dataclass(frozen=True)
 class Resolved:
-    """One curve and where it comes from (a sentence for the report)."""
+    """One curve and where it comes from (a sentence for the report); ``features_class``: the class
+    whose shape features evaluate it when not the kernel's own (a measured device's proxy curves)."""
 
     curve: Curve
     source: str
+    features_class: str = ""
 
 
 def _entry(system: str, kernels: str, cls: str, fmt: str) -> dict | None:

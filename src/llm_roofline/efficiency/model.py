@@ -18,11 +18,12 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..precision import Format
-from .catalog import resolve_curve, system_for
+from .catalog import Resolved, resolve_curve, system_for
 from .curves import kernel_time
 from .engines import EngineProfile, engine_profile
 from .features import COLLECTIVE, UNCALIBRATED, features, kernel_classes, sms_of
 from .formats import format_keys
+from .measure_device import SYSTEM, MeasuredCalibration
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,9 @@ class Calibrated:
     """The ``calibrated`` efficiency setting for one device (frozen; see the module doc).
 
     system: the fitted system whose curves apply; fitted: True when the device is that system;
-    launch_overhead_s: host time per kernel launch when the engine runs without CUDA graphs.
+    launch_overhead_s: host time per kernel launch when the engine runs without CUDA graphs;
+    measured: the device's own measured curves (a file from ``llm-roofline measure``; system
+    ``measured``), which replace the shipped fits.
     The ideal-mode fields (compute_fraction, bandwidth_fraction, kernel_overhead_s) read 1, 1, 0:
     the ceilings stay the datasheet's, the curves carry the efficiency.
     """
@@ -41,6 +44,7 @@ class Calibrated:
     fitted: bool
     launch_overhead_s: float = 0.0
     sms: int = 100
+    measured: MeasuredCalibration | None = None
 
     mode = "calibrated"
     compute_fraction = 1.0
@@ -55,7 +59,10 @@ class Calibrated:
         """What the report's hardware section shows about this setting."""
         origin = "fitted on its own kernel tables" if self.fitted else \
             f"derived from {self.system} by datasheet ratio"
-        return {"mode": "calibrated", "engine": self.engine.name, "kernels": self.engine.kernels,
+        if self.measured is not None:
+            origin = self.measured.provenance
+        kernels = "measured" if self.measured is not None else self.engine.kernels
+        return {"mode": "calibrated", "engine": self.engine.name, "kernels": kernels,
                 "curves_from": self.system, "curves": origin, "cuda_graphs": self.engine.cuda_graphs,
                 "launch_overhead_s": self.launch_overhead_s, "step_overhead_s": self.engine.step_overhead_s,
                 "compute_fraction": 1.0, "bandwidth_fraction": 1.0, "kernel_overhead_s": 0.0}
@@ -66,12 +73,13 @@ def calibrated(hardware, engine: str | EngineProfile | None = None,
     """The calibrated setting of ``hardware`` under ``engine`` (default: generic);
     ``launch_overhead_s`` replaces the engine's host cost per kernel launch (s)."""
     profile = engine_profile(engine)
-    system, fitted = system_for(hardware)
+    measured = getattr(hardware, "calibration", None)
+    system, fitted = (SYSTEM, True) if measured is not None else system_for(hardware)
     launch = profile.launch_overhead_s if launch_overhead_s is None else launch_overhead_s
     if not (isinstance(launch, int | float) and 0.0 <= launch < 1.0):
         raise ConfigError(f"launch overhead must be in [0, 1) seconds, got {launch!r}")
     return Calibrated(engine=profile, device=hardware.name, system=system, fitted=fitted,
-                      launch_overhead_s=float(launch), sms=sms_of(hardware))
+                      launch_overhead_s=float(launch), sms=sms_of(hardware), measured=measured)
 
 
 @dataclass(frozen=True)
@@ -122,9 +130,10 @@ def op_times(eff: Calibrated, shapes, roles, scenario, compute_time, memory_time
                 time[i, where] = np.maximum(compute_time[i], memory_time[i])[where]
                 used[i].add(f"no calibrated curve for kernel {shapes[i]['kernel']!r}: the roofline time")
             continue
-        resolved = resolve_curve(eff.system, eff.fitted, eff.device, eff.engine.kernels, cls, fmt)
+        resolved = _resolve(eff, cls, fmt)
         rows = [i for i, _ in members]
-        f = features(cls, _stack_shapes([shapes[i] for i in rows], n), traffic[rows], eff.sms)
+        f = features(resolved.features_class or cls, _stack_shapes([shapes[i] for i in rows], n), traffic[rows],
+                     eff.sms)
         t = kernel_time(resolved.curve, compute_time[rows], memory_time[rows], f, bandwidth)
         for j, (i, mask) in enumerate(members):
             if mask is None:
@@ -143,6 +152,13 @@ def op_times(eff: Calibrated, shapes, roles, scenario, compute_time, memory_time
         time = np.where(idle, 0.0, time)
         fixed = np.where(idle, 0.0, fixed)
     return OpTimes(time_s=time, fixed_time_s=fixed, sources=tuple(" | ".join(sorted(s)) for s in used))
+
+
+def _resolve(eff: Calibrated, cls: str, fmt: str) -> Resolved:
+    """The curve of (class, format): the device's own measured one, else the shipped fits."""
+    if eff.measured is not None:
+        return Resolved(*eff.measured.resolve(cls, fmt))
+    return resolve_curve(eff.system, eff.fitted, eff.device, eff.engine.kernels, cls, fmt)
 
 
 def _format_keys(role: str, scenario, n: int):

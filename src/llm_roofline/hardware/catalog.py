@@ -42,7 +42,8 @@ _QUANTITIES = {
 }
 _REQUIRED = ("name", "memory_bandwidth", "memory_capacity", "peak")
 _FIELDS = (*_REQUIRED, "aliases", "vendor", "kind", "sram_per_sm", "sm_count", "l2",
-           "interconnect_bandwidth", "host_bandwidth", "sparse_2to4", "efficiency", "source_url", "notes")
+           "interconnect_bandwidth", "host_bandwidth", "sparse_2to4", "efficiency", "calibration", "source_url",
+           "notes")
 _EFFICIENCY_FIELDS = ("compute_fraction", "bandwidth_fraction", "kernel_overhead_s")
 _EXAMPLES = {"name": "my-gpu", "memory_bandwidth": "768 GB/s", "memory_capacity": "48 GB",
              "peak": "{fp16: 154.8 TFLOPS, int8: 309.7 TOPS}"}
@@ -248,6 +249,10 @@ def _parse_device(raw: Any, where: str) -> Hardware:
         fields["sparse_2to4"] = raw["sparse_2to4"]
     if raw.get("efficiency") is not None:
         fields["efficiency"] = _efficiency(raw["efficiency"], where)
+    if raw.get("calibration") is not None:  # measured curves (``llm-roofline measure``)
+        from ..efficiency.measure_device import parse_calibration
+
+        fields["calibration"] = parse_calibration(raw["calibration"], where)
     try:
         return Hardware(**fields)
     except ConfigError as exc:

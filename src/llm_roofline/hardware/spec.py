@@ -76,6 +76,9 @@ class Hardware:
     sparse_2to4: the tensor cores run 2:4 semi-structured sparse matrices at twice the dense rate (the
     datasheet's "with sparsity" peak; techniques/sparsity.py).
     efficiency: measured fractions used when the user picks ``--efficiency hardware``.
+    calibration: the device's own measured efficiency curves (efficiency.measure_device.
+    MeasuredCalibration, from a file written by ``llm-roofline measure``), used by
+    ``--efficiency calibrated`` in place of the shipped fits; None for datasheet devices.
     """
 
     name: str
@@ -91,6 +94,7 @@ class Hardware:
     host_bandwidth_bytes_per_s: float | None = None
     sparse_2to4: bool = False
     efficiency: Efficiency = field(default_factory=Efficiency)
+    calibration: object | None = None
     aliases: tuple[str, ...] = ()
     source_url: str = ""
     notes: str = ""

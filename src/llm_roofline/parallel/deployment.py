@@ -165,3 +165,22 @@ def _check_experts(d: Deployment, model: ModelSpec) -> None:
     for moe in moes:
         if moe.num_experts % d.ep:
             raise DeploymentError(f"ep ({d.ep}) must divide the {moe.num_experts} experts of {model.name}")
+
+
+def worker_deployment(*, tp: int = 1, pp: int = 1, attention_dp: int = 1, moe_tp: int | None = None,
+                      moe_ep: int = 1, **options) -> Deployment:
+    """One serving worker as TensorRT-LLM, SGLang and vLLM describe it: ``tp`` x ``pp`` x ``attention_dp``
+    devices for attention, and the MoE layers spread over the same tp x attention_dp devices of a stage as
+    ``moe_tp`` (each expert's tensor parallelism) x ``moe_ep`` (expert parallelism). E.g. DeepSeek-R1 on
+    8 GPUs: attention DP 8 with EP 8 (moe_tp 1), or TP 8 with moe_tp 2 x EP 4. As a Deployment: ep =
+    moe_ep and moe_tp = tp x attention_dp / ep, so moe_tp x moe_ep must equal tp x attention_dp (the
+    error says so). ``moe_tp`` None: what the others leave. ``options``: Deployment's other fields."""
+    for name, value in (("tp", tp), ("pp", pp), ("attention_dp", attention_dp), ("moe_ep", moe_ep)):
+        _positive_int(name, value)
+    if moe_tp is not None:
+        _positive_int("moe_tp", moe_tp)
+        if moe_tp * moe_ep != tp * attention_dp:
+            raise DeploymentError(f"moe_tp x moe_ep ({moe_tp} x {moe_ep} = {moe_tp * moe_ep}) must equal tp x "
+                                  f"attention_dp ({tp} x {attention_dp} = {tp * attention_dp}): the MoE layers "
+                                  "run on the devices of the attention layers")
+    return Deployment(tp=tp, pp=pp, attention_dp=attention_dp, ep=moe_ep, **options)

@@ -39,12 +39,16 @@ from .deployment import Layout
 @dataclass(frozen=True)
 class DevicePlan:
     """The hooks build_ops calls for one device (the most loaded one) of ``layout``; ``vocab_size``
-    and ``embedding_width`` of the whole model (the logits all-gather gathers all V columns)."""
+    and ``embedding_width`` of the whole model (the logits all-gather gathers all V columns).
+    ``moe_group_tokens``: tokens the whole MoE group routes, per scenario, when its attention-DP groups
+    are not equally loaded (a serving iteration: one group carries a prompt chunk, the others decode
+    tokens only); None: the device's tokens x attention_dp (every group like this one)."""
 
     layout: Layout
     vocab_size: int
     embedding_width: int
     hidden_size: int
+    moe_group_tokens: np.ndarray | None = None
 
     def routed(self, moe: MoE, tokens: np.ndarray) -> Routing:
         """Routing of this device's experts: the MoE group's a*M tokens pick k of E experts each; this
@@ -54,7 +58,8 @@ class DevicePlan:
         before the tp all-reduce, no attention DP)."""
         d = self.layout.deployment
         E, k, f = moe.num_experts, moe.top_k, d.ep_imbalance
-        group_tokens = tokens * d.attention_dp
+        group_tokens = tokens * d.attention_dp if self.moe_group_tokens is None else \
+            np.broadcast_to(np.asarray(self.moe_group_tokens, dtype=np.float64), np.shape(tokens))
         experts = E // d.ep
         pairs = f * group_tokens * k / d.ep
         distinct = experts * (1.0 - (1.0 - k / E) ** (f * group_tokens))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ..cli_scenario import add_scenario_options
 from ..parallel.choices import MODES
+from .accuracy import add_kind as add_accuracy
 from .arguments import POINTS_RANGE, TOP_RANGE, hardware_options, image_options, int_flag, positional_args
 from .commands import run_plot
 from .optimization_kinds import add_optimization_kinds
@@ -39,6 +40,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--stage", choices=["prefill", "decode", "both"], default="both", help="default both")
     p.add_argument("--precision", help="ceilings to draw, comma-separated (fp16, bf16, int8, fp8, int4, fp4, "
                                        "tf32, fp32; default: those the operators use)")
+    p.add_argument("--measured", metavar="FILE", help="a device YAML written by `llm-roofline measure`: draw its "
+                                                      "measured roof and points over the datasheet roofline")
     add_scenario_options(p, text=ONE_VALUE, omit=("gen_len",))
     hardware_options(p)
     image_options(p)
@@ -163,6 +166,7 @@ def add_parser(subparsers) -> None:
 
     add_kinds(kinds)
     _add_technique_kinds(kinds)
+    add_accuracy(kinds)
     add_sweep_parser(subparsers)
 
 

@@ -183,7 +183,7 @@ def run_plot(args) -> str:
                               batch_size=_one(args.batch_size, "--batch-size"),
                               prompt_len=_one(args.prompt_len, "--prompt-len"), kv_len=args.kv_len,
                               flash_attention=args.flash_attention, logits_all=args.logits_all,
-                              **_grouping(args), efficiency=eff, **bits)
+                              **_grouping(args), efficiency=eff, measured=args.measured, **bits)
             fig = r.draw_roofline(data, size=size, title=title)
         elif kind in ("batch-sweep", "seq-sweep"):
             common = dict(gen_len=args.gen_len, flash_attention=args.flash_attention, logits_all=args.logits_all,

@@ -17,7 +17,8 @@ import numpy as np
 from ..defaults import DEFAULT_BITS, DEFAULT_GROUP_SIZE, DEFAULT_SCALE_BITS, DEFAULT_STATE_BITS
 from ..errors import ScenarioError
 from .disagg import disagg_steady
-from .pool import link_bandwidth
+from .pool import link_bandwidth, transfer_bandwidth
+from .profiles import NEUTRAL, ServingProfile, serving_profile
 from .scheduler import SchedulerConfig
 from .setup import CostCache, Formats, check_workers
 from .simulate import simulate_agg, simulate_disagg
@@ -49,13 +50,65 @@ class ServingReport:
                 "workload": self.workload, **self.simulation.to_dict(), "steady_state": self.steady}
 
 
-def _context(model, hardware, efficiency, compute_fraction=None, bandwidth_fraction=None, kernel_overhead_s=None):
+def _context(model, hardware, efficiency, compute_fraction=None, bandwidth_fraction=None, kernel_overhead_s=None,
+             engine=None):
     from ..api import load_hardware, load_model, resolve_efficiency
 
     spec, device = load_model(model), load_hardware(hardware)
     eff = resolve_efficiency(efficiency, device, compute_fraction=compute_fraction,
-                             bandwidth_fraction=bandwidth_fraction, kernel_overhead_s=kernel_overhead_s)
+                             bandwidth_fraction=bandwidth_fraction, kernel_overhead_s=kernel_overhead_s, engine=engine)
     return spec, device, eff
+
+
+def serving_costs(model, hardware, efficiency="ideal", *, engine: str | None = None, several: bool = False,
+                  engine_evaluated: bool = False, profile="auto") -> CostCache:
+    """The iteration costs (and KV budgets) of ``model`` on ``hardware`` under ``efficiency``, cached per
+    formats and deployment (setup.CostCache); ``several``: workers of several devices (``hardware`` is then
+    a system, or a device's first bundled system). ``profile``: the serving profile (profiles.py) of the
+    engine-evaluated costs: "auto" (the calibrated setting: its engine's fitted profile; else none), a
+    ServingProfile, or None (none)."""
+    from ..api import load_system
+
+    system = load_system(hardware, multi_device=True) if several else None
+    spec, device, eff = _context(model, hardware if system is None else system.device, efficiency, engine=engine)
+    return CostCache(spec, device, eff, system, engine_evaluated, _profile(profile, eff))
+
+
+def _profile(profile, efficiency) -> ServingProfile:
+    if profile is None:
+        return NEUTRAL
+    if isinstance(profile, ServingProfile):
+        return profile
+    if profile != "auto":
+        raise ScenarioError(f"profile must be 'auto', None or a ServingProfile, got {profile!r}")
+    if getattr(efficiency, "mode", "") != "calibrated":
+        return NEUTRAL
+    return serving_profile(efficiency.engine.name)
+
+
+def _deployments(hardware, efficiency, *given) -> tuple[object, list]:
+    """(the system, each of ``given`` as a Deployment or None): a Deployment, or a mapping of its
+    options (tp, ep, attention_dp, ep_imbalance, comm ...; parallel.options.make_deployment)."""
+    from collections.abc import Mapping
+
+    from ..api import load_system
+    from ..errors import DeploymentError
+    from ..parallel.deployment import Deployment
+    from ..parallel.options import make_deployment
+
+    out = []
+    for value in given:
+        if value is None or isinstance(value, Deployment):
+            out.append(value)
+        elif isinstance(value, Mapping):
+            try:
+                out.append(make_deployment(**value, efficiency=efficiency if isinstance(efficiency, str) else ""))
+            except TypeError as exc:
+                raise DeploymentError(f"deployment: {exc}") from None
+        else:
+            raise DeploymentError(f"a deployment is a Deployment or a mapping of its options, got {value!r}")
+    several = any(d is not None and not d.is_single_device for d in out)
+    return (load_system(hardware, multi_device=True) if several else None), out
 
 
 def _workload(concurrency, rate, trace_path, requests, isl, osl, seed) -> Workload:
@@ -123,30 +176,80 @@ def estimate_serving(model, hardware, *, concurrency, isl, osl, max_batch_tokens
              disagg: bool = False, prefill_workers: int = 1, decode_workers: int = 1,
              link_bandwidth_bytes_per_s: float | None = None, w_bits=DEFAULT_BITS, a_bits=DEFAULT_BITS,
              kv_bits=DEFAULT_BITS, flash_attention: bool = True, group_size: int = DEFAULT_GROUP_SIZE,
-             scale_bits: int = DEFAULT_SCALE_BITS, state_bits=DEFAULT_STATE_BITS, efficiency="ideal") -> dict:
-    """The closed-form closed-loop steady state (microseconds per point): a dict of arrays over the
-    concurrency values (total requests in flight; ``workers`` aggregated replicas share them evenly).
+             scale_bits: int = DEFAULT_SCALE_BITS, state_bits=DEFAULT_STATE_BITS, efficiency="ideal",
+             engine: str | None = None, deployment=None, prefill_deployment=None, decode_deployment=None,
+             prefill_scheduler=None, decode_scheduler=None, engine_evaluated: bool = False,
+             costs: CostCache | None = None, profile="auto") -> dict:
+    """The closed-form closed-loop steady state (microseconds per point on one device, milliseconds with
+    the engine-evaluated cost): a dict of arrays over the concurrency values (total requests in flight;
+    ``workers`` aggregated replicas share them evenly). Aggregated: ``isl`` and ``osl`` may be arrays too
+    (one per concurrency value).
     Keys: concurrency, ttft_s, tpot_s, e2e_s, requests_per_s, output_tokens_per_s, queued, running (requests
     running; disaggregated: decoding, per decode worker), limited_by.
+    ``engine``: with ``efficiency="calibrated"``, whose kernels and host costs. ``deployment`` (agg) /
+    ``prefill_deployment`` and ``decode_deployment`` (disagg): one worker's devices, a parallel Deployment
+    or a mapping of its options, e.g. {"tp": 8, "ep": 8} or {"attention_dp": 8, "ep": 8}; ``hardware`` is
+    then a system (or a device: its first bundled system). ``prefill_scheduler`` / ``decode_scheduler``:
+    a mapping of scheduler settings (max_batch_tokens, max_seqs, chunk ...) that replace the common ones
+    for that pool (e.g. a prefill worker batching one prompt, a decode worker holding 512 requests).
+    ``profile``: the engine's serving profile (serving/profiles.py: share of the kernels' fixed costs,
+    request overhead, closed-loop bursts): "auto" = the calibrated engine's fitted profile (none for ideal
+    and hardware), a ServingProfile, or None. ``costs``: a CostCache of this model, system and efficiency
+    (serving_costs) to reuse iteration costs and KV budgets across calls (``validate`` keeps one each).
+    ``engine_evaluated``: price iterations with the engine itself (engine_cost.py) also where the exact
+    linear cost applies (ideal / hardware on one device), as the calibrated setting and multi-device
+    workers always do.
     One row of a measured serving table is one call: agg (concurrency, isl, osl) or disagg (pools)."""
-    spec, device, eff = _context(model, hardware, efficiency)
+    system, (agg_dep, pre_dep, dec_dep) = _deployments(hardware, efficiency, deployment, prefill_deployment,
+                                                       decode_deployment)
+    cache = costs if costs is not None else serving_costs(model, hardware, efficiency, engine=engine,
+                                                          several=system is not None,
+                                                          engine_evaluated=engine_evaluated, profile=profile)
+    device = cache.hardware
     config = SchedulerConfig(max_batch_tokens=max_batch_tokens, max_seqs=max_seqs, chunk=chunk,
                              block_size=block_size, memory_fraction=memory_fraction)
-    formats = Formats(_own(spec, w_bits), a_bits, kv_bits, flash_attention, group_size, scale_bits, state_bits)
-    cache = CostCache(spec, device, eff)
+    formats = Formats(_own(cache.model, w_bits), a_bits, kv_bits, flash_attention, group_size, scale_bits, state_bits)
     C = np.atleast_1d(np.asarray(concurrency, dtype=np.float64))
     if (C < 1).any() or not np.isfinite(C).all():
         raise ScenarioError("concurrency must be at least 1")
     for name, value in (("isl", isl), ("osl", osl)):
-        if isinstance(value, bool) or not isinstance(value, int | float) or not 1 <= value <= 10_000_000:
-            raise ScenarioError(f"{name} must be a number of tokens in 1..10000000, got {value!r}")
+        _check_tokens(name, value, arrays=not disagg)
     if disagg:
-        pre = cache.pool(formats, config, check_workers(prefill_workers, "prefill_workers"))
-        dec = cache.pool(formats, config, check_workers(decode_workers, "decode_workers"))
-        s = disagg_steady(pre, dec, float(isl), float(osl), link_bandwidth(device, link_bandwidth_bytes_per_s), C)
-        return _steady_dict(s)
-    pool = cache.pool(formats, config, check_workers(workers, "workers"))
+        pre = cache.pool(formats, _pool_config(config, prefill_scheduler, "prefill_scheduler"),
+                         check_workers(prefill_workers, "prefill_workers"), pre_dep)
+        dec = cache.pool(formats, _pool_config(config, decode_scheduler, "decode_scheduler"),
+                         check_workers(decode_workers, "decode_workers"), dec_dep)
+        link = transfer_bandwidth(pre, dec, link_bandwidth(device, link_bandwidth_bytes_per_s))
+        return _steady_dict(disagg_steady(pre, dec, float(isl), float(osl), link, C))
+    pool = cache.pool(formats, config, check_workers(workers, "workers"), agg_dep)
     return _steady_dict(steady_state(pool.cost, pool.kv, config, C / pool.workers, isl, osl), scale=pool.workers)
+
+
+def _check_tokens(name: str, value, arrays: bool) -> None:
+    """A number of tokens in 1..1e7; aggregated serving also takes an array (one per concurrency)."""
+    if arrays and isinstance(value, list | tuple | np.ndarray):
+        values = np.asarray(value, dtype=object).ravel()
+        if values.size:
+            for v in values:
+                _check_tokens(name, v, False)
+            return
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating) \
+            or not 1 <= value <= 10_000_000:
+        raise ScenarioError(f"{name} must be a number of tokens in 1..10000000{' (or a list)' if arrays else ''}, "
+                            f"got {value!r}")
+
+
+def _pool_config(config: SchedulerConfig, overrides, name: str) -> SchedulerConfig:
+    """``config`` with one pool's settings replaced (a mapping of SchedulerConfig fields, or None)."""
+    from collections.abc import Mapping
+    from dataclasses import fields, replace
+
+    if overrides is None:
+        return config
+    known = {f.name for f in fields(SchedulerConfig)}
+    if not isinstance(overrides, Mapping) or set(overrides) - known:
+        raise ScenarioError(f"{name} must be a mapping of {', '.join(sorted(known))}, got {overrides!r}")
+    return replace(config, **overrides)
 
 
 def _steady_dict(s, i: int | None = None, scale: int = 1) -> dict:

@@ -34,6 +34,7 @@ from ..errors import ScenarioError
 from ..graph import build_ops
 from ..precision import format_storage_bytes
 from ..units import si
+from .engine_cost import EngineCost
 from .probes import probe_scenario
 from .step_cost import StepCost
 
@@ -43,7 +44,8 @@ class KVCapacity:
     """block_size (tokens); page_bytes: one block of every full-attention layer (bytes); local_layers: the
     sliding-window or chunked layers' mixers and bytes per cached token (all layers of the group);
     state_bytes: recurrent state per request (bytes); budget_bytes:
-    memory left for the KV cache (bytes); weights_bytes, activations_bytes, usable_bytes: what it is left
+    memory left for the KV cache (bytes; a worker of several devices: attention_dp x one device's, see
+    kv_capacity); weights_bytes, activations_bytes, usable_bytes: what it is left
     from (bytes)."""
 
     block_size: int
@@ -84,9 +86,13 @@ class KVCapacity:
         return np.floor(self.budget_bytes / self.request_bytes(mean_tokens, total_len))
 
 
-def kv_capacity(cost: StepCost, *, block_size: int, memory_fraction: float, max_batch_tokens: int,
+def kv_capacity(cost: StepCost | EngineCost, *, block_size: int, memory_fraction: float, max_batch_tokens: int,
                 max_seqs: int) -> KVCapacity:
-    model, settings = cost.model, cost.settings
+    """The KV budget of one worker. A worker of several devices: every size is one device's (its shard,
+    its weights and communication rows); its attention-DP groups each hold their own requests, so the
+    worker's budget is attention_dp x one device's (a request's bytes are those one device of its group
+    holds: its share of the KV heads, or the whole latent of MLA, replicated)."""
+    model, settings, plan = cost.shard, cost.settings, cost.plan
     kb = float(format_storage_bytes(settings.kv_cache, settings.group_size, settings.scale_bits)[0])
     sb = float(format_storage_bytes(settings.state, settings.group_size, settings.scale_bits)[0])
     ab = float(settings.activations.bits[0]) / 8.0
@@ -106,14 +112,19 @@ def kv_capacity(cost: StepCost, *, block_size: int, memory_fraction: float, max_
                                 + (conv_state_elements_per_sequence(mixer) + pending_elements_per_sequence(mixer))
                                 * ab)
     one = probe_scenario(settings, np.ones(1))
-    prefill = build_ops(model, one, "prefill", T=np.array([float(max_batch_tokens)]),
-                        S=np.array([float(max_batch_tokens)]))
-    decode = build_ops(model, probe_scenario(settings, np.array([float(max_seqs)])), "decode", T=np.ones(1),
-                       S=np.ones(1))
+    tokens, seqs = max_batch_tokens / cost.attention_dp, max_seqs / cost.attention_dp  # one device's share
+    prefill = build_ops(model, one, "prefill", T=np.array([tokens]), S=np.array([tokens]), plan=plan)
+    decode = build_ops(model, probe_scenario(settings, np.array([seqs])), "decode", T=np.ones(1), S=np.ones(1),
+                       plan=plan)
     weights = float((prefill.param_bytes[:, 0] * prefill.counts).sum())
     activations = float(max(prefill.activation_bytes.max(), decode.activation_bytes.max()))
     usable = cost.hardware.memory_capacity_bytes * memory_fraction
     budget = usable - weights - activations
+    if budget <= 0 and plan is not None:
+        raise ScenarioError(
+            f"{cost.model.name} does not fit this worker for serving: one device's weights {si(weights, 'B')} + "
+            f"activations {si(activations, 'B')} (at {max_batch_tokens} batched tokens) exceed its usable "
+            f"{si(usable, 'B')} (memory fraction {memory_fraction:g})")
     if budget <= 0:
         raise ScenarioError(
             f"{model.name} does not fit {cost.hardware.name} for serving: weights {si(weights, 'B')} + "
@@ -121,4 +132,5 @@ def kv_capacity(cost: StepCost, *, block_size: int, memory_fraction: float, max_
             f"{si(usable, 'B')} (memory fraction {memory_fraction:g}); use smaller formats, a smaller "
             "--max-batch-tokens, or a device with more memory")
     return KVCapacity(block_size=block_size, page_bytes=page, local_layers=tuple(local), state_bytes=state,
-                      budget_bytes=budget, weights_bytes=weights, activations_bytes=activations, usable_bytes=usable)
+                      budget_bytes=budget * cost.attention_dp, weights_bytes=weights, activations_bytes=activations,
+                      usable_bytes=usable)

@@ -16,7 +16,8 @@ time runs one request when busy):
   its limit (max_seqs, and its KV cache at the requests' mean length) bounds r + X (W_p + t_x) / n_d; the
   prefill pool is bounded by utilisation 1. Past the first of the two limits the extra requests queue before
   their prefill: their wait (Little) adds to TTFT.
-TTFT = W_p + t_x + queue (the first token reaches the user through the decode worker); with C = 1 this is
+TTFT = W_p + t_x + queue (the first token reaches the user through the decode worker), plus the serving
+profile's request overhead (profiles.py; calibrated engines); with C = 1 this is
 exactly one request alone: the engine's prefill, the transfer, and the engine's decode sum.
 """
 
@@ -26,12 +27,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .engine_cost import EngineCost
 from .pool import Pool, prompt_kv_bytes
+from .profiles import NEUTRAL
 from .steady import decode_steps_s, mean_decode_keys
 
 FIXED_POINT_STEPS = 40
 CURVE_POINTS = 200
 REFINE_STEPS = 3
+DECODE_GRID = 96  # batch sizes at which an engine-evaluated decode pool is priced
 
 
 @dataclass(frozen=True)
@@ -67,20 +71,40 @@ def _prefill_time(pool: Pool, isl: float, batch: np.ndarray) -> np.ndarray:
     return cost.time_s(x).reshape(n_chunks, batch.size).sum(axis=0)
 
 
+def _prefill_knots(prefill: Pool, isl: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """tau(b) on a grid of batch sizes whose knots include every integer up to the most prompts a prefill
+    batches (b_max): (knots, tau at them (s), b_max)."""
+    b_max = max(1.0, np.floor(prefill.config.max_batch_tokens / min(prefill.config.prefill_chunk, isl)))
+    knots = np.unique(np.concatenate([np.arange(1.0, b_max + 1.0), np.linspace(1.0, b_max, 64)]))
+    return knots, _prefill_time(prefill, isl, knots), b_max
+
+
+def _decode_steps(decode: Pool, isl: float, osl: float, r_max: float):
+    """The tagged request's decode time (s) as a function of the decode batch r (R = max(r, 1) decoders):
+    exact per call for the linear StepCost; for the engine-evaluated cost, the engine at DECODE_GRID
+    geometric batch sizes in [1, r_max] once, interpolated (the time is smooth in R; the search calls
+    it a dozen times)."""
+    P, G, cost = np.array([isl]), np.array([osl]), decode.cost
+    keys = mean_decode_keys(cost, P, G)
+
+    def exact(r: np.ndarray) -> np.ndarray:
+        R = np.maximum(r, 1.0)
+        return decode_steps_s(cost, R, np.full(r.size, isl), np.full(r.size, osl), np.repeat(keys, r.size, axis=1))
+
+    if not isinstance(cost, EngineCost):
+        return exact
+    grid = np.unique(np.append(np.geomspace(1.0, max(r_max, 1.0), DECODE_GRID), max(r_max, 1.0)))
+    values = exact(grid)
+    return lambda r: np.interp(np.maximum(r, 1.0), grid, values)
+
+
 def _evaluate(prefill: Pool, decode: Pool, isl: float, osl: float, link: float, r: np.ndarray,
-              target: np.ndarray | None) -> dict:
-    P, G = np.array([isl]), np.array([osl])
-    dcost = decode.cost
-    R = np.maximum(r, 1.0)
-    keys = mean_decode_keys(dcost, P, G)
-    steps = decode_steps_s(dcost, R, np.full(r.size, isl), np.full(r.size, osl), np.repeat(keys, r.size, axis=1))
+              target: np.ndarray | None, knots, steps_of) -> dict:
+    steps = steps_of(r)
     tpot = steps / max(osl - 1.0, 1.0)
     rate = decode.workers * r / steps if osl > 1 else np.full(r.size, np.inf)
-    b_max = max(1.0, np.floor(prefill.config.max_batch_tokens / min(prefill.config.prefill_chunk, isl)))
     lam = rate / prefill.workers
-    # tau(b) on a grid of batch sizes (its knots include every integer), then the fixed point on it
-    knots = np.unique(np.concatenate([np.arange(1.0, b_max + 1.0), np.linspace(1.0, b_max, 64)]))
-    tau_knots = _prefill_time(prefill, isl, knots)
+    knots, tau_knots, b_max = knots  # tau(b) at the knots; then the fixed point on them
     b = np.ones(r.size)
     for _ in range(FIXED_POINT_STEPS):
         b = np.clip(lam * np.interp(b, knots, tau_knots), 1.0, b_max)
@@ -98,8 +122,9 @@ def _evaluate(prefill: Pool, decode: Pool, isl: float, osl: float, link: float, 
             wait = tau * (1.0 + share * queueing)
             concurrency = rate * (wait + t_x) + decode.workers * r
             C = concurrency if target is None else C
-    return {"r": r, "rate": rate, "tpot": tpot, "steps": steps, "b": b, "b_max": b_max, "tau": tau, "rho": rho,
-            "t_x": t_x, "wait": wait, "concurrency": concurrency, "lam": lam}
+    overhead = getattr(decode.cost, "profile", NEUTRAL).request_overhead_s  # the engine's, outside the GPUs
+    return {"overhead": overhead, "r": r, "rate": rate, "tpot": tpot, "steps": steps, "b": b, "b_max": b_max,
+            "tau": tau, "rho": rho, "t_x": t_x, "wait": wait, "concurrency": concurrency, "lam": lam}
 
 
 def _limits(prefill: Pool, decode: Pool, isl: float, osl: float) -> tuple[float, bool]:
@@ -129,14 +154,15 @@ def disagg_curve(prefill: Pool, decode: Pool, isl: float, osl: float, link: floa
     capacity say which (``limited_by``) and are not reachable."""
     r_max, fits = _limits(prefill, decode, isl, osl)
     r = np.minimum(np.atleast_1d(np.asarray(decode_batch, dtype=np.float64)), r_max)
-    e = _evaluate(prefill, decode, isl, osl, link, r, None)
+    e = _evaluate(prefill, decode, isl, osl, link, r, None, _prefill_knots(prefill, isl),
+                  _decode_steps(decode, isl, osl, r_max))
     return _result(e, isl, osl, np.zeros(r.size), fits, tuple(_pool_bound(e, decode, r_max).tolist()))
 
 
-def _capacity(prefill, decode, isl, osl, link, r_max) -> tuple[float, str]:
+def _capacity(prefill, decode, isl, osl, link, r_max, knots, steps_of) -> tuple[float, str]:
     """The largest decode batch the pools sustain, and which pool stops it there."""
     grid = np.unique(np.concatenate([np.geomspace(1e-3, r_max, CURVE_POINTS), np.arange(1.0, r_max + 1.0)]))
-    e = _evaluate(prefill, decode, isl, osl, link, grid, None)
+    e = _evaluate(prefill, decode, isl, osl, link, grid, None, knots, steps_of)
     util = e["lam"] * e["tau"] / e["b"]
     slots = _slots(e, decode)
     caps = {"decode": float(np.interp(r_max, slots, grid)) if slots[-1] > r_max else r_max,
@@ -149,14 +175,15 @@ def disagg_steady(prefill: Pool, decode: Pool, isl: float, osl: float, link: flo
     """The steady state at each closed-loop concurrency C (requests in the whole system)."""
     target = np.atleast_1d(np.asarray(concurrency, dtype=np.float64))
     r_max, fits = _limits(prefill, decode, isl, osl)
-    r_cap, which = _capacity(prefill, decode, isl, osl, link, r_max)
+    knots, steps_of = _prefill_knots(prefill, isl), _decode_steps(decode, isl, osl, r_max)
+    r_cap, which = _capacity(prefill, decode, isl, osl, link, r_max, knots, steps_of)
     grid = np.unique(np.append(np.geomspace(1e-3, r_cap, CURVE_POINTS), r_cap))
-    curve = _evaluate(prefill, decode, isl, osl, link, grid, None)
+    curve = _evaluate(prefill, decode, isl, osl, link, grid, None, knots, steps_of)
     r = np.interp(target, curve["concurrency"], grid)
-    e = _evaluate(prefill, decode, isl, osl, link, r, target)
+    e = _evaluate(prefill, decode, isl, osl, link, r, target, knots, steps_of)
     for _ in range(REFINE_STEPS):  # the curve's wait used its own C; at the target C, rescale r (C ~ r)
         r = np.where(r < r_cap, np.minimum(r * target / e["concurrency"], r_cap), r)
-        e = _evaluate(prefill, decode, isl, osl, link, r, target)
+        e = _evaluate(prefill, decode, isl, osl, link, r, target, knots, steps_of)
     queued = np.where(r >= r_cap * (1.0 - 1e-12), np.maximum(target - e["concurrency"], 0.0), 0.0)
     limited = np.where(queued > 1e-9, which, "concurrency")
     return _result(e, isl, osl, queued, fits, tuple(limited.tolist()))
@@ -165,7 +192,7 @@ def disagg_steady(prefill: Pool, decode: Pool, isl: float, osl: float, link: flo
 def _result(e: dict, isl, osl, queued, fits: bool, limited: tuple[str, ...]) -> DisaggSteady:
     rate = e["rate"]
     queue_wait = np.divide(queued, rate, out=np.zeros_like(queued), where=rate > 0)
-    ttft = e["wait"] + e["t_x"] + queue_wait
+    ttft = e["wait"] + e["t_x"] + queue_wait + e["overhead"]
     tpot = np.where(osl > 1, e["tpot"], np.nan)
     e2e = ttft + e["steps"] * (osl > 1)
     nan = 1.0 if fits else np.nan

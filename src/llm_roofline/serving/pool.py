@@ -1,7 +1,7 @@
 """A pool of identical engine instances, and what moves between pools (the KV cache over a link).
 
-One worker is one device today (the single-device engine); with the parallel engine a worker becomes a
-group of devices and ``gpus_per_worker`` its size.
+A worker is one device, or a group of devices under a parallel Deployment (tensor, expert and
+attention-data parallelism); ``gpus_per_worker`` is its size.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from ..errors import ScenarioError
 from ..hardware.spec import Hardware
 from ..precision import format_storage_bytes
 from .capacity import KVCapacity
+from .engine_cost import EngineCost
 from .scheduler import SchedulerConfig
 from .step_cost import StepCost
 
@@ -23,7 +24,7 @@ from .step_cost import StepCost
 class Pool:
     """``workers`` identical workers, each with this iteration cost, KV capacity and scheduler settings."""
 
-    cost: StepCost
+    cost: StepCost | EngineCost
     kv: KVCapacity
     config: SchedulerConfig
     workers: int = 1
@@ -34,7 +35,7 @@ class Pool:
         return self.workers * self.gpus_per_worker
 
 
-def prompt_kv_bytes(cost: StepCost, isl) -> np.ndarray:
+def prompt_kv_bytes(cost: StepCost | EngineCost, isl) -> np.ndarray:
     """Bytes of the KV cache (and recurrent states) a prompt of ``isl`` tokens leaves: the engine's
     cache.cache_bytes_per_sequence at the scenario's precisions. This is what a disaggregated prefill
     worker sends."""
@@ -57,3 +58,9 @@ def link_bandwidth(hardware: Hardware, override: float | None = None) -> float:
             return float(value) / 2.0
     raise ScenarioError(f"{hardware.name} lists no interconnect or host link; give the KV-transfer link "
                         "bandwidth (--link-bandwidth)")
+
+
+def transfer_bandwidth(prefill: Pool, decode: Pool, link: float) -> float:
+    """Bytes/s of one request's KV transfer between workers of several devices: every device of the
+    smaller worker sends or receives its part at once over its own link (``link`` per device)."""
+    return link * min(prefill.gpus_per_worker, decode.gpus_per_worker)

@@ -2,11 +2,14 @@
 
 C requests are in flight (closed loop: a finished request is replaced at once), each with P prompt tokens
 and G output tokens (the first made by the prefill). R = min(C, max_seqs, what the KV cache holds when
-each request holds its mean P + (G - 1)/2 tokens) run; the other C - R wait. A running request lives
-L = n_pf + G - 1 iterations: n_pf prefill chunks of c = min(chunk, budget - (R - 1)) tokens (the last one
-shorter), then G - 1 decode steps at KV lengths P+1 .. P+G-1. The running requests are spread evenly over
-their lifetimes, so an iteration carries q = R n_pf / L prefill chunks on average: a fraction
-f = min(1, q) of the iterations carry k = max(1, q) chunks (with R - k decoders), the rest R decoders only.
+each request holds its mean P + (G - 1)/2 tokens) run; the other C - R wait. A running request lives L =
+n_pf + G - 1 iterations: n_pf prefill chunks of c tokens (below; the last one shorter), then G - 1 decode
+steps at KV lengths P+1 .. P+G-1. The running requests are spread evenly over their lifetimes, so an
+iteration carries q = R n_pf / L prefill chunks on average: a fraction f = min(1, q / k) of the iterations
+carry k = min(R, max(g, q)) chunks (with R - k decoders), the rest R decoders only; g = 1, or the
+attention-DP ranks of a worker, whose schedulers batch prompt chunks across the ranks (TensorRT-LLM's
+attention-DP balancing, SGLang's DP scheduler): each rank then has budget / g tokens, and c = min(chunk,
+(budget - (R - 1)) / g).
 
 Seen by one tagged request:
 - TTFT = sum over its chunks of the iteration (its chunk + (k - 1) mean chunks + R - k decoders at the mean
@@ -16,6 +19,10 @@ Seen by one tagged request:
   generation.windowed_step_sum (the engine's own whole-generation sum); f L - n_pf of those steps also
   carry other requests' chunks and cost the mixed iteration instead of the mean decode-only one;
 - throughput = R / (TTFT + decode time) requests/s.
+A serving profile (profiles.py; the calibrated engines) adds its request overhead to TTFT and end to end,
+and for its burst share of the requests the excess of a burst's mean TTFT (``_burst``: all R prompts
+queued at once through the token budget) over the steady TTFT. An engine-evaluated cost (engine_cost.py)
+sums the decode steps by quadrature instead of exactly.
 With C = 1 this is exactly one request alone, i.e. the engine's prefill (chunked) and decode sum, and the
 discrete-event simulation gives the same numbers (tests); at higher concurrency the two agree within the
 tolerance docs/serving.md states.
@@ -29,6 +36,8 @@ import numpy as np
 
 from ..generation import windowed_step_sum
 from .capacity import KVCapacity
+from .engine_cost import EngineCost
+from .profiles import NEUTRAL
 from .scheduler import SchedulerConfig
 from .step_cost import StepCost
 
@@ -67,7 +76,7 @@ def _per_point(values: np.ndarray, point: np.ndarray, n: int) -> np.ndarray:
     return np.bincount(point, weights=values, minlength=n)
 
 
-def mean_decode_keys(cost: StepCost, P: np.ndarray, G: np.ndarray) -> np.ndarray:
+def mean_decode_keys(cost: StepCost | EngineCost, P: np.ndarray, G: np.ndarray) -> np.ndarray:
     """Mean visible keys of a decoder whose KV length is spread evenly over P+1 .. P+G-1, per key class
     [nw, n]: sum over S of decode_keys(S, W, C) / (G - 1), with the engine's windowed_step_sum."""
     windows, chunks = np.array(cost.windows), np.array(cost.chunks)
@@ -78,10 +87,14 @@ def mean_decode_keys(cost: StepCost, P: np.ndarray, G: np.ndarray) -> np.ndarray
     return np.where(has_decode, total / np.where(has_decode, G - 1.0, 1.0), 0.0)
 
 
-def decode_steps_s(cost: StepCost, R: np.ndarray, P: np.ndarray, G: np.ndarray, mean_keys: np.ndarray) -> np.ndarray:
+def decode_steps_s(cost: StepCost | EngineCost, R: np.ndarray, P: np.ndarray, G: np.ndarray,
+                   mean_keys: np.ndarray) -> np.ndarray:
     """Time of a tagged request's G - 1 decode steps (s) in decode-only iterations of R decoders: its own KV
     length runs over P+1 .. P+G-1, the other R - 1 sit at their mean visible keys. Each kernel's time is
-    the max of two affine functions of its own keys, summed exactly (generation.windowed_step_sum)."""
+    the max of two affine functions of its own keys, summed exactly (generation.windowed_step_sum). An
+    EngineCost sums them by its own quadrature (engine_cost.py)."""
+    if isinstance(cost, EngineCost):
+        return cost.decode_steps_s(R, P, G, mean_keys)
     others = cost.decode_features(R, (R - 1.0) * mean_keys)
     c0, m0, overhead = cost.kernel_parts(others)
     steps = np.maximum(G - 1.0, 0.0)
@@ -94,7 +107,23 @@ def decode_steps_s(cost: StepCost, R: np.ndarray, P: np.ndarray, G: np.ndarray, 
     return total
 
 
-def steady_state(cost: StepCost, kv: KVCapacity, config: SchedulerConfig, concurrency, isl, osl) -> SteadyState:
+def _burst(cost, config: SchedulerConfig, R: np.ndarray, P: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """R requests of P prompt tokens that arrive together at an idle worker (a closed loop's start, or a
+    wave of identical requests) are prefilled first come first served in iterations of B = min(budget,
+    R P) tokens, chunks of c = min(prefill chunk, P) tokens: request i's prompt is done after
+    ceil(i P / B) iterations, on average 1 when R P <= B, else about P (R + 1) / (2 B) + 1/2 (a ceiling
+    adds 1/2 on average). Returns (one such iteration's features, the mean number of iterations); the
+    burst's mean TTFT is their product."""
+    budget = float(config.max_batch_tokens)
+    c = np.minimum(float(config.prefill_chunk), P)
+    tokens = np.minimum(budget, R * P)
+    kv = np.where(P <= c, c, (P + c) / 2.0)  # a chunk's mean KV length over its prompt
+    iterations = np.where(R * P <= budget, 1.0, P * (R + 1.0) / (2.0 * budget) + 0.5)
+    return cost.chunk_features(c, kv, tokens / c), iterations
+
+
+def steady_state(cost: StepCost | EngineCost, kv: KVCapacity, config: SchedulerConfig, concurrency, isl,
+                 osl) -> SteadyState:
     C, P, G = np.broadcast_arrays(*(np.atleast_1d(np.asarray(v, dtype=np.float64)) for v in (concurrency, isl, osl)))
     n = C.size
     fits = kv.request_bytes(P + G, P + G) <= kv.budget_bytes
@@ -105,11 +134,13 @@ def steady_state(cost: StepCost, kv: KVCapacity, config: SchedulerConfig, concur
     limited_by = np.argmin(caps, axis=0)
     R = np.maximum(caps.min(axis=0), 1.0)
     budget = float(config.max_batch_tokens)
-    c = np.minimum(float(config.prefill_chunk), np.maximum(budget - (R - 1.0), 1.0))
+    g = float(cost.attention_dp)  # attention-DP ranks: each has budget / g tokens and R / g of the requests
+    c = np.minimum(float(config.prefill_chunk), np.maximum((budget - (R - 1.0)) / g, 1.0))
     n_pf = np.ceil(P / c)
     L = n_pf + G - 1.0
     q = R * n_pf / L
-    frac, k = np.minimum(1.0, q), np.maximum(1.0, q)
+    k = np.minimum(R, np.maximum(g, q))  # chunks in an iteration that carries any: one per rank at least
+    frac = np.minimum(1.0, q / k)
 
     # the tagged request's chunks, one column each
     width = int(n_pf.max())
@@ -124,16 +155,26 @@ def steady_state(cost: StepCost, kv: KVCapacity, config: SchedulerConfig, concur
     has_decode = G > 1.0
     mean_keys = mean_decode_keys(cost, P, G)
     mixed_decode = cost.decode_features(R - k, (R - k) * mean_keys)
-    ttft_service = _per_point(cost.time_s(chunks + (k - 1.0)[point] * mean_chunk[:, point] + mixed_decode[:, point]),
-                              point, n)
-    mixed = cost.time_s(k * mean_chunk + mixed_decode)
-    decode_only = cost.time_s(cost.decode_features(R, R * mean_keys))
-
-    decode_time = decode_steps_s(cost, R, P, G, mean_keys) + (frac * L - n_pf) * (mixed - decode_only)
+    profile = getattr(cost, "profile", NEUTRAL)
+    burst, burst_iterations = _burst(cost, config, R, P) if profile.burst_share else (None, None)
+    columns = [chunks + (k - 1.0)[point] * mean_chunk[:, point] + mixed_decode[:, point], k * mean_chunk + mixed_decode,
+               cost.decode_features(R, R * mean_keys)]
+    if burst is not None:
+        columns.append(burst)
+    quadrature = cost.decode_quadrature(R, P, G, mean_keys) if isinstance(cost, EngineCost) else None
+    if quadrature is not None:  # the engine's steps join the same call (one pass over the engine)
+        columns.append(quadrature[0])
+    times = np.split(cost.time_s(np.concatenate(columns, axis=1)), np.cumsum([x.shape[1] for x in columns[:-1]]))
+    ttft_service, mixed, decode_only = _per_point(times[0], point, n), times[1], times[2]
+    steps = quadrature[1](times[-1]) if quadrature is not None else decode_steps_s(cost, R, P, G, mean_keys)
+    decode_time = steps + (frac * L - n_pf) * (mixed - decode_only)
+    extra = np.full(n, profile.request_overhead_s)  # TTFT beyond the iterations: the serving profile
+    if burst is not None:
+        extra += profile.burst_share * np.maximum(burst_iterations * times[3] - ttft_service, 0.0)
 
     e2e_service = ttft_service + decode_time
     rate = R / e2e_service
-    wait = (C - R) / rate
+    wait = (C - R) / rate + extra
     nan = np.where(fits, 1.0, np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
         tpot = np.where(has_decode, decode_time / (G - 1.0), np.nan)

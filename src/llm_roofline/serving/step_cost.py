@@ -38,12 +38,12 @@ from functools import cached_property
 
 import numpy as np
 
-from ..attention import causal_pairs, decode_keys, keys_touched
 from ..errors import DeploymentError, ScenarioError
 from ..hardware.spec import Efficiency, Hardware
 from ..models.spec import ModelSpec
 from ..roofline import op_peaks
 from ..scenario import Scenario, tiled
+from .features import IterationFeatures
 from .probes import (
     WEIGHT_PROBES,
     decode_table,
@@ -55,13 +55,14 @@ from .probes import (
 )
 
 DECODE, PREFILL, SHARED = 0, 1, 2
+
+
 @dataclass(frozen=True)
-class StepCost:
+class StepCost(IterationFeatures):
     """Iteration time as a function of the batch features (see the module docstring).
 
-    Feature vector x (rows; any number of columns = iterations): 0 decode seqs, 1..nw decode keys per
-    window, then prefill tokens, prefill chunks, (keys, T*keys, pairs) per window, and ceil(T / Q) per scan
-    chunk length Q (``scan_chunks``). ``kernels``: names;
+    Feature vector x: features.py's layout (decode seqs, decode keys per key class, prefill tokens,
+    chunks, (keys, T*keys, pairs) per key class, ceil(T / Q) per scan chunk length Q). ``kernels``: names;
     ``group``: DECODE / PREFILL / SHARED per kernel; ``flops_coef`` / ``bytes_coef`` [K, F] (FLOPs and
     non-weight bytes per unit of each feature); ``peak_flops_per_s`` [K]; ``bandwidth_bytes_per_s``;
     ``counts`` [K] occurrences; ``weight_const`` [K] weight bytes of kernels whose weights do not depend on
@@ -86,50 +87,13 @@ class StepCost:
     weight_const: np.ndarray
     weight_rows: tuple[tuple[int, str, int], ...]
     weight_table: np.ndarray | None = None  # [n_varying, max_tokens + 1], see tabulate
-
-    # --- feature layout -------------------------------------------------------------------------------
-    @property
-    def n_features(self) -> int:
-        return 3 + 4 * len(self.windows) + len(self.scan_chunks)
+    # One device running the whole model (EngineCost: a deployment's shard, its plan, attention-DP groups).
+    plan = None
+    attention_dp = 1
 
     @property
-    def i_scan_chunks(self) -> int:
-        return 3 + 4 * len(self.windows)
-
-    @property
-    def i_prefill_tokens(self) -> int:
-        return 1 + len(self.windows)
-
-    def decode_features(self, seqs, kv_sum_by_window) -> np.ndarray:
-        """Decode group of ``seqs`` requests; ``kv_sum_by_window`` [nw, n]: sum over them of min(S_i, W)."""
-        seqs = np.atleast_1d(np.asarray(seqs, dtype=np.float64))
-        x = np.zeros((self.n_features, seqs.size))
-        x[0] = seqs
-        if self.windows:  # a model without attention (Mamba) has no decode keys
-            x[1:1 + len(self.windows)] = np.asarray(kv_sum_by_window, dtype=np.float64).reshape(len(self.windows), -1)
-        return x
-
-    def uniform_decode(self, seqs, kv_len) -> np.ndarray:
-        """``seqs`` requests, each at KV length ``kv_len`` (arrays broadcast)."""
-        seqs, kv_len = np.broadcast_arrays(np.atleast_1d(np.asarray(seqs, dtype=np.float64)),
-                                           np.atleast_1d(np.asarray(kv_len, dtype=np.float64)))
-        keys = seqs * decode_keys(kv_len, np.array(self.windows)[:, None], np.array(self.chunks)[:, None]) \
-            if self.windows else np.zeros((0, seqs.size))
-        return self.decode_features(seqs, keys)
-
-    def chunk_features(self, tokens, kv_len, count=1.0) -> np.ndarray:
-        """``count`` prefill chunks of ``tokens`` new tokens each, at KV length ``kv_len`` (chunk included)."""
-        T, S, c = np.broadcast_arrays(*(np.atleast_1d(np.asarray(v, dtype=np.float64))
-                                        for v in (tokens, kv_len, count)))
-        x = np.zeros((self.n_features, T.size))
-        i = self.i_prefill_tokens
-        x[i], x[i + 1] = c * T, c
-        for k, (w, chunk) in enumerate(zip(self.windows, self.chunks, strict=True)):
-            keys = keys_touched(T, S, w, chunk)
-            x[i + 2 + 3 * k: i + 5 + 3 * k] = c * keys, c * T * keys, c * causal_pairs(T, S, w, chunk)
-        for k, q in enumerate(self.scan_chunks):
-            x[self.i_scan_chunks + k] = c * np.ceil(T / q)
-        return x
+    def shard(self) -> ModelSpec:
+        return self.model
 
     # --- costs ----------------------------------------------------------------------------------------
     @cached_property

@@ -48,6 +48,7 @@ class RooflineData:
     ceilings: dict[str, float]             # label -> FLOP/s (after the efficiency setting)
     ridge_points: dict[str, float]         # label -> FLOP/byte
     stages: tuple[StageRoofline, ...]
+    measured: object = None                # efficiency.measure_points.MeasuredRoofline (--measured FILE)
 
     def roof(self, label: str, intensity: np.ndarray) -> np.ndarray:
         """Attainable FLOP/s under ceiling ``label`` at each arithmetic intensity (FLOP/byte)."""
@@ -62,9 +63,12 @@ def ceiling_label(device: Hardware, precision: str) -> str:
 def roofline(model, hardware, *, stages: Sequence[str] = ("prefill", "decode"), precisions: Sequence[str] = (),
              batch_size: int = 1, prompt_len: int = 1024, kv_len: int | None = None, w_bits=16, a_bits=16,
              kv_bits=16, flash_attention: bool = False, logits_all: bool = False, group_size: int = 128,
-             scale_bits: int = DEFAULT_SCALE_BITS, state_bits=DEFAULT_STATE_BITS, efficiency="ideal") -> RooflineData:
+             scale_bits: int = DEFAULT_SCALE_BITS, state_bits=DEFAULT_STATE_BITS, efficiency="ideal",
+             measured=None) -> RooflineData:
     """Operators of ``stages`` on the device's roofline. ``precisions``: ceilings to draw (default: those
-    the operators use). Ceilings are the device's peaks and bandwidth times the efficiency fractions."""
+    the operators use). Ceilings are the device's peaks and bandwidth times the efficiency fractions.
+    ``measured``: a device file (or Hardware) written by ``llm-roofline measure``, whose measured roof
+    and points are drawn over the datasheet roofline."""
     spec, device = load_pair(model, hardware)
     unknown = [p for p in precisions if p not in PRECISIONS]
     if unknown:
@@ -99,6 +103,11 @@ def roofline(model, hardware, *, stages: Sequence[str] = ("prefill", "decode"), 
         used = sorted({float(v) for s in out for v, f in zip(s.peak_flops_per_s, s.flops, strict=True) if f > 0})
         ceilings = {next(p for p in _CEILING_NAMES if peaks[p] == v): v for v in used}
     bandwidth = float(a.prefill.bandwidth_bytes_per_s)
+    if measured is not None:
+        from ...efficiency.measure_points import measured_roofline
+
+        measured = measured_roofline(api.load_hardware(measured))
     return RooflineData(model=spec.name, hardware=device.name, scenario=report.scenario,
                         bandwidth_bytes_per_s=bandwidth, ceilings=ceilings,
-                        ridge_points={k: v / bandwidth for k, v in ceilings.items()}, stages=tuple(out))
+                        ridge_points={k: v / bandwidth for k, v in ceilings.items()}, stages=tuple(out),
+                        measured=measured)

@@ -13,6 +13,7 @@ from ...units import plain, si
 from ..data import RooflineData
 from .common import COMPUTE_COLOR, MEMORY_COLOR, figure_legend, fmt_time, new_figure, set_title, wrap_axis_labels
 from .labels import place_labels
+from .measured import draw_measured, measured_handles, measured_x, measured_y
 
 
 def _cluster(xs: np.ndarray, ys: np.ndarray, tol: float = 0.045) -> list[list[int]]:
@@ -58,8 +59,8 @@ def draw_roofline(data: RooflineData, *, size=None, title=None) -> Figure:
     axes = fig.subplots(1, len(stages), sharey=True, squeeze=False)[0]
     shown = [s.arithmetic_intensity[(s.flops > 0) & (s.arithmetic_intensity > 0)] for s in stages]
     perf = [s.performance_flops_per_s[(s.flops > 0) & (s.performance_flops_per_s > 0)] for s in stages]
-    all_x = np.concatenate(shown + [np.array(list(data.ridge_points.values()))])
-    all_y = np.concatenate(perf + [np.array(list(data.ceilings.values()))])
+    all_x = np.concatenate(shown + [np.array(list(data.ridge_points.values()))] + measured_x(data.measured))
+    all_y = np.concatenate(perf + [np.array(list(data.ceilings.values()))] + measured_y(data.measured))
     x_lo = 10 ** math.floor(math.log10(all_x.min() / 2))
     x_hi = 10 ** math.ceil(math.log10(all_x.max() * 3))
     y_lo = 10 ** math.floor(math.log10(all_y.min() / 3))
@@ -103,6 +104,7 @@ def draw_roofline(data: RooflineData, *, size=None, title=None) -> Figure:
         ax.scatter([stage.total_intensity], [stage.total_performance_flops_per_s / 1e12], marker="*", s=230,
                    facecolors="none", edgecolors="#222222", linewidths=1.0, zorder=6)
         ax.scatter(xs, ys / 1e12, s=sizes, c=colors, edgecolors="white", linewidths=0.6, zorder=5, alpha=0.9)
+        draw_measured(ax, data.measured, grid_x)
         ax.set_title(f"{stage.stage}: {fmt_time(stage.total_time_s)} in total")
         ax.set_xlabel("Arithmetic intensity (FLOP/byte)")
         hidden = [n for n, f in zip(stage.names, stage.flops, strict=True) if not f > 0]
@@ -122,6 +124,7 @@ def draw_roofline(data: RooflineData, *, size=None, title=None) -> Figure:
                Line2D([], [], marker="o", ls="", color=COMPUTE_COLOR, label="compute-bound operator"),
                Line2D([], [], marker="*", ls="", mfc="none", mec="#222222", ms=11, label="whole stage"),
                Line2D([], [], marker="D", ls="", color="#333333", label="ridge point")]
+    handles += measured_handles(data.measured)
     legend = figure_legend(fig, handles, [h.get_label() for h in handles], fontsize=8.5, title_fontsize=8,
                            title="marker area ~ share of the stage's time; labels: operators (share of time)")
     wrap_axis_labels(fig, below=legend)

@@ -1,0 +1,145 @@
+"""Fitting the serving profiles (serving/profiles.py) on measured rows, and cross-validating the fit.
+
+Three parameters per engine: the share kappa of the kernels' fixed costs an iteration pays, the request
+overhead t and the burst share phi. The calibrated prediction is evaluated four times, at kappa in {0, 1}
+and phi in {0, 1} with t = 0 (``components``). In the aggregated closed form every time is a sum of
+iteration times, each linear in kappa (an iteration's time less (1 - kappa) x its kernels' fixed time),
+so TPOT(kappa) and the steady TTFT(kappa) are the straight lines through those runs; the burst's excess
+over the steady TTFT is interpolated the same way, and t adds to TTFT. Disaggregated rows follow their
+fixed points, for which the line is an approximation (the fit's final numbers come from a real run).
+
+The fit, per engine (``generic``: all rows together), on a grid (no optimizer needed, every step exact):
+kappa minimizes the mean absolute log error of TPOT; then (t, phi) that of TTFT at that kappa. Mean
+absolute log error weighs over- and under-prediction alike and is robust to the few rows a model
+misses by several times. ``cross_validate`` refits without each group (a model, a system) and predicts
+it: the held-out errors anticipate rows the fit has not seen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..serving.profiles import ServingProfile
+from .cases import ENGINES, Case
+from .predict import Predicted, predict
+
+KAPPA = np.linspace(0.0, 1.0, 101)
+OVERHEAD_S = np.linspace(0.0, 0.5, 201)
+BURST = np.linspace(0.0, 1.0, 51)
+
+
+@dataclass(frozen=True)
+class Components:
+    """Per predictable row (arrays): measured ttft / tpot (s); the calibrated TPOT and steady TTFT at kappa
+    = 0 and 1 (``tpot0``, ``tpot1``, ``ttft0``, ``ttft1``) and the burst's excess over the steady TTFT
+    at kappa = 0 and 1 (``burst0``, ``burst1``), all with t = 0; and the rows' cases."""
+
+    cases: tuple[Case, ...]
+    ttft: np.ndarray
+    tpot: np.ndarray
+    tpot0: np.ndarray
+    tpot1: np.ndarray
+    ttft0: np.ndarray
+    ttft1: np.ndarray
+    burst0: np.ndarray
+    burst1: np.ndarray
+
+    def subset(self, mask: np.ndarray) -> Components:
+        idx = np.flatnonzero(mask)
+        return Components(tuple(self.cases[i] for i in idx),
+                          *(getattr(self, f)[idx] for f in ("ttft", "tpot", "tpot0", "tpot1", "ttft0", "ttft1",
+                                                             "burst0", "burst1")))
+
+    def column(self, key: str) -> np.ndarray:
+        """A case attribute per row (``engine``, ``model``, ``system``, ``mode``)."""
+        return np.array([getattr(c, key) for c in self.cases], dtype=object)
+
+    def predict(self, kappa, overhead, burst) -> tuple[np.ndarray, np.ndarray]:
+        """(TTFT, TPOT) (s) of every row under the profile (kappa, t, phi), each a scalar or per row."""
+        tpot = self.tpot0 + kappa * (self.tpot1 - self.tpot0)
+        steady = self.ttft0 + kappa * (self.ttft1 - self.ttft0)
+        excess = self.burst0 + kappa * (self.burst1 - self.burst0)
+        return steady + overhead + burst * excess, tpot
+
+
+def components(cases: list[Case], progress=None) -> Components:
+    """The four calibrated runs (kappa x phi in {0, 1}, t = 0) over the rows all of them predict."""
+    runs = {}
+    for kappa in (0.0, 1.0):
+        for phi in (0.0, 1.0):
+            profiles = {e: ServingProfile(e, fixed_share=kappa, burst_share=phi, source="fit")
+                        for e in (*ENGINES, "generic")}
+            done, _ = predict(cases, ("calibrated",), progress=progress, profiles=profiles)
+            runs[kappa, phi] = {p.case.row.line: p for p in done}
+    lines = sorted(set.intersection(*(set(r) for r in runs.values())))
+
+    def get(kappa, phi, metric) -> np.ndarray:
+        return np.array([getattr(runs[kappa, phi][i], metric)["calibrated"] for i in lines])
+
+    first: dict[int, Predicted] = runs[0.0, 0.0]
+    return Components(
+        cases=tuple(first[i].case for i in lines), ttft=np.array([first[i].case.ttft_s for i in lines]),
+        tpot=np.array([first[i].case.tpot_s for i in lines]), tpot0=get(0.0, 0.0, "tpot_s"),
+        tpot1=get(1.0, 0.0, "tpot_s"), ttft0=get(0.0, 0.0, "ttft_s"), ttft1=get(1.0, 0.0, "ttft_s"),
+        burst0=get(0.0, 1.0, "ttft_s") - get(0.0, 0.0, "ttft_s"),
+        burst1=get(1.0, 1.0, "ttft_s") - get(1.0, 0.0, "ttft_s"))
+
+
+def _log_error(predicted: np.ndarray, measured: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.abs(np.log(np.maximum(predicted, 1e-12) / measured))
+
+
+def fit_one(c: Components, engine: str, source: str) -> ServingProfile:
+    """The profile of rows ``c`` (see the module docstring)."""
+    tpot = c.tpot0[None, :] + KAPPA[:, None] * (c.tpot1 - c.tpot0)[None, :]
+    kappa = float(KAPPA[int(np.argmin(_log_error(tpot, c.tpot[None, :]).mean(axis=1)))])
+    steady = c.ttft0 + kappa * (c.ttft1 - c.ttft0)
+    excess = c.burst0 + kappa * (c.burst1 - c.burst0)
+    best, choice = np.inf, (0.0, 0.0)
+    for phi in BURST:
+        ttft = (steady + phi * excess)[None, :] + OVERHEAD_S[:, None]
+        loss = _log_error(ttft, c.ttft[None, :]).mean(axis=1)
+        i = int(np.argmin(loss))
+        if loss[i] < best:
+            best, choice = float(loss[i]), (float(OVERHEAD_S[i]), float(phi))
+    return ServingProfile(engine, fixed_share=kappa, request_overhead_s=choice[0], burst_share=choice[1],
+                          source=source)
+
+
+def fit_profiles(c: Components, source: str = "fitted") -> dict[str, ServingProfile]:
+    """One profile per engine with rows, and ``generic`` over all rows."""
+    engines = c.column("engine")
+    out = {e: fit_one(c.subset(engines == e), e, source) for e in ENGINES if (engines == e).any()}
+    out["generic"] = fit_one(c, "generic", source)
+    return out
+
+
+def apply(c: Components, profiles: dict[str, ServingProfile]) -> tuple[np.ndarray, np.ndarray]:
+    """(TTFT, TPOT) of every row under its engine's profile (the generic one for other engines)."""
+    engines = c.column("engine")
+    pick = [profiles.get(e, profiles["generic"]) for e in engines]
+    return c.predict(np.array([p.fixed_share for p in pick]), np.array([p.request_overhead_s for p in pick]),
+                     np.array([p.burst_share for p in pick]))
+
+
+def cross_validate(c: Components, by: str) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Leave-one-group-out: for each value of ``by`` (model, system, engine), fit on the other rows and
+    predict its rows. Returns (TTFT, TPOT) held out per row and the profiles fitted without each group."""
+    groups = c.column(by)
+    ttft, tpot = np.full(c.ttft.size, np.nan), np.full(c.tpot.size, np.nan)
+    fits = {}
+    for g in sorted(set(groups.tolist())):
+        held = groups == g
+        train = c.subset(~held)
+        fits[g] = fit_profiles(train, source=f"fit without {by} {g}") if train.ttft.size else None
+        if fits[g] is None:
+            continue
+        profiles = dict(fits[g])
+        if by == "engine":  # a held-out engine has no fit of its own: the others' pooled one
+            profiles.pop(g, None)
+        t, p = apply(c.subset(held), profiles)
+        ttft[held], tpot[held] = t, p
+    return ttft, tpot, fits

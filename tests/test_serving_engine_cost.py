@@ -1,0 +1,172 @@
+"""EngineCost: serving iterations priced by the engine itself (build_ops + roofline at each iteration's
+shape). Where the linear StepCost is exact (ideal roofline, one device) the two agree to rounding for
+uniform groups; the group-mean and quadrature approximations are measured against exact sums; a
+worker of several devices reproduces the engine's own multi-device decode step; calibrated is never
+faster than ideal; and the serving profiles and their fit behave as their formulas say."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from llm_roofline.api import analyze_many, load_system
+from llm_roofline.efficiency.model import calibrated
+from llm_roofline.errors import DeploymentError, ScenarioError
+from llm_roofline.hardware.spec import IDEAL, Efficiency
+from llm_roofline.parallel.options import make_deployment
+from llm_roofline.scenario import Scenario
+from llm_roofline.serving.api import estimate_serving, simulate
+from llm_roofline.serving.engine_cost import engine_cost
+from llm_roofline.serving.profiles import ServingProfile, serving_profile
+from llm_roofline.serving.scheduler import SchedulerConfig
+from llm_roofline.serving.steady import _burst, decode_steps_s, mean_decode_keys
+from llm_roofline.serving.step_cost import step_cost
+from llm_roofline.validation.fit import Components, fit_profiles
+
+from conftest import VARIED_MODELS, llama, small_moe
+
+N = np.array([1.0, 3.0, 16.0, 64.0])
+KV = np.array([7.0, 100.0, 1000.0, 4000.0])
+
+
+@pytest.mark.parametrize("name", ["llama", "moe", "mla", "hybrid", "sliding", "gemma2"])
+@pytest.mark.parametrize("eff", [IDEAL, Efficiency(0.8, 0.7, 5e-6)])
+def test_uniform_groups_equal_the_exact_linear_cost(name, eff, a6000):
+    """Decode groups, prefill groups and their mix. Mamba's conv1d and selective scan work per sequence
+    (in chunks of its prompt): the engine-evaluated cost runs them as a decode and a prefill kernel, as
+    vLLM's causal_conv1d_update / causal_conv1d_fn do, where the linear cost merges them into one; a
+    mixed iteration of the (tiny) hybrid model then costs more: 3 % (a second read of their weights),
+    11 % with 5 us per kernel (a second launch of each)."""
+    model = VARIED_MODELS[name]()
+    settings = Scenario.build(flash_attention=True, w_bits=8, kv_bits=8)
+    exact, engine = step_cost(model, a6000, eff, settings), engine_cost(model, a6000, eff, settings)
+    T, S = np.array([1.0, 50.0, 512.0, 64.0]), np.array([9.0, 300.0, 2048.0, 5000.0])
+    for x_exact, x_engine in ((exact.uniform_decode(N, KV), engine.uniform_decode(N, KV)),
+                              (exact.chunk_features(T, S, 2.0), engine.chunk_features(T, S, 2.0))):
+        np.testing.assert_allclose(engine.time_s(x_engine), exact.time_s(x_exact), rtol=1e-9)
+    mixed = engine.time_s(engine.uniform_decode(N, KV) + engine.chunk_features(T, S))
+    linear = exact.time_s(exact.uniform_decode(N, KV) + exact.chunk_features(T, S))
+    if name == "hybrid":
+        assert (mixed >= linear).all() and (mixed <= (1.03 if eff is IDEAL else 1.11) * linear).all()
+    else:
+        np.testing.assert_allclose(mixed, linear, rtol=1e-9)
+
+
+def test_a_decode_group_at_its_mean_kv_length(a6000):
+    """16 requests at KV lengths 64 .. 3904: the engine at their mean (1984) against the exact sum of
+    each request's attention (the linear cost). Full attention: exact (memory-bound attention is linear
+    in the keys). A 4096-token sliding window: the window applies to the mean, not to each request."""
+    kv = np.linspace(64.0, 3904.0, 16)
+    for name, bound in (("llama", 1e-12), ("sliding", 0.05)):
+        model = VARIED_MODELS[name]()
+        settings = Scenario.build(flash_attention=True)
+        exact, engine = step_cost(model, a6000, IDEAL, settings), engine_cost(model, a6000, IDEAL, settings)
+        x = exact.decode_features(16.0, sum(exact.uniform_decode(1.0, s)[1:1 + len(exact.windows)] for s in kv))
+        truth = float(exact.time_s(x)[0])
+        approx = float(engine.time_s(engine.uniform_decode(16.0, kv.mean()))[0])
+        assert abs(approx / truth - 1) <= bound, (name, approx / truth - 1)
+
+
+@pytest.mark.parametrize("R", [1.0, 8.0, 64.0])
+def test_generation_quadrature_against_the_exact_step_sum(R, a6000):
+    """A tagged request's decode steps over KV lengths P+1 .. P+G-1 among R decoders: Gauss-Legendre
+    against the exact windowed step sum; the error stays below 0.1 % (each kernel's time is the max of
+    two lines in the KV length, so the quadrature is exact away from a kink)."""
+    model = llama("tiny", D=512, L=4, N=8, K=8, F=1024, V=1000)
+    settings = Scenario.build(flash_attention=True)
+    exact, engine = step_cost(model, a6000, IDEAL, settings), engine_cost(model, a6000, IDEAL, settings)
+    P, G = np.array([128.0, 2048.0]), np.array([512.0, 64.0])
+    R = np.full(2, R)
+    truth = decode_steps_s(exact, R, P, G, mean_decode_keys(exact, P, G))
+    approx = decode_steps_s(engine, R, P, G, mean_decode_keys(engine, P, G))
+    np.testing.assert_allclose(approx, truth, rtol=1e-3)
+
+
+def test_calibrated_iterations_are_never_faster_than_the_roofline(a6000):
+    model, settings = small_moe(), Scenario.build(flash_attention=True, w_bits=8, a_bits=8)
+    ideal = engine_cost(model, a6000, IDEAL, settings)
+    fitted = engine_cost(model, a6000, calibrated(a6000, "vllm"), settings)
+    x = np.concatenate([ideal.uniform_decode(N, KV), ideal.chunk_features(KV, KV),
+                        ideal.uniform_decode(N, KV) + ideal.chunk_features(np.full(4, 256.0), np.full(4, 900.0))],
+                       axis=1)
+    assert (fitted.time_s(x) >= ideal.time_s(x)).all()
+
+
+@pytest.mark.parametrize("options", [{"tp": 2}, {"tp": 2, "ep": 2}, {"attention_dp": 2, "ep": 2}])
+def test_a_multi_device_worker_reproduces_the_engines_decode_step(options):
+    """A decode-only iteration of B requests at KV length S on a worker of several devices costs the
+    engine's own multi-device decode step (evaluate_deployment: the most loaded device, its shard and
+    its collectives) at batch B and KV length S."""
+    model = small_moe()
+    system = load_system("dgx-h100", multi_device=True)
+    settings = Scenario.build(flash_attention=True)
+    deployment = make_deployment(**options)
+    cost = engine_cost(model, system.device, IDEAL, settings, deployment, system)
+    B, S = np.array([2.0, 8.0, 32.0]), np.array([64.0, 512.0, 3000.0])
+    engine = analyze_many(model, "dgx-h100", batch_size=B, prompt_len=S, flash_attention=True, **options)
+    np.testing.assert_allclose(cost.iteration_s(B, S, 0.0, 1.0, 1.0), engine.decode_total.time_s, rtol=1e-9)
+
+
+def test_profiles_take_their_share_of_the_fixed_costs(a6000):
+    model, settings = llama("tiny", D=256, L=2, N=4, K=4, F=512, V=1000), Scenario.build(flash_attention=True)
+    eff = calibrated(a6000, "trtllm")
+    full = engine_cost(model, a6000, eff, settings)
+    none = engine_cost(model, a6000, eff, settings, profile=ServingProfile("t", fixed_share=0.0))
+    half = engine_cost(model, a6000, eff, settings, profile=ServingProfile("t", fixed_share=0.5))
+    x = full.uniform_decode(N, KV)
+    t_full, t_none, t_half = full.time_s(x), none.time_s(x), half.time_s(x)
+    assert (t_none < t_full).all()
+    np.testing.assert_allclose(t_half, (t_full + t_none) / 2, rtol=1e-12)  # linear in the share
+
+
+def test_request_overhead_adds_to_ttft_only():
+    common = dict(concurrency=[1, 16], isl=1024, osl=128, w_bits=8, a_bits=8, efficiency="calibrated",
+                  engine="vllm")
+    base = estimate_serving("llama-3.1-8b", "h100-sxm", profile=ServingProfile("x"), **common)
+    more = estimate_serving("llama-3.1-8b", "h100-sxm", profile=ServingProfile("x", request_overhead_s=0.25), **common)
+    np.testing.assert_allclose(more["ttft_s"] - base["ttft_s"], 0.25, rtol=1e-9)
+    np.testing.assert_allclose(more["tpot_s"], base["tpot_s"], rtol=1e-12)
+    assert serving_profile("hf-eager") == serving_profile("generic")  # engines without a fit: the pooled one
+
+
+def test_burst_iterations_by_hand(a6000):
+    """R prompts of P tokens queued at once through a budget of B tokens: request i is done after
+    ceil(i P / B) iterations; the closed form P (R + 1) / (2 B) + 1/2 is within half an iteration of the
+    exact mean for large R, and exactly 1 when everything fits one iteration."""
+    cost = step_cost(llama("tiny", D=256, L=2, N=4, K=4, F=512, V=1000), a6000, IDEAL, Scenario.build())
+    config = SchedulerConfig(max_batch_tokens=2048, max_seqs=256)
+    R, P = np.array([2.0, 64.0, 200.0]), np.array([1000.0, 1000.0, 300.0])
+    _, iterations = _burst(cost, config, R, P)
+    assert iterations[0] == 1.0
+    for r, p, got in zip(R[1:], P[1:], iterations[1:], strict=True):
+        exact = np.mean(np.ceil(np.arange(1, r + 1) * p / 2048))
+        assert abs(got - exact) <= 0.5
+
+
+def test_fit_recovers_known_parameters():
+    """Rows generated from a known profile (kappa 0.4, t 0.1 s, phi 0.3) with 2 % noise: the fit finds it
+    to about the grid's resolution."""
+    rng = np.random.default_rng(0)
+    n = 400
+    tpot0, tpot1 = rng.uniform(2e-3, 20e-3, n), rng.uniform(30e-3, 60e-3, n)
+    ttft0, ttft1 = rng.uniform(0.01, 0.2, n), rng.uniform(0.3, 0.8, n)
+    burst0, burst1 = rng.uniform(0.0, 1.0, n), rng.uniform(1.0, 3.0, n)
+
+    class Row:
+        engine = "trtllm"
+
+    c = Components((Row(),) * n, np.zeros(n), np.zeros(n), tpot0, tpot1, ttft0, ttft1, burst0, burst1)
+    ttft, tpot = c.predict(0.4, 0.1, 0.3)
+    noisy = Components(c.cases, ttft * rng.normal(1, 0.02, n), tpot * rng.normal(1, 0.02, n), tpot0, tpot1, ttft0,
+                       ttft1, burst0, burst1)
+    fit = fit_profiles(noisy)["trtllm"]
+    assert fit.fixed_share == pytest.approx(0.4, abs=0.02)
+    assert fit.request_overhead_s == pytest.approx(0.1, abs=0.01)
+    assert fit.burst_share == pytest.approx(0.3, abs=0.04)
+
+
+def test_what_serving_still_refuses():
+    with pytest.raises(ScenarioError, match="discrete-event simulation"):
+        simulate("llama-3.1-8b", "h100-sxm", concurrency=4, isl=128, osl=16, efficiency="calibrated")
+    with pytest.raises(DeploymentError, match="pipeline"):
+        estimate_serving("llama-3.1-8b", "dgx-h100", concurrency=4, isl=128, osl=16, deployment={"pp": 2})

@@ -1,0 +1,128 @@
+"""``lr.validate`` and ``llm-roofline validate`` end to end: a small hand-made table, its statistics and
+its unpredictable rows, the faces (table, JSON, CSV, plot), and, when ../shared is present, the
+development table with the properties the accuracy report states (docs/accuracy.md)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import llm_roofline as lr
+from llm_roofline.cli import main
+from llm_roofline.validation.stats import error_stats
+
+SMALL = Path(__file__).parent / "data" / "serving-small.csv"
+PUBLIC = Path(__file__).resolve().parents[1] / "docs" / "data" / "public-serving.csv"
+DEV = Path(__file__).resolve().parents[2] / "shared" / "validation" / "serving-dev.csv"
+
+
+@pytest.fixture(scope="module")
+def small():
+    return lr.validate(SMALL)
+
+
+def run(capsys, *argv) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_every_row_is_predicted_or_listed_with_its_reason(small):
+    assert len(small.rows) + len(small.skipped) == 9
+    assert [r.id for r in small.rows] == ["dense_tp2_fp8", "dense_bf16", "moe_adp8_ep8", "disagg_pools"]
+    reasons = {s.id: s.reason for s in small.skipped}
+    assert set(reasons) == {"unknown_model", "bad_layout", "pipeline", "bad_format", "too_big"}
+    assert "does not fit" in reasons["too_big"]  # the serving model's own refusal, with its numbers
+    assert [s.line for s in small.skipped] == [6, 7, 8, 9, 10]
+
+
+def test_ideal_is_faster_than_calibrated_on_every_row(small):
+    for r in small.rows:
+        for metric in ("ttft_s", "tpot_s"):
+            ideal, calibrated = r.predicted["ideal"][metric], r.predicted["calibrated"][metric]
+            assert 0 < ideal <= calibrated, (r.id, metric)
+
+
+def test_tables_are_the_statistics_of_the_rows(small):
+    overall = {(g.metric, g.efficiency): g.stats for g in small.table("overall")}
+    for metric in ("ttft_s", "tpot_s"):
+        for eff in ("ideal", "calibrated"):
+            errors = [100 * (r.predicted[eff][metric] / r.measured[metric] - 1) for r in small.rows]
+            expected, got = error_stats(errors), overall[metric, eff]
+            assert got.n == expected.n == 4
+            for field in ("median_abs_pct", "p90_abs_pct", "bias_pct", "faster_share"):
+                assert getattr(got, field) == pytest.approx(getattr(expected, field), rel=1e-12)
+    by_backend = {(g.group, g.metric, g.efficiency): g.stats.n for g in small.table("backend")}
+    assert by_backend["trtllm", "ttft_s", "ideal"] == 2 and by_backend["sglang", "tpot_s", "calibrated"] == 1
+    combined = {g.group for g in small.table("system+backend")}
+    assert "h100_sxm / trtllm" in combined
+
+
+def test_bad_arguments_are_clear_errors():
+    with pytest.raises(lr.ScenarioError, match="group-by: unknown key 'colour'"):
+        lr.validate(SMALL, group_by=["colour"])
+    with pytest.raises(lr.ScenarioError, match="efficiency"):
+        lr.validate(SMALL, efficiency=["hardware"])
+
+
+def test_cli_table_json_and_csv(capsys, tmp_path):
+    code, out, err = run(capsys, "validate", str(SMALL), "--efficiency", "ideal")
+    assert code == 0
+    assert "4 rows predicted, 5 not predictable" in out and "by model" in out and "calibrated" not in out
+    assert "unknown model 'acme/NoSuchModel-7B'" in out and "lines 6" in out
+    code, out, _ = run(capsys, "validate", str(SMALL), "--format", "json", "--group-by", "system+backend")
+    data = json.loads(out)
+    assert data["predicted_rows"] == 4 and data["skipped_rows"] == 5 and set(data["tables"]) == {
+        "overall", "system+backend"}
+    assert data["rows"][0]["id"] == "dense_tp2_fp8" and set(data["rows"][0]["predicted"]) == {"ideal", "calibrated"}
+    assert data["profiles"]["trtllm"]["engine"] == "trtllm"
+    target = tmp_path / "stats.csv"
+    code, out, _ = run(capsys, "validate", str(SMALL), "--format", "csv", "-o", str(target))
+    rows = list(csv.DictReader(io.StringIO(target.read_text())))
+    assert code == 0 and out == "" and rows[0]["table"] == "overall" and {r["efficiency"] for r in rows} == {
+        "ideal", "calibrated"}
+
+
+def test_cli_errors_are_one_line(capsys, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id\n1\n")
+    code, out, err = run(capsys, "validate", str(bad))
+    assert code != 0 and out == "" and "missing column" in err and len(err.strip().splitlines()) == 1
+
+
+def test_plot_accuracy(tmp_path, capsys):
+    target = tmp_path / "acc.png"
+    code, _, _ = run(capsys, "plot", "accuracy", str(SMALL), "-o", str(target), "--dpi", "40")
+    assert code == 0 and target.stat().st_size > 1000
+
+
+def test_public_rows_are_predicted():
+    """The shipped public measurements (docs/data/public-serving.csv, sources in each row) run through the
+    same path; the row whose model is not in the catalog is listed."""
+    report = lr.validate(PUBLIC)
+    assert len(report.rows) == 9 and len(report.skipped) == 1 and "unknown model" in report.skipped[0].reason
+    assert all(r.model == "meta-llama/Llama-3.1-70B" for r in report.rows)
+
+
+@pytest.mark.skipif(not DEV.is_file(), reason="../shared/validation/serving-dev.csv is not present")
+def test_development_table():
+    """Every row is predicted or listed; ideal is an upper bound on speed on at least 95 % of rows and
+    faster than calibrated on every row; the calibrated errors are those docs/accuracy.md reports."""
+    report = lr.validate(DEV)
+    assert len(report.rows) + len(report.skipped) == 2662
+    assert all(s.reason for s in report.skipped)
+    bound = report.upper_bound_share()
+    assert bound["tpot_s"] >= 0.95 and bound["ttft_s"] >= 0.95
+    for metric in ("ttft_s", "tpot_s"):
+        ideal = np.array([r.predicted["ideal"][metric] for r in report.rows])
+        calibrated = np.array([r.predicted["calibrated"][metric] for r in report.rows])
+        assert (ideal <= calibrated * (1 + 1e-9)).all()
+    overall = {(g.metric, g.efficiency): g.stats for g in report.table("overall")}
+    tpot, ttft = overall["tpot_s", "calibrated"], overall["ttft_s", "calibrated"]
+    assert tpot.median_abs_pct < 20 and abs(tpot.bias_pct) < 10  # docs/accuracy.md: 16.3 %, -1.0 %
+    assert ttft.median_abs_pct < 40 and abs(ttft.bias_pct) < 10  # docs/accuracy.md: 33.4 %, -0.7 %
