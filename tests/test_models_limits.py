@@ -151,13 +151,15 @@ def test_a_layer_index_outside_the_model_is_an_error(model_type, field, extra, i
     assert spec.num_layers == 4
 
 
-def test_duplicate_yaml_keys_are_errors_naming_file_key_and_lines(tmp_path):
+@pytest.mark.parametrize("bundled", [False, True])  # the pure-Python parser (user files) and libyaml's
+def test_duplicate_yaml_keys_are_errors_naming_file_key_and_lines(tmp_path, bundled):
     with pytest.raises(ConfigError, match=r"^x.yaml: duplicate key 'b' at line 4 \(first at line 2\)$"):
-        load_yaml("a: 1\nb: 2\nc: {d: 1}\nb: 3\n", "x.yaml")
+        load_yaml("a: 1\nb: 2\nc: {d: 1}\nb: 3\n", "x.yaml", bundled=bundled)
     with pytest.raises(ConfigError, match=r"duplicate key 'd' at line 3 \(first at line 2\)"):
-        load_yaml("c:\n  d: 1\n  d: 2\n", "x.yaml")  # nested mappings too
+        load_yaml("c:\n  d: 1\n  d: 2\n", "x.yaml", bundled=bundled)  # nested mappings too
     # A "<<" merge may be overridden (YAML's own rule): not a duplicate.
-    assert load_yaml("base: &b {x: 1, y: 2}\nitem:\n  <<: *b\n  x: 3\n", "x.yaml")["item"] == {"x": 3, "y": 2}
+    merged = load_yaml("base: &b {x: 1, y: 2}\nitem:\n  <<: *b\n  x: 3\n", "x.yaml", bundled=bundled)
+    assert merged["item"] == {"x": 3, "y": 2}
 
 
 def test_duplicate_keys_in_the_model_catalog_and_in_a_hardware_file(tmp_path):

@@ -22,8 +22,8 @@ class _DuplicateKey(Exception):
         self.key, self.line, self.first = key, line, first
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader whose mappings reject a key that appears twice."""
+class _UniqueKeys:
+    """A SafeLoader mix-in whose mappings reject a key that appears twice."""
 
     def construct_mapping(self, node, deep=False):
         if isinstance(node, yaml.MappingNode):
@@ -43,12 +43,21 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-def load_yaml(text: str, where: str) -> Any:
+class _UniqueKeyLoader(_UniqueKeys, yaml.SafeLoader):
+    """The pure-Python SafeLoader with the check: user files (its errors and limits are the documented ones)."""
+
+
+# libyaml's C scanner and parser when PyYAML was built with it: about 4x faster on the bundled catalogs,
+# which every command reads; the constructor, and so the duplicate-key check, stays the Python one.
+_BundledLoader = type("_BundledLoader", (_UniqueKeys, getattr(yaml, "CSafeLoader", yaml.SafeLoader)), {})
+
+
+def load_yaml(text: str, where: str, bundled: bool = False) -> Any:
     """Parse YAML ``text`` read from ``where`` (a file name, for messages) as ``yaml.safe_load`` does;
     a key that appears twice in one mapping is a ConfigError naming ``where``, the key and its lines.
-    Syntax errors propagate as ``yaml.YAMLError``."""
+    Syntax errors propagate as ``yaml.YAMLError``. ``bundled``: a file of the package (libyaml's parser)."""
     try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=_BundledLoader if bundled else _UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except _DuplicateKey as dup:
         raise ConfigError(f"{where}: duplicate key {dup.key!r} at line {dup.line} (first at line {dup.first})") \
             from None

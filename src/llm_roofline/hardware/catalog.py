@@ -163,7 +163,7 @@ def normalize_name(name: str) -> str:
 @functools.cache
 def _catalog() -> tuple[Hardware, ...]:
     text = resources.files(__package__).joinpath("catalog.yaml").read_text(encoding="utf-8")
-    data = load_yaml(text, "bundled hardware catalog.yaml")
+    data = load_yaml(text, "bundled hardware catalog.yaml", bundled=True)
     return tuple(_parse_device(raw, f"bundled catalog.yaml, device #{i + 1}")
                  for i, raw in enumerate(data["devices"]))
 

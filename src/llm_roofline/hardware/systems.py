@@ -87,7 +87,7 @@ def _read(path: str | os.PathLike[str]) -> Any:
 @functools.cache
 def _catalog() -> tuple[System, ...]:
     text = resources.files(__package__).joinpath("systems.yaml").read_text(encoding="utf-8")
-    data = load_yaml(text, "bundled systems.yaml")
+    data = load_yaml(text, "bundled systems.yaml", bundled=True)
     return tuple(_parse_system(raw, f"bundled systems.yaml, system #{i + 1}")
                  for i, raw in enumerate(data["systems"]))
 

@@ -78,7 +78,7 @@ def _thaw(value: Any) -> Any:
 
 def _parse(text: str) -> _Catalog:
     try:
-        data = load_yaml(text, _CATALOG)
+        data = load_yaml(text, _CATALOG, bundled=True)
     except yaml.YAMLError as exc:
         raise _err(f"invalid YAML: {exc}") from None
     if not isinstance(data, dict) or not isinstance(data.get("families"), dict) \
