@@ -81,16 +81,22 @@ def _opt(f: Fields, model_type: str) -> dict[str, Any]:
 # --- GPT-2 ---------------------------------------------------------------------------------------
 
 def _gpt2(f: Fields, model_type: str) -> dict[str, Any]:
+    return gpt2_layout(f, multi_query=False, default_activation="gelu_new")
+
+
+def gpt2_layout(f: Fields, multi_query: bool, default_activation: str) -> dict[str, Any]:
+    """GPT-2's decoder (fused c_attn, plain c_fc / c_proj MLP, LayerNorms with bias, learned positions,
+    tied head); ``multi_query``: one KV head (GPT-BigCode's ``multi_query``), else one per head."""
     f.require(("n_embd", "hidden_size"), ("n_layer", "num_hidden_layers"), ("n_head", "num_attention_heads"),
               "vocab_size")
     hidden, heads = f.int("n_embd", "hidden_size"), f.int("n_head", "num_attention_heads")
     if f.bool("add_cross_attention", default=False):
-        raise f.error("field 'add_cross_attention' true (encoder-decoder GPT-2) is not supported")
+        raise f.error("field 'add_cross_attention' true (encoder-decoder) is not supported")
     positions = f.int("n_positions", "max_position_embeddings", default=1024)
-    attn = Attention(heads, heads, head_dim_of(f, hidden, heads, key=None), qkv_bias=True, o_bias=True,
-                     fused_qkv=True)
+    attn = Attention(heads, 1 if multi_query else heads, head_dim_of(f, hidden, heads, key=None), qkv_bias=True,
+                     o_bias=True, fused_qkv=True)
     mlp = MLP(f.int("n_inner", default=4 * hidden), gated=False,
-              activation=f.activation("activation_function", default="gelu_new"), bias=True)
+              activation=f.activation("activation_function", default=default_activation), bias=True)
     layer = Layer(attn, mlp, norm_names=("ln_1", "ln_2"), norm_kind="layernorm", norm_bias=True)
     return dict(hidden_size=hidden, vocab_size=f.int("vocab_size"),
                 layer_groups=(LayerGroup(layer, f.int("n_layer", "num_hidden_layers")),),

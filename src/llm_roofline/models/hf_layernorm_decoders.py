@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .hf_families import gpt2_layout
 from .hf_fields import Fields, head_dim_of, kv_heads_of, tied, window_value
 from .spec import MLP, Attention, Layer, LayerGroup
 
@@ -33,24 +34,7 @@ def _starcoder2(f: Fields, model_type: str) -> dict[str, Any]:
 # --- GPT-BigCode: GPT-2 with multi-query attention (one KV head) ----------------------------------
 
 def _gpt_bigcode(f: Fields, model_type: str) -> dict[str, Any]:
-    f.require(("n_embd", "hidden_size"), ("n_layer", "num_hidden_layers"), ("n_head", "num_attention_heads"),
-              "vocab_size")
-    hidden, heads = f.int("n_embd", "hidden_size"), f.int("n_head", "num_attention_heads")
-    if f.bool("add_cross_attention", default=False):
-        raise f.error("field 'add_cross_attention' true (encoder-decoder) is not supported")
-    positions = f.int("n_positions", "max_position_embeddings", default=1024)
-    kv = 1 if f.bool("multi_query", default=True) else heads
-    attn = Attention(heads, kv, head_dim_of(f, hidden, heads, key=None), qkv_bias=True, o_bias=True, fused_qkv=True)
-    mlp = MLP(f.int("n_inner", default=4 * hidden), gated=False,
-              activation=f.activation("activation_function", default="gelu_pytorch_tanh"), bias=True)
-    layer = Layer(attn, mlp, norm_names=("ln_1", "ln_2"), norm_kind="layernorm", norm_bias=True)
-    return dict(hidden_size=hidden, vocab_size=f.int("vocab_size"),
-                layer_groups=(LayerGroup(layer, f.int("n_layer", "num_hidden_layers")),),
-                tie_word_embeddings=tied(f, True), learned_positions=positions, final_norm_kind="layernorm",
-                final_norm_bias=True, max_position_embeddings=positions,
-                op_names={"embed_tokens": "wte", "embed_positions": "wpe", "qkv_proj": "attn.c_attn",
-                          "o_proj": "attn.c_proj", "up_proj": "mlp.c_fc", "down_proj": "mlp.c_proj",
-                          "final_norm": "ln_f"})
+    return gpt2_layout(f, multi_query=f.bool("multi_query", default=True), default_activation="gelu_pytorch_tanh")
 
 
 # --- StableLM: partial rotary (25 %), optional q/k/v bias, optional per-head q/k LayerNorms --------
