@@ -30,16 +30,6 @@ pytest_plugins = ("web_fixtures",)
 G = 256  # generated tokens in the links below, so TPOT and throughput are defined whatever the default
 
 
-@pytest.fixture
-def page(web_page):
-    return web_page
-
-
-@pytest.fixture(scope="module")
-def base_url(web_url):
-    return web_url
-
-
 def test_loads_and_shows_what_the_api_returns(page, base_url, artifacts):
     """With no parameters the page shows the API's defaults (= llm_roofline.analyze's)."""
     open_page(page, base_url)

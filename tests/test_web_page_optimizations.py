@@ -3,23 +3,11 @@ optimizations give the API's report, the controls change it, and bad link values
 
 from __future__ import annotations
 
-import pytest
-
 import llm_roofline as lr
 
 from web_page import after, open_page, shown_report, state_body
 
 pytest_plugins = ("web_fixtures",)
-
-
-@pytest.fixture
-def page(web_page):
-    return web_page
-
-
-@pytest.fixture(scope="module")
-def base_url(web_url):
-    return web_url
 
 
 def test_optimizations_link_and_controls(page, base_url):

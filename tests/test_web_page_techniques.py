@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
-
 import llm_roofline as lr
 
 from web_page import after, open_page, shown_report, state_body
 
 pytest_plugins = ("web_fixtures",)
-
-
-@pytest.fixture
-def page(web_page):
-    return web_page
-
-
-@pytest.fixture(scope="module")
-def base_url(web_url):
-    return web_url
 
 
 def test_speculative_link_shows_the_engines_report_and_the_verify_step(page, base_url):

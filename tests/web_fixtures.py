@@ -48,3 +48,13 @@ def artifacts(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture
+def page(web_page):
+    """The browser tab under the name the page tests use."""
+    return web_page
+
+
+@pytest.fixture(scope="module")
+def base_url(web_url):
+    """The server's address under the name the page tests use."""
+    return web_url
