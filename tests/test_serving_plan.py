@@ -149,3 +149,19 @@ def test_plot_load_cli(tmp_path, capsys):
     assert main(["plot", "load", "llama-2-7b", "a6000", "-o", str(out)]) == 2
     assert "--rates or --concurrency" in capsys.readouterr().err
     assert main(["plot", "load", "llama-2-7b", "a6000", "--rates", "fast", "-o", str(out)]) == 2
+
+
+def test_plan_calibrated_points_are_estimate_servings_with_the_engines_profile():
+    """One engine, many faces: a calibrated plan point equals estimate_serving's default (the engine's
+    fitted serving profile: its request overhead in TTFT, its share of the kernels' fixed costs)."""
+    result = lr.plan("llama-3.1-8b", "h100-sxm", gpus=2, isl=1000, osl=200, formats=["bf16"], modes=["agg"],
+                     max_batch_tokens=[4096], batches=(1, 16), efficiency="calibrated")
+    cols = result.columns
+    point = [i for i, c in enumerate(result.configs) if cols["batch"][i] == 16][0]
+    one = lr.estimate_serving("llama-3.1-8b", "h100-sxm", concurrency=16, isl=1000, osl=200, max_batch_tokens=4096,
+                              max_seqs=16, efficiency="calibrated")
+    assert cols["ttft_s"][point] == pytest.approx(one["ttft_s"][0], rel=1e-9)
+    assert cols["tpot_s"][point] == pytest.approx(one["tpot_s"][0], rel=1e-9)
+    neutral = lr.estimate_serving("llama-3.1-8b", "h100-sxm", concurrency=16, isl=1000, osl=200,
+                                  max_batch_tokens=4096, max_seqs=16, efficiency="calibrated", profile=None)
+    assert cols["ttft_s"][point] > neutral["ttft_s"][0]  # the profile's request overhead is in

@@ -18,7 +18,7 @@ from ..defaults import DEFAULT_BITS, DEFAULT_GROUP_SIZE, DEFAULT_SCALE_BITS, DEF
 from ..errors import ScenarioError
 from .disagg import disagg_steady
 from .pool import link_bandwidth, transfer_bandwidth
-from .profiles import NEUTRAL, ServingProfile, serving_profile
+from .profiles import NEUTRAL, ServingProfile, profile_for
 from .scheduler import SchedulerConfig
 from .setup import CostCache, Formats, check_workers
 from .simulate import simulate_agg, simulate_disagg
@@ -81,9 +81,7 @@ def _profile(profile, efficiency) -> ServingProfile:
         return profile
     if profile != "auto":
         raise ScenarioError(f"profile must be 'auto', None or a ServingProfile, got {profile!r}")
-    if getattr(efficiency, "mode", "") != "calibrated":
-        return NEUTRAL
-    return serving_profile(efficiency.engine.name)
+    return profile_for(efficiency)
 
 
 def _deployments(hardware, efficiency, *given) -> tuple[object, list]:

@@ -28,6 +28,7 @@ from ..errors import ScenarioError
 from .disagg import disagg_curve
 from .pareto import SLO, best_under_slo, pareto_front
 from .pool import link_bandwidth
+from .profiles import profile_for
 from .scheduler import SchedulerConfig
 from .setup import CostCache, Formats
 from .steady import steady_state
@@ -192,7 +193,7 @@ def search(model, hardware, *, gpus: int, isl: float, osl: float, slo: SLO, axes
         results = evaluate_in_pool(spec, device, eff, configs, processes, (gpus, isl, osl, batches, link), progress)
     else:
         processes = 1
-        cache = CostCache(spec, device, eff)
+        cache = CostCache(spec, device, eff, profile=profile_for(eff))  # as estimate_serving's default
         for done, config in enumerate(configs, 1):
             results.append(_safe_eval(cache, config, gpus, isl, osl, batches, link))
             if progress:

@@ -67,3 +67,11 @@ def serving_profile(engine: str | None) -> ServingProfile:
     their own (gpt-fast, llama.cpp, hf-eager) take the ``generic`` one."""
     fits = fitted_profiles()
     return fits.get(engine or "generic", fits["generic"])
+
+
+def profile_for(efficiency) -> ServingProfile:
+    """The profile an efficiency setting serves with when none is given: the calibrated engine's fitted
+    one, none (NEUTRAL) for the ideal and hardware settings."""
+    if getattr(efficiency, "mode", "") != "calibrated":
+        return NEUTRAL
+    return serving_profile(efficiency.engine.name)

@@ -26,9 +26,10 @@ def _restore(value):
 def _evaluate_part(job):
     model, hardware, efficiency, configs, args = job
     from .plan import _safe_eval
+    from .profiles import profile_for
     from .setup import CostCache
 
-    cache = CostCache(_restore(model), _restore(hardware), efficiency)
+    cache = CostCache(_restore(model), _restore(hardware), efficiency, profile=profile_for(efficiency))
     return [_safe_eval(cache, config, *args) for config in configs]
 
 
