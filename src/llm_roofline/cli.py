@@ -279,7 +279,12 @@ def _run_hardware(args) -> str:
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, with a usage error as one line (and the subcommand's usage under --help only)."""
+    """argparse, with a usage error as one line (and the subcommand's usage under --help only), and no
+    abbreviated options: `plan --tp 2` must be an unknown option, not `--tpot-slo 2`."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str):
         self.exit(EXIT_USER_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
