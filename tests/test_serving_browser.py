@@ -40,3 +40,21 @@ def test_errors_show_in_the_panel(page):
     page.click("#sv-run")
     page.wait_for_selector("#sv-error:not([hidden])")
     assert "cannot read" in page.inner_text("#sv-error")
+
+
+def test_plan_under_the_calibrated_setting(web_page, web_url):
+    """The plan button sends the page's efficiency and engine: its best point is the API's calibrated one."""
+    import httpx
+
+    web_page.set_default_timeout(30_000)
+    open_page(web_page, web_url + "?model=meta-llama/Llama-3.1-8B&hw=h100-sxm&eff=calibrated&eng=vllm")
+    web_page.fill("#sv-isl", "1000")
+    web_page.fill("#sv-osl", "100")
+    web_page.fill("#sv-gpus", "1")
+    with web_page.expect_response(lambda r: r.url.endswith("/api/plan")) as sent:
+        web_page.click("#sv-plan")
+    body = sent.value.request.post_data_json
+    assert body["efficiency"] == "calibrated" and body["engine"] == "vllm"
+    web_page.wait_for_selector("#sv-pareto svg circle.scatter-point")
+    want = httpx.post(web_url.rstrip("/") + "/api/plan", json=body, timeout=120).json()
+    assert sent.value.json()["best"] == want["best"] and want["best"] is not None

@@ -53,3 +53,37 @@ def test_bad_requests_are_422_naming_the_problem(client, path, body, field):
     assert data["detail"]
     if field:
         assert data["field"] == field
+
+
+@pytest.mark.parametrize("path", ["/api/serve-sim", "/api/plan"])
+@pytest.mark.parametrize("where", ["model", "hardware"])
+def test_a_path_never_names_a_server_file(client, path, where, tmp_path):
+    """Serving bodies name catalog entries only: a real device YAML on the server's disk is refused as an
+    unknown name (the analysis endpoints' rule), never loaded."""
+    device = tmp_path / "dev.yaml"
+    device.write_text("name: d\nmemory_bandwidth: 1 TB/s\nmemory_capacity: 80 GB\npeak: {fp16: 100 TFLOPS}\n"
+                      "source_url: https://example.org\n")
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"model_type": "llama", "hidden_size": 64, "num_hidden_layers": 2,
+                                  "num_attention_heads": 4, "intermediate_size": 128, "vocab_size": 100}))
+    body = {"model": "llama-2-7b", "hardware": "a6000", "isl": 128, "osl": 8}
+    body[where] = str(device if where == "hardware" else config)
+    response = client.post(path, json=body)
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == where and "unknown" in response.json()["detail"]
+
+
+def test_plan_takes_calibrated_with_an_engine_as_the_cli(client, capsys):
+    body = {"model": "llama-3.1-8b", "hardware": "h100-sxm", "gpus": 1, "isl": 1000, "osl": 100,
+            "formats": ["bf16"], "modes": ["agg"], "efficiency": "calibrated", "engine": "vllm"}
+    web = client.post("/api/plan", json=body)
+    assert web.status_code == 200, web.text
+    assert main(["plan", "llama-3.1-8b", "h100-sxm", "--gpus", "1", "--isl", "1000", "--osl", "100",
+                 "--formats", "bf16", "--modes", "agg", "--efficiency", "calibrated", "--engine", "vllm",
+                 "-f", "json", "--all-points"]) == 0
+    cli = json.loads(capsys.readouterr().out)
+    got = web.json()
+    assert got.pop("search")["points"] == cli.pop("search")["points"]  # the rest of "search" is wall time
+    assert got == cli
+    refused = client.post("/api/plan", json={**body, "efficiency": "ideal"})
+    assert refused.status_code == 422 and refused.json()["field"] == "engine"

@@ -15,9 +15,10 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from ..api import EFFICIENCY_MODES
+from ..efficiency.engines import ENGINES
 from ..serving.plan import FORMAT_PRESETS
 from .schemas import STRICT, Bits
-from .service import ApiError
+from .service import ApiError, catalog_hardware, catalog_model
 
 MAX_REQUESTS = 5000  # simulated requests per call
 MAX_CONCURRENCY = 4096
@@ -51,7 +52,8 @@ class ServeSimRequest(BaseModel):
     a_bits: Bits = 16
     kv_bits: Bits = 16
     flash_attention: bool = True
-    efficiency: Literal[EFFICIENCY_MODES] = Field("ideal", description="ideal or hardware (calibrated is refused)")
+    efficiency: Literal[EFFICIENCY_MODES] = Field("ideal", description="ideal or hardware (calibrated is refused: "
+                                                  "use /api/plan)")
 
 
 class PlanRequest(BaseModel):
@@ -69,20 +71,39 @@ class PlanRequest(BaseModel):
     target_rate: float | None = Field(None, gt=0, le=1e6, description="requests/s to serve: fewest devices")
     formats: list[Literal[tuple(FORMAT_PRESETS)]] | None = Field(None, min_length=1, max_length=len(FORMAT_PRESETS))
     modes: list[Literal["agg", "disagg"]] | None = Field(None, min_length=1, max_length=2)
-    efficiency: Literal[EFFICIENCY_MODES] = Field("ideal", description="ideal or hardware (calibrated is refused)")
+    efficiency: Literal[EFFICIENCY_MODES] = Field("ideal", description="ideal, hardware or calibrated")
+    engine: Literal[tuple(ENGINES)] | None = Field(
+        None, description="with efficiency calibrated: whose kernels, host costs and serving profile (default generic)")
 
 
-# The serving model prices iterations from per-kernel FLOP and byte lines (serving/step_cost.py), which
-# the calibrated curves do not fit: refused before any work is queued, naming the field (the page's
-# serving panel follows the page's efficiency setting and shows this message under calibrated).
-CALIBRATED_REFUSED = ("efficiency: serve-sim and plan model the ideal or hardware efficiency; the calibrated "
-                      "kernel curves do not fit serving's per-iteration cost lines (docs/serving.md): pick "
-                      "ideal or hardware")
+# The simulation prices iterations from per-kernel FLOP and byte lines (serving/step_cost.py), which the
+# calibrated curves do not fit: refused before any work is queued, naming the field (the page's serving
+# panel follows the page's efficiency setting and shows this message under calibrated). The plan's closed
+# form prices iterations with the engine itself and takes every setting.
+CALIBRATED_REFUSED = ("efficiency: serve-sim models the ideal or hardware efficiency; the calibrated kernel "
+                      "curves do not fit the simulation's per-iteration cost lines (docs/serving.md): pick ideal "
+                      "or hardware, or search deployments (plan), whose closed form takes calibrated")
 
 
-def _check_efficiency(req: ServeSimRequest | PlanRequest) -> None:
+def _check_efficiency(req: ServeSimRequest) -> None:
     if req.efficiency == "calibrated":
         raise ApiError("efficiency", CALIBRATED_REFUSED)
+
+
+def _plan_efficiency(req: PlanRequest):
+    """The efficiency as the CLI resolves it: an engine goes with calibrated only."""
+    if req.engine is not None and req.efficiency != "calibrated":
+        raise ApiError("engine", "engine: an engine applies to the calibrated efficiency only")
+    if req.efficiency != "calibrated":
+        return req.efficiency
+    from ..api import resolve_efficiency
+
+    return resolve_efficiency("calibrated", catalog_hardware(req.hardware), engine=req.engine)
+
+
+def _catalog(req: ServeSimRequest | PlanRequest):
+    """The request's model and device from the catalogs only (a client string never names a server file)."""
+    return catalog_model(req.model), catalog_hardware(req.hardware)
 
 
 def _length(value):
@@ -99,9 +120,10 @@ def add_serving_routes(app: FastAPI, run_heavy: Callable[[Callable[[], str]], Aw
 
         _check_efficiency(req)
         load = {"concurrency": req.concurrency} if req.load == "concurrency" else {"rate": req.rate}
+        model, hardware = _catalog(req)
 
         def run() -> str:
-            report = simulate(req.model, req.hardware, requests=req.requests, isl=_length(req.isl),
+            report = simulate(model, hardware, requests=req.requests, isl=_length(req.isl),
                               osl=_length(req.osl), seed=req.seed, max_batch_tokens=req.max_batch_tokens,
                               max_seqs=req.max_seqs, chunk=req.chunk, workers=req.workers, disagg=req.disagg,
                               prefill_workers=req.prefill_workers, decode_workers=req.decode_workers,
@@ -118,11 +140,13 @@ def add_serving_routes(app: FastAPI, run_heavy: Callable[[Callable[[], str]], Aw
         `llm-roofline plan -f json --all-points`."""
         from ..serving.plan import plan as run_plan
 
-        _check_efficiency(req)
+        efficiency = _plan_efficiency(req)
+        model, hardware = _catalog(req)
+
         def run() -> str:
-            result = run_plan(req.model, req.hardware, gpus=req.gpus, isl=req.isl, osl=req.osl,
+            result = run_plan(model, hardware, gpus=req.gpus, isl=req.isl, osl=req.osl,
                               ttft_slo=req.ttft_slo_s, tpot_slo=req.tpot_slo_s, target_rate=req.target_rate,
-                              formats=req.formats, modes=req.modes, efficiency=req.efficiency, processes=1)
+                              formats=req.formats, modes=req.modes, efficiency=efficiency, processes=1)
             return json.dumps(result.to_dict(all_points=True), separators=(",", ":"), allow_nan=False)
 
         return Response(content=await run_heavy(run), media_type="application/json")

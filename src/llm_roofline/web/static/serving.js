@@ -4,6 +4,7 @@
 import { post } from "./api.js";
 import { OWN_FORMAT } from "./store.js";
 import { $ } from "./dom.js";
+import { efficiencyBody } from "./efficiency_state.js";
 import { int, pct, rate, secs, si } from "./fmt.js";
 import { svgEl, title } from "./svg.js";
 
@@ -216,8 +217,9 @@ function init() {
       throw new Error("plan takes fixed input and output lengths (numbers)");
     }
     const { ttft, tpot } = slos();
-    const body = { model: c.model, hardware: c.hardware, efficiency: c.efficiency, isl: c.isl, osl: c.osl,
-                   gpus: Number($("sv-gpus").value), ttft_slo_s: ttft, tpot_slo_s: tpot };
+    // The plan's closed form takes every efficiency setting (calibrated with the page's engine profile).
+    const body = { model: c.model, hardware: c.hardware, ...efficiencyBody(page().state), isl: c.isl,
+                   osl: c.osl, gpus: Number($("sv-gpus").value), ttft_slo_s: ttft, tpot_slo_s: tpot };
     renderPlan(await post("/api/plan", body));
   }));
 }
