@@ -103,10 +103,13 @@ def test_plot_accuracy(tmp_path, capsys):
 
 def test_public_rows_are_predicted():
     """The shipped public measurements (docs/data/public-serving.csv, sources in each row) run through the
-    same path; the row whose model is not in the catalog is listed."""
+    same path, the single-GPU rows on a lone catalog device (a100_pcie) too; the row whose model is not in
+    the catalog is listed."""
     report = lr.validate(PUBLIC)
-    assert len(report.rows) == 9 and len(report.skipped) == 1 and "unknown model" in report.skipped[0].reason
-    assert all(r.model == "meta-llama/Llama-3.1-70B" for r in report.rows)
+    assert len(report.rows) == 20 and len(report.skipped) == 1 and "unknown model" in report.skipped[0].reason
+    models = {r.model for r in report.rows}
+    assert models == {"meta-llama/Llama-3.1-70B", "Qwen/Qwen3-8B", "Qwen/Qwen2.5-7B"}
+    assert {r.system for r in report.rows} == {"h100_sxm", "a100_pcie"}
 
 
 @pytest.mark.skipif(not DEV.is_file(), reason="../shared/validation/serving-dev.csv is not present")

@@ -124,3 +124,55 @@ def test_worker_layouts_as_deployments():
         worker_deployment(tp=2, moe_tp=4, moe_ep=1)
     with pytest.raises(DeploymentError, match="moe_ep"):
         worker_deployment(tp=2, moe_ep=0)
+
+
+HEADER = SMALL.read_text().splitlines()[0]
+
+
+def _lone_device_table(tmp_path) -> Path:
+    """Two Qwen2.5-7B fp16 rows on ``a100_pcie`` (a catalog device, no bundled system): one GPU at
+    concurrency 8 (512 in / 256 out), and a TP2 row that cannot be priced on one device."""
+    empty = "," * 14
+    table = tmp_path / "lone.csv"
+    table.write_text(HEADER + "\n"
+                     + f"one_gpu,hand-made; silicon_concurrency=8,vllm,,Qwen/Qwen2.5-7B-Instruct,a100_pcie,fp16,agg,"
+                       f"512,256,fp16,fp16,8,1,1,1,1,1{empty},70,11\n"
+                     + f"two_gpus,hand-made,vllm,,Qwen/Qwen2.5-7B-Instruct,a100_pcie,fp16,agg,"
+                       f"512,256,fp16,fp16,8,2,1,1,2,1{empty},70,11\n")
+    return table
+
+
+def test_a_lone_catalog_device_prices_single_device_rows(tmp_path):
+    one, two = (map_row(r) for r in read_table(_lone_device_table(tmp_path)))
+    assert isinstance(one, Case) and one.single_device
+    assert one.system == "a100-80g-pcie"  # a100_pcie: the catalog's A100 80GB PCIe (no bundled system)
+    assert one.model == "Qwen/Qwen2.5-7B" and (one.w_bits, one.a_bits, one.kv_bits) == (16, 16, 16)
+    assert one.concurrency == 8.0 and (one.agg.tp, one.agg.attention_dp, one.agg.gpus) == (1, 1, 1)
+    assert (one.ttft_s, one.tpot_s) == (0.07, 0.011)
+    assert isinstance(two, Skipped) and "one device (a100-80g-pcie)" in two.reason
+    # a bundled system's alias keeps its system (the multi-device path), as before
+    bundled = [r for r in read_table(SMALL) if r.id == "dense_bf16"][0]
+    assert not map_row(bundled).single_device
+
+
+def test_a_lone_device_row_is_predicted_on_that_device(tmp_path):
+    import llm_roofline as lr
+
+    report = lr.validate(_lone_device_table(tmp_path))
+    (row,) = report.rows
+    assert row.system == "a100_pcie" and [s.id for s in report.skipped] == ["two_gpus"]
+    # Hand bound on the ideal decode step: every weight but the embedding table is read once per step
+    # from HBM at 1935 GB/s (A100 80GB PCIe datasheet). Qwen2.5-7B (config.json): hidden 3584, 28 layers,
+    # q 28 x 128, kv 4 x 128 heads with q/k/v biases, FFN 18944, untied vocab 152064:
+    # per layer 3584 x (3584 + 2 x 512) + (3584 + 2 x 512) + 3584 x 3584 + 3 x 3584 x 18944 + 2 x 3584 norms
+    layer = 3584 * (3584 + 1024) + (3584 + 1024) + 3584 * 3584 + 3 * 3584 * 18944 + 2 * 3584
+    read = (28 * layer + 3584 + 3584 * 152064) * 2  # + final norm + lm_head, 2 bytes each
+    floor = read / 1935e9  # 7.31 ms
+    assert floor == pytest.approx(7.31e-3, rel=1e-3)
+    # Above it: the KV cache (28 layers x 2 x 4 x 128 x 2 B = 57,344 B per token; 8 requests of <= 768
+    # tokens: 0.35 GB, < 2.5 % of the 14.1 GB of weights) and the prompts interleaved with the decode steps
+    # (steady state: 8 prompts of 512 tokens per 255 steps, 2 x 7.07e9 FLOP per token at 312 TFLOP/s:
+    # 0.186 s / 255 = 0.73 ms per step).
+    ceiling = 1.025 * floor + 8 * 512 * 2 * 7.07e9 / 312e12 / 255
+    assert floor <= row.predicted["ideal"]["tpot_s"] <= ceiling
+    assert row.predicted["ideal"]["tpot_s"] <= row.predicted["calibrated"]["tpot_s"]

@@ -13,7 +13,9 @@ Mapping (each a documented choice; docs/accuracy.md):
   nvfp4, int4 -> w4a16), or bf16 (the checkpoint's own weights) when it is empty too. KV cache
   (``precision``): fp8 and fp4 runs keep an FP8 cache, bf16, int4 and unnamed ones a 16-bit one (the
   engines' defaults for those recipes).
-- engine: ``backend`` is the calibrated engine profile (trtllm, sglang, vllm); system: a bundled system.
+- engine: ``backend`` is the calibrated engine profile (trtllm, sglang, vllm); system: a bundled system, or
+  a catalog device with no bundled system (a100_pcie -> a100-80g-pcie, h100_pcie, a100-40g ...) for a row
+  whose worker is that one device (agg, tp x attention_dp 1): it is priced on the device alone.
 - workers (parallel.deployment.worker_deployment): tp x pp x attention_dp devices, MoE layers over
   moe_tp x moe_ep of them; empty or 0 cells read 1; a dense model ignores the MoE columns.
 - load: the concurrency the data source states (``silicon_concurrency=N``), else ``batch_size`` (agg) or
@@ -86,6 +88,7 @@ class Case:
     decode: Worker | None
     ttft_s: float
     tpot_s: float
+    single_device: bool = False  # ``system`` is then a catalog device (no bundled system), one per worker
 
     def key(self) -> tuple:
         """Rows that share one (vectorized) call: aggregated rows of one worker layout and token budget
@@ -213,10 +216,13 @@ def _map(row: Row) -> Case:
     if engine not in ENGINES:
         raise _Skip(f"backend {engine!r} has no engine profile (known: {', '.join(ENGINES)})")
     system = row.text("system")
+    device = None
     try:
         load_system(system, multi_device=True)
     except RooflineError as exc:
-        raise _Skip(str(exc)) from None
+        device = _lone_device(system)
+        if device is None:
+            raise _Skip(str(exc)) from None
     stated = row.stated_concurrency()
     agg = prefill = decode = None
     if mode == "agg":
@@ -236,6 +242,22 @@ def _map(row: Row) -> Case:
                           min(math.ceil(p_batch * p_adp), p_budget), p_budget)
         decode = _worker(row, "decode_", is_moe, d_workers, math.ceil(d_batch * d_adp), TOKEN_BUDGET * d_adp)
         concurrency = stated if stated is not None else d_batch * d_workers * d_adp
+    if device is not None:
+        if agg is None or agg.tp * agg.attention_dp > 1:
+            raise _Skip(f"system {system!r} is one device ({device}) with no bundled system: only a worker on "
+                        "that one device (agg, tp x attention_dp 1) can be priced on it")
+        system = device
     return Case(row=row, model=name, system=system, engine=engine, w_bits=w, a_bits=a, kv_bits=kv, mode=mode,
                 isl=isl, osl=osl, concurrency=float(max(concurrency, 1.0)), agg=agg, prefill=prefill, decode=decode,
-                ttft_s=ttft, tpot_s=tpot)
+                ttft_s=ttft, tpot_s=tpot, single_device=device is not None)
+
+
+def _lone_device(name: str) -> str | None:
+    """The catalog device ``name`` names (its canonical name; aliases and a100_pcie-style spellings work),
+    or None when it names none."""
+    from ..api import load_hardware
+
+    try:
+        return load_hardware(name).name
+    except RooflineError:
+        return None

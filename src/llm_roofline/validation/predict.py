@@ -44,7 +44,9 @@ def serving_call(members: list[Case], efficiency: str, costs=None) -> dict:
     if case.mode == "agg":
         w = case.agg
         seqs = max(c.agg.max_seqs for c in members)  # never below a member's concurrency: all of it runs
-        return estimate_serving(case.model, case.system, deployment={**w.deployment, **comm}, max_seqs=seqs,
+        # a lone catalog device (no bundled system): the one-device worker, no deployment
+        deployment = None if case.single_device else {**w.deployment, **comm}
+        return estimate_serving(case.model, case.system, deployment=deployment, max_seqs=seqs,
                                 max_batch_tokens=max(w.max_batch_tokens, seqs), isl=[c.isl for c in members],
                                 osl=[c.osl for c in members], **common)
     p, d = case.prefill, case.decode
@@ -80,7 +82,8 @@ def predict(cases: list[Case], efficiencies=EFFICIENCIES, progress=None,
                 key = (case.model, case.system, eff, engine)
                 if key not in caches:
                     profile = "auto" if profiles is None or eff != "calibrated" else profiles[case.engine]
-                    caches[key] = serving_costs(case.model, case.system, eff, engine=engine, several=True,
+                    caches[key] = serving_costs(case.model, case.system, eff, engine=engine,
+                                                several=not case.single_device,
                                                 engine_evaluated=True, profile=profile)
                 out = serving_call(members, eff, caches[key])
             except RooflineError as exc:
