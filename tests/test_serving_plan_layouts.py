@@ -133,3 +133,14 @@ def test_plan_cli_takes_layouts(capsys):
     best = data["best"]
     assert (best["tp"], best["ep"], best["attention_dp"], best["workers"]) == (1, 8, 8, 1)
     assert best["tokens_per_s_per_gpu"] == pytest.approx(best["output_tokens_per_s"] / 8, rel=1e-12)
+
+
+def test_the_fewest_devices_are_whole_workers():
+    result = lr.plan("llama-3.1-70b", "h100-sxm", gpus=8, tp=[2], formats=["fp8"], modes=["agg"], tpot_slo=0.05,
+                     max_batch_tokens=[2048], batches=(16, 64), isl=1000, osl=200, target_rate=30.0)
+    cols = result.columns
+    ok = cols["tpot_s"] <= 0.05
+    per_worker = (cols["requests_per_s"][ok] / cols["gpus"][ok] * 2).max()  # each worker is 2 GPUs
+    # ceil(30 / one worker's best rate) workers of 2 devices each
+    assert result.target["gpus"] == 2 * int(np.ceil(30.0 / per_worker))
+    assert result.target["point"]["tp"] == 2

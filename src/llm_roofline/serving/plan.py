@@ -29,7 +29,17 @@ import numpy as np
 from ..errors import ScenarioError
 from .disagg import disagg_curve
 from .pareto import SLO, best_under_slo, pareto_front
-from .plan_layouts import SINGLE, check_layout, default_layouts, deployment, devices, given_layouts, label
+from .plan_layouts import (
+    SINGLE,
+    check_layout,
+    comm_of,
+    default_layouts,
+    deployment,
+    devices,
+    given_layouts,
+    label,
+    resolve_target,
+)
 from .pool import link_bandwidth, transfer_bandwidth
 from .profiles import profile_for
 from .scheduler import SchedulerConfig
@@ -141,6 +151,9 @@ def evaluate_config(cache: CostCache, config: dict, gpus: int, isl: float, osl: 
                 decode_workers=0, ttft=s.ttft_s, tpot=s.tpot_s, e2e=s.e2e_s, rate=s.requests_per_s * workers,
                 osl=osl, workers=workers)
         return {"rows": rows, "labels": labels}
+    if workers < 2:
+        raise ScenarioError(f"disaggregation needs two workers (a prefill and a decode pool); {gpus} GPUs hold "
+                            f"one worker of {devices(layout)} devices")
     from dataclasses import replace
 
     for n_p, n_d in _splits(workers):
@@ -183,46 +196,12 @@ def _safe_eval(cache, config, gpus, isl, osl, batches, link, comm="ideal"):
         return {"skipped": {**_label(config), "reason": str(exc)}}
 
 
-def _target(model, hardware, efficiency):
-    """(model, device, efficiency, system): ``hardware`` is a device, a system or a name of either; the
-    system is the named one or the first bundled system built from the device (None when there is none:
-    one device per worker only)."""
-    from ..errors import ConfigError
-    from ..hardware.spec import Hardware
-    from ..hardware.system import System
-    from ..hardware.systems import resolve_system
-    from ..parallel.options import with_device
-    from .api import _context
-
-    try:
-        system = resolve_system(hardware, multi_device=True)
-    except ConfigError:
-        system = None
-    device = hardware if isinstance(hardware, Hardware) or system is None else system.device
-    spec, device, eff = _context(model, device, efficiency)
-    if isinstance(hardware, System):
-        system = hardware
-    return spec, device, eff, (None if system is None else with_device(system, device))
-
-
-def comm_of(efficiency, comm: str | None = None) -> str:
-    """How multi-device workers' collectives are costed: ``comm``, else as estimate_serving does: fitted
-    under the hardware and calibrated settings, ideal otherwise."""
-    from ..parallel.choices import default_comm
-
-    if comm is not None:
-        return comm
-    if getattr(efficiency, "mode", "") == "calibrated":
-        return "fitted"
-    return default_comm(efficiency)
-
-
 def search(model, hardware, *, gpus: int, isl: float, osl: float, slo: SLO, axes: dict | None = None,
            batches=BATCHES, efficiency="ideal", link_bandwidth_bytes_per_s: float | None = None,
            processes: int | None = None, progress=None, comm: str | None = None) -> PlanResult:
     """Every configuration of ``axes`` on ``gpus`` devices; ``axes`` without a layout: one device per worker."""
     started = time.perf_counter()
-    spec, device, eff, system = _target(model, hardware, efficiency)
+    spec, device, eff, system = resolve_target(model, hardware, efficiency)
     comm = comm_of(efficiency, comm)
     axes = dict(DEFAULT_AXES if axes is None else axes)
     skipped = []
@@ -318,7 +297,7 @@ def plan(model, hardware, *, gpus: int = 8, isl: float = 2048, osl: float = 512,
         layouts = None
     else:
         layouts = given_layouts(tp, ep, attention_dp)
-    spec, device, eff, system = _target(model, hardware, efficiency)
+    spec, device, eff, system = resolve_target(model, hardware, efficiency)
     axes["layout"] = tuple(default_layouts(spec, system, gpus) if layouts is None else layouts)
     slo = SLO(ttft_slo, tpot_slo)
     common = dict(isl=float(isl), osl=float(osl), slo=slo, batches=batches, efficiency=eff,
@@ -330,45 +309,6 @@ def plan(model, hardware, *, gpus: int = 8, isl: float = 2048, osl: float = 512,
         return result
     from dataclasses import replace
 
+    from .plan_target import fewest_gpus
+
     return replace(result, target=fewest_gpus(spec, where, result, float(target_rate), axes, common))
-
-
-def fewest_gpus(model, hardware, result: PlanResult, target: float, axes: dict, common: dict) -> dict:
-    """The fewest devices whose best configuration meets the SLOs at ``target`` requests/s. Aggregated
-    replicas scale linearly (ceil(target / best rate per device)); disaggregated pools are searched at
-    device counts found by bisection below that (assuming more devices never serve less)."""
-    cols = result.columns
-    ok = result.slo.met(cols["ttft_s"], cols["tpot_s"])
-    agg = ok & (cols["prefill_workers"] == 0)
-    best: dict | None = None
-    if agg.any():
-        per_gpu = cols["requests_per_s"] / cols["gpus"]
-        i = int(np.flatnonzero(agg)[np.argmax(per_gpu[agg])])
-        size = result.configs[i].get("devices_per_worker", 1)  # replicas of whole workers
-        n = size * max(1, math.ceil(target / (per_gpu[i] * size) - 1e-9))
-        best = {"gpus": n, "mode": "agg", "rate_per_s": float(per_gpu[i] * n), "point": result.row(i)}
-    if "disagg" in axes.get("mode", ()):
-        d_axes = {**axes, "mode": ("disagg",)}
-        high = best["gpus"] - 1 if best else max(2 * result.gpus, 2)
-
-        def meets(n: int):
-            r = search(model, hardware, gpus=n, axes=d_axes, **common)
-            return (r.max_rate_at_slo or 0.0) >= target, r
-
-        low, found = 2, None
-        while low <= high:
-            mid = (low + high) // 2
-            good, r = meets(mid)
-            if good:
-                found, high = (mid, r), mid - 1
-            else:
-                low = mid + 1
-        if found is not None:
-            n, r = found
-            rates = r.columns["requests_per_s"]
-            ok_d = r.slo.met(r.columns["ttft_s"], r.columns["tpot_s"]) & (rates >= target)
-            i = int(np.flatnonzero(ok_d)[np.argmax(r.columns["tokens_per_s_per_gpu"][ok_d])])
-            best = {"gpus": n, "mode": "disagg", "rate_per_s": float(rates[i]), "point": r.row(i)}
-    if best is None:
-        return {"gpus": None, "target_rate_per_s": target, "reason": "no configuration meets the SLOs"}
-    return {"target_rate_per_s": target, **best}

@@ -12,7 +12,8 @@ experts) and attention-DP x EP (attention_dp = ep = a, tp 1: DeepSeek-style wide
 powers of two. Without a multi-device system (a device no bundled system is built from) only one device
 per worker. Which of them are valid the parallel package decides (``check_layout``: the Deployment's
 own checks, the system's nodes, the shard's head and expert divisibility); an invalid one is skipped
-with its reason.
+with its reason. ``resolve_target``: the model, device, efficiency and system a search runs on;
+``comm_of``: how the collectives of multi-device workers are costed.
 """
 
 from __future__ import annotations
@@ -99,3 +100,37 @@ def check_layout(layout: tuple[int, int, int], model: ModelSpec, system, gpus: i
 
     check_system(dep, model, system)  # the system's nodes and the experts
     shard_model(model, dep.tp, dep.moe_tp)
+
+
+def resolve_target(model, hardware, efficiency):
+    """(model, device, efficiency, system): ``hardware`` is a device, a system or a name of either; the
+    system is the named one or the first bundled system built from the device (None when there is none:
+    one device per worker only)."""
+    from ..errors import ConfigError
+    from ..hardware.spec import Hardware
+    from ..hardware.system import System
+    from ..hardware.systems import resolve_system
+    from ..parallel.options import with_device
+    from .api import _context
+
+    try:
+        system = resolve_system(hardware, multi_device=True)
+    except ConfigError:
+        system = None
+    device = hardware if isinstance(hardware, Hardware) or system is None else system.device
+    spec, device, eff = _context(model, device, efficiency)
+    if isinstance(hardware, System):
+        system = hardware
+    return spec, device, eff, (None if system is None else with_device(system, device))
+
+
+def comm_of(efficiency, comm: str | None = None) -> str:
+    """How multi-device workers' collectives are costed: ``comm``, else as estimate_serving does: fitted
+    under the hardware and calibrated settings, ideal otherwise."""
+    from ..parallel.choices import default_comm
+
+    if comm is not None:
+        return comm
+    if getattr(efficiency, "mode", "") == "calibrated":
+        return "fitted"
+    return default_comm(efficiency)
