@@ -4,8 +4,9 @@
 
 Prints: the closed-form steady state's points per second (target: microseconds per point), the
 discrete-event simulation's requests per second on 10,000 requests (target: well under a second), the time
-of a typical `plan` search (target < 10 s on a 2-core machine), and the process-pool crossover of the
-search (the configuration count past which a pool of one process per core is faster than one process).
+of typical `plan` searches, with and without the worker layouts (target < 10 s on a 2-core machine), and
+the process-pool crossover of the search (the configuration count past which a pool of one process per
+core is faster than one process).
 """
 
 from __future__ import annotations
@@ -65,12 +66,18 @@ def main() -> None:
         print(f"simulation of 10,000 requests, {label:<27}: {seconds:6.2f} s CPU ({timed.wall:.2f} s wall) = "
               f"{10_000 / seconds:>7,.0f} requests/s, {result.iterations:>9,} iterations  (target < 1 s: {verdict})")
 
-    seconds, result = timed(lambda: lr.plan(MODEL, DEVICE, gpus=8, isl=2048, osl=512, ttft_slo=1.0, tpot_slo=0.05,
-                                            processes=1), repeat=1)
-    verdict = "ok" if seconds < 10 else "MISSED"
-    print(f"plan, 8 GPUs, default search ({result.search['configurations']} configurations, "
-          f"{result.search['points']} points): {seconds:.2f} s CPU ({timed.wall:.2f} s wall)  "
-          f"(target < 10 s: {verdict})")
+    for model, label, layouts in ((MODEL, "one device per worker (--tp 1)", {"tp": [1]}),
+                                  (MODEL, "default search, TP 1-8 layouts", {}),
+                                  ("llama-3.1-70b", "default search, TP 1-8 layouts", {}),
+                                  ("mixtral-8x7b", "default search, TP, TP x EP, attention-DP x EP", {}),
+                                  ("deepseek-v3", "default search, TP, TP x EP, attention-DP x EP", {})):
+        seconds, result = timed(lambda m=model, kw=layouts: lr.plan(m, DEVICE, gpus=8, isl=2048, osl=512,
+                                                                   ttft_slo=1.0, tpot_slo=0.05, processes=1, **kw),
+                                repeat=1)
+        verdict = "ok" if seconds < 10 else "MISSED"
+        print(f"plan {model}, 8 GPUs, {label} ({result.search['configurations']} configurations, "
+              f"{result.search['points']} points): {seconds:.2f} s CPU ({timed.wall:.2f} s wall)  "
+              f"(target < 10 s: {verdict})")
     link = link_bandwidth(device)
     print(f"(disaggregated KV link: {link / 1e9:.0f} GB/s one way)")
     if args.quick:
@@ -80,7 +87,7 @@ def main() -> None:
     for budgets, chunks in (((8192,), (None,)), ((2048, 8192), (None, 1024)), ((1024, 2048, 4096, 8192),
                                                                                (None, 256, 512, 1024, 2048))):
         kwargs = dict(gpus=8, isl=2048, osl=512, tpot_slo=0.05, formats=formats, max_batch_tokens=budgets,
-                      chunks=chunks)
+                      chunks=chunks, tp=[1])  # one device per worker: the crossover as first measured
         start = time.perf_counter()
         r1 = lr.plan(MODEL, DEVICE, processes=1, **kwargs)
         one = time.perf_counter() - start

@@ -97,7 +97,8 @@ def test_plan_cli_table_and_json(capsys, tmp_path):
 
 @pytest.mark.parametrize("argv", [["--ttft-slo", "fast"], ["--formats", "fp9"], ["--modes", "both"],
                                   ["--max-batch-tokens", "lots"], ["--gpus", "0"], ["--processes", "0"],
-                                  ["--tp", "2"]])  # not an abbreviation of --tpot-slo: options are never abbreviated
+                                  ["--tpot", "50ms"],  # options are never abbreviated (--tpot-slo)
+                                  ["--tp", "0"], ["--ep", "two"], ["--attention-dp", "none"]])
 def test_plan_cli_errors_are_one_line(argv, capsys):
     assert main(["plan", "llama-2-7b", "a6000", *argv]) == 2
     err = capsys.readouterr().err

@@ -38,7 +38,24 @@ def test_plan_returns_every_point(client):
     assert {p["mode"] for p in data["points"]} == {"agg"}
 
 
+def test_plan_takes_worker_layouts_as_the_cli(client, capsys):
+    body = {"model": "llama-3.1-70b", "hardware": "h100-sxm", "gpus": 8, "isl": 1000, "osl": 100,
+            "formats": ["bf16"], "modes": ["agg"], "tp": [1, 4]}
+    web = client.post("/api/plan", json=body)
+    assert web.status_code == 200, web.text
+    assert main(["plan", "llama-3.1-70b", "h100-sxm", "--gpus", "8", "--isl", "1000", "--osl", "100", "--formats",
+                 "bf16", "--modes", "agg", "--tp", "1,4", "-f", "json", "--all-points"]) == 0
+    cli = json.loads(capsys.readouterr().out)
+    got = web.json()
+    assert got.pop("search")["points"] == cli.pop("search")["points"]
+    assert got == cli and {p["tp"] for p in got["points"]} == {4}
+    assert got["skipped"][0]["tp"] == 1
+
+
 @pytest.mark.parametrize(("path", "body", "field"), [
+    ("/api/plan", {"model": "llama-2-7b", "hardware": "a6000", "tp": [0]}, "tp"),
+    ("/api/plan", {"model": "llama-2-7b", "hardware": "a6000", "ep": list(range(1, 10))}, "ep"),
+    ("/api/plan", {"model": "llama-2-7b", "hardware": "a6000", "attention_dp": "8"}, "attention_dp"),
     ("/api/serve-sim", {"model": "llama-2-7b", "hardware": "a6000", "requests": 10**6}, "requests"),
     ("/api/serve-sim", {"model": "llama-2-7b", "hardware": "a6000", "isl": "normal:3"}, None),
     ("/api/serve-sim", {"model": "llama-2-7b", "hardware": "a6000", "colour": "red"}, "colour"),

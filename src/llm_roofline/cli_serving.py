@@ -145,8 +145,52 @@ def add_search_options(p):
     s.add_argument("--modes", help="agg, disagg or both (default agg,disagg)")
     s.add_argument("--max-batch-tokens", help="token budgets to try (default 2048,8192)")
     s.add_argument("--chunks", help="prefill chunk sizes to try; none = only the budget (default none)")
+    s.add_argument("--tp", help="tensor-parallel degrees of a worker to try, e.g. 1,2,4,8 (with --ep and "
+                                "--attention-dp: every combination; default: powers of two up to a node, and "
+                                "expert-parallel layouts for MoE models, docs/serving.md)")
+    s.add_argument("--ep", help="expert-parallel degrees to try (MoE models; default with --tp given: 1)")
+    s.add_argument("--attention-dp", help="attention data-parallel groups to try (default with --tp given: 1)")
     s.add_argument("--link-bandwidth", help="KV-transfer link for disaggregation, e.g. 450GB/s")
     return s
+
+
+def search_target(args):
+    """(what the search runs on, the efficiency): the system named (or the first bundled system of the
+    device named: multi-device workers need its links), with the device overrides; a device no bundled
+    system is built from stands alone (one device per worker)."""
+    from .cli import efficiency_from_args
+    from .cli_parallel import target_from_args
+    from .errors import ConfigError
+
+    try:
+        target = target_from_args(args, multi_device=True)
+        device = target.device
+    except ConfigError:
+        target = device = _device_and_efficiency(args)[0]
+    return target, efficiency_from_args(args, device)
+
+
+def search_keywords(args) -> dict:
+    """lr.plan's search-space and SLO keywords from the parsed ``add_search_options`` arguments."""
+    from .parallel.choices import default_comm
+
+    return dict(gpus=args.gpus, isl=args.isl, osl=args.osl,
+                ttft_slo=None if args.ttft_slo is None else parse_seconds(args.ttft_slo, "--ttft-slo"),
+                tpot_slo=None if args.tpot_slo is None else parse_seconds(args.tpot_slo, "--tpot-slo"),
+                formats=_list(args.formats, "--formats"), modes=_list(args.modes, "--modes"),
+                max_batch_tokens=_list(args.max_batch_tokens, "--max-batch-tokens", int),
+                chunks=_list(args.chunks, "--chunks", int), tp=_degrees(args.tp, "--tp"),
+                ep=_degrees(args.ep, "--ep"), attention_dp=_degrees(args.attention_dp, "--attention-dp"),
+                link_bandwidth_bytes_per_s=_link(args), comm=default_comm(args.efficiency))
+
+
+def _degrees(text: str | None, name: str) -> list[int] | None:
+    from .errors import ScenarioError
+
+    values = _list(text, name, int)
+    if values is not None and (None in values or 0 in values):
+        raise ScenarioError(f"{name}: degrees are positive integers, e.g. 1,2,4,8")
+    return values
 
 
 def _device_and_efficiency(args):
@@ -194,19 +238,14 @@ def _run_plan(args) -> str:
     from .plots.progress import ProgressBar
     from .serving.plan import plan
 
-    device, eff = _device_and_efficiency(args)
+    target, eff = search_target(args)
     if args.processes is not None and not 1 <= args.processes <= 1024:
         raise ScenarioError(f"--processes must be in 1..1024, got {args.processes}")
-    result = plan(
-        _model(args), device, gpus=args.gpus, isl=args.isl, osl=args.osl,
-        ttft_slo=None if args.ttft_slo is None else parse_seconds(args.ttft_slo, "--ttft-slo"),
-        tpot_slo=None if args.tpot_slo is None else parse_seconds(args.tpot_slo, "--tpot-slo"),
-        target_rate=args.target_rate, formats=_list(args.formats, "--formats"), modes=_list(args.modes, "--modes"),
-        max_batch_tokens=_list(args.max_batch_tokens, "--max-batch-tokens", int),
-        chunks=_list(args.chunks, "--chunks", int), efficiency=eff, link_bandwidth_bytes_per_s=_link(args),
-        processes=args.processes, progress=ProgressBar("configurations"))
+    result = plan(_model(args), target, target_rate=args.target_rate, efficiency=eff, processes=args.processes,
+                  progress=ProgressBar("configurations"), **search_keywords(args))
     if args.format == "json":
         return json.dumps(result.to_dict(all_points=args.all_points), indent=2) + "\n"
     from .servingtext import render_plan
 
-    return render_plan(result, model=args.model, device=device.name, max_rate=args.max_rate_at_slo)
+    return render_plan(result, model=args.model, device=getattr(target, "device", target).name,
+                       max_rate=args.max_rate_at_slo)

@@ -43,15 +43,24 @@ def render_simulation(report) -> str:
     return "\n".join(lines) + "\n"
 
 
+def layout_text(row: dict) -> str:
+    """A worker's layout: "tp4", "adp8 ep8" (attention DP, expert parallelism); "" for one device."""
+    parts = [f"{name}{row[key]}" for name, key in (("tp", "tp"), ("adp", "attention_dp"), ("ep", "ep"))
+             if row.get(key, 1) > 1]
+    return " ".join(parts)
+
+
 def _config(row: dict, compact: bool = False) -> str:
     if row["mode"] == "agg":
         where = f"agg x{row.get('workers', row['gpus'])}"
     else:
         where = f"disagg {row['prefill_workers']}P+{row['decode_workers']}D"
+    layout = layout_text(row)
+    where = f"{where} {layout}" if layout else where
     chunk = "" if row.get("chunk") is None else f" chunk {row['chunk']}"
     if compact:
         return f"{where}, {row['format']}, {row['max_batch_tokens']} tokens/iteration{chunk}"
-    return f"{where:<16}{row['format']:<10}{row['max_batch_tokens']:>6}{chunk}"
+    return f"{where:<24}{row['format']:<10}{row['max_batch_tokens']:>6}{chunk}"
 
 
 def render_plan(result, *, model: str, device: str, max_rate: bool = False) -> str:
@@ -62,12 +71,12 @@ def render_plan(result, *, model: str, device: str, max_rate: bool = False) -> s
              f"searched {search['configurations']} configurations, {search['points']} points in "
              f"{search['seconds']:.2f} s ({search['processes']} process{'es' if search['processes'] > 1 else ''})",
              "", "Pareto front (tokens/s per GPU vs tokens/s per user):",
-             f"  {'configuration':<38}{'batch':>7}{'tok/s/GPU':>11}{'tok/s/user':>11}{'TTFT':>10}{'TPOT':>10}  SLO"]
+             f"  {'configuration':<46}{'batch':>7}{'tok/s/GPU':>11}{'tok/s/user':>11}{'TTFT':>10}{'TPOT':>10}  SLO"]
     cols = result.columns
     ok = slo.met(cols["ttft_s"], cols["tpot_s"])
     for i in result.pareto.tolist():
         row = result.row(i)
-        lines.append(f"  {_config(row):<38}{row['batch']:>7g}{row['tokens_per_s_per_gpu']:>11,.0f}"
+        lines.append(f"  {_config(row):<46}{row['batch']:>7g}{row['tokens_per_s_per_gpu']:>11,.0f}"
                      f"{row['tokens_per_s_per_user']:>11,.1f}{seconds(row['ttft_s']):>10}{seconds(row['tpot_s']):>10}"
                      f"  {'ok' if ok[i] else '-'}")
     lines.append("")
@@ -88,10 +97,16 @@ def render_plan(result, *, model: str, device: str, max_rate: bool = False) -> s
             lines.append(f"target {t['target_rate_per_s']:g} requests/s: {t['reason']}")
         else:
             p = t["point"]
-            how = (f"{t['gpus']} aggregated replicas of {p['format']}, {p['max_batch_tokens']} tokens/iteration, "
-                   f"batch {p['batch']:g}" if t["mode"] == "agg" else _config(p, True) + f", batch {p['batch']:g}")
+            size = p.get("devices_per_worker", 1)
+            replicas = f"{t['gpus'] // size} aggregated replicas" + (f" of {layout_text(p)}" if size > 1 else "")
+            how = (f"{replicas}, {p['format']}, {p['max_batch_tokens']} tokens/iteration, batch {p['batch']:g}"
+                   if t["mode"] == "agg" else _config(p, True) + f", batch {p['batch']:g}")
             lines.append(f"target {t['target_rate_per_s']:g} requests/s: {t['gpus']} devices ({how}; "
                          f"{t['rate_per_s']:,.2f} requests/s)")
     for item in result.skipped[:5]:
-        lines.append(f"skipped {item.get('mode')} {item.get('format')}: {item['reason']}")
+        layout = layout_text(item) or ("tp1" if "tp" in item else None)
+        what = " ".join(str(v) for v in (item.get("mode"), item.get("format"), layout) if v)
+        lines.append(f"skipped {what}: {item['reason']}")
+    if len(result.skipped) > 5:
+        lines.append(f"({len(result.skipped) - 5} more skipped: --format json lists them)")
     return "\n".join(lines) + "\n"

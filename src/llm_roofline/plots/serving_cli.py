@@ -56,23 +56,17 @@ def _slos(args):
 
 
 def _run_pareto(args) -> str:
-    from ..cli_serving import _device_and_efficiency, _link, _list
+    from ..cli_serving import search_keywords, search_target
     from .figures import plot_pareto
     from .progress import ProgressBar
     from .render import save
 
     size = _prepare(args)
-    device, eff = _device_and_efficiency(args)
-    ttft, tpot = _slos(args)
+    target, eff = search_target(args)
     from ..cli import model_from_args
 
-    fig = plot_pareto(model_from_args(args), device, size=size, title=args.title, gpus=args.gpus,
-                      isl=args.isl, osl=args.osl,
-                      ttft_slo=ttft, tpot_slo=tpot, formats=_list(args.formats, "--formats"),
-                      modes=_list(args.modes, "--modes"),
-                      max_batch_tokens=_list(args.max_batch_tokens, "--max-batch-tokens", int),
-                      chunks=_list(args.chunks, "--chunks", int), efficiency=eff,
-                      link_bandwidth_bytes_per_s=_link(args), progress=ProgressBar("configurations"))
+    fig = plot_pareto(model_from_args(args), target, size=size, title=args.title, efficiency=eff,
+                      progress=ProgressBar("configurations"), **search_keywords(args))
     save(fig, args.image, dpi=args.dpi)
     return ""
 

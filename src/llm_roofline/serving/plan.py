@@ -3,12 +3,14 @@
 A configuration takes one value of each axis of the search space (``DEFAULT_AXES``; ``AXIS_RULES`` says
 where each value goes). For each, the load is swept: the requests each worker holds (its batch limit and
 closed-loop concurrency; for disaggregation, each decode worker's batch). Every point gets TTFT, TPOT,
-requests/s, output tokens/s per GPU and per user (1 / TPOT) on ``gpus`` devices: aggregated serving runs
-``gpus`` replicas, disaggregated serving splits the devices into a prefill and a decode pool (every split).
-The result: the Pareto front of tokens/s per GPU against tokens/s per user, the best point under the SLOs
-(most tokens/s per GPU), the largest request rate that meets them, and with a target rate the fewest
-devices that serve it. Parallel degrees join as axes (e.g. ``"tp": (1, 2, 4, 8)`` with its rule) once
-the parallel engine's Deployment exists.
+requests/s, output tokens/s per GPU and per user (1 / TPOT) on ``gpus`` devices. The ``layout`` axis
+(plan_layouts.py: tp, ep, attention_dp) says how many devices one worker spans and how the model is split
+over them: aggregated serving runs gpus / devices-per-worker replicas, disaggregated serving splits those
+workers into a prefill and a decode pool of that same layout (every split). One device per worker is
+priced with the exact linear cost, several with the engine itself (setup.CostCache).
+The result: the Pareto front of tokens/s per GPU (every device counted) against tokens/s per user, the
+best point under the SLOs (most tokens/s per GPU), the largest request rate that meets them, and with a
+target rate the fewest devices that serve it.
 
 Configurations are independent: past ``PROCESS_CROSSOVER`` configurations the search runs in a process
 pool (Python's, one process per core), see docs/serving.md for the measured crossover.
@@ -27,7 +29,18 @@ import numpy as np
 from ..errors import ScenarioError
 from .disagg import disagg_curve
 from .pareto import SLO, best_under_slo, pareto_front
-from .pool import link_bandwidth
+from .plan_layouts import (
+    SINGLE,
+    check_layout,
+    comm_of,
+    default_layouts,
+    deployment,
+    devices,
+    given_layouts,
+    label,
+    resolve_target,
+)
+from .pool import link_bandwidth, transfer_bandwidth
 from .profiles import profile_for
 from .scheduler import SchedulerConfig
 from .setup import CostCache, Formats
@@ -43,6 +56,7 @@ DEFAULT_AXES = {"mode": ("agg", "disagg"), "format": ("bf16", "fp8", "w4a16"), "
                 "chunk": (None,)}
 AXIS_RULES = {  # axis -> the part of a configuration it sets
     "mode": "deployment", "format": "formats", "max_batch_tokens": "scheduler", "chunk": "scheduler",
+    "layout": "deployment",  # (tp, ep, attention_dp) of every worker
 }
 PROCESS_CROSSOVER = 1000  # configurations; below it one process is faster (measured: docs/serving.md)
 COLUMNS = ("batch", "concurrency", "gpus", "prefill_workers", "decode_workers", "ttft_s", "tpot_s", "e2e_s",
@@ -117,26 +131,35 @@ def _splits(gpus: int) -> list[tuple[int, int]]:
     return [(p, gpus - p) for p in sizes]
 
 
-def evaluate_config(cache: CostCache, config: dict, gpus: int, isl: float, osl: float, batches, link) -> dict:
-    """All points of one configuration: (rows of column values, and a label per row)."""
+def evaluate_config(cache: CostCache, config: dict, gpus: int, isl: float, osl: float, batches, link,
+                    comm: str = "ideal") -> dict:
+    """All points of one configuration: (rows of column values, and a label per row). ``comm``: how the
+    collectives of multi-device workers are costed (ideal or fitted)."""
     formats = FORMAT_PRESETS[config.get("format", "bf16")]
     budget = config.get("max_batch_tokens", 8192)
     limit = [b for b in batches if b <= budget]
     scheduler = SchedulerConfig(max_batch_tokens=budget, max_seqs=max(limit), chunk=config.get("chunk"))
-    pool = cache.pool(formats, scheduler)
+    layout = config.get("layout", SINGLE)
+    pool = cache.pool(formats, scheduler, deployment=deployment(layout, comm))
+    workers = gpus // devices(layout)  # the search checked that the layout divides the GPUs
     rows: dict[str, list] = {k: [] for k in COLUMNS}
     labels: list[dict] = []
     if config.get("mode", "agg") == "agg":
         b = np.array(limit, dtype=np.float64)
         s = steady_state(pool.cost, pool.kv, scheduler, b, isl, osl)
-        _append(rows, labels, config, batch=b, concurrency=b * gpus, gpus=gpus, prefill_workers=0, decode_workers=0,
-                ttft=s.ttft_s, tpot=s.tpot_s, e2e=s.e2e_s, rate=s.requests_per_s * gpus, osl=osl, workers=gpus)
+        _append(rows, labels, config, batch=b, concurrency=b * workers, gpus=gpus, prefill_workers=0,
+                decode_workers=0, ttft=s.ttft_s, tpot=s.tpot_s, e2e=s.e2e_s, rate=s.requests_per_s * workers,
+                osl=osl, workers=workers)
         return {"rows": rows, "labels": labels}
+    if workers < 2:
+        raise ScenarioError(f"disaggregation needs two workers (a prefill and a decode pool); {gpus} GPUs hold "
+                            f"one worker of {devices(layout)} devices")
     from dataclasses import replace
 
-    for n_p, n_d in _splits(gpus):
+    for n_p, n_d in _splits(workers):
         b = np.array(limit, dtype=np.float64)
-        c = disagg_curve(replace(pool, workers=n_p), replace(pool, workers=n_d), isl, osl, link, b)
+        pre, dec = replace(pool, workers=n_p), replace(pool, workers=n_d)
+        c = disagg_curve(pre, dec, isl, osl, transfer_bandwidth(pre, dec, link), b)
         ok = np.array([lim == "concurrency" for lim in c.limited_by])  # points the pools can sustain
         _append(rows, labels, config, batch=c.decode_batch[ok], concurrency=c.concurrency[ok], gpus=gpus,
                 prefill_workers=n_p, decode_workers=n_d, ttft=c.ttft_s[ok], tpot=c.tpot_s[ok], e2e=c.e2e_s[ok],
@@ -154,28 +177,45 @@ def _append(rows, labels, config, *, batch, concurrency, gpus, prefill_workers, 
               "tokens_per_s_per_user": 1.0 / np.asarray(tpot, dtype=np.float64)}
     for k in COLUMNS:
         rows[k].extend(np.asarray(values[k], dtype=np.float64).tolist())
-    label = {k: (v if v is not None else None) for k, v in config.items()}
+    label = _label(config)
     if workers is not None:
         label = {**label, "workers": workers}
     labels.extend([label] * n)
 
 
-def _safe_eval(cache, config, gpus, isl, osl, batches, link):
+def _label(config: dict) -> dict:
+    """A configuration as a row names it: the layout as its degrees (plan_layouts.label)."""
+    out = {k: v for k, v in config.items() if k != "layout"}
+    return {**out, **label(config.get("layout", SINGLE))}
+
+
+def _safe_eval(cache, config, gpus, isl, osl, batches, link, comm="ideal"):
     try:
-        return evaluate_config(cache, config, gpus, isl, osl, batches, link)
+        return evaluate_config(cache, config, gpus, isl, osl, batches, link, comm)
     except ScenarioError as exc:
-        return {"skipped": {**config, "reason": str(exc)}}
+        return {"skipped": {**_label(config), "reason": str(exc)}}
 
 
 def search(model, hardware, *, gpus: int, isl: float, osl: float, slo: SLO, axes: dict | None = None,
            batches=BATCHES, efficiency="ideal", link_bandwidth_bytes_per_s: float | None = None,
-           processes: int | None = None, progress=None) -> PlanResult:
-    from .api import _context
-
+           processes: int | None = None, progress=None, comm: str | None = None) -> PlanResult:
+    """Every configuration of ``axes`` on ``gpus`` devices; ``axes`` without a layout: one device per worker."""
     started = time.perf_counter()
-    configs = configurations(dict(DEFAULT_AXES if axes is None else axes))
-    spec, device, eff = _context(model, hardware, efficiency)
-    link, skipped = None, []
+    spec, device, eff, system = resolve_target(model, hardware, efficiency)
+    comm = comm_of(efficiency, comm)
+    axes = dict(DEFAULT_AXES if axes is None else axes)
+    skipped = []
+    if "layout" in axes:
+        valid = []
+        for layout in axes["layout"]:
+            try:
+                check_layout(layout, spec, system, gpus, comm)
+                valid.append(layout)
+            except ScenarioError as exc:
+                skipped.append({**label(layout), "reason": str(exc)})
+        axes["layout"] = tuple(valid)
+    configs = configurations(axes)
+    link = None
     if any(c.get("mode") == "disagg" for c in configs) and gpus >= 2:
         try:
             link = link_bandwidth(device, link_bandwidth_bytes_per_s)
@@ -190,12 +230,13 @@ def search(model, hardware, *, gpus: int, isl: float, osl: float, slo: SLO, axes
     if processes > 1:
         from .search_pool import evaluate_in_pool
 
-        results = evaluate_in_pool(spec, device, eff, configs, processes, (gpus, isl, osl, batches, link), progress)
+        results = evaluate_in_pool(spec, device, eff, configs, processes, (gpus, isl, osl, batches, link, comm),
+                                   progress, system)
     else:
         processes = 1
-        cache = CostCache(spec, device, eff, profile=profile_for(eff))  # as estimate_serving's default
+        cache = CostCache(spec, device, eff, system, profile=profile_for(eff))  # as estimate_serving's default
         for done, config in enumerate(configs, 1):
-            results.append(_safe_eval(cache, config, gpus, isl, osl, batches, link))
+            results.append(_safe_eval(cache, config, gpus, isl, osl, batches, link, comm))
             if progress:
                 progress(done, len(configs))
     return _collect([*({"skipped": item} for item in skipped), *results], slo, gpus, isl, osl, started,
@@ -224,13 +265,18 @@ def _collect(results, slo, gpus, isl, osl, started, n_configs, processes) -> Pla
 
 def plan(model, hardware, *, gpus: int = 8, isl: float = 2048, osl: float = 512, ttft_slo: float | None = None,
          tpot_slo: float | None = None, target_rate: float | None = None, formats=None, modes=None,
-         max_batch_tokens=None, chunks=None, batches=BATCHES, efficiency="ideal",
-         link_bandwidth_bytes_per_s: float | None = None, processes: int | None = None,
-         progress=None) -> PlanResult:
-    """Search deployments of ``model`` on ``gpus`` devices of ``hardware`` for requests of ``isl`` tokens in
-    and ``osl`` out: the Pareto front, the best point under the SLOs (seconds; None: no limit), the largest
-    rate at the SLOs and, with ``target_rate`` (requests/s), the fewest devices that serve it. ``formats``,
-    ``modes``, ``max_batch_tokens``, ``chunks``: the values of those axes (defaults: DEFAULT_AXES)."""
+         max_batch_tokens=None, chunks=None, tp=None, ep=None, attention_dp=None, batches=BATCHES,
+         efficiency="ideal", link_bandwidth_bytes_per_s: float | None = None, processes: int | None = None,
+         progress=None, comm: str | None = None) -> PlanResult:
+    """Search deployments of ``model`` on ``gpus`` devices of ``hardware`` (a device, a system, or a name of
+    either; a device's first bundled system supplies the links of multi-device workers) for requests of
+    ``isl`` tokens in and ``osl`` out: the Pareto front, the best point under the SLOs (seconds; None: no
+    limit), the largest rate at the SLOs and, with ``target_rate`` (requests/s), the fewest devices that
+    serve it. ``formats``, ``modes``, ``max_batch_tokens``, ``chunks``: the values of those axes (defaults:
+    DEFAULT_AXES). ``tp``, ``ep``, ``attention_dp``: lists of degrees whose product is the worker layouts
+    searched (a list not given: 1); none given: plan_layouts.default_layouts (TP powers of two up to a
+    node, MoE models also EP layouts). ``comm``: ideal or fitted collectives (None: fitted under the
+    hardware and calibrated settings)."""
     for name, value in (("gpus", gpus),):
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 100_000:
             raise ScenarioError(f"{name} must be an integer in 1..100000, got {value!r}")
@@ -247,52 +293,22 @@ def plan(model, hardware, *, gpus: int = 8, isl: float = 2048, osl: float = 512,
             axes[name] = tuple(value)
     if gpus < 2:
         axes["mode"] = tuple(m for m in axes["mode"] if m != "disagg") or ("agg",)
+    if tp is None and ep is None and attention_dp is None:
+        layouts = None
+    else:
+        layouts = given_layouts(tp, ep, attention_dp)
+    spec, device, eff, system = resolve_target(model, hardware, efficiency)
+    axes["layout"] = tuple(default_layouts(spec, system, gpus) if layouts is None else layouts)
     slo = SLO(ttft_slo, tpot_slo)
-    common = dict(isl=float(isl), osl=float(osl), slo=slo, batches=batches, efficiency=efficiency,
-                  link_bandwidth_bytes_per_s=link_bandwidth_bytes_per_s, processes=processes)
-    result = search(model, hardware, gpus=gpus, axes=axes, progress=progress, **common)
+    common = dict(isl=float(isl), osl=float(osl), slo=slo, batches=batches, efficiency=eff,
+                  link_bandwidth_bytes_per_s=link_bandwidth_bytes_per_s, processes=processes,
+                  comm=comm_of(efficiency, comm))
+    where = device if system is None else system
+    result = search(spec, where, gpus=gpus, axes=axes, progress=progress, **common)
     if target_rate is None:
         return result
     from dataclasses import replace
 
-    return replace(result, target=fewest_gpus(model, hardware, result, float(target_rate), axes, common))
+    from .plan_target import fewest_gpus
 
-
-def fewest_gpus(model, hardware, result: PlanResult, target: float, axes: dict, common: dict) -> dict:
-    """The fewest devices whose best configuration meets the SLOs at ``target`` requests/s. Aggregated
-    replicas scale linearly (ceil(target / best rate per device)); disaggregated pools are searched at
-    device counts found by bisection below that (assuming more devices never serve less)."""
-    cols = result.columns
-    ok = result.slo.met(cols["ttft_s"], cols["tpot_s"])
-    agg = ok & (cols["prefill_workers"] == 0)
-    best: dict | None = None
-    if agg.any():
-        per_gpu = cols["requests_per_s"] / cols["gpus"]
-        i = int(np.flatnonzero(agg)[np.argmax(per_gpu[agg])])
-        n = max(1, math.ceil(target / per_gpu[i] - 1e-9))
-        best = {"gpus": n, "mode": "agg", "rate_per_s": float(per_gpu[i] * n), "point": result.row(i)}
-    if "disagg" in axes.get("mode", ()):
-        d_axes = {**axes, "mode": ("disagg",)}
-        high = best["gpus"] - 1 if best else max(2 * result.gpus, 2)
-
-        def meets(n: int):
-            r = search(model, hardware, gpus=n, axes=d_axes, **common)
-            return (r.max_rate_at_slo or 0.0) >= target, r
-
-        low, found = 2, None
-        while low <= high:
-            mid = (low + high) // 2
-            good, r = meets(mid)
-            if good:
-                found, high = (mid, r), mid - 1
-            else:
-                low = mid + 1
-        if found is not None:
-            n, r = found
-            rates = r.columns["requests_per_s"]
-            ok_d = r.slo.met(r.columns["ttft_s"], r.columns["tpot_s"]) & (rates >= target)
-            i = int(np.flatnonzero(ok_d)[np.argmax(r.columns["tokens_per_s_per_gpu"][ok_d])])
-            best = {"gpus": n, "mode": "disagg", "rate_per_s": float(rates[i]), "point": r.row(i)}
-    if best is None:
-        return {"gpus": None, "target_rate_per_s": target, "reason": "no configuration meets the SLOs"}
-    return {"target_rate_per_s": target, **best}
+    return replace(result, target=fewest_gpus(spec, where, result, float(target_rate), axes, common))

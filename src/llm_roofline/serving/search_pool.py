@@ -1,7 +1,8 @@
 """The deployment search on a process pool (Python's concurrent.futures): configurations are independent.
 
 ModelSpec and Hardware hold read-only mapping proxies, which pickle refuses: they travel as their class and
-fields (proxies as dicts; their __post_init__ restores the proxies on the other side).
+fields (proxies as dicts; their __post_init__ restores the proxies on the other side), field by field (a
+System holds its Hardware).
 """
 
 from __future__ import annotations
@@ -14,33 +15,36 @@ def _portable(value):
     if not is_dataclass(value):
         return value
     kwargs = {f.name: getattr(value, f.name) for f in fields(value) if f.init}
-    return ("dataclass", type(value), {k: dict(v) if isinstance(v, MappingProxyType) else v for k, v in kwargs.items()})
+    return ("dataclass", type(value), {k: dict(v) if isinstance(v, MappingProxyType) else _portable(v)
+                                       for k, v in kwargs.items()})
 
 
 def _restore(value):
     if isinstance(value, tuple) and len(value) == 3 and value[0] == "dataclass":
-        return value[1](**value[2])
+        return value[1](**{k: _restore(v) for k, v in value[2].items()})
     return value
 
 
 def _evaluate_part(job):
-    model, hardware, efficiency, configs, args = job
+    model, hardware, efficiency, system, configs, args = job
     from .plan import _safe_eval
     from .profiles import profile_for
     from .setup import CostCache
 
-    cache = CostCache(_restore(model), _restore(hardware), efficiency, profile=profile_for(efficiency))
+    cache = CostCache(_restore(model), _restore(hardware), efficiency, _restore(system),
+                      profile=profile_for(efficiency))
     return [_safe_eval(cache, config, *args) for config in configs]
 
 
 def evaluate_in_pool(spec, device, efficiency, configs: list[dict], processes: int, args: tuple,
-                     progress=None) -> list[dict]:
-    """evaluate_config over ``configs`` on ``processes`` processes; ``args``: (gpus, isl, osl, batches, link)."""
+                     progress=None, system=None) -> list[dict]:
+    """evaluate_config over ``configs`` on ``processes`` processes; ``args``: (gpus, isl, osl, batches, link,
+    comm); ``system``: the devices and links of multi-device workers (None: one device each)."""
     from concurrent.futures import ProcessPoolExecutor
 
     size = -(-len(configs) // (processes * 4))  # contiguous parts: results keep the configurations' order
     parts = [configs[i:i + size] for i in range(0, len(configs), size)]
-    jobs = [(_portable(spec), _portable(device), efficiency, part, args) for part in parts]
+    jobs = [(_portable(spec), _portable(device), efficiency, _portable(system), part, args) for part in parts]
     results: list[dict] = []
     with ProcessPoolExecutor(max_workers=processes) as pool:
         for done, part in enumerate(pool.map(_evaluate_part, jobs), 1):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import FastAPI
 from fastapi.responses import Response
@@ -25,6 +25,7 @@ MAX_CONCURRENCY = 4096
 MAX_GPUS = 64
 MAX_TOKENS = 131_072
 Length = int | str  # a number of tokens, or a distribution such as uniform:512:2048
+Degree = Annotated[int, Field(ge=1, le=MAX_GPUS)]  # a parallel degree of a plan's worker layouts
 
 
 class ServeSimRequest(BaseModel):
@@ -71,6 +72,12 @@ class PlanRequest(BaseModel):
     target_rate: float | None = Field(None, gt=0, le=1e6, description="requests/s to serve: fewest devices")
     formats: list[Literal[tuple(FORMAT_PRESETS)]] | None = Field(None, min_length=1, max_length=len(FORMAT_PRESETS))
     modes: list[Literal["agg", "disagg"]] | None = Field(None, min_length=1, max_length=2)
+    tp: list[Degree] | None = Field(None, min_length=1, max_length=8, description="tensor-parallel degrees of a "
+                                    "worker (with ep and attention_dp: every combination; none of the three: "
+                                    "the model's defaults, docs/serving.md)")
+    ep: list[Degree] | None = Field(None, min_length=1, max_length=8, description="expert-parallel degrees")
+    attention_dp: list[Degree] | None = Field(None, min_length=1, max_length=8,
+                                              description="attention data-parallel groups")
     efficiency: Literal[EFFICIENCY_MODES] = Field("ideal", description="ideal, hardware or calibrated")
     engine: Literal[tuple(ENGINES)] | None = Field(
         None, description="with efficiency calibrated: whose kernels, host costs and serving profile (default generic)")
@@ -146,7 +153,8 @@ def add_serving_routes(app: FastAPI, run_heavy: Callable[[Callable[[], str]], Aw
         def run() -> str:
             result = run_plan(model, hardware, gpus=req.gpus, isl=req.isl, osl=req.osl,
                               ttft_slo=req.ttft_slo_s, tpot_slo=req.tpot_slo_s, target_rate=req.target_rate,
-                              formats=req.formats, modes=req.modes, efficiency=efficiency, processes=1)
+                              formats=req.formats, modes=req.modes, tp=req.tp, ep=req.ep,
+                              attention_dp=req.attention_dp, efficiency=efficiency, processes=1)
             return json.dumps(result.to_dict(all_points=True), separators=(",", ":"), allow_nan=False)
 
         return Response(content=await run_heavy(run), media_type="application/json")
