@@ -144,3 +144,17 @@ def test_the_fewest_devices_are_whole_workers():
     # ceil(30 / one worker's best rate) workers of 2 devices each
     assert result.target["gpus"] == 2 * int(np.ceil(30.0 / per_worker))
     assert result.target["point"]["tp"] == 2
+
+
+def test_a_resolved_calibrated_setting_prices_collectives_as_its_name():
+    """estimate_serving with efficiency="calibrated" and with the resolved setting (what the CLI and the web
+    pass) give the same numbers: both cost a multi-device worker's collectives with the fitted curves."""
+    from llm_roofline.api import load_hardware, resolve_efficiency
+    from llm_roofline.parallel.choices import default_comm
+
+    eff = resolve_efficiency("calibrated", load_hardware("h100-sxm"), engine="vllm")
+    assert default_comm(eff) == default_comm("calibrated") == "fitted"
+    kw = dict(concurrency=8, isl=1000, osl=100, deployment={"tp": 4})
+    by_name = lr.estimate_serving("llama-3.1-8b", "h100-sxm", efficiency="calibrated", engine="vllm", **kw)
+    resolved = lr.estimate_serving("llama-3.1-8b", "h100-sxm", efficiency=eff, **kw)
+    assert resolved["tpot_s"][0] == by_name["tpot_s"][0] and resolved["ttft_s"][0] == by_name["ttft_s"][0]

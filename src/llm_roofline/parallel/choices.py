@@ -17,4 +17,5 @@ def default_comm(efficiency: object) -> str:
     """The collectives an efficiency setting implies when ``comm`` is not given: the measured (fitted)
     curves with ``hardware`` or ``calibrated`` (those curves are the collectives' calibration), the
     ideal alpha-beta model otherwise."""
-    return "fitted" if isinstance(efficiency, str) and efficiency in ("hardware", "calibrated") else "ideal"
+    mode = efficiency if isinstance(efficiency, str) else getattr(efficiency, "mode", "")  # a resolved setting
+    return "fitted" if mode in ("hardware", "calibrated") else "ideal"

@@ -100,7 +100,7 @@ def _deployments(hardware, efficiency, *given) -> tuple[object, list]:
             out.append(value)
         elif isinstance(value, Mapping):
             try:
-                out.append(make_deployment(**value, efficiency=efficiency if isinstance(efficiency, str) else ""))
+                out.append(make_deployment(**value, efficiency=efficiency))
             except TypeError as exc:
                 raise DeploymentError(f"deployment: {exc}") from None
         else:

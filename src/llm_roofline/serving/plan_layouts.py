@@ -129,8 +129,4 @@ def comm_of(efficiency, comm: str | None = None) -> str:
     under the hardware and calibrated settings, ideal otherwise."""
     from ..parallel.choices import default_comm
 
-    if comm is not None:
-        return comm
-    if getattr(efficiency, "mode", "") == "calibrated":
-        return "fitted"
-    return default_comm(efficiency)
+    return comm if comm is not None else default_comm(efficiency)
