@@ -22,7 +22,6 @@ from math import inf
 import numpy as np
 
 from ..errors import ScenarioError
-from .engine_cost import EngineCost
 from .pool import Pool, prompt_kv_bytes
 from .statistics import SimResult, summarize
 from .worker import Requests, Worker
@@ -30,10 +29,6 @@ from .workload import Workload
 
 
 def _check_fits(pool: Pool, workload: Workload, what: str) -> None:
-    if isinstance(pool.cost, EngineCost):
-        raise ScenarioError("the discrete-event simulation prices decode stretches from the linear iteration cost "
-                            "(the ideal or hardware efficiency on one device per worker); for the calibrated "
-                            "setting or workers of several devices use the closed form (estimate_serving, plan)")
     total = workload.isl + workload.osl
     worst = int(np.argmax(pool.kv.request_bytes(total, total)))
     if pool.kv.request_bytes(total[worst], total[worst]) > pool.kv.budget_bytes:
