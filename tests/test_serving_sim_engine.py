@@ -127,3 +127,25 @@ def test_disaggregated_pools_of_several_devices():
 def test_what_the_simulation_still_refuses():
     with pytest.raises(lr.errors.DeploymentError, match="pipeline"):
         lr.simulate(MODEL, "dgx-h100", concurrency=4, isl=128, osl=16, deployment={"pp": 2})
+
+
+def test_the_cli_takes_worker_devices_as_analyze_does(capsys):
+    import json
+
+    from llm_roofline.cli import main
+
+    args = ["serve-sim", MODEL, DEVICE, "-c", "4", "-n", "12", "--isl", "500", "--osl", "40", "-f", "json"]
+    assert main([*args, "--tp", "2", "--efficiency", "calibrated"]) == 0
+    cli = json.loads(capsys.readouterr().out)
+    api = lr.simulate(MODEL, DEVICE, concurrency=4, requests=12, isl=500, osl=40, efficiency="calibrated",
+                      deployment={"tp": 2})
+    assert cli == json.loads(json.dumps(api.to_dict()))
+    assert (cli["deployment"]["tp"], cli["gpus"]) == (2, 2)
+    assert main([*args, "--disagg", "--prefill-tp", "2", "--decode-tp", "4"]) == 0
+    d = json.loads(capsys.readouterr().out)["deployment"]
+    assert (d["prefill_tp"], d["decode_tp"], d["gpus"]) == (2, 4, 6)
+    for wrong, word in ((["--tp", "2", "--disagg"], "--prefill-tp"), (["--decode-tp", "2"], "--disagg"),
+                        (["--tp", "3"], "divide")):
+        assert main([*args, *wrong]) != 0
+        err = capsys.readouterr().err
+        assert word in err and err.count("\n") == 1
