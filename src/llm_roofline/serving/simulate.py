@@ -12,6 +12,10 @@ are coupled (decode completions start prefills, prefills feed decode workers), s
 conservative event loop: a worker runs only the iterations that start before anything could hand it a
 request (a decode worker: a prefill worker's next iteration start plus the shortest transfer; a prefill
 worker: the next arrival or a decode worker's next iteration start). Transfers do not contend for the link.
+
+A pool's iteration cost is the linear StepCost (ideal or hardware, one device per worker: exact) or the
+engine-evaluated EngineCost (calibrated, workers of several devices: engine_cost.py); the workers ask both
+the same way (time_s of iteration features; decode_group.py prices decode-only stretches).
 """
 
 from __future__ import annotations
