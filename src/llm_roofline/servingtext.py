@@ -28,7 +28,10 @@ def render_simulation(report) -> str:
                  f"decode workers{_layout(d, 'decode_')} ({gpus}), KV over "
                  f"{si(d['link_bandwidth_bytes_per_s'], 'B/s')}")
     chunk = "budget" if s["chunk"] is None else f"{s['chunk']}"
-    lines = [f"{report.model['name']} on {report.hardware['name']}: {w['arrivals']}; {w['requests']} requests of "
+    e = report.efficiency
+    setting = f" (calibrated, {e['engine']})" if e.get("mode") == "calibrated" else ""
+    lines = [f"{report.model['name']} on {report.hardware['name']}{setting}: {w['arrivals']}; {w['requests']} "
+             f"requests of "
              f"{w['mean_input_tokens']:,.0f} -> {w['mean_output_tokens']:,.0f} tokens (mean)",
              f"{pools}; scheduler: {s['max_batch_tokens']} tokens/iteration, {s['max_seqs']} running, chunk "
              f"{chunk}, KV blocks of {s['block_size']}",

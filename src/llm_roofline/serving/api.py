@@ -178,8 +178,8 @@ def simulate(model, hardware, *, concurrency: int | None = None, rate: float | N
             s = steady_state(pool.cost, pool.kv, config, per_worker, float(load.isl.mean()), float(load.osl.mean()))
             steady = _steady_dict(s, 0, scale=pool.workers)
     return ServingReport(model=_model_dict(spec), hardware={"name": device.name}, formats=formats.to_dict(),
-                         efficiency=_efficiency_dict(eff), scheduler=config.to_dict(), deployment=deployment,
-                         workload=load.to_dict(), simulation=result, steady=steady)
+                         efficiency=_efficiency_dict(eff, cache.profile), scheduler=config.to_dict(),
+                         deployment=deployment, workload=load.to_dict(), simulation=result, steady=steady)
 
 
 def _devices(prefix: str, deployment) -> dict:
@@ -296,9 +296,14 @@ def _model_dict(spec) -> dict:
     return {"name": spec.name, "model_type": spec.model_type, "source": spec.source}
 
 
-def _efficiency_dict(eff) -> dict:
-    return {"compute_fraction": eff.compute_fraction, "bandwidth_fraction": eff.bandwidth_fraction,
-            "kernel_overhead_s": eff.kernel_overhead_s}
+def _efficiency_dict(eff, profile=None) -> dict:
+    """The fractions; calibrated: also its ``mode``, ``engine`` and the ``serving_profile`` applied."""
+    out = {"compute_fraction": eff.compute_fraction, "bandwidth_fraction": eff.bandwidth_fraction,
+           "kernel_overhead_s": eff.kernel_overhead_s}
+    if getattr(eff, "mode", "") == "calibrated":
+        out.update(mode="calibrated", engine=eff.engine.name,
+                   serving_profile=None if profile is None else profile.to_dict())
+    return out
 
 
 def _own(spec, w_bits):
