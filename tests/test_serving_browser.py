@@ -58,3 +58,22 @@ def test_plan_under_the_calibrated_setting(web_page, web_url):
     web_page.wait_for_selector("#sv-pareto svg circle.scatter-point")
     want = httpx.post(web_url.rstrip("/") + "/api/plan", json=body, timeout=120).json()
     assert sent.value.json()["best"] == want["best"] and want["best"] is not None
+
+
+def test_simulate_under_the_calibrated_setting(web_page, web_url):
+    """The run button sends the page's efficiency and engine: its result is the API's calibrated one."""
+    import httpx
+
+    web_page.set_default_timeout(30_000)
+    open_page(web_page, web_url + "?model=meta-llama/Llama-3.1-8B&hw=h100-sxm&eff=calibrated&eng=vllm")
+    web_page.fill("#sv-level", "4")
+    web_page.fill("#sv-requests", "12")
+    web_page.fill("#sv-isl", "500")
+    web_page.fill("#sv-osl", "40")
+    with web_page.expect_response(lambda r: r.url.endswith("/api/serve-sim")) as sent:
+        web_page.click("#sv-run")
+    body = sent.value.request.post_data_json
+    assert body["efficiency"] == "calibrated" and body["engine"] == "vllm"
+    web_page.wait_for_selector("#sv-result table.sv-latency")
+    want = httpx.post(web_url.rstrip("/") + "/api/serve-sim", json=body, timeout=120).json()
+    assert sent.value.json() == want and want["efficiency"]["engine"] == "vllm"

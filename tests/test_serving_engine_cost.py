@@ -11,11 +11,11 @@ import pytest
 
 from llm_roofline.api import analyze_many, load_system
 from llm_roofline.efficiency.model import calibrated
-from llm_roofline.errors import DeploymentError, ScenarioError
+from llm_roofline.errors import DeploymentError
 from llm_roofline.hardware.spec import IDEAL, Efficiency
 from llm_roofline.parallel.options import make_deployment
 from llm_roofline.scenario import Scenario
-from llm_roofline.serving.api import estimate_serving, simulate
+from llm_roofline.serving.api import estimate_serving
 from llm_roofline.serving.engine_cost import engine_cost
 from llm_roofline.serving.profiles import ServingProfile, serving_profile
 from llm_roofline.serving.scheduler import SchedulerConfig
@@ -166,7 +166,5 @@ def test_fit_recovers_known_parameters():
 
 
 def test_what_serving_still_refuses():
-    with pytest.raises(ScenarioError, match="discrete-event simulation"):
-        simulate("llama-3.1-8b", "h100-sxm", concurrency=4, isl=128, osl=16, efficiency="calibrated")
     with pytest.raises(DeploymentError, match="pipeline"):
         estimate_serving("llama-3.1-8b", "dgx-h100", concurrency=4, isl=128, osl=16, deployment={"pp": 2})

@@ -104,3 +104,17 @@ def test_plan_takes_calibrated_with_an_engine_as_the_cli(client, capsys):
     assert got == cli
     refused = client.post("/api/plan", json={**body, "efficiency": "ideal"})
     assert refused.status_code == 422 and refused.json()["field"] == "engine"
+
+
+def test_serve_sim_takes_calibrated_with_an_engine_as_the_cli(client, capsys):
+    body = {"model": "llama-3.1-8b", "hardware": "h100-sxm", "concurrency": 4, "requests": 12, "isl": 500,
+            "osl": 40, "efficiency": "calibrated", "engine": "vllm"}
+    web = client.post("/api/serve-sim", json=body)
+    assert web.status_code == 200, web.text
+    assert main(["serve-sim", "llama-3.1-8b", "h100-sxm", "-c", "4", "-n", "12", "--isl", "500", "--osl", "40",
+                 "--efficiency", "calibrated", "--engine", "vllm", "-f", "json"]) == 0
+    assert web.json() == json.loads(capsys.readouterr().out)
+    ideal = client.post("/api/serve-sim", json={**body, "efficiency": "ideal", "engine": None}).json()
+    assert web.json()["tpot_s"]["mean"] > ideal["tpot_s"]["mean"]  # calibrated is never faster
+    refused = client.post("/api/serve-sim", json={**body, "efficiency": "ideal"})
+    assert refused.status_code == 422 and refused.json()["field"] == "engine"

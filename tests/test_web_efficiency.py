@@ -155,12 +155,10 @@ def test_advisor_under_calibrated(client):
     assert got["baseline"]["tpot_s"] == report["generation"]["tpot_s"]
 
 
-def test_serve_sim_refuses_calibrated_naming_the_field(client):
-    """The simulation prices iterations from FLOP and byte lines (docs/serving.md): calibrated is refused
-    with a message that says so and what to pick (plan takes it), and a bad value lists the modes."""
+def test_serving_refuses_an_unknown_efficiency_naming_the_field(client):
+    """A bad value lists the modes (the simulation and the plan take all three: test_serving_web.py)."""
     body = {"model": "llama-2-7b", "hardware": "h100", "concurrency": 2, "isl": 128, "osl": 8}
     modes = "'hardware' or 'calibrated'"
-    refused(client.post("/api/serve-sim", json={**body, "efficiency": "calibrated"}), "efficiency", "ideal or hardware")
     refused(client.post("/api/serve-sim", json={**body, "efficiency": "fast"}), "efficiency", modes)
     plan = {"model": "llama-2-7b", "hardware": "h100", "gpus": 1, "isl": 128, "osl": 8, "efficiency": "fast"}
     refused(client.post("/api/plan", json=plan), "efficiency", modes)

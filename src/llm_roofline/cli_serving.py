@@ -100,6 +100,7 @@ def add_parser(subparsers) -> None:
     d.add_argument("--decode-workers", type=int, default=1, help="with --disagg: decode workers (default 1)")
     d.add_argument("--link-bandwidth", help="KV-transfer link, one direction (default: half the device's "
                                             "interconnect), e.g. 450GB/s")
+    _worker_devices_group(p)
     _formats_group(p)
     add_device_options(p)
     _output_group(p)
@@ -119,6 +120,47 @@ def add_parser(subparsers) -> None:
     _output_group(p)
     p.add_argument("--all-points", action="store_true", help="JSON: include every evaluated point")
     p.set_defaults(run=_run_plan)
+
+
+POOLS = ("", "prefill-", "decode-")  # aggregated workers, and the two pools of --disagg
+
+
+def _worker_devices_group(p) -> None:
+    """One worker's devices (as analyze's --tp, --ep, --attention-dp), per pool with --disagg."""
+    from .cli_parallel import _degree
+
+    g = p.add_argument_group("devices per worker", "HARDWARE is then a system (llm-roofline hardware) or a "
+                             "device (its first bundled system); iterations are priced by the engine on the "
+                             "worker's most loaded device, with its collectives")
+    for pool in POOLS:
+        whose = {"": "each aggregated worker", "prefill-": "each prefill worker (--disagg)",
+                 "decode-": "each decode worker (--disagg)"}[pool]
+        g.add_argument(f"--{pool}tp", type=_degree, default=1, help=f"tensor parallelism of {whose} (default 1)")
+        g.add_argument(f"--{pool}ep", type=_degree, default=1,
+                       help=f"expert parallelism over tp x attention-dp devices of {whose} (default 1)")
+        g.add_argument(f"--{pool}attention-dp", type=_degree, default=1,
+                       help=f"attention data-parallel groups of tp devices in {whose} (default 1)")
+
+
+def _worker_devices(args) -> dict:
+    """simulate's deployment keywords from the parsed flags: {"deployment": {...}} or the two pools' (the
+    collectives follow the efficiency setting, as analyze's)."""
+    from .errors import ScenarioError
+    from .parallel.choices import default_comm
+
+    out = {}
+    for pool in POOLS:
+        key = pool.replace("-", "_")
+        degrees = {"tp": getattr(args, f"{key}tp"), "ep": getattr(args, f"{key}ep"),
+                   "attention_dp": getattr(args, f"{key}attention_dp")}
+        if max(degrees.values()) == 1:
+            continue
+        if bool(pool) != args.disagg:
+            why = ("a pool of --disagg only" if pool else
+                   "aggregated workers only; with --disagg give each pool its own (--prefill-tp, --decode-tp ...)")
+            raise ScenarioError(f"--{pool}tp / --{pool}ep / --{pool}attention-dp: {why}")
+        out[f"{key}deployment"] = {**degrees, "comm": default_comm(args.efficiency)}
+    return out
 
 
 def model_and_device(p) -> None:
@@ -213,19 +255,23 @@ def _link(args):
 
 
 def _run_serve_sim(args) -> str:
+    from .cli import efficiency_from_args
+    from .cli_parallel import target_from_args
     from .plots.progress import ProgressBar
     from .serving.api import simulate
 
-    device, eff = _device_and_efficiency(args)
+    devices = _worker_devices(args)
+    system = target_from_args(args, multi_device=bool(devices))
+    eff = efficiency_from_args(args, system.device)
     report = simulate(
-        _model(args), device, concurrency=args.concurrency, rate=args.rate, trace=args.trace, requests=args.requests,
-        isl=args.isl, osl=args.osl, seed=args.seed, max_batch_tokens=args.max_batch_tokens, max_seqs=args.max_seqs,
+        _model(args), system if devices else system.device, concurrency=args.concurrency, rate=args.rate,
+        trace=args.trace, requests=args.requests, isl=args.isl, osl=args.osl, seed=args.seed,
+        max_batch_tokens=args.max_batch_tokens, max_seqs=args.max_seqs,
         chunk=args.chunk, block_size=args.block_size, memory_fraction=args.memory_fraction, workers=args.workers,
         disagg=args.disagg, prefill_workers=args.prefill_workers, decode_workers=args.decode_workers,
         link_bandwidth_bytes_per_s=_link(args), w_bits=args.w_bits, a_bits=args.a_bits, kv_bits=args.kv_bits,
         flash_attention=not args.no_flash_attention, group_size=args.group_size, scale_bits=args.scale_bits,
-        state_bits=args.state_bits,
-        efficiency=eff, progress=ProgressBar("requests"))
+        state_bits=args.state_bits, efficiency=eff, progress=ProgressBar("requests"), **devices)
     if args.format == "json":
         return json.dumps(report.to_dict(), indent=2) + "\n"
     from .servingtext import render_simulation

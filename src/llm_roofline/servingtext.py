@@ -9,15 +9,29 @@ def _rate(value) -> str:
     return "-" if value is None else f"{value:,.1f}"
 
 
+def _layout(d: dict, prefix: str) -> str:
+    """A worker's devices, e.g. " of tp 2 x ep 2"; nothing for one device."""
+    if f"{prefix}tp" not in d:
+        return ""
+    parts = [f"{name.replace('_', '-')} {d[prefix + name]}" for name in ("tp", "ep", "attention_dp")
+             if d[prefix + name] > 1]
+    return " of " + " x ".join(parts)
+
+
 def render_simulation(report) -> str:
     r, d, w, s = report.simulation, report.deployment, report.workload, report.scheduler
+    gpus = f"{d['gpus']} GPU{'s' if d['gpus'] > 1 else ''}"
     if d["mode"] == "agg":
-        pools = f"aggregated, {d['workers']} worker{'s' if d['workers'] > 1 else ''} ({d['gpus']} GPU)"
+        pools = f"aggregated, {d['workers']} worker{'s' if d['workers'] > 1 else ''}{_layout(d, '')} ({gpus})"
     else:
-        pools = (f"disaggregated, {d['prefill_workers']} prefill + {d['decode_workers']} decode workers "
-                 f"({d['gpus']} GPUs), KV over {si(d['link_bandwidth_bytes_per_s'], 'B/s')}")
+        pools = (f"disaggregated, {d['prefill_workers']} prefill{_layout(d, 'prefill_')} + {d['decode_workers']} "
+                 f"decode workers{_layout(d, 'decode_')} ({gpus}), KV over "
+                 f"{si(d['link_bandwidth_bytes_per_s'], 'B/s')}")
     chunk = "budget" if s["chunk"] is None else f"{s['chunk']}"
-    lines = [f"{report.model['name']} on {report.hardware['name']}: {w['arrivals']}; {w['requests']} requests of "
+    e = report.efficiency
+    setting = f" (calibrated, {e['engine']})" if e.get("mode") == "calibrated" else ""
+    lines = [f"{report.model['name']} on {report.hardware['name']}{setting}: {w['arrivals']}; {w['requests']} "
+             f"requests of "
              f"{w['mean_input_tokens']:,.0f} -> {w['mean_output_tokens']:,.0f} tokens (mean)",
              f"{pools}; scheduler: {s['max_batch_tokens']} tokens/iteration, {s['max_seqs']} running, chunk "
              f"{chunk}, KV blocks of {s['block_size']}",

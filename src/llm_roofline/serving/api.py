@@ -131,7 +131,9 @@ def simulate(model, hardware, *, concurrency: int | None = None, rate: float | N
              decode_workers: int = 1, link_bandwidth_bytes_per_s: float | None = None, w_bits=DEFAULT_BITS,
              a_bits=DEFAULT_BITS, kv_bits=DEFAULT_BITS, flash_attention: bool = True,
              group_size: int = DEFAULT_GROUP_SIZE, scale_bits: int = DEFAULT_SCALE_BITS,
-             state_bits=DEFAULT_STATE_BITS, efficiency="ideal", progress=None) -> ServingReport:
+             state_bits=DEFAULT_STATE_BITS, efficiency="ideal", engine: str | None = None, deployment=None,
+             prefill_deployment=None, decode_deployment=None, prefill_scheduler=None, decode_scheduler=None,
+             engine_evaluated: bool = False, profile="auto", progress=None) -> ServingReport:
     """Serve a load with continuous batching and measure it (discrete-event simulation).
 
     Load (exactly one): ``concurrency`` (closed loop), ``rate`` (Poisson, requests/s) or ``trace`` (a JSON-lines
@@ -139,34 +141,54 @@ def simulate(model, hardware, *, concurrency: int | None = None, rate: float | N
     ``requests``: how many (default 10 x concurrency, at least 200; 1000 for a rate). Scheduler settings as
     in scheduler.SchedulerConfig. ``workers``: aggregated replicas; ``disagg``: separate pools of
     ``prefill_workers`` and ``decode_workers`` with the KV cache sent over the device's link (or
-    ``link_bandwidth_bytes_per_s``). ``progress``: callback(done, total)."""
-    spec, device, eff = _context(model, hardware, efficiency)
+    ``link_bandwidth_bytes_per_s``). ``progress``: callback(done, total).
+    ``engine``, ``deployment``, ``prefill_deployment``, ``decode_deployment``, ``prefill_scheduler``,
+    ``decode_scheduler``, ``engine_evaluated`` and ``profile`` as in ``estimate_serving``: the calibrated
+    setting and workers of several devices price every iteration with the engine itself (engine_cost.py);
+    of a serving profile the simulation applies the share of the kernels' fixed costs (iteration times),
+    not the request overhead or the burst share (a simulated closed loop makes its own bursts)."""
+    system, (agg_dep, pre_dep, dec_dep) = _deployments(hardware, efficiency, deployment, prefill_deployment,
+                                                       decode_deployment)
+    cache = serving_costs(model, hardware, efficiency, engine=engine, several=system is not None,
+                          engine_evaluated=engine_evaluated, profile=profile)
+    spec, device, eff = cache.model, cache.hardware, cache.efficiency
     config = SchedulerConfig(max_batch_tokens=max_batch_tokens, max_seqs=max_seqs, chunk=chunk,
                              block_size=block_size, memory_fraction=memory_fraction)
     formats = Formats(_own(spec, w_bits), a_bits, kv_bits, flash_attention, group_size, scale_bits, state_bits)
-    cache = CostCache(spec, device, eff)
     load = _workload(concurrency, rate, trace, requests, isl, osl, seed)
     if disagg:
-        pre = cache.pool(formats, config, check_workers(prefill_workers, "prefill_workers"))
-        dec = cache.pool(formats, config, check_workers(decode_workers, "decode_workers"))
-        link = link_bandwidth(device, link_bandwidth_bytes_per_s)
+        pre = cache.pool(formats, _pool_config(config, prefill_scheduler, "prefill_scheduler"),
+                         check_workers(prefill_workers, "prefill_workers"), pre_dep)
+        dec = cache.pool(formats, _pool_config(config, decode_scheduler, "decode_scheduler"),
+                         check_workers(decode_workers, "decode_workers"), dec_dep)
+        link = transfer_bandwidth(pre, dec, link_bandwidth(device, link_bandwidth_bytes_per_s))
         result = simulate_disagg(pre, dec, load, link, progress=progress)
         deployment = {"mode": "disagg", "prefill_workers": pre.workers, "decode_workers": dec.workers,
-                      "gpus": pre.gpus + dec.gpus, "link_bandwidth_bytes_per_s": link}
+                      "gpus": pre.gpus + dec.gpus, "link_bandwidth_bytes_per_s": link,
+                      **_devices("prefill_", pre_dep), **_devices("decode_", dec_dep)}
         steady = None if load.concurrency is None else _steady_dict(
             disagg_steady(pre, dec, float(load.isl.mean()), float(load.osl.mean()), link, load.concurrency), 0)
     else:
-        pool = cache.pool(formats, config, check_workers(workers, "workers"))
+        pool = cache.pool(formats, config, check_workers(workers, "workers"), agg_dep)
         result = simulate_agg(pool, load, progress=progress)
-        deployment = {"mode": "agg", "workers": pool.workers, "gpus": pool.gpus}
+        deployment = {"mode": "agg", "workers": pool.workers, "gpus": pool.gpus, **_devices("", agg_dep)}
         steady = None
         if load.concurrency is not None:
             per_worker = load.concurrency / pool.workers
             s = steady_state(pool.cost, pool.kv, config, per_worker, float(load.isl.mean()), float(load.osl.mean()))
             steady = _steady_dict(s, 0, scale=pool.workers)
     return ServingReport(model=_model_dict(spec), hardware={"name": device.name}, formats=formats.to_dict(),
-                         efficiency=_efficiency_dict(eff), scheduler=config.to_dict(), deployment=deployment,
-                         workload=load.to_dict(), simulation=result, steady=steady)
+                         efficiency=_efficiency_dict(eff, cache.profile), scheduler=config.to_dict(),
+                         deployment=deployment, workload=load.to_dict(), simulation=result, steady=steady)
+
+
+def _devices(prefix: str, deployment) -> dict:
+    """One worker's parallelism in the report: ``{prefix}tp``, ``ep``, ``attention_dp`` and devices
+    (empty for one device)."""
+    if deployment is None or deployment.is_single_device:
+        return {}
+    return {f"{prefix}tp": deployment.tp, f"{prefix}ep": deployment.ep,
+            f"{prefix}attention_dp": deployment.attention_dp, f"{prefix}devices_per_worker": deployment.devices}
 
 
 def estimate_serving(model, hardware, *, concurrency, isl, osl, max_batch_tokens: int = 8192, max_seqs: int = 256,
@@ -274,9 +296,14 @@ def _model_dict(spec) -> dict:
     return {"name": spec.name, "model_type": spec.model_type, "source": spec.source}
 
 
-def _efficiency_dict(eff) -> dict:
-    return {"compute_fraction": eff.compute_fraction, "bandwidth_fraction": eff.bandwidth_fraction,
-            "kernel_overhead_s": eff.kernel_overhead_s}
+def _efficiency_dict(eff, profile=None) -> dict:
+    """The fractions; calibrated: also its ``mode``, ``engine`` and the ``serving_profile`` applied."""
+    out = {"compute_fraction": eff.compute_fraction, "bandwidth_fraction": eff.bandwidth_fraction,
+           "kernel_overhead_s": eff.kernel_overhead_s}
+    if getattr(eff, "mode", "") == "calibrated":
+        out.update(mode="calibrated", engine=eff.engine.name,
+                   serving_profile=None if profile is None else profile.to_dict())
+    return out
 
 
 def _own(spec, w_bits):

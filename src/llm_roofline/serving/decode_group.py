@@ -10,7 +10,10 @@ the iterations of each decoder's last step and of its window crossings. Entries 
 (preempted) are skipped lazily by an epoch check.
 
 Decode-only iterations are affine in the iteration index: ``durations`` prices k of them at once from the
-cost's per-batch lines (StepCost.decode_lines).
+cost's per-batch lines (StepCost.decode_lines). A cost without such lines (EngineCost: calibrated curves,
+workers of several devices) prices the k iterations' own features in one vectorized call of its
+``time_s`` instead: each iteration at its exact KV sum K + rate j (the engine then evaluates the group at
+its mean KV length, its one approximation, engine_cost.py).
 """
 
 from __future__ import annotations
@@ -20,11 +23,12 @@ from math import inf
 
 import numpy as np
 
+from .engine_cost import EngineCost
 from .step_cost import StepCost
 
 
 class DecodeGroup:
-    def __init__(self, cost: StepCost, block_size: int):
+    def __init__(self, cost: StepCost | EngineCost, block_size: int):
         self.cost, self.bs = cost, block_size
         self.windows = cost.windows
         self.chunks = cost.chunks
@@ -39,6 +43,7 @@ class DecodeGroup:
         self.phase = [0] * block_size
         self.lines: dict[int, tuple] = {}  # decode-only cost lines by group size
         self.steps = np.arange(1024, dtype=np.float64)
+        self.linear = hasattr(cost, "decode_lines")  # StepCost: the exact line folding below
 
     # --- membership ---------------------------------------------------------------------------------------
     def start(self, rid: int, it0: int, s0: int, steps_left: int) -> None:
@@ -153,6 +158,8 @@ class DecodeGroup:
         [0, k) fold into one line A + B j, the others are evaluated."""
         if self.steps.size < k + 1:
             self.steps = np.arange(max(k + 1, 2 * self.steps.size), dtype=np.float64)
+        if not self.linear:
+            return self._evaluated(k)
         const, keyed = self._lines()
         a, b, extra = const, 0.0, None
         last = k - 1.0
@@ -177,8 +184,19 @@ class DecodeGroup:
         out = a + b * self.steps[:k] if b else np.full(k, a)
         return out if extra is None else out + extra
 
+    def _evaluated(self, k: int) -> np.ndarray:
+        """Durations of the next ``k`` decode-only iterations (s) from a cost without lines (EngineCost,
+        one key class without window or chunk: every decoder's keys grow by one per iteration), all k
+        iterations in one call."""
+        keys = np.asarray(self.K, dtype=np.float64)[:, None] + np.asarray(self.rate, dtype=np.float64)[:, None] \
+            * self.steps[None, :k]
+        return np.asarray(self.cost.time_s(self.cost.decode_features(np.full(k, float(self.n)), keys)),
+                          dtype=np.float64)
+
     def first_duration(self) -> float:
         """The next decode-only iteration's duration (s); later ones are never shorter (keys only grow)."""
+        if not self.linear:
+            return float(self._evaluated(1)[0])
         const, keyed = self._lines()
         return const + sum(count * max(c0 + c_key * self.K[w], m0 + m_key * self.K[w])
                            for count, w, c0, c_key, m0, m_key in keyed)

@@ -31,9 +31,9 @@ keys / k. Approximations, measured in tests/test_serving_engine_cost.py against 
 - a sliding window or an attention chunk applied to the mean KV length instead of to each request;
 - a whole generation's decode steps (``decode_steps_s``): Gauss-Legendre quadrature with QUADRATURE
   nodes over the tagged request's KV range instead of the sum over every step.
-The linear StepCost (step_cost.py) is exact for the ideal and hardware settings on one device and
-remains the simulation's cost; this one serves the closed forms (steady state, disaggregation, plan)
-for every setting.
+The linear StepCost (step_cost.py) is exact for the ideal and hardware settings on one device; this one
+serves the closed forms (steady state, disaggregation, plan) and the simulation (each iteration's own
+features, decode_group.py) for every setting.
 """
 
 from __future__ import annotations

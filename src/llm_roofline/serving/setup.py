@@ -3,7 +3,7 @@
 Every serving face (API, CLI, plan, web) goes through ``CostCache.pool`` so the iteration cost, the KV
 capacity and the scheduler settings are built one way. Iteration costs are cached per (formats,
 deployment) of one model, system and efficiency: the plan search reuses one for every scheduler setting.
-Which cost: the linear StepCost (exact; what the simulation needs) for the ideal and hardware settings
+Which cost: the linear StepCost (exact, and the simulation's fast path) for the ideal and hardware settings
 on one device, the engine-evaluated EngineCost for the calibrated setting, for workers of several
 devices, or when asked (``engine_evaluated``).
 """

@@ -12,6 +12,10 @@ are coupled (decode completions start prefills, prefills feed decode workers), s
 conservative event loop: a worker runs only the iterations that start before anything could hand it a
 request (a decode worker: a prefill worker's next iteration start plus the shortest transfer; a prefill
 worker: the next arrival or a decode worker's next iteration start). Transfers do not contend for the link.
+
+A pool's iteration cost is the linear StepCost (ideal or hardware, one device per worker: exact) or the
+engine-evaluated EngineCost (calibrated, workers of several devices: engine_cost.py); the workers ask both
+the same way (time_s of iteration features; decode_group.py prices decode-only stretches).
 """
 
 from __future__ import annotations
@@ -22,7 +26,6 @@ from math import inf
 import numpy as np
 
 from ..errors import ScenarioError
-from .engine_cost import EngineCost
 from .pool import Pool, prompt_kv_bytes
 from .statistics import SimResult, summarize
 from .worker import Requests, Worker
@@ -30,10 +33,6 @@ from .workload import Workload
 
 
 def _check_fits(pool: Pool, workload: Workload, what: str) -> None:
-    if isinstance(pool.cost, EngineCost):
-        raise ScenarioError("the discrete-event simulation prices decode stretches from the linear iteration cost "
-                            "(the ideal or hardware efficiency on one device per worker); for the calibrated "
-                            "setting or workers of several devices use the closed form (estimate_serving, plan)")
     total = workload.isl + workload.osl
     worst = int(np.argmax(pool.kv.request_bytes(total, total)))
     if pool.kv.request_bytes(total[worst], total[worst]) > pool.kv.budget_bytes:

@@ -20,6 +20,7 @@ import numpy as np
 
 from .capacity import KVCapacity
 from .decode_group import DecodeGroup
+from .engine_cost import EngineCost
 from .scheduler import SchedulerConfig
 from .statistics import IterationLog
 from .step_cost import StepCost
@@ -42,7 +43,7 @@ class Requests:
 
 
 class Worker:
-    def __init__(self, cost: StepCost, kv: KVCapacity, config: SchedulerConfig, requests: Requests,
+    def __init__(self, cost: StepCost | EngineCost, kv: KVCapacity, config: SchedulerConfig, requests: Requests,
                  role: str = "agg", on_finish=None):
         self.cost, self.kv, self.cfg, self.req, self.role = cost, kv, config, requests, role
         self.on_finish = on_finish  # callback(request id, time): closed loop and disaggregation
@@ -170,7 +171,9 @@ class Worker:
         bound = until
         if not self.waiting and self.pending and self.n_running < self.cfg.max_seqs:
             bound = min(bound, self.pending[0][0])
-        if bound < inf:  # iterations only lengthen within a stretch: the first one's duration bounds their count
+        # iterations only lengthen within a stretch: the first one's duration bounds their count (the linear
+        # cost's arrays grow with k; the engine's call costs the same for any k, so it prices them all)
+        if bound < inf and dg.linear:
             k = min(k, int((bound - self.clock) / dg.first_duration()) + 2)
         opened = dg.opened(self.it, k)
         free = self._free_blocks()

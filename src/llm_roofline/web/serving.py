@@ -53,8 +53,9 @@ class ServeSimRequest(BaseModel):
     a_bits: Bits = 16
     kv_bits: Bits = 16
     flash_attention: bool = True
-    efficiency: Literal[EFFICIENCY_MODES] = Field("ideal", description="ideal or hardware (calibrated is refused: "
-                                                  "use /api/plan)")
+    efficiency: Literal[EFFICIENCY_MODES] = Field("ideal", description="ideal, hardware or calibrated")
+    engine: Literal[tuple(ENGINES)] | None = Field(
+        None, description="with efficiency calibrated: whose kernels, host costs and serving profile (default generic)")
 
 
 class PlanRequest(BaseModel):
@@ -83,22 +84,9 @@ class PlanRequest(BaseModel):
         None, description="with efficiency calibrated: whose kernels, host costs and serving profile (default generic)")
 
 
-# The simulation prices iterations from per-kernel FLOP and byte lines (serving/step_cost.py), which the
-# calibrated curves do not fit: refused before any work is queued, naming the field (the page's serving
-# panel follows the page's efficiency setting and shows this message under calibrated). The plan's closed
-# form prices iterations with the engine itself and takes every setting.
-CALIBRATED_REFUSED = ("efficiency: serve-sim models the ideal or hardware efficiency; the calibrated kernel "
-                      "curves do not fit the simulation's per-iteration cost lines (docs/serving.md): pick ideal "
-                      "or hardware, or search deployments (plan), whose closed form takes calibrated")
-
-
-def _check_efficiency(req: ServeSimRequest) -> None:
-    if req.efficiency == "calibrated":
-        raise ApiError("efficiency", CALIBRATED_REFUSED)
-
-
-def _plan_efficiency(req: PlanRequest):
-    """The efficiency as the CLI resolves it: an engine goes with calibrated only."""
+def _efficiency(req: ServeSimRequest | PlanRequest):
+    """The efficiency as the CLI resolves it: an engine goes with calibrated only. Both the simulation and
+    the plan's closed form take every setting (calibrated iterations are priced by the engine itself)."""
     if req.engine is not None and req.efficiency != "calibrated":
         raise ApiError("engine", "engine: an engine applies to the calibrated efficiency only")
     if req.efficiency != "calibrated":
@@ -125,7 +113,7 @@ def add_serving_routes(app: FastAPI, run_heavy: Callable[[Callable[[], str]], Aw
         loop or Poisson arrivals, with the closed-form steady state: exactly `llm-roofline serve-sim -f json`."""
         from ..serving.api import simulate
 
-        _check_efficiency(req)
+        efficiency = _efficiency(req)
         load = {"concurrency": req.concurrency} if req.load == "concurrency" else {"rate": req.rate}
         model, hardware = _catalog(req)
 
@@ -135,7 +123,7 @@ def add_serving_routes(app: FastAPI, run_heavy: Callable[[Callable[[], str]], Aw
                               max_seqs=req.max_seqs, chunk=req.chunk, workers=req.workers, disagg=req.disagg,
                               prefill_workers=req.prefill_workers, decode_workers=req.decode_workers,
                               w_bits=req.w_bits, a_bits=req.a_bits, kv_bits=req.kv_bits,
-                              flash_attention=req.flash_attention, efficiency=req.efficiency, **load)
+                              flash_attention=req.flash_attention, efficiency=efficiency, **load)
             return json.dumps(report.to_dict(), separators=(",", ":"), allow_nan=False)
 
         return Response(content=await run_heavy(run), media_type="application/json")
@@ -147,7 +135,7 @@ def add_serving_routes(app: FastAPI, run_heavy: Callable[[Callable[[], str]], Aw
         `llm-roofline plan -f json --all-points`."""
         from ..serving.plan import plan as run_plan
 
-        efficiency = _plan_efficiency(req)
+        efficiency = _efficiency(req)
         model, hardware = _catalog(req)
 
         def run() -> str:

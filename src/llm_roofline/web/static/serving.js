@@ -28,7 +28,8 @@ function common() {
     const text = $(id).value.trim();
     return /^\d+$/.test(text) ? Number(text) : text;
   };
-  const body = { model: s.model, hardware: s.hw, a_bits: s.a, kv_bits: s.kv, efficiency: s.eff,
+  // The simulation and the plan take every efficiency setting (calibrated with the page's engine profile).
+  const body = { model: s.model, hardware: s.hw, a_bits: s.a, kv_bits: s.kv, ...efficiencyBody(s),
                  isl: length("sv-isl"), osl: length("sv-osl") };
   if (s.w !== OWN_FORMAT) body.w_bits = s.w;  // else the serving API's default (catalog models: 16 bits)
   return body;
@@ -217,7 +218,6 @@ function init() {
       throw new Error("plan takes fixed input and output lengths (numbers)");
     }
     const { ttft, tpot } = slos();
-    // The plan's closed form takes every efficiency setting (calibrated with the page's engine profile).
     const body = { model: c.model, hardware: c.hardware, ...efficiencyBody(page().state), isl: c.isl,
                    osl: c.osl, gpus: Number($("sv-gpus").value), ttft_slo_s: ttft, tpot_slo_s: tpot };
     renderPlan(await post("/api/plan", body));
