@@ -129,6 +129,27 @@ def test_request_overhead_adds_to_ttft_only():
     assert serving_profile("hf-eager") == serving_profile("generic")  # engines without a fit: the pooled one
 
 
+def test_first_token_waits_two_iterations_of_the_others():
+    """An engine's loop (any serving profile, i.e. the calibrated setting): a new request arrives as the
+    engine launches the next iteration of the R - 1 others and waits it out, and its first token is
+    returned one iteration late (output processing overlaps the next step). Over the bare closed form
+    (profile None) TTFT grows by 2 x TPOT x (R - 1) / R: nothing for a lone request, 2 x 15/16 TPOT at 16;
+    TPOT and throughput are unchanged."""
+    common = dict(concurrency=[1, 16], isl=1024, osl=128, w_bits=8, a_bits=8, efficiency="calibrated",
+                  engine="vllm")
+    bare = estimate_serving("llama-3.1-8b", "h100-sxm", profile=None, **common)
+    loop = estimate_serving("llama-3.1-8b", "h100-sxm", profile=ServingProfile("x"), **common)
+    assert list(loop["running"]) == [1.0, 16.0]
+    np.testing.assert_allclose(loop["tpot_s"], bare["tpot_s"], rtol=1e-12)
+    np.testing.assert_allclose(loop["requests_per_s"], bare["requests_per_s"], rtol=1e-12)
+    assert loop["ttft_s"][0] == pytest.approx(bare["ttft_s"][0], rel=1e-12)
+    assert loop["ttft_s"][1] - bare["ttft_s"][1] == pytest.approx(2.0 * 15.0 / 16.0 * loop["tpot_s"][1], rel=1e-9)
+    ideal = dict(common, efficiency="ideal", engine=None)
+    np.testing.assert_allclose(estimate_serving("llama-3.1-8b", "h100-sxm", **ideal)["ttft_s"],
+                               estimate_serving("llama-3.1-8b", "h100-sxm", profile=None, **ideal)["ttft_s"],
+                               rtol=1e-12)  # the ideal roofline has no engine loop
+
+
 def test_burst_iterations_by_hand(a6000):
     """R prompts of P tokens queued at once through a budget of B tokens: request i is done after
     ceil(i P / B) iterations; the closed form P (R + 1) / (2 B) + 1/2 is within half an iteration of the
