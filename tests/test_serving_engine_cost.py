@@ -17,7 +17,7 @@ from llm_roofline.parallel.options import make_deployment
 from llm_roofline.scenario import Scenario
 from llm_roofline.serving.api import estimate_serving, simulate
 from llm_roofline.serving.engine_cost import engine_cost
-from llm_roofline.serving.profiles import ServingProfile, serving_profile
+from llm_roofline.serving.profiles import ServingProfile, derived_burst_share, serving_profile
 from llm_roofline.serving.scheduler import SchedulerConfig
 from llm_roofline.serving.steady import _burst, decode_steps_s, mean_decode_keys
 from llm_roofline.serving.step_cost import step_cost
@@ -165,8 +165,9 @@ def test_burst_iterations_by_hand(a6000):
 
 
 def test_fit_recovers_known_parameters():
-    """Rows generated from a known profile (kappa 0.4, t 0.1 s, phi 0.3) with 2 % noise: the fit finds it
-    to about the grid's resolution."""
+    """Rows generated from a known profile (kappa 0.4, t 0.1 s, and the derived burst share of a mixing
+    scheduler, 1 / 10) with 2 % noise: the fit finds kappa and t to about the grid's resolution and keeps
+    the derived burst shares: 1 / 10 for TensorRT-LLM, 1 for SGLang's prefill-first scheduler."""
     rng = np.random.default_rng(0)
     n = 400
     tpot0, tpot1 = rng.uniform(2e-3, 20e-3, n), rng.uniform(30e-3, 60e-3, n)
@@ -177,13 +178,14 @@ def test_fit_recovers_known_parameters():
         engine = "trtllm"
 
     c = Components((Row(),) * n, np.zeros(n), np.zeros(n), tpot0, tpot1, ttft0, ttft1, burst0, burst1)
-    ttft, tpot = c.predict(0.4, 0.1, 0.3)
+    ttft, tpot = c.predict(0.4, 0.1, 0.1)
     noisy = Components(c.cases, ttft * rng.normal(1, 0.02, n), tpot * rng.normal(1, 0.02, n), tpot0, tpot1, ttft0,
                        ttft1, burst0, burst1)
     fit = fit_profiles(noisy)["trtllm"]
     assert fit.fixed_share == pytest.approx(0.4, abs=0.02)
     assert fit.request_overhead_s == pytest.approx(0.1, abs=0.01)
-    assert fit.burst_share == pytest.approx(0.3, abs=0.04)
+    assert fit.burst_share == 0.1
+    assert derived_burst_share("sglang") == 1.0 and derived_burst_share("vllm") == derived_burst_share(None) == 0.1
 
 
 def test_what_serving_still_refuses():
