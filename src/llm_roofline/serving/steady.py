@@ -20,6 +20,8 @@ Seen by one tagged request:
   carry other requests' chunks and cost the mixed iteration instead of the mean decode-only one;
 - throughput = R / (TTFT + decode time) requests/s.
 A serving profile (profiles.py; the calibrated engines) adds its request overhead to TTFT and end to end,
+the engine loop's lag (ENGINE_LAG_ITERATIONS mean iterations x (R - 1) / R: the iteration in flight when
+the request arrives, and the step by which tokens are returned late) to TTFT,
 and for its burst share of the requests the excess of a burst's mean TTFT (``_burst``: all R prompts
 queued at once through the token budget) over the steady TTFT. An engine-evaluated cost (engine_cost.py)
 sums the decode steps by quadrature instead of exactly.
