@@ -17,7 +17,7 @@ from llm_roofline.parallel.options import make_deployment
 from llm_roofline.scenario import Scenario
 from llm_roofline.serving.api import estimate_serving
 from llm_roofline.serving.engine_cost import engine_cost
-from llm_roofline.serving.profiles import ServingProfile, serving_profile
+from llm_roofline.serving.profiles import ServingProfile, derived_burst_share, serving_profile
 from llm_roofline.serving.scheduler import SchedulerConfig
 from llm_roofline.serving.steady import _burst, decode_steps_s, mean_decode_keys
 from llm_roofline.serving.step_cost import step_cost
@@ -129,6 +129,27 @@ def test_request_overhead_adds_to_ttft_only():
     assert serving_profile("hf-eager") == serving_profile("generic")  # engines without a fit: the pooled one
 
 
+def test_first_token_waits_two_iterations_of_the_others():
+    """An engine's loop (any serving profile, i.e. the calibrated setting): a new request arrives as the
+    engine launches the next iteration of the R - 1 others and waits it out, and its first token is
+    returned one iteration late (output processing overlaps the next step). Over the bare closed form
+    (profile None) TTFT grows by 2 x TPOT x (R - 1) / R: nothing for a lone request, 2 x 15/16 TPOT at 16;
+    TPOT and throughput are unchanged."""
+    common = dict(concurrency=[1, 16], isl=1024, osl=128, w_bits=8, a_bits=8, efficiency="calibrated",
+                  engine="vllm")
+    bare = estimate_serving("llama-3.1-8b", "h100-sxm", profile=None, **common)
+    loop = estimate_serving("llama-3.1-8b", "h100-sxm", profile=ServingProfile("x"), **common)
+    assert list(loop["running"]) == [1.0, 16.0]
+    np.testing.assert_allclose(loop["tpot_s"], bare["tpot_s"], rtol=1e-12)
+    np.testing.assert_allclose(loop["requests_per_s"], bare["requests_per_s"], rtol=1e-12)
+    assert loop["ttft_s"][0] == pytest.approx(bare["ttft_s"][0], rel=1e-12)
+    assert loop["ttft_s"][1] - bare["ttft_s"][1] == pytest.approx(2.0 * 15.0 / 16.0 * loop["tpot_s"][1], rel=1e-9)
+    ideal = dict(common, efficiency="ideal", engine=None)
+    np.testing.assert_allclose(estimate_serving("llama-3.1-8b", "h100-sxm", **ideal)["ttft_s"],
+                               estimate_serving("llama-3.1-8b", "h100-sxm", profile=None, **ideal)["ttft_s"],
+                               rtol=1e-12)  # the ideal roofline has no engine loop
+
+
 def test_burst_iterations_by_hand(a6000):
     """R prompts of P tokens queued at once through a budget of B tokens: request i is done after
     ceil(i P / B) iterations; the closed form P (R + 1) / (2 B) + 1/2 is within half an iteration of the
@@ -144,8 +165,9 @@ def test_burst_iterations_by_hand(a6000):
 
 
 def test_fit_recovers_known_parameters():
-    """Rows generated from a known profile (kappa 0.4, t 0.1 s, phi 0.3) with 2 % noise: the fit finds it
-    to about the grid's resolution."""
+    """Rows generated from a known profile (kappa 0.4, t 0.1 s, and the derived burst share of a mixing
+    scheduler, 1 / 10) with 2 % noise: the fit finds kappa and t to about the grid's resolution and keeps
+    the derived burst shares: 1 / 10 for TensorRT-LLM, 1 for SGLang's prefill-first scheduler."""
     rng = np.random.default_rng(0)
     n = 400
     tpot0, tpot1 = rng.uniform(2e-3, 20e-3, n), rng.uniform(30e-3, 60e-3, n)
@@ -156,13 +178,14 @@ def test_fit_recovers_known_parameters():
         engine = "trtllm"
 
     c = Components((Row(),) * n, np.zeros(n), np.zeros(n), tpot0, tpot1, ttft0, ttft1, burst0, burst1)
-    ttft, tpot = c.predict(0.4, 0.1, 0.3)
+    ttft, tpot = c.predict(0.4, 0.1, 0.1)
     noisy = Components(c.cases, ttft * rng.normal(1, 0.02, n), tpot * rng.normal(1, 0.02, n), tpot0, tpot1, ttft0,
                        ttft1, burst0, burst1)
     fit = fit_profiles(noisy)["trtllm"]
     assert fit.fixed_share == pytest.approx(0.4, abs=0.02)
     assert fit.request_overhead_s == pytest.approx(0.1, abs=0.01)
-    assert fit.burst_share == pytest.approx(0.3, abs=0.04)
+    assert fit.burst_share == 0.1
+    assert derived_burst_share("sglang") == 1.0 and derived_burst_share("vllm") == derived_burst_share(None) == 0.1
 
 
 def test_what_serving_still_refuses():

@@ -176,3 +176,15 @@ def test_a_lone_device_row_is_predicted_on_that_device(tmp_path):
     ceiling = 1.025 * floor + 8 * 512 * 2 * 7.07e9 / 312e12 / 255
     assert floor <= row.predicted["ideal"]["tpot_s"] <= ceiling
     assert row.predicted["ideal"]["tpot_s"] <= row.predicted["calibrated"]["tpot_s"]
+
+
+def test_fp4_recipes_run_weight_only_without_fp4_tensor_cores(tmp_path):
+    """The same nvfp4 recipe on B200 (FP4 tensor cores: FP4 activations) and on H200 (none: its 4-bit
+    weights run weight-only, with 16-bit activations, as gpt-oss's experts do on Hopper)."""
+    header, *lines = SMALL.read_text().splitlines()
+    row = next(line for line in lines if line.startswith("moe_adp8_ep8,"))
+    path = tmp_path / "fp4.csv"
+    path.write_text("\n".join([header, row, row.replace("moe_adp8_ep8,", "hopper,").replace("b200_sxm", "h200_sxm")]))
+    blackwell, hopper = (map_row(r) for r in read_table(path))
+    assert (blackwell.w_bits, blackwell.a_bits, blackwell.kv_bits) == ("nvfp4", "nvfp4", "fp8")
+    assert (hopper.w_bits, hopper.a_bits, hopper.kv_bits) == ("nvfp4", 16, "fp8")  # H200 has FP8, no FP4

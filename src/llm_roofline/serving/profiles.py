@@ -1,6 +1,6 @@
 """Serving profiles: what an engine's serving stack adds to, or saves on, its kernels' times.
 
-Three physical parameters per engine, fitted on measured serving runs (``llm-roofline validate --fit``;
+Three physical parameters per engine, two fitted on measured serving runs (``llm-roofline validate --fit``;
 docs/accuracy.md gives the values, the fit and its cross-validation):
 - ``fixed_share`` (0..1): the share of each kernel's fixed cost (the calibrated curves' t0, measured on
   isolated kernels) that an engine's iteration pays. Engines fuse what the operator graph keeps apart
@@ -10,9 +10,16 @@ docs/accuracy.md gives the values, the fit and its cross-validation):
 - ``request_overhead_s`` (s): per-request latency outside the GPU's iterations (HTTP, frontend and
   router, tokenization, scheduling, returning the first token), added to TTFT and end to end;
 - ``burst_share`` (0..1): the share of a closed loop's requests that arrive together and queue for
-  their prefill (a benchmark's start; identical requests stay in such waves): their TTFT is the mean
-  wait of a burst of prompts through the token budget (steady.burst_ttft_s) rather than the steady
-  state's one prefill.
+  their prefill: their TTFT is the mean wait of a burst of prompts through the token budget
+  (steady._burst) rather than the steady state's one prefill. Not fitted: it follows from the engine's
+  scheduler (``derived_burst_share``). A benchmark starts all its C requests at once. An engine that
+  runs waiting prefills before any decode step and never mixes the two (SGLang's default scheduler)
+  keeps that wave for good: the wave's prompts are all prefilled, then decode in lockstep, finish in the
+  same step and return together, so every request is in a burst (1). An engine that mixes prefill
+  chunks into decode iterations (TensorRT-LLM's in-flight batching, vLLM's chunked prefill) starts
+  decoding the first prompts while later ones prefill, so the wave dissolves into the steady state
+  after its first round: only the first round's C requests of the benchmark's N are in a burst, C / N
+  = 1 / BENCHMARK_ROUNDS.
 Only the engine-evaluated closed forms use a profile (the calibrated setting); the ideal roofline stays
 the bound it is.
 """
@@ -52,6 +59,19 @@ class ServingProfile:
 
 
 NEUTRAL = ServingProfile("none")
+
+# Closed-loop benchmarks send BENCHMARK_ROUNDS x concurrency requests (the genai-perf / AIPerf recipes'
+# --request-count 10 x concurrency, e.g. https://github.com/ai-dynamo/aiperf); an assumption about how the
+# measured runs were made, not a fitted number.
+BENCHMARK_ROUNDS = 10
+PREFILL_FIRST = ("sglang",)  # schedulers that run waiting prefills first, never mixed with decode steps
+
+
+def derived_burst_share(engine: str | None) -> float:
+    """The share of a closed-loop benchmark's requests that arrive in a burst (see the module docstring):
+    1 for a prefill-first scheduler that never mixes (its wave persists), else the first round's
+    1 / BENCHMARK_ROUNDS (mixing schedulers dissolve the wave)."""
+    return 1.0 if engine in PREFILL_FIRST else 1.0 / BENCHMARK_ROUNDS
 
 
 @cache

@@ -20,6 +20,8 @@ Seen by one tagged request:
   carry other requests' chunks and cost the mixed iteration instead of the mean decode-only one;
 - throughput = R / (TTFT + decode time) requests/s.
 A serving profile (profiles.py; the calibrated engines) adds its request overhead to TTFT and end to end,
+the engine loop's lag (ENGINE_LAG_ITERATIONS mean iterations x (R - 1) / R: the iteration in flight when
+the request arrives, and the step by which tokens are returned late) to TTFT,
 and for its burst share of the requests the excess of a burst's mean TTFT (``_burst``: all R prompts
 queued at once through the token budget) over the steady TTFT. An engine-evaluated cost (engine_cost.py)
 sums the decode steps by quadrature instead of exactly.
@@ -42,6 +44,12 @@ from .scheduler import SchedulerConfig
 from .step_cost import StepCost
 
 LIMITED_BY = ("concurrency", "max_seqs", "kv_cache")
+# Iterations of the running batch a request's first token waits beyond its own prefill in an engine's loop
+# (calibrated setting; docs/accuracy.md): it arrives when another request's last token is returned, i.e. as
+# the engine launches its next iteration, so it waits that one out; and the engine returns a step's tokens
+# one iteration late (its output processing overlaps the next step: overlap scheduler, async output).
+# Each is one mean iteration of the other requests, (R - 1) / R of the time busy; none at R = 1.
+ENGINE_LAG_ITERATIONS = 2.0
 
 
 @dataclass(frozen=True)
@@ -169,6 +177,10 @@ def steady_state(cost: StepCost | EngineCost, kv: KVCapacity, config: SchedulerC
     steps = quadrature[1](times[-1]) if quadrature is not None else decode_steps_s(cost, R, P, G, mean_keys)
     decode_time = steps + (frac * L - n_pf) * (mixed - decode_only)
     extra = np.full(n, profile.request_overhead_s)  # TTFT beyond the iterations: the serving profile
+    with np.errstate(invalid="ignore", divide="ignore"):
+        iteration = np.where(has_decode, decode_time / np.where(has_decode, G - 1.0, 1.0), 0.0)
+    if profile is not NEUTRAL:  # a real engine's loop: its arrival waits out the iteration in flight
+        extra += ENGINE_LAG_ITERATIONS * iteration * (R - 1.0) / R
     if burst is not None:
         extra += profile.burst_share * np.maximum(burst_iterations * times[3] - ttft_service, 0.0)
 

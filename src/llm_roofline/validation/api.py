@@ -75,7 +75,8 @@ def fit_serving_profiles(csv: str | os.PathLike | None = None, progress=None) ->
     path = default_table() if csv is None else csv
     cases = [m for m in map(map_row, read_table(path)) if isinstance(m, Case)]
     c = components(cases, progress=progress)
-    source = f"fitted by llm-roofline validate --fit on {Path(path).name} ({c.ttft.size} rows)"
+    source = (f"fixed_share and request_overhead_s fitted by llm-roofline validate --fit on {Path(path).name} "
+              f"({c.ttft.size} rows); burst_share derived from the engine's scheduler (not fitted)")
     profiles = fit_profiles(c, source=source)
 
     def stats(ttft, tpot) -> dict:

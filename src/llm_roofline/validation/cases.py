@@ -9,7 +9,10 @@ Mapping (each a documented choice; docs/accuracy.md):
 - formats: WEIGHT_FORMATS maps gemm_quant_mode / moe_quant_mode to the named ``w_bits`` / ``a_bits``
   (fp8 per tensor, fp8_block 128x128 blocks, nvfp4, w4a16 = AWQ-style int4 group 128, bf16). The engine
   has one weight format per model: a MoE model takes moe_quant_mode (its experts hold most weights); the
-  two must then have the same bit-width. Both columns empty: the format ``precision`` names (fp8, fp4 ->
+  two must then have the same bit-width. FP4 activations need FP4 tensor cores: on a device without an
+  FP4 peak (Hopper) an nvfp4 recipe runs its 4-bit weights weight-only, with 16-bit activations (as
+  engines run gpt-oss's 4-bit experts on H100 / H200: Marlin / Triton MXFP4 MoE kernels). Both columns
+  empty: the format ``precision`` names (fp8, fp4 ->
   nvfp4, int4 -> w4a16), or bf16 (the checkpoint's own weights) when it is empty too. KV cache
   (``precision``): fp8 and fp4 runs keep an FP8 cache, bf16, int4 and unnamed ones a 16-bit one (the
   engines' defaults for those recipes).
@@ -42,6 +45,8 @@ WEIGHT_FORMATS = {"bf16": (16, 16), "fp16": (16, 16), "fp8": ("fp8-tensor", "fp8
 KV_FORMATS = {"fp8": "fp8", "fp4": "fp8", "bf16": 16, "fp16": 16, "int4": 16, "": 16}
 UNQUANTIZED = {"": "bf16", "fp4": "nvfp4", "int4": "w4a16"}  # empty quant columns: the format precision names
 ENGINES = ("trtllm", "sglang", "vllm")
+FP4_ACTIVATIONS = ("nvfp4", "mxfp4")  # activation formats that need FP4 tensor cores (Blackwell)
+WEIGHT_ONLY_ACTIVATIONS = 16  # what engines run 4-bit weights with on a device without them
 MODEL_ALIASES = {"deepseek-v3.1": "deepseek-v3",  # same architecture, newer checkpoints
                  "llama-3.3-70b": "llama-3.1-70b"}
 SUFFIXES = ("-nvfp4", "-fp8", "-fp4", "-instruct")
@@ -200,7 +205,7 @@ def _positive(row: Row, column: str) -> float:
 
 
 def _map(row: Row) -> Case:
-    from ..api import load_system
+    from ..api import load_hardware, load_system
     from ..models.spec import routed_experts
 
     mode = row.text("mode").lower()
@@ -218,11 +223,14 @@ def _map(row: Row) -> Case:
     system = row.text("system")
     device = None
     try:
-        load_system(system, multi_device=True)
+        sys_spec = load_system(system, multi_device=True)
     except RooflineError as exc:
         device = _lone_device(system)
         if device is None:
             raise _Skip(str(exc)) from None
+    peaks = (sys_spec.device if device is None else load_hardware(device)).peak_flops_per_s
+    if a in FP4_ACTIVATIONS and "fp4" not in peaks:
+        a = WEIGHT_ONLY_ACTIVATIONS  # no FP4 tensor cores: the 4-bit weights run weight-only
     stated = row.stated_concurrency()
     agg = prefill = decode = None
     if mode == "agg":

@@ -1,18 +1,20 @@
 """Fitting the serving profiles (serving/profiles.py) on measured rows, and cross-validating the fit.
 
-Three parameters per engine: the share kappa of the kernels' fixed costs an iteration pays, the request
-overhead t and the burst share phi. The calibrated prediction is evaluated four times, at kappa in {0, 1}
-and phi in {0, 1} with t = 0 (``components``). In the aggregated closed form every time is a sum of
-iteration times, each linear in kappa (an iteration's time less (1 - kappa) x its kernels' fixed time),
-so TPOT(kappa) and the steady TTFT(kappa) are the straight lines through those runs; the burst's excess
-over the steady TTFT is interpolated the same way, and t adds to TTFT. Disaggregated rows follow their
-fixed points, for which the line is an approximation (the fit's final numbers come from a real run).
+Two fitted parameters per engine: the share kappa of the kernels' fixed costs an iteration pays and the
+request overhead t; the burst share phi is not fitted but derived from the engine's scheduler
+(profiles.derived_burst_share: 1 for a prefill-first unmixed scheduler, 1 / BENCHMARK_ROUNDS otherwise).
+The calibrated prediction is evaluated four times, at kappa in {0, 1} and phi in {0, 1} with t = 0
+(``components``). In the aggregated closed form every time is a sum of iteration times, each linear in
+kappa (an iteration's time less (1 - kappa) x its kernels' fixed time), so TPOT(kappa) and the steady
+TTFT(kappa) are the straight lines through those runs; the burst's excess over the steady TTFT is
+interpolated the same way, and t adds to TTFT. Disaggregated rows follow their fixed points, for which
+the line is an approximation (the fit's final numbers come from a real run).
 
 The fit, per engine (``generic``: all rows together), on a grid (no optimizer needed, every step exact):
-kappa minimizes the mean absolute log error of TPOT; then (t, phi) that of TTFT at that kappa. Mean
-absolute log error weighs over- and under-prediction alike and is robust to the few rows a model
-misses by several times. ``cross_validate`` refits without each group (a model, a system) and predicts
-it: the held-out errors anticipate rows the fit has not seen.
+kappa minimizes the mean absolute log error of TPOT; then t that of TTFT at that kappa and the derived
+phi. Mean absolute log error weighs over- and under-prediction alike and is robust to the few rows a
+model misses by several times. ``cross_validate`` refits without each group (a model, a system) and
+predicts it: the held-out errors anticipate rows the fit has not seen.
 """
 
 from __future__ import annotations
@@ -21,13 +23,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..serving.profiles import ServingProfile
+from ..serving.profiles import ServingProfile, derived_burst_share
 from .cases import ENGINES, Case
 from .predict import Predicted, predict
 
 KAPPA = np.linspace(0.0, 1.0, 101)
 OVERHEAD_S = np.linspace(0.0, 0.5, 201)
-BURST = np.linspace(0.0, 1.0, 51)
 
 
 @dataclass(frozen=True)
@@ -96,17 +97,11 @@ def fit_one(c: Components, engine: str, source: str) -> ServingProfile:
     """The profile of rows ``c`` (see the module docstring)."""
     tpot = c.tpot0[None, :] + KAPPA[:, None] * (c.tpot1 - c.tpot0)[None, :]
     kappa = float(KAPPA[int(np.argmin(_log_error(tpot, c.tpot[None, :]).mean(axis=1)))])
-    steady = c.ttft0 + kappa * (c.ttft1 - c.ttft0)
-    excess = c.burst0 + kappa * (c.burst1 - c.burst0)
-    best, choice = np.inf, (0.0, 0.0)
-    for phi in BURST:
-        ttft = (steady + phi * excess)[None, :] + OVERHEAD_S[:, None]
-        loss = _log_error(ttft, c.ttft[None, :]).mean(axis=1)
-        i = int(np.argmin(loss))
-        if loss[i] < best:
-            best, choice = float(loss[i]), (float(OVERHEAD_S[i]), float(phi))
-    return ServingProfile(engine, fixed_share=kappa, request_overhead_s=choice[0], burst_share=choice[1],
-                          source=source)
+    phi = derived_burst_share(engine)
+    ttft = (c.ttft0 + kappa * (c.ttft1 - c.ttft0) + phi * (c.burst0 + kappa * (c.burst1 - c.burst0)))
+    loss = _log_error(ttft[None, :] + OVERHEAD_S[:, None], c.ttft[None, :]).mean(axis=1)
+    overhead = float(OVERHEAD_S[int(np.argmin(loss))])
+    return ServingProfile(engine, fixed_share=kappa, request_overhead_s=overhead, burst_share=phi, source=source)
 
 
 def fit_profiles(c: Components, source: str = "fitted") -> dict[str, ServingProfile]:
