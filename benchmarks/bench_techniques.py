@@ -6,7 +6,8 @@ One scenario of Llama-3.1-8B on an H100 (batch 1, prompt 1024, 256 generated tok
 technique and without, the runs interleaved; prints each technique's median time and its ratio to the plain
 analysis, for the engine (``evaluate``) and the whole API call (``lr.analyze``, the report included).
 A second table shows a 256-scenario batch sweep, where the extra stages' columns (the verify step at
-T = k + 1, the draft passes) are extra work in proportion.
+T = k + 1, the draft passes) are extra work in proportion. A last line: Llama-3.1-70B on a DGX H100 at
+tensor parallelism 8 with EAGLE-3 against the same deployment without it (the shard with its plan).
 """
 
 from __future__ import annotations
@@ -69,6 +70,9 @@ def main() -> None:
     calls = {"plain": lambda: lr.analyze(model, device)}
     calls |= {name: (lambda kw=kw: lr.analyze(model, device, **kw)) for name, kw in TECHNIQUES.items()}
     table(f"lr.analyze, one scenario, report included (target <= {TARGET:g}x)", interleaved(calls, 100))
+    calls = {"plain": lambda: lr.analyze("llama-3.1-70b", "dgx-h100", tp=8),
+             "tp 8 + speculative eagle3": lambda: lr.analyze("llama-3.1-70b", "dgx-h100", tp=8, speculative="eagle3")}
+    table("lr.analyze, llama-3.1-70b on dgx-h100 at tp 8 (for information)", interleaved(calls, 50), judged=False)
 
 
 if __name__ == "__main__":

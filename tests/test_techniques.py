@@ -282,10 +282,12 @@ def test_no_operator_beats_its_roofline(llama2_7b, a6000, technique, batch, prom
     assert r.generation.tpot_s * gen >= np.floor(steps) * weights / 768e9 * (1 - 1e-9)
 
 
-def test_techniques_are_modelled_on_one_device():
-    with pytest.raises(ScenarioError, match="one device"):
-        lr.analyze("llama-3.1-70b", "dgx-h100", tp=8, speculative="eagle3")
-    with pytest.raises(ScenarioError, match="one device"):
+def test_early_exit_and_pipelines_stay_on_one_device():
+    """Speculative decoding runs on tensor-parallel deployments (test_techniques_parallel.py); early exit
+    and pipeline stages are refused there, naming the field."""
+    with pytest.raises(ScenarioError, match="pp"):
+        lr.analyze("llama-3.1-70b", "dgx-h100", tp=4, pp=2, speculative="eagle3")
+    with pytest.raises(ScenarioError, match="early_exit"):
         lr.sweep("llama-3.1-70b", "dgx-h100", tp=[1, 8], early_exit=0.5)
 
 

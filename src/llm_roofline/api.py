@@ -140,7 +140,8 @@ def analyze(model: str | ModelSpec, hardware: str | Hardware | System, *, batch_
     ``comm_library``, ``allreduce_algorithm``. ``batch_size`` is the sequences one replica serves; the
     tables show the most loaded device and the generation and memory are the deployment's.
 
-    Fast-decoding techniques (docs/techniques.md; one device), each None (off) or its settings:
+    Fast-decoding techniques (docs/techniques.md; also with tp, ep, attention_dp, dp), each None (off) or
+    its settings:
     ``speculative`` (a preset such as ``"eagle3"``, or a mapping such as ``{"method": "draft",
     "draft_model": "llama-3.2-1b", "k": 4, "alpha": 0.7}``), ``early_exit`` (a share of the layers, or a
     mapping), ``sparsity`` (``{"mlp": 0.2, "heads": 0.5}``), ``kv_eviction`` (``{"method": "h2o", "budget":

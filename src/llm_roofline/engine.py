@@ -58,12 +58,7 @@ def evaluate(model: ModelSpec, hardware: Hardware, scenario: Scenario, efficienc
     model, the graph options change how operators are built, prefix caching shortens the prefill, fusion
     and offloading transform the operator tables; with every optimization off each step is skipped."""
     if techniques is not None and techniques.active:
-        if scenario.optimizations.active:
-            from .errors import ScenarioError
-
-            raise ScenarioError("the fast-decoding techniques (speculative, early_exit, sparsity, kv_eviction) do "
-                                "not combine with the compression and system optimizations ("
-                                + ", ".join(scenario.optimizations.active) + ") yet: use one kind at a time")
+        check_combination(scenario, techniques)
         from .techniques.engine import evaluate_techniques
 
         return evaluate_techniques(model, hardware, scenario, efficiency, techniques, plan=plan)
@@ -104,6 +99,16 @@ def evaluate(model: ModelSpec, hardware: Hardware, scenario: Scenario, efficienc
         params_total=float((table.params * table.counts).sum()),
         params_active=float((table.active_params * table.counts).sum()), params_before_pruning=params_before,
     )
+
+
+def check_combination(scenario: Scenario, techniques) -> None:
+    """Fast-decoding techniques (switched on) and optimizations do not combine yet: ScenarioError."""
+    if techniques is not None and techniques.active and scenario.optimizations.active:
+        from .errors import ScenarioError
+
+        raise ScenarioError("the fast-decoding techniques (speculative, early_exit, sparsity, kv_eviction) do "
+                            "not combine with the compression and system optimizations ("
+                            + ", ".join(scenario.optimizations.active) + ") yet: use one kind at a time")
 
 
 def _params(model: ModelSpec) -> float:

@@ -13,7 +13,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from ..engine import Analysis, evaluate
+from ..engine import Analysis, check_combination, evaluate
 from ..graph import build_ops
 from ..hardware.spec import Efficiency
 from ..hardware.system import System
@@ -27,15 +27,13 @@ from .shard import shard_model
 
 def evaluate_deployment(model: ModelSpec, system: System, scenario: Scenario, efficiency: Efficiency,
                         deployment: Deployment, techniques=None) -> Analysis:
-    """``techniques`` (techniques.Techniques): the fast-decoding techniques, modelled on one device."""
+    """``techniques`` (techniques.Techniques): the fast-decoding techniques, on the analysed device's shard
+    with its plan (techniques/engine.py); pipeline parallelism, overlap and early exit stay one-device."""
     if deployment.is_single_device:
         a = evaluate(model, system.device, scenario, efficiency, techniques)
         return replace(a, parallel=single_device(a))
     if techniques is not None and techniques.active:
-        from ..errors import ScenarioError
-
-        raise ScenarioError("the fast-decoding techniques (speculative decoding, early exit, sparsity, KV eviction) "
-                            "are modelled on one device; leave tp, pp, ep, dp and attention_dp at 1 with them")
+        check_techniques(techniques, deployment, scenario)
     params_before = None
     if scenario.optimizations.structured:  # prune the whole model, then shard it (techniques/structured.py)
         from ..techniques.structured import prune_model, unpruned
@@ -48,10 +46,28 @@ def evaluate_deployment(model: ModelSpec, system: System, scenario: Scenario, ef
                       hidden_size=model.hidden_size)
     m = micro_batches(scenario.batch_size, deployment.attention_dp, deployment.pipeline_micro_batches)
     per_device = replace(scenario, batch_size=micro_batch(scenario.batch_size, deployment.attention_dp, m))
-    a = evaluate(shard, system.device, per_device, efficiency, plan=plan)
+    a = evaluate(shard, system.device, per_device, efficiency, techniques, plan=plan)
     total, active = model_parameters(model)
     a = replace(a, params_total=total, params_active=active, params_before_pruning=params_before)
     return replace(a, parallel=parallel_metrics(a, lay, scenario))
+
+
+def check_techniques(techniques, deployment: Deployment, scenario: Scenario) -> None:
+    """The techniques on a multi-device ``deployment``, or an error naming the field that is refused:
+    pipeline stages (a speculative iteration's draft and verify passes through every stage are not
+    modelled), overlap (its decode sum is the one-token step's), early exit (its exited tokens' share
+    of the all-reduces is not modelled); the optimizations are refused as on one device."""
+    from ..errors import ScenarioError
+
+    check_combination(scenario, techniques)
+    refused = [(deployment.pp > 1, f"pp ({deployment.pp})", "leave pp at 1"),
+               (deployment.overlap, "overlap", "leave overlap off"),
+               (techniques.early_exit is not None, "early_exit", "leave tp, pp, ep, dp and attention_dp at 1 "
+                                                                 "with early exit")]
+    for bad, what, fix in refused:
+        if bad:
+            raise ScenarioError(f"the fast-decoding techniques with {what} on several devices are not modelled "
+                                f"(tensor, expert and attention-data parallelism are); {fix}")
 
 
 def check_deployment(model: ModelSpec, system: System, deployment: Deployment):

@@ -10,7 +10,9 @@ layer groups count as spread evenly over the stages. With ``overlap``: u = max(n
 Pipeline of pp stages, m micro-batches, H = all pp - 1 hand-offs of one micro-batch:
     TTFT = (m + pp - 1) u_prefill + H,  prefill bubble = (pp - 1) / (m + pp - 1);
     decode step (a token for every sequence) = max(pp u + H, m u),  bubble = 1 - m u / step.
-Decode sums these steps over the KV lengths P+1 .. P+G exactly (steps.py). Tokens/s of the deployment
+Decode sums these steps over the KV lengths P+1 .. P+G exactly (steps.py). With fast-decoding techniques
+(pp = 1, no overlap) TTFT and decode are the engine's own (techniques/engine.py: the draft's prefill in
+TTFT, the speculative iterations' sum in decode), so TPOT and tokens/s carry the speed-up. Tokens/s of the deployment
 = dp x B x G / (TTFT + decode); per device = that / devices.
 Memory per device: weights = max(head, tail) + r x layers (pp > 1; the last stage also holds the lm_head
 copy of tied embeddings), KV cache of all m micro-batches of its stage's layers, activations of one
@@ -124,8 +126,8 @@ def parallel_metrics(a: Analysis, lay: Layout, replica: Scenario) -> ParallelMet
     pre = _sums(a.prefill)
     handoff_prefill = pre["handoff_nl"] + pre["handoff_l"]
     u_prefill = _stage_time(pre, pp, share, d.overlap)
-    if pp == 1 and not d.overlap:
-        u_prefill = a.prefill_total.time_s  # the engine's host time per step (calibrated) included
+    if pp == 1 and not d.overlap:  # the engine's TTFT: the host time per step (calibrated) and a draft
+        u_prefill = a.generation.ttft_s  # network's prefill (speculative decoding) included
         ttft = (m + pp - 1) * u_prefill + handoff_prefill
     else:  # the stage sums hold the operators only: the engine's host time per step once
         ttft = (m + pp - 1) * u_prefill + handoff_prefill + a.prefill.step_overhead_s
@@ -212,6 +214,11 @@ def _memory(a: Analysis, lay: Layout, share: float, m: int, B: np.ndarray) -> di
         weights = np.maximum(head, tail) + share * per_op[masks["layer"]].sum(0)
     kv = mem.kv_cache_bytes * (m * share)
     buffers = 2.0 * np.maximum(_largest_message(a.prefill.table), _largest_message(a.decode.table))
+    spec = a.techniques.speculative if a.techniques is not None else None
+    if spec is not None:  # the verify step's T = verify_tokens messages, and the widest draft pass's
+        for costs in (spec.verify, spec.draft):
+            if costs is not None:
+                buffers = np.maximum(buffers, 2.0 * _largest_message(costs.table))
     activations = mem.activations_bytes
     total = weights + kv + activations + buffers
     capacity = mem.capacity_bytes

@@ -10,6 +10,10 @@
   2D -> D and one transformer block of the target's kind; embedding and output head shared.
 - ``medusa`` (https://arxiv.org/abs/2401.10774): k heads on the target's last hidden state, each a
   residual block (a D x D linear with bias and SiLU) and its own D x V output layer; no KV cache.
+
+On a device of a deployment (``plan``, techniques/device_draft.py) the target is that device's shard and
+the draft's builds carry the plan's communication: a head's layer is the shard's, its output layer
+vocabulary-parallel (Medusa's k logits all-gathered); fc / eh_proj / Medusa's residual blocks replicated.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ class Drafter:
 
     spec: Speculative
     target: ModelSpec
+    plan: object = None  # parallel.plan.DevicePlan of the draft network's builds (None: one device)
 
     @cached_property
     def network(self) -> ModelSpec | None:
@@ -68,9 +73,9 @@ class Drafter:
         if s.method in ("lookahead", "jacobi"):
             return None
         if s.method == "medusa":
-            return None if stage == "prefill" else _medusa(self.target, s.k, scenario, T, S)
+            return None if stage == "prefill" else _medusa(self.target, s.k, scenario, T, S, self.plan)
         net = self.network
-        body = build_ops(net, scenario, stage, T=T, S=S, apply_window=apply_window)
+        body = build_ops(net, scenario, stage, T=T, S=S, apply_window=apply_window, plan=self.plan)
         if s.method == "draft":
             return prefixed(body, "draft.")
         if s.method == "mtp" and stage == "decode":  # one module per pass: the k modules run in turn
@@ -87,8 +92,10 @@ class Drafter:
     @property
     def derivable(self) -> bool:
         """A draft head (EAGLE, EAGLE-3, MTP) on a target whose layers are all alike: its table is the
-        target's own, cut down (:meth:`derived`), so it needs no build of its own."""
-        return self.spec.method in FUSION and len(self.target.layer_groups) == 1
+        target's own, cut down (:meth:`derived`), so it needs no build of its own. Not on a device of a
+        deployment with a draft vocabulary: its logits all-gather differs from the target's."""
+        own_gather = self.plan is not None and bool(self.spec.draft_vocab)
+        return self.spec.method in FUSION and len(self.target.layer_groups) == 1 and not own_gather
 
     def derived(self, table: OpTable, scenario: Scenario, T: np.ndarray, S: np.ndarray, modules: int = 1) -> OpTable:
         """The draft head's table from the target's table over the same scenarios (its one layer is the
@@ -142,14 +149,17 @@ def _fusion(target: ModelSpec, width: int, method: str, count: int, scenario: Sc
     return ops.build()
 
 
-def _medusa(target: ModelSpec, heads: int, scenario: Scenario, T, S) -> OpTable:
+def _medusa(target: ModelSpec, heads: int, scenario: Scenario, T, S, plan=None) -> OpTable:
     """k Medusa heads on the last hidden state: x + SiLU(W x + b) (D x D, with bias), then each head's own
-    D x V output layer; one pass per iteration, one token per sequence."""
+    D x V output layer; one pass per iteration, one token per sequence. With a ``plan`` (the target a
+    device's shard, V its vocabulary rows) each head's logits are all-gathered as the lm_head's."""
     D, V = target.hidden_size, target.vocab_size
     sz = sizes_for(scenario, T, S)
     ops = OpTableBuilder(n=int(np.broadcast_shapes(sz.B.shape, np.shape(T), np.shape(S))[0]))
     linear(ops, sz, "medusa_head.linear", heads, D, D, True, inputs=())
     elementwise(ops, sz, "medusa_head.act_residual", heads, sz.M * D, ACT_FLOPS["silu"] + 1, 2, 1)
-    linear(ops, sz, "medusa_head.lm_head", heads, D, V, False)
+    head = linear(ops, sz, "medusa_head.lm_head", heads, D, V, False)
+    if plan is not None:
+        plan.after("lm_head", ops, sz, None, heads, head, tokens=sz.M)
     return prefixed(ops.build(), "draft.")
 

@@ -32,6 +32,7 @@ from ..report import Generation, Memory, StageTotals, generation, memory, op_sum
 from ..roofline import OpCosts, roofline
 from ..scenario import Scenario
 from .columns import Columns
+from .device_draft import device_drafter
 from .drafters import Drafter
 from .early_exit import apply_early_exit
 from .iteration import AffineStep, iteration_overhead, iteration_sum, passes_sum
@@ -137,11 +138,9 @@ def _stage_free(model: ModelSpec) -> bool:
 
 def evaluate_techniques(model: ModelSpec, hardware: Hardware, scenario: Scenario, efficiency: Efficiency,
                         tech: Techniques, *, plan=None) -> Analysis:
-    """The analysis with ``tech`` on one device (``plan``, a device of a deployment, is refused)."""
-    if plan is not None:
-        from ..errors import ScenarioError
-
-        raise ScenarioError("the fast-decoding techniques are modelled on one device")
+    """The analysis with ``tech`` on one device, or (``plan``) on one device of a deployment: ``model`` is
+    then its shard, every build carries the plan's communication (the verify step's at T = verify_tokens
+    per sequence) and the draft runs on the same devices (device_draft.py)."""
     sc = scenario
     calibrated = efficiency if getattr(efficiency, "mode", "") == "calibrated" else None
     ev, spec = tech.kv_eviction, tech.speculative
@@ -150,7 +149,7 @@ def evaluate_techniques(model: ModelSpec, hardware: Hardware, scenario: Scenario
     transforms = ev is not None or tech.early_exit is not None or tech.sparsity is not None
     # Without table transforms, an attention-only target's prefill joins the decode build (same operators).
     fold_prefill = not transforms and _stage_free(model)
-    drafter = Drafter(spec, model) if spec is not None else None
+    drafter = device_drafter(spec, model, plan) if spec is not None else None
     cols = Columns(sc)
     if fold_prefill:
         cols.add("prefill", sc.prompt_len, sc.prompt_len, True, sc.logits_all)
@@ -165,7 +164,7 @@ def evaluate_techniques(model: ModelSpec, hardware: Hardware, scenario: Scenario
             for T in widths:
                 _add_step(cols, f"pass{T}", T, sc.kv_len + 1.0, span, report=T == widths[-1])
     table = build_ops(decode_model, cols.scenario, "decode", T=cols.T, S=cols.S, apply_window=cols.apply,
-                      all_logits=cols.logits)
+                      all_logits=cols.logits, plan=plan)
     if transforms:
         table = _transformed(table, tech, model, decode_model, cols)
     costs = roofline(table, cols.scenario, hardware, efficiency)
@@ -173,7 +172,7 @@ def evaluate_techniques(model: ModelSpec, hardware: Hardware, scenario: Scenario
     if fold_prefill:
         prefill = cols.part(costs, "prefill")
     else:
-        pre_table = build_ops(prefill_model, sc, "prefill", T=sc.prompt_len, S=sc.prompt_len)
+        pre_table = build_ops(prefill_model, sc, "prefill", T=sc.prompt_len, S=sc.prompt_len, plan=plan)
         if ev is not None:
             pre_table = concat(pre_table, eviction_ops(decode_model, ev, sc, "prefill", sc.prompt_len,
                                                        sc.prompt_len))
