@@ -156,9 +156,11 @@ def evaluate_techniques(model: ModelSpec, hardware: Hardware, scenario: Scenario
     decode_model = evicted_model(model, ev) if ev is not None else model
     prefill_model = decode_model if ev is not None and ev.prefill_windowed else model
     transforms = ev is not None or tech.early_exit is not None or tech.sparsity is not None
-    # Without table transforms or optimizations, an attention-only target's prefill joins the decode build
-    # (same operators; the optimizations build the two stages differently: FA-2 vs Flash-Decoding, a prefix).
-    fold_prefill = not transforms and not opt.active and _stage_free(model)
+    # Without table transforms, an attention-only target's prefill joins the decode build (same operators;
+    # not with a cached prefix or an attention plan, which build the stages differently: FA-2 vs
+    # Flash-Decoding, paged reads; per-tensor formats, sparsity, low rank, fusion, offloading act alike).
+    fold_prefill = (not transforms and _stage_free(model) and not opt.prefix and opt.attention != "fa2"
+                    and not opt.attention_fp8 and opt.kv_allocation == "exact")
     drafter = device_drafter(spec, model, plan) if spec is not None else None
     if drafter is not None and opt.active:  # the optimizations reach the target only: the draft builds its own
         drafter = replace(drafter, own_build=True)
