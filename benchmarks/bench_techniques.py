@@ -6,7 +6,8 @@ One scenario of Llama-3.1-8B on an H100 (batch 1, prompt 1024, 256 generated tok
 technique and without, the runs interleaved; prints each technique's median time and its ratio to the plain
 analysis, for the engine (``evaluate``) and the whole API call (``lr.analyze``, the report included).
 A second table shows a 256-scenario batch sweep, where the extra stages' columns (the verify step at
-T = k + 1, the draft passes) are extra work in proportion. A last line: Llama-3.1-70B on a DGX H100 at
+T = k + 1, the draft passes) are extra work in proportion. The lr.analyze table also has EAGLE-3 with
+aggressive fusion and FP8 layers (techniques and optimizations together). A last line: Llama-3.1-70B on a DGX H100 at
 tensor parallelism 8 with EAGLE-3 against the same deployment without it (the shard with its plan).
 """
 
@@ -32,6 +33,10 @@ TECHNIQUES = {
     "contextual sparsity": {"sparsity": {"mlp": 0.3, "heads": 0.5}},
     "kv eviction h2o 512": {"kv_eviction": {"method": "h2o", "budget": 512}},
 }
+# A technique with the compression and system optimizations (docs/techniques.md), against the plain analysis.
+COMBINED = {"fusion + fp8 (optimizations alone)": {"fusion": "aggressive", "module_bits": {"layers": "fp8"}},
+            "eagle3 + fusion + fp8": {"speculative": "eagle3", "fusion": "aggressive",
+                                      "module_bits": {"layers": "fp8"}}}
 TARGET = 2.0
 
 
@@ -69,6 +74,7 @@ def main() -> None:
         table(title, interleaved(calls, repeat), judged=n == 1)
     calls = {"plain": lambda: lr.analyze(model, device)}
     calls |= {name: (lambda kw=kw: lr.analyze(model, device, **kw)) for name, kw in TECHNIQUES.items()}
+    calls |= {name: (lambda kw=kw: lr.analyze(model, device, **kw)) for name, kw in COMBINED.items()}
     table(f"lr.analyze, one scenario, report included (target <= {TARGET:g}x)", interleaved(calls, 100))
     calls = {"plain": lambda: lr.analyze("llama-3.1-70b", "dgx-h100", tp=8),
              "tp 8 + speculative eagle3": lambda: lr.analyze("llama-3.1-70b", "dgx-h100", tp=8, speculative="eagle3")}

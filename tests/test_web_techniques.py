@@ -71,3 +71,17 @@ def test_advise_endpoint(client):
     assert bad.status_code == 422 and "unknown technique" in bad.json()["detail"]
     listing = client.get("/api/techniques").json()
     assert "eagle3" in listing["speculative_presets"] and listing["techniques"][0]["name"]
+
+
+def test_analyze_takes_techniques_and_optimizations_together(client):
+    body = {**BASE, "techniques": {"speculative": "eagle3"},
+            "optimizations": {"fusion": "aggressive", "module_bits": {"layers": "fp8"}}}
+    r = client.post("/api/analyze", json=body)
+    assert r.status_code == 200, r.text
+    want = lr.analyze("llama-3.1-8b", "h100-sxm", batch_size=4, speculative="eagle3", fusion="aggressive",
+                      module_bits={"layers": "fp8"}).to_dict()
+    assert r.json() == json.loads(json.dumps(want))
+    assert "fusion" in r.json()["optimizations"]["active"]
+    bad = client.post("/api/analyze", json={**BASE, "techniques": {"speculative": "eagle3"},
+                                            "optimizations": {"offload_weights": 0.5}})
+    assert bad.status_code == 422 and "offloading" in bad.text

@@ -102,13 +102,17 @@ def evaluate(model: ModelSpec, hardware: Hardware, scenario: Scenario, efficienc
 
 
 def check_combination(scenario: Scenario, techniques) -> None:
-    """Fast-decoding techniques (switched on) and optimizations do not combine yet: ScenarioError."""
-    if techniques is not None and techniques.active and scenario.optimizations.active:
+    """The fast-decoding techniques combine with the compression and system optimizations (the
+    optimizations act on the target's builds, techniques/engine.py) except speculative decoding (and
+    lookahead / Jacobi) with offloading: its iteration sums (techniques/iteration.py) are over the device's
+    compute and memory times only, not the host link's. That pair: ScenarioError."""
+    if (techniques is not None and techniques.active and techniques.speculative is not None
+            and scenario.optimizations.offloads):
         from .errors import ScenarioError
 
-        raise ScenarioError("the fast-decoding techniques (speculative, early_exit, sparsity, kv_eviction) do "
-                            "not combine with the compression and system optimizations ("
-                            + ", ".join(scenario.optimizations.active) + ") yet: use one kind at a time")
+        raise ScenarioError("speculative decoding (also lookahead and Jacobi) does not combine with offloading "
+                            "(offload_weights / offload_kv) yet: its iteration sums over the generation cover "
+                            "the device's compute and memory, not the host link; leave one of the two off")
 
 
 def _params(model: ModelSpec) -> float:

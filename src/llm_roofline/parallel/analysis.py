@@ -56,7 +56,7 @@ def check_techniques(techniques, deployment: Deployment, scenario: Scenario) -> 
     """The techniques on a multi-device ``deployment``, or an error naming the field that is refused:
     pipeline stages (a speculative iteration's draft and verify passes through every stage are not
     modelled), overlap (its decode sum is the one-token step's), early exit (its exited tokens' share
-    of the all-reduces is not modelled); the optimizations are refused as on one device."""
+    of the all-reduces is not modelled); with the optimizations, as on one device (engine.check_combination)."""
     from ..errors import ScenarioError
 
     check_combination(scenario, techniques)

@@ -77,7 +77,7 @@ class Columns:
     def part(self, costs: OpCosts, name: str, shapes: bool = False) -> OpCosts:
         """The costs of group ``name`` as their own OpCosts; ``shapes``: keep the kernel shapes (only the
         calibrated efficiency reads them: without it they are left out, which saves cutting them)."""
-        if shapes:
+        if shapes or costs.host_times or costs.serial_time_s is not None:  # offloading's arrays are cut there
             return cost_columns(costs, self.at(name))
         sl, table = self.at(name), costs.table
         part = replace(table, shapes=(), **{f.name: getattr(table, f.name)[:, sl] for f in _TABLE_ARRAYS})

@@ -42,6 +42,7 @@ class Drafter:
     spec: Speculative
     target: ModelSpec
     plan: object = None  # parallel.plan.DevicePlan of the draft network's builds (None: one device)
+    own_build: bool = False  # a draft head built on its own (the target's optimizations do not reach it)
 
     @cached_property
     def network(self) -> ModelSpec | None:
@@ -93,9 +94,11 @@ class Drafter:
     def derivable(self) -> bool:
         """A draft head (EAGLE, EAGLE-3, MTP) on a target whose layers are all alike: its table is the
         target's own, cut down (:meth:`derived`), so it needs no build of its own. Not on a device of a
-        deployment with a draft vocabulary: its logits all-gather differs from the target's."""
+        deployment with a draft vocabulary (its logits all-gather differs from the target's), nor with the
+        target's optimizations on (``own_build``: they act on the target's build, not on the draft's)."""
         own_gather = self.plan is not None and bool(self.spec.draft_vocab)
-        return self.spec.method in FUSION and len(self.target.layer_groups) == 1 and not own_gather
+        return (self.spec.method in FUSION and len(self.target.layer_groups) == 1 and not own_gather
+                and not self.own_build)
 
     def derived(self, table: OpTable, scenario: Scenario, T: np.ndarray, S: np.ndarray, modules: int = 1) -> OpTable:
         """The draft head's table from the target's table over the same scenarios (its one layer is the

@@ -22,24 +22,28 @@ from functools import cached_property
 import numpy as np
 
 from ..cache import cache_elements_per_token, cache_window
-from ..engine import Analysis
+from ..engine import Analysis, _params
 from ..graph import build_ops
 from ..hardware.spec import Efficiency, Hardware
 from ..models.spec import Attention, ModelSpec
 from ..ops import OpTable
 from ..precision import storage_bytes
-from ..report import Generation, Memory, StageTotals, generation, memory, op_sum, stage_totals
+from ..report import Generation, StageTotals, generation, memory, op_sum, stage_totals
 from ..roofline import OpCosts, roofline
 from ..scenario import Scenario
 from .columns import Columns
 from .device_draft import device_drafter
 from .drafters import Drafter
 from .early_exit import apply_early_exit
+from .graph_options import graph_options
 from .iteration import AffineStep, iteration_overhead, iteration_sum, passes_sum
 from .kv_eviction import evicted_model, eviction_ops, untouched_layers
+from .placement import with_extra as _with_extra
 from .settings import Techniques
 from .sparsity import apply_sparsity
+from .structured import prune_model
 from .tables import concat
+from .transform import transform_table
 
 
 @dataclass(frozen=True)
@@ -142,14 +146,25 @@ def evaluate_techniques(model: ModelSpec, hardware: Hardware, scenario: Scenario
     then its shard, every build carries the plan's communication (the verify step's at T = verify_tokens
     per sequence) and the draft runs on the same devices (device_draft.py)."""
     sc = scenario
+    opt = sc.optimizations
     calibrated = efficiency if getattr(efficiency, "mode", "") == "calibrated" else None
+    params_before = None
+    if opt.structured:  # the target is pruned first; everything below runs on the smaller model
+        params_before = _params(model)
+        model = prune_model(model, opt)
     ev, spec = tech.kv_eviction, tech.speculative
     decode_model = evicted_model(model, ev) if ev is not None else model
     prefill_model = decode_model if ev is not None and ev.prefill_windowed else model
     transforms = ev is not None or tech.early_exit is not None or tech.sparsity is not None
-    # Without table transforms, an attention-only target's prefill joins the decode build (same operators).
-    fold_prefill = not transforms and _stage_free(model)
+    # Without table transforms, an attention-only target's prefill joins the decode build (same operators;
+    # not with a cached prefix or an attention plan, which build the stages differently: FA-2 vs
+    # Flash-Decoding, paged reads; per-tensor formats, sparsity, low rank, fusion, offloading act alike).
+    fold_prefill = (not transforms and _stage_free(model) and not opt.prefix and opt.attention != "fa2"
+                    and not opt.attention_fp8 and opt.kv_allocation == "exact")
     drafter = device_drafter(spec, model, plan) if spec is not None else None
+    if drafter is not None and opt.active:  # the optimizations reach the target only: the draft builds its own
+        drafter = replace(drafter, own_build=True)
+    new_tokens = sc.prompt_len - opt.prefix_len if opt.prefix else sc.prompt_len  # a cached prefix: no prefill
     cols = Columns(sc)
     if fold_prefill:
         cols.add("prefill", sc.prompt_len, sc.prompt_len, True, sc.logits_all)
@@ -164,20 +179,22 @@ def evaluate_techniques(model: ModelSpec, hardware: Hardware, scenario: Scenario
             for T in widths:
                 _add_step(cols, f"pass{T}", T, sc.kv_len + 1.0, span, report=T == widths[-1])
     table = build_ops(decode_model, cols.scenario, "decode", T=cols.T, S=cols.S, apply_window=cols.apply,
-                      all_logits=cols.logits, plan=plan)
+                      all_logits=cols.logits, plan=plan,
+                      options=graph_options(decode_model, hardware, cols.scenario, "decode"))
     if transforms:
         table = _transformed(table, tech, model, decode_model, cols)
+    table = transform_table(table, decode_model, cols.scenario)  # fusion, offloading (after the techniques')
     costs = roofline(table, cols.scenario, hardware, efficiency)
     decode, at0, at1 = (cols.part(costs, k, shapes=calibrated is not None) for k in ("decode", "decode@0", "decode@1"))
     if fold_prefill:
         prefill = cols.part(costs, "prefill")
     else:
-        pre_table = build_ops(prefill_model, sc, "prefill", T=sc.prompt_len, S=sc.prompt_len, plan=plan)
+        pre_table = build_ops(prefill_model, sc, "prefill", T=new_tokens, S=sc.prompt_len, plan=plan,
+                              options=graph_options(prefill_model, hardware, sc, "prefill"))
         if ev is not None:
-            pre_table = concat(pre_table, eviction_ops(decode_model, ev, sc, "prefill", sc.prompt_len,
-                                                       sc.prompt_len))
-        prefill = roofline(pre_table, sc, hardware, efficiency)
-    prefill_total = stage_totals(prefill, sc.batch_size * sc.prompt_len)
+            pre_table = concat(pre_table, eviction_ops(decode_model, ev, sc, "prefill", new_tokens, sc.prompt_len))
+        prefill = roofline(transform_table(pre_table, prefill_model, sc), sc, hardware, efficiency)
+    prefill_total = stage_totals(prefill, sc.batch_size * new_tokens)
     gen = generation(prefill_total.time_s, at0, at1, sc.prompt_len, sc.gen_len, sc.batch_size,
                      efficiency.kernel_overhead_s, calibrated=calibrated, scenario=sc)
     mem = memory(decode_model, sc, prefill, at0, at1, hardware)
@@ -200,7 +217,7 @@ def evaluate_techniques(model: ModelSpec, hardware: Hardware, scenario: Scenario
         decode_at0=at0, decode_at1=at1, prefill_total=prefill_total,
         decode_total=stage_totals(decode, sc.batch_size), generation=gen, memory=mem,
         params_total=float((table.params * table.counts).sum()),
-        params_active=float((table.active_params * table.counts).sum()),
+        params_active=float((table.active_params * table.counts).sum()), params_before_pruning=params_before,
         techniques=TechniqueResult(settings=tech, notes=tuple(notes), speculative=spec_result,
                                    one_token_generation=one_token))
 
@@ -241,18 +258,6 @@ def _decode_only_weights(decode_table: OpTable, prefill_table: OpTable) -> np.nd
     if not own.any():
         return np.zeros(decode_table.flops.shape[1])
     return op_sum(decode_table.param_bytes[own] * decode_table.counts[own][:, None])
-
-
-def _with_extra(mem: Memory, weights, kv, activations_floor, sc: Scenario) -> Memory:
-    """Memory with more weights, more KV cache and activations at least ``activations_floor`` (bytes)."""
-    w = mem.weights_bytes + weights
-    kv = mem.kv_cache_bytes + kv
-    act = np.maximum(mem.activations_bytes, activations_floor)
-    total = w + kv + act
-    per_sequence = (kv + act) / sc.batch_size
-    max_batch = np.floor(np.maximum(mem.capacity_bytes - w, 0.0) / per_sequence)
-    return replace(mem, weights_bytes=w, kv_cache_bytes=kv, activations_bytes=act, total_bytes=total,
-                   fits=total <= mem.capacity_bytes, max_batch_size=max_batch)
 
 
 def _speculative(spec, drafter: Drafter, decode_model: ModelSpec, sc: Scenario, hardware: Hardware,

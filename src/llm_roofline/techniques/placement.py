@@ -11,6 +11,8 @@ per-sequence bytes sets no limit).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from .kv_memory import kv_memory
@@ -45,3 +47,32 @@ def placed_memory(model, scenario, table, weights, activations, capacity, kb, sb
     return dict(kv_cache_bytes=kv, kv_cache_shared_bytes=kvm.shared, total_bytes=weights + kv + activations,
                 device_bytes=device, host_bytes=host, host_capacity_bytes=host_capacity,
                 fits=(device <= capacity) & (host <= host_capacity), max_batch_size=np.minimum(max_device, max_host))
+
+
+def with_extra(mem, weights, kv, activations_floor, sc):
+    """Memory with more weights, more KV cache and activations at least ``activations_floor`` (bytes), all
+    on the device. Under a placement (paged KV, a cached prefix, offloading: techniques/placement.py) the
+    device's bytes are linear in the batch, fixed + B * per-sequence, with fixed = weights - offloaded
+    weights + (1 - f_kv) * shared KV (offloaded weights = host bytes - f_kv * KV): the extra weights add to
+    the fixed part, the extra KV and activations to the per-sequence part, and the host's limit on the
+    batch (already inside the old max batch) still holds."""
+    act = np.maximum(mem.activations_bytes, activations_floor)
+    added_per_batch = kv + (act - mem.activations_bytes)
+    w = mem.weights_bytes + weights
+    kv_total = mem.kv_cache_bytes + kv
+    total = w + kv_total + act
+    if mem.device_bytes is None:
+        per_sequence = (kv_total + act) / sc.batch_size
+        max_batch = np.floor(np.maximum(mem.capacity_bytes - w, 0.0) / per_sequence)
+        return replace(mem, weights_bytes=w, kv_cache_bytes=kv_total, activations_bytes=act, total_bytes=total,
+                       fits=total <= mem.capacity_bytes, max_batch_size=max_batch)
+    fkv = sc.optimizations.offload_kv
+    shared = mem.kv_cache_shared_bytes
+    fixed = mem.weights_bytes - (mem.host_bytes - fkv * mem.kv_cache_bytes) + (1.0 - fkv) * shared
+    per_sequence = (mem.device_bytes - fixed + added_per_batch) / sc.batch_size
+    device = mem.device_bytes + weights + added_per_batch
+    max_device = np.floor(np.maximum(mem.capacity_bytes - fixed - weights, 0.0) / per_sequence)
+    return replace(mem, weights_bytes=w, kv_cache_bytes=kv_total, activations_bytes=act, total_bytes=total,
+                   device_bytes=device,
+                   fits=(device <= mem.capacity_bytes) & (mem.host_bytes <= mem.host_capacity_bytes),
+                   max_batch_size=np.minimum(max_device, mem.max_batch_size))
