@@ -6,6 +6,7 @@ T (query tokens per sequence), S (KV length) and B (batch) follow the JAX scalin
 
 from __future__ import annotations
 
+import inspect
 import numbers
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -192,3 +193,8 @@ def tiled(scenario: Scenario, times: int) -> Scenario:
                     kv_cache=tile_format(sc.kv_cache), state=tile_format(sc.state),
                     flash_attention=sc.flash_attention, logits_all=sc.logits_all, group_size=sc.group_size,
                     scale_bits=sc.scale_bits, optimizations=sc.optimizations.tiled(times))
+
+
+# Scenario.build's signature, computed once: techniques.resolve.split_options reads its parameter names
+# on every analysis, and inspect.signature returns a function's ``__signature__`` instead of rebuilding it.
+Scenario.build.__func__.__signature__ = inspect.signature(Scenario.build.__func__)
