@@ -208,19 +208,16 @@ def _stage(stage: str, costs: OpCosts, i: int, tokens: int, kv_len: int, totals)
     else:
         columns["host_bytes"] = columns["host_time_s"] = [0.0] * n
         host = [False] * n
+    columns["name"], columns["kind"], columns["count"] = t.names, t.kinds, counts
+    columns["bound"] = [BOUND_LINK if link else BOUND_HOST if on_host else BOUND_COMPUTE if compute else BOUND_MEMORY
+                        for link, on_host, compute in zip(links, host, bounds, strict=True)]
+    columns["time_share"] = ([time * count / total_time for time, count in zip(columns["time_s"], counts, strict=True)]
+                             if total_time > 0 else [0.0] * n)
     sources = costs.sources
-    times = columns["time_s"]
+    columns["efficiency_source"] = [sources[k] if k < len(sources) else "" for k in range(n)]
     names = _field_names(OpResult)
-    ops = []
-    for k, name in enumerate(t.names):
-        values = {"name": name, "kind": t.kinds[k], "count": counts[k],
-                  "bound": (BOUND_LINK if links[k] else BOUND_HOST if host[k] else BOUND_COMPUTE if bounds[k]
-                            else BOUND_MEMORY),
-                  "time_share": times[k] * counts[k] / total_time if total_time > 0 else 0.0,
-                  "efficiency_source": sources[k] if k < len(sources) else ""}
-        for key, column in columns.items():
-            values[key] = column[k]
-        ops.append(_record(OpResult, {key: values[key] for key in names}))
+    rows = zip(*(columns[key] for key in names), strict=True)  # one tuple per operator, in field order
+    ops = [_record(OpResult, dict(zip(names, row, strict=True))) for row in rows]
     numbers = {name: float(getattr(totals, name)[i]) for name in _field_names(StageTotal) if name != "bound"}
     host_bound = totals.host_bound is not None and bool(totals.host_bound[i])
     stage_bound = (BOUND_LINK if totals.link_bound[i] else BOUND_HOST if host_bound
