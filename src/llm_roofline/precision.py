@@ -46,8 +46,10 @@ def parse_format(role: str, value: object) -> tuple[np.ndarray, str]:
     bit-widths as a validated 1-D array (the checks of every scenario number, scenario.axis_values)
     and the family. Integer bit-widths below 16 default to the int family (int8, int4); 16 and 32 to float.
     """
-    from .scenario import axis_values
+    from .scenario import LIMITS, axis_values
 
+    if type(value) is int and LIMITS[role][0] <= value <= LIMITS[role][1]:  # one valid bit-width: no array checks
+        return np.array([float(value)]), "float" if value >= 16 else "int"
     if isinstance(value, str):
         key = value.strip().lower()
         if key in NAMED_FORMATS:

@@ -6,6 +6,7 @@ Values are SI base units (FLOPs, bytes, seconds, FLOP/s, bytes/s); a value that 
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -17,9 +18,24 @@ from .techniques.summary import optimizations_summary
 BOUND_COMPUTE, BOUND_MEMORY, BOUND_LINK, BOUND_HOST = "compute", "memory", "link", "host"
 
 
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    """The field names of a dataclass, in order (dataclasses.fields once per class, not per record)."""
+    return tuple(f.name for f in fields(cls))
+
+
 def _flat(record) -> dict:
     """A dataclass of plain values as a dict (dataclasses.asdict without its deep copies)."""
-    return {f.name: getattr(record, f.name) for f in fields(record)}
+    return {name: getattr(record, name) for name in _field_names(type(record))}
+
+
+def _record(cls: type, values: dict):
+    """A frozen dataclass ``cls`` holding ``values`` (every field, in field order) without its
+    ``__init__``, which sets each field through ``object.__setattr__``: the same object, built
+    once per operator per stage on the hot path."""
+    record = object.__new__(cls)
+    record.__dict__.update(values)
+    return record
 
 
 def _num(value: Any) -> float | None:
@@ -184,22 +200,25 @@ def _stage(stage: str, costs: OpCosts, i: int, tokens: int, kv_len: int, totals)
     bounds = costs.compute_bound[:, i].tolist()
     links = costs.link_bound[:, i].tolist()
     counts = t.counts.astype(int).tolist()
+    n = len(t.names)
     if t.host_read_bytes is not None:  # offloading: the host side may bound an operator
         columns["host_bytes"] = (t.host_read_bytes[:, i] + t.host_write_bytes[:, i]).tolist()
         columns["host_time_s"] = costs.host_time_s[:, i].tolist()
         host = costs.host_bound[:, i].tolist()
     else:
-        host = [False] * len(t.names)
-    ops = []
-    for k, name in enumerate(t.names):
-        values = {key: column[k] for key, column in columns.items()}
-        share = values["time_s"] * counts[k] / total_time if total_time > 0 else 0.0
-        bound = (BOUND_LINK if links[k] else BOUND_HOST if host[k] else BOUND_COMPUTE if bounds[k]
-                 else BOUND_MEMORY)
-        source = costs.sources[k] if k < len(costs.sources) else ""
-        ops.append(OpResult(name=name, kind=t.kinds[k], count=counts[k], efficiency_source=source, bound=bound,
-                            time_share=share, **values))
-    numbers = {f.name: float(getattr(totals, f.name)[i]) for f in fields(StageTotal) if f.name != "bound"}
+        columns["host_bytes"] = columns["host_time_s"] = [0.0] * n
+        host = [False] * n
+    columns["name"], columns["kind"], columns["count"] = t.names, t.kinds, counts
+    columns["bound"] = [BOUND_LINK if link else BOUND_HOST if on_host else BOUND_COMPUTE if compute else BOUND_MEMORY
+                        for link, on_host, compute in zip(links, host, bounds, strict=True)]
+    columns["time_share"] = ([time * count / total_time for time, count in zip(columns["time_s"], counts, strict=True)]
+                             if total_time > 0 else [0.0] * n)
+    sources = costs.sources
+    columns["efficiency_source"] = [sources[k] if k < len(sources) else "" for k in range(n)]
+    names = _field_names(OpResult)
+    rows = zip(*(columns[key] for key in names), strict=True)  # one tuple per operator, in field order
+    ops = [_record(OpResult, dict(zip(names, row, strict=True))) for row in rows]
+    numbers = {name: float(getattr(totals, name)[i]) for name in _field_names(StageTotal) if name != "bound"}
     host_bound = totals.host_bound is not None and bool(totals.host_bound[i])
     stage_bound = (BOUND_LINK if totals.link_bound[i] else BOUND_HOST if host_bound
                    else BOUND_COMPUTE if totals.compute_bound[i] else BOUND_MEMORY)

@@ -6,6 +6,7 @@ T (query tokens per sequence), S (KV length) and B (batch) follow the JAX scalin
 
 from __future__ import annotations
 
+import inspect
 import numbers
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -54,6 +55,8 @@ def axis_values(name: str, value: object) -> np.ndarray:
     list (list, tuple, range or 1-D array) of at most MAX_GRID_POINTS numbers. Rejects, naming the field:
     bools (True is not 1), text, bytes, None, mappings, sets, nested lists, fractions, values out of range."""
     low, high = LIMITS[name]
+    if type(value) is int and low <= value <= high:  # the common case: one valid Python int
+        return np.array([float(value)])
     if isinstance(value, np.ndarray) and value.ndim > 0:
         if value.ndim > 1:
             raise ScenarioError(f"{name}: nested lists are not accepted; give one flat list of numbers")
@@ -178,15 +181,20 @@ class Scenario:
 
 def tiled(scenario: Scenario, times: int) -> Scenario:
     """The same scenarios repeated ``times`` times (for evaluating several KV lengths at once)."""
-    from dataclasses import replace
-
     def tile(a: np.ndarray) -> np.ndarray:
         return np.tile(a, times)
 
+    def tile_format(f: Format) -> Format:
+        return Format(tile(f.bits), f.family, f.name, f.storage_bits)
+
     sc = scenario
-    return replace(sc, batch_size=tile(sc.batch_size), prompt_len=tile(sc.prompt_len),
-                   gen_len=tile(sc.gen_len), kv_len=tile(sc.kv_len),
-                   weights=replace(sc.weights, bits=tile(sc.weights.bits)),
-                   activations=replace(sc.activations, bits=tile(sc.activations.bits)),
-                   kv_cache=replace(sc.kv_cache, bits=tile(sc.kv_cache.bits)),
-                   state=replace(sc.state, bits=tile(sc.state.bits)), optimizations=sc.optimizations.tiled(times))
+    return Scenario(batch_size=tile(sc.batch_size), prompt_len=tile(sc.prompt_len), gen_len=tile(sc.gen_len),
+                    kv_len=tile(sc.kv_len), weights=tile_format(sc.weights), activations=tile_format(sc.activations),
+                    kv_cache=tile_format(sc.kv_cache), state=tile_format(sc.state),
+                    flash_attention=sc.flash_attention, logits_all=sc.logits_all, group_size=sc.group_size,
+                    scale_bits=sc.scale_bits, optimizations=sc.optimizations.tiled(times))
+
+
+# Scenario.build's signature, computed once: techniques.resolve.split_options reads its parameter names
+# on every analysis, and inspect.signature returns a function's ``__signature__`` instead of rebuilding it.
+Scenario.build.__func__.__signature__ = inspect.signature(Scenario.build.__func__)

@@ -45,7 +45,7 @@ from .schemas import (
     SweepRequest,
 )
 from .settings import ServerSettings
-from .validation import field_message, json_error
+from .validation import field_message, json_error, query_model
 
 STATIC = Path(str(resources.files(__package__).joinpath("static")))
 
@@ -195,6 +195,14 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     async def analyze_response(req: AnalyzeRequest) -> Response:
         return _json_response(await cached("light", report_key(req), lambda: dumps(service.report(req))))
 
+    @app.get("/api/analyze", include_in_schema=False)
+    async def analyze_get_query(request: Request):
+        """The route that answers ``GET /api/analyze`` (the first that matches): the query read as FastAPI
+        reads ``analyze_get``'s (validation.query_model), without its per-request inspection of the fields."""
+        q = query_model(AnalyzeQuery, request.query_params)
+        return await analyze_response(AnalyzeRequest.model_construct(**q.model_dump()))
+
+    # The schema of GET /api/analyze; analyze_get_query above, registered first, answers the requests.
     @app.get("/api/analyze", tags=["analysis"], summary="Analyze a catalog model on a catalog device",
              response_class=Response, responses=report_doc)
     async def analyze_get(q: Annotated[AnalyzeQuery, Query()]):
