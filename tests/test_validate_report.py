@@ -129,3 +129,10 @@ def test_development_table():
     tpot, ttft = overall["tpot_s", "calibrated"], overall["ttft_s", "calibrated"]
     assert tpot.median_abs_pct < 18 and abs(tpot.bias_pct) < 10  # docs/accuracy.md: 16.0 %, -1.1 %
     assert ttft.median_abs_pct < 33 and abs(ttft.bias_pct) < 10  # docs/accuracy.md: 29.7 %, -3.2 %
+
+
+def test_skipped_line_numbers_print_as_ranges():
+    from llm_roofline.validationtext import line_ranges
+
+    assert line_ranges([9, 3, 4, 5, 12, 13]) == "3-5, 9, 12-13"
+    assert line_ranges([7]) == "7" and line_ranges([]) == ""

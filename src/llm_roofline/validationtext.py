@@ -49,8 +49,19 @@ def render_validation(report, width: int | None = None) -> str:
         for s in report.skipped:
             by_reason.setdefault(s.reason, []).append(s.line)
         for reason, where in sorted(by_reason.items(), key=lambda kv: -len(kv[1])):
-            lines.append(f"  {reason} ({len(where)}): lines {', '.join(map(str, where))}")
+            lines.append(f"  {reason} ({len(where)}): lines {line_ranges(where)}")
     return "\n".join(lines) + "\n"
+
+
+def line_ranges(numbers) -> str:
+    """Line numbers with runs of consecutive ones as ranges: [3, 4, 5, 9] -> '3-5, 9'."""
+    runs: list[list[int]] = []
+    for n in sorted(numbers):
+        if runs and n == runs[-1][1] + 1:
+            runs[-1][1] = n
+        else:
+            runs.append([n, n])
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
 
 
 def validation_csv(report) -> str:
