@@ -158,3 +158,9 @@ def test_a_resolved_calibrated_setting_prices_collectives_as_its_name():
     by_name = lr.estimate_serving("llama-3.1-8b", "h100-sxm", efficiency="calibrated", engine="vllm", **kw)
     resolved = lr.estimate_serving("llama-3.1-8b", "h100-sxm", efficiency=eff, **kw)
     assert resolved["tpot_s"][0] == by_name["tpot_s"][0] and resolved["ttft_s"][0] == by_name["ttft_s"][0]
+
+
+def test_a_plan_with_nothing_evaluated_says_so(capsys):
+    assert main(["plan", "llama-3.1-8b", "h100-sxm", "--tp", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "no configuration could be evaluated" in out and "skipped tp3" in out

@@ -94,7 +94,10 @@ def render_plan(result, *, model: str, device: str, max_rate: bool = False) -> s
                      f"{row['tokens_per_s_per_user']:>11,.1f}{seconds(row['ttft_s']):>10}{seconds(row['tpot_s']):>10}"
                      f"  {'ok' if ok[i] else '-'}")
     lines.append("")
-    if result.best is None:
+    if result.best is None and not len(result.pareto):
+        lines.append("best under the SLOs: none: no configuration could be evaluated (each is skipped below, with "
+                     "the reason)")
+    elif result.best is None:
         lines.append("best under the SLOs: none of the configurations meets them")
     else:
         b = result.row(result.best)
