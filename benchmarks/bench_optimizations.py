@@ -12,8 +12,7 @@ batch sweep, for information.
 
 from __future__ import annotations
 
-import statistics
-import time
+from ratios import interleaved, ratio_table
 
 import llm_roofline as lr
 from llm_roofline.api import load_hardware, load_model, resolve_efficiency
@@ -40,25 +39,8 @@ OPTIMIZATIONS = {
 TARGET = 2.0
 
 
-def interleaved(calls: dict, repeat: int) -> dict:
-    times = {name: [] for name in calls}
-    for _ in range(repeat):
-        for name, fn in calls.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
-
-
 def table(title: str, medians: dict, judged: bool = True) -> None:
-    base = medians["plain"]
-    print(f"\n{title}: plain {base * 1e3:.2f} ms")
-    for name, t in medians.items():
-        if name == "plain":
-            continue
-        ratio = t / base
-        verdict = ("ok" if ratio <= TARGET else "MISSED") if judged else ""
-        print(f"  {name:<56} {t * 1e3:8.2f} ms  {ratio:5.2f}x  {verdict}")
+    ratio_table(title, medians, TARGET, judged, width=56)
 
 
 def main() -> None:
