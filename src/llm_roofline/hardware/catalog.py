@@ -170,14 +170,19 @@ def _catalog() -> tuple[Hardware, ...]:
 
 @functools.cache
 def _index() -> Mapping[str, Hardware]:
-    index: dict[str, Hardware] = {}
-    for hardware in _catalog():
-        for label in (hardware.name, *hardware.aliases):
+    return index_by_name(_catalog(), "catalog.yaml")
+
+
+def index_by_name(entries, where: str) -> Mapping:
+    """Catalog ``entries`` (each with ``name`` and ``aliases``) by normalized name and alias; two entries
+    claiming one key are a ConfigError naming the file ``where``."""
+    index: dict = {}
+    for entry in entries:
+        for label in (entry.name, *entry.aliases):
             key = normalize_name(label)
             if key in index:
-                raise ConfigError(f"catalog.yaml: {label!r} of {hardware.name} clashes with "
-                                  f"{index[key].name}")
-            index[key] = hardware
+                raise ConfigError(f"{where}: {label!r} of {entry.name} clashes with {index[key].name}")
+            index[key] = entry
     return MappingProxyType(index)
 
 

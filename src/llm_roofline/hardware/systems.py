@@ -13,7 +13,6 @@ import os
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 from ..errors import ConfigError, UnknownNameError
@@ -21,7 +20,7 @@ from ..files import kind_of_path, parse_yaml, read_text, shown, user_path
 from ..units import quantity
 from ..yaml_load import load_yaml
 from .catalog import _find as find_device
-from .catalog import _parse_device, load_hardware, normalize_name
+from .catalog import _parse_device, index_by_name, load_hardware, normalize_name
 from .spec import Hardware
 from .system import TOPOLOGIES, Link, System
 
@@ -94,14 +93,7 @@ def _catalog() -> tuple[System, ...]:
 
 @functools.cache
 def _index() -> Mapping[str, System]:
-    index: dict[str, System] = {}
-    for system in _catalog():
-        for label in (system.name, *system.aliases):
-            key = normalize_name(label)
-            if key in index:
-                raise ConfigError(f"systems.yaml: {label!r} of {system.name} clashes with {index[key].name}")
-            index[key] = system
-    return MappingProxyType(index)
+    return index_by_name(_catalog(), "systems.yaml")
 
 
 def _parse_system(raw: dict, where: str) -> System:
