@@ -185,6 +185,18 @@ function paretoChart(container, result) {
   return svg;
 }
 
+/** The skipped configurations grouped by mode, layout and reason: [[what, {formats, reason}]]. */
+function skippedGroups(skipped) {
+  const groups = new Map();
+  for (const item of skipped) {
+    const what = [item.mode, layoutText(item) || ("tp" in item ? "tp1" : null)].filter(Boolean).join(" ");
+    const key = `${what}\n${item.reason}`;
+    if (!groups.has(key)) groups.set(key, [what, { formats: new Set(), reason: item.reason }]);
+    if (item.format) groups.get(key)[1].formats.add(item.format);
+  }
+  return [...groups.values()];
+}
+
 function renderPlan(result) {
   const out = $("sv-result");
   out.replaceChildren();
@@ -206,11 +218,11 @@ function renderPlan(result) {
   }
   lines.push(`${int(result.search.points)} points of ${int(result.search.configurations)} configurations in ` +
     `${secs(result.search.seconds)}; ${result.pareto.length} on the Pareto front (hollow: misses the SLOs).`);
-  for (const item of result.skipped.slice(0, 5)) {
-    const what = [item.mode, item.format, layoutText(item) || ("tp" in item ? "tp1" : null)].filter(Boolean).join(" ");
-    lines.push(`Skipped ${what}: ${item.reason}`);
+  const skipped = skippedGroups(result.skipped);
+  for (const [what, { formats, reason }] of skipped.slice(0, 5)) {
+    lines.push(`Skipped ${what}${formats.size ? ` (${[...formats].join(", ")})` : ""}: ${reason}`);
   }
-  if (result.skipped.length > 5) lines.push(`(${result.skipped.length - 5} more skipped)`);
+  if (skipped.length > 5) lines.push(`(${skipped.length - 5} more reasons; the JSON lists every skipped configuration)`);
   for (const text of lines) {
     const p = document.createElement("p");
     p.textContent = text;
