@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from ..api import EFFICIENCY_MODES
 from ..efficiency.engines import ENGINES
 from ..serving.plan import FORMAT_PRESETS
-from .schemas import STRICT, Bits
+from .schemas import MAX_DEGREE, STRICT, Bits
 from .service import ApiError, catalog_hardware, catalog_model
 
 MAX_REQUESTS = 5000  # simulated requests per call
@@ -26,7 +26,9 @@ MAX_CONCURRENCY = 4096
 MAX_GPUS = 64
 MAX_TOKENS = 131_072
 Length = int | str  # a number of tokens, or a distribution such as uniform:512:2048
-Degree = Annotated[int, Field(ge=1, le=MAX_GPUS)]  # a parallel degree of a plan's worker layouts
+# A parallel degree of a worker layout: analyze's bound, so the one message validation.RANGES gives for tp, ep
+# and attention_dp holds here too (a layout past the GPUs or the system is refused with its reason).
+Degree = Annotated[int, Field(ge=1, le=MAX_DEGREE)]
 
 
 class ServeSimRequest(BaseModel):
