@@ -112,6 +112,11 @@ function renderSimulation(r) {
       `peak; ${int(kv.requests_waited)} requests waited for memory, ${int(kv.preemptions)} preemptions`,
     `${int(r.requests)} requests, ${r.workload.arrivals}; ${int(r.iterations)} iterations over ${secs(r.duration_s)}`,
   ];
+  const overhead = r.efficiency.serving_profile?.request_overhead_s;
+  if (overhead) {
+    lines.push(`TTFT and end to end include ${r.efficiency.engine}'s request overhead, ${secs(overhead)} ` +
+      "(its frontend, before a request reaches the engine)");
+  }
   if (r.steady_state) {
     const s = r.steady_state;
     lines.push(`closed form: TTFT ${secs(s.ttft_s)}, TPOT ${secs(s.tpot_s)}, ${rate(s.requests_per_s)} requests/s ` +
