@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from web_page import open_page
+import llm_roofline as lr
+
+from web_page import open_page, secs
 
 pytest_plugins = ("web_fixtures",)
 
@@ -68,3 +70,54 @@ def test_the_panel_under_the_calibrated_setting(web_page, web_url, button, path,
     else:
         assert want["efficiency"]["engine"] == "vllm"
     assert got == want
+
+
+LAYOUT_URL = "?model=meta-llama/Llama-3.1-8B&hw=h100-sxm"  # the H100's first bundled system: a DGX of 8
+
+
+def test_a_tp2_worker_shows_the_apis_simulation_and_a_refused_layout_its_message(web_page, web_url):
+    """A TP 2 worker on the DGX H100: the latency table is lr.simulate's with the same arguments (computed
+    here, in-process), each cell as the page writes it; then TP 3 (does not divide the 32 heads) shows the
+    server's one-line message in the panel."""
+    web_page.set_default_timeout(30_000)
+    open_page(web_page, web_url + LAYOUT_URL)
+    for selector, value in {"#sv-level": "4", "#sv-requests": "12", "#sv-isl": "500", "#sv-osl": "40",
+                            "#sv-tp": "2"}.items():
+        web_page.fill(selector, value)
+    web_page.check("#sv-disagg")
+    assert web_page.is_hidden("#sv-tp") and web_page.is_visible("#sv-p-tp")
+    web_page.uncheck("#sv-disagg")
+    web_page.click("#sv-run")
+    web_page.wait_for_selector("#sv-result table.sv-latency")
+    want = lr.simulate("llama-3.1-8b", "h100-sxm", concurrency=4, requests=12, isl=500, osl=40,
+                       deployment={"tp": 2}).to_dict()
+    rows = web_page.locator("#sv-result table.sv-latency tbody tr")
+    for i, key in enumerate(("ttft_s", "tpot_s", "itl_s", "e2e_s")):
+        cells = rows.nth(i).locator("td")
+        for j, q in enumerate(("mean", "p50", "p90", "p99"), start=1):
+            shown = cells.nth(j)
+            assert float(shown.get_attribute("data-value")) == pytest.approx(want[key][q], rel=1e-12)
+            assert shown.inner_text() == secs(want[key][q])
+    assert want["gpus"] == 2 and "1 worker of tp2: 2 GPUs" in web_page.inner_text("#sv-result")
+    web_page.fill("#sv-tp", "3")
+    web_page.click("#sv-run")
+    web_page.wait_for_selector("#sv-error:not([hidden])")
+    message = web_page.inner_text("#sv-error")
+    assert message.startswith("tp (3) must divide the query heads (32)") and "\n" not in message
+
+
+def test_plan_searches_the_tp_degrees_given(web_page, web_url):
+    """TP 1,2 on 2 GPUs: the chart holds points of both layouts (two one-device replicas, one TP 2 worker),
+    and the request carries the list."""
+    web_page.set_default_timeout(30_000)
+    open_page(web_page, web_url + LAYOUT_URL)
+    for selector, value in {"#sv-isl": "1000", "#sv-osl": "100", "#sv-gpus": "2", "#sv-plan-tp": "1,2"}.items():
+        web_page.fill(selector, value)
+    with web_page.expect_response(lambda r: r.url.endswith("/api/plan")) as sent:
+        web_page.click("#sv-plan")
+    assert sent.value.request.post_data_json["tp"] == [1, 2]
+    web_page.wait_for_selector("#sv-pareto svg circle.scatter-point")
+    titles = web_page.eval_on_selector_all("#sv-pareto circle.scatter-point > title",
+                                           "els => els.map((e) => e.textContent)")
+    assert any(t.startswith("agg x2,") for t in titles) and any(t.startswith("agg x1 tp2,") for t in titles)
+    assert any(t.startswith("disagg 1P+1D,") for t in titles)

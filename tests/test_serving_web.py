@@ -118,3 +118,33 @@ def test_serve_sim_takes_calibrated_with_an_engine_as_the_cli(client, capsys):
     assert web.json()["tpot_s"]["mean"] > ideal["tpot_s"]["mean"]  # calibrated is never faster
     refused = client.post("/api/serve-sim", json={**body, "efficiency": "ideal"})
     assert refused.status_code == 422 and refused.json()["field"] == "engine"
+
+
+def test_serve_sim_takes_worker_layouts_as_the_cli(client, capsys):
+    """The body's tp / ep / attention_dp (aggregated) and prefill_* / decode_* (disagg) are the CLI's flags."""
+    base = {"model": "llama-3.1-8b", "hardware": "h100-sxm", "concurrency": 4, "requests": 12, "isl": 500, "osl": 40}
+    args = ["serve-sim", "llama-3.1-8b", "h100-sxm", "-c", "4", "-n", "12", "--isl", "500", "--osl", "40", "-f", "json"]
+    for extra, flags in (({"tp": 2}, ["--tp", "2"]),
+                         ({"disagg": True, "prefill_tp": 2, "decode_tp": 4, "decode_attention_dp": 2},
+                          ["--disagg", "--prefill-tp", "2", "--decode-tp", "4", "--decode-attention-dp", "2"])):
+        web = client.post("/api/serve-sim", json={**base, **extra})
+        assert web.status_code == 200, web.text
+        assert main([*args, *flags]) == 0
+        assert web.json() == json.loads(capsys.readouterr().out)
+    assert web.json()["deployment"]["gpus"] == 2 + 8
+
+
+@pytest.mark.parametrize(("extra", "field", "words"), [
+    ({"tp": 3}, "tp", "tp (3) must divide the query heads (32)"),
+    ({"disagg": True, "decode_tp": 3}, "decode_tp", "decode worker: tp (3) must divide"),
+    ({"ep": 2}, "ep", "ep (2) must divide tp x attention_dp"),
+    ({"prefill_tp": 2}, "prefill_tp", "prefill_tp: applies with disagg only"),
+    ({"disagg": True, "attention_dp": 2}, "attention_dp", "with disagg give each pool its own"),
+    ({"tp": 2, "hardware": "a6000"}, "tp", "no bundled system"),
+])
+def test_a_worker_layout_the_engine_refuses_is_one_line_naming_its_field(client, extra, field, words):
+    body = {"model": "llama-3.1-8b", "hardware": "h100-sxm", "concurrency": 2, "requests": 4, "isl": 100, "osl": 8}
+    response = client.post("/api/serve-sim", json={**body, **extra})
+    assert response.status_code == 422, response.text
+    data = response.json()
+    assert data["field"] == field and words in data["detail"] and "\n" not in data["detail"]

@@ -118,6 +118,14 @@ def _num(x: float) -> str:
     return str(int(x)) if x == int(x) else repr(x)
 
 
+def secs(value: float) -> str:
+    """Seconds as fmt.js's secs writes them below a minute: three significant digits in s, ms, µs or ns."""
+    for scale, unit in ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs")):
+        if abs(value) >= 0.9995 * scale:
+            return f"{_num(float(f'{value / scale:.3g}'))} {unit}"
+    return f"{_num(float(f'{value * 1e9:.3g}'))} ns"
+
+
 # --- geometry of what the page drew ------------------------------------------------------------------
 
 # For the chart under ``sel``: each label's outline (its text box through its transform: a rotated

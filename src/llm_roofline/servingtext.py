@@ -30,6 +30,9 @@ def render_simulation(report) -> str:
     chunk = "budget" if s["chunk"] is None else f"{s['chunk']}"
     e = report.efficiency
     setting = f" (calibrated, {e['engine']})" if e.get("mode") == "calibrated" else ""
+    overhead = (e.get("serving_profile") or {}).get("request_overhead_s") or 0.0
+    if overhead:  # the frontend's latency, in every TTFT and end to end (serving/simulate.py)
+        setting = f"{setting[:-1]}; {seconds(overhead)} request overhead in TTFT)"
     lines = [f"{report.model['name']} on {report.hardware['name']}{setting}: {w['arrivals']}; {w['requests']} "
              f"requests of "
              f"{w['mean_input_tokens']:,.0f} -> {w['mean_output_tokens']:,.0f} tokens (mean)",

@@ -145,8 +145,10 @@ def simulate(model, hardware, *, concurrency: int | None = None, rate: float | N
     ``engine``, ``deployment``, ``prefill_deployment``, ``decode_deployment``, ``prefill_scheduler``,
     ``decode_scheduler``, ``engine_evaluated`` and ``profile`` as in ``estimate_serving``: the calibrated
     setting and workers of several devices price every iteration with the engine itself (engine_cost.py);
-    of a serving profile the simulation applies the share of the kernels' fixed costs (iteration times),
-    not the request overhead or the burst share (a simulated closed loop makes its own bursts)."""
+    of a serving profile the simulation applies the share of the kernels' fixed costs (iteration times) and
+    the request overhead (a frontend: a request reaches the engine's queue request_overhead_s after it was
+    sent, so TTFT and end to end include it; simulate.py), not the burst share (a simulated closed loop
+    makes its own bursts)."""
     system, (agg_dep, pre_dep, dec_dep) = _deployments(hardware, efficiency, deployment, prefill_deployment,
                                                        decode_deployment)
     cache = serving_costs(model, hardware, efficiency, engine=engine, several=system is not None,

@@ -62,8 +62,8 @@ class EngineCost(IterationFeatures):
     one device); ``attention_dp``: attention-DP groups; ``token_rows`` / ``decode_rows`` / ``prefill_rows``:
     which operators of the token (prefill), decode and prefill tables an iteration runs;
     ``step_overhead_s``: host time per engine step (s); ``profile``: the engine's serving profile
-    (profiles.py): its share of the kernels' fixed costs applies here, its request overhead and burst
-    share in the closed forms."""
+    (profiles.py): its share of the kernels' fixed costs applies here, its request overhead in the closed
+    forms and the simulation's frontend (simulate.py), its burst share in the closed forms."""
 
     model: ModelSpec
     shard: ModelSpec

@@ -16,10 +16,19 @@ worker: the next arrival or a decode worker's next iteration start). Transfers d
 A pool's iteration cost is the linear StepCost (ideal or hardware, one device per worker: exact) or the
 engine-evaluated EngineCost (calibrated, workers of several devices: engine_cost.py); the workers ask both
 the same way (time_s of iteration features; decode_group.py prices decode-only stretches).
+
+The request overhead of the cost's serving profile (profiles.py, the calibrated engines: frontend, router,
+tokenization, scheduling; none for ideal and hardware) is a frontend in front of the engine: a request sent
+at t (its arrival, from which TTFT and end-to-end latency count) reaches the engine's queue (aggregated: its
+worker; disaggregated: the dispatch to a prefill worker) at t + request_overhead_s. Every TTFT and
+end-to-end latency includes it once, TPOT and ITL do not change, and a closed loop's C requests in flight
+count the ones still in the frontend: the engine holds C - X x overhead of them on average (Little's law
+over the frontend), so its throughput at a given C drops where the engine is not saturated.
 """
 
 from __future__ import annotations
 
+import heapq
 from collections import deque
 from math import inf
 
@@ -27,6 +36,7 @@ import numpy as np
 
 from ..errors import ScenarioError
 from .pool import Pool, prompt_kv_bytes
+from .profiles import NEUTRAL
 from .statistics import SimResult, summarize
 from .worker import Requests, Worker
 from .workload import Workload
@@ -50,6 +60,12 @@ class _Progress:
             self.callback(self.done, self.total)
 
 
+def request_overhead_s(pool: Pool) -> float:
+    """The frontend's latency before a request reaches the engine (s): the request overhead of the pool's
+    serving profile (0 without one)."""
+    return float(getattr(pool.cost, "profile", NEUTRAL).request_overhead_s)
+
+
 def simulate_agg(pool: Pool, workload: Workload, progress=None) -> SimResult:
     """Aggregated serving of ``workload`` on ``pool.workers`` replicas."""
     _check_fits(pool, workload, "")
@@ -57,39 +73,52 @@ def simulate_agg(pool: Pool, workload: Workload, progress=None) -> SimResult:
     req = Requests(workload.isl, workload.osl)
     n, nw = workload.size, pool.workers
     tick = _Progress(progress, n)
+    send = _Frontend(req, request_overhead_s(pool))
     workers: list[Worker] = []
     if workload.arrival_s is None:
         shares = np.array_split(np.arange(n), nw)
         loops = np.array_split(np.arange(min(workload.concurrency, n)), nw)  # concurrency per worker
         for ids, loop in zip(shares, loops, strict=True):
             queue = iter(ids[loop.size:].tolist())
-            worker = Worker(cost, pool.kv, pool.config, req, on_finish=_closed_loop(queue, tick))
+            worker = Worker(cost, pool.kv, pool.config, req, on_finish=_closed_loop(queue, tick, send))
             for rid in ids[:loop.size].tolist():
-                worker.add_request(rid, 0.0)
+                send(worker, rid, 0.0)
             worker.on_finish.worker = worker
             workers.append(worker)
     else:
         for w in range(nw):
             worker = Worker(cost, pool.kv, pool.config, req, on_finish=lambda rid, t: tick())
             for rid in range(w, n, nw):
-                worker.add_request(rid, float(workload.arrival_s[rid]))
+                send(worker, rid, float(workload.arrival_s[rid]))
             workers.append(worker)
     for worker in workers:
         worker.run()
     return summarize(req, workers, workers, gpus=nw * pool.gpus_per_worker, kv=pool.kv, workload=workload)
 
 
-class _closed_loop:
-    """on_finish for a closed loop: each finished request is replaced by the next one, at once."""
+class _Frontend:
+    """Sends a request to an aggregated worker: it arrives (the client's clock) at ``time`` and reaches the
+    worker's queue ``overhead_s`` later."""
 
-    def __init__(self, queue, tick):
-        self.queue, self.tick, self.worker = queue, tick, None
+    def __init__(self, req: Requests, overhead_s: float):
+        self.req, self.overhead_s = req, overhead_s
+
+    def __call__(self, worker: Worker, rid: int, time: float) -> None:
+        self.req.arrival[rid] = time
+        worker.add_request(rid, time + self.overhead_s)
+
+
+class _closed_loop:
+    """on_finish for a closed loop: each finished request is replaced by the next one, sent at once."""
+
+    def __init__(self, queue, tick, send: _Frontend):
+        self.queue, self.tick, self.send, self.worker = queue, tick, send, None
 
     def __call__(self, rid: int, time: float) -> None:
         self.tick()
         nxt = next(self.queue, None)
         if nxt is not None:
-            self.worker.add_request(nxt, time)
+            self.send(self.worker, nxt, time)
 
 
 def simulate_disagg(prefill: Pool, decode: Pool, workload: Workload, link_bytes_per_s: float,
@@ -100,7 +129,8 @@ def simulate_disagg(prefill: Pool, decode: Pool, workload: Workload, link_bytes_
     A request is dispatched to a prefill worker only once a decode worker has room for it (fewer than its
     max_seqs requests, and the KV bytes of its requests at their mean length within its budget; SGLang's
     and Dynamo's decode workers reserve memory before the prefill starts): until then it waits, and that
-    wait is part of its TTFT."""
+    wait is part of its TTFT. A request sent at t reaches that dispatch at t + the decode pool's request
+    overhead (the module docstring)."""
     _check_fits(prefill, workload, "prefill")
     _check_fits(decode, workload, "decode")
     req = Requests(workload.isl, workload.osl)
@@ -114,6 +144,8 @@ def simulate_disagg(prefill: Pool, decode: Pool, workload: Workload, link_bytes_
     assigned: dict[int, int] = {}
     turn = {"prefill": 0, "decode": 0}
     arrivals = iter(range(n)) if not closed else iter(range(min(workload.concurrency, n), n))
+    overhead = request_overhead_s(decode)
+    in_frontend: list[tuple[float, int]] = []  # heap of (when it reaches the dispatch, id): closed loop
 
     def dispatch(time: float) -> None:
         while front:
@@ -132,8 +164,15 @@ def simulate_disagg(prefill: Pool, decode: Pool, workload: Workload, link_bytes_
             prefillers[turn["prefill"] % len(prefillers)].add_request(rid, time)
             turn["prefill"] += 1
 
-    def arrive(rid: int, time: float) -> None:
+    def send(rid: int, time: float) -> None:
+        """A closed loop's request, sent at ``time``: it reaches the dispatch ``overhead`` later."""
         req.arrival[rid] = time
+        if overhead:
+            heapq.heappush(in_frontend, (time + overhead, rid))
+        else:
+            reach(rid, time)
+
+    def reach(rid: int, time: float) -> None:
         front.append(rid)
         dispatch(time)
 
@@ -156,7 +195,7 @@ def simulate_disagg(prefill: Pool, decode: Pool, workload: Workload, link_bytes_
         if closed:
             nxt = next(arrivals, None)
             if nxt is not None:
-                arrive(nxt, time)
+                send(nxt, time)
         dispatch(time)
 
     pcost = prefill.cost.tabulate(prefill.config.max_batch_tokens)
@@ -170,17 +209,23 @@ def simulate_disagg(prefill: Pool, decode: Pool, workload: Workload, link_bytes_
     first_transfer = float(transfer_s.min())
     if closed:
         for rid in range(min(workload.concurrency, n)):
-            arrive(rid, 0.0)
+            send(rid, 0.0)
     upcoming = None if closed else next(arrivals, None)
     while True:
-        next_arrival = inf if upcoming is None else float(workload.arrival_s[upcoming])
+        # the next request to reach the dispatch: an open loop's next arrival, or a closed loop's in the frontend
+        sent = inf if upcoming is None else float(workload.arrival_s[upcoming])
+        next_arrival = min(sent + overhead, in_frontend[0][0] if in_frontend else inf)
         starts = [w.next_start() for w in everyone]
         first = int(np.argmin(starts))
         if next_arrival <= starts[first]:
             if next_arrival == inf:
                 break
-            arrive(upcoming, next_arrival)
-            upcoming = next(arrivals, None)
+            if in_frontend and in_frontend[0][0] == next_arrival:
+                reach(heapq.heappop(in_frontend)[1], next_arrival)
+            else:
+                req.arrival[upcoming] = sent
+                reach(upcoming, next_arrival)
+                upcoming = next(arrivals, None)
             continue
         # What can hand this worker a request, and when at the earliest: a decode worker gets them from the
         # prefill workers (after a transfer), a prefill worker from arrivals and from decode completions.

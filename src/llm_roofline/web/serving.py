@@ -1,4 +1,5 @@
-"""The web face of serving: ``POST /api/serve-sim`` (exactly ``llm-roofline serve-sim --format json``) and
+"""The web face of serving: ``POST /api/serve-sim`` (exactly ``llm-roofline serve-sim --format json``, worker
+layouts included: ``tp``, ``ep``, ``attention_dp`` and the pools' ``prefill_*`` / ``decode_*``) and
 ``POST /api/plan`` (exactly ``llm-roofline plan --format json --all-points``), with request bodies typed and
 bounded so one request stays a fraction of a second to a few seconds of work. They run in the app's heavy
 worker pool (503 + Retry-After when it is full), and the bodies are validated strictly as every API body
@@ -17,7 +18,7 @@ from pydantic import BaseModel, Field
 from ..api import EFFICIENCY_MODES
 from ..efficiency.engines import ENGINES
 from ..serving.plan import FORMAT_PRESETS
-from .schemas import STRICT, Bits
+from .schemas import MAX_DEGREE, STRICT, Bits
 from .service import ApiError, catalog_hardware, catalog_model
 
 MAX_REQUESTS = 5000  # simulated requests per call
@@ -25,7 +26,9 @@ MAX_CONCURRENCY = 4096
 MAX_GPUS = 64
 MAX_TOKENS = 131_072
 Length = int | str  # a number of tokens, or a distribution such as uniform:512:2048
-Degree = Annotated[int, Field(ge=1, le=MAX_GPUS)]  # a parallel degree of a plan's worker layouts
+# A parallel degree of a worker layout: analyze's bound, so the one message validation.RANGES gives for tp, ep
+# and attention_dp holds here too (a layout past the GPUs or the system is refused with its reason).
+Degree = Annotated[int, Field(ge=1, le=MAX_DEGREE)]
 
 
 class ServeSimRequest(BaseModel):
@@ -49,6 +52,17 @@ class ServeSimRequest(BaseModel):
     disagg: bool = Field(False, description="separate prefill and decode pools")
     prefill_workers: int = Field(1, ge=1, le=MAX_GPUS)
     decode_workers: int = Field(1, ge=1, le=MAX_GPUS)
+    # One worker's devices (as serve-sim's --tp, --ep, --attention-dp and the pools' --prefill-*, --decode-*);
+    # several devices run on the device's first bundled system.
+    tp: Degree = Field(1, description="aggregated workers: tensor-parallel devices of each")
+    ep: Degree = Field(1, description="aggregated workers: expert parallelism over tp x attention_dp devices")
+    attention_dp: Degree = Field(1, description="aggregated workers: attention data-parallel groups of tp devices")
+    prefill_tp: Degree = Field(1, description="with disagg: tensor-parallel devices of each prefill worker")
+    prefill_ep: Degree = Field(1, description="with disagg: expert parallelism of each prefill worker")
+    prefill_attention_dp: Degree = Field(1, description="with disagg: attention-DP groups of each prefill worker")
+    decode_tp: Degree = Field(1, description="with disagg: tensor-parallel devices of each decode worker")
+    decode_ep: Degree = Field(1, description="with disagg: expert parallelism of each decode worker")
+    decode_attention_dp: Degree = Field(1, description="with disagg: attention-DP groups of each decode worker")
     w_bits: Bits = 16
     a_bits: Bits = 16
     kv_bits: Bits = 16
@@ -105,6 +119,51 @@ def _length(value):
     return value if isinstance(value, int) else str(value)
 
 
+POOLS = {"": "worker", "prefill_": "prefill worker", "decode_": "decode worker"}  # field prefix -> whose layout
+DEGREES = ("tp", "ep", "attention_dp")
+
+
+def _field(prefix: str, layout: tuple[int, int, int]) -> str:
+    """The field of a layout's first degree above 1 (what an error about the layout points at)."""
+    return prefix + DEGREES[next(i for i, v in enumerate(layout) if v != 1)]
+
+
+def _layouts(req: ServeSimRequest) -> dict[str, tuple[int, int, int]]:
+    """The body's worker layouts of several devices by field prefix: "" (aggregated workers), or "prefill_"
+    and "decode_" (the pools of disagg), as the CLI pairs its flags with --disagg."""
+    out = {}
+    for prefix in POOLS:
+        layout = tuple(getattr(req, prefix + d) for d in DEGREES)
+        if layout == (1, 1, 1):
+            continue
+        if bool(prefix) != req.disagg:
+            field = _field(prefix, layout)
+            why = ("applies with disagg only" if prefix else
+                   "applies to aggregated workers only; with disagg give each pool its own (prefill_tp, decode_tp ...)")
+            raise ApiError(field, f"{field}: {why}")
+        out[prefix] = layout
+    return out
+
+
+def _check_layout(prefix: str, layout: tuple[int, int, int], model, hardware, efficiency) -> None:
+    """The parallel package's checks of one worker layout (plan's check_layout: the Deployment, the
+    system's nodes, heads and experts), its message naming the pool and its field."""
+    from ..errors import RooflineError
+    from ..serving.plan_layouts import check_layout, comm_of, devices, resolve_target
+
+    spec, device, eff, system = resolve_target(model, hardware, efficiency)
+    first = _field(prefix, layout)
+    if system is None:
+        raise ApiError(first, f"{first}: a worker of several devices needs a system (devices and links), and no "
+                              f"bundled system is built from {device.name}: pick a device of one (GET /api/systems)")
+    try:
+        check_layout(layout, spec, system, devices(layout), comm_of(eff))
+    except RooflineError as exc:  # the degree the message starts with, else the layout's first above 1
+        named = [d for d in DEGREES if str(exc).startswith(f"{d} ")]
+        field = prefix + named[0] if named else first
+        raise ApiError(field, f"{POOLS[prefix]}: {exc}" if prefix else str(exc)) from None
+
+
 def add_serving_routes(app: FastAPI, run_heavy: Callable[[Callable[[], str]], Awaitable[str]]) -> None:
     """``run_heavy``: runs a job in the app's heavy worker pool (raises Busy when it is full)."""
     @app.post("/api/serve-sim", tags=["serving"], summary="Simulate serving a load (continuous batching)")
@@ -116,14 +175,19 @@ def add_serving_routes(app: FastAPI, run_heavy: Callable[[Callable[[], str]], Aw
         efficiency = _efficiency(req)
         load = {"concurrency": req.concurrency} if req.load == "concurrency" else {"rate": req.rate}
         model, hardware = _catalog(req)
+        layouts = _layouts(req)
 
         def run() -> str:
+            for prefix, layout in layouts.items():
+                _check_layout(prefix, layout, model, hardware, efficiency)
+            devices = {f"{prefix}deployment": dict(zip(DEGREES, layout, strict=True))
+                       for prefix, layout in layouts.items()}
             report = simulate(model, hardware, requests=req.requests, isl=_length(req.isl),
                               osl=_length(req.osl), seed=req.seed, max_batch_tokens=req.max_batch_tokens,
                               max_seqs=req.max_seqs, chunk=req.chunk, workers=req.workers, disagg=req.disagg,
                               prefill_workers=req.prefill_workers, decode_workers=req.decode_workers,
                               w_bits=req.w_bits, a_bits=req.a_bits, kv_bits=req.kv_bits,
-                              flash_attention=req.flash_attention, efficiency=efficiency, **load)
+                              flash_attention=req.flash_attention, efficiency=efficiency, **devices, **load)
             return json.dumps(report.to_dict(), separators=(",", ":"), allow_nan=False)
 
         return Response(content=await run_heavy(run), media_type="application/json")

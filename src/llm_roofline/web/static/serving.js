@@ -6,6 +6,7 @@ import { OWN_FORMAT } from "./store.js";
 import { $ } from "./dom.js";
 import { efficiencyBody } from "./efficiency_state.js";
 import { int, pct, rate, secs, si } from "./fmt.js";
+import { deploymentText, initLayout, layoutText, planLayouts, workersBody } from "./serving_layout.js";
 import { svgEl, title } from "./svg.js";
 
 const MODE_COLORS = { agg: "#0072B2", disagg: "#D55E00" };
@@ -62,14 +63,21 @@ function simulateBody() {
   if (body.load === "rate") body.rate = Number($("sv-level").value);
   else body.concurrency = Math.round(Number($("sv-level").value));
   if ($("sv-chunk").value !== "") body.chunk = Number($("sv-chunk").value);
-  return body;
+  return { ...body, ...workersBody(body.disagg) };
 }
 
-function cell(row, text, cls = null) {
+function cell(row, text, cls = null, value = null) {
   const td = document.createElement("td");
   td.textContent = text;
   if (cls) td.className = cls;
+  if (value !== null) td.dataset.value = String(value);  // the API's number, for readers and tests
   row.appendChild(td);
+}
+
+function where(p) {
+  const pools = p.mode === "agg" ? `agg x${p.workers}` : `disagg ${p.prefill_workers}P+${p.decode_workers}D`;
+  const layout = layoutText(p);
+  return layout ? `${pools} ${layout}` : pools;
 }
 
 function renderSimulation(r) {
@@ -91,18 +99,24 @@ function renderSimulation(r) {
     cell(row, label);
     for (const q of ["mean", "p50", "p90", "p99"]) {
       const v = r[key][q];
-      cell(row, secs(v), limit !== null && v !== null && v > limit ? "miss" : null);
+      cell(row, secs(v), limit !== null && v !== null && v > limit ? "miss" : null, v);
     }
   }
   out.appendChild(table);
   const t = r.throughput, kv = r.kv_cache;
   const lines = [
+    deploymentText(r.deployment),
     `${rate(t.requests_per_s)} requests/s · ${rate(t.output_tokens_per_s)} output tokens/s ` +
       `(${rate(t.output_tokens_per_s_per_gpu)} per GPU, ${rate(t.output_tokens_per_s_per_user)} per user)`,
     `KV cache ${int(kv.capacity_tokens)} tokens: occupancy ${pct(kv.mean_occupancy)} mean, ${pct(kv.peak_occupancy)} ` +
       `peak; ${int(kv.requests_waited)} requests waited for memory, ${int(kv.preemptions)} preemptions`,
     `${int(r.requests)} requests, ${r.workload.arrivals}; ${int(r.iterations)} iterations over ${secs(r.duration_s)}`,
   ];
+  const overhead = r.efficiency.serving_profile?.request_overhead_s;
+  if (overhead) {
+    lines.push(`TTFT and end to end include ${r.efficiency.engine}'s request overhead, ${secs(overhead)} ` +
+      "(its frontend, before a request reaches the engine)");
+  }
   if (r.steady_state) {
     const s = r.steady_state;
     lines.push(`closed form: TTFT ${secs(s.ttft_s)}, TPOT ${secs(s.tpot_s)}, ${rate(s.requests_per_s)} requests/s ` +
@@ -150,8 +164,7 @@ function paretoChart(container, result) {
     const ok = (ttft === null || p.ttft_s <= ttft) && (tpot === null || p.tpot_s <= tpot);
     const dot = svgEl("circle", { cx: x(p.tokens_per_s_per_user), cy: y(p.tokens_per_s_per_gpu), r: 3,
       fill: ok ? MODE_COLORS[p.mode] : "none", stroke: MODE_COLORS[p.mode], class: "scatter-point" }, svg);
-    const where = p.mode === "agg" ? `agg x${p.workers}` : `disagg ${p.prefill_workers}P+${p.decode_workers}D`;
-    title(dot, `${where}, ${p.format}, ${p.max_batch_tokens} tokens/iteration, batch ${p.batch}: ` +
+    title(dot, `${where(p)}, ${p.format}, ${p.max_batch_tokens} tokens/iteration, batch ${p.batch}: ` +
       `${rate(p.tokens_per_s_per_gpu)} tokens/s/GPU, TTFT ${secs(p.ttft_s)}, TPOT ${secs(p.tpot_s)}`);
   }
   const front = [...result.pareto].sort((a, b) => a.tokens_per_s_per_user - b.tokens_per_s_per_user);
@@ -177,24 +190,44 @@ function paretoChart(container, result) {
   return svg;
 }
 
+/** The skipped configurations grouped by mode, layout and reason: [[what, {formats, reason}]]. */
+function skippedGroups(skipped) {
+  const groups = new Map();
+  for (const item of skipped) {
+    const what = [item.mode, layoutText(item) || ("tp" in item ? "tp1" : null)].filter(Boolean).join(" ");
+    const key = `${what}\n${item.reason}`;
+    if (!groups.has(key)) groups.set(key, [what, { formats: new Set(), reason: item.reason }]);
+    if (item.format) groups.get(key)[1].formats.add(item.format);
+  }
+  return [...groups.values()];
+}
+
 function renderPlan(result) {
   const out = $("sv-result");
   out.replaceChildren();
   const lines = [];
   if (result.best) {
     const b = result.best;
-    const where = b.mode === "agg" ? `${b.workers} aggregated replicas` :
+    const layout = layoutText(b);
+    const pools = b.mode === "agg" ? `${b.workers} aggregated replicas` :
       `disaggregated ${b.prefill_workers} prefill + ${b.decode_workers} decode workers`;
-    lines.push(`Best under the SLOs: ${where}, ${b.format}, ${b.max_batch_tokens} tokens/iteration, batch ` +
+    lines.push(`Best under the SLOs: ${pools}${layout ? ` of ${layout}` : ""}, ${b.format}, ${b.max_batch_tokens} tokens/iteration, batch ` +
       `${b.batch} per worker: ${rate(b.tokens_per_s_per_gpu)} tokens/s per GPU, ${rate(b.tokens_per_s_per_user)} ` +
       `per user, TTFT ${secs(b.ttft_s)}, TPOT ${secs(b.tpot_s)}.`);
     lines.push(`Largest rate at the SLOs: ${rate(result.max_rate_at_slo_per_s)} requests/s on ${result.gpus} GPUs ` +
       "(closed-loop steady state).");
+  } else if (!result.pareto.length) {
+    lines.push("No configuration could be evaluated (each is skipped below, with the reason).");
   } else {
     lines.push("No configuration meets the SLOs.");
   }
   lines.push(`${int(result.search.points)} points of ${int(result.search.configurations)} configurations in ` +
     `${secs(result.search.seconds)}; ${result.pareto.length} on the Pareto front (hollow: misses the SLOs).`);
+  const skipped = skippedGroups(result.skipped);
+  for (const [what, { formats, reason }] of skipped.slice(0, 5)) {
+    lines.push(`Skipped ${what}${formats.size ? ` (${[...formats].join(", ")})` : ""}: ${reason}`);
+  }
+  if (skipped.length > 5) lines.push(`(${skipped.length - 5} more reasons; the JSON lists every skipped configuration)`);
   for (const text of lines) {
     const p = document.createElement("p");
     p.textContent = text;
@@ -204,6 +237,7 @@ function renderPlan(result) {
 }
 
 function init() {
+  initLayout();
   $("sv-load").addEventListener("change", () => {
     const isRate = $("sv-load").value === "rate";
     $("sv-level-label").textContent = isRate ? "Requests/s" : "Concurrency";
@@ -219,7 +253,8 @@ function init() {
     }
     const { ttft, tpot } = slos();
     const body = { model: c.model, hardware: c.hardware, ...efficiencyBody(page().state), isl: c.isl,
-                   osl: c.osl, gpus: Number($("sv-gpus").value), ttft_slo_s: ttft, tpot_slo_s: tpot };
+                   osl: c.osl, gpus: Number($("sv-gpus").value), ttft_slo_s: ttft, tpot_slo_s: tpot,
+                   ...planLayouts() };
     renderPlan(await post("/api/plan", body));
   }));
 }
