@@ -10,14 +10,15 @@ import numpy as np
 import pytest
 
 from llm_roofline.api import analyze_many, load_system
+from llm_roofline.efficiency.engines import EAGER_LAUNCH_S
 from llm_roofline.efficiency.model import calibrated
-from llm_roofline.errors import DeploymentError
+from llm_roofline.errors import ConfigError, DeploymentError
 from llm_roofline.hardware.spec import IDEAL, Efficiency
 from llm_roofline.parallel.options import make_deployment
 from llm_roofline.scenario import Scenario
 from llm_roofline.serving.api import estimate_serving
 from llm_roofline.serving.engine_cost import engine_cost
-from llm_roofline.serving.profiles import ServingProfile, derived_burst_share, serving_profile
+from llm_roofline.serving.profiles import ServingProfile, derived_burst_share, derived_prefill_launch_s, serving_profile
 from llm_roofline.serving.scheduler import SchedulerConfig
 from llm_roofline.serving.steady import _burst, decode_steps_s, mean_decode_keys
 from llm_roofline.serving.step_cost import step_cost
@@ -117,6 +118,28 @@ def test_profiles_take_their_share_of_the_fixed_costs(a6000):
     t_full, t_none, t_half = full.time_s(x), none.time_s(x), half.time_s(x)
     assert (t_none < t_full).all()
     np.testing.assert_allclose(t_half, (t_full + t_none) / 2, rtol=1e-12)  # linear in the share
+
+
+def test_iterations_with_prompt_tokens_launch_their_kernels_eagerly(a6000):
+    """A profile's prefill_launch_s: an iteration that carries a prompt chunk runs without CUDA graphs, so
+    each kernel with work takes max(its time, the launch time). With 1 ms per launch, far above every
+    kernel of this tiny Llama (2 layers), the iteration costs 1 ms per launch, counted by hand: per layer
+    13 token-wise kernels (input_layernorm, q, k, v, rope, o, attn_residual, post_attention_layernorm,
+    gate, up, act, down, mlp_residual) and the prompt's attention, plus embed_tokens, norm and lm_head
+    once: 2 x 14 + 3 = 31; a mixed iteration adds the decoders' attention per layer: 33. A decode-only
+    iteration (CUDA graphs) is unchanged."""
+    model, settings = llama("tiny", D=256, L=2, N=4, K=4, F=512, V=1000), Scenario.build(flash_attention=True)
+    eff = calibrated(a6000, "vllm")
+    graphs = engine_cost(model, a6000, eff, settings, profile=ServingProfile("t"))
+    eager = engine_cost(model, a6000, eff, settings, profile=ServingProfile("t", prefill_launch_s=1e-3))
+    shapes = dict(n=[0.0, 4.0, 4.0], kv_len=[1.0, 100.0, 100.0], k=[1.0, 1.0, 0.0], T=[64.0, 64.0, 1.0],
+                  S=[64.0, 64.0, 1.0])
+    got, base = eager.iteration_s(**shapes), graphs.iteration_s(**shapes)
+    np.testing.assert_allclose(got[:2], [31e-3, 33e-3], rtol=1e-12)
+    assert got[2] == base[2] and (base[:2] < 1e-3).all()
+    assert derived_prefill_launch_s("trtllm") == EAGER_LAUNCH_S == 27e-6  # the measured eager launch cost
+    with pytest.raises(ConfigError, match="prefill_launch_s"):
+        ServingProfile("t", prefill_launch_s=-1.0)
 
 
 def test_request_overhead_adds_to_ttft_only():

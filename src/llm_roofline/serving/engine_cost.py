@@ -14,7 +14,9 @@ shard, its collectives) applies exactly as in ``analyze``:
   decode table of the n requests at their mean KV length;
 - prefill attention, the per-sequence operators and the prefill-only ones (MLA's kv_b_proj): a prefill
   table of k chunks of the group's mean T and S.
-time = sum over those rows of count x time (s) + the engine's host time per step (calibrated engines).
+time = sum over those rows of count x time (s) + the engine's host time per step (calibrated engines). Under
+a serving profile with ``prefill_launch_s`` (profiles.py) an iteration that carries prompt tokens runs
+without CUDA graphs: each kernel with work takes max(its time, prefill_launch_s).
 
 A worker of several devices (parallel.Deployment; pipeline stages excepted): the tables are those of its
 most loaded device (the shard, its batch, its communication rows). With attention DP over a groups the
@@ -82,8 +84,10 @@ class EngineCost(IterationFeatures):
     scan_chunks: tuple[float, ...] = ()
 
     # --- the engine's tables ------------------------------------------------------------------------
-    def _stage_time(self, stage: str, rows: np.ndarray, batch, T, S, group_tokens) -> np.ndarray:
-        """sum over ``rows`` of count x time (s) of ``stage``'s table, per iteration."""
+    def _stage_time(self, stage: str, rows: np.ndarray, batch, T, S, group_tokens, eager) -> np.ndarray:
+        """sum over ``rows`` of count x time (s) of ``stage``'s table, per iteration; in the ``eager``
+        iterations (those with prompt tokens) a kernel with work takes at least the profile's
+        prefill_launch_s (the host launches it; no CUDA graph)."""
         scenario = probe_scenario(self.settings, batch)
         plan = None if self.plan is None else replace(self.plan, moe_group_tokens=group_tokens)
         table = build_ops(self.shard, scenario, stage, T=np.asarray(T, dtype=np.float64),
@@ -94,6 +98,10 @@ class EngineCost(IterationFeatures):
         time = costs.time_s[rows]
         if self.profile.fixed_share < 1.0:  # the engine's fusion and overlap save part of the fixed costs
             time = time - (1.0 - self.profile.fixed_share) * costs.fixed_time_s[rows]
+        launch = self.profile.prefill_launch_s
+        if launch and eager.any():
+            launched = eager[None, :] & (costs.time_s[rows] > 0.0)
+            time = np.where(launched, np.maximum(time, launch), time)
         return table.counts[rows] @ time
 
     def iteration_s(self, n, kv_len, k, T, S) -> np.ndarray:
@@ -109,14 +117,14 @@ class EngineCost(IterationFeatures):
         one = np.ones_like(n)
         per_seq = np.where(busy, tokens / np.where(busy, seqs, 1.0), 1.0)
         time = self._stage_time("prefill", self.token_rows, np.where(busy, seqs, 1.0), per_seq, per_seq,
-                                np.where(busy, group, 1.0)) * busy
+                                np.where(busy, group, 1.0), prefilling) * busy
         if decoding.any():
             time += self._stage_time("decode", self.decode_rows, np.where(decoding, n_dev, 1.0), one,
-                                     np.where(decoding, np.maximum(kv_len, 1.0), 1.0), group) * decoding
+                                     np.where(decoding, np.maximum(kv_len, 1.0), 1.0), group, prefilling) * decoding
         if prefilling.any():
             Tp = np.where(prefilling, np.maximum(T, 1.0), 1.0)
             time += self._stage_time("prefill", self.prefill_rows, np.where(prefilling, k_dev, 1.0), Tp,
-                                     np.where(prefilling, np.maximum(S, Tp), 1.0), group) * prefilling
+                                     np.where(prefilling, np.maximum(S, Tp), 1.0), group, prefilling) * prefilling
         return time + self.step_overhead_s * busy
 
     # --- the features interface (steady.py, disagg.py) ------------------------------------------------

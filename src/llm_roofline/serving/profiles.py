@@ -1,6 +1,6 @@
 """Serving profiles: what an engine's serving stack adds to, or saves on, its kernels' times.
 
-Three physical parameters per engine, two fitted on measured serving runs (``llm-roofline validate --fit``;
+Four physical parameters per engine, two fitted on measured serving runs (``llm-roofline validate --fit``;
 docs/accuracy.md gives the values, the fit and its cross-validation):
 - ``fixed_share`` (0..1): the share of each kernel's fixed cost (the calibrated curves' t0, measured on
   isolated kernels) that an engine's iteration pays. Engines fuse what the operator graph keeps apart
@@ -20,6 +20,12 @@ docs/accuracy.md gives the values, the fit and its cross-validation):
   decoding the first prompts while later ones prefill, so the wave dissolves into the steady state
   after its first round: only the first round's C requests of the benchmark's N are in a burst, C / N
   = 1 / BENCHMARK_ROUNDS.
+- ``prefill_launch_s`` (s): the host's launch time per kernel in iterations that carry prompt tokens.
+  Not fitted: engines replay decode-only steps from CUDA graphs but run iterations with prompt chunks
+  eagerly (TensorRT-LLM captures generation-only batches; SGLang captures decode batches; vLLM's graphs
+  stop at 512 tokens per iteration, below a prompt chunk), so in such an iteration a kernel takes
+  max(its GPU time, the launch time): the host cannot issue kernels faster. The value is the measured
+  eager launch cost (efficiency.engines.EAGER_LAUNCH_S, 27 us per operator, from the kernel tables).
 Only the engine-evaluated closed forms use a profile (the calibrated setting); the ideal roofline stays
 the bound it is.
 """
@@ -31,6 +37,7 @@ from dataclasses import asdict, dataclass
 from functools import cache
 from importlib import resources
 
+from ..efficiency.engines import EAGER_LAUNCH_S
 from ..errors import ConfigError
 
 PARAMS = "profiles.json"
@@ -44,11 +51,12 @@ class ServingProfile:
     fixed_share: float = 1.0
     request_overhead_s: float = 0.0
     burst_share: float = 0.0
+    prefill_launch_s: float = 0.0
     source: str = "none: the kernels' own times"
 
     def __post_init__(self) -> None:
         for name, low, high in (("fixed_share", 0.0, 1.0), ("request_overhead_s", 0.0, 10.0),
-                                ("burst_share", 0.0, 1.0)):
+                                ("burst_share", 0.0, 1.0), ("prefill_launch_s", 0.0, 1e-3)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
                 raise ConfigError(f"serving profile {self.engine}: {name} must be in [{low:g}, {high:g}], "
@@ -72,6 +80,13 @@ def derived_burst_share(engine: str | None) -> float:
     1 for a prefill-first scheduler that never mixes (its wave persists), else the first round's
     1 / BENCHMARK_ROUNDS (mixing schedulers dissolve the wave)."""
     return 1.0 if engine in PREFILL_FIRST else 1.0 / BENCHMARK_ROUNDS
+
+
+def derived_prefill_launch_s(engine: str | None) -> float:
+    """Host launch time per kernel (s) in an iteration that carries prompt tokens (see the module
+    docstring): the measured eager launch cost, for every serving engine here (none graphs its prompt
+    chunks by default)."""
+    return EAGER_LAUNCH_S
 
 
 @cache

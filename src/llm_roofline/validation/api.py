@@ -76,7 +76,8 @@ def fit_serving_profiles(csv: str | os.PathLike | None = None, progress=None) ->
     cases = [m for m in map(map_row, read_table(path)) if isinstance(m, Case)]
     c = components(cases, progress=progress)
     source = (f"fixed_share and request_overhead_s fitted by llm-roofline validate --fit on {Path(path).name} "
-              f"({c.ttft.size} rows); burst_share derived from the engine's scheduler (not fitted)")
+              f"({c.ttft.size} rows); burst_share derived from the engine's scheduler and prefill_launch_s the "
+              "measured eager launch cost (not fitted)")
     profiles = fit_profiles(c, source=source)
 
     def stats(ttft, tpot) -> dict:
@@ -94,5 +95,6 @@ def write_profiles(profiles: dict, path: str | os.PathLike) -> None:
     first = next(iter(profiles.values()))
     data = {"source": first.source,
             "engines": {name: {"fixed_share": p.fixed_share, "request_overhead_s": p.request_overhead_s,
-                               "burst_share": p.burst_share} for name, p in profiles.items()}}
+                               "burst_share": p.burst_share, "prefill_launch_s": p.prefill_launch_s}
+                        for name, p in profiles.items()}}
     Path(path).write_text(json.dumps(data, indent=2) + "\n")

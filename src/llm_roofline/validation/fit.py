@@ -2,13 +2,16 @@
 
 Two fitted parameters per engine: the share kappa of the kernels' fixed costs an iteration pays and the
 request overhead t; the burst share phi is not fitted but derived from the engine's scheduler
-(profiles.derived_burst_share: 1 for a prefill-first unmixed scheduler, 1 / BENCHMARK_ROUNDS otherwise).
+(profiles.derived_burst_share: 1 for a prefill-first unmixed scheduler, 1 / BENCHMARK_ROUNDS otherwise),
+nor is the launch time of iterations with prompt tokens (profiles.derived_prefill_launch_s: measured).
 The calibrated prediction is evaluated four times, at kappa in {0, 1} and phi in {0, 1} with t = 0
-(``components``). In the aggregated closed form every time is a sum of iteration times, each linear in
-kappa (an iteration's time less (1 - kappa) x its kernels' fixed time), so TPOT(kappa) and the steady
-TTFT(kappa) are the straight lines through those runs; the burst's excess over the steady TTFT is
-interpolated the same way, and t adds to TTFT. Disaggregated rows follow their fixed points, for which
-the line is an approximation (the fit's final numbers come from a real run).
+(``components``), each with the derived prefill_launch_s. In the aggregated closed form every time is a
+sum of iteration times, each linear in kappa (an iteration's time less (1 - kappa) x its kernels' fixed
+time) except where a kernel of an iteration with prompt tokens sits at its launch floor (then constant),
+so TPOT(kappa) and the steady TTFT(kappa) are taken as the straight lines through those runs; the
+burst's excess over the steady TTFT is interpolated the same way, and t adds to TTFT. For the launch
+floors and the disaggregated rows' fixed points the line is an approximation: the fit's final numbers
+come from a real run (``validate``; on the development table they agree with the fit's to 0.1 point).
 
 The fit, per engine (``generic``: all rows together), on a grid (no optimizer needed, every step exact):
 kappa minimizes the mean absolute log error of TPOT; then t that of TTFT at that kappa and the derived
@@ -23,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..serving.profiles import ServingProfile, derived_burst_share
+from ..serving.profiles import ServingProfile, derived_burst_share, derived_prefill_launch_s
 from .cases import ENGINES, Case
 from .predict import Predicted, predict
 
@@ -70,7 +73,8 @@ def components(cases: list[Case], progress=None) -> Components:
     runs = {}
     for kappa in (0.0, 1.0):
         for phi in (0.0, 1.0):
-            profiles = {e: ServingProfile(e, fixed_share=kappa, burst_share=phi, source="fit")
+            profiles = {e: ServingProfile(e, fixed_share=kappa, burst_share=phi,
+                                          prefill_launch_s=derived_prefill_launch_s(e), source="fit")
                         for e in (*ENGINES, "generic")}
             done, _ = predict(cases, ("calibrated",), progress=progress, profiles=profiles)
             runs[kappa, phi] = {p.case.row.line: p for p in done}
@@ -101,7 +105,8 @@ def fit_one(c: Components, engine: str, source: str) -> ServingProfile:
     ttft = (c.ttft0 + kappa * (c.ttft1 - c.ttft0) + phi * (c.burst0 + kappa * (c.burst1 - c.burst0)))
     loss = _log_error(ttft[None, :] + OVERHEAD_S[:, None], c.ttft[None, :]).mean(axis=1)
     overhead = float(OVERHEAD_S[int(np.argmin(loss))])
-    return ServingProfile(engine, fixed_share=kappa, request_overhead_s=overhead, burst_share=phi, source=source)
+    return ServingProfile(engine, fixed_share=kappa, request_overhead_s=overhead, burst_share=phi,
+                          prefill_launch_s=derived_prefill_launch_s(engine), source=source)
 
 
 def fit_profiles(c: Components, source: str = "fitted") -> dict[str, ServingProfile]:
