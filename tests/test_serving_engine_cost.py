@@ -157,14 +157,16 @@ def test_first_token_waits_two_iterations_of_the_others():
     engine launches the next iteration of the R - 1 others and waits it out, and its first token is
     returned one iteration late (output processing overlaps the next step). Over the bare closed form
     (profile None) TTFT grows by 2 x TPOT x (R - 1) / R: nothing for a lone request, 2 x 15/16 TPOT at 16;
-    TPOT and throughput are unchanged."""
+    TPOT is unchanged, and the throughput is the closed loop's C / end to end (Little's law: a request waiting
+    out the iteration is in flight without running)."""
     common = dict(concurrency=[1, 16], isl=1024, osl=128, w_bits=8, a_bits=8, efficiency="calibrated",
                   engine="vllm")
     bare = estimate_serving("llama-3.1-8b", "h100-sxm", profile=None, **common)
     loop = estimate_serving("llama-3.1-8b", "h100-sxm", profile=ServingProfile("x"), **common)
     assert list(loop["running"]) == [1.0, 16.0]
     np.testing.assert_allclose(loop["tpot_s"], bare["tpot_s"], rtol=1e-12)
-    np.testing.assert_allclose(loop["requests_per_s"], bare["requests_per_s"], rtol=1e-12)
+    np.testing.assert_allclose(loop["requests_per_s"] * loop["e2e_s"], [1.0, 16.0], rtol=1e-12)
+    assert loop["requests_per_s"][0] == pytest.approx(bare["requests_per_s"][0], rel=1e-12)
     assert loop["ttft_s"][0] == pytest.approx(bare["ttft_s"][0], rel=1e-12)
     assert loop["ttft_s"][1] - bare["ttft_s"][1] == pytest.approx(2.0 * 15.0 / 16.0 * loop["tpot_s"][1], rel=1e-9)
     ideal = dict(common, efficiency="ideal", engine=None)

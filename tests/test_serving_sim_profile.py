@@ -62,7 +62,7 @@ def test_the_ideal_setting_has_no_overhead():
 
 @pytest.mark.parametrize("disagg", [False, True])
 def test_littles_law_holds_with_the_overhead(disagg):
-    """Closed loop of 8 under SGLang's profile (202.5 ms overhead): over the middle half of the run, the
+    """Closed loop of 8 under SGLang's profile (185 ms overhead): over the middle half of the run, the
     completion rate x the mean latency the client sees is the concurrency (requests in the frontend
     count); the engine holds fewer of them, so the throughput is lower than without the overhead."""
     kw = dict(concurrency=8, requests=160, isl="uniform:500:900", osl="uniform:50:130", seed=4,
@@ -96,3 +96,25 @@ def test_a_closed_loops_first_wave_is_the_closed_forms_burst():
     assert ttft[:32].mean() == pytest.approx(burst, rel=0.10)
     assert ttft[32:].mean() < 0.1 * ttft[:32].mean()  # later rounds: no burst left
     assert ttft[32:].mean() == pytest.approx(steady, rel=0.5)
+
+
+def test_the_closed_form_obeys_littles_law_with_the_overhead():
+    """The closed form's throughput counts the requests in the frontend as the simulation does: requests/s
+    x end to end = C at every concurrency. Below saturation (C <= max_seqs) every latency exceeds the same
+    engine without the overhead by exactly request_overhead_s and the rate is C / that longer latency;
+    saturated (C = 64 on max_seqs = 4: C >= R + rate x the additions) the engine completes the same
+    requests/s and the frontend's time comes out of the queue's wait (end to end and TTFT unchanged)."""
+    profile = serving_profile("vllm")
+    C = np.array([1.0, 2.0, 4.0, 64.0])
+    kw = dict(concurrency=C, isl=700, osl=90, efficiency="calibrated", engine="vllm", max_seqs=4)
+    est = lr.estimate_serving(MODEL, DEVICE, profile=profile, **kw)
+    bare = lr.estimate_serving(MODEL, DEVICE, profile=_without_overhead(profile), **kw)
+    np.testing.assert_allclose(est["requests_per_s"] * est["e2e_s"], C, rtol=1e-12)
+    np.testing.assert_allclose(bare["requests_per_s"] * bare["e2e_s"], C, rtol=1e-12)
+    low = C <= 4
+    np.testing.assert_allclose(est["e2e_s"][low] - bare["e2e_s"][low], profile.request_overhead_s, rtol=1e-9)
+    np.testing.assert_allclose(est["ttft_s"][low] - bare["ttft_s"][low], profile.request_overhead_s, rtol=1e-9)
+    assert (est["requests_per_s"][low] < bare["requests_per_s"][low]).all()
+    assert est["e2e_s"][3] == pytest.approx(bare["e2e_s"][3], rel=1e-12)
+    assert est["requests_per_s"][3] == pytest.approx(bare["requests_per_s"][3], rel=1e-12)
+    assert est["queued"][3] == 60.0

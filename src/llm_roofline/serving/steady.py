@@ -18,13 +18,16 @@ Seen by one tagged request:
   P + j: each kernel's time is the max of two affine functions of j, summed exactly over j with
   generation.windowed_step_sum (the engine's own whole-generation sum); f L - n_pf of those steps also
   carry other requests' chunks and cost the mixed iteration instead of the mean decode-only one;
-- throughput = R / (TTFT + decode time) requests/s.
+- throughput = R / (TTFT + decode time) requests/s of the engine.
 A serving profile (profiles.py; the calibrated engines) adds its request overhead to TTFT and end to end,
 the engine loop's lag (ENGINE_LAG_ITERATIONS mean iterations x (R - 1) / R: the iteration in flight when
 the request arrives, and the step by which tokens are returned late) to TTFT,
 and for its burst share of the requests the excess of a burst's mean TTFT (``_burst``: all R prompts
 queued at once through the token budget) over the steady TTFT. An engine-evaluated cost (engine_cost.py)
-sums the decode steps by quadrature instead of exactly.
+sums the decode steps by quadrature instead of exactly. Those additions keep a request in flight without
+running it, so the client's loop obeys Little's law, C = throughput x end to end: end to end is
+max(C / engine throughput, service + additions) (saturated: the additions come out of the queue's wait), and
+the reported throughput is C / end to end (below saturation, less than the engine's).
 With C = 1 this is exactly one request alone, i.e. the engine's prefill (chunked) and decode sum, and the
 discrete-event simulation gives the same numbers (tests); at higher concurrency the two agree within the
 tolerance docs/serving.md states.
@@ -185,8 +188,13 @@ def steady_state(cost: StepCost | EngineCost, kv: KVCapacity, config: SchedulerC
         extra += profile.burst_share * np.maximum(burst_iterations * times[3] - ttft_service, 0.0)
 
     e2e_service = ttft_service + decode_time
-    rate = R / e2e_service
-    wait = (C - R) / rate + extra
+    rate = R / e2e_service  # the engine's completions (requests/s) with R running
+    # Little's law over the C requests in flight (frontend and engine loop, queue, running): below
+    # saturation each sees e2e_service + extra; once C >= R + rate x extra the engine completes `rate` and
+    # the time in front of it comes out of the queue's, C / rate.
+    e2e = np.maximum(C / rate, e2e_service + extra)
+    wait = e2e - e2e_service
+    rate = C / e2e
     nan = np.where(fits, 1.0, np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
         tpot = np.where(has_decode, decode_time / (G - 1.0), np.nan)
