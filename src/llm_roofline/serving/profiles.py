@@ -26,8 +26,9 @@ docs/accuracy.md gives the values, the fit and its cross-validation):
   stop at 512 tokens per iteration, below a prompt chunk), so in such an iteration a kernel takes
   max(its GPU time, the launch time): the host cannot issue kernels faster. The value is the measured
   eager launch cost (efficiency.engines.EAGER_LAUNCH_S, 27 us per operator, from the kernel tables).
-Only the engine-evaluated closed forms use a profile (the calibrated setting); the ideal roofline stays
-the bound it is.
+Only the calibrated setting uses a profile: the engine-evaluated closed forms all four parameters, the
+discrete-event simulation the iteration-time ones and the request overhead (its closed loop makes its own
+bursts; serving/simulate.py). The ideal roofline stays the bound it is.
 """
 
 from __future__ import annotations
