@@ -16,11 +16,25 @@ shard, its collectives) applies exactly as in ``analyze``:
   table of k chunks of the group's mean T and S.
 time = sum over those rows of count x time (s) + the engine's host time per step (calibrated engines).
 
-A worker of several devices (parallel.Deployment; pipeline stages excepted): the tables are those of its
-most loaded device (the shard, its batch, its communication rows). With attention DP over a groups the
-decoders spread evenly (n / a per group) but a prompt chunk is not split: the loaded group runs
-max(k / a, min(k, 1)) chunks, while the experts receive every group's tokens, n + kT
-(parallel.plan.DevicePlan.moe_group_tokens).
+A worker of several devices (parallel.Deployment): the tables are those of its most loaded device (the
+shard, its batch, its communication rows). With attention DP over a groups the decoders spread evenly
+(n / a per group) but a prompt chunk is not split: the loaded group runs max(k / a, min(k, 1)) chunks,
+while the experts receive every group's tokens, n + kT (parallel.plan.DevicePlan.moe_group_tokens).
+
+A pipelined worker (pp stages; vLLM V1's batch queue, SGLang and TensorRT-LLM with PP): its running
+requests are split into m = clip((n + k) / a, 1, M) micro-batches that hold sequences (M = the
+deployment's micro-batches in flight, pp by default), each scheduled with the whole token budget
+(scheduler.SchedulerConfig.period_tokens). One iteration here is one period of the pipeline, in which
+every micro-batch passes every stage once, so every running request makes one token (or one chunk) per
+iteration. The loaded micro-batch holds n / m decoders and max(k / m, min(k, 1)) chunks (a chunk is not
+split); its tables give the parts of the model (parallel.pipeline: head, layers, hand-offs, tail) and
+    iteration = period = max(stages + H, m x u)   (parallel.pipeline.pipeline_period_s):
+a request alone (m = 1) pays every stage and the pp - 1 hand-offs of its micro-batch over the system's
+link; a full pipeline (m = pp) of balanced stages pays pp x u + H for n tokens, i.e. pp micro-batches
+of n / pp per period. Approximations: the micro-batches are equal (their mean; an engine's differ by a
+request or a chunk), u is the fullest stage (an upper bound when pp does not divide L or head and tail
+differ), and the host time per step is paid once per period (the batch queue overlaps the other
+micro-batches' scheduling with the GPUs).
 
 Iterations come as the sums of features.py (one key class: W = C = inf, so a group's keys are its KV
 lengths); a group is evaluated at its mean shape: mean KV length keys / n, mean chunk tokens / k and
@@ -46,6 +60,7 @@ from ..errors import DeploymentError
 from ..graph import build_ops
 from ..hardware.spec import Efficiency, Hardware
 from ..models.spec import ModelSpec
+from ..parallel.pipeline import part_sums, pipeline_period_s
 from ..roofline import roofline
 from ..scenario import Scenario, tiled
 from .features import IterationFeatures
@@ -63,7 +78,8 @@ class EngineCost(IterationFeatures):
     which operators of the token (prefill), decode and prefill tables an iteration runs;
     ``step_overhead_s``: host time per engine step (s); ``profile``: the engine's serving profile
     (profiles.py): its share of the kernels' fixed costs applies here, its request overhead and burst
-    share in the closed forms."""
+    share in the closed forms. ``pipeline_stages``: pp; ``micro_batches``: the pipeline's micro-batches
+    in flight (1 without stages); ``stage_share``: ceil(L / pp) / L, the fullest stage's layers."""
 
     model: ModelSpec
     shard: ModelSpec
@@ -80,10 +96,14 @@ class EngineCost(IterationFeatures):
     windows: tuple[float, ...] = (np.inf,)
     chunks: tuple[float, ...] = (np.inf,)
     scan_chunks: tuple[float, ...] = ()
+    pipeline_stages: int = 1
+    micro_batches: int = 1
+    stage_share: float = 1.0
 
     # --- the engine's tables ------------------------------------------------------------------------
-    def _stage_time(self, stage: str, rows: np.ndarray, batch, T, S, group_tokens) -> np.ndarray:
-        """sum over ``rows`` of count x time (s) of ``stage``'s table, per iteration."""
+    def _stage_time(self, stage: str, rows: np.ndarray, batch, T, S, group_tokens):
+        """sum over ``rows`` of count x time (s) of ``stage``'s table, per iteration; pipelined: per part
+        of the model (parallel.pipeline.part_sums, a dict of arrays)."""
         scenario = probe_scenario(self.settings, batch)
         plan = None if self.plan is None else replace(self.plan, moe_group_tokens=group_tokens)
         table = build_ops(self.shard, scenario, stage, T=np.asarray(T, dtype=np.float64),
@@ -94,6 +114,8 @@ class EngineCost(IterationFeatures):
         time = costs.time_s[rows]
         if self.profile.fixed_share < 1.0:  # the engine's fusion and overlap save part of the fixed costs
             time = time - (1.0 - self.profile.fixed_share) * costs.fixed_time_s[rows]
+        if self.pipeline_stages > 1:
+            return part_sums(table, table.counts[rows][:, None] * time, rows)
         return table.counts[rows] @ time
 
     def iteration_s(self, n, kv_len, k, T, S) -> np.ndarray:
@@ -102,21 +124,29 @@ class EngineCost(IterationFeatures):
         n, kv_len, k, T, S = np.broadcast_arrays(*(np.atleast_1d(np.asarray(v, dtype=np.float64))
                                                    for v in (n, kv_len, k, T, S)))
         a = float(self.attention_dp)
+        if self.pipeline_stages > 1:  # the loaded one of m micro-batches (module docstring)
+            m = np.clip((n + k) / a, 1.0, float(self.micro_batches))
+            n, k = n / m, np.where(k > 0, np.maximum(k / m, np.minimum(k, 1.0)), 0.0)
         n_dev = n / a
         k_dev = np.where(k > 0, np.maximum(k / a, np.minimum(k, 1.0)), 0.0)
         seqs, tokens, group = n_dev + k_dev, n_dev + k_dev * T, n + k * T
         busy, decoding, prefilling = seqs > 0, n > 0, k > 0
         one = np.ones_like(n)
         per_seq = np.where(busy, tokens / np.where(busy, seqs, 1.0), 1.0)
-        time = self._stage_time("prefill", self.token_rows, np.where(busy, seqs, 1.0), per_seq, per_seq,
-                                np.where(busy, group, 1.0)) * busy
+        groups = [(self._stage_time("prefill", self.token_rows, np.where(busy, seqs, 1.0), per_seq, per_seq,
+                                    np.where(busy, group, 1.0)), busy)]
         if decoding.any():
-            time += self._stage_time("decode", self.decode_rows, np.where(decoding, n_dev, 1.0), one,
-                                     np.where(decoding, np.maximum(kv_len, 1.0), 1.0), group) * decoding
+            groups.append((self._stage_time("decode", self.decode_rows, np.where(decoding, n_dev, 1.0), one,
+                                            np.where(decoding, np.maximum(kv_len, 1.0), 1.0), group), decoding))
         if prefilling.any():
             Tp = np.where(prefilling, np.maximum(T, 1.0), 1.0)
-            time += self._stage_time("prefill", self.prefill_rows, np.where(prefilling, k_dev, 1.0), Tp,
-                                     np.where(prefilling, np.maximum(S, Tp), 1.0), group) * prefilling
+            groups.append((self._stage_time("prefill", self.prefill_rows, np.where(prefilling, k_dev, 1.0), Tp,
+                                            np.where(prefilling, np.maximum(S, Tp), 1.0), group), prefilling))
+        if self.pipeline_stages > 1:
+            parts = {key: sum(value[key] * mask for value, mask in groups) for key in groups[0][0]}
+            time = pipeline_period_s(parts, self.pipeline_stages, self.stage_share, m)
+        else:
+            time = sum(value * mask for value, mask in groups)
         return time + self.step_overhead_s * busy
 
     # --- the features interface (steady.py, disagg.py) ------------------------------------------------
@@ -171,16 +201,21 @@ def engine_cost(model: ModelSpec, hardware: Hardware, efficiency: Efficiency, se
     from ..parallel.analysis import check_deployment
     from ..parallel.plan import DevicePlan
 
-    shard, plan, a = model, None, 1
+    shard, plan, a, pipeline = model, None, 1, {}
     if deployment is not None and not deployment.is_single_device:
-        if deployment.pp > 1 or deployment.dp > 1:
-            raise DeploymentError("serving workers run tensor, expert and attention-data parallelism; pipeline "
-                                  "stages (pp) and replicas (dp) inside a worker are not modelled: use workers "
-                                  "for replicas")
+        if deployment.dp > 1:
+            raise DeploymentError("replicas (dp) inside a serving worker are not modelled: use workers for "
+                                  "replicas")
+        if deployment.overlap:
+            raise DeploymentError("serving workers run their communication serially: overlap is not modelled "
+                                  "in serving; leave it off")
         lay, shard = check_deployment(model, system, deployment)
         plan = DevicePlan(layout=lay, vocab_size=model.vocab_size, embedding_width=model.embedding_width,
                           hidden_size=model.hidden_size)
         hardware, a = system.device, deployment.attention_dp
+        if deployment.pp > 1:
+            pipeline = dict(pipeline_stages=deployment.pp, micro_batches=deployment.pipeline_micro_batches,
+                            stage_share=lay.stage_layers / lay.layers)
     settings = replace(tiled(settings, 1), batch_size=np.ones(1))
     one, ones = probe_scenario(settings, np.ones(1)), np.ones(1)
     dec = build_ops(shard, one, "decode", T=ones, S=ones, plan=plan)
@@ -209,4 +244,4 @@ def engine_cost(model: ModelSpec, hardware: Hardware, efficiency: Efficiency, se
     return EngineCost(model=model, shard=shard, hardware=hardware, efficiency=efficiency, settings=settings,
                       plan=plan, attention_dp=a, token_rows=token_rows, decode_rows=decode_rows,
                       prefill_rows=~token_rows, step_overhead_s=float(getattr(efficiency, "step_overhead_s", 0.0)),
-                      profile=profile)
+                      profile=profile, **pipeline)
