@@ -10,11 +10,11 @@ def _rate(value) -> str:
 
 
 def _layout(d: dict, prefix: str) -> str:
-    """A worker's devices, e.g. " of tp 2 x ep 2"; nothing for one device."""
+    """A worker's devices, e.g. " of tp 2 x ep 2", " of tp 4 x pp 2"; nothing for one device."""
     if f"{prefix}tp" not in d:
         return ""
-    parts = [f"{name.replace('_', '-')} {d[prefix + name]}" for name in ("tp", "ep", "attention_dp")
-             if d[prefix + name] > 1]
+    parts = [f"{name.replace('_', '-')} {d[prefix + name]}" for name in ("tp", "ep", "attention_dp", "pp")
+             if d.get(prefix + name, 1) > 1]
     return " of " + " x ".join(parts)
 
 
@@ -58,8 +58,9 @@ def render_simulation(report) -> str:
 
 
 def layout_text(row: dict) -> str:
-    """A worker's layout: "tp4", "adp8 ep8" (attention DP, expert parallelism); "" for one device."""
-    parts = [f"{name}{row[key]}" for name, key in (("tp", "tp"), ("adp", "attention_dp"), ("ep", "ep"))
+    """A worker's layout: "tp4", "adp8 ep8" (attention DP, expert parallelism), "tp4 pp2" (pipeline
+    stages); "" for one device."""
+    parts = [f"{name}{row[key]}" for name, key in (("tp", "tp"), ("adp", "attention_dp"), ("ep", "ep"), ("pp", "pp"))
              if row.get(key, 1) > 1]
     return " ".join(parts)
 

@@ -74,11 +74,12 @@ class PlanRequest(BaseModel):
     formats: list[Literal[tuple(FORMAT_PRESETS)]] | None = Field(None, min_length=1, max_length=len(FORMAT_PRESETS))
     modes: list[Literal["agg", "disagg"]] | None = Field(None, min_length=1, max_length=2)
     tp: list[Degree] | None = Field(None, min_length=1, max_length=8, description="tensor-parallel degrees of a "
-                                    "worker (with ep and attention_dp: every combination; none of the three: "
+                                    "worker (with ep, attention_dp and pp: every combination; none of the four: "
                                     "the model's defaults, docs/serving.md)")
     ep: list[Degree] | None = Field(None, min_length=1, max_length=8, description="expert-parallel degrees")
     attention_dp: list[Degree] | None = Field(None, min_length=1, max_length=8,
                                               description="attention data-parallel groups")
+    pp: list[Degree] | None = Field(None, min_length=1, max_length=8, description="pipeline stages of a worker")
     efficiency: Literal[EFFICIENCY_MODES] = Field("ideal", description="ideal, hardware or calibrated")
     engine: Literal[tuple(ENGINES)] | None = Field(
         None, description="with efficiency calibrated: whose kernels, host costs and serving profile (default generic)")
@@ -142,7 +143,7 @@ def add_serving_routes(app: FastAPI, run_heavy: Callable[[Callable[[], str]], Aw
             result = run_plan(model, hardware, gpus=req.gpus, isl=req.isl, osl=req.osl,
                               ttft_slo=req.ttft_slo_s, tpot_slo=req.tpot_slo_s, target_rate=req.target_rate,
                               formats=req.formats, modes=req.modes, tp=req.tp, ep=req.ep,
-                              attention_dp=req.attention_dp, efficiency=efficiency, processes=1)
+                              attention_dp=req.attention_dp, pp=req.pp, efficiency=efficiency, processes=1)
             return json.dumps(result.to_dict(all_points=True), separators=(",", ":"), allow_nan=False)
 
         return Response(content=await run_heavy(run), media_type="application/json")
