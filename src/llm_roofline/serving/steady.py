@@ -11,7 +11,8 @@ attention-DP ranks of a worker, whose schedulers batch prompt chunks across the 
 attention-DP balancing, SGLang's DP scheduler): each rank then has budget / g tokens, and c = min(chunk,
 (budget - (R - 1)) / g). A pipelined worker's iteration is a period of its pipeline (engine_cost.py) with
 M micro-batches in flight, each scheduled with the whole budget: the budget is M x max_batch_tokens
-(SchedulerConfig.period_tokens) and g = attention-DP ranks x M.
+(SchedulerConfig.period_tokens); g stays the attention-DP ranks, as a new prompt joins whichever
+micro-batch the engine schedules next (vLLM's batch queue does not balance chunks across micro-batches).
 
 Seen by one tagged request:
 - TTFT = sum over its chunks of the iteration (its chunk + (k - 1) mean chunks + R - k decoders at the mean
@@ -144,9 +145,7 @@ def steady_state(cost: StepCost | EngineCost, kv: KVCapacity, config: SchedulerC
     limited_by = np.argmin(caps, axis=0)
     R = np.maximum(caps.min(axis=0), 1.0)
     budget = float(config.period_tokens(cost.micro_batches))
-    # attention-DP ranks (each has budget / a tokens and R / a of the requests) in each of the pipeline's
-    # micro-batches in flight (each scheduled with the whole budget: an iteration is a period of the pipeline)
-    g = float(cost.attention_dp * cost.micro_batches)
+    g = float(cost.attention_dp)  # attention-DP ranks: each has budget / g tokens and R / g of the requests
     c = np.minimum(float(config.prefill_chunk), np.maximum((budget - (R - 1.0)) / g, 1.0))
     n_pf = np.ceil(P / c)
     L = n_pf + G - 1.0
