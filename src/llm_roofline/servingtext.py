@@ -18,6 +18,11 @@ def _layout(d: dict, prefix: str) -> str:
     return " of " + " x ".join(parts)
 
 
+def _per_micro_batch(d: dict) -> str:
+    """" per micro-batch" when a worker is pipelined (its budget applies to each micro-batch)."""
+    return " per micro-batch" if any(d.get(f"{p}pp", 1) > 1 for p in ("", "prefill_", "decode_")) else ""
+
+
 def render_simulation(report) -> str:
     r, d, w, s = report.simulation, report.deployment, report.workload, report.scheduler
     gpus = f"{d['gpus']} GPU{'s' if d['gpus'] > 1 else ''}"
@@ -33,7 +38,8 @@ def render_simulation(report) -> str:
     lines = [f"{report.model['name']} on {report.hardware['name']}{setting}: {w['arrivals']}; {w['requests']} "
              f"requests of "
              f"{w['mean_input_tokens']:,.0f} -> {w['mean_output_tokens']:,.0f} tokens (mean)",
-             f"{pools}; scheduler: {s['max_batch_tokens']} tokens/iteration, {s['max_seqs']} running, chunk "
+             f"{pools}; scheduler: {s['max_batch_tokens']} tokens/iteration{_per_micro_batch(d)}, "
+             f"{s['max_seqs']} running, chunk "
              f"{chunk}, KV blocks of {s['block_size']}",
              "",
              f"{'':<8}{'mean':>11}{'p50':>11}{'p90':>11}{'p99':>11}"]

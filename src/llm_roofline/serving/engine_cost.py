@@ -26,15 +26,20 @@ requests are split into m = clip((n + k) / a, 1, M) micro-batches that hold sequ
 deployment's micro-batches in flight, pp by default), each scheduled with the whole token budget
 (scheduler.SchedulerConfig.period_tokens). One iteration here is one period of the pipeline, in which
 every micro-batch passes every stage once, so every running request makes one token (or one chunk) per
-iteration. The loaded micro-batch holds n / m decoders and max(k / m, min(k, 1)) chunks (a chunk is not
-split); its tables give the parts of the model (parallel.pipeline: head, layers, hand-offs, tail) and
-    iteration = period = max(stages + H, m x u)   (parallel.pipeline.pipeline_period_s):
-a request alone (m = 1) pays every stage and the pp - 1 hand-offs of its micro-batch over the system's
+iteration. Each micro-batch holds n / m decoders; the chunks go k / m to each (the mean micro-batch),
+but a chunk is not split: the loaded one holds max(k / m, min(k, 1)). Their tables give the parts of the
+model (parallel.pipeline: head, layers, hand-offs H, tail) and, with u the fullest stage,
+    occupancy = max(stages + H, m x u) of the mean micro-batch (parallel.pipeline.pipeline_period_s):
+        every stage serves the m micro-batches once per period, and none passes faster than its round trip;
+    heavy = max(stages + H of the loaded micro-batch, occupancy): its own round trip;
+    iteration = heavy / m + (m - 1) / m x occupancy: the mean of the micro-batches' periods.
+A request alone (m = 1) pays every stage and the pp - 1 hand-offs of its micro-batch over the system's
 link; a full pipeline (m = pp) of balanced stages pays pp x u + H for n tokens, i.e. pp micro-batches
-of n / pp per period. Approximations: the micro-batches are equal (their mean; an engine's differ by a
-request or a chunk), u is the fullest stage (an upper bound when pp does not divide L or head and tail
-differ), and the host time per step is paid once per period (the batch queue overlaps the other
-micro-batches' scheduling with the GPUs).
+of n / pp per period. Approximations: every request of an iteration is charged the micro-batches' mean
+period (a lone chunk's request in fact waits its loaded micro-batch's round trip, the others the
+occupancy), the micro-batches are equal otherwise (an engine's differ by a request), u is the fullest
+stage (an upper bound when pp does not divide L or head and tail differ), and the host time per step is
+paid once per period (the batch queue overlaps the other micro-batches' scheduling with the GPUs).
 
 Iterations come as the sums of features.py (one key class: W = C = inf, so a group's keys are its KV
 lengths); a group is evaluated at its mean shape: mean KV length keys / n, mean chunk tokens / k and
@@ -60,7 +65,7 @@ from ..errors import DeploymentError
 from ..graph import build_ops
 from ..hardware.spec import Efficiency, Hardware
 from ..models.spec import ModelSpec
-from ..parallel.pipeline import part_sums, pipeline_period_s
+from ..parallel.pipeline import handoff_time, part_sums, pipeline_period_s, stages_time
 from ..roofline import roofline
 from ..scenario import Scenario, tiled
 from .features import IterationFeatures
@@ -123,10 +128,25 @@ class EngineCost(IterationFeatures):
         ``T`` tokens at KV length ``S`` (arrays broadcast; n = 0 or k = 0: that group is absent)."""
         n, kv_len, k, T, S = np.broadcast_arrays(*(np.atleast_1d(np.asarray(v, dtype=np.float64))
                                                    for v in (n, kv_len, k, T, S)))
+        busy = (n + k) > 0
+        if self.pipeline_stages == 1:
+            return self._groups(n, kv_len, k, T, S) + self.step_overhead_s * busy
+        # m micro-batches (module docstring): the loaded one (n / m decoders, a chunk not split) and the mean
+        # one (k / m chunks) side by side in one evaluation
+        m = np.clip((n + k) / float(self.attention_dp), 1.0, float(self.micro_batches))
+        loaded_k = np.where(k > 0, np.maximum(k / m, np.minimum(k, 1.0)), 0.0)
+        size = n.size
+        parts = self._groups(np.tile(n / m, 2), np.tile(kv_len, 2), np.concatenate([loaded_k, k / m]),
+                             np.tile(T, 2), np.tile(S, 2))
+        loaded, mean = ({key: v[:size] for key, v in parts.items()}, {key: v[size:] for key, v in parts.items()})
+        occupancy = pipeline_period_s(mean, self.pipeline_stages, self.stage_share, m)
+        heavy = np.maximum(stages_time(loaded) + handoff_time(loaded), occupancy)
+        return heavy / m + (m - 1.0) / m * occupancy + self.step_overhead_s * busy
+
+    def _groups(self, n, kv_len, k, T, S):
+        """The engine's time (s) of ``n`` decoders and ``k`` chunks on the loaded device of a stage (without
+        the host time per step): summed over the rows, or per part of the model when pipelined."""
         a = float(self.attention_dp)
-        if self.pipeline_stages > 1:  # the loaded one of m micro-batches (module docstring)
-            m = np.clip((n + k) / a, 1.0, float(self.micro_batches))
-            n, k = n / m, np.where(k > 0, np.maximum(k / m, np.minimum(k, 1.0)), 0.0)
         n_dev = n / a
         k_dev = np.where(k > 0, np.maximum(k / a, np.minimum(k, 1.0)), 0.0)
         seqs, tokens, group = n_dev + k_dev, n_dev + k_dev * T, n + k * T
@@ -143,11 +163,8 @@ class EngineCost(IterationFeatures):
             groups.append((self._stage_time("prefill", self.prefill_rows, np.where(prefilling, k_dev, 1.0), Tp,
                                             np.where(prefilling, np.maximum(S, Tp), 1.0), group), prefilling))
         if self.pipeline_stages > 1:
-            parts = {key: sum(value[key] * mask for value, mask in groups) for key in groups[0][0]}
-            time = pipeline_period_s(parts, self.pipeline_stages, self.stage_share, m)
-        else:
-            time = sum(value * mask for value, mask in groups)
-        return time + self.step_overhead_s * busy
+            return {key: sum(value[key] * mask for value, mask in groups) for key in groups[0][0]}
+        return sum(value * mask for value, mask in groups)
 
     # --- the features interface (steady.py, disagg.py) ------------------------------------------------
     def time_s(self, x: np.ndarray) -> np.ndarray:
