@@ -4,7 +4,8 @@
 
 Prints: the closed-form steady state's points per second (target: microseconds per point), the
 discrete-event simulation's requests per second on 10,000 requests (target: well under a second), the time
-of typical `plan` searches, with and without the worker layouts (target < 10 s on a 2-core machine), and
+of typical `plan` searches, with and without the worker layouts and pipeline stages (target < 10 s on a
+2-core machine), and
 the process-pool crossover of the search (the configuration count past which a pool of one process per
 core is faster than one process).
 """
@@ -78,10 +79,10 @@ def main() -> None:
               f"= {1_000 / seconds:>7,.0f} requests/s, {result.iterations:>9,} iterations")
 
     for model, label, layouts in ((MODEL, "one device per worker (--tp 1)", {"tp": [1]}),
-                                  (MODEL, "default search, TP 1-8 layouts", {}),
-                                  ("llama-3.1-70b", "default search, TP 1-8 layouts", {}),
-                                  ("mixtral-8x7b", "default search, TP, TP x EP, attention-DP x EP", {}),
-                                  ("deepseek-v3", "default search, TP, TP x EP, attention-DP x EP", {})):
+                                  (MODEL, "default search, TP 1-8 x PP 1-4 layouts", {}),
+                                  ("llama-3.1-70b", "default search, TP 1-8 x PP 1-4 layouts", {}),
+                                  ("mixtral-8x7b", "default search, TP, TP x EP, attention-DP x EP, x PP 1-4", {}),
+                                  ("deepseek-v3", "default search, TP, TP x EP, attention-DP x EP, x PP 1-4", {})):
         seconds, result = timed(lambda m=model, kw=layouts: lr.plan(m, DEVICE, gpus=8, isl=2048, osl=512,
                                                                    ttft_slo=1.0, tpot_slo=0.05, processes=1, **kw),
                                 repeat=1)

@@ -214,5 +214,6 @@ def test_fit_recovers_known_parameters():
 
 
 def test_what_serving_still_refuses():
-    with pytest.raises(DeploymentError, match="pipeline"):
-        estimate_serving("llama-3.1-8b", "dgx-h100", concurrency=4, isl=128, osl=16, deployment={"pp": 2})
+    for options, what in (({"dp": 2}, "replicas"), ({"tp": 2, "overlap": True}, "overlap")):
+        with pytest.raises(DeploymentError, match=what):
+            estimate_serving("llama-3.1-8b", "dgx-h100", concurrency=4, isl=128, osl=16, deployment=options)

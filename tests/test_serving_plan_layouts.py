@@ -54,11 +54,13 @@ def test_a_disaggregated_tp2_point_uses_tp2_pools():
 def test_llama_70b_on_8_h100_gets_bf16_at_tp2_and_up_and_skips_tp1():
     result = lr.plan("llama-3.1-70b", "h100-sxm", gpus=8, formats=["bf16"], modes=["agg"], max_batch_tokens=[2048],
                      batches=(1, 8, 64))
-    tps = {c["tp"] for c in result.configs}
-    # 70.6e9 parameters x 2 bytes = 141 GB > 80 GB of one H100 (by hand); 141 / 4 = 35 GB per device fits
+    tps = {c["tp"] for c in result.configs if c["pp"] == 1}
+    # 70.6e9 parameters x 2 bytes = 141 GB > 80 GB of one H100 (by hand); 141 / 4 = 35 GB per device fits,
+    # on 4 tensor-parallel devices or in 4 pipeline stages of one device each
     assert min(tps) >= 2 and {4, 8} <= tps
+    assert any(c["tp"] == 1 and c["pp"] == 4 for c in result.configs)
     assert all(c["format"] == "bf16" for c in result.configs)
-    one = [s for s in result.skipped if s.get("tp") == 1]
+    one = [s for s in result.skipped if s.get("tp") == 1 and s.get("pp") == 1]
     assert one and "does not fit" in one[0]["reason"]
     best = result.row(result.best)
     assert best["gpus"] == 8 and best["workers"] * best["devices_per_worker"] == 8
@@ -76,7 +78,7 @@ def test_a_layout_that_does_not_divide_the_heads_is_skipped_with_the_reason():
 
 
 def test_a_device_without_a_system_has_one_device_per_worker(a6000):
-    assert default_layouts(lr.load_model("llama-2-7b"), None, 8) == [(1, 1, 1)]
+    assert default_layouts(lr.load_model("llama-2-7b"), None, 8) == [(1, 1, 1, 1)]
     result = lr.plan("llama-2-7b", a6000, gpus=4, tp=[1, 2], modes=["agg"], **SMALL)
     assert {c["tp"] for c in result.configs} == {1}
     assert "needs a system" in [s for s in result.skipped if s.get("tp") == 2][0]["reason"]
@@ -87,14 +89,17 @@ def test_moe_models_get_expert_parallel_layouts():
     system = load_system("h100-sxm")
     layouts = default_layouts(spec, system, 8)
     # dense-style TP, EP under TP (ep = tp) and attention-DP x EP, in powers of two up to a node of 8
-    assert {(1, 1, 1), (8, 1, 1), (8, 8, 1), (1, 8, 8), (1, 2, 2)} <= set(layouts)
-    assert default_layouts(lr.load_model("llama-3.1-8b"), system, 8) == [(1, 1, 1), (2, 1, 1), (4, 1, 1), (8, 1, 1)]
-    assert default_layouts(lr.load_model("llama-3.1-8b"), system, 2) == [(1, 1, 1), (2, 1, 1)]
+    assert {(1, 1, 1, 1), (8, 1, 1, 1), (8, 8, 1, 1), (1, 8, 8, 1), (1, 2, 2, 1), (2, 2, 1, 4)} <= set(layouts)
+    # and each with 1, 2 and 4 pipeline stages while the worker stays within the GPUs
+    assert default_layouts(lr.load_model("llama-3.1-8b"), system, 8) == [
+        (1, 1, 1, 1), (2, 1, 1, 1), (4, 1, 1, 1), (8, 1, 1, 1), (1, 1, 1, 2), (2, 1, 1, 2), (4, 1, 1, 2),
+        (1, 1, 1, 4), (2, 1, 1, 4)]
+    assert default_layouts(lr.load_model("llama-3.1-8b"), system, 2) == [(1, 1, 1, 1), (2, 1, 1, 1), (1, 1, 1, 2)]
     result = lr.plan(spec, "h100-sxm", gpus=8, formats=["fp8"], modes=["agg"], max_batch_tokens=[4096],
                      batches=(4, 16), isl=1000, osl=200)
-    eps = {(c["tp"], c["ep"], c["attention_dp"]) for c in result.configs}
+    eps = {(c["tp"], c["ep"], c["attention_dp"]) for c in result.configs if c["pp"] == 1}
     assert (1, 4, 4) in eps and (4, 4, 1) in eps
-    row = [i for i in _rows(result, tp=1, ep=4, attention_dp=4) if result.columns["batch"][i] == 16][0]
+    row = [i for i in _rows(result, tp=1, ep=4, attention_dp=4, pp=1) if result.columns["batch"][i] == 16][0]
     one = lr.estimate_serving(spec, "h100-sxm", concurrency=16, isl=1000, osl=200, max_batch_tokens=4096, max_seqs=16,
                               w_bits="fp8", a_bits="fp8", kv_bits="fp8", deployment={"attention_dp": 4, "ep": 4})
     assert result.columns["requests_per_s"][row] == pytest.approx(2 * one["requests_per_s"][0], rel=1e-12)

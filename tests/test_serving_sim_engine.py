@@ -125,8 +125,8 @@ def test_disaggregated_pools_of_several_devices():
 
 
 def test_what_the_simulation_still_refuses():
-    with pytest.raises(lr.errors.DeploymentError, match="pipeline"):
-        lr.simulate(MODEL, "dgx-h100", concurrency=4, isl=128, osl=16, deployment={"pp": 2})
+    with pytest.raises(lr.errors.DeploymentError, match="replicas"):
+        lr.simulate(MODEL, "dgx-h100", concurrency=4, isl=128, osl=16, deployment={"dp": 2})
 
 
 def test_the_cli_takes_worker_devices_as_analyze_does(capsys):

@@ -121,10 +121,10 @@ def test_serve_sim_takes_calibrated_with_an_engine_as_the_cli(client, capsys):
 
 
 def test_serve_sim_takes_worker_layouts_as_the_cli(client, capsys):
-    """The body's tp / ep / attention_dp (aggregated) and prefill_* / decode_* (disagg) are the CLI's flags."""
+    """The body's tp / ep / attention_dp / pp (aggregated) and prefill_* / decode_* (disagg) are the CLI's flags."""
     base = {"model": "llama-3.1-8b", "hardware": "h100-sxm", "concurrency": 4, "requests": 12, "isl": 500, "osl": 40}
     args = ["serve-sim", "llama-3.1-8b", "h100-sxm", "-c", "4", "-n", "12", "--isl", "500", "--osl", "40", "-f", "json"]
-    for extra, flags in (({"tp": 2}, ["--tp", "2"]),
+    for extra, flags in (({"tp": 2}, ["--tp", "2"]), ({"tp": 2, "pp": 2}, ["--tp", "2", "--pp", "2"]),
                          ({"disagg": True, "prefill_tp": 2, "decode_tp": 4, "decode_attention_dp": 2},
                           ["--disagg", "--prefill-tp", "2", "--decode-tp", "4", "--decode-attention-dp", "2"])):
         web = client.post("/api/serve-sim", json={**base, **extra})
@@ -138,6 +138,8 @@ def test_serve_sim_takes_worker_layouts_as_the_cli(client, capsys):
     ({"tp": 3}, "tp", "tp (3) must divide the query heads (32)"),
     ({"disagg": True, "decode_tp": 3}, "decode_tp", "decode worker: tp (3) must divide"),
     ({"ep": 2}, "ep", "ep (2) must divide tp x attention_dp"),
+    ({"pp": 5}, "pp", "pp (5) does not divide the 32 layers"),
+    ({"disagg": True, "decode_pp": 3}, "decode_pp", "decode worker: pp (3) does not divide"),
     ({"prefill_tp": 2}, "prefill_tp", "prefill_tp: applies with disagg only"),
     ({"disagg": True, "attention_dp": 2}, "attention_dp", "with disagg give each pool its own"),
     ({"tp": 2, "hardware": "a6000"}, "tp", "no bundled system"),

@@ -34,11 +34,11 @@ def run(capsys, *argv) -> tuple[int, str, str]:
 
 def test_every_row_is_predicted_or_listed_with_its_reason(small):
     assert len(small.rows) + len(small.skipped) == 9
-    assert [r.id for r in small.rows] == ["dense_tp2_fp8", "dense_bf16", "moe_adp8_ep8", "disagg_pools"]
+    assert [r.id for r in small.rows] == ["dense_tp2_fp8", "dense_bf16", "moe_adp8_ep8", "disagg_pools", "pipeline"]
     reasons = {s.id: s.reason for s in small.skipped}
-    assert set(reasons) == {"unknown_model", "bad_layout", "pipeline", "bad_format", "too_big"}
+    assert set(reasons) == {"unknown_model", "bad_layout", "bad_format", "too_big"}
     assert "does not fit" in reasons["too_big"]  # the serving model's own refusal, with its numbers
-    assert [s.line for s in small.skipped] == [6, 7, 8, 9, 10]
+    assert [s.line for s in small.skipped] == [6, 7, 9, 10]
 
 
 def test_ideal_is_faster_than_calibrated_on_every_row(small):
@@ -54,11 +54,11 @@ def test_tables_are_the_statistics_of_the_rows(small):
         for eff in ("ideal", "calibrated"):
             errors = [100 * (r.predicted[eff][metric] / r.measured[metric] - 1) for r in small.rows]
             expected, got = error_stats(errors), overall[metric, eff]
-            assert got.n == expected.n == 4
+            assert got.n == expected.n == 5
             for field in ("median_abs_pct", "p90_abs_pct", "bias_pct", "faster_share"):
                 assert getattr(got, field) == pytest.approx(getattr(expected, field), rel=1e-12)
     by_backend = {(g.group, g.metric, g.efficiency): g.stats.n for g in small.table("backend")}
-    assert by_backend["trtllm", "ttft_s", "ideal"] == 2 and by_backend["sglang", "tpot_s", "calibrated"] == 1
+    assert by_backend["trtllm", "ttft_s", "ideal"] == 3 and by_backend["sglang", "tpot_s", "calibrated"] == 1
     combined = {g.group for g in small.table("system+backend")}
     assert "h100_sxm / trtllm" in combined
 
@@ -73,11 +73,11 @@ def test_bad_arguments_are_clear_errors():
 def test_cli_table_json_and_csv(capsys, tmp_path):
     code, out, err = run(capsys, "validate", str(SMALL), "--efficiency", "ideal")
     assert code == 0
-    assert "4 rows predicted, 5 not predictable" in out and "by model" in out and "calibrated" not in out
+    assert "5 rows predicted, 4 not predictable" in out and "by model" in out and "calibrated" not in out
     assert "unknown model 'acme/NoSuchModel-7B'" in out and "lines 6" in out
     code, out, _ = run(capsys, "validate", str(SMALL), "--format", "json", "--group-by", "system+backend")
     data = json.loads(out)
-    assert data["predicted_rows"] == 4 and data["skipped_rows"] == 5 and set(data["tables"]) == {
+    assert data["predicted_rows"] == 5 and data["skipped_rows"] == 4 and set(data["tables"]) == {
         "overall", "system+backend"}
     assert data["rows"][0]["id"] == "dense_tp2_fp8" and set(data["rows"][0]["predicted"]) == {"ideal", "calibrated"}
     assert data["profiles"]["trtllm"]["engine"] == "trtllm"

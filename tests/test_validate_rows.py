@@ -70,10 +70,18 @@ def test_disaggregated_pools(mapped):
     assert case.w_bits == "fp8-block"
 
 
+def test_pipeline_parallel_rows_are_pipelined_workers(mapped):
+    """Llama-3.1-70B at tp_size 2, pp_size 2: one worker of 2 stages of 2 devices (serving's pipelined
+    worker, engine_cost.py)."""
+    case = mapped["pipeline"]
+    w = case.agg
+    assert (w.workers, w.tp, w.pp, w.attention_dp, w.ep) == (1, 2, 2, 1, 1)
+    assert w.gpus == 4 and w.deployment == {"tp": 2, "attention_dp": 1, "ep": 1, "pp": 2}
+
+
 @pytest.mark.parametrize("row, words", [
     ("unknown_model", ["unknown model 'acme/NoSuchModel-7B'"]),
     ("bad_layout", ["moe_tp x moe_ep (4 x 1 = 4)", "tp x attention_dp (2 x 1 = 2)"]),
-    ("pipeline", ["pp_size 2", "pipeline"]),
     ("bad_format", ["'int3_magic' has no named format"]),
 ])
 def test_unpredictable_rows_say_why(mapped, row, words):

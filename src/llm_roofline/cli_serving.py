@@ -126,7 +126,7 @@ POOLS = ("", "prefill-", "decode-")  # aggregated workers, and the two pools of 
 
 
 def _worker_devices_group(p) -> None:
-    """One worker's devices (as analyze's --tp, --ep, --attention-dp), per pool with --disagg."""
+    """One worker's devices (as analyze's --tp, --ep, --attention-dp, --pp), per pool with --disagg."""
     from .cli_parallel import _degree
 
     g = p.add_argument_group("devices per worker", "HARDWARE is then a system (llm-roofline hardware) or a "
@@ -140,6 +140,9 @@ def _worker_devices_group(p) -> None:
                        help=f"expert parallelism over tp x attention-dp devices of {whose} (default 1)")
         g.add_argument(f"--{pool}attention-dp", type=_degree, default=1,
                        help=f"attention data-parallel groups of tp devices in {whose} (default 1)")
+        g.add_argument(f"--{pool}pp", type=_degree, default=1,
+                       help=f"pipeline stages of tp x attention-dp devices each in {whose} (default 1; its "
+                            "requests run as pp micro-batches, docs/serving.md)")
 
 
 def _worker_devices(args) -> dict:
@@ -152,13 +155,13 @@ def _worker_devices(args) -> dict:
     for pool in POOLS:
         key = pool.replace("-", "_")
         degrees = {"tp": getattr(args, f"{key}tp"), "ep": getattr(args, f"{key}ep"),
-                   "attention_dp": getattr(args, f"{key}attention_dp")}
+                   "attention_dp": getattr(args, f"{key}attention_dp"), "pp": getattr(args, f"{key}pp")}
         if max(degrees.values()) == 1:
             continue
         if bool(pool) != args.disagg:
             why = ("a pool of --disagg only" if pool else
                    "aggregated workers only; with --disagg give each pool its own (--prefill-tp, --decode-tp ...)")
-            raise ScenarioError(f"--{pool}tp / --{pool}ep / --{pool}attention-dp: {why}")
+            raise ScenarioError(f"--{pool}tp / --{pool}ep / --{pool}attention-dp / --{pool}pp: {why}")
         out[f"{key}deployment"] = {**degrees, "comm": default_comm(args.efficiency)}
     return out
 
@@ -187,11 +190,12 @@ def add_search_options(p):
     s.add_argument("--modes", help="agg, disagg or both (default agg,disagg)")
     s.add_argument("--max-batch-tokens", help="token budgets to try (default 2048,8192)")
     s.add_argument("--chunks", help="prefill chunk sizes to try; none = only the budget (default none)")
-    s.add_argument("--tp", help="tensor-parallel degrees of a worker to try, e.g. 1,2,4,8 (with --ep and "
-                                "--attention-dp: every combination; default: powers of two up to a node, and "
-                                "expert-parallel layouts for MoE models, docs/serving.md)")
+    s.add_argument("--tp", help="tensor-parallel degrees of a worker to try, e.g. 1,2,4,8 (with --ep, "
+                                "--attention-dp and --pp: every combination; default: powers of two up to a node, "
+                                "expert-parallel layouts for MoE models, each with pp 1, 2 and 4, docs/serving.md)")
     s.add_argument("--ep", help="expert-parallel degrees to try (MoE models; default with --tp given: 1)")
     s.add_argument("--attention-dp", help="attention data-parallel groups to try (default with --tp given: 1)")
+    s.add_argument("--pp", help="pipeline stages of a worker to try, e.g. 1,2,4 (default with --tp given: 1)")
     s.add_argument("--link-bandwidth", help="KV-transfer link for disaggregation, e.g. 450GB/s")
     return s
 
@@ -223,6 +227,7 @@ def search_keywords(args) -> dict:
                 max_batch_tokens=_list(args.max_batch_tokens, "--max-batch-tokens", int),
                 chunks=_list(args.chunks, "--chunks", int), tp=_degrees(args.tp, "--tp"),
                 ep=_degrees(args.ep, "--ep"), attention_dp=_degrees(args.attention_dp, "--attention-dp"),
+                pp=_degrees(args.pp, "--pp"),
                 link_bandwidth_bytes_per_s=_link(args), comm=default_comm(args.efficiency))
 
 

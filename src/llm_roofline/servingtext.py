@@ -10,12 +10,17 @@ def _rate(value) -> str:
 
 
 def _layout(d: dict, prefix: str) -> str:
-    """A worker's devices, e.g. " of tp 2 x ep 2"; nothing for one device."""
+    """A worker's devices, e.g. " of tp 2 x ep 2", " of tp 4 x pp 2"; nothing for one device."""
     if f"{prefix}tp" not in d:
         return ""
-    parts = [f"{name.replace('_', '-')} {d[prefix + name]}" for name in ("tp", "ep", "attention_dp")
-             if d[prefix + name] > 1]
+    parts = [f"{name.replace('_', '-')} {d[prefix + name]}" for name in ("tp", "ep", "attention_dp", "pp")
+             if d.get(prefix + name, 1) > 1]
     return " of " + " x ".join(parts)
+
+
+def _per_micro_batch(d: dict) -> str:
+    """" per micro-batch" when a worker is pipelined (its budget applies to each micro-batch)."""
+    return " per micro-batch" if any(d.get(f"{p}pp", 1) > 1 for p in ("", "prefill_", "decode_")) else ""
 
 
 def render_simulation(report) -> str:
@@ -36,7 +41,8 @@ def render_simulation(report) -> str:
     lines = [f"{report.model['name']} on {report.hardware['name']}{setting}: {w['arrivals']}; {w['requests']} "
              f"requests of "
              f"{w['mean_input_tokens']:,.0f} -> {w['mean_output_tokens']:,.0f} tokens (mean)",
-             f"{pools}; scheduler: {s['max_batch_tokens']} tokens/iteration, {s['max_seqs']} running, chunk "
+             f"{pools}; scheduler: {s['max_batch_tokens']} tokens/iteration{_per_micro_batch(d)}, "
+             f"{s['max_seqs']} running, chunk "
              f"{chunk}, KV blocks of {s['block_size']}",
              "",
              f"{'':<8}{'mean':>11}{'p50':>11}{'p90':>11}{'p99':>11}"]
@@ -61,8 +67,9 @@ def render_simulation(report) -> str:
 
 
 def layout_text(row: dict) -> str:
-    """A worker's layout: "tp4", "adp8 ep8" (attention DP, expert parallelism); "" for one device."""
-    parts = [f"{name}{row[key]}" for name, key in (("tp", "tp"), ("adp", "attention_dp"), ("ep", "ep"))
+    """A worker's layout: "tp4", "adp8 ep8" (attention DP, expert parallelism), "tp4 pp2" (pipeline
+    stages); "" for one device."""
+    parts = [f"{name}{row[key]}" for name, key in (("tp", "tp"), ("adp", "attention_dp"), ("ep", "ep"), ("pp", "pp"))
              if row.get(key, 1) > 1]
     return " ".join(parts)
 

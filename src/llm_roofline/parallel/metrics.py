@@ -29,9 +29,8 @@ from ..engine import Analysis
 from ..errors import DeploymentError
 from ..scenario import Scenario
 from .deployment import Layout
+from .pipeline import part_masks, part_sums, stage_ends, stage_time, stage_weights_bytes
 from .steps import Affine, AtLeast, Rows
-
-PARTS = ("head", "layer", "handoff", "tail")
 
 
 @dataclass(frozen=True)
@@ -86,36 +85,9 @@ def single_device(a: Analysis) -> ParallelMetrics:
         prefill_link_bytes=zeros, prefill_comm_time_s=zeros, decode_link_bytes=zeros, decode_comm_time_s=zeros)
 
 
-def _masks(table) -> dict[str, np.ndarray]:
-    parts = np.array(table.parts)
-    comm = np.array([k == "communication" for k in table.kinds])
-    return {"comm": comm, **{p: parts == p for p in PARTS}}
-
-
 def _sums(costs) -> dict[str, np.ndarray]:
     """count x time summed over each part, split into non-link ("nl") and communication ("l") rows."""
-    masks = _masks(costs.table)
-    per_op = costs.time_s * costs.table.counts[:, None]
-    out = {}
-    for part in PARTS:
-        out[part + "_nl"] = per_op[masks[part] & ~masks["comm"]].sum(0)
-        out[part + "_l"] = per_op[masks[part] & masks["comm"]].sum(0)
-    return out
-
-
-def _ends(s: dict, pp: int) -> tuple[np.ndarray, np.ndarray]:
-    """(non-link, link) time of the model ends the fullest stage runs: both ends on one stage (pp = 1),
-    else the larger of head and tail."""
-    if pp == 1:
-        return s["head_nl"] + s["tail_nl"], s["head_l"] + s["tail_l"]
-    head_first = s["head_nl"] + s["head_l"] >= s["tail_nl"] + s["tail_l"]
-    return (np.where(head_first, s["head_nl"], s["tail_nl"]), np.where(head_first, s["head_l"], s["tail_l"]))
-
-
-def _stage_time(s: dict, pp: int, share: float, overlap: bool) -> np.ndarray:
-    ends_nl, ends_l = _ends(s, pp)
-    nonlink, link = ends_nl + share * s["layer_nl"], ends_l + share * s["layer_l"]
-    return np.maximum(nonlink, link) if overlap else nonlink + link
+    return part_sums(costs.table, costs.time_s * costs.table.counts[:, None])
 
 
 def parallel_metrics(a: Analysis, lay: Layout, replica: Scenario) -> ParallelMetrics:
@@ -125,14 +97,14 @@ def parallel_metrics(a: Analysis, lay: Layout, replica: Scenario) -> ParallelMet
     sc = a.scenario
     pre = _sums(a.prefill)
     handoff_prefill = pre["handoff_nl"] + pre["handoff_l"]
-    u_prefill = _stage_time(pre, pp, share, d.overlap)
+    u_prefill = stage_time(pre, pp, share, d.overlap)
     if pp == 1 and not d.overlap:  # the engine's TTFT: the host time per step (calibrated) and a draft
         u_prefill = a.generation.ttft_s  # network's prefill (speculative decoding) included
         ttft = (m + pp - 1) * u_prefill + handoff_prefill
     else:  # the stage sums hold the operators only: the engine's host time per step once
         ttft = (m + pp - 1) * u_prefill + handoff_prefill + a.prefill.step_overhead_s
     dec = _sums(a.decode)
-    u_step = _stage_time(dec, pp, share, d.overlap)
+    u_step = stage_time(dec, pp, share, d.overlap)
     handoff = dec["handoff_nl"] + dec["handoff_l"]
     step = np.maximum(pp * u_step + handoff, m * u_step) + a.decode.step_overhead_s
     P, G = sc.prompt_len, sc.gen_len
@@ -162,8 +134,8 @@ def _decode_sum(a: Analysis, dec, pp, m, share, overlap, handoff, first, last) -
     """Sum over decode steps S = first..last of max(pp u(S) + H, m u(S)), u the stage time. Only the
     layers' non-communication operators change with S; the ends and the communication are read off
     the reported step."""
-    masks = _masks(a.decode_at0.table)
-    ends_nl, ends_l = _ends(dec, pp)
+    masks = part_masks(a.decode_at0.table)
+    ends_nl, ends_l = stage_ends(dec, pp)
     link = ends_l + share * dec["layer_l"]
     if getattr(a.efficiency, "mode", "") == "calibrated":
         return _calibrated_decode_sum(a, masks["layer"] & ~masks["comm"], pp, m, share, overlap,
@@ -204,14 +176,7 @@ def _calibrated_decode_sum(a: Analysis, layer_rows, pp, m, share, overlap, fixed
 
 def _memory(a: Analysis, lay: Layout, share: float, m: int, B: np.ndarray) -> dict:
     d, mem, t = lay.deployment, a.memory, a.prefill.table
-    masks = _masks(t)
-    per_op = t.param_bytes * t.counts[:, None]
-    if d.pp == 1:
-        weights = mem.weights_bytes
-    else:
-        head, tail = per_op[masks["head"]].sum(0), per_op[masks["tail"]].sum(0)
-        tail = tail + _tied_copy(a, t)
-        weights = np.maximum(head, tail) + share * per_op[masks["layer"]].sum(0)
+    weights = mem.weights_bytes if d.pp == 1 else stage_weights_bytes(t, a.model, share)
     kv = mem.kv_cache_bytes * (m * share)
     buffers = 2.0 * np.maximum(_largest_message(a.prefill.table), _largest_message(a.decode.table))
     spec = a.techniques.speculative if a.techniques is not None else None
@@ -229,18 +194,10 @@ def _memory(a: Analysis, lay: Layout, share: float, m: int, B: np.ndarray) -> di
 
 
 def _largest_message(table) -> np.ndarray:
-    comm = _masks(table)["comm"]
+    comm = part_masks(table)["comm"]
     if not comm.any():
         return np.zeros(table.flops.shape[1])
     return table.act_read_bytes[comm].max(0)
-
-
-def _tied_copy(a: Analysis, t) -> np.ndarray:
-    """The lm_head copy of tied embeddings (bytes), held by the last stage when pp > 1."""
-    if not a.model.tie_word_embeddings:
-        return np.zeros(t.flops.shape[1])
-    embed = t.names.index(a.model.op_name("embed_tokens"))
-    return t.param_bytes[embed]
 
 
 def micro_batches(batch_size: np.ndarray, attention_dp: int, micro_batches: int) -> np.ndarray:

@@ -185,12 +185,13 @@ def simulate(model, hardware, *, concurrency: int | None = None, rate: float | N
 
 
 def _devices(prefix: str, deployment) -> dict:
-    """One worker's parallelism in the report: ``{prefix}tp``, ``ep``, ``attention_dp`` and devices
-    (empty for one device)."""
+    """One worker's parallelism in the report: ``{prefix}tp``, ``ep``, ``attention_dp``, ``pp`` (pipeline
+    stages) and devices (empty for one device)."""
     if deployment is None or deployment.is_single_device:
         return {}
     return {f"{prefix}tp": deployment.tp, f"{prefix}ep": deployment.ep,
-            f"{prefix}attention_dp": deployment.attention_dp, f"{prefix}devices_per_worker": deployment.devices}
+            f"{prefix}attention_dp": deployment.attention_dp, f"{prefix}pp": deployment.pp,
+            f"{prefix}devices_per_worker": deployment.devices}
 
 
 def estimate_serving(model, hardware, *, concurrency, isl, osl, max_batch_tokens: int = 8192, max_seqs: int = 256,

@@ -11,7 +11,10 @@ compress_ratio tokens) and are paged with the full-attention layers, at entry / 
 Bytes per element and the per-layer sizes come from the engine (cache.py, precision.py).
 
 Usable budget = capacity x memory_fraction - weights - activation reserve, where weights are every
-parameter once (as ``report.memory``) and the activation reserve is the largest activation working set
+parameter once (as ``report.memory``; a pipelined worker: its device of the fullest stage, with
+ceil(L / pp) layers and the larger model end, parallel.pipeline.stage_weights_bytes, holds the KV cache
+and states of its layers only, every per-request size x ceil(L / pp) / L, mixed layer groups spread
+evenly over the stages) and the activation reserve is the largest activation working set
 of one operator (as ``report.memory``) for an iteration of ``max_batch_tokens`` prefill tokens or a decode
 batch of ``max_seqs`` requests (vLLM profiles memory with such a dummy batch in the same way).
 """
@@ -32,6 +35,7 @@ from ..cache import (
 )
 from ..errors import ScenarioError
 from ..graph import build_ops
+from ..parallel.pipeline import stage_weights_bytes
 from ..precision import format_storage_bytes
 from ..units import si
 from .engine_cost import EngineCost
@@ -92,7 +96,7 @@ def kv_capacity(cost: StepCost | EngineCost, *, block_size: int, memory_fraction
     its weights and communication rows); its attention-DP groups each hold their own requests, so the
     worker's budget is attention_dp x one device's (a request's bytes are those one device of its group
     holds: its share of the KV heads, or the whole latent of MLA, replicated)."""
-    model, settings, plan = cost.shard, cost.settings, cost.plan
+    model, settings, plan, share = cost.shard, cost.settings, cost.plan, cost.stage_share
     kb = float(format_storage_bytes(settings.kv_cache, settings.group_size, settings.scale_bits)[0])
     sb = float(format_storage_bytes(settings.state, settings.group_size, settings.scale_bits)[0])
     ab = float(settings.activations.bits[0]) / 8.0
@@ -100,15 +104,15 @@ def kv_capacity(cost: StepCost | EngineCost, *, block_size: int, memory_fraction
     local: list[tuple[object, float]] = []
     for group in model.layer_groups:
         mixer = group.layer.mixer
-        per_token = group.count * cache_elements_per_token(mixer) * kb
+        per_token = share * group.count * cache_elements_per_token(mixer) * kb
         if per_token and np.all(cached_tokens(mixer, np.array([1e18])) < 1e18):  # keeps a bounded number
             local.append((mixer, per_token))
         else:
             page += per_token * block_size
         entry = compressed_elements_per_entry(mixer)
         if entry:  # DeepSeek-V4: one compressed entry per compress_ratio tokens
-            page += group.count * entry / mixer.compress_ratio * kb * block_size
-        state += group.count * (state_elements_per_sequence(mixer) * sb
+            page += share * group.count * entry / mixer.compress_ratio * kb * block_size
+        state += share * group.count * (state_elements_per_sequence(mixer) * sb
                                 + (conv_state_elements_per_sequence(mixer) + pending_elements_per_sequence(mixer))
                                 * ab)
     one = probe_scenario(settings, np.ones(1))
@@ -116,7 +120,8 @@ def kv_capacity(cost: StepCost | EngineCost, *, block_size: int, memory_fraction
     prefill = build_ops(model, one, "prefill", T=np.array([tokens]), S=np.array([tokens]), plan=plan)
     decode = build_ops(model, probe_scenario(settings, np.array([seqs])), "decode", T=np.ones(1), S=np.ones(1),
                        plan=plan)
-    weights = float((prefill.param_bytes[:, 0] * prefill.counts).sum())
+    weights = float((prefill.param_bytes[:, 0] * prefill.counts).sum()) if cost.pipeline_stages == 1 else \
+        float(stage_weights_bytes(prefill, model, share)[0])
     activations = float(max(prefill.activation_bytes.max(), decode.activation_bytes.max()))
     usable = cost.hardware.memory_capacity_bytes * memory_fraction
     budget = usable - weights - activations

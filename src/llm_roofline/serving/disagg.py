@@ -74,7 +74,8 @@ def _prefill_time(pool: Pool, isl: float, batch: np.ndarray) -> np.ndarray:
 def _prefill_knots(prefill: Pool, isl: float) -> tuple[np.ndarray, np.ndarray, float]:
     """tau(b) on a grid of batch sizes whose knots include every integer up to the most prompts a prefill
     batches (b_max): (knots, tau at them (s), b_max)."""
-    b_max = max(1.0, np.floor(prefill.config.max_batch_tokens / min(prefill.config.prefill_chunk, isl)))
+    budget = prefill.config.period_tokens(prefill.cost.micro_batches)
+    b_max = max(1.0, np.floor(budget / min(prefill.config.prefill_chunk, isl)))
     knots = np.unique(np.concatenate([np.arange(1.0, b_max + 1.0), np.linspace(1.0, b_max, 64)]))
     return knots, _prefill_time(prefill, isl, knots), b_max
 

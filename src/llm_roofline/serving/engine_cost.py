@@ -18,11 +18,30 @@ time = sum over those rows of count x time (s) + the engine's host time per step
 a serving profile with ``prefill_launch_s`` (profiles.py) an iteration that carries prompt tokens runs
 without CUDA graphs: each kernel with work takes max(its time, prefill_launch_s).
 
-A worker of several devices (parallel.Deployment; pipeline stages excepted): the tables are those of its
-most loaded device (the shard, its batch, its communication rows). With attention DP over a groups the
-decoders spread evenly (n / a per group) but a prompt chunk is not split: the loaded group runs
-max(k / a, min(k, 1)) chunks, while the experts receive every group's tokens, n + kT
-(parallel.plan.DevicePlan.moe_group_tokens).
+A worker of several devices (parallel.Deployment): the tables are those of its most loaded device (the
+shard, its batch, its communication rows). With attention DP over a groups the decoders spread evenly
+(n / a per group) but a prompt chunk is not split: the loaded group runs max(k / a, min(k, 1)) chunks,
+while the experts receive every group's tokens, n + kT (parallel.plan.DevicePlan.moe_group_tokens).
+
+A pipelined worker (pp stages; vLLM V1's batch queue, SGLang and TensorRT-LLM with PP): its running
+requests are split into m = clip((n + k) / a, 1, M) micro-batches that hold sequences (M = the
+deployment's micro-batches in flight, pp by default), each scheduled with the whole token budget
+(scheduler.SchedulerConfig.period_tokens). One iteration here is one period of the pipeline, in which
+every micro-batch passes every stage once, so every running request makes one token (or one chunk) per
+iteration. Each micro-batch holds n / m decoders; the chunks go k / m to each (the mean micro-batch),
+but a chunk is not split: the loaded one holds max(k / m, min(k, 1)). Their tables give the parts of the
+model (parallel.pipeline: head, layers, hand-offs H, tail) and, with u the fullest stage,
+    occupancy = max(stages + H, m x u) of the mean micro-batch (parallel.pipeline.pipeline_period_s):
+        every stage serves the m micro-batches once per period, and none passes faster than its round trip;
+    heavy = max(stages + H of the loaded micro-batch, occupancy): its own round trip;
+    iteration = heavy / m + (m - 1) / m x occupancy: the mean of the micro-batches' periods.
+A request alone (m = 1) pays every stage and the pp - 1 hand-offs of its micro-batch over the system's
+link; a full pipeline (m = pp) of balanced stages pays pp x u + H for n tokens, i.e. pp micro-batches
+of n / pp per period. Approximations: every request of an iteration is charged the micro-batches' mean
+period (a lone chunk's request in fact waits its loaded micro-batch's round trip, the others the
+occupancy), the micro-batches are equal otherwise (an engine's differ by a request), u is the fullest
+stage (an upper bound when pp does not divide L or head and tail differ), and the host time per step is
+paid once per period (the batch queue overlaps the other micro-batches' scheduling with the GPUs).
 
 Iterations come as the sums of features.py (one key class: W = C = inf, so a group's keys are its KV
 lengths); a group is evaluated at its mean shape: mean KV length keys / n, mean chunk tokens / k and
@@ -48,6 +67,7 @@ from ..errors import DeploymentError
 from ..graph import build_ops
 from ..hardware.spec import Efficiency, Hardware
 from ..models.spec import ModelSpec
+from ..parallel.pipeline import handoff_time, part_sums, pipeline_period_s, stages_time
 from ..roofline import roofline
 from ..scenario import Scenario, tiled
 from .features import IterationFeatures
@@ -64,8 +84,10 @@ class EngineCost(IterationFeatures):
     one device); ``attention_dp``: attention-DP groups; ``token_rows`` / ``decode_rows`` / ``prefill_rows``:
     which operators of the token (prefill), decode and prefill tables an iteration runs;
     ``step_overhead_s``: host time per engine step (s); ``profile``: the engine's serving profile
-    (profiles.py): its share of the kernels' fixed costs applies here, its request overhead in the closed
-    forms and the simulation's frontend (simulate.py), its burst share in the closed forms."""
+    (profiles.py): its share of the kernels' fixed costs and its eager launches apply here, its request
+    overhead in the closed forms and the simulation's frontend (simulate.py), its burst share in the closed
+    forms. ``pipeline_stages``: pp; ``micro_batches``: the pipeline's micro-batches
+    in flight (1 without stages); ``stage_share``: ceil(L / pp) / L, the fullest stage's layers."""
 
     model: ModelSpec
     shard: ModelSpec
@@ -82,12 +104,16 @@ class EngineCost(IterationFeatures):
     windows: tuple[float, ...] = (np.inf,)
     chunks: tuple[float, ...] = (np.inf,)
     scan_chunks: tuple[float, ...] = ()
+    pipeline_stages: int = 1
+    micro_batches: int = 1
+    stage_share: float = 1.0
 
     # --- the engine's tables ------------------------------------------------------------------------
-    def _stage_time(self, stage: str, rows: np.ndarray, batch, T, S, group_tokens, eager) -> np.ndarray:
-        """sum over ``rows`` of count x time (s) of ``stage``'s table, per iteration; in the ``eager``
-        iterations (those with prompt tokens) a kernel with work takes at least the profile's
-        prefill_launch_s (the host launches it; no CUDA graph)."""
+    def _stage_time(self, stage: str, rows: np.ndarray, batch, T, S, group_tokens, eager):
+        """sum over ``rows`` of count x time (s) of ``stage``'s table, per iteration; pipelined: per part
+        of the model (parallel.pipeline.part_sums, a dict of arrays). In the ``eager`` iterations (those
+        with prompt tokens) a kernel with work takes at least the profile's prefill_launch_s (the host
+        launches it; no CUDA graph)."""
         scenario = probe_scenario(self.settings, batch)
         plan = None if self.plan is None else replace(self.plan, moe_group_tokens=group_tokens)
         table = build_ops(self.shard, scenario, stage, T=np.asarray(T, dtype=np.float64),
@@ -102,6 +128,8 @@ class EngineCost(IterationFeatures):
         if launch and eager.any():
             launched = eager[None, :] & (costs.time_s[rows] > 0.0)
             time = np.where(launched, np.maximum(time, launch), time)
+        if self.pipeline_stages > 1:
+            return part_sums(table, table.counts[rows][:, None] * time, rows)
         return table.counts[rows] @ time
 
     def iteration_s(self, n, kv_len, k, T, S) -> np.ndarray:
@@ -109,6 +137,24 @@ class EngineCost(IterationFeatures):
         ``T`` tokens at KV length ``S`` (arrays broadcast; n = 0 or k = 0: that group is absent)."""
         n, kv_len, k, T, S = np.broadcast_arrays(*(np.atleast_1d(np.asarray(v, dtype=np.float64))
                                                    for v in (n, kv_len, k, T, S)))
+        busy = (n + k) > 0
+        if self.pipeline_stages == 1:
+            return self._groups(n, kv_len, k, T, S) + self.step_overhead_s * busy
+        # m micro-batches (module docstring): the loaded one (n / m decoders, a chunk not split) and the mean
+        # one (k / m chunks) side by side in one evaluation
+        m = np.clip((n + k) / float(self.attention_dp), 1.0, float(self.micro_batches))
+        loaded_k = np.where(k > 0, np.maximum(k / m, np.minimum(k, 1.0)), 0.0)
+        size = n.size
+        parts = self._groups(np.tile(n / m, 2), np.tile(kv_len, 2), np.concatenate([loaded_k, k / m]),
+                             np.tile(T, 2), np.tile(S, 2))
+        loaded, mean = ({key: v[:size] for key, v in parts.items()}, {key: v[size:] for key, v in parts.items()})
+        occupancy = pipeline_period_s(mean, self.pipeline_stages, self.stage_share, m)
+        heavy = np.maximum(stages_time(loaded) + handoff_time(loaded), occupancy)
+        return heavy / m + (m - 1.0) / m * occupancy + self.step_overhead_s * busy
+
+    def _groups(self, n, kv_len, k, T, S):
+        """The engine's time (s) of ``n`` decoders and ``k`` chunks on the loaded device of a stage (without
+        the host time per step): summed over the rows, or per part of the model when pipelined."""
         a = float(self.attention_dp)
         n_dev = n / a
         k_dev = np.where(k > 0, np.maximum(k / a, np.minimum(k, 1.0)), 0.0)
@@ -116,16 +162,20 @@ class EngineCost(IterationFeatures):
         busy, decoding, prefilling = seqs > 0, n > 0, k > 0
         one = np.ones_like(n)
         per_seq = np.where(busy, tokens / np.where(busy, seqs, 1.0), 1.0)
-        time = self._stage_time("prefill", self.token_rows, np.where(busy, seqs, 1.0), per_seq, per_seq,
-                                np.where(busy, group, 1.0), prefilling) * busy
+        groups = [(self._stage_time("prefill", self.token_rows, np.where(busy, seqs, 1.0), per_seq, per_seq,
+                                    np.where(busy, group, 1.0), prefilling), busy)]
         if decoding.any():
-            time += self._stage_time("decode", self.decode_rows, np.where(decoding, n_dev, 1.0), one,
-                                     np.where(decoding, np.maximum(kv_len, 1.0), 1.0), group, prefilling) * decoding
+            groups.append((self._stage_time("decode", self.decode_rows, np.where(decoding, n_dev, 1.0), one,
+                                            np.where(decoding, np.maximum(kv_len, 1.0), 1.0), group, prefilling),
+                           decoding))
         if prefilling.any():
             Tp = np.where(prefilling, np.maximum(T, 1.0), 1.0)
-            time += self._stage_time("prefill", self.prefill_rows, np.where(prefilling, k_dev, 1.0), Tp,
-                                     np.where(prefilling, np.maximum(S, Tp), 1.0), group, prefilling) * prefilling
-        return time + self.step_overhead_s * busy
+            groups.append((self._stage_time("prefill", self.prefill_rows, np.where(prefilling, k_dev, 1.0), Tp,
+                                            np.where(prefilling, np.maximum(S, Tp), 1.0), group, prefilling),
+                           prefilling))
+        if self.pipeline_stages > 1:
+            return {key: sum(value[key] * mask for value, mask in groups) for key in groups[0][0]}
+        return sum(value * mask for value, mask in groups)
 
     # --- the features interface (steady.py, disagg.py) ------------------------------------------------
     def time_s(self, x: np.ndarray) -> np.ndarray:
@@ -179,16 +229,21 @@ def engine_cost(model: ModelSpec, hardware: Hardware, efficiency: Efficiency, se
     from ..parallel.analysis import check_deployment
     from ..parallel.plan import DevicePlan
 
-    shard, plan, a = model, None, 1
+    shard, plan, a, pipeline = model, None, 1, {}
     if deployment is not None and not deployment.is_single_device:
-        if deployment.pp > 1 or deployment.dp > 1:
-            raise DeploymentError("serving workers run tensor, expert and attention-data parallelism; pipeline "
-                                  "stages (pp) and replicas (dp) inside a worker are not modelled: use workers "
-                                  "for replicas")
+        if deployment.dp > 1:
+            raise DeploymentError("replicas (dp) inside a serving worker are not modelled: use workers for "
+                                  "replicas")
+        if deployment.overlap:
+            raise DeploymentError("serving workers run their communication serially: overlap is not modelled "
+                                  "in serving; leave it off")
         lay, shard = check_deployment(model, system, deployment)
         plan = DevicePlan(layout=lay, vocab_size=model.vocab_size, embedding_width=model.embedding_width,
                           hidden_size=model.hidden_size)
         hardware, a = system.device, deployment.attention_dp
+        if deployment.pp > 1:
+            pipeline = dict(pipeline_stages=deployment.pp, micro_batches=deployment.pipeline_micro_batches,
+                            stage_share=lay.stage_layers / lay.layers)
     settings = replace(tiled(settings, 1), batch_size=np.ones(1))
     one, ones = probe_scenario(settings, np.ones(1)), np.ones(1)
     dec = build_ops(shard, one, "decode", T=ones, S=ones, plan=plan)
@@ -217,4 +272,4 @@ def engine_cost(model: ModelSpec, hardware: Hardware, efficiency: Efficiency, se
     return EngineCost(model=model, shard=shard, hardware=hardware, efficiency=efficiency, settings=settings,
                       plan=plan, attention_dp=a, token_rows=token_rows, decode_rows=decode_rows,
                       prefill_rows=~token_rows, step_overhead_s=float(getattr(efficiency, "step_overhead_s", 0.0)),
-                      profile=profile)
+                      profile=profile, **pipeline)

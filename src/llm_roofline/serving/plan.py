@@ -4,7 +4,7 @@ A configuration takes one value of each axis of the search space (``DEFAULT_AXES
 where each value goes). For each, the load is swept: the requests each worker holds (its batch limit and
 closed-loop concurrency; for disaggregation, each decode worker's batch). Every point gets TTFT, TPOT,
 requests/s, output tokens/s per GPU and per user (1 / TPOT) on ``gpus`` devices. The ``layout`` axis
-(plan_layouts.py: tp, ep, attention_dp) says how many devices one worker spans and how the model is split
+(plan_layouts.py: tp, ep, attention_dp, pp) says how many devices one worker spans and how the model is split
 over them: aggregated serving runs gpus / devices-per-worker replicas, disaggregated serving splits those
 workers into a prefill and a decode pool of that same layout (every split). One device per worker is
 priced with the exact linear cost, several with the engine itself (setup.CostCache).
@@ -56,7 +56,7 @@ DEFAULT_AXES = {"mode": ("agg", "disagg"), "format": ("bf16", "fp8", "w4a16"), "
                 "chunk": (None,)}
 AXIS_RULES = {  # axis -> the part of a configuration it sets
     "mode": "deployment", "format": "formats", "max_batch_tokens": "scheduler", "chunk": "scheduler",
-    "layout": "deployment",  # (tp, ep, attention_dp) of every worker
+    "layout": "deployment",  # (tp, ep, attention_dp, pp) of every worker
 }
 PROCESS_CROSSOVER = 1000  # configurations; below it one process is faster (measured: docs/serving.md)
 COLUMNS = ("batch", "concurrency", "gpus", "prefill_workers", "decode_workers", "ttft_s", "tpot_s", "e2e_s",
@@ -265,7 +265,7 @@ def _collect(results, slo, gpus, isl, osl, started, n_configs, processes) -> Pla
 
 def plan(model, hardware, *, gpus: int = 8, isl: float = 2048, osl: float = 512, ttft_slo: float | None = None,
          tpot_slo: float | None = None, target_rate: float | None = None, formats=None, modes=None,
-         max_batch_tokens=None, chunks=None, tp=None, ep=None, attention_dp=None, batches=BATCHES,
+         max_batch_tokens=None, chunks=None, tp=None, ep=None, attention_dp=None, pp=None, batches=BATCHES,
          efficiency="ideal", link_bandwidth_bytes_per_s: float | None = None, processes: int | None = None,
          progress=None, comm: str | None = None) -> PlanResult:
     """Search deployments of ``model`` on ``gpus`` devices of ``hardware`` (a device, a system, or a name of
@@ -273,10 +273,10 @@ def plan(model, hardware, *, gpus: int = 8, isl: float = 2048, osl: float = 512,
     ``isl`` tokens in and ``osl`` out: the Pareto front, the best point under the SLOs (seconds; None: no
     limit), the largest rate at the SLOs and, with ``target_rate`` (requests/s), the fewest devices that
     serve it. ``formats``, ``modes``, ``max_batch_tokens``, ``chunks``: the values of those axes (defaults:
-    DEFAULT_AXES). ``tp``, ``ep``, ``attention_dp``: lists of degrees whose product is the worker layouts
-    searched (a list not given: 1); none given: plan_layouts.default_layouts (TP powers of two up to a
-    node, MoE models also EP layouts). ``comm``: ideal or fitted collectives (None: fitted under the
-    hardware and calibrated settings)."""
+    DEFAULT_AXES). ``tp``, ``ep``, ``attention_dp``, ``pp``: lists of degrees whose product is the worker
+    layouts searched (a list not given: 1); none given: plan_layouts.default_layouts (TP powers of two up
+    to a node, MoE models also EP layouts, each with 1, 2 and 4 pipeline stages within the gpus).
+    ``comm``: ideal or fitted collectives (None: fitted under the hardware and calibrated settings)."""
     for name, value in (("gpus", gpus),):
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 100_000:
             raise ScenarioError(f"{name} must be an integer in 1..100000, got {value!r}")
@@ -293,10 +293,10 @@ def plan(model, hardware, *, gpus: int = 8, isl: float = 2048, osl: float = 512,
             axes[name] = tuple(value)
     if gpus < 2:
         axes["mode"] = tuple(m for m in axes["mode"] if m != "disagg") or ("agg",)
-    if tp is None and ep is None and attention_dp is None:
+    if tp is None and ep is None and attention_dp is None and pp is None:
         layouts = None
     else:
-        layouts = given_layouts(tp, ep, attention_dp)
+        layouts = given_layouts(tp, ep, attention_dp, pp)
     spec, device, eff, system = resolve_target(model, hardware, efficiency)
     axes["layout"] = tuple(default_layouts(spec, system, gpus) if layouts is None else layouts)
     slo = SLO(ttft_slo, tpot_slo)

@@ -1,7 +1,9 @@
 """The worker layouts of the deployment search: how many devices one worker spans and how the model is
-split over them (tensor, expert and attention-data parallelism; parallel.Deployment).
+split over them (tensor, expert, attention-data and pipeline parallelism; parallel.Deployment).
 
-A layout is a tuple (tp, ep, attention_dp); a worker spans tp x attention_dp devices. Aggregated serving
+A layout is a tuple (tp, ep, attention_dp, pp); a worker spans tp x attention_dp x pp devices (pp
+pipeline stages of tp x attention_dp devices; engine_cost.py prices its iterations as the pipeline's
+periods). Aggregated serving
 runs gpus / devices replicas of it; disaggregated serving splits those workers into a prefill and a decode
 pool, both of this layout (one layout for both pools keeps the search at one axis: a product of
 prefill and decode layouts would square it).
@@ -9,11 +11,13 @@ prefill and decode layouts would square it).
 Defaults (``default_layouts``): TP in powers of two up to min(gpus, devices per node of the system); a
 mixture-of-experts model also gets expert parallelism under TP (ep = tp: each device holds whole
 experts) and attention-DP x EP (attention_dp = ep = a, tp 1: DeepSeek-style wide EP), a in the same
-powers of two. Without a multi-device system (a device no bundled system is built from) only one device
-per worker. Which of them are valid the parallel package decides (``check_layout``: the Deployment's
-own checks, the system's nodes, the shard's head and expert divisibility); an invalid one is skipped
-with its reason. ``resolve_target``: the model, device, efficiency and system a search runs on;
-``comm_of``: how the collectives of multi-device workers are costed.
+powers of two; each of them with pp in DEFAULT_PP (a pipeline across nodes when the stages' devices
+fill one), as long as the worker's devices stay within the gpus. Without a multi-device system (a device
+no bundled system is built from) only one device per worker. Which of them are valid the parallel
+package decides (``check_layout``: the Deployment's own checks, the system's nodes, the shard's head and
+expert divisibility) and the search adds that pp divides the layers (engines split them evenly by
+default); an invalid one is skipped with its reason. ``resolve_target``: the model, device, efficiency
+and system a search runs on; ``comm_of``: how the collectives of multi-device workers are costed.
 """
 
 from __future__ import annotations
@@ -23,41 +27,42 @@ import itertools
 from ..errors import DeploymentError, ScenarioError
 from ..models.spec import ModelSpec, routed_experts
 
-SINGLE = (1, 1, 1)
-MAX_LAYOUTS = 64  # layouts in one search (a product of the three lists beyond it is refused)
+SINGLE = (1, 1, 1, 1)
+MAX_LAYOUTS = 64  # layouts in one search (a product of the four lists beyond it is refused)
+DEFAULT_PP = (1, 2, 4)  # pipeline stages searched by default
 
 
-def devices(layout: tuple[int, int, int]) -> int:
-    tp, _, attention_dp = layout
-    return tp * attention_dp
+def devices(layout: tuple[int, int, int, int]) -> int:
+    tp, _, attention_dp, pp = layout
+    return tp * attention_dp * pp
 
 
-def label(layout: tuple[int, int, int]) -> dict:
-    """The layout's keys in a plan row: tp, ep, attention_dp and devices_per_worker."""
-    tp, ep, attention_dp = layout
-    return {"tp": tp, "ep": ep, "attention_dp": attention_dp, "devices_per_worker": tp * attention_dp}
+def label(layout: tuple[int, int, int, int]) -> dict:
+    """The layout's keys in a plan row: tp, ep, attention_dp, pp and devices_per_worker."""
+    tp, ep, attention_dp, pp = layout
+    return {"tp": tp, "ep": ep, "attention_dp": attention_dp, "pp": pp, "devices_per_worker": devices(layout)}
 
 
 def is_moe(model: ModelSpec) -> bool:
     return any(routed_experts(g.layer.ffn) is not None for g in model.layer_groups)
 
 
-def default_layouts(model: ModelSpec, system, gpus: int) -> list[tuple[int, int, int]]:
+def default_layouts(model: ModelSpec, system, gpus: int) -> list[tuple[int, int, int, int]]:
     """The layouts searched when none are given (see the module docstring)."""
     if system is None:
         return [SINGLE]
     top = min(gpus, system.devices_per_node)
     powers = [2 ** k for k in range(top.bit_length()) if 2 ** k <= top]
-    out = [(t, 1, 1) for t in powers]
+    stages = [(t, 1, 1) for t in powers]
     if is_moe(model):
-        out += [(t, t, 1) for t in powers if t > 1] + [(1, a, a) for a in powers if a > 1]
-    return out
+        stages += [(t, t, 1) for t in powers if t > 1] + [(1, a, a) for a in powers if a > 1]
+    return [(*s, pp) for pp in DEFAULT_PP for s in stages if devices((*s, pp)) <= gpus]
 
 
-def given_layouts(tp, ep, attention_dp) -> list[tuple[int, int, int]]:
+def given_layouts(tp, ep, attention_dp, pp=None) -> list[tuple[int, int, int, int]]:
     """The product of the given degree lists (None: 1)."""
     lists = []
-    for name, values in (("tp", tp), ("ep", ep), ("attention_dp", attention_dp)):
+    for name, values in (("tp", tp), ("ep", ep), ("attention_dp", attention_dp), ("pp", pp)):
         values = (1,) if values is None else tuple(values)
         if not values:
             raise ScenarioError(f"{name}: give at least one value")
@@ -67,24 +72,24 @@ def given_layouts(tp, ep, attention_dp) -> list[tuple[int, int, int]]:
         lists.append(tuple(dict.fromkeys(values)))
     out = list(itertools.product(*lists))
     if len(out) > MAX_LAYOUTS:
-        raise ScenarioError(f"tp x ep x attention_dp gives {len(out)} layouts; at most {MAX_LAYOUTS}")
+        raise ScenarioError(f"tp x ep x attention_dp x pp gives {len(out)} layouts; at most {MAX_LAYOUTS}")
     return out
 
 
-def deployment(layout: tuple[int, int, int], comm: str):
+def deployment(layout: tuple[int, int, int, int], comm: str):
     """The parallel Deployment of a layout (None for one device: the linear single-device cost)."""
     if layout == SINGLE:
         return None
     from ..parallel.options import make_deployment
 
-    tp, ep, attention_dp = layout
-    return make_deployment(tp=tp, ep=ep, attention_dp=attention_dp, efficiency=comm)
+    tp, ep, attention_dp, pp = layout
+    return make_deployment(tp=tp, ep=ep, attention_dp=attention_dp, pp=pp, efficiency=comm)
 
 
-def check_layout(layout: tuple[int, int, int], model: ModelSpec, system, gpus: int, comm: str) -> None:
+def check_layout(layout: tuple[int, int, int, int], model: ModelSpec, system, gpus: int, comm: str) -> None:
     """Raise DeploymentError (with the reason) if ``layout`` cannot serve ``model`` on ``gpus`` devices of
-    ``system``: the Deployment's checks, the system's nodes, the shard (heads, experts), and the workers
-    (its devices must divide gpus)."""
+    ``system``: the Deployment's checks, the system's nodes, the shard (heads, experts), pp dividing the
+    layers, and the workers (its devices must divide gpus)."""
     dep = deployment(layout, comm)
     if dep is None:
         return
@@ -92,9 +97,14 @@ def check_layout(layout: tuple[int, int, int], model: ModelSpec, system, gpus: i
         raise DeploymentError("a worker of several devices needs a system (devices and links); this device has "
                               "no bundled system: name one")
     n = dep.devices
+    shape = f"tp {dep.tp} x attention_dp {dep.attention_dp}" + (f" x pp {dep.pp}" if dep.pp > 1 else "")
+    if n > gpus:
+        raise DeploymentError(f"a worker of {n} devices ({shape}) exceeds the {gpus} GPUs")
     if gpus % n:
-        raise DeploymentError(f"a worker of {n} devices (tp {dep.tp} x attention_dp {dep.attention_dp}) does "
-                              f"not divide the {gpus} GPUs")
+        raise DeploymentError(f"a worker of {n} devices ({shape}) does not divide the {gpus} GPUs")
+    if model.num_layers % dep.pp:
+        raise DeploymentError(f"pp ({dep.pp}) does not divide the {model.num_layers} layers of {model.name} "
+                              "(the search splits layers evenly over the stages)")
     from ..parallel.deployment import layout as check_system
     from ..parallel.shard import shard_model
 

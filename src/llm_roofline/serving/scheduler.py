@@ -61,6 +61,14 @@ class SchedulerConfig:
         """Most prefill tokens one request gets in one iteration (the budget when ``chunk`` is None)."""
         return self.max_batch_tokens if self.chunk is None else min(self.chunk, self.max_batch_tokens)
 
+    def period_tokens(self, micro_batches: int = 1) -> int:
+        """Tokens one iteration of a worker carries at most (count): the budget of each of its
+        ``micro_batches`` in flight, max_batch_tokens x micro_batches. A pipelined worker's iteration is
+        a period of its pipeline, and its engine schedules every micro-batch with the whole budget (vLLM
+        V1's ``EngineCore.step_with_batch_queue``: one ``schedule()`` per batch in the queue of pp);
+        max_seqs caps the running requests of all of them together."""
+        return self.max_batch_tokens * micro_batches
+
     def to_dict(self) -> dict:
         return {"max_batch_tokens": self.max_batch_tokens, "max_seqs": self.max_seqs, "chunk": self.chunk,
                 "block_size": self.block_size, "memory_fraction": self.memory_fraction}

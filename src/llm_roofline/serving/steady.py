@@ -9,7 +9,10 @@ iteration carries q = R n_pf / L prefill chunks on average: a fraction f = min(1
 carry k = min(R, max(g, q)) chunks (with R - k decoders), the rest R decoders only; g = 1, or the
 attention-DP ranks of a worker, whose schedulers batch prompt chunks across the ranks (TensorRT-LLM's
 attention-DP balancing, SGLang's DP scheduler): each rank then has budget / g tokens, and c = min(chunk,
-(budget - (R - 1)) / g).
+(budget - (R - 1)) / g). A pipelined worker's iteration is a period of its pipeline (engine_cost.py) with
+M micro-batches in flight, each scheduled with the whole budget: the budget is M x max_batch_tokens
+(SchedulerConfig.period_tokens); g stays the attention-DP ranks, as a new prompt joins whichever
+micro-batch the engine schedules next (vLLM's batch queue does not balance chunks across micro-batches).
 
 Seen by one tagged request:
 - TTFT = sum over its chunks of the iteration (its chunk + (k - 1) mean chunks + R - k decoders at the mean
@@ -125,7 +128,7 @@ def _burst(cost, config: SchedulerConfig, R: np.ndarray, P: np.ndarray) -> tuple
     ceil(i P / B) iterations, on average 1 when R P <= B, else about P (R + 1) / (2 B) + 1/2 (a ceiling
     adds 1/2 on average). Returns (one such iteration's features, the mean number of iterations); the
     burst's mean TTFT is their product."""
-    budget = float(config.max_batch_tokens)
+    budget = float(config.period_tokens(cost.micro_batches))
     c = np.minimum(float(config.prefill_chunk), P)
     tokens = np.minimum(budget, R * P)
     kv = np.where(P <= c, c, (P + c) / 2.0)  # a chunk's mean KV length over its prompt
@@ -144,7 +147,7 @@ def steady_state(cost: StepCost | EngineCost, kv: KVCapacity, config: SchedulerC
     caps = np.stack([C, np.full(n, float(config.max_seqs)), r_kv])
     limited_by = np.argmin(caps, axis=0)
     R = np.maximum(caps.min(axis=0), 1.0)
-    budget = float(config.max_batch_tokens)
+    budget = float(config.period_tokens(cost.micro_batches))
     g = float(cost.attention_dp)  # attention-DP ranks: each has budget / g tokens and R / g of the requests
     c = np.minimum(float(config.prefill_chunk), np.maximum((budget - (R - 1.0)) / g, 1.0))
     n_pf = np.ceil(P / c)

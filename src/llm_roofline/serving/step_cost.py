@@ -90,6 +90,9 @@ class StepCost(IterationFeatures):
     # One device running the whole model (EngineCost: a deployment's shard, its plan, attention-DP groups).
     plan = None
     attention_dp = 1
+    pipeline_stages = 1
+    micro_batches = 1
+    stage_share = 1.0
 
     @property
     def shard(self) -> ModelSpec:

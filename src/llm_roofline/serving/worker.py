@@ -64,6 +64,7 @@ class Worker:
         self.held: dict[int, float] = {}  # id -> reserve bytes (its blocks follow from its length)
         self.reserved = 0.0
         self.cap = config.prefill_chunk
+        self.budget = config.period_tokens(cost.micro_batches)  # tokens per iteration (a pipeline's period)
         whole = np.unique(requests.isl)  # whole prompts in one chunk: the common case, priced at once
         self.chunk_cache: dict[tuple[int, int], np.ndarray] = dict(zip(
             ((p, p) for p in whole.tolist()), cost.chunk_features(whole, whole).T, strict=True))
@@ -147,8 +148,7 @@ class Worker:
             self._iteration()
 
     def _admissible(self) -> bool:
-        return bool(self.waiting) and self.n_running < self.cfg.max_seqs and self._fits(self.waiting[0],
-                                                                                       self.cfg.max_batch_tokens)
+        return bool(self.waiting) and self.n_running < self.cfg.max_seqs and self._fits(self.waiting[0], self.budget)
 
     def _first_need(self, rid: int, budget: int) -> tuple[int, int]:
         """(tokens, blocks) a waiting request takes in its first iteration: a prompt chunk, or one decode
@@ -208,7 +208,7 @@ class Worker:
         return x
 
     def _iteration(self) -> None:
-        i, budget, preempted = self.it, self.cfg.max_batch_tokens, False
+        i, budget, preempted = self.it, self.budget, False
         if self.dg.n:
             while self.dg.opens(i) > self._free_blocks() and self._preempt_last():
                 preempted = True

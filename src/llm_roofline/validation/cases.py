@@ -54,8 +54,9 @@ SUFFIXES = ("-nvfp4", "-fp8", "-fp4", "-instruct")
 
 @dataclass(frozen=True)
 class Worker:
-    """One pool's workers: ``workers`` of them, each a deployment (tp, attention_dp, ep) with its scheduler:
-    ``max_seqs`` requests and ``max_batch_tokens`` tokens per iteration (at least max_seqs when called)."""
+    """One pool's workers: ``workers`` of them, each a deployment (tp, attention_dp, ep, pp) with its
+    scheduler: ``max_seqs`` requests and ``max_batch_tokens`` tokens per iteration (at least max_seqs when
+    called; per micro-batch of a pipelined worker)."""
 
     workers: int
     tp: int
@@ -63,14 +64,15 @@ class Worker:
     ep: int
     max_seqs: int
     max_batch_tokens: int
+    pp: int = 1
 
     @property
     def deployment(self) -> dict:
-        return {"tp": self.tp, "attention_dp": self.attention_dp, "ep": self.ep}
+        return {"tp": self.tp, "attention_dp": self.attention_dp, "ep": self.ep, "pp": self.pp}
 
     @property
     def gpus(self) -> int:
-        return self.workers * self.tp * self.attention_dp
+        return self.workers * self.tp * self.attention_dp * self.pp
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,7 @@ class Case:
         lengths (their concurrency is)."""
         common = (self.model, self.system, self.engine, self.w_bits, self.a_bits, self.kv_bits, self.mode)
         if self.agg is not None:
-            return (*common, self.agg.tp, self.agg.attention_dp, self.agg.ep, self.agg.max_batch_tokens)
+            return (*common, self.agg.tp, self.agg.attention_dp, self.agg.ep, self.agg.pp, self.agg.max_batch_tokens)
         return (*common, self.isl, self.osl, self.prefill, self.decode)
 
 
@@ -177,15 +179,13 @@ def _bits(fmt) -> float:
 def _worker(row: Row, prefix: str, is_moe: bool, workers: int, max_seqs: int, budget: int) -> Worker:
     tp, pp, adp = (_degree(row, f"{prefix}{c}") for c in ("tp_size", "pp_size", "attention_dp_size"))
     moe_tp, moe_ep = _degree(row, f"{prefix}moe_tp_size"), _degree(row, f"{prefix}moe_ep_size")
-    if pp > 1:
-        raise _Skip(f"{prefix}pp_size {pp}: pipeline-parallel serving workers are not modelled")
     try:
-        d = worker_deployment(tp=tp, attention_dp=adp, moe_tp=moe_tp if is_moe else None,
+        d = worker_deployment(tp=tp, pp=pp, attention_dp=adp, moe_tp=moe_tp if is_moe else None,
                               moe_ep=moe_ep if is_moe else 1)
     except DeploymentError as exc:
         raise _Skip(f"{prefix or 'worker '}layout not expressible: {exc}") from None
     max_seqs = max(1, min(max_seqs, 1_000_000))
-    return Worker(workers=workers, tp=d.tp, attention_dp=d.attention_dp, ep=d.ep, max_seqs=max_seqs,
+    return Worker(workers=workers, tp=d.tp, attention_dp=d.attention_dp, ep=d.ep, pp=d.pp, max_seqs=max_seqs,
                   max_batch_tokens=min(budget, 10_000_000))
 
 
@@ -251,9 +251,9 @@ def _map(row: Row) -> Case:
         decode = _worker(row, "decode_", is_moe, d_workers, math.ceil(d_batch * d_adp), TOKEN_BUDGET * d_adp)
         concurrency = stated if stated is not None else d_batch * d_workers * d_adp
     if device is not None:
-        if agg is None or agg.tp * agg.attention_dp > 1:
+        if agg is None or agg.tp * agg.attention_dp * agg.pp > 1:
             raise _Skip(f"system {system!r} is one device ({device}) with no bundled system: only a worker on "
-                        "that one device (agg, tp x attention_dp 1) can be priced on it")
+                        "that one device (agg, tp x attention_dp x pp 1) can be priced on it")
         system = device
     return Case(row=row, model=name, system=system, engine=engine, w_bits=w, a_bits=a, kv_bits=kv, mode=mode,
                 isl=isl, osl=osl, concurrency=float(max(concurrency, 1.0)), agg=agg, prefill=prefill, decode=decode,

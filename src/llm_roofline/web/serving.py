@@ -52,17 +52,20 @@ class ServeSimRequest(BaseModel):
     disagg: bool = Field(False, description="separate prefill and decode pools")
     prefill_workers: int = Field(1, ge=1, le=MAX_GPUS)
     decode_workers: int = Field(1, ge=1, le=MAX_GPUS)
-    # One worker's devices (as serve-sim's --tp, --ep, --attention-dp and the pools' --prefill-*, --decode-*);
+    # One worker's devices (as serve-sim's --tp, --ep, --attention-dp, --pp and the pools' --prefill-*, --decode-*);
     # several devices run on the device's first bundled system.
     tp: Degree = Field(1, description="aggregated workers: tensor-parallel devices of each")
     ep: Degree = Field(1, description="aggregated workers: expert parallelism over tp x attention_dp devices")
     attention_dp: Degree = Field(1, description="aggregated workers: attention data-parallel groups of tp devices")
+    pp: Degree = Field(1, description="aggregated workers: pipeline stages of each")
     prefill_tp: Degree = Field(1, description="with disagg: tensor-parallel devices of each prefill worker")
     prefill_ep: Degree = Field(1, description="with disagg: expert parallelism of each prefill worker")
     prefill_attention_dp: Degree = Field(1, description="with disagg: attention-DP groups of each prefill worker")
+    prefill_pp: Degree = Field(1, description="with disagg: pipeline stages of each prefill worker")
     decode_tp: Degree = Field(1, description="with disagg: tensor-parallel devices of each decode worker")
     decode_ep: Degree = Field(1, description="with disagg: expert parallelism of each decode worker")
     decode_attention_dp: Degree = Field(1, description="with disagg: attention-DP groups of each decode worker")
+    decode_pp: Degree = Field(1, description="with disagg: pipeline stages of each decode worker")
     w_bits: Bits = 16
     a_bits: Bits = 16
     kv_bits: Bits = 16
@@ -88,11 +91,12 @@ class PlanRequest(BaseModel):
     formats: list[Literal[tuple(FORMAT_PRESETS)]] | None = Field(None, min_length=1, max_length=len(FORMAT_PRESETS))
     modes: list[Literal["agg", "disagg"]] | None = Field(None, min_length=1, max_length=2)
     tp: list[Degree] | None = Field(None, min_length=1, max_length=8, description="tensor-parallel degrees of a "
-                                    "worker (with ep and attention_dp: every combination; none of the three: "
+                                    "worker (with ep, attention_dp and pp: every combination; none of the four: "
                                     "the model's defaults, docs/serving.md)")
     ep: list[Degree] | None = Field(None, min_length=1, max_length=8, description="expert-parallel degrees")
     attention_dp: list[Degree] | None = Field(None, min_length=1, max_length=8,
                                               description="attention data-parallel groups")
+    pp: list[Degree] | None = Field(None, min_length=1, max_length=8, description="pipeline stages of a worker")
     efficiency: Literal[EFFICIENCY_MODES] = Field("ideal", description="ideal, hardware or calibrated")
     engine: Literal[tuple(ENGINES)] | None = Field(
         None, description="with efficiency calibrated: whose kernels, host costs and serving profile (default generic)")
@@ -120,21 +124,21 @@ def _length(value):
 
 
 POOLS = {"": "worker", "prefill_": "prefill worker", "decode_": "decode worker"}  # field prefix -> whose layout
-DEGREES = ("tp", "ep", "attention_dp")
+DEGREES = ("tp", "ep", "attention_dp", "pp")  # plan_layouts' layout order
 
 
-def _field(prefix: str, layout: tuple[int, int, int]) -> str:
+def _field(prefix: str, layout: tuple[int, ...]) -> str:
     """The field of a layout's first degree above 1 (what an error about the layout points at)."""
     return prefix + DEGREES[next(i for i, v in enumerate(layout) if v != 1)]
 
 
-def _layouts(req: ServeSimRequest) -> dict[str, tuple[int, int, int]]:
+def _layouts(req: ServeSimRequest) -> dict[str, tuple[int, ...]]:
     """The body's worker layouts of several devices by field prefix: "" (aggregated workers), or "prefill_"
     and "decode_" (the pools of disagg), as the CLI pairs its flags with --disagg."""
     out = {}
     for prefix in POOLS:
         layout = tuple(getattr(req, prefix + d) for d in DEGREES)
-        if layout == (1, 1, 1):
+        if all(v == 1 for v in layout):
             continue
         if bool(prefix) != req.disagg:
             field = _field(prefix, layout)
@@ -145,7 +149,7 @@ def _layouts(req: ServeSimRequest) -> dict[str, tuple[int, int, int]]:
     return out
 
 
-def _check_layout(prefix: str, layout: tuple[int, int, int], model, hardware, efficiency) -> None:
+def _check_layout(prefix: str, layout: tuple[int, ...], model, hardware, efficiency) -> None:
     """The parallel package's checks of one worker layout (plan's check_layout: the Deployment, the
     system's nodes, heads and experts), its message naming the pool and its field."""
     from ..errors import RooflineError
@@ -206,7 +210,7 @@ def add_serving_routes(app: FastAPI, run_heavy: Callable[[Callable[[], str]], Aw
             result = run_plan(model, hardware, gpus=req.gpus, isl=req.isl, osl=req.osl,
                               ttft_slo=req.ttft_slo_s, tpot_slo=req.tpot_slo_s, target_rate=req.target_rate,
                               formats=req.formats, modes=req.modes, tp=req.tp, ep=req.ep,
-                              attention_dp=req.attention_dp, efficiency=efficiency, processes=1)
+                              attention_dp=req.attention_dp, pp=req.pp, efficiency=efficiency, processes=1)
             return json.dumps(result.to_dict(all_points=True), separators=(",", ":"), allow_nan=False)
 
         return Response(content=await run_heavy(run), media_type="application/json")

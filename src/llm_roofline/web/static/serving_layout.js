@@ -1,11 +1,11 @@
-// The serving panel's workers: how many, and each worker's devices (TP, EP, attention DP) for Simulate
+// The serving panel's workers: how many, and each worker's devices (TP, EP, attention DP, PP) for Simulate
 // (aggregated replicas, or the prefill and decode pools when disaggregated), and the lists of degrees
 // Plan deployments searches. The API checks every value (one line naming the field when it refuses one);
 // nothing here clamps or second-guesses them.
 import { $ } from "./dom.js";
 
 // [input id suffix, body field suffix]: a worker's degrees, as /api/serve-sim and /api/plan name them.
-const DEGREES = [["tp", "tp"], ["ep", "ep"], ["adp", "attention_dp"]];
+const DEGREES = [["tp", "tp"], ["ep", "ep"], ["adp", "attention_dp"], ["pp", "pp"]];
 // [input id prefix, body field prefix] of the aggregated workers and of the two pools.
 const POOLS = { agg: ["sv-", ""], prefill: ["sv-p-", "prefill_"], decode: ["sv-d-", "decode_"] };
 
@@ -50,7 +50,7 @@ export function planLayouts() {
 
 /** A worker's layout as the CLI writes it: "tp4", "adp8 ep8"; "" for one device. prefix: "", "prefill_" ... */
 export function layoutText(row, prefix = "") {
-  return [["tp", "tp"], ["adp", "attention_dp"], ["ep", "ep"]]
+  return [["tp", "tp"], ["adp", "attention_dp"], ["ep", "ep"], ["pp", "pp"]]
     .filter(([, key]) => (row[prefix + key] || 1) > 1).map(([name, key]) => `${name}${row[prefix + key]}`).join(" ");
 }
 
