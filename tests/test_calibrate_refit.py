@@ -30,6 +30,7 @@ def _shipped(system, fs):
 @pytest.mark.parametrize("loader, kernels, cls, fmt", [
     (fitdata.gemm_sets, "trtllm", "gemm", "bf16"),
     (fitdata.attention_sets, "vllm", "attention_decode", "bf16"),
+    (fitdata.attention_sets, "trtllm", "attention_decode", "bf16"),  # with the engine's per-head kernel rule
     (fitdata.moe_sets, "trtllm", "moe", "bf16"),
 ])
 def test_refit_reproduces_the_shipped_parameters(loader, kernels, cls, fmt):
@@ -71,6 +72,29 @@ def test_a_measured_row_lies_within_the_stated_error():
     stated = load_params("h100_sxm")["curves"]["trtllm"]["gemm"]["bf16"]["p90_error"]
     assert abs(op.time_s / measured - 1) <= stated
     assert op.time_s > op.roofline_time_s
+
+
+@needs_tables
+def test_tensorrt_llm_per_head_decode_rows_lie_within_the_stated_error():
+    """H100 SXM TensorRT-LLM decode attention, 64 query heads on 1 KV head (beyond XQA's group limit
+    of 32: masked MHA, one CTA per query head), head size 128, bf16, batch 8, 4096 keys (a row read
+    here): the shipped curve predicts it within its stated p90 error; the same curve without
+    the per-head rule (one grouped kernel) is more than 3x too fast."""
+    folder = sorted((TABLES / "h100_sxm" / "attention" / "trtllm").glob("*"))[-1]
+    df = pd.read_parquet(folder / "generation_attention_perf.parquet")
+    row = df[(df.num_heads == 64) & (df.num_key_value_heads == 1) & (df.head_dim == 128) & (df.batch_size == 8)
+             & (df.isl + df.step == 4096) & (df.window_size == 0) & (df.kv_cache_dtype == "bfloat16")].iloc[0]
+    hw = fitdata.load_hardware("h100-sxm")
+    terms = fitdata._attention_terms(hw, np.array([8.0]), np.array([1.0]), np.array([4096.0]), heads=64,
+                                     kv_heads=1, qk_dim=128, v_dim=128, window=np.inf, a_bits="bf16", kv_bits="bf16")
+    fs = fitdata.FitSet("h100_sxm", "trtllm", "attention_decode", "bf16", np.array([row.latency * 1e-3]),
+                        np.array(["64/1x128"]), terms, hw.memory_bandwidth_bytes_per_s, int(hw.sm_count))
+    shipped = load_params("h100_sxm")["curves"]["trtllm"]["attention_decode"]["bf16"]
+    curve = Curve.from_dict(shipped["params"])
+    assert curve.group_limit == 32.0
+    assert calibrate.errors(fs, curve)[0] <= shipped["p90_error"]
+    grouped = Curve.from_dict({**shipped["params"], "group_limit": 0.0})
+    assert calibrate.predict(fs, grouped)[0] < fs.measured[0] / 3
 
 
 def _synthetic_tables(root: Path, curve: Curve) -> None:

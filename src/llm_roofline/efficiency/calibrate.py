@@ -34,15 +34,23 @@ FREE = {
     "moe": ("t0_s", "t1_s", "depth_half", "compute_eff", "compute_half", "memory_eff", "knee", "item_s"),
     "attention_prefill": ("t0_s", "t1_s", "depth_half", "compute_eff", "compute_half", "memory_eff", "knee",
                           "item_s", "extra_bytes"),
-    "attention_decode": ("t0_s", "t1_s", "depth_half", "compute_eff", "compute_half", "memory_eff", "memory_half",
-                         "knee", "item_s"),
+    "mla_decode": ("t0_s", "t1_s", "depth_half", "compute_eff", "compute_half", "memory_eff", "memory_half",
+                   "knee", "item_s"),
     "elementwise": ("t0_s", "memory_eff", "memory_half", "knee"),
 }
 FREE["mla_prefill"] = FREE["attention_prefill"]
-FREE["mla_decode"] = FREE["attention_decode"]
+FREE["attention_decode"] = FREE["mla_decode"] + ("item_overlap_s",)
+# Kernel rules an engine's tables follow, fixed before the fit: TensorRT-LLM's decode attention runs
+# XQA (one CTA per KV head) only for query-head groups of 2..32 and masked MHA (one CTA per query
+# head) otherwise (TensorRT-LLM cpp/tensorrt_llm/kernels/decoderMaskedMultiheadAttention/
+# decoderXQAImplJIT/kernelUtils.cpp: supportConfigCommon refuses vanilla MHA, supportConfigQGMMA /
+# HMMA refuse head_grp_size > 32); the per-head kernel's own parameters are then fitted too.
+RULES = {("trtllm", "attention_decode"): {"group_limit": 32.0}}
+PER_HEAD_FREE = ("head_item_s", "reread", "head_memory_eff")
 START = {"t0_s": 3e-6, "t1_s": 3e-6, "depth_half": 1000.0, "compute_eff": 0.7, "compute_half": 0.5,
-         "memory_eff": 0.8, "memory_half": 0.01, "knee": 3.0, "item_s": 1e-6, "extra_bytes": 0.5}
-EFFICIENCIES = ("compute_eff", "memory_eff")
+         "memory_eff": 0.8, "memory_half": 0.01, "knee": 3.0, "item_s": 1e-6, "extra_bytes": 0.5,
+         "item_overlap_s": 3e-6, "head_item_s": 1e-6, "reread": 0.5, "head_memory_eff": 0.8}
+EFFICIENCIES = ("compute_eff", "memory_eff", "reread", "head_memory_eff")  # logistic maps onto their bounds
 
 
 def _to_params(z: np.ndarray, names: tuple[str, ...], base: dict) -> dict:
@@ -98,10 +106,10 @@ def fit(fs: FitSet, rows: np.ndarray | None = None) -> Curve:
     from scipy.optimize import least_squares
 
     rows = thin(len(fs.measured)) if rows is None else rows
-    names = FREE[fs.cls]
+    base = {**Curve().to_dict(), **RULES.get((fs.kernels, fs.cls), {})}
+    names = FREE[fs.cls] + (PER_HEAD_FREE if base["group_limit"] else ())
     feats = [_features(t, fs.sms, rows) for t in fs.terms]
     target = np.log(fs.measured[rows])
-    base = Curve().to_dict()
 
     def residuals(z):
         curve = Curve(**_to_params(z, names, base))

@@ -26,9 +26,15 @@ Features (see curves.py), with SMs = the device's multiprocessors (compute units
   extra = B * heads * causal pairs / SMs: the softmax exponentials per SM, which run on the
   special-function units at a fixed rate (the fitted cost, ~60-110 "bytes" per score at the
   bandwidth on an H100, is 16-27 exponentials per clock per SM);
-- attention decode: x = B * heads / SMs; y = items = B * kv_heads / SMs (one CTA per sequence and
-  KV head); depth = keys = min(S, W + T - 1) (the keys a query sees, W the sliding window; from
-  the start of its chunk for chunked attention; x key_fraction for DeepSeek-V4's compressed entries);
+- attention decode: x = B * heads / SMs; items = B * kv_heads / SMs (one CTA per sequence and
+  KV head); group = heads / kv_heads (the query heads a CTA serves; an engine's per-head kernel
+  for some group sizes is a curve parameter, see curves.py); depth = keys = min(S, W + T - 1) (the
+  keys a query sees, W the sliding window; from the start of its chunk for chunked attention;
+  x key_fraction for DeepSeek-V4's compressed entries); y = split-KV CTAs per SM =
+  max(items, min(items * keys / SPLIT_KEYS, 1)): when the sequences and KV heads do not fill the
+  SMs, the kernels split each sequence's keys over more CTAs (TensorRT-LLM's multi-block mode,
+  FlashAttention / FlashInfer split-KV), in chunks of at least SPLIT_KEYS keys, up to one wave;
+- MLA decode: as attention decode without the split (y = items; FlashMLA's own split is in its fit);
 - elementwise: y = bytes / SMs (bytes moved per SM); nothing else.
 """
 
@@ -45,6 +51,7 @@ CLASSES = ("gemm", "bmm", "moe", "attention_prefill", "attention_decode", "mla_p
            "elementwise")
 TILE = 128.0  # output tile edge of the tensor-core kernels (elements)
 DEFAULT_SMS = 100  # multiprocessors assumed for a device whose entry does not say
+SPLIT_KEYS = 512.0  # keys per split-KV chunk of decode attention (chosen among 64..4096 by the fit's error)
 
 
 def sms_of(hardware) -> int:
@@ -86,7 +93,10 @@ def features(kernel_class: str, shape: dict | None, traffic_bytes, sms: int) -> 
         scores = s["B"] * s["heads"] * causal_pairs(s["T"], s["S"], s["window"], chunk) * fraction / sms
         return Features(depth=keys, x=waves, y=waves, items=waves, extra=scores)
     kv_units = s["B"] * s["kv_heads"] / sms
-    return Features(depth=keys, x=s["B"] * s["heads"] / sms, y=kv_units, items=kv_units)
+    group = s["heads"] / s["kv_heads"]
+    split = np.maximum(kv_units, np.minimum(kv_units * keys / SPLIT_KEYS, 1.0)) \
+        if kernel_class == "attention_decode" else kv_units
+    return Features(depth=keys, x=s["B"] * s["heads"] / sms, y=split, items=kv_units, group=group)
 
 
 def interpolate_shape(shape0: dict | None, shape1: dict | None, x) -> dict | None:
