@@ -61,6 +61,9 @@ def test_tables_are_the_statistics_of_the_rows(small):
     assert by_backend["trtllm", "ttft_s", "ideal"] == 3 and by_backend["sglang", "tpot_s", "calibrated"] == 1
     combined = {g.group for g in small.table("system+backend")}
     assert "h100_sxm / trtllm" in combined
+    # every table splits by metric already: "metric" in a key adds nothing (it used to raise KeyError)
+    with_metric = {(g.group, g.metric, g.efficiency): g.stats.n for g in small.table("backend+metric")}
+    assert with_metric == by_backend
 
 
 def test_bad_arguments_are_clear_errors():

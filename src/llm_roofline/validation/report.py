@@ -103,8 +103,9 @@ class ValidationReport:
         return np.array([r.error_pct(metric, efficiency) for r in rows])
 
     def table(self, key: str) -> list[GroupStats]:
-        """The statistics of the table ``key`` ("overall", a group key, or keys joined by '+')."""
-        parts = [] if key in ("overall", "metric") else key.split("+")
+        """The statistics of the table ``key`` ("overall", a group key, or keys joined by '+'). Every table
+        splits by metric already, so "metric" in a key adds nothing (``backend+metric`` is ``backend``)."""
+        parts = [] if key == "overall" else [p for p in key.split("+") if p != "metric"]
         groups: dict[str, list[RowResult]] = {}
         for r in self.rows:
             groups.setdefault(" / ".join(r.key(p) for p in parts) or "all rows", []).append(r)
