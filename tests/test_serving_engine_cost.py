@@ -12,7 +12,7 @@ import pytest
 from llm_roofline.api import analyze_many, load_system
 from llm_roofline.efficiency.engines import EAGER_LAUNCH_S
 from llm_roofline.efficiency.model import calibrated
-from llm_roofline.errors import ConfigError, DeploymentError
+from llm_roofline.errors import ConfigError, DeploymentError, ScenarioError
 from llm_roofline.hardware.spec import IDEAL, Efficiency
 from llm_roofline.parallel.options import make_deployment
 from llm_roofline.scenario import Scenario
@@ -217,3 +217,27 @@ def test_what_serving_still_refuses():
     for options, what in (({"dp": 2}, "replicas"), ({"tp": 2, "overlap": True}, "overlap")):
         with pytest.raises(DeploymentError, match=what):
             estimate_serving("llama-3.1-8b", "dgx-h100", concurrency=4, isl=128, osl=16, deployment=options)
+
+
+def test_burst_through_a_prefill_batch_by_hand(a6000):
+    """A prefill-first scheduler's burst goes through its prefill batch (SchedulerConfig.prefill_batch_tokens,
+    SGLang's chunked_prefill_size), not the mixing budget. R = 32 prompts of P = 1024 tokens: through B = 8192
+    tokens the mean is P (R + 1) / (2 B) + 1/2 = 1024 x 33 / 16384 + 0.5 = 2.5625 iterations of 8192 tokens
+    (8 chunks of 1024); through B = 16384, 1024 x 33 / 32768 + 0.5 = 1.53125 iterations of 16 chunks. 8 prompts
+    fit one 16384-token batch: 1 iteration of 8 chunks. None keeps the budget."""
+    cost = step_cost(llama("tiny", D=256, L=2, N=4, K=4, F=512, V=1000), a6000, IDEAL, Scenario.build())
+    R, P = np.array([32.0, 32.0, 8.0]), np.array([1024.0, 1024.0, 1024.0])
+    plain = SchedulerConfig(max_batch_tokens=8192, max_seqs=256)
+    batch = SchedulerConfig(max_batch_tokens=8192, max_seqs=256, prefill_batch_tokens=16384)
+    f8, it8 = _burst(cost, plain, R, P)
+    f16, it16 = _burst(cost, batch, R, P)
+    np.testing.assert_allclose(it8[:2], 2.5625)
+    np.testing.assert_allclose(it16, [1.53125, 1.53125, 1.0])
+    eight, sixteen = (cost.chunk_features(np.array([1024.0]), np.array([1024.0]), n) for n in (8.0, 16.0))
+    np.testing.assert_allclose(f8[:, 0], eight[:, 0])
+    np.testing.assert_allclose(f16[:, 0], sixteen[:, 0])
+    np.testing.assert_allclose(f16[:, 2], eight[:, 0])
+    with pytest.raises(ScenarioError):
+        SchedulerConfig(prefill_batch_tokens=0)
+    assert SchedulerConfig().to_dict()["prefill_batch_tokens"] is None
+    assert SchedulerConfig().prefill_batch == 8192 and batch.prefill_batch == 16384

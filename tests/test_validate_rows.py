@@ -196,3 +196,24 @@ def test_fp4_recipes_run_weight_only_without_fp4_tensor_cores(tmp_path):
     blackwell, hopper = (map_row(r) for r in read_table(path))
     assert (blackwell.w_bits, blackwell.a_bits, blackwell.kv_bits) == ("nvfp4", "nvfp4", "fp8")
     assert (hopper.w_bits, hopper.a_bits, hopper.kv_bits) == ("nvfp4", 16, "fp8")  # H200 has FP8, no FP4
+
+
+def test_sglang_prefill_batches_follow_its_memory_tiers(tmp_path):
+    """SGLang's default chunked_prefill_size by device memory (server_args.py: 2048 below 35 GiB, 8192 below
+    160 GiB, 16384 above): H100 80 GB = 74.5 GiB and H200 141 GB = 131 GiB -> 8192, B200 180 GB = 167.6 GiB
+    -> 16384, a 24 GB card -> 2048. A row's SGLang worker carries it for its prefill batches; the other
+    engines keep the mixing budget (None: max_batch_tokens)."""
+    from llm_roofline.validation.cases import sglang_prefill_batch_tokens
+
+    assert [sglang_prefill_batch_tokens(m) for m in (24e9, 80e9, 141e9, 180e9, 186e9)] == \
+        [2048, 8192, 8192, 16384, 16384]
+    assert sglang_prefill_batch_tokens(160 * 2**30 - 1) == 8192 and sglang_prefill_batch_tokens(160 * 2**30) == 16384
+    header, *lines = SMALL.read_text().splitlines()
+    row = next(line for line in lines if line.startswith("moe_adp8_ep8,"))
+    variants = [row.replace("moe_adp8_ep8,", f"{e}_{s},").replace("b200_sxm", s).replace(",sglang,", f",{e},")
+                for e in ("trtllm", "sglang") for s in ("b200_sxm", "h200_sxm")]
+    path = tmp_path / "sglang.csv"
+    path.write_text("\n".join([header, *variants]))
+    got = {c.row.id: c.agg.prefill_batch_tokens for c in map(map_row, read_table(path))}
+    assert got == {"trtllm_b200_sxm": None, "trtllm_h200_sxm": None, "sglang_b200_sxm": 16384,
+                   "sglang_h200_sxm": 8192}

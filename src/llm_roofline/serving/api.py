@@ -202,7 +202,7 @@ def estimate_serving(model, hardware, *, concurrency, isl, osl, max_batch_tokens
              scale_bits: int = DEFAULT_SCALE_BITS, state_bits=DEFAULT_STATE_BITS, efficiency="ideal",
              engine: str | None = None, deployment=None, prefill_deployment=None, decode_deployment=None,
              prefill_scheduler=None, decode_scheduler=None, engine_evaluated: bool = False,
-             costs: CostCache | None = None, profile="auto") -> dict:
+             costs: CostCache | None = None, profile="auto", prefill_batch_tokens: int | None = None) -> dict:
     """The closed-form closed-loop steady state (microseconds per point on one device, milliseconds with
     the engine-evaluated cost): a dict of arrays over the concurrency values (total requests in flight;
     ``workers`` aggregated replicas share them evenly). Aggregated: ``isl`` and ``osl`` may be arrays too
@@ -219,6 +219,8 @@ def estimate_serving(model, hardware, *, concurrency, isl, osl, max_batch_tokens
     request overhead, closed-loop bursts): "auto" = the calibrated engine's fitted profile (none for ideal
     and hardware), a ServingProfile, or None. ``costs``: a CostCache of this model, system and efficiency
     (serving_costs) to reuse iteration costs and KV budgets across calls (``validate`` keeps one each).
+    ``prefill_batch_tokens``: prompt tokens of a prefill-first scheduler's prefill-only iteration (SGLang's
+    chunked_prefill_size), which sets the burst of a profile's burst share (None: max_batch_tokens).
     ``engine_evaluated``: price iterations with the engine itself (engine_cost.py) also where the exact
     linear cost applies (ideal / hardware on one device), as the calibrated setting and multi-device
     workers always do.
@@ -230,7 +232,8 @@ def estimate_serving(model, hardware, *, concurrency, isl, osl, max_batch_tokens
                                                           engine_evaluated=engine_evaluated, profile=profile)
     device = cache.hardware
     config = SchedulerConfig(max_batch_tokens=max_batch_tokens, max_seqs=max_seqs, chunk=chunk,
-                             block_size=block_size, memory_fraction=memory_fraction)
+                             block_size=block_size, memory_fraction=memory_fraction,
+                             prefill_batch_tokens=prefill_batch_tokens)
     formats = Formats(_own(cache.model, w_bits), a_bits, kv_bits, flash_attention, group_size, scale_bits, state_bits)
     C = np.atleast_1d(np.asarray(concurrency, dtype=np.float64))
     if (C < 1).any() or not np.isfinite(C).all():

@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from ..errors import ScenarioError
 
 LIMITS = {"max_batch_tokens": (1, 10_000_000), "max_seqs": (1, 1_000_000), "chunk": (1, 10_000_000),
-          "block_size": (1, 1 << 20)}
+          "block_size": (1, 1 << 20), "prefill_batch_tokens": (1, 10_000_000)}
+OPTIONAL = ("chunk", "prefill_batch_tokens")
 
 
 @dataclass(frozen=True)
@@ -34,18 +35,22 @@ class SchedulerConfig:
     """max_batch_tokens: tokens per iteration, decode and prefill together (count);
     max_seqs: requests running at once (count); chunk: most prefill tokens of one request per iteration
     (None: only the budget limits it); block_size: tokens per KV-cache block;
-    memory_fraction: share of device memory the engine may use (weights, activations, KV cache)."""
+    memory_fraction: share of device memory the engine may use (weights, activations, KV cache);
+    prefill_batch_tokens: prompt tokens of one prefill-only iteration of a prefill-first scheduler (SGLang's
+    chunked_prefill_size), used by the closed form's burst (steady._burst: a wave of prompts queued at
+    once); None: max_batch_tokens. The mixing scheduler above (and the simulation) does not use it."""
 
     max_batch_tokens: int = 8192
     max_seqs: int = 256
     chunk: int | None = None
     block_size: int = 16
     memory_fraction: float = 0.9
+    prefill_batch_tokens: int | None = None
 
     def __post_init__(self) -> None:
         for name, (low, high) in LIMITS.items():
             value = getattr(self, name)
-            if name == "chunk" and value is None:
+            if name in OPTIONAL and value is None:
                 continue
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
                 raise ScenarioError(f"{name} must be an integer in {low}..{high}, got {value!r}")
@@ -69,6 +74,12 @@ class SchedulerConfig:
         max_seqs caps the running requests of all of them together."""
         return self.max_batch_tokens * micro_batches
 
+    @property
+    def prefill_batch(self) -> int:
+        """Prompt tokens of one prefill-only iteration (``prefill_batch_tokens``, else the budget)."""
+        return self.max_batch_tokens if self.prefill_batch_tokens is None else self.prefill_batch_tokens
+
     def to_dict(self) -> dict:
         return {"max_batch_tokens": self.max_batch_tokens, "max_seqs": self.max_seqs, "chunk": self.chunk,
-                "block_size": self.block_size, "memory_fraction": self.memory_fraction}
+                "block_size": self.block_size, "memory_fraction": self.memory_fraction,
+                "prefill_batch_tokens": self.prefill_batch_tokens}

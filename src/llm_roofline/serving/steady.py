@@ -124,12 +124,15 @@ def decode_steps_s(cost: StepCost | EngineCost, R: np.ndarray, P: np.ndarray, G:
 def _burst(cost, config: SchedulerConfig, R: np.ndarray, P: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """R requests of P prompt tokens that arrive together at an idle worker (a closed loop's start, or a
     wave of identical requests) are prefilled first come first served in iterations of B = min(budget,
-    R P) tokens, chunks of c = min(prefill chunk, P) tokens: request i's prompt is done after
+    R P) tokens, chunks of c = min(prefill chunk, budget, P) tokens; the budget is that of a prefill-only
+    iteration (SchedulerConfig.prefill_batch: SGLang's chunked_prefill_size, else max_batch_tokens), of each
+    micro-batch of a pipelined worker (SchedulerConfig.period_tokens): request i's prompt is done after
     ceil(i P / B) iterations, on average 1 when R P <= B, else about P (R + 1) / (2 B) + 1/2 (a ceiling
     adds 1/2 on average). Returns (one such iteration's features, the mean number of iterations); the
     burst's mean TTFT is their product."""
-    budget = float(config.period_tokens(cost.micro_batches))
-    c = np.minimum(float(config.prefill_chunk), P)
+    per_batch = config.prefill_batch
+    budget = float(per_batch * cost.micro_batches)
+    c = np.minimum(float(min(config.chunk or per_batch, per_batch)), P)
     tokens = np.minimum(budget, R * P)
     kv = np.where(P <= c, c, (P + c) / 2.0)  # a chunk's mean KV length over its prompt
     iterations = np.where(R * P <= budget, 1.0, P * (R + 1.0) / (2.0 * budget) + 0.5)

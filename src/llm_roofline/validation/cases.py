@@ -25,14 +25,16 @@ Mapping (each a documented choice; docs/accuracy.md):
   decode_batch_size x decode_num_workers x decode_attention_dp_size (disagg: batch sizes are per
   attention-DP rank).
 - scheduler (per worker): agg: every in-flight request runs (max_seqs = concurrency), TOKEN_BUDGET tokens
-  per iteration per attention-DP rank; disagg: a prefill worker batches up to prefill_batch_size prompts per
-  rank within max(isl, TOKEN_BUDGET) tokens per rank, a decode worker holds decode_batch_size requests per rank.
+  per iteration per attention-DP rank; SGLang's prefill batches (its burst) carry its default
+  chunked_prefill_size, which depends on the device's memory (sglang_prefill_batch_tokens); disagg: a
+  prefill worker batches up to prefill_batch_size prompts per rank within max(isl, TOKEN_BUDGET) tokens per
+  rank, a decode worker holds decode_batch_size requests per rank.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..errors import DeploymentError, RooflineError
 from ..parallel.deployment import worker_deployment
@@ -56,7 +58,8 @@ SUFFIXES = ("-nvfp4", "-fp8", "-fp4", "-instruct")
 class Worker:
     """One pool's workers: ``workers`` of them, each a deployment (tp, attention_dp, ep, pp) with its
     scheduler: ``max_seqs`` requests and ``max_batch_tokens`` tokens per iteration (at least max_seqs when
-    called; per micro-batch of a pipelined worker)."""
+    called; per micro-batch of a pipelined worker); ``prefill_batch_tokens``: tokens of a prefill-only
+    iteration (SGLang's chunked_prefill_size; None: the budget)."""
 
     workers: int
     tp: int
@@ -65,6 +68,7 @@ class Worker:
     max_seqs: int
     max_batch_tokens: int
     pp: int = 1
+    prefill_batch_tokens: int | None = None
 
     @property
     def deployment(self) -> dict:
@@ -189,6 +193,15 @@ def _worker(row: Row, prefix: str, is_moe: bool, workers: int, max_seqs: int, bu
                   max_batch_tokens=min(budget, 10_000_000))
 
 
+def sglang_prefill_batch_tokens(memory_bytes: float) -> int:
+    """SGLang's default chunked_prefill_size (tokens of one prefill batch, for the whole worker: with DP
+    attention each rank gets 1 / dp of it), chosen by the device's memory: 2048 below 35 GiB, 8192 below
+    160 GiB (A100, H100, H200), 16384 above (B200, GB200): sgl-project/sglang
+    python/sglang/srt/server_args.py (_handle_gpu_memory_settings; the DP-attention division)."""
+    gib = memory_bytes / 2**30
+    return 2048 if gib < 35 else 8192 if gib < 160 else 16384
+
+
 def map_row(row: Row) -> Case | Skipped:
     """The serving call that predicts ``row``, or why there is none."""
     try:
@@ -228,7 +241,8 @@ def _map(row: Row) -> Case:
         device = _lone_device(system)
         if device is None:
             raise _Skip(str(exc)) from None
-    peaks = (sys_spec.device if device is None else load_hardware(device)).peak_flops_per_s
+    hardware = sys_spec.device if device is None else load_hardware(device)
+    peaks = hardware.peak_flops_per_s
     if a in FP4_ACTIVATIONS and "fp4" not in peaks:
         a = WEIGHT_ONLY_ACTIVATIONS  # no FP4 tensor cores: the 4-bit weights run weight-only
     stated = row.stated_concurrency()
@@ -237,6 +251,8 @@ def _map(row: Row) -> Case:
         concurrency = stated if stated is not None else _positive(row, "batch_size")
         adp = _degree(row, "attention_dp_size")
         agg = _worker(row, "", is_moe, 1, math.ceil(concurrency), TOKEN_BUDGET * adp)
+        if engine == "sglang":  # its prefill-first scheduler's prefill batches (the burst)
+            agg = replace(agg, prefill_batch_tokens=sglang_prefill_batch_tokens(hardware.memory_capacity_bytes))
     else:
         for side in ("prefill", "decode"):
             for column in ("num_workers", "batch_size"):

@@ -47,7 +47,8 @@ def serving_call(members: list[Case], efficiency: str, costs=None) -> dict:
         # a lone catalog device (no bundled system): the one-device worker, no deployment
         deployment = None if case.single_device else {**w.deployment, **comm}
         return estimate_serving(case.model, case.system, deployment=deployment, max_seqs=seqs,
-                                max_batch_tokens=max(w.max_batch_tokens, seqs), isl=[c.isl for c in members],
+                                max_batch_tokens=max(w.max_batch_tokens, seqs),
+                                prefill_batch_tokens=w.prefill_batch_tokens, isl=[c.isl for c in members],
                                 osl=[c.osl for c in members], **common)
     p, d = case.prefill, case.decode
     common.update(isl=case.isl, osl=case.osl)
