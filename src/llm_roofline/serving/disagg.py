@@ -5,20 +5,26 @@ time runs one request when busy):
 - decode: TPOT = the tagged request's G - 1 decode-only steps among max(r, 1) decoders (steady.decode_steps_s);
   throughput X = n_d r / ((G - 1) TPOT) (Little's law on the decode pool);
 - transfer: the prompt's KV cache (pool.prompt_kv_bytes) over the link, t_x = bytes / bandwidth;
-- prefill: each of the n_p workers receives X / n_p requests/s and batches what has arrived, up to the
-  token budget: b = clip((X / n_p) tau(b), 1, b_max) prompts per prefill (a fixed point; tau(b) = the time to
-  prefill b prompts in lockstep, chunk by chunk), utilisation rho = (X / n_p) tau(b) / b. The wait for the
-  prefills ahead is M/D/1's rho tau / (2 (1 - rho)), at most one tau(b) when prompts can be batched (a
-  request then joins the next prefill), scaled by (C - 1) / C (a lone request finds its worker idle):
-  W_p = tau(b) (1 + (C - 1) / C x min(rho / (2 (1 - rho)), 1));
+- prefill: each of the n_p workers receives X / n_p requests/s and batches what has arrived, up to b_max =
+  min(the prompts its token budget holds, its max_seqs): b = clip((X / n_p) tau(b), 1, b_max) prompts per
+  prefill (a fixed point; tau(b) = the time to prefill b prompts in lockstep, chunk by chunk), utilisation
+  rho = (X / n_p) tau(b) / b. The wait for the prefills ahead is M/D/1's rho tau / (2 (1 - rho)), at most
+  one tau(b) when prompts can be batched (a request then joins the next prefill), scaled by (C - 1) / C
+  (a lone request finds its worker idle):
+  W_p = tau(b) (1 + (C - 1) / C x min(rho / (2 (1 - rho)), 1)) (without batching the wait is at most the
+  other C - 1 prompts, C - 1 tau);
 - concurrency C = X (W_p + t_x) + n_d r. For a target C, r is found on this (increasing) curve and the model
   evaluated there. A decode worker reserves a slot for a request before its prefill starts (simulate.py), so
   its limit (max_seqs, and its KV cache at the requests' mean length) bounds r + X (W_p + t_x) / n_d; the
   prefill pool is bounded by utilisation 1. Past the first of the two limits the extra requests queue before
   their prefill: their wait (Little) adds to TTFT.
-TTFT = W_p + t_x + queue (the first token reaches the user through the decode worker), plus the serving
-profile's request overhead (profiles.py; calibrated engines); with C = 1 this is
-exactly one request alone: the engine's prefill, the transfer, and the engine's decode sum.
+TTFT = W_p + t_x + queue (the first token reaches the user through the decode worker), plus, with a serving
+profile (profiles.py; calibrated engines): its request overhead; the closed loop's start-up wave for the
+first of the benchmark's rounds (BURST_SHARE x ``_burst_excess``: the C requests arrive at once and queue
+through the prefill pool); and the decode worker's loop, DECODE_LAG_ITERATIONS x TPOT x (R - 1) / R (R =
+max(r, 1)). With C = 1 this is exactly one request alone: the engine's prefill, the transfer, and the
+engine's decode sum (plus the overhead). The wave and the lag are not fed back into C (a first-round
+effect, and 3 of a request's G - 1 decode iterations).
 """
 
 from __future__ import annotations
@@ -29,13 +35,24 @@ import numpy as np
 
 from .engine_cost import EngineCost
 from .pool import Pool, prompt_kv_bytes
-from .profiles import NEUTRAL
-from .steady import decode_steps_s, mean_decode_keys
+from .profiles import BENCHMARK_ROUNDS, NEUTRAL
+from .steady import ENGINE_LAG_ITERATIONS, decode_steps_s, mean_decode_keys
 
 FIXED_POINT_STEPS = 40
 CURVE_POINTS = 200
 REFINE_STEPS = 3
 DECODE_GRID = 96  # batch sizes at which an engine-evaluated decode pool is priced
+# Calibrated setting (a serving profile): the share of a closed-loop benchmark's requests in its start-up
+# wave. The prefill pool serialises the wave (b_max prompts per prefill), so its requests reach the decode
+# pool, finish and return staggered: the wave dissolves after its first round, as with a mixing scheduler
+# (profiles.BENCHMARK_ROUNDS), whatever the engine.
+BURST_SHARE = 1.0 / BENCHMARK_ROUNDS
+# Decode iterations between a request's arrival at its decode worker and its first token reaching the
+# client: the iteration in flight (it is admitted at the next one), the step that carries it (the client's
+# stream is the decode worker's: TensorRT-LLM's disaggregated server records the first token from the
+# generation server, tensorrt_llm/serve/openai_disagg_server.py on_first_token), and the overlap
+# scheduler's one-iteration-late return (steady.ENGINE_LAG_ITERATIONS counts the first and the last).
+DECODE_LAG_ITERATIONS = ENGINE_LAG_ITERATIONS + 1.0
 
 
 @dataclass(frozen=True)
@@ -75,7 +92,7 @@ def _prefill_knots(prefill: Pool, isl: float) -> tuple[np.ndarray, np.ndarray, f
     """tau(b) on a grid of batch sizes whose knots include every integer up to the most prompts a prefill
     batches (b_max): (knots, tau at them (s), b_max)."""
     budget = prefill.config.period_tokens(prefill.cost.micro_batches)
-    b_max = max(1.0, np.floor(budget / min(prefill.config.prefill_chunk, isl)))
+    b_max = max(1.0, min(np.floor(budget / min(prefill.config.prefill_chunk, isl)), float(prefill.config.max_seqs)))
     knots = np.unique(np.concatenate([np.arange(1.0, b_max + 1.0), np.linspace(1.0, b_max, 64)]))
     return knots, _prefill_time(prefill, isl, knots), b_max
 
@@ -120,12 +137,33 @@ def _evaluate(prefill: Pool, decode: Pool, isl: float, osl: float, link: float, 
     with np.errstate(invalid="ignore"):  # saturated points (rho = 1) carry inf and NaN: the caller drops them
         for _ in range(1 if target is not None else 3):  # the share depends on C, C on the wait: iterate
             share = np.where(C > 1.0, (C - 1.0) / np.maximum(C, 1.0), 0.0)
-            wait = tau * (1.0 + share * queueing)
+            ahead = np.minimum(queueing, np.maximum(C - 1.0, 0.0))  # at most the other C - 1 prompts
+            wait = tau * (1.0 + share * ahead)
             concurrency = rate * (wait + t_x) + decode.workers * r
             C = concurrency if target is None else C
-    overhead = getattr(decode.cost, "profile", NEUTRAL).request_overhead_s  # the engine's, outside the GPUs
-    return {"overhead": overhead, "r": r, "rate": rate, "tpot": tpot, "steps": steps, "b": b, "b_max": b_max,
+    profile = getattr(decode.cost, "profile", NEUTRAL)
+    overhead = profile.request_overhead_s  # the engine's, outside the GPUs
+    extra = np.zeros(r.size)  # TTFT beyond the pools' wait and transfer: a real engine's (calibrated)
+    if profile is not NEUTRAL:
+        R = np.maximum(r, 1.0)  # the decode worker's loop: busy (R - 1) / R of the time, idle for a lone request
+        extra = (BURST_SHARE * _burst_excess(prefill, knots, tau_knots, b_max, C, wait)
+                 + DECODE_LAG_ITERATIONS * tpot * (R - 1.0) / R)
+    return {"overhead": overhead, "extra": extra,
+            "r": r, "rate": rate, "tpot": tpot, "steps": steps, "b": b, "b_max": b_max,
             "tau": tau, "rho": rho, "t_x": t_x, "wait": wait, "concurrency": concurrency, "lam": lam}
+
+
+def _burst_excess(prefill: Pool, knots, tau_knots, b_max: float, C: np.ndarray, wait: np.ndarray) -> np.ndarray:
+    """The start-up wave's excess TTFT (s): a closed loop's C requests arrive at once, R = C / n_p at each
+    prefill worker, which prefills them first come first served, b = min(R, b_max) prompts per prefill of
+    tau(b). Request i (1..R) is done after ceil(i / b_max) prefills; with m = floor(R / b_max) full
+    prefills and R - m b_max prompts in the last one, their mean count is
+    (b_max m (m + 1) / 2 + (R - m b_max)(m + 1)) / R (1 when R <= b_max). The wave's mean wait,
+    count x tau(b), less the steady wait."""
+    R = np.maximum(C, 1.0) / prefill.workers
+    m = np.floor(R / b_max)
+    count = np.maximum((b_max * m * (m + 1.0) / 2.0 + (R - m * b_max) * (m + 1.0)) / R, 1.0)
+    return np.maximum(count * np.interp(np.minimum(R, b_max), knots, tau_knots) - wait, 0.0)
 
 
 def _limits(prefill: Pool, decode: Pool, isl: float, osl: float) -> tuple[float, bool]:
@@ -180,7 +218,8 @@ def disagg_steady(prefill: Pool, decode: Pool, isl: float, osl: float, link: flo
     r_cap, which = _capacity(prefill, decode, isl, osl, link, r_max, knots, steps_of)
     grid = np.unique(np.append(np.geomspace(1e-3, r_cap, CURVE_POINTS), r_cap))
     curve = _evaluate(prefill, decode, isl, osl, link, grid, None, knots, steps_of)
-    r = np.interp(target, curve["concurrency"], grid)
+    finite = np.isfinite(curve["concurrency"])  # a saturated prefill without batching (rho = 1): unbounded wait
+    r = np.interp(target, curve["concurrency"][finite], grid[finite])
     e = _evaluate(prefill, decode, isl, osl, link, r, target, knots, steps_of)
     for _ in range(REFINE_STEPS):  # the curve's wait used its own C; at the target C, rescale r (C ~ r)
         r = np.where(r < r_cap, np.minimum(r * target / e["concurrency"], r_cap), r)
@@ -193,7 +232,7 @@ def disagg_steady(prefill: Pool, decode: Pool, isl: float, osl: float, link: flo
 def _result(e: dict, isl, osl, queued, fits: bool, limited: tuple[str, ...]) -> DisaggSteady:
     rate = e["rate"]
     queue_wait = np.divide(queued, rate, out=np.zeros_like(queued), where=rate > 0)
-    ttft = e["wait"] + e["t_x"] + queue_wait + e["overhead"]
+    ttft = e["wait"] + e["t_x"] + queue_wait + e["overhead"] + e["extra"]
     tpot = np.where(osl > 1, e["tpot"], np.nan)
     e2e = ttft + e["steps"] * (osl > 1)
     nan = 1.0 if fits else np.nan
