@@ -159,11 +159,9 @@ def simulate(model, hardware, *, concurrency: int | None = None, rate: float | N
     formats = Formats(_own(spec, w_bits), a_bits, kv_bits, flash_attention, group_size, scale_bits, state_bits)
     load = _workload(concurrency, rate, trace, requests, isl, osl, seed)
     if disagg:
-        pre = cache.pool(formats, _pool_config(config, prefill_scheduler, "prefill_scheduler"),
-                         check_workers(prefill_workers, "prefill_workers"), pre_dep)
-        dec = cache.pool(formats, _pool_config(config, decode_scheduler, "decode_scheduler"),
-                         check_workers(decode_workers, "decode_workers"), dec_dep)
-        link = transfer_bandwidth(pre, dec, link_bandwidth(device, link_bandwidth_bytes_per_s))
+        pre, dec, link = _disagg_pools(cache, formats, config, (prefill_scheduler, decode_scheduler),
+                                       (prefill_workers, decode_workers), (pre_dep, dec_dep),
+                                       link_bandwidth_bytes_per_s)
         result = simulate_disagg(pre, dec, load, link, progress=progress)
         deployment = {"mode": "disagg", "prefill_workers": pre.workers, "decode_workers": dec.workers,
                       "gpus": pre.gpus + dec.gpus, "link_bandwidth_bytes_per_s": link,
@@ -230,7 +228,6 @@ def estimate_serving(model, hardware, *, concurrency, isl, osl, max_batch_tokens
     cache = costs if costs is not None else serving_costs(model, hardware, efficiency, engine=engine,
                                                           several=system is not None,
                                                           engine_evaluated=engine_evaluated, profile=profile)
-    device = cache.hardware
     config = SchedulerConfig(max_batch_tokens=max_batch_tokens, max_seqs=max_seqs, chunk=chunk,
                              block_size=block_size, memory_fraction=memory_fraction,
                              prefill_batch_tokens=prefill_batch_tokens)
@@ -241,14 +238,23 @@ def estimate_serving(model, hardware, *, concurrency, isl, osl, max_batch_tokens
     for name, value in (("isl", isl), ("osl", osl)):
         _check_tokens(name, value, arrays=not disagg)
     if disagg:
-        pre = cache.pool(formats, _pool_config(config, prefill_scheduler, "prefill_scheduler"),
-                         check_workers(prefill_workers, "prefill_workers"), pre_dep)
-        dec = cache.pool(formats, _pool_config(config, decode_scheduler, "decode_scheduler"),
-                         check_workers(decode_workers, "decode_workers"), dec_dep)
-        link = transfer_bandwidth(pre, dec, link_bandwidth(device, link_bandwidth_bytes_per_s))
+        pre, dec, link = _disagg_pools(cache, formats, config, (prefill_scheduler, decode_scheduler),
+                                       (prefill_workers, decode_workers), (pre_dep, dec_dep),
+                                       link_bandwidth_bytes_per_s)
         return _steady_dict(disagg_steady(pre, dec, float(isl), float(osl), link, C))
     pool = cache.pool(formats, config, check_workers(workers, "workers"), agg_dep)
     return _steady_dict(steady_state(pool.cost, pool.kv, config, C / pool.workers, isl, osl), scale=pool.workers)
+
+
+def _disagg_pools(cache: CostCache, formats: Formats, config: SchedulerConfig, schedulers, workers, deployments,
+                  link_bandwidth_bytes_per_s):
+    """The prefill and decode pools of a disaggregated deployment (each with its scheduler overrides, worker
+    count and deployment) and the bandwidth of one request's KV transfer between them (bytes/s)."""
+    pre, dec = (cache.pool(formats, _pool_config(config, overrides, f"{name}_scheduler"),
+                           check_workers(count, f"{name}_workers"), dep)
+                for name, overrides, count, dep in zip(("prefill", "decode"), schedulers, workers, deployments,
+                                                       strict=True))
+    return pre, dec, transfer_bandwidth(pre, dec, link_bandwidth(cache.hardware, link_bandwidth_bytes_per_s))
 
 
 def _check_tokens(name: str, value, arrays: bool) -> None:
