@@ -17,6 +17,7 @@ from llm_roofline.scenario import Scenario
 from llm_roofline.serving.probes import probe_scenario
 
 from conftest import VARIED_MODELS, llama
+from littles_law import in_system_and_rate_x_latency
 
 # Tolerances of the closed form against the simulation at concurrency > 1 (docs/serving.md states them):
 # varied lengths (+-25 %), steady window (the middle half of the requests).
@@ -115,13 +116,7 @@ def test_littles_law_holds_in_the_simulation(a6000):
     report = lr.simulate(llama(), a6000, rate=rate, requests=3000, isl="uniform:500:1500", osl="uniform:100:300",
                          seed=7)
     r = report.simulation.per_request
-    arrive, leave = r["arrival_s"], r["arrival_s"] + r["e2e_s"]
-    t0, t1 = np.quantile(arrive, [0.2, 0.8])
-    grid = np.linspace(t0, t1, 200_001)
-    in_system = np.searchsorted(np.sort(arrive), grid, side="right") - np.searchsorted(np.sort(leave), grid,
-                                                                                        side="right")
-    L = in_system.mean()
-    W = r["e2e_s"][(arrive >= t0) & (arrive <= t1)].mean()
+    L, _, W = in_system_and_rate_x_latency(r)
     assert L == pytest.approx(rate * W, rel=0.05)
     sim = report.simulation
     decode_time = np.nansum(r["e2e_s"] - r["ttft_s"])

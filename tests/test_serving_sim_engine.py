@@ -16,6 +16,8 @@ from llm_roofline.serving.api import serving_costs
 from llm_roofline.serving.decode_group import DecodeGroup
 from llm_roofline.serving.setup import Formats
 
+from littles_law import in_system_and_rate_x_latency
+
 MODEL, DEVICE = "llama-3.1-8b", "h100-sxm"
 KV_BYTES_PER_TOKEN = 2 * 32 * 8 * 128 * 2  # K and V x 32 layers x 8 KV heads x 128 dims x 2 bytes (bf16)
 
@@ -93,16 +95,9 @@ def test_littles_law_holds_in_the_calibrated_simulation():
     observed arrival rate x the mean latency of the requests arriving then (edge effects: a few %)."""
     report = lr.simulate(MODEL, DEVICE, rate=8.0, requests=600, isl="uniform:500:1500", osl="uniform:100:300",
                          seed=7, efficiency="calibrated")
-    r = report.simulation.per_request
-    arrive, leave = r["arrival_s"], r["arrival_s"] + r["e2e_s"]
-    t0, t1 = np.quantile(arrive, [0.2, 0.8])
-    grid = np.linspace(t0, t1, 200_001)
-    in_system = np.searchsorted(np.sort(arrive), grid, side="right") - np.searchsorted(np.sort(leave), grid,
-                                                                                        side="right")
-    window = (arrive >= t0) & (arrive <= t1)
-    rate, W = window.sum() / (t1 - t0), r["e2e_s"][window].mean()
-    assert in_system.mean() == pytest.approx(rate * W, rel=0.05)
-    assert in_system.mean() > 2  # a loaded worker, not one request at a time
+    L, rate, W = in_system_and_rate_x_latency(report.simulation.per_request)
+    assert L == pytest.approx(rate * W, rel=0.05)
+    assert L > 2  # a loaded worker, not one request at a time
 
 
 def test_disaggregated_pools_of_several_devices():
