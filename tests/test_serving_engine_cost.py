@@ -241,3 +241,29 @@ def test_burst_through_a_prefill_batch_by_hand(a6000):
         SchedulerConfig(prefill_batch_tokens=0)
     assert SchedulerConfig().to_dict()["prefill_batch_tokens"] is None
     assert SchedulerConfig().prefill_batch == 8192 and batch.prefill_batch == 16384
+
+
+def test_overhead_fit_ignores_a_heavy_tail_of_slow_rows():
+    """The request overhead minimizes the median absolute log error of TTFT (fit.py): rows generated from
+    t = 0.1 s with 10 % noise, of which 40 % report a TTFT 10x too long (the harness outliers of the
+    development table): the median fit still finds t = 0.1 s within the noise, where the mean absolute log
+    error is pulled up to 0.14 s (its minimum over the same grid, computed here by hand on the same rows)."""
+    rng = np.random.default_rng(1)
+    n = 400
+    tpot0, tpot1 = rng.uniform(2e-3, 20e-3, n), rng.uniform(30e-3, 60e-3, n)
+    ttft0, ttft1 = rng.uniform(0.01, 0.2, n), rng.uniform(0.3, 0.8, n)
+    burst0, burst1 = np.zeros(n), np.zeros(n)
+
+    class Row:
+        engine = "trtllm"
+
+    c = Components((Row(),) * n, np.zeros(n), np.zeros(n), tpot0, tpot1, ttft0, ttft1, burst0, burst1)
+    ttft, tpot = c.predict(0.4, 0.1, 0.1)
+    measured = ttft * rng.normal(1, 0.1, n) * np.where(rng.random(n) < 0.4, 10.0, 1.0)
+    noisy = Components(c.cases, measured, tpot * rng.normal(1, 0.02, n), tpot0, tpot1, ttft0, ttft1, burst0, burst1)
+    fit = fit_profiles(noisy)["trtllm"]
+    assert fit.request_overhead_s == pytest.approx(0.1, abs=0.015)
+    steady = ttft0 + fit.fixed_share * (ttft1 - ttft0)
+    grid = np.linspace(0.0, 0.5, 201)
+    mean_loss = [np.mean(np.abs(np.log((steady + t) / measured))) for t in grid]
+    assert grid[int(np.argmin(mean_loss))] > 0.125  # what the mean would have given

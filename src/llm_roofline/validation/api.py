@@ -94,7 +94,7 @@ def write_profiles(profiles: dict, path: str | os.PathLike) -> None:
 
     first = next(iter(profiles.values()))
     data = {"source": first.source,
-            "engines": {name: {"fixed_share": p.fixed_share, "request_overhead_s": p.request_overhead_s,
+            "engines": {name: {"fixed_share": p.fixed_share, "request_overhead_s": round(p.request_overhead_s, 9),
                                "burst_share": p.burst_share, "prefill_launch_s": p.prefill_launch_s}
                         for name, p in profiles.items()}}
     Path(path).write_text(json.dumps(data, indent=2) + "\n")
