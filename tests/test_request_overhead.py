@@ -83,6 +83,16 @@ def test_plan_prices_every_point_with_the_users_overhead():
     assert lr.plan(MODEL, DEVICE, **{**kw, "efficiency": "ideal"}).to_dict()["serving_profile"] is None
 
 
+def test_the_process_pool_prices_with_the_users_overhead_too():
+    """The search's process pool gets the profile from the parent (search_pool.py): the same points as one
+    process, the user's overhead included."""
+    kw = dict(gpus=2, isl=700, osl=90, formats=["bf16"], max_batch_tokens=[8192], efficiency="calibrated",
+              request_overhead_s=H2)
+    one, two = (lr.plan(MODEL, DEVICE, processes=n, **kw) for n in (1, 2))
+    assert two.search["processes"] == 2 and one.configs == two.configs
+    np.testing.assert_array_equal(one.columns["ttft_s"], two.columns["ttft_s"])
+
+
 @pytest.mark.parametrize("value", [-0.001, 60.001, 100, float("nan"), float("inf"), True, "20ms"])
 def test_a_bad_overhead_is_a_clear_error(value):
     with pytest.raises(lr.ScenarioError, match=r"request_overhead_s must be a duration in seconds in \[0, 60\]"):

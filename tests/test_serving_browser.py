@@ -96,7 +96,7 @@ def test_the_request_overhead_field_moves_ttft_by_its_change(web_page, web_url):
     assert h1 == 0.15 and h0 != h1
     for a, b in zip(default, set_here, strict=True):
         assert b - a == pytest.approx(0.15 - h0, abs=1e-9)
-    assert "request overhead of 150 ms (set here" in web_page.inner_text("#sv-result")
+    assert "request overhead of 150 ms set here" in web_page.inner_text("#sv-result")
     open_page(web_page, web_url + "?model=meta-llama/Llama-3.1-8B&hw=h100-sxm")
     web_page.fill("#sv-overhead", "20")
     web_page.click("#sv-run")

@@ -28,8 +28,10 @@ def _restore(value):
 def _evaluate_part(job):
     model, hardware, efficiency, system, profile, configs, args = job
     from .plan import _safe_eval
+    from .profiles import NEUTRAL
     from .setup import CostCache
 
+    profile = NEUTRAL if profile == NEUTRAL else profile  # the closed forms tell "no profile" by identity
     cache = CostCache(_restore(model), _restore(hardware), efficiency, _restore(system), profile=profile)
     return [_safe_eval(cache, config, *args) for config in configs]
 

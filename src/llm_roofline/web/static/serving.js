@@ -43,13 +43,13 @@ function overheadBody() {
   return text === "" ? {} : { request_overhead_ms: Number(text) };
 }
 
-/** "<engine>'s request overhead, 20 ms" or "a request overhead of 300 ms (set here ...)" (the profile's source
+/** "<engine>'s request overhead, 20 ms" or "a request overhead of 300 ms set here (...)" (the profile's source
  * says which), for the lines under a result; "" without a profile or an overhead. */
 function overheadText(profile) {
   if (!profile) return "";
   const byUser = String(profile.source || "").startsWith("request_overhead_s set by the user");
   if (!byUser && !profile.request_overhead_s) return "";
-  return byUser ? `a request overhead of ${secs(profile.request_overhead_s)} (set here, in place of ` +
+  return byUser ? `a request overhead of ${secs(profile.request_overhead_s)} set here (in place of ` +
     `${profile.engine}'s fitted one)` : `${profile.engine}'s request overhead, ${secs(profile.request_overhead_s)}`;
 }
 
@@ -131,7 +131,7 @@ function renderSimulation(r) {
   ];
   const overhead = overheadText(r.efficiency.serving_profile);
   if (overhead) {
-    lines.push(`TTFT and end to end include ${overhead} (the frontend, before a request reaches the engine)`);
+    lines.push(`TTFT and end to end include ${overhead}: the frontend's time before a request reaches the engine`);
   }
   if (r.steady_state) {
     const s = r.steady_state;
