@@ -134,6 +134,9 @@ def test_a_profile_given_takes_the_overhead_too():
 def test_the_helper_keeps_none_and_refuses_no_profile():
     fitted = serving_profile("trtllm")
     assert with_request_overhead(fitted, None) is fitted
+    twice = with_request_overhead(with_request_overhead(fitted, 0.2), np.float64(0.03))
+    assert twice.request_overhead_s == 0.03 and twice.source.count("set by the user") == 1
+    assert twice.source.endswith(fitted.source) and twice.fixed_share == fitted.fixed_share
     with pytest.raises(lr.ScenarioError, match="ideal and hardware settings have none"):
         with_request_overhead(NEUTRAL, 0.1)
 

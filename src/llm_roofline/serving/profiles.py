@@ -48,7 +48,8 @@ PARAMS = "profiles.json"
 # A request overhead a user may set (s): 0 (none) up to a minute, past any frontend's latency (the fits are
 # 20 ms to 178 ms; a minute is a queue in front of the engine, not an overhead).
 MAX_REQUEST_OVERHEAD_S = 60.0
-USER_OVERHEAD_SOURCE = "request_overhead_s set by the user"
+USER_OVERHEAD_SOURCE = "request_overhead_s set by the user"  # how a profile's source starts once a user set it
+OTHERS = "; the other parameters: "
 
 
 @dataclass(frozen=True)
@@ -120,14 +121,16 @@ def profile_for(efficiency) -> ServingProfile:
     return serving_profile(efficiency.engine.name)
 
 
-def check_request_overhead(value, name: str = "request_overhead_s") -> float:
-    """A user's request overhead (s) as a float in [0, MAX_REQUEST_OVERHEAD_S]; ScenarioError naming
-    ``name`` and the range otherwise."""
+def check_request_overhead(value) -> float:
+    """A user's request overhead (s) as a float in [0, MAX_REQUEST_OVERHEAD_S]; ScenarioError naming the
+    field and the range otherwise."""
     import math
+    from numbers import Real
 
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) \
+    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value) \
             or not 0.0 <= value <= MAX_REQUEST_OVERHEAD_S:
-        raise ScenarioError(f"{name} must be a duration in seconds in [0, {MAX_REQUEST_OVERHEAD_S:g}], got {value!r}")
+        raise ScenarioError(f"request_overhead_s must be a duration in seconds in [0, {MAX_REQUEST_OVERHEAD_S:g}], "
+                            f"got {value!r}")
     return float(value)
 
 
@@ -142,5 +145,5 @@ def with_request_overhead(profile: ServingProfile, seconds: float | None) -> Ser
         raise ScenarioError("request_overhead_s applies to a serving profile: efficiency 'calibrated' (its engine's "
                             "fitted profile) or a ServingProfile given as profile; the ideal and hardware settings "
                             "have none")
-    return replace(profile, request_overhead_s=value,
-                   source=f"{USER_OVERHEAD_SOURCE}; the other parameters: {profile.source}")
+    rest = profile.source.split(OTHERS, 1)[1] if profile.source.startswith(USER_OVERHEAD_SOURCE) else profile.source
+    return replace(profile, request_overhead_s=value, source=f"{USER_OVERHEAD_SOURCE}{OTHERS}{rest}")
