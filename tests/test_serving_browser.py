@@ -72,6 +72,38 @@ def test_the_panel_under_the_calibrated_setting(web_page, web_url, button, path,
     assert got == want
 
 
+def test_the_request_overhead_field_moves_ttft_by_its_change(web_page, web_url):
+    """Calibrated (vLLM) at concurrency 1: a run with the field empty (the engine's fitted overhead h0, as the
+    API's JSON names it), then with 150 ms: the request carries request_overhead_ms, and every TTFT the page
+    shows moves by exactly 0.150 - h0 (a request alone: its prefill plus the overhead); the panel says the
+    overhead was set there. An overhead under the ideal setting is refused in the panel."""
+    web_page.set_default_timeout(30_000)
+    open_page(web_page, web_url + "?model=meta-llama/Llama-3.1-8B&hw=h100-sxm&eff=calibrated&eng=vllm")
+    for selector, value in {"#sv-level": "1", "#sv-requests": "3", "#sv-isl": "500", "#sv-osl": "40"}.items():
+        web_page.fill(selector, value)
+    runs = []
+    for overhead in ("", "150"):
+        web_page.fill("#sv-overhead", overhead)
+        with web_page.expect_response(lambda r: r.url.endswith("/api/serve-sim")) as sent:
+            web_page.click("#sv-run")
+        body = sent.value.request.post_data_json
+        assert body.get("request_overhead_ms") == (float(overhead) if overhead else None)
+        web_page.wait_for_selector("#sv-result table.sv-latency")
+        cells = web_page.locator("#sv-result table.sv-latency tbody tr").nth(0).locator("td")
+        runs.append(([float(cells.nth(j).get_attribute("data-value")) for j in range(1, 5)],
+                     sent.value.json()["efficiency"]["serving_profile"]["request_overhead_s"]))
+    (default, h0), (set_here, h1) = runs
+    assert h1 == 0.15 and h0 != h1
+    for a, b in zip(default, set_here, strict=True):
+        assert b - a == pytest.approx(0.15 - h0, abs=1e-9)
+    assert "request overhead of 150 ms set here" in web_page.inner_text("#sv-result")
+    open_page(web_page, web_url + "?model=meta-llama/Llama-3.1-8B&hw=h100-sxm")
+    web_page.fill("#sv-overhead", "20")
+    web_page.click("#sv-run")
+    web_page.wait_for_selector("#sv-error:not([hidden])")
+    assert "calibrated efficiency only" in web_page.inner_text("#sv-error")
+
+
 LAYOUT_URL = "?model=meta-llama/Llama-3.1-8B&hw=h100-sxm"  # the H100's first bundled system: a DGX of 8
 
 

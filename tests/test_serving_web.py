@@ -120,6 +120,30 @@ def test_serve_sim_takes_calibrated_with_an_engine_as_the_cli(client, capsys):
     assert refused.status_code == 422 and refused.json()["field"] == "engine"
 
 
+def test_a_request_overhead_is_the_clis_flag(client, capsys):
+    """request_overhead_ms (ms) is serve-sim's and plan's --request-overhead: the same JSON; at concurrency 1 a
+    change of 100 ms moves TTFT by 100 ms; out of range, or under the ideal setting, it is a 422 naming it."""
+    body = {"model": "llama-3.1-8b", "hardware": "h100-sxm", "concurrency": 1, "requests": 3, "isl": 500,
+            "osl": 40, "efficiency": "calibrated", "engine": "vllm", "request_overhead_ms": 250}
+    web = client.post("/api/serve-sim", json=body)
+    assert web.status_code == 200, web.text
+    assert main(["serve-sim", "llama-3.1-8b", "h100-sxm", "-c", "1", "-n", "3", "--isl", "500", "--osl", "40",
+                 "--efficiency", "calibrated", "--engine", "vllm", "--request-overhead", "250ms", "-f", "json"]) == 0
+    assert web.json() == json.loads(capsys.readouterr().out)
+    less = client.post("/api/serve-sim", json={**body, "request_overhead_ms": 150}).json()
+    assert web.json()["ttft_s"]["mean"] - less["ttft_s"]["mean"] == pytest.approx(0.1, abs=1e-9)
+    plan = {"model": "llama-3.1-8b", "hardware": "h100-sxm", "gpus": 1, "isl": 500, "osl": 40, "formats": ["bf16"],
+            "modes": ["agg"], "efficiency": "calibrated", "request_overhead_ms": 0}
+    data = client.post("/api/plan", json=plan).json()
+    assert data["serving_profile"]["request_overhead_s"] == 0
+    for path, extra in (("/api/serve-sim", {"request_overhead_ms": -1}), ("/api/plan", {"request_overhead_ms": 60001}),
+                        ("/api/serve-sim", {"request_overhead_ms": 10, "efficiency": "ideal", "engine": None}),
+                        ("/api/plan", {"request_overhead_ms": 10, "efficiency": "hardware"})):
+        refused = client.post(path, json={**(body if path == "/api/serve-sim" else plan), **extra})
+        assert refused.status_code == 422 and refused.json()["field"] == "request_overhead_ms", refused.text
+        assert "request_overhead_ms" in refused.json()["detail"]
+
+
 def test_serve_sim_takes_worker_layouts_as_the_cli(client, capsys):
     """The body's tp / ep / attention_dp / pp (aggregated) and prefill_* / decode_* (disagg) are the CLI's flags."""
     base = {"model": "llama-3.1-8b", "hardware": "h100-sxm", "concurrency": 4, "requests": 12, "isl": 500, "osl": 40}

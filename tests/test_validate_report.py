@@ -139,3 +139,63 @@ def test_skipped_line_numbers_print_as_ranges():
 
     assert line_ranges([9, 3, 4, 5, 12, 13]) == "3-5, 9, 12-13"
     assert line_ranges([7]) == "7" and line_ranges([]) == ""
+
+
+def _version_row(version: str, ttft_ms: float, tpot_ms: float, line_id: str) -> str:
+    """One aggregated TensorRT-LLM row of Llama-3.1-8B FP8 on an H100 (TP 1, concurrency 4), with its stated
+    version and measured times: rows alike but for those predict the same times."""
+    cells = {"id": line_id, "backend": "trtllm", "backend_version": version, "model_path": "meta-llama/Llama-3.1-8B",
+             "system": "h100_sxm", "precision": "fp8", "mode": "agg", "isl": "1024", "osl": "128",
+             "gemm_quant_mode": "fp8", "moe_quant_mode": "fp8", "batch_size": "4", "tp_size": "1", "pp_size": "1",
+             "silicon_ttft_ms": str(ttft_ms), "silicon_tpot_ms": str(tpot_ms)}
+    header = SMALL.read_text().splitlines()[0].split(",")
+    return ",".join(cells.get(c, "") for c in header)
+
+
+def test_group_by_version_reads_backend_version(tmp_path):
+    """Three rows of one configuration, measured at m, 2 m and 4 m by three versions (one unstated): one
+    prediction p, so by hand, from e1 = 100 (p / m - 1): e2 = 100 (p / 2m - 1) = (e1 - 100) / 2 and
+    e4 = (e1 - 300) / 4; each version is a group of one row whose median |error| is |e| and bias e."""
+    table = tmp_path / "versions.csv"
+    table.write_text("\n".join([SMALL.read_text().splitlines()[0], _version_row("1.2.0rc2", 100, 5, "a"),
+                                _version_row("1.0.0rc3", 200, 10, "b"), _version_row("", 400, 20, "c")]) + "\n")
+    report = lr.validate(table, efficiency=["calibrated"], group_by=["version", "version+mode"])
+    assert [r.version for r in report.rows] == ["trtllm 1.2.0rc2", "trtllm 1.0.0rc3", "trtllm (unstated)"]
+    by = {(g.group, g.metric): g.stats for g in report.table("version")}
+    assert {g for g, _ in by} == {"trtllm 1.2.0rc2", "trtllm 1.0.0rc3", "trtllm (unstated)"}
+    for metric in ("ttft_s", "tpot_s"):
+        e1 = by["trtllm 1.2.0rc2", metric].bias_pct
+        expected = {"trtllm 1.2.0rc2": e1, "trtllm 1.0.0rc3": (e1 - 100) / 2, "trtllm (unstated)": (e1 - 300) / 4}
+        for group, e in expected.items():
+            stats = by[group, metric]
+            assert stats.n == 1 and stats.bias_pct == pytest.approx(e, rel=1e-9)
+            assert stats.median_abs_pct == pytest.approx(abs(e), rel=1e-9)
+    assert {g.group for g in report.table("version+mode")} == {"trtllm 1.2.0rc2 / agg", "trtllm 1.0.0rc3 / agg",
+                                                                "trtllm (unstated) / agg"}
+    assert report.to_dict()["rows"][2]["version"] == "trtllm (unstated)"
+
+
+def test_version_groups_gather_their_rows_errors():
+    """Hand-made rows: version X predicted 10 % slow and 20 % fast, version Y exactly: X's median |error| is
+    (10 + 20) / 2 = 15 %, its bias (10 - 20) / 2 = -5 %; Y's 0."""
+    from llm_roofline.validation.report import RowResult, ValidationReport
+
+    def row(line, version, predicted, measured=0.1):
+        return RowResult(line=line, id=str(line), system="h100_sxm", backend="vllm", version=version, model="m",
+                         mode="agg", isl=1, osl=1, concurrency=1.0,
+                         measured={"ttft_s": measured, "tpot_s": measured},
+                         predicted={"calibrated": {"ttft_s": predicted, "tpot_s": predicted}})
+
+    rows = (row(2, "vllm 0.12.0", 0.11), row(3, "vllm 0.12.0", 0.08), row(4, "vllm 0.18.0", 0.1))
+    report = ValidationReport(source="hand", efficiencies=("calibrated",), group_by=("version",), profiles={},
+                              rows=rows, skipped=())
+    by = {(g.group, g.metric): g.stats for g in report.tables()["version"]}
+    x, y = by["vllm 0.12.0", "ttft_s"], by["vllm 0.18.0", "tpot_s"]
+    assert (x.n, y.n) == (2, 1)
+    assert x.median_abs_pct == pytest.approx(15.0, rel=1e-12) and x.bias_pct == pytest.approx(-5.0, rel=1e-12)
+    assert y.median_abs_pct == pytest.approx(0.0, abs=1e-12) and y.bias_pct == pytest.approx(0.0, abs=1e-12)
+
+
+def test_cli_group_by_version(capsys):
+    code, out, _ = run(capsys, "validate", str(SMALL), "--efficiency", "ideal", "--group-by", "version")
+    assert code == 0 and "by version" in out and "trtllm (unstated)" in out

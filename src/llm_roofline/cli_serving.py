@@ -13,14 +13,50 @@ _DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?\d+)?)\s*(s|ms|us|µs|n
 _SCALE = {None: 1.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9, "min": 60.0}
 
 
-def parse_seconds(text: str, name: str) -> float:
-    """'1s', '50ms', '200us', '0.5' (seconds) -> seconds; a positive number, else ScenarioError."""
+def parse_seconds(text: str, name: str, allow_zero: bool = False) -> float:
+    """'1s', '50ms', '200us', '0.5' (seconds) -> seconds; a positive number (or 0 with ``allow_zero``),
+    else ScenarioError."""
     from .errors import ScenarioError
 
     match = _DURATION.match(str(text))
-    if not match or float(match.group(1)) <= 0:
+    if not match or (float(match.group(1)) <= 0 and not allow_zero):
         raise ScenarioError(f"{name}: cannot read {text!r} as a duration; write e.g. 1s, 50ms or 200us")
     return float(match.group(1)) * _SCALE[match.group(2)]
+
+
+def _request_overhead_value(text: str) -> float:
+    """--request-overhead's argparse type: a duration (20ms, 0.1s, 0) in 0..60 s, in seconds."""
+    from .errors import ScenarioError
+    from .serving.profiles import MAX_REQUEST_OVERHEAD_S, check_request_overhead
+
+    try:
+        return check_request_overhead(parse_seconds(text, "--request-overhead", allow_zero=True))
+    except ScenarioError:  # unreadable, negative or past the range: one message with the range
+        raise ScenarioError(f"must be a duration in 0..{MAX_REQUEST_OVERHEAD_S:g} s (e.g. 20ms, 0.1s or 0), "
+                            f"got {text!r}") from None
+
+
+def add_request_overhead_option(p) -> None:
+    """--request-overhead of every serving command that takes --efficiency (serve-sim, plan, plot pareto,
+    plot load)."""
+    from .flags import _flag_check
+
+    p.add_argument("--request-overhead", type=_flag_check(_request_overhead_value), metavar="DURATION",
+                   help="with --efficiency calibrated: the request overhead added to every TTFT and end to end "
+                        "(HTTP, frontend, tokenization, scheduling), e.g. 20ms, 0.1s or 0, in 0..60 s, in place of "
+                        "the engine's fitted one (docs/serving.md)")
+
+
+def request_overhead(args) -> float | None:
+    """The parsed --request-overhead (s), or None; refused outside the calibrated setting (the ideal and
+    hardware settings have no serving profile to set it in)."""
+    from .errors import ScenarioError
+
+    value = getattr(args, "request_overhead", None)
+    if value is not None and args.efficiency != "calibrated":
+        raise ScenarioError("--request-overhead applies with --efficiency calibrated only: the ideal and hardware "
+                            "settings have no serving profile (no request overhead)")
+    return value
 
 
 def _list(text: str | None, name: str, kind=str) -> list | None:
@@ -92,6 +128,7 @@ def add_parser(subparsers) -> None:
     load.add_argument("--osl", "--output-dist", dest="osl", default="512",
                       help="output tokens, the first included: a number or a distribution (512)")
     load.add_argument("--seed", type=int, default=0, help="random seed of arrivals and lengths (default 0)")
+    add_request_overhead_option(load)
     _scheduler_group(p)
     d = p.add_argument_group("deployment")
     d.add_argument("--workers", type=int, default=1, help="aggregated: identical replicas, one device each")
@@ -184,6 +221,7 @@ def add_search_options(p):
     p.add_argument("--osl", type=int, default=512, help="output tokens per request (default 512)")
     p.add_argument("--ttft-slo", help="mean time to first token objective, e.g. 1s or 500ms")
     p.add_argument("--tpot-slo", help="mean time per output token objective, e.g. 50ms")
+    add_request_overhead_option(p)
     s = p.add_argument_group("search space")
     s.add_argument("--formats", help="comma-separated: bf16, fp8, fp8-kv16, int8, w8a16, w4a16, w4a16-kv8, fp4 "
                                      "(default bf16,fp8,w4a16)")
@@ -228,7 +266,8 @@ def search_keywords(args) -> dict:
                 chunks=_list(args.chunks, "--chunks", int), tp=_degrees(args.tp, "--tp"),
                 ep=_degrees(args.ep, "--ep"), attention_dp=_degrees(args.attention_dp, "--attention-dp"),
                 pp=_degrees(args.pp, "--pp"),
-                link_bandwidth_bytes_per_s=_link(args), comm=default_comm(args.efficiency))
+                link_bandwidth_bytes_per_s=_link(args), comm=default_comm(args.efficiency),
+                request_overhead_s=request_overhead(args))
 
 
 def _degrees(text: str | None, name: str) -> list[int] | None:
@@ -276,7 +315,8 @@ def _run_serve_sim(args) -> str:
         disagg=args.disagg, prefill_workers=args.prefill_workers, decode_workers=args.decode_workers,
         link_bandwidth_bytes_per_s=_link(args), w_bits=args.w_bits, a_bits=args.a_bits, kv_bits=args.kv_bits,
         flash_attention=not args.no_flash_attention, group_size=args.group_size, scale_bits=args.scale_bits,
-        state_bits=args.state_bits, efficiency=eff, progress=ProgressBar("requests"), **devices)
+        state_bits=args.state_bits, efficiency=eff, request_overhead_s=request_overhead(args),
+        progress=ProgressBar("requests"), **devices)
     if args.format == "json":
         return json.dumps(report.to_dict(), indent=2) + "\n"
     from .servingtext import render_simulation

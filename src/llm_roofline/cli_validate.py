@@ -22,8 +22,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--efficiency", default="ideal,calibrated",
                    help="comma-separated: ideal, calibrated (default both)")
     p.add_argument("--group-by", default="system,backend,model",
-                   help="one table per key: system, backend, model, mode, metric; '+' joins keys, e.g. "
-                        "system+backend (default system,backend,model)")
+                   help="one table per key: system, backend, version (engine and backend_version), model, mode, "
+                        "metric; '+' joins keys, e.g. system+backend (default system,backend,model)")
     p.add_argument("--fit", metavar="FILE", type=output_file,
                    help="refit the calibrated engines' serving profiles on the table and write them to FILE (the "
                         "format of serving/params/profiles.json), with their cross-validation")

@@ -23,6 +23,19 @@ def _per_micro_batch(d: dict) -> str:
     return " per micro-batch" if any(d.get(f"{p}pp", 1) > 1 for p in ("", "prefill_", "decode_")) else ""
 
 
+def overhead_text(profile: dict | None) -> str:
+    """A serving profile's request overhead as the reports print it: "20 ms request overhead in TTFT", with
+    ", set by the user" when the user replaced the fitted one (its ``source``); "" without one."""
+    from .serving.profiles import USER_OVERHEAD_SOURCE
+
+    profile = profile or {}
+    overhead = profile.get("request_overhead_s") or 0.0
+    by_user = str(profile.get("source", "")).startswith(USER_OVERHEAD_SOURCE)
+    if not overhead and not by_user:
+        return ""
+    return f"{seconds(overhead)} request overhead in TTFT" + (", set by the user" if by_user else "")
+
+
 def render_simulation(report) -> str:
     r, d, w, s = report.simulation, report.deployment, report.workload, report.scheduler
     gpus = f"{d['gpus']} GPU{'s' if d['gpus'] > 1 else ''}"
@@ -35,9 +48,9 @@ def render_simulation(report) -> str:
     chunk = "budget" if s["chunk"] is None else f"{s['chunk']}"
     e = report.efficiency
     setting = f" (calibrated, {e['engine']})" if e.get("mode") == "calibrated" else ""
-    overhead = (e.get("serving_profile") or {}).get("request_overhead_s") or 0.0
+    overhead = overhead_text(e.get("serving_profile"))
     if overhead:  # the frontend's latency, in every TTFT and end to end (serving/simulate.py)
-        setting = f"{setting[:-1]}; {seconds(overhead)} request overhead in TTFT)"
+        setting = f"{setting[:-1]}; {overhead})"
     lines = [f"{report.model['name']} on {report.hardware['name']}{setting}: {w['arrivals']}; {w['requests']} "
              f"requests of "
              f"{w['mean_input_tokens']:,.0f} -> {w['mean_output_tokens']:,.0f} tokens (mean)",
@@ -91,7 +104,11 @@ def render_plan(result, *, model: str, device: str, max_rate: bool = False) -> s
     slo = result.slo
     goals = ", ".join(f"{k} <= {seconds(v)}" for k, v in (("TTFT", slo.ttft_s), ("TPOT", slo.tpot_s)) if v) or "none"
     search = result.search
-    lines = [f"{model} on {result.gpus} x {device}: {result.isl:,.0f} -> {result.osl:,.0f} tokens; SLOs: {goals}",
+    profile = result.serving_profile
+    overhead = overhead_text(profile)
+    setting = f" (calibrated, {profile['engine']}{'; ' + overhead if overhead else ''})" if profile else ""
+    lines = [f"{model} on {result.gpus} x {device}{setting}: {result.isl:,.0f} -> {result.osl:,.0f} tokens; "
+             f"SLOs: {goals}",
              f"searched {search['configurations']} configurations, {search['points']} points in "
              f"{search['seconds']:.2f} s ({search['processes']} process{'es' if search['processes'] > 1 else ''})",
              "", "Pareto front (tokens/s per GPU vs tokens/s per user):",

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 def add_kinds(kinds) -> None:
     from ..cli import add_device_options
-    from ..cli_serving import _formats_group, _scheduler_group, add_search_options, model_and_device
+    from ..cli_serving import (
+        _formats_group,
+        _scheduler_group,
+        add_request_overhead_option,
+        add_search_options,
+        model_and_device,
+    )
     from .arguments import image_options
     from .options import _LIST_HELP
 
@@ -32,6 +38,7 @@ def add_kinds(kinds) -> None:
     p.add_argument("--requests", "-n", type=int, default=500, help="requests simulated per rate (default 500)")
     p.add_argument("--ttft-slo", help="TTFT objective drawn as a line, e.g. 1s")
     p.add_argument("--tpot-slo", help="TPOT objective drawn as a line, e.g. 50ms")
+    add_request_overhead_option(p)
     _scheduler_group(p)
     _formats_group(p)
     add_device_options(p)
@@ -99,7 +106,7 @@ def _run_load(args) -> str:
     size = _prepare(args)
     if (args.rates is None) == (args.concurrency is None):
         raise ScenarioError("give one load axis: --rates or --concurrency")
-    from ..cli_serving import _device_and_efficiency
+    from ..cli_serving import _device_and_efficiency, request_overhead
 
     device, eff = _device_and_efficiency(args)
     ttft, tpot = _slos(args)
@@ -114,6 +121,6 @@ def _run_load(args) -> str:
                     block_size=args.block_size, memory_fraction=args.memory_fraction, w_bits=args.w_bits,
                     a_bits=args.a_bits, kv_bits=args.kv_bits, flash_attention=not args.no_flash_attention,
                     group_size=args.group_size, scale_bits=args.scale_bits, state_bits=args.state_bits, efficiency=eff,
-                    progress=ProgressBar("load points"), **load)
+                    request_overhead_s=request_overhead(args), progress=ProgressBar("load points"), **load)
     save(fig, args.image, dpi=args.dpi)
     return ""

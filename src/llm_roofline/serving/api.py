@@ -18,7 +18,7 @@ from ..defaults import DEFAULT_BITS, DEFAULT_GROUP_SIZE, DEFAULT_SCALE_BITS, DEF
 from ..errors import ScenarioError
 from .disagg import disagg_steady
 from .pool import link_bandwidth, transfer_bandwidth
-from .profiles import NEUTRAL, ServingProfile, profile_for
+from .profiles import NEUTRAL, ServingProfile, profile_for, with_request_overhead
 from .scheduler import SchedulerConfig
 from .setup import CostCache, Formats, check_workers
 from .simulate import simulate_agg, simulate_disagg
@@ -61,27 +61,30 @@ def _context(model, hardware, efficiency, compute_fraction=None, bandwidth_fract
 
 
 def serving_costs(model, hardware, efficiency="ideal", *, engine: str | None = None, several: bool = False,
-                  engine_evaluated: bool = False, profile="auto") -> CostCache:
+                  engine_evaluated: bool = False, profile="auto", request_overhead_s: float | None = None) -> CostCache:
     """The iteration costs (and KV budgets) of ``model`` on ``hardware`` under ``efficiency``, cached per
     formats and deployment (setup.CostCache); ``several``: workers of several devices (``hardware`` is then
     a system, or a device's first bundled system). ``profile``: the serving profile (profiles.py) of the
     engine-evaluated costs: "auto" (the calibrated setting: its engine's fitted profile; else none), a
-    ServingProfile, or None (none)."""
+    ServingProfile, or None (none). ``request_overhead_s`` (s, 0..60): replaces that profile's request
+    overhead (profiles.with_request_overhead; None: the profile's own)."""
     from ..api import load_system
 
     system = load_system(hardware, multi_device=True) if several else None
     spec, device, eff = _context(model, hardware if system is None else system.device, efficiency, engine=engine)
-    return CostCache(spec, device, eff, system, engine_evaluated, _profile(profile, eff))
+    return CostCache(spec, device, eff, system, engine_evaluated, _profile(profile, eff, request_overhead_s))
 
 
-def _profile(profile, efficiency) -> ServingProfile:
+def _profile(profile, efficiency, request_overhead_s: float | None = None) -> ServingProfile:
     if profile is None:
-        return NEUTRAL
-    if isinstance(profile, ServingProfile):
-        return profile
-    if profile != "auto":
+        chosen = NEUTRAL
+    elif isinstance(profile, ServingProfile):
+        chosen = profile
+    elif profile != "auto":
         raise ScenarioError(f"profile must be 'auto', None or a ServingProfile, got {profile!r}")
-    return profile_for(efficiency)
+    else:
+        chosen = profile_for(efficiency)
+    return with_request_overhead(chosen, request_overhead_s)
 
 
 def _deployments(hardware, efficiency, *given) -> tuple[object, list]:
@@ -133,7 +136,8 @@ def simulate(model, hardware, *, concurrency: int | None = None, rate: float | N
              group_size: int = DEFAULT_GROUP_SIZE, scale_bits: int = DEFAULT_SCALE_BITS,
              state_bits=DEFAULT_STATE_BITS, efficiency="ideal", engine: str | None = None, deployment=None,
              prefill_deployment=None, decode_deployment=None, prefill_scheduler=None, decode_scheduler=None,
-             engine_evaluated: bool = False, profile="auto", progress=None) -> ServingReport:
+             engine_evaluated: bool = False, profile="auto", request_overhead_s: float | None = None,
+             progress=None) -> ServingReport:
     """Serve a load with continuous batching and measure it (discrete-event simulation).
 
     Load (exactly one): ``concurrency`` (closed loop), ``rate`` (Poisson, requests/s) or ``trace`` (a JSON-lines
@@ -143,7 +147,8 @@ def simulate(model, hardware, *, concurrency: int | None = None, rate: float | N
     ``prefill_workers`` and ``decode_workers`` with the KV cache sent over the device's link (or
     ``link_bandwidth_bytes_per_s``). ``progress``: callback(done, total).
     ``engine``, ``deployment``, ``prefill_deployment``, ``decode_deployment``, ``prefill_scheduler``,
-    ``decode_scheduler``, ``engine_evaluated`` and ``profile`` as in ``estimate_serving``: the calibrated
+    ``decode_scheduler``, ``engine_evaluated``, ``profile`` and ``request_overhead_s`` as in
+    ``estimate_serving``: the calibrated
     setting and workers of several devices price every iteration with the engine itself (engine_cost.py);
     of a serving profile the simulation applies the share of the kernels' fixed costs (iteration times) and
     the request overhead (a frontend: a request reaches the engine's queue request_overhead_s after it was
@@ -152,7 +157,7 @@ def simulate(model, hardware, *, concurrency: int | None = None, rate: float | N
     system, (agg_dep, pre_dep, dec_dep) = _deployments(hardware, efficiency, deployment, prefill_deployment,
                                                        decode_deployment)
     cache = serving_costs(model, hardware, efficiency, engine=engine, several=system is not None,
-                          engine_evaluated=engine_evaluated, profile=profile)
+                          engine_evaluated=engine_evaluated, profile=profile, request_overhead_s=request_overhead_s)
     spec, device, eff = cache.model, cache.hardware, cache.efficiency
     config = SchedulerConfig(max_batch_tokens=max_batch_tokens, max_seqs=max_seqs, chunk=chunk,
                              block_size=block_size, memory_fraction=memory_fraction)
@@ -200,7 +205,8 @@ def estimate_serving(model, hardware, *, concurrency, isl, osl, max_batch_tokens
              scale_bits: int = DEFAULT_SCALE_BITS, state_bits=DEFAULT_STATE_BITS, efficiency="ideal",
              engine: str | None = None, deployment=None, prefill_deployment=None, decode_deployment=None,
              prefill_scheduler=None, decode_scheduler=None, engine_evaluated: bool = False,
-             costs: CostCache | None = None, profile="auto", prefill_batch_tokens: int | None = None) -> dict:
+             costs: CostCache | None = None, profile="auto", request_overhead_s: float | None = None,
+             prefill_batch_tokens: int | None = None) -> dict:
     """The closed-form closed-loop steady state (microseconds per point on one device, milliseconds with
     the engine-evaluated cost): a dict of arrays over the concurrency values (total requests in flight;
     ``workers`` aggregated replicas share them evenly). Aggregated: ``isl`` and ``osl`` may be arrays too
@@ -215,7 +221,10 @@ def estimate_serving(model, hardware, *, concurrency, isl, osl, max_batch_tokens
     for that pool (e.g. a prefill worker batching one prompt, a decode worker holding 512 requests).
     ``profile``: the engine's serving profile (serving/profiles.py: share of the kernels' fixed costs,
     request overhead, closed-loop bursts): "auto" = the calibrated engine's fitted profile (none for ideal
-    and hardware), a ServingProfile, or None. ``costs``: a CostCache of this model, system and efficiency
+    and hardware), a ServingProfile, or None. ``request_overhead_s`` (s, 0..60): the user's request overhead
+    in place of the profile's (a stack measured or known to differ from the fit; None: the profile's own);
+    it needs a profile (the calibrated setting, or one given): the ideal and hardware settings have none,
+    and a ScenarioError says so. ``costs``: a CostCache of this model, system and efficiency
     (serving_costs) to reuse iteration costs and KV budgets across calls (``validate`` keeps one each).
     ``prefill_batch_tokens``: prompt tokens of a prefill-first scheduler's prefill-only iteration (SGLang's
     chunked_prefill_size), which sets the burst of a profile's burst share (None: max_batch_tokens).
@@ -225,9 +234,13 @@ def estimate_serving(model, hardware, *, concurrency, isl, osl, max_batch_tokens
     One row of a measured serving table is one call: agg (concurrency, isl, osl) or disagg (pools)."""
     system, (agg_dep, pre_dep, dec_dep) = _deployments(hardware, efficiency, deployment, prefill_deployment,
                                                        decode_deployment)
+    if costs is not None and request_overhead_s is not None:
+        raise ScenarioError("request_overhead_s: give it to serving_costs, which builds the costs' profile, "
+                            "not beside costs")
     cache = costs if costs is not None else serving_costs(model, hardware, efficiency, engine=engine,
                                                           several=system is not None,
-                                                          engine_evaluated=engine_evaluated, profile=profile)
+                                                          engine_evaluated=engine_evaluated, profile=profile,
+                                                          request_overhead_s=request_overhead_s)
     config = SchedulerConfig(max_batch_tokens=max_batch_tokens, max_seqs=max_seqs, chunk=chunk,
                              block_size=block_size, memory_fraction=memory_fraction,
                              prefill_batch_tokens=prefill_batch_tokens)

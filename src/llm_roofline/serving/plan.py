@@ -22,7 +22,7 @@ import itertools
 import math
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -41,7 +41,7 @@ from .plan_layouts import (
     resolve_target,
 )
 from .pool import link_bandwidth, transfer_bandwidth
-from .profiles import profile_for
+from .profiles import NEUTRAL, profile_for, with_request_overhead
 from .scheduler import SchedulerConfig
 from .setup import CostCache, Formats
 from .steady import steady_state
@@ -68,7 +68,8 @@ class PlanResult:
     """points: one row per evaluated point (``config`` labels by row, ``columns`` arrays); ``pareto``: row
     indices of the front; ``best``: the best row under the SLOs (None if nothing meets them);
     ``target``: the fewest-devices answer for a target rate (or None); ``skipped``: configurations that
-    could not run, with the reason; ``search``: size and time of the search."""
+    could not run, with the reason; ``search``: size and time of the search; ``serving_profile``: the
+    serving profile the points were priced with (profiles.py; None without one: ideal, hardware)."""
 
     slo: SLO
     gpus: int
@@ -81,6 +82,7 @@ class PlanResult:
     target: dict | None
     skipped: list[dict]
     search: dict = field(default_factory=dict)
+    serving_profile: dict | None = None
 
     def row(self, i: int) -> dict:
         return {**self.configs[i], **{k: _num(v[i]) for k, v in self.columns.items()}}
@@ -96,7 +98,7 @@ class PlanResult:
                "best": None if self.best is None else self.row(self.best),
                "max_rate_at_slo_per_s": self.max_rate_at_slo, "target": self.target,
                "pareto": [self.row(i) for i in self.pareto.tolist()], "skipped": self.skipped,
-               "search": self.search}
+               "search": self.search, "serving_profile": self.serving_profile}
         if all_points:
             out["points"] = [self.row(i) for i in range(len(self.configs))]
         return out
@@ -154,8 +156,6 @@ def evaluate_config(cache: CostCache, config: dict, gpus: int, isl: float, osl: 
     if workers < 2:
         raise ScenarioError(f"disaggregation needs two workers (a prefill and a decode pool); {gpus} GPUs hold "
                             f"one worker of {devices(layout)} devices")
-    from dataclasses import replace
-
     for n_p, n_d in _splits(workers):
         b = np.array(limit, dtype=np.float64)
         pre, dec = replace(pool, workers=n_p), replace(pool, workers=n_d)
@@ -198,10 +198,13 @@ def _safe_eval(cache, config, gpus, isl, osl, batches, link, comm="ideal"):
 
 def search(model, hardware, *, gpus: int, isl: float, osl: float, slo: SLO, axes: dict | None = None,
            batches=BATCHES, efficiency="ideal", link_bandwidth_bytes_per_s: float | None = None,
-           processes: int | None = None, progress=None, comm: str | None = None) -> PlanResult:
-    """Every configuration of ``axes`` on ``gpus`` devices; ``axes`` without a layout: one device per worker."""
+           processes: int | None = None, progress=None, comm: str | None = None,
+           request_overhead_s: float | None = None) -> PlanResult:
+    """Every configuration of ``axes`` on ``gpus`` devices; ``axes`` without a layout: one device per worker.
+    ``request_overhead_s``: as plan's."""
     started = time.perf_counter()
     spec, device, eff, system = resolve_target(model, hardware, efficiency)
+    profile = with_request_overhead(profile_for(eff), request_overhead_s)  # as estimate_serving's default
     comm = comm_of(efficiency, comm)
     axes = dict(DEFAULT_AXES if axes is None else axes)
     skipped = []
@@ -231,16 +234,17 @@ def search(model, hardware, *, gpus: int, isl: float, osl: float, slo: SLO, axes
         from .search_pool import evaluate_in_pool
 
         results = evaluate_in_pool(spec, device, eff, configs, processes, (gpus, isl, osl, batches, link, comm),
-                                   progress, system)
+                                   progress, system, profile)
     else:
         processes = 1
-        cache = CostCache(spec, device, eff, system, profile=profile_for(eff))  # as estimate_serving's default
+        cache = CostCache(spec, device, eff, system, profile=profile)
         for done, config in enumerate(configs, 1):
             results.append(_safe_eval(cache, config, gpus, isl, osl, batches, link, comm))
             if progress:
                 progress(done, len(configs))
-    return _collect([*({"skipped": item} for item in skipped), *results], slo, gpus, isl, osl, started,
-                    len(configs), processes)
+    result = _collect([*({"skipped": item} for item in skipped), *results], slo, gpus, isl, osl, started,
+                      len(configs), processes)
+    return replace(result, serving_profile=None if profile is NEUTRAL else profile.to_dict())
 
 
 def _collect(results, slo, gpus, isl, osl, started, n_configs, processes) -> PlanResult:
@@ -267,7 +271,7 @@ def plan(model, hardware, *, gpus: int = 8, isl: float = 2048, osl: float = 512,
          tpot_slo: float | None = None, target_rate: float | None = None, formats=None, modes=None,
          max_batch_tokens=None, chunks=None, tp=None, ep=None, attention_dp=None, pp=None, batches=BATCHES,
          efficiency="ideal", link_bandwidth_bytes_per_s: float | None = None, processes: int | None = None,
-         progress=None, comm: str | None = None) -> PlanResult:
+         progress=None, comm: str | None = None, request_overhead_s: float | None = None) -> PlanResult:
     """Search deployments of ``model`` on ``gpus`` devices of ``hardware`` (a device, a system, or a name of
     either; a device's first bundled system supplies the links of multi-device workers) for requests of
     ``isl`` tokens in and ``osl`` out: the Pareto front, the best point under the SLOs (seconds; None: no
@@ -276,7 +280,9 @@ def plan(model, hardware, *, gpus: int = 8, isl: float = 2048, osl: float = 512,
     DEFAULT_AXES). ``tp``, ``ep``, ``attention_dp``, ``pp``: lists of degrees whose product is the worker
     layouts searched (a list not given: 1); none given: plan_layouts.default_layouts (TP powers of two up
     to a node, MoE models also EP layouts, each with 1, 2 and 4 pipeline stages within the gpus).
-    ``comm``: ideal or fitted collectives (None: fitted under the hardware and calibrated settings)."""
+    ``comm``: ideal or fitted collectives (None: fitted under the hardware and calibrated settings).
+    ``request_overhead_s`` (s, 0..60): the user's request overhead in place of the calibrated engine's fitted
+    one (as estimate_serving's; None: the fit; the ideal and hardware settings have no profile to set it in)."""
     for name, value in (("gpus", gpus),):
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 100_000:
             raise ScenarioError(f"{name} must be an integer in 1..100000, got {value!r}")
@@ -298,17 +304,16 @@ def plan(model, hardware, *, gpus: int = 8, isl: float = 2048, osl: float = 512,
     else:
         layouts = given_layouts(tp, ep, attention_dp, pp)
     spec, device, eff, system = resolve_target(model, hardware, efficiency)
+    with_request_overhead(profile_for(eff), request_overhead_s)  # a bad value fails before the layouts are built
     axes["layout"] = tuple(default_layouts(spec, system, gpus) if layouts is None else layouts)
     slo = SLO(ttft_slo, tpot_slo)
     common = dict(isl=float(isl), osl=float(osl), slo=slo, batches=batches, efficiency=eff,
                   link_bandwidth_bytes_per_s=link_bandwidth_bytes_per_s, processes=processes,
-                  comm=comm_of(efficiency, comm))
+                  comm=comm_of(efficiency, comm), request_overhead_s=request_overhead_s)
     where = device if system is None else system
     result = search(spec, where, gpus=gpus, axes=axes, progress=progress, **common)
     if target_rate is None:
         return result
-    from dataclasses import replace
-
     from .plan_target import fewest_gpus
 
     return replace(result, target=fewest_gpus(spec, where, result, float(target_rate), axes, common))

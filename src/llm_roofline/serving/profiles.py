@@ -26,6 +26,9 @@ docs/accuracy.md gives the values, the fit and its cross-validation):
   stop at 512 tokens per iteration, below a prompt chunk), so in such an iteration a kernel takes
   max(its GPU time, the launch time): the host cannot issue kernels faster. The value is the measured
   eager launch cost (efficiency.engines.EAGER_LAUNCH_S, 27 us per operator, from the kernel tables).
+A user who knows their own stack's overhead replaces the fitted one (``with_request_overhead``: the
+``request_overhead_s`` keyword of simulate / estimate_serving / plan, ``--request-overhead`` on the command
+line, the web's "request overhead (ms)"); the rest of the profile stays the fit, and its ``source`` says so.
 Only the calibrated setting uses a profile: the engine-evaluated closed forms all four parameters, the
 discrete-event simulation the iteration-time ones and the request overhead (its closed loop makes its own
 bursts; serving/simulate.py). The ideal roofline stays the bound it is.
@@ -34,14 +37,19 @@ bursts; serving/simulate.py). The ideal roofline stays the bound it is.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import cache
 from importlib import resources
 
 from ..efficiency.engines import EAGER_LAUNCH_S
-from ..errors import ConfigError
+from ..errors import ConfigError, ScenarioError
 
 PARAMS = "profiles.json"
+# A request overhead a user may set (s): 0 (none) up to a minute, past any frontend's latency (the fits are
+# 20 ms to 178 ms; a minute is a queue in front of the engine, not an overhead).
+MAX_REQUEST_OVERHEAD_S = 60.0
+USER_OVERHEAD_SOURCE = "request_overhead_s set by the user"  # how a profile's source starts once a user set it
+OTHERS = "; the other parameters: "
 
 
 @dataclass(frozen=True)
@@ -56,7 +64,7 @@ class ServingProfile:
     source: str = "none: the kernels' own times"
 
     def __post_init__(self) -> None:
-        for name, low, high in (("fixed_share", 0.0, 1.0), ("request_overhead_s", 0.0, 10.0),
+        for name, low, high in (("fixed_share", 0.0, 1.0), ("request_overhead_s", 0.0, MAX_REQUEST_OVERHEAD_S),
                                 ("burst_share", 0.0, 1.0), ("prefill_launch_s", 0.0, 1e-3)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
@@ -111,3 +119,31 @@ def profile_for(efficiency) -> ServingProfile:
     if getattr(efficiency, "mode", "") != "calibrated":
         return NEUTRAL
     return serving_profile(efficiency.engine.name)
+
+
+def check_request_overhead(value) -> float:
+    """A user's request overhead (s) as a float in [0, MAX_REQUEST_OVERHEAD_S]; ScenarioError naming the
+    field and the range otherwise."""
+    import math
+    from numbers import Real
+
+    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value) \
+            or not 0.0 <= value <= MAX_REQUEST_OVERHEAD_S:
+        raise ScenarioError(f"request_overhead_s must be a duration in seconds in [0, {MAX_REQUEST_OVERHEAD_S:g}], "
+                            f"got {value!r}")
+    return float(value)
+
+
+def with_request_overhead(profile: ServingProfile, seconds: float | None) -> ServingProfile:
+    """``profile`` with its request overhead replaced by the user's ``seconds`` (s; None: unchanged), the
+    other parameters as they are; its ``source`` says the overhead was set by the user. A serving setting
+    without a profile (NEUTRAL: ideal, hardware) has no overhead to replace: ScenarioError."""
+    if seconds is None:
+        return profile
+    value = check_request_overhead(seconds)
+    if profile.engine == NEUTRAL.engine:
+        raise ScenarioError("request_overhead_s applies to a serving profile: efficiency 'calibrated' (its engine's "
+                            "fitted profile) or a ServingProfile given as profile; the ideal and hardware settings "
+                            "have none")
+    rest = profile.source.split(OTHERS, 1)[1] if profile.source.startswith(USER_OVERHEAD_SOURCE) else profile.source
+    return replace(profile, request_overhead_s=value, source=f"{USER_OVERHEAD_SOURCE}{OTHERS}{rest}")

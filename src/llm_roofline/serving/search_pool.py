@@ -26,25 +26,29 @@ def _restore(value):
 
 
 def _evaluate_part(job):
-    model, hardware, efficiency, system, configs, args = job
+    model, hardware, efficiency, system, profile, configs, args = job
     from .plan import _safe_eval
-    from .profiles import profile_for
+    from .profiles import NEUTRAL
     from .setup import CostCache
 
-    cache = CostCache(_restore(model), _restore(hardware), efficiency, _restore(system),
-                      profile=profile_for(efficiency))
+    profile = NEUTRAL if profile == NEUTRAL else profile  # the closed forms tell "no profile" by identity
+    cache = CostCache(_restore(model), _restore(hardware), efficiency, _restore(system), profile=profile)
     return [_safe_eval(cache, config, *args) for config in configs]
 
 
 def evaluate_in_pool(spec, device, efficiency, configs: list[dict], processes: int, args: tuple,
-                     progress=None, system=None) -> list[dict]:
+                     progress=None, system=None, profile=None) -> list[dict]:
     """evaluate_config over ``configs`` on ``processes`` processes; ``args``: (gpus, isl, osl, batches, link,
-    comm); ``system``: the devices and links of multi-device workers (None: one device each)."""
+    comm); ``system``: the devices and links of multi-device workers (None: one device each); ``profile``:
+    the serving profile of the costs (None: the efficiency's own, profiles.profile_for)."""
+    from .profiles import profile_for
+
+    profile = profile_for(efficiency) if profile is None else profile
     from concurrent.futures import ProcessPoolExecutor
 
     size = -(-len(configs) // (processes * 4))  # contiguous parts: results keep the configurations' order
     parts = [configs[i:i + size] for i in range(0, len(configs), size)]
-    jobs = [(_portable(spec), _portable(device), efficiency, _portable(system), part, args) for part in parts]
+    jobs = [(_portable(spec), _portable(device), efficiency, _portable(system), profile, part, args) for part in parts]
     results: list[dict] = []
     with ProcessPoolExecutor(max_workers=processes) as pool:
         for done, part in enumerate(pool.map(_evaluate_part, jobs), 1):

@@ -43,7 +43,7 @@ def validate(csv: str | os.PathLike | None = None, *, efficiency=EFFICIENCIES, g
              progress=None) -> ValidationReport:
     """Predict every row of a measured serving table (default: the shared development table) under each
     ``efficiency`` setting (ideal, calibrated) and gather the errors by ``group_by`` (system, backend,
-    model, mode; '+' joins keys). Rows the model cannot predict are listed with the reason.
+    version, model, mode; '+' joins keys). Rows the model cannot predict are listed with the reason.
     ``progress``: callback(done, total) over configurations."""
     from ..serving.profiles import fitted_profiles
 
@@ -56,7 +56,8 @@ def validate(csv: str | os.PathLike | None = None, *, efficiency=EFFICIENCIES, g
     skipped = sorted((*(m for m in mapped if isinstance(m, Skipped)), *refused), key=lambda s: s.row.line)
     results = tuple(RowResult(
         line=p.case.row.line, id=p.case.row.id, system=p.case.row.text("system"), backend=p.case.engine,
-        model=p.case.model, mode=p.case.mode, isl=p.case.isl, osl=p.case.osl, concurrency=p.case.concurrency,
+        version=p.case.version, model=p.case.model, mode=p.case.mode, isl=p.case.isl, osl=p.case.osl,
+        concurrency=p.case.concurrency,
         measured={"ttft_s": p.case.ttft_s, "tpot_s": p.case.tpot_s},
         predicted={e: {"ttft_s": p.ttft_s[e], "tpot_s": p.tpot_s[e]} for e in effs})
         for p in sorted(done, key=lambda p: p.case.row.line))

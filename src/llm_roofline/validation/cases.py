@@ -101,6 +101,12 @@ class Case:
     tpot_s: float
     single_device: bool = False  # ``system`` is then a catalog device (no bundled system), one per worker
 
+    @property
+    def version(self) -> str:
+        """The engine and the version the row states (its ``backend_version`` column), e.g. "trtllm 1.2.0rc2";
+        "trtllm (unstated)" when the cell is empty or the table has no such column."""
+        return f"{self.engine} {self.row.text('backend_version') or '(unstated)'}"
+
     def key(self) -> tuple:
         """Rows that share one (vectorized) call: aggregated rows of one worker layout and token budget
         (their concurrency and lengths are arrays of the call), disaggregated rows of the same pools and

@@ -1,9 +1,11 @@
 """The validation report: every row's predictions, the error statistics by group, the unpredictable rows.
 
-Groups (``GROUP_KEYS``): system, backend (the engine), model (the catalog name), mode (agg, disagg) and
-metric; ``group_by`` names the tables: one per key, a key joining columns with ``+`` (``system+backend``)
-groups by their combination. Every table splits by metric (TTFT, TPOT) and efficiency setting, and the
-``overall`` table is always first. ``to_dict()`` is the JSON of ``llm-roofline validate --format json``.
+Groups (``GROUP_KEYS``): system, backend (the engine), version (the engine and the version the row states
+in ``backend_version``, e.g. "trtllm 1.2.0rc2", "trtllm (unstated)" when empty), model (the catalog name),
+mode (agg, disagg) and metric; ``group_by`` names the tables: one per key, a key joining columns with
+``+`` (``system+backend``) groups by their combination. Every table splits by metric (TTFT, TPOT) and
+efficiency setting, and the ``overall`` table is always first. ``to_dict()`` is the JSON of
+``llm-roofline validate --format json``.
 """
 
 from __future__ import annotations
@@ -16,19 +18,21 @@ from ..errors import ScenarioError
 from .stats import ErrorStats, error_stats, errors_pct
 
 METRICS = ("ttft_s", "tpot_s")
-GROUP_KEYS = ("system", "backend", "model", "mode", "metric")
+GROUP_KEYS = ("system", "backend", "version", "model", "mode", "metric")
 DEFAULT_GROUP_BY = ("system", "backend", "model")
 
 
 @dataclass(frozen=True)
 class RowResult:
-    """One predicted row: where it is (``line`` of the CSV, ``id``), what it is, the measured TTFT and TPOT
-    (s) and the predictions by efficiency setting (s)."""
+    """One predicted row: where it is (``line`` of the CSV, ``id``), what it is (``version``: the engine and
+    its stated version, cases.Case.version), the measured TTFT and TPOT (s) and the predictions by efficiency
+    setting (s)."""
 
     line: int
     id: str
     system: str
     backend: str
+    version: str
     model: str
     mode: str
     isl: int
@@ -38,14 +42,15 @@ class RowResult:
     predicted: dict[str, dict[str, float]]
 
     def key(self, name: str) -> str:
-        return {"system": self.system, "backend": self.backend, "model": self.model, "mode": self.mode}[name]
+        return {"system": self.system, "backend": self.backend, "version": self.version, "model": self.model,
+                "mode": self.mode}[name]
 
     def error_pct(self, metric: str, efficiency: str) -> float:
         return float(errors_pct(self.predicted[efficiency][metric], self.measured[metric]))
 
     def to_dict(self) -> dict:
         return {"line": self.line, "id": self.id, "system": self.system, "backend": self.backend,
-                "model": self.model, "mode": self.mode, "isl": self.isl, "osl": self.osl,
+                "version": self.version, "model": self.model, "mode": self.mode, "isl": self.isl, "osl": self.osl,
                 "concurrency": self.concurrency, "measured": self.measured, "predicted": self.predicted,
                 "error_pct": {e: {m: round(self.error_pct(m, e), 4) for m in METRICS} for e in self.predicted}}
 

@@ -32,6 +32,7 @@ from ..limits import SCENARIO_LIMITS as LIMITS
 from ..parallel.choices import ALGORITHMS, EP_COMM, LIBRARIES, MODES
 from ..parallel.choices import OPTION_DEFAULTS as OPTIONS
 from ..precision import NAMED_FORMATS
+from ..serving.profiles import MAX_REQUEST_OVERHEAD_S
 
 # Hard limits of the web face (the engine accepts more; a server bounds the work per request).
 MAX_BODY_BYTES = 1_000_000  # a request body, an uploaded config.json included
@@ -344,4 +345,6 @@ RANGES = {
     "sparsity": "a mapping {mlp, heads, predictor_rank}",
     "kv_eviction": "streaming, h2o, snapkv, a budget or a mapping of settings",
     "rank_by": "tpot, ttft, throughput or memory",
+    "request_overhead_ms": f"milliseconds in [0, {MAX_REQUEST_OVERHEAD_S * 1e3:g}] (null: the engine's fitted "
+                           "overhead)",
 }

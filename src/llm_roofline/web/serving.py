@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 from ..api import EFFICIENCY_MODES
 from ..efficiency.engines import ENGINES
 from ..serving.plan import FORMAT_PRESETS
+from ..serving.profiles import MAX_REQUEST_OVERHEAD_S
 from .schemas import MAX_DEGREE, STRICT, Bits
 from .service import ApiError, catalog_hardware, catalog_model
 
@@ -29,6 +30,10 @@ Length = int | str  # a number of tokens, or a distribution such as uniform:512:
 # A parallel degree of a worker layout: analyze's bound, so the one message validation.RANGES gives for tp, ep
 # and attention_dp holds here too (a layout past the GPUs or the system is refused with its reason).
 Degree = Annotated[int, Field(ge=1, le=MAX_DEGREE)]
+# The user's request overhead (ms) in place of the calibrated engine's fitted one (serve-sim's and plan's
+# --request-overhead); null: the fit.
+OverheadMs = Annotated[float, Field(ge=0, le=MAX_REQUEST_OVERHEAD_S * 1e3, allow_inf_nan=False)]
+OVERHEAD_HELP = "with efficiency calibrated: the request overhead in every TTFT (ms); null: the engine's fitted one"
 
 
 class ServeSimRequest(BaseModel):
@@ -73,6 +78,7 @@ class ServeSimRequest(BaseModel):
     efficiency: Literal[EFFICIENCY_MODES] = Field("ideal", description="ideal, hardware or calibrated")
     engine: Literal[tuple(ENGINES)] | None = Field(
         None, description="with efficiency calibrated: whose kernels, host costs and serving profile (default generic)")
+    request_overhead_ms: OverheadMs | None = Field(None, description=OVERHEAD_HELP)
 
 
 class PlanRequest(BaseModel):
@@ -100,6 +106,7 @@ class PlanRequest(BaseModel):
     efficiency: Literal[EFFICIENCY_MODES] = Field("ideal", description="ideal, hardware or calibrated")
     engine: Literal[tuple(ENGINES)] | None = Field(
         None, description="with efficiency calibrated: whose kernels, host costs and serving profile (default generic)")
+    request_overhead_ms: OverheadMs | None = Field(None, description=OVERHEAD_HELP)
 
 
 def _efficiency(req: ServeSimRequest | PlanRequest):
@@ -112,6 +119,17 @@ def _efficiency(req: ServeSimRequest | PlanRequest):
     from ..api import resolve_efficiency
 
     return resolve_efficiency("calibrated", catalog_hardware(req.hardware), engine=req.engine)
+
+
+def _request_overhead(req: ServeSimRequest | PlanRequest) -> float | None:
+    """The body's request overhead in seconds (None: the engine's fitted one); a profile exists under the
+    calibrated setting only, as the CLI's --request-overhead."""
+    if req.request_overhead_ms is None:
+        return None
+    if req.efficiency != "calibrated":
+        raise ApiError("request_overhead_ms", "request_overhead_ms: applies to the calibrated efficiency only (the "
+                                              "ideal and hardware settings have no serving profile)")
+    return req.request_overhead_ms / 1e3
 
 
 def _catalog(req: ServeSimRequest | PlanRequest):
@@ -176,7 +194,7 @@ def add_serving_routes(app: FastAPI, run_heavy: Callable[[Callable[[], str]], Aw
         loop or Poisson arrivals, with the closed-form steady state: exactly `llm-roofline serve-sim -f json`."""
         from ..serving.api import simulate
 
-        efficiency = _efficiency(req)
+        efficiency, overhead = _efficiency(req), _request_overhead(req)
         load = {"concurrency": req.concurrency} if req.load == "concurrency" else {"rate": req.rate}
         model, hardware = _catalog(req)
         layouts = _layouts(req)
@@ -191,7 +209,8 @@ def add_serving_routes(app: FastAPI, run_heavy: Callable[[Callable[[], str]], Aw
                               max_seqs=req.max_seqs, chunk=req.chunk, workers=req.workers, disagg=req.disagg,
                               prefill_workers=req.prefill_workers, decode_workers=req.decode_workers,
                               w_bits=req.w_bits, a_bits=req.a_bits, kv_bits=req.kv_bits,
-                              flash_attention=req.flash_attention, efficiency=efficiency, **devices, **load)
+                              flash_attention=req.flash_attention, efficiency=efficiency,
+                              request_overhead_s=overhead, **devices, **load)
             return json.dumps(report.to_dict(), separators=(",", ":"), allow_nan=False)
 
         return Response(content=await run_heavy(run), media_type="application/json")
@@ -203,14 +222,15 @@ def add_serving_routes(app: FastAPI, run_heavy: Callable[[Callable[[], str]], Aw
         `llm-roofline plan -f json --all-points`."""
         from ..serving.plan import plan as run_plan
 
-        efficiency = _efficiency(req)
+        efficiency, overhead = _efficiency(req), _request_overhead(req)
         model, hardware = _catalog(req)
 
         def run() -> str:
             result = run_plan(model, hardware, gpus=req.gpus, isl=req.isl, osl=req.osl,
                               ttft_slo=req.ttft_slo_s, tpot_slo=req.tpot_slo_s, target_rate=req.target_rate,
                               formats=req.formats, modes=req.modes, tp=req.tp, ep=req.ep,
-                              attention_dp=req.attention_dp, pp=req.pp, efficiency=efficiency, processes=1)
+                              attention_dp=req.attention_dp, pp=req.pp, efficiency=efficiency, processes=1,
+                              request_overhead_s=overhead)
             return json.dumps(result.to_dict(all_points=True), separators=(",", ":"), allow_nan=False)
 
         return Response(content=await run_heavy(run), media_type="application/json")

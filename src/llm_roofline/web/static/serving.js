@@ -31,9 +31,26 @@ function common() {
   };
   // The simulation and the plan take every efficiency setting (calibrated with the page's engine profile).
   const body = { model: s.model, hardware: s.hw, a_bits: s.a, kv_bits: s.kv, ...efficiencyBody(s),
-                 isl: length("sv-isl"), osl: length("sv-osl") };
+                 isl: length("sv-isl"), osl: length("sv-osl"), ...overheadBody() };
   if (s.w !== OWN_FORMAT) body.w_bits = s.w;  // else the serving API's default (catalog models: 16 bits)
   return body;
+}
+
+/** The request overhead field as the API takes it: {request_overhead_ms} when set, {} when empty (the engine's
+ * fitted overhead). The server checks the range and that the setting is calibrated. */
+function overheadBody() {
+  const text = $("sv-overhead").value.trim();
+  return text === "" ? {} : { request_overhead_ms: Number(text) };
+}
+
+/** "<engine>'s request overhead, 20 ms" or "a request overhead of 300 ms set here (...)" (the profile's source
+ * says which), for the lines under a result; "" without a profile or an overhead. */
+function overheadText(profile) {
+  if (!profile) return "";
+  const byUser = String(profile.source || "").startsWith("request_overhead_s set by the user");
+  if (!byUser && !profile.request_overhead_s) return "";
+  return byUser ? `a request overhead of ${secs(profile.request_overhead_s)} set here (in place of ` +
+    `${profile.engine}'s fitted one)` : `${profile.engine}'s request overhead, ${secs(profile.request_overhead_s)}`;
 }
 
 function slos() {
@@ -112,10 +129,9 @@ function renderSimulation(r) {
       `peak; ${int(kv.requests_waited)} requests waited for memory, ${int(kv.preemptions)} preemptions`,
     `${int(r.requests)} requests, ${r.workload.arrivals}; ${int(r.iterations)} iterations over ${secs(r.duration_s)}`,
   ];
-  const overhead = r.efficiency.serving_profile?.request_overhead_s;
+  const overhead = overheadText(r.efficiency.serving_profile);
   if (overhead) {
-    lines.push(`TTFT and end to end include ${r.efficiency.engine}'s request overhead, ${secs(overhead)} ` +
-      "(its frontend, before a request reaches the engine)");
+    lines.push(`TTFT and end to end include ${overhead}: the frontend's time before a request reaches the engine`);
   }
   if (r.steady_state) {
     const s = r.steady_state;
@@ -221,6 +237,8 @@ function renderPlan(result) {
   } else {
     lines.push("No configuration meets the SLOs.");
   }
+  const overhead = overheadText(result.serving_profile);
+  if (overhead) lines.push(`Every TTFT includes ${overhead}.`);
   lines.push(`${int(result.search.points)} points of ${int(result.search.configurations)} configurations in ` +
     `${secs(result.search.seconds)}; ${result.pareto.length} on the Pareto front (hollow: misses the SLOs).`);
   const skipped = skippedGroups(result.skipped);
@@ -254,7 +272,7 @@ function init() {
     const { ttft, tpot } = slos();
     const body = { model: c.model, hardware: c.hardware, ...efficiencyBody(page().state), isl: c.isl,
                    osl: c.osl, gpus: Number($("sv-gpus").value), ttft_slo_s: ttft, tpot_slo_s: tpot,
-                   ...planLayouts() };
+                   ...overheadBody(), ...planLayouts() };
     renderPlan(await post("/api/plan", body));
   }));
 }
