@@ -109,3 +109,13 @@ def test_the_balance_by_hand_with_a_linear_cost(a6000):
     assert s.decode_batch[1] == pytest.approx(X * S, rel=1e-9)
     assert s.ttft_s[1] == pytest.approx(W + t_x + h + 0.1 * (1.5 * tau - W), rel=1e-9)
     assert s.queued[1] == 0.0 and s.limited_by[1] == "concurrency"
+
+
+def test_one_output_token_is_refused_by_the_closed_form_not_the_simulation():
+    """osl 1: nothing to decode, so the decode pool's batch cannot parametrise the closed form: a clear
+    error naming osl; the simulation runs (prefill and transfer only) and reports no steady state."""
+    kw = dict(isl=500, osl=1, disagg=True)
+    with pytest.raises(lr.ScenarioError, match="osl must be at least 2"):
+        lr.estimate_serving(MODEL, DEVICE, concurrency=4, **kw)
+    report = lr.simulate(MODEL, DEVICE, concurrency=4, requests=20, **kw)
+    assert report.steady is None and report.simulation.per_request["ttft_s"].size == 20

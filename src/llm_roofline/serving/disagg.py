@@ -42,6 +42,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import ScenarioError
 from .engine_cost import EngineCost
 from .pool import Pool, prompt_kv_bytes
 from .profiles import BENCHMARK_ROUNDS, NEUTRAL
@@ -248,6 +249,9 @@ def _solve_decode_batch(concurrency_at, target: np.ndarray, r_cap: float, guess:
 def disagg_steady(prefill: Pool, decode: Pool, isl: float, osl: float, link: float, concurrency) -> DisaggSteady:
     """The steady state at each closed-loop concurrency C (requests in the whole system: the client's C =
     requests_per_s x e2e_s, Little's law, at every point)."""
+    if not osl > 1.0:  # the closed form is parametrised by the decode pool's batch
+        raise ScenarioError(f"osl must be at least 2 tokens for the disaggregated closed form (the decode pool "
+                            f"makes tokens 2..osl), got {osl:g}")
     target = np.atleast_1d(np.asarray(concurrency, dtype=np.float64))
     r_max, fits = _limits(prefill, decode, isl, osl)
     knots, steps_of = _prefill_knots(prefill, isl), _decode_steps(decode, isl, osl, r_max)
