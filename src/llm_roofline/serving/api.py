@@ -171,7 +171,8 @@ def simulate(model, hardware, *, concurrency: int | None = None, rate: float | N
         deployment = {"mode": "disagg", "prefill_workers": pre.workers, "decode_workers": dec.workers,
                       "gpus": pre.gpus + dec.gpus, "link_bandwidth_bytes_per_s": link,
                       **_devices("prefill_", pre_dep), **_devices("decode_", dec_dep)}
-        steady = None if load.concurrency is None else _steady_dict(
+        no_decode = bool((load.osl <= 1).all())  # the closed form needs a decode pool's work; the simulation not
+        steady = None if load.concurrency is None or no_decode else _steady_dict(
             disagg_steady(pre, dec, float(load.isl.mean()), float(load.osl.mean()), link, load.concurrency), 0)
     else:
         pool = cache.pool(formats, config, check_workers(workers, "workers"), agg_dep)

@@ -13,18 +13,27 @@ time runs one request when busy):
   (a lone request finds its worker idle):
   W_p = tau(b) (1 + (C - 1) / C x min(rho / (2 (1 - rho)), 1)) (without batching the wait is at most the
   other C - 1 prompts, C - 1 tau);
-- concurrency C = X (W_p + t_x) + n_d r. For a target C, r is found on this (increasing) curve and the model
-  evaluated there. A decode worker reserves a slot for a request before its prefill starts (simulate.py), so
-  its limit (max_seqs, and its KV cache at the requests' mean length) bounds r + X (W_p + t_x) / n_d; the
-  prefill pool is bounded by utilisation 1. Past the first of the two limits the extra requests queue before
-  their prefill: their wait (Little) adds to TTFT.
-TTFT = W_p + t_x + queue (the first token reaches the user through the decode worker), plus, with a serving
-profile (profiles.py; calibrated engines): its request overhead; the closed loop's start-up wave for the
-first of the benchmark's rounds (BURST_SHARE x ``_burst_excess``: the C requests arrive at once and queue
-through the prefill pool); and the decode worker's loop, DECODE_LAG_ITERATIONS x TPOT x (R - 1) / R (R =
-max(r, 1)). With C = 1 this is exactly one request alone: the engine's prefill, the transfer, and the
-engine's decode sum (plus the overhead). The wave and the lag are not fed back into C (a first-round
-effect, and 3 of a request's G - 1 decode iterations).
+- concurrency: the client's C requests are in the pools or in its loop outside them, C = X (W_p + t_x +
+  T_out) + n_d r, T_out the time a request spends in neither pool (below; 0 without a serving profile).
+  For a target C, r is solved on this (increasing) curve (regula falsi to 1e-13 of C) and the model
+  evaluated there. A decode worker reserves a slot for a request before its prefill starts (simulate.py),
+  so its limit (max_seqs, and its KV cache at the requests' mean length) bounds r + X (W_p + t_x) / n_d;
+  the prefill pool is bounded by utilisation 1. Past the first of the two limits the extra requests queue
+  before their prefill: their wait (Little) adds to TTFT.
+TTFT = W_p + t_x + queue + T_out (the first token reaches the user through the decode worker), end to end
+= TTFT + the G - 1 decode steps, requests/s = X: C = requests/s x end to end at every point, below the
+pools' capacity and past it (Little's law over the client's loop). With a serving profile (profiles.py;
+calibrated engines) T_out is its request overhead (a frontend, before the prefill pool), the closed loop's
+start-up wave for the first of the benchmark's rounds (BURST_SHARE x ``_burst_excess``: the C requests
+arrive at once and queue through the prefill pool), and the decode worker's loop, DECODE_LAG_ITERATIONS x
+TPOT x (R - 1) / R (R = max(r, 1)). Each holds one of the client's C requests but no decode slot: the
+overhead and the wave are waits in front of the prefill pool, as the queue is; the lag is counted in the
+client's loop too (a simplification: 3 of the request's G - 1 decode iterations). So at a given C below
+capacity the pools hold fewer requests than without a profile: a smaller decode batch r, lower TPOT and
+throughput. The wave is a first-round effect, but it is in the mean end to end over the benchmark's
+requests (1/BENCHMARK_ROUNDS of them carry it), so it enters the balance as the others do, which keeps the
+law exact. With C = 1 this is exactly one request alone: the engine's prefill, the transfer, and the
+engine's decode sum, plus the overhead (no wave, no lag).
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import ScenarioError
 from .engine_cost import EngineCost
 from .pool import Pool, prompt_kv_bytes
 from .profiles import BENCHMARK_ROUNDS, NEUTRAL
@@ -40,7 +50,8 @@ from .steady import ENGINE_LAG_ITERATIONS, decode_steps_s, mean_decode_keys
 
 FIXED_POINT_STEPS = 40
 CURVE_POINTS = 200
-REFINE_STEPS = 3
+SOLVE_STEPS = 60  # at most: regula falsi for the decode batch at a target concurrency
+SOLVE_TOLERANCE = 1e-13  # relative, on the concurrency
 DECODE_GRID = 96  # batch sizes at which an engine-evaluated decode pool is priced
 # Calibrated setting (a serving profile): the share of a closed-loop benchmark's requests in its start-up
 # wave. The prefill pool serialises the wave (b_max prompts per prefill), so its requests reach the decode
@@ -133,23 +144,22 @@ def _evaluate(prefill: Pool, decode: Pool, isl: float, osl: float, link: float, 
         queueing = rho / (2.0 * (1.0 - rho))  # M/D/1: the wait for prefills ahead, in units of tau
     if b_max > 1.0:  # batching: a request waits at most for the prefill under way, then joins the next one
         queueing = np.minimum(queueing, 1.0)
-    C = rate * (tau + t_x) + decode.workers * r if target is None else target
+    profile = getattr(decode.cost, "profile", NEUTRAL)
+    calibrated = profile is not NEUTRAL  # a real engine's wave and loop (module docstring)
+    R = np.maximum(r, 1.0)  # the decode worker's loop: busy (R - 1) / R of the time, idle for a lone request
+    lag = DECODE_LAG_ITERATIONS * tpot * (R - 1.0) / R if calibrated else np.zeros(r.size)
+    steady_outside = profile.request_overhead_s + lag  # s, in the client's loop but in neither pool
+    C = rate * (tau + t_x + steady_outside) + decode.workers * r if target is None else target
     with np.errstate(invalid="ignore"):  # saturated points (rho = 1) carry inf and NaN: the caller drops them
         for _ in range(1 if target is not None else 3):  # the share depends on C, C on the wait: iterate
             share = np.where(C > 1.0, (C - 1.0) / np.maximum(C, 1.0), 0.0)
             ahead = np.minimum(queueing, np.maximum(C - 1.0, 0.0))  # at most the other C - 1 prompts
             wait = tau * (1.0 + share * ahead)
-            concurrency = rate * (wait + t_x) + decode.workers * r
+            wave = BURST_SHARE * _burst_excess(prefill, knots, tau_knots, b_max, C, wait) if calibrated else 0.0
+            outside = steady_outside + wave
+            concurrency = rate * (wait + t_x + outside) + decode.workers * r
             C = concurrency if target is None else C
-    profile = getattr(decode.cost, "profile", NEUTRAL)
-    overhead = profile.request_overhead_s  # the engine's, outside the GPUs
-    extra = np.zeros(r.size)  # TTFT beyond the pools' wait and transfer: a real engine's (calibrated)
-    if profile is not NEUTRAL:
-        R = np.maximum(r, 1.0)  # the decode worker's loop: busy (R - 1) / R of the time, idle for a lone request
-        extra = (BURST_SHARE * _burst_excess(prefill, knots, tau_knots, b_max, C, wait)
-                 + DECODE_LAG_ITERATIONS * tpot * (R - 1.0) / R)
-    return {"overhead": overhead, "extra": extra,
-            "r": r, "rate": rate, "tpot": tpot, "steps": steps, "b": b, "b_max": b_max,
+    return {"outside": outside, "r": r, "rate": rate, "tpot": tpot, "steps": steps, "b": b, "b_max": b_max,
             "tau": tau, "rho": rho, "t_x": t_x, "wait": wait, "concurrency": concurrency, "lam": lam}
 
 
@@ -210,8 +220,38 @@ def _capacity(prefill, decode, isl, osl, link, r_max, knots, steps_of) -> tuple[
     return max(min(caps[which], r_max), grid[0]), which
 
 
+def _solve_decode_batch(concurrency_at, target: np.ndarray, r_cap: float, guess: np.ndarray):
+    """The decode batch r in [0, r_cap] at which the model holds ``target`` requests, concurrency_at(r) =
+    target (it increases with r, from 0 at r = 0: nothing decodes, nothing flows), to SOLVE_TOLERANCE;
+    where even r_cap holds fewer, the pools are full (``saturated``) and r = r_cap. Regula falsi on the
+    bracket [0, r_cap] from ``guess``, with the Illinois rule (an end kept twice has its value halved).
+    Returns (r, saturated)."""
+    lo, hi = np.zeros(target.size), np.full(target.size, r_cap)
+    f_lo, f_hi = -target, concurrency_at(hi) - target
+    saturated = ~(f_hi > 0.0)
+    r, kept = np.where(saturated, r_cap, np.clip(guess, 0.0, r_cap)), np.zeros(target.size)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for _ in range(SOLVE_STEPS):
+            f = concurrency_at(r) - target
+            done = saturated | (np.abs(f) <= SOLVE_TOLERANCE * target)
+            if done.all():
+                break
+            below = f < 0.0
+            lo, f_lo = np.where(below, r, lo), np.where(below, f, f_lo)
+            hi, f_hi = np.where(below, hi, r), np.where(below, f_hi, f)
+            f_hi = np.where(below & (kept > 0.0), f_hi / 2.0, f_hi)  # hi kept twice in a row
+            f_lo = np.where(~below & (kept < 0.0), f_lo / 2.0, f_lo)  # lo kept twice in a row
+            kept = np.where(below, 1.0, -1.0)
+            r = np.where(done, r, np.clip((lo * f_hi - hi * f_lo) / (f_hi - f_lo), lo, hi))
+    return r, saturated
+
+
 def disagg_steady(prefill: Pool, decode: Pool, isl: float, osl: float, link: float, concurrency) -> DisaggSteady:
-    """The steady state at each closed-loop concurrency C (requests in the whole system)."""
+    """The steady state at each closed-loop concurrency C (requests in the whole system: the client's C =
+    requests_per_s x e2e_s, Little's law, at every point)."""
+    if not osl > 1.0:  # the closed form is parametrised by the decode pool's batch
+        raise ScenarioError(f"osl must be at least 2 tokens for the disaggregated closed form (the decode pool "
+                            f"makes tokens 2..osl), got {osl:g}")
     target = np.atleast_1d(np.asarray(concurrency, dtype=np.float64))
     r_max, fits = _limits(prefill, decode, isl, osl)
     knots, steps_of = _prefill_knots(prefill, isl), _decode_steps(decode, isl, osl, r_max)
@@ -219,12 +259,14 @@ def disagg_steady(prefill: Pool, decode: Pool, isl: float, osl: float, link: flo
     grid = np.unique(np.append(np.geomspace(1e-3, r_cap, CURVE_POINTS), r_cap))
     curve = _evaluate(prefill, decode, isl, osl, link, grid, None, knots, steps_of)
     finite = np.isfinite(curve["concurrency"])  # a saturated prefill without batching (rho = 1): unbounded wait
-    r = np.interp(target, curve["concurrency"][finite], grid[finite])
+    guess = np.interp(target, curve["concurrency"][finite], grid[finite])  # the curve's wait used its own C
+
+    def concurrency_at(r: np.ndarray) -> np.ndarray:
+        return _evaluate(prefill, decode, isl, osl, link, r, target, knots, steps_of)["concurrency"]
+
+    r, saturated = _solve_decode_batch(concurrency_at, target, r_cap, guess)
     e = _evaluate(prefill, decode, isl, osl, link, r, target, knots, steps_of)
-    for _ in range(REFINE_STEPS):  # the curve's wait used its own C; at the target C, rescale r (C ~ r)
-        r = np.where(r < r_cap, np.minimum(r * target / e["concurrency"], r_cap), r)
-        e = _evaluate(prefill, decode, isl, osl, link, r, target, knots, steps_of)
-    queued = np.where(r >= r_cap * (1.0 - 1e-12), np.maximum(target - e["concurrency"], 0.0), 0.0)
+    queued = np.where(saturated, np.maximum(target - e["concurrency"], 0.0), 0.0)
     limited = np.where(queued > 1e-9, which, "concurrency")
     return _result(e, isl, osl, queued, fits, tuple(limited.tolist()))
 
@@ -232,7 +274,7 @@ def disagg_steady(prefill: Pool, decode: Pool, isl: float, osl: float, link: flo
 def _result(e: dict, isl, osl, queued, fits: bool, limited: tuple[str, ...]) -> DisaggSteady:
     rate = e["rate"]
     queue_wait = np.divide(queued, rate, out=np.zeros_like(queued), where=rate > 0)
-    ttft = e["wait"] + e["t_x"] + queue_wait + e["overhead"] + e["extra"]
+    ttft = e["wait"] + e["t_x"] + queue_wait + e["outside"]
     tpot = np.where(osl > 1, e["tpot"], np.nan)
     e2e = ttft + e["steps"] * (osl > 1)
     nan = 1.0 if fits else np.nan
