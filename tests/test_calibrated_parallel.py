@@ -71,13 +71,16 @@ def test_chunked_attention_sum_matches_a_step_by_step_loop():
         assert total == pytest.approx(steps.decode_total.time_s.sum(), rel=1e-4)
 
 
-def test_pipeline_sum_matches_a_step_by_step_loop():
-    """pp = 2 (micro-batches = stages) under calibrated curves: the deployment's decode time against its
-    reported step at every KV length, summed."""
+@pytest.mark.parametrize("deployment", [dict(tp=2, pp=2), dict(pp=2, micro_batches=1), dict(pp=3),
+                                        dict(pp=3, micro_batches=2)])
+def test_pipeline_sum_matches_a_step_by_step_loop(deployment):
+    """pp = 2 or 3 (4 layers: 2 + 2 or 2 + 1 + 1) with one micro-batch, as many as stages or fewer under
+    calibrated curves: the deployment's decode time against its reported step at every KV length, summed
+    (the period's winner fixed over the generation, so the quadrature's sums add up exactly)."""
     P, G = 100, 40
-    total = analyze_many(LLAMA, DGX, efficiency="calibrated", tp=2, pp=2, prompt_len=P, gen_len=G, batch_size=8)
-    steps = analyze_many(LLAMA, DGX, efficiency="calibrated", tp=2, pp=2, prompt_len=P, batch_size=8,
-                         kv_len=np.arange(P + 1, P + G + 1))
+    total = analyze_many(LLAMA, DGX, efficiency="calibrated", prompt_len=P, gen_len=G, batch_size=8, **deployment)
+    steps = analyze_many(LLAMA, DGX, efficiency="calibrated", prompt_len=P, batch_size=8,
+                         kv_len=np.arange(P + 1, P + G + 1), **deployment)
     assert total.parallel.decode_s[0] == pytest.approx(steps.parallel.decode_step_s.sum(), rel=1e-4)
 
 

@@ -147,8 +147,8 @@ def _part_times(a, stage: str):
 
 
 def test_pipeline_decode_step_is_every_stage_plus_the_handoffs():
-    # pp 2, tp 1: the single-device operators, layers split 16 / 16; a token passes the stage holding the
-    # larger model end and the other one: 2 x (max(head, tail) + layers / 2) + one hand-off of B x D x 2 bytes.
+    # pp 2, tp 1, one micro-batch: the single-device operators, layers split 16 / 16; a token passes both
+    # stages, each with its model end: head + layers + tail + one hand-off of B x D x 2 bytes.
     model = llama()
     single = lr.analyze(model, "h100-sxm", batch_size=2, prompt_len=256)
     ops = {op.name: op for op in single.decode.ops}
@@ -157,27 +157,32 @@ def test_pipeline_decode_step_is_every_stage_plus_the_handoffs():
     layers = single.decode.total.time_s - head - tail
     r = lr.analyze(model, "dgx-h100", pp=2, micro_batches=1, batch_size=2, prompt_len=256)
     handoff = ALPHA + 2 * 4096 * 2 / BW
+    assert r.parallelism["decode_step_s"] == pytest.approx(head + layers + tail + handoff)
+    # One micro-batch: the fullest stage (the lm_head's) works u of every round trip.
     u = max(head, tail) + layers / 2
-    assert r.parallelism["decode_step_s"] == pytest.approx(2 * u + handoff)
-    # One micro-batch: each stage works u of every 2u + H.
-    assert r.parallelism["decode_bubble_fraction"] == pytest.approx(1 - u / (2 * u + handoff))
+    assert r.parallelism["decode_bubble_fraction"] == pytest.approx(1 - u / (head + layers + tail + handoff))
 
 
 def test_prefill_pipelining_with_micro_batches():
-    # GPipe: m micro-batches through pp stages take (m + pp - 1) stage times (+ the hand-offs of one);
-    # bubble (pp - 1) / (m + pp - 1).
+    # m micro-batches through pp stages (a flow shop of identical jobs): the first leaves after its round
+    # trip (every stage once + the hand-offs of one micro-batch), the other m - 1 one per fullest stage u;
+    # the fullest stage idles 1 - m u / TTFT of it.
     model = llama()
     r = lr.analyze(model, "dgx-h100", pp=4, micro_batches=8, batch_size=16, prompt_len=128, gen_len=4)
     a = lr.analyze_many(model, "dgx-h100", pp=4, micro_batches=8, batch_size=16, prompt_len=128, gen_len=4)
     parts = _part_times(a, "prefill")
     u = max(parts["head"], parts["tail"]) + parts["layer"] * 8 / 32
+    ttft = parts["head"] + parts["layer"] + parts["tail"] + parts["handoff"] + 7 * u
     assert r.parallelism["device_batch"] == 2
-    assert r.generation.ttft_s == pytest.approx((8 + 4 - 1) * u + parts["handoff"])
-    assert r.parallelism["prefill_bubble_fraction"] == pytest.approx(3 / 11)
+    assert r.generation.ttft_s == pytest.approx(ttft)
+    assert r.parallelism["prefill_bubble_fraction"] == pytest.approx(1 - 8 * u / ttft)
+    # the ends differ (the lm_head's stage is the fullest): less than GPipe's (m + pp - 1) u + H
+    assert r.generation.ttft_s < (8 + 4 - 1) * u + parts["handoff"]
 
 
 @pytest.mark.parametrize("deployment", [dict(pp=2), dict(pp=2, micro_batches=1), dict(pp=2, micro_batches=4),
-                                        dict(tp=2, overlap=True), dict(tp=2, pp=2, micro_batches=4, overlap=True)])
+                                        dict(pp=2, micro_batches=3), dict(tp=2, overlap=True),
+                                        dict(tp=2, pp=2, micro_batches=4, overlap=True)])
 def test_decode_sum_equals_the_step_by_step_sum(deployment):
     # The closed form over KV lengths P+1..P+G against the reported step at each KV length, one by one
     # (a sliding-window model, so the window's kink is crossed).
@@ -188,16 +193,31 @@ def test_decode_sum_equals_the_step_by_step_sum(deployment):
     assert whole.parallel.decode_s[0] == pytest.approx(steps.parallel.decode_step_s.sum(), rel=1e-9)
 
 
-def test_chunked_attention_pipeline_sum_is_exact_and_overlap_is_refused():
-    # Llama-4-like chunked layers: the visible keys restart every chunk, so the step time is not monotone;
-    # the plain pipeline sum stays exact (closed form per chunk), the max-with-a-constant cases are refused.
+@pytest.mark.parametrize("deployment", [dict(pp=2), dict(pp=2, micro_batches=3), dict(pp=3, micro_batches=2),
+                                        dict(tp=2, overlap=True)])
+def test_chunked_attention_pipeline_sum_is_exact_where_the_maximum_is_decided(deployment):
+    # Llama-4-like chunked layers: the visible keys restart every chunk, so the step time is not monotone
+    # and a maximum whose winner changes cannot be split; where the bounds of the steps decide it (one
+    # term wins at every KV length), the sum is exact.
     model, P, G = llama4_like(chunk=16), 10, 50
-    whole = lr.analyze_many(model, "dgx-h100", batch_size=4, prompt_len=P, gen_len=G, pp=2)
+    whole = lr.analyze_many(model, "dgx-h100", batch_size=4, prompt_len=P, gen_len=G, **deployment)
     steps = lr.analyze_many(model, "dgx-h100", batch_size=4, prompt_len=P, kv_len=list(range(P + 1, P + G + 1)),
-                            pp=2)
+                            **deployment)
     assert whole.parallel.decode_s[0] == pytest.approx(steps.parallel.decode_step_s.sum(), rel=1e-9)
+
+
+def test_chunked_attention_with_an_undecided_maximum_is_refused():
+    # 256 sequences from 100 to 3100 keys on tp 2 with overlap: the global layer's attention grows, so the
+    # computation starts below the all-reduces and ends above them (checked here on the steps' own
+    # tables); with non-monotone steps that maximum has no exact sum and is refused.
+    model, kw = llama4_like(chunk=16), dict(tp=2, batch_size=256, prompt_len=100)
+    steps = lr.analyze_many(model, "dgx-h100", kv_len=np.arange(101, 3101, 10), **kw).decode
+    comm = np.array([kind == "communication" for kind in steps.table.kinds])
+    per_op = steps.time_s * steps.table.counts[:, None]
+    computation, link = per_op[~comm].sum(0), per_op[comm].sum(0)
+    assert (computation > link).any() and (computation < link).any()
     with pytest.raises(lr.ScenarioError, match="chunked-attention"):
-        lr.analyze(model, "dgx-h100", tp=2, overlap=True, gen_len=G)
+        lr.analyze(model, "dgx-h100", overlap=True, gen_len=3000, **kw)
 
 
 def test_overlap_never_slower_and_is_the_max_of_link_and_the_rest():

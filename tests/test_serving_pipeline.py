@@ -96,6 +96,20 @@ def test_a_full_pipeline_makes_pp_micro_batches_of_tokens_per_period(V, bound):
     assert cost.iteration_s(1.0, S, 0.0, 1.0, 1.0)[0] == pytest.approx(alone, rel=1e-9)
 
 
+@pytest.mark.parametrize(("V", "pp", "n"), [(32000, 2, 8), (1000, 2, 8), (32000, 3, 9), (1000, 3, 9)])
+def test_analyzes_decode_step_is_the_serving_iteration(V, pp, n):
+    """One worker of pp stages (3 does not divide the 4 layers), its n decoders at S keys in pp micro-batches
+    of n / pp, priced by analyze (the pipeline's decode step of a batch of n) and by serving (an iteration):
+    the same period max(stages + H, m u), whichever term wins."""
+    model, S = tiny(V), 700
+    system = load_system(SYSTEM, multi_device=True)
+    cost = engine_cost(model, system.device, IDEAL, Scenario.build(flash_attention=True), make_deployment(pp=pp),
+                       system)
+    step = lr.analyze(model, SYSTEM, pp=pp, batch_size=n, prompt_len=S, flash_attention=True).parallelism
+    assert step["micro_batches"] == pp and step["device_batch"] == n // pp
+    assert step["decode_step_s"] == pytest.approx(cost.iteration_s(float(n), float(S), 0.0, 1.0, 1.0)[0], rel=1e-9)
+
+
 def test_the_pipeline_formula_at_one_stage_is_the_sum_of_every_row():
     """pp = 1, one micro-batch: period = stages = every row's count x time, what a worker of one stage pays."""
     model = small_moe()

@@ -43,6 +43,14 @@ def _nodes(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.stack(points), np.stack(weights)
 
 
+def kv_constant_rows(at0, at1) -> np.ndarray:
+    """Operators whose decode cost does not change with the KV length ([n_ops] bool): neither their compute
+    nor their memory time differs between KV length 0 and 1 in any scenario."""
+    c1 = at1.compute_time_s - at0.compute_time_s
+    m1 = at1.memory_time_s - at0.memory_time_s
+    return ~((c1 != 0).any(1) | (m1 != 0).any(1))
+
+
 def decode_step_sums(at0, at1, scenario, efficiency, first: np.ndarray, last: np.ndarray) -> np.ndarray:
     """Sum over decode steps S = first..last of each operator's calibrated time ([n_ops, n], s);
     ``at0`` / ``at1``: calibrated decode costs at KV length 0 and 1 with windows ignored."""
@@ -52,7 +60,7 @@ def decode_step_sums(at0, at1, scenario, efficiency, first: np.ndarray, last: np
     m0, m1 = at0.memory_time_s, at1.memory_time_s - at0.memory_time_s
     b0, b1 = at0.table.bytes, at1.table.bytes - at0.table.bytes
     per_op = at0.time_s * gen_steps
-    grows = np.flatnonzero((c1 != 0).any(1) | (m1 != 0).any(1))
+    grows = np.flatnonzero(~kv_constant_rows(at0, at1))
     if grows.size == 0:
         return per_op
     window = at0.table.kv_window[grows, None]

@@ -2,15 +2,21 @@
 
 The analysed device is the most loaded one: its tables hold every layer of its tensor / expert shard
 (counts over all L layers), with the batch b = ceil(B / (attention_dp x m)) of one micro-batch.
-Stage time (a stage holds ceil(L/pp) = l layers; r = l / L):
-    u = ends + r x layers,  ends = head + tail (pp = 1) or max(head, tail) (the end-holding stage),
-where head / layers / tail sum count x time over those rows (communication included). This is exact
-when pp divides L; otherwise an upper bound (the fullest stage is charged the larger end), and mixed
-layer groups count as spread evenly over the stages. With ``overlap``: u = max(non-link part, link part).
-Pipeline of pp stages, m micro-batches, H = all pp - 1 hand-offs of one micro-batch:
-    TTFT = (m + pp - 1) u_prefill + H,  prefill bubble = (pp - 1) / (m + pp - 1);
-    decode step (a token for every sequence) = max(pp u + H, m u),  bubble = 1 - m u / step.
-Decode sums these steps over the KV lengths P+1 .. P+G exactly (steps.py). With fast-decoding techniques
+head / layers / tail sum count x time over those rows (communication included); pipeline.py derives:
+    u = ends + r x layers (the fullest stage: ceil(L/pp) = l layers, r = l / L; ends = head + tail
+        (pp = 1) or max(head, tail)): exact when pp divides L, else an upper bound; mixed layer groups
+        count as spread evenly over the stages. With ``overlap``: u = max(non-link part, link part);
+    stages = head + layers + tail (every stage once, exact), H = all pp - 1 hand-offs of one micro-batch,
+        round trip = stages + H (``overlap``: max(non-link part, link part) of the stages + H).
+Pipeline of pp stages and m micro-batches, as serving's pipelined workers (serving/engine_cost.py):
+    TTFT = stages_prefill + H + (m - 1) u_prefill: the first micro-batch's round trip, then one more
+        every u (GPipe's (m + pp - 1) u + H when the stages are equal);
+    decode step (a token for every sequence) = max(stages + H, m u) = pipeline.pipeline_period_s;
+    bubbles: the fullest stage's idle share of the pipeline's time (the host time per step excluded):
+        prefill 1 - m u / (stages + H + (m - 1) u), decode 1 - m u / max(stages + H, m u); 0 at pp = 1;
+        the prefill one is (pp - 1) / (m + pp - 1) for equal stages and H = 0.
+Decode sums these steps over the KV lengths P+1 .. P+G exactly (steps.py: a maximum of lines in the
+layers' time, split where the winner changes). With fast-decoding techniques
 (pp = 1, no overlap) TTFT and decode are the engine's own (techniques/engine.py: the draft's prefill in
 TTFT, the speculative iterations' sum in decode), so TPOT and tokens/s carry the speed-up. Tokens/s of the deployment
 = dp x B x G / (TTFT + decode); per device = that / devices.
@@ -29,8 +35,16 @@ from ..engine import Analysis
 from ..errors import DeploymentError
 from ..scenario import Scenario
 from .deployment import Layout
-from .pipeline import part_masks, part_sums, stage_ends, stage_time, stage_weights_bytes
-from .steps import Affine, AtLeast, Rows
+from .pipeline import (
+    part_masks,
+    part_sums,
+    period_lines,
+    pipeline_fill_s,
+    pipeline_period_s,
+    stage_time,
+    stage_weights_bytes,
+)
+from .steps import AtLeast, Larger, Rows, Summed, UndecidedMaximum
 
 
 @dataclass(frozen=True)
@@ -92,86 +106,91 @@ def _sums(costs) -> dict[str, np.ndarray]:
 
 def parallel_metrics(a: Analysis, lay: Layout, replica: Scenario) -> ParallelMetrics:
     d = lay.deployment
-    pp, share = d.pp, lay.stage_layers / lay.layers
+    pp, share, overlap = d.pp, lay.stage_layers / lay.layers, d.overlap
     m = micro_batches(replica.batch_size, d.attention_dp, d.pipeline_micro_batches)
     sc = a.scenario
-    pre = _sums(a.prefill)
-    handoff_prefill = pre["handoff_nl"] + pre["handoff_l"]
-    u_prefill = stage_time(pre, pp, share, d.overlap)
-    if pp == 1 and not d.overlap:  # the engine's TTFT: the host time per step (calibrated) and a draft
-        u_prefill = a.generation.ttft_s  # network's prefill (speculative decoding) included
-        ttft = (m + pp - 1) * u_prefill + handoff_prefill
-    else:  # the stage sums hold the operators only: the engine's host time per step once
-        ttft = (m + pp - 1) * u_prefill + handoff_prefill + a.prefill.step_overhead_s
-    dec = _sums(a.decode)
-    u_step = stage_time(dec, pp, share, d.overlap)
-    handoff = dec["handoff_nl"] + dec["handoff_l"]
-    step = np.maximum(pp * u_step + handoff, m * u_step) + a.decode.step_overhead_s
+    pre, dec = _sums(a.prefill), _sums(a.decode)
+    u_prefill, fill = stage_time(pre, pp, share, overlap), pipeline_fill_s(pre, pp, share, m, overlap)
+    u_step, period = stage_time(dec, pp, share, overlap), pipeline_period_s(dec, pp, share, m, overlap)
     P, G = sc.prompt_len, sc.gen_len
-    if pp == 1 and not d.overlap:  # the engine's own sum: every operator, communication included
-        decode, step = a.generation.decode_s, a.decode_total.time_s
-    else:
-        decode = _decode_sum(a, dec, pp, m, share, d.overlap, handoff, P + 1.0, P + G)
+    if pp == 1 and not overlap:  # the engine's own sums: every operator, communication included, the host
+        ttft = a.generation.ttft_s  # time per step (calibrated) and a draft network's prefill (speculative
+        decode, step = a.generation.decode_s, a.decode_total.time_s  # decoding) included
+    else:  # the stage sums hold the operators only: the engine's host time per step once
+        ttft = fill + a.prefill.step_overhead_s
+        step = period + a.decode.step_overhead_s
+        decode = _decode_sum(a, dec, pp, m, share, overlap, P + 1.0, P + G)
     e2e = ttft + decode
     B = replica.batch_size
     with np.errstate(divide="ignore", invalid="ignore"):
         tpot = np.where(G > 0, decode / G, np.nan)
         replica_rate = np.where(G > 0, B * G / e2e, np.nan)
-        decode_bubble = np.where(step > 0, 1.0 - m * u_step / step, 0.0)
+        prefill_bubble, decode_bubble = (np.where(whole > 0, 1.0 - m * u / whole, 0.0)
+                                         for u, whole in ((u_prefill, fill), (u_step, period)))
+    if pp == 1:  # one stage: nothing waits for another
+        prefill_bubble, decode_bubble = np.zeros_like(ttft), np.zeros_like(ttft)
     rate = d.dp * replica_rate
     memory = _memory(a, lay, share, m, B)
     return ParallelMetrics(
         layout=lay, batch_size=B, device_batch=sc.batch_size, micro_batches=m, ttft_s=ttft, decode_s=decode,
         tpot_s=tpot, e2e_s=e2e,
         decode_step_s=step, throughput_tokens_per_s=rate, throughput_tokens_per_s_per_device=rate / d.devices,
-        prefill_bubble_fraction=(pp - 1) / (m + pp - 1.0),
+        prefill_bubble_fraction=np.clip(prefill_bubble, 0.0, 1.0),
         decode_bubble_fraction=np.clip(decode_bubble, 0.0, 1.0), **memory,
         prefill_link_bytes=a.prefill_total.link_bytes, prefill_comm_time_s=a.prefill_total.link_time_s,
         decode_link_bytes=a.decode_total.link_bytes, decode_comm_time_s=a.decode_total.link_time_s)
 
 
-def _decode_sum(a: Analysis, dec, pp, m, share, overlap, handoff, first, last) -> np.ndarray:
-    """Sum over decode steps S = first..last of max(pp u(S) + H, m u(S)), u the stage time. Only the
-    layers' non-communication operators change with S; the ends and the communication are read off
-    the reported step."""
+def _decode_sum(a: Analysis, dec, pp, m, share, overlap, first, last) -> np.ndarray:
+    """Sum over decode steps S = first..last of the period max(stages(S) + H, m u(S)) (s) + the engine's
+    host time per step. Only the layers' non-communication operators change with S, x(S); the ends, the
+    communication and the hand-offs are read off the reported step, so the period is
+    max(a_1 + b_1 x(S), a_2 + b_2 x(S)[, floor]) (pipeline.period_lines), summed exactly by steps.py.
+    x(S): the ideal / hardware step times (Rows; chunked attention makes them non-monotone) or, calibrated,
+    the layers' summed curves (efficiency/steps.py's quadrature) with a floor under each step. A maximum
+    whose winner changes within the generation needs monotone steps; otherwise it is refused."""
     masks = part_masks(a.decode_at0.table)
-    ends_nl, ends_l = stage_ends(dec, pp)
-    link = ends_l + share * dec["layer_l"]
-    if getattr(a.efficiency, "mode", "") == "calibrated":
-        return _calibrated_decode_sum(a, masks["layer"] & ~masks["comm"], pp, m, share, overlap,
-                                      ends_nl + link, handoff, first, last)
-    layers_nl = Rows(a.decode_at0, a.decode_at1, masks["layer"] & ~masks["comm"], a.efficiency.kernel_overhead_s)
-    if (overlap or (m > pp).any()) and not layers_nl.monotone:
-        raise DeploymentError("overlap, or more micro-batches than pipeline stages, is not modelled for models "
-                              "with chunked-attention layers (their decode steps do not grow monotonically); "
-                              "use overlap off and micro_batches <= pp")
-    if overlap:
-        u = AtLeast(Affine(layers_nl, share, ends_nl), link)
+    layer_rows = masks["layer"] & ~masks["comm"]
+    calibrated = getattr(a.efficiency, "mode", "") == "calibrated"
+    if calibrated and overlap:
+        raise DeploymentError("efficiency calibrated with overlap is not modelled (each step is then a maximum of "
+                              "calibrated curves, which has no closed sum); use overlap off, or efficiency ideal / "
+                              "hardware")
+    if calibrated:
+        x = _calibrated_layers(a, layer_rows, first, last)
     else:
-        u = Affine(layers_nl, share, ends_nl + link)
-    total = Affine(u, float(pp), handoff).total(first, last)
-    if (m > pp).any():  # the first stage is busy with m micro-batches longer than one token's round trip
-        total = total + AtLeast(Affine(u, np.maximum(m - pp, 0.0), -handoff), 0.0).total(first, last)
-    return total
+        x = Rows(a.decode_at0, a.decode_at1, layer_rows, a.efficiency.kernel_overhead_s)
+    lines, floor = period_lines(dec, pp, share, m, overlap)
+    period = Larger(x, *lines) if floor is None else AtLeast(Larger(x, *lines), floor)
+    steps = np.clip(last - first + 1.0, 0.0, None)
+    try:
+        return period.total(first, last) + steps * a.decode.step_overhead_s
+    except UndecidedMaximum:
+        terms = ("its computation and its communication (overlap)" if overlap
+                 else "the pipeline's round trip and micro_batches x its fullest stage")
+        if calibrated:
+            raise DeploymentError(
+                f"efficiency calibrated: the decode step's larger of {terms} changes within the generation, a "
+                "maximum of calibrated curves with no closed sum; use micro_batches 1 or pp with pp dividing the "
+                "layers, or efficiency ideal / hardware") from None
+        raise DeploymentError(
+            f"the decode step's larger of {terms} changes within the generation, which has no exact sum for "
+            "models with chunked-attention layers (their decode steps do not grow monotonically); use overlap "
+            "off, and micro_batches 1 or pp with pp dividing the layers") from None
 
 
-def _calibrated_decode_sum(a: Analysis, layer_rows, pp, m, share, overlap, fixed, handoff, first, last):
-    """The pipeline's decode sum under calibrated curves: sum_S (pp u(S) + H) with u(S) = share x the
-    layers' calibrated step time + ``fixed`` (ends and communication): linear in the per-operator step
-    sums, which efficiency/steps.py gives (quadrature over S), plus the engine's host time per step.
-    Overlap and more micro-batches than stages take a maximum of curves at every step, which has no
-    such sum: they are refused rather than approximated."""
-    from ..efficiency.steps import decode_step_sums
+def _calibrated_layers(a: Analysis, layer_rows, first, last) -> Summed:
+    """The layers' non-communication time summed over decode steps S = first..last under calibrated curves
+    (s; efficiency/steps.py: quadrature over S), and a floor under each step: the rows whose cost does not
+    change with the KV length (the others take at least 0)."""
+    from ..efficiency.steps import decode_step_sums, kv_constant_rows
 
-    if overlap or (m > pp).any():
-        raise DeploymentError("efficiency calibrated with overlap, or with more micro-batches than pipeline stages, "
-                              "is not modelled (each step is then a maximum of calibrated curves); use overlap off "
-                              "and micro_batches <= pp, or efficiency ideal / hardware")
     at0 = a.decode_at0
     per_op = decode_step_sums(at0, a.decode_at1, a.scenario, a.efficiency, first, last)
-    layers = (per_op[layer_rows] * at0.table.counts[layer_rows][:, None]).sum(0)
-    steps = np.clip(last - first + 1.0, 0.0, None)
-    return pp * (share * layers + steps * fixed) + steps * (handoff + at0.step_overhead_s)
+    counts = at0.table.counts[:, None]
+    layers = (per_op[layer_rows] * counts[layer_rows]).sum(0)
+    constant = layer_rows & kv_constant_rows(at0, a.decode_at1)
+    return Summed(first, last, layers, (at0.time_s[constant] * counts[constant]).sum(0))
 
 
 def _memory(a: Analysis, lay: Layout, share: float, m: int, B: np.ndarray) -> dict:

@@ -1,6 +1,7 @@
 """Pipeline stages read off one device's operator table: a stage's time, a micro-batch's round trip, the
-pipeline's period, and the weights of the fullest stage. One place for ``analyze``'s pipeline
-(metrics.py) and serving's pipelined workers (serving/engine_cost.py).
+pipeline's period and fill, and the weights of the fullest stage. One place for ``analyze``'s pipeline
+(metrics.py) and serving's pipelined workers (serving/engine_cost.py), which therefore agree: analyze's
+decode step is serving's decode iteration of the same micro-batches.
 
 The table of a device's shard holds the whole model: "head" rows (embedding ...), "layer" rows (counts
 over all L layers), "handoff" rows (the pp - 1 send/recv of the residual between stages, plan.py; the
@@ -9,16 +10,25 @@ the first stage the head and the last the tail; the fullest holds l = ceil(L / p
 Times are count x time summed per part (s), split into non-link ("_nl") and communication ("_l") rows:
 - the stages together (s): head + layers + tail, exact (every layer and end sits on one stage);
 - the fullest stage u (s): ends + r x layers, ends = head + tail (pp = 1) or the larger of the two;
-  an upper bound of the slowest stage (exact when pp divides L and head = tail), and mixed layer groups
-  count as spread evenly over the stages; with ``overlap``: max(non-link part, link part);
+  an upper bound of the slowest stage (exact when pp divides L), and mixed layer groups count as spread
+  evenly over the stages;
 - the hand-offs H (s): the handoff rows, every boundary of one micro-batch.
 A micro-batch's round trip through the pipeline = the stages + H. With m micro-batches in flight each
 stage serves every micro-batch once per period, and a micro-batch starts its next pass only when its
 round trip is done (its next token needs this one), so the period between its passes is
     period = max(stages + H, m x u):
 the round trip while the pipeline is not full (m = 1: one request alone), m x u once the slowest stage
-is busy all the time (m = pp micro-batches of balanced stages: pp u + H, the hand-offs on the link while
-the stage serves another micro-batch are hidden only when m u exceeds the round trip).
+is busy all the time (the hand-offs on the link while the stage serves another micro-batch are hidden
+only when m u exceeds the round trip). With stages of equal times (stages = pp u) and m = pp the
+period is pp u + H. The m micro-batches of one prefill leave the pipeline after
+    fill = stages + H + (m - 1) x u:
+identical jobs through stages of times t_1..t_pp in series (a flow shop, hand-offs as delays) finish
+the first after its round trip and the others one per slowest stage, max t_s <= u; stages of equal
+times give GPipe's (m + pp - 1) u + H. The ends differ (embedding against final norm + lm_head, large
+for big vocabularies) and pp need not divide L: the stages' sum is exact where pp x u is not.
+With ``overlap`` (analyze only; an optimistic bound) every time is max(its non-link part, its link
+part): u = max(non-link, link) of the fullest stage, the round trip max(non-link, link) of the stages
++ H (a micro-batch's collectives hidden behind the computation of its whole round trip).
 """
 
 from __future__ import annotations
@@ -58,16 +68,29 @@ def stage_ends(s: dict, pp: int) -> tuple[np.ndarray, np.ndarray]:
     return (np.where(head_first, s["head_nl"], s["tail_nl"]), np.where(head_first, s["head_l"], s["tail_l"]))
 
 
-def stage_time(s: dict, pp: int, share: float, overlap: bool = False) -> np.ndarray:
-    """The fullest stage's time u (s): its end's rows + ``share`` (= ceil(L / pp) / L) x the layers'."""
+def stage_parts(s: dict, pp: int, share: float) -> tuple[np.ndarray, np.ndarray]:
+    """(non-link, link) time of the fullest stage (s): its end's rows + ``share`` (= ceil(L / pp) / L) x
+    the layers'."""
     ends_nl, ends_l = stage_ends(s, pp)
-    nonlink, link = ends_nl + share * s["layer_nl"], ends_l + share * s["layer_l"]
+    return ends_nl + share * s["layer_nl"], ends_l + share * s["layer_l"]
+
+
+def stage_time(s: dict, pp: int, share: float, overlap: bool = False) -> np.ndarray:
+    """The fullest stage's time u (s): its non-link + link parts (``overlap``: the larger of the two)."""
+    nonlink, link = stage_parts(s, pp, share)
     return np.maximum(nonlink, link) if overlap else nonlink + link
+
+
+def stages_parts(s: dict) -> tuple[np.ndarray, np.ndarray]:
+    """(non-link, link) time of every stage together (s): head + tail + all layers, no hand-offs (summed
+    in the order of stage_parts, so that one stage, pp = 1, gives the same bits)."""
+    return (s["head_nl"] + s["tail_nl"] + s["layer_nl"], s["head_l"] + s["tail_l"] + s["layer_l"])
 
 
 def stages_time(s: dict) -> np.ndarray:
     """Every stage's time together (s): head + all layers + tail, communication included, no hand-offs."""
-    return sum(s[f"{part}_{kind}"] for part in ("head", "layer", "tail") for kind in ("nl", "l"))
+    nonlink, link = stages_parts(s)
+    return nonlink + link
 
 
 def handoff_time(s: dict) -> np.ndarray:
@@ -75,10 +98,41 @@ def handoff_time(s: dict) -> np.ndarray:
     return s["handoff_nl"] + s["handoff_l"]
 
 
-def pipeline_period_s(s: dict, pp: int, share: float, micro_batches) -> np.ndarray:
-    """The period between a micro-batch's passes (s): max(stages + H, m x u) with m = ``micro_batches``
-    in flight (see the module docstring); its passes' round trip is the first term."""
-    return np.maximum(stages_time(s) + handoff_time(s), micro_batches * stage_time(s, pp, share))
+def round_trip_s(s: dict, overlap: bool = False) -> np.ndarray:
+    """One micro-batch's pass through every stage (s): the stages + H (``overlap``: max(the stages' non-link
+    part, their link part) + H)."""
+    nonlink, link = stages_parts(s)
+    return (np.maximum(nonlink, link) if overlap else nonlink + link) + handoff_time(s)
+
+
+def pipeline_fill_s(s: dict, pp: int, share: float, micro_batches, overlap: bool = False) -> np.ndarray:
+    """Until the last of m = ``micro_batches`` micro-batches leaves the pipeline (s): the first's round trip +
+    (m - 1) x u (see the module docstring)."""
+    return round_trip_s(s, overlap) + (micro_batches - 1.0) * stage_time(s, pp, share, overlap)
+
+
+def period_lines(s: dict, pp: int, share: float, micro_batches, overlap: bool = False):
+    """The period max(round trip, m x u) as a function of x = the layers' non-link time (s), the only part
+    of a decode step that changes with the KV length: ``(lines, floor)`` with period(x) =
+    max(a_1 + b_1 x, a_2 + b_2 x, floor), lines = ((a_1, b_1), (a_2, b_2)): the round trip's (slope 1:
+    every layer) and m x u's (slope m x share); floor (``overlap``: the link parts, max(their round trip,
+    m x u's); else None) is constant. The intercepts are the parts of ``s`` with ``layer_nl`` at 0."""
+    fixed = {**s, "layer_nl": np.zeros_like(s["layer_nl"])}
+    trip_nl, trip_l = stages_parts(fixed)
+    stage_nl, stage_l = stage_parts(fixed, pp, share)
+    handoff, m = handoff_time(s), micro_batches
+    if overlap:
+        return ((trip_nl + handoff, 1.0), (m * stage_nl, m * share)), np.maximum(trip_l + handoff, m * stage_l)
+    return ((trip_nl + trip_l + handoff, 1.0), (m * (stage_nl + stage_l), m * share)), None
+
+
+def pipeline_period_s(s: dict, pp: int, share: float, micro_batches, overlap: bool = False) -> np.ndarray:
+    """The period between a micro-batch's passes (s): max(round trip, m x u) with m = ``micro_batches`` in
+    flight (see the module docstring), evaluated through ``period_lines`` at x = the layers' non-link time."""
+    (first, second), floor = period_lines(s, pp, share, micro_batches, overlap)
+    x = s["layer_nl"]
+    period = np.maximum(first[0] + first[1] * x, second[0] + second[1] * x)
+    return period if floor is None else np.maximum(period, floor)
 
 
 def stage_weights_bytes(table, model, share: float) -> np.ndarray:

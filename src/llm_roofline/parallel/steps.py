@@ -3,21 +3,41 @@
 A series is a function of the KV length S; ``max`` with a constant needs one that never decreases
 (every operator's cost grows with the keys it sees; chunked attention, whose keys restart at each
 chunk, is the exception, and ``Rows.monotone`` says so). ``at(S)`` evaluates it; ``total(lo, hi)``
-is the exact sum over the integers S = lo..hi. Rows: the sum over operators of count x max(c0 + c1 x,
-m0 + m1 x, link) + overhead, x = min(S, W) (or the position in its chunk), summed per operator with
+is the exact sum over the integers S = lo..hi; ``span(lo, hi)`` bounds it there (low, high), tight
+for a monotone series. Rows: the sum over operators of count x max(c0 + c1 x, m0 + m1 x, link) +
+overhead, x = min(S, W) (or the position in its chunk), summed per operator with
 generation.windowed_step_sum (arithmetic series).
-max(series, K) for a constant K splits at the first S where the series reaches K, found by
-bisection (about log2(range) vectorized evaluations), so the sum stays exact without a per-step loop.
+max(series, K) for a constant K: where the span decides it (low >= K: the series; high <= K: K) the
+sum is linear; otherwise it splits at the first S where the series reaches K, found by bisection
+(about log2(range) vectorized evaluations), so the sum stays exact without a per-step loop. A series
+that is not monotone (chunked attention, or one known only by its sum: ``Summed``) cannot be split:
+an undecided maximum over it raises UndecidedMaximum.
+max(a_1 + b_1 x, a_2 + b_2 x) of one series x (``Larger``; b_1, b_2 >= 0) = the flatter line up to
+the first S where the steeper reaches it (max(steeper - flatter, 0): a difference that grows with x,
+so the same split applies), the steeper from there. The pipeline's decode step is such a maximum of
+the layers' time (pipeline.period_lines), with overlap also of a constant.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
+from ..errors import DeploymentError
 from ..generation import windowed_step_sum
 from ..roofline import OpCosts
+
+
+class UndecidedMaximum(DeploymentError):
+    """A maximum over a series that is not monotone changes its winner inside the summed range."""
+
+
+def _line(a, b, x):
+    """a + b x, with b = 0 giving a even where x is infinite (an unbounded span)."""
+    with np.errstate(invalid="ignore"):
+        return np.where(np.asarray(b) == 0, a, a + b * x)
 
 
 @dataclass(frozen=True)
@@ -30,6 +50,7 @@ class Rows:
     mask: np.ndarray
     overhead_s: float = 0.0
 
+    @cached_property
     def _coefficients(self):
         sel = self.mask
         a0, a1 = self.at0, self.at1
@@ -48,16 +69,35 @@ class Rows:
         visible keys restart at every chunk)."""
         return not np.isfinite(self.at0.table.kv_chunk[self.mask]).any()
 
-    def at(self, S: np.ndarray) -> np.ndarray:
-        c0, c1, m0, m1, link, counts, window, chunk, overhead = self._coefficients()
-        S = np.asarray(S, dtype=np.float64)[None, :]
-        safe = np.where(np.isfinite(chunk), chunk, 1.0)
-        x = np.where(np.isfinite(chunk), np.mod(S - 1.0, safe) + 1.0, np.minimum(S, window))
+    @staticmethod
+    def _summed(coefficients, x: np.ndarray) -> np.ndarray:
+        """sum over the operators of count x their step time when each sees x keys ([ops, n])."""
+        c0, c1, m0, m1, link, counts, _, _, overhead = coefficients
         step = np.maximum(np.maximum(c0 + c1 * x, m0 + m1 * x), link) + overhead
         return (step * counts).sum(0)
 
+    def at(self, S: np.ndarray) -> np.ndarray:
+        coefficients = self._coefficients
+        window, chunk = coefficients[6], coefficients[7]
+        S = np.asarray(S, dtype=np.float64)[None, :]
+        safe = np.where(np.isfinite(chunk), chunk, 1.0)
+        x = np.where(np.isfinite(chunk), np.mod(S - 1.0, safe) + 1.0, np.minimum(S, window))
+        return self._summed(coefficients, x)
+
+    def span(self, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(low, high) bounds of at(S) over S = lo..hi: each operator's step grows with its visible keys,
+        min(S, W) in [min(lo, W), min(hi, W)], or (chunked) in [1, min(hi, C)]; tight when monotone."""
+        coefficients = self._coefficients
+        window, chunk = coefficients[6], coefficients[7]
+        n = coefficients[0].shape[1]
+        lo, hi = (np.broadcast_to(np.asarray(v, dtype=np.float64), (n,))[None, :] for v in (lo, hi))
+        chunked = np.isfinite(chunk)
+        low = np.where(chunked, 1.0, np.minimum(lo, window))
+        high = np.where(chunked, np.minimum(hi, chunk), np.minimum(hi, window))
+        return self._summed(coefficients, low), self._summed(coefficients, high)
+
     def total(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-        c0, c1, m0, m1, link, counts, window, chunk, overhead = self._coefficients()
+        c0, c1, m0, m1, link, counts, window, chunk, overhead = self._coefficients
         n = np.clip(hi - lo + 1.0, 0.0, None)
         grows = (c1 != 0).any(1) | (m1 != 0).any(1)
         per_op = n * (np.maximum(np.maximum(c0, m0), link) + overhead)
@@ -76,11 +116,23 @@ class Affine:
     scale: np.ndarray | float
     offset: np.ndarray | float
 
+    @property
+    def monotone(self) -> bool:
+        return self.base.monotone
+
     def at(self, S):
         return self.scale * self.base.at(S) + self.offset
 
+    def span(self, lo, hi):
+        if not np.any(self.scale):
+            return self.offset, self.offset
+        low, high = self.base.span(lo, hi)
+        return _line(self.offset, self.scale, low), _line(self.offset, self.scale, high)
+
     def total(self, lo, hi):
         n = np.clip(hi - lo + 1.0, 0.0, None)
+        if not np.any(self.scale):  # a constant: the base is not summed
+            return self.offset * n
         return self.scale * self.base.total(lo, hi) + self.offset * n
 
 
@@ -91,8 +143,16 @@ class AtLeast:
     base: object
     floor: np.ndarray | float
 
+    @property
+    def monotone(self) -> bool:
+        return self.base.monotone
+
     def at(self, S):
         return np.maximum(self.base.at(S), self.floor)
+
+    def span(self, lo, hi):
+        low, high = self.base.span(lo, hi)
+        return np.maximum(low, self.floor), np.maximum(high, self.floor)
 
     def crossing(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
         """The first integer S in [lo, hi] with base(S) >= floor (hi + 1 when there is none)."""
@@ -106,8 +166,90 @@ class AtLeast:
             left = np.where(active & ~reached, mid + 1.0, left)
         return left
 
-    def total(self, lo, hi):
+    def split(self, lo, hi) -> np.ndarray:
+        """The first S in [lo, hi] from which base(S) >= floor (lo: every step, hi + 1: none), read off the
+        span where it decides every scenario, else by bisection (a monotone base only)."""
         lo, hi = np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
-        split = self.crossing(lo, hi)
-        below = np.clip(split - lo, 0.0, None) * self.floor
-        return below + self.base.total(split, hi)
+        low, high = self.base.span(lo, hi)
+        above, below = (low >= self.floor) | (hi < lo), high <= self.floor
+        if (above | below).all():
+            return np.where(above, lo, hi + 1.0)
+        if not self.base.monotone:
+            raise UndecidedMaximum("a maximum over decode steps that do not grow monotonically changes within "
+                                   "the generation, which has no exact sum")
+        return self.crossing(lo, hi)
+
+    def total(self, lo, hi):
+        return _two_pieces(lo, hi, self.split(lo, hi), Affine(self.base, 0.0, self.floor), self.base)
+
+
+def _two_pieces(lo, hi, split, before, after) -> np.ndarray:
+    """sum over S = lo..split-1 of the series ``before`` + over S = split..hi of ``after``; where every
+    scenario's split is at lo or past hi, each is summed over the whole range at most once."""
+    lo, hi = np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
+    starts, ends = split <= lo, split > hi
+    if starts.all():
+        return after.total(lo, hi)
+    if ends.all():
+        return before.total(lo, hi)
+    if (starts | ends).all():
+        return np.where(starts, after.total(lo, hi), before.total(lo, hi))
+    return before.total(lo, split - 1.0) + after.total(split, hi)
+
+
+@dataclass(frozen=True)
+class Larger:
+    """max(a_1 + b_1 x(S), a_2 + b_2 x(S)) of one series x = ``base`` (lines (a, b), b >= 0, per scenario
+    or scalar): the flatter line up to the first S where the steeper reaches it (their difference grows
+    with x), the steeper from there."""
+
+    base: object
+    first: tuple
+    second: tuple
+
+    @property
+    def monotone(self) -> bool:
+        return self.base.monotone
+
+    def at(self, S):
+        x = self.base.at(S)
+        return np.maximum(_line(*self.first, x), _line(*self.second, x))
+
+    def span(self, lo, hi):
+        low, high = self.base.span(lo, hi)
+        return (np.maximum(_line(*self.first, low), _line(*self.second, low)),
+                np.maximum(_line(*self.first, high), _line(*self.second, high)))
+
+    def total(self, lo, hi):
+        (a1, b1), (a2, b2) = self.first, self.second
+        second_steeper = np.asarray(b2) >= np.asarray(b1)
+        flat = Affine(self.base, np.where(second_steeper, b1, b2), np.where(second_steeper, a1, a2))
+        steep = Affine(self.base, np.where(second_steeper, b2, b1), np.where(second_steeper, a2, a1))
+        gap = Affine(self.base, steep.scale - flat.scale, steep.offset - flat.offset)
+        return _two_pieces(lo, hi, AtLeast(gap, 0.0).split(lo, hi), flat, steep)
+
+
+@dataclass(frozen=True)
+class Summed:
+    """A series known only by its sum over one range [first, last] (``summed``; calibrated curves, whose
+    steps efficiency/steps.py sums by quadrature) and a lower bound ``low`` of each of its steps: not
+    monotone (never split), so a maximum over it is summed only where its span decides it (a range of one
+    step: the sum is the step)."""
+
+    first: np.ndarray
+    last: np.ndarray
+    summed: np.ndarray
+    low: np.ndarray
+
+    monotone = False
+
+    def span(self, lo, hi):
+        one = np.broadcast_to(self.last - self.first == 0, np.shape(self.summed))
+        return np.where(one, self.summed, self.low), np.where(one, self.summed, np.inf)
+
+    def total(self, lo, hi):
+        same = (np.broadcast_to(lo, np.shape(self.summed)) == self.first).all() & (
+            np.broadcast_to(hi, np.shape(self.summed)) == self.last).all()
+        if not same:
+            raise ValueError("a Summed series is known only over its own range of steps")
+        return self.summed

@@ -31,7 +31,8 @@ every micro-batch passes every stage once, so every running request makes one to
 iteration. Each micro-batch holds n / m decoders; the chunks go k / m to each (the mean micro-batch),
 but a chunk is not split: the loaded one holds max(k / m, min(k, 1)). Their tables give the parts of the
 model (parallel.pipeline: head, layers, hand-offs H, tail) and, with u the fullest stage,
-    occupancy = max(stages + H, m x u) of the mean micro-batch (parallel.pipeline.pipeline_period_s):
+    occupancy = max(stages + H, m x u) of the mean micro-batch (parallel.pipeline.pipeline_period_s, as
+        analyze's decode step):
         every stage serves the m micro-batches once per period, and none passes faster than its round trip;
     heavy = max(stages + H of the loaded micro-batch, occupancy): its own round trip;
     iteration = heavy / m + (m - 1) / m x occupancy: the mean of the micro-batches' periods.
@@ -40,7 +41,7 @@ link; a full pipeline (m = pp) of balanced stages pays pp x u + H for n tokens, 
 of n / pp per period. Approximations: every request of an iteration is charged the micro-batches' mean
 period (a lone chunk's request in fact waits its loaded micro-batch's round trip, the others the
 occupancy), the micro-batches are equal otherwise (an engine's differ by a request), u is the fullest
-stage (an upper bound when pp does not divide L or head and tail differ), and the host time per step is
+stage (an upper bound when pp does not divide L), and the host time per step is
 paid once per period (the batch queue overlaps the other micro-batches' scheduling with the GPUs).
 
 Iterations come as the sums of features.py (one key class: W = C = inf, so a group's keys are its KV
@@ -67,7 +68,7 @@ from ..errors import DeploymentError
 from ..graph import build_ops
 from ..hardware.spec import Efficiency, Hardware
 from ..models.spec import ModelSpec
-from ..parallel.pipeline import handoff_time, part_sums, pipeline_period_s, stages_time
+from ..parallel.pipeline import part_sums, pipeline_period_s, round_trip_s
 from ..roofline import roofline
 from ..scenario import Scenario, tiled
 from .features import IterationFeatures
@@ -149,7 +150,7 @@ class EngineCost(IterationFeatures):
                              np.tile(T, 2), np.tile(S, 2))
         loaded, mean = ({key: v[:size] for key, v in parts.items()}, {key: v[size:] for key, v in parts.items()})
         occupancy = pipeline_period_s(mean, self.pipeline_stages, self.stage_share, m)
-        heavy = np.maximum(stages_time(loaded) + handoff_time(loaded), occupancy)
+        heavy = np.maximum(round_trip_s(loaded), occupancy)
         return heavy / m + (m - 1.0) / m * occupancy + self.step_overhead_s * busy
 
     def _groups(self, n, kv_len, k, T, S):
