@@ -46,7 +46,7 @@ from ..errors import ConfigError, ScenarioError
 
 PARAMS = "profiles.json"
 # A request overhead a user may set (s): 0 (none) up to a minute, past any frontend's latency (the fits are
-# 20 ms to 178 ms; a minute is a queue in front of the engine, not an overhead).
+# 10 ms to 158 ms; a minute is a queue in front of the engine, not an overhead).
 MAX_REQUEST_OVERHEAD_S = 60.0
 USER_OVERHEAD_SOURCE = "request_overhead_s set by the user"  # how a profile's source starts once a user set it
 OTHERS = "; the other parameters: "
