@@ -14,25 +14,12 @@ import numpy as np
 import pytest
 
 import llm_roofline as lr
-from llm_roofline.cli import main
+
+from cli_checks import one_line_error, run
 
 LLAMA, H100, A6000 = "llama-2-7b", "h100-sxm", "rtx-a6000"
 SMALL = {"model_type": "llama", "hidden_size": 64, "num_attention_heads": 4, "intermediate_size": 128,
          "vocab_size": 100, "num_hidden_layers": 2}
-
-
-def run(capsys, *argv) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def one_line_error(capsys, *argv) -> str:
-    """Run the CLI in-process; assert exit 2, nothing on stdout and one line on stderr; return it."""
-    code, out, err = run(capsys, *argv)
-    assert code == 2 and out == "", (code, out[:200], err[:500])
-    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err[:500]
-    return err
 
 
 def strict_json(text: str):

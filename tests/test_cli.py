@@ -11,15 +11,10 @@ import sys
 import pytest
 
 from llm_roofline import analyze
-from llm_roofline.cli import main
+
+from cli_checks import run
 
 LLAMA, A6000 = "meta-llama/Llama-2-7b-hf", "nvidia_A6000"
-
-
-def run(capsys, *argv) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_table_has_every_section(capsys):

@@ -9,16 +9,11 @@ import numpy as np
 import pytest
 
 import llm_roofline as lr
-from llm_roofline.cli import main
 from llm_roofline.errors import ScenarioError
 
+from cli_checks import run
+
 LLAMA, A100 = "llama-2-7b", "a100-80g"
-
-
-def run(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_cli_flags_reach_the_engine(capsys):

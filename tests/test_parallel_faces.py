@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 import llm_roofline as lr
-from llm_roofline.cli import main
 from llm_roofline.errors import DeploymentError
 from llm_roofline.models.spec import routed_experts
 
+from cli_checks import run
 from conftest import SHARED_CONFIGS
 
 CONFIGS = sorted(SHARED_CONFIGS.glob("*.json")) if SHARED_CONFIGS.is_dir() else []
@@ -41,12 +41,6 @@ def test_every_shared_config_analyses_at_tp8_and_ep8(path):
         names = {op.name for op in ep.decode.ops}
         assert {"moe_dispatch", "moe_combine"} <= names
         assert ep.memory.weights_bytes < lr.analyze(model, "h200-sxm", **common).memory.weights_bytes
-
-
-def run(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_cli_analyze_with_degrees(capsys):

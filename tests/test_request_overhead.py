@@ -14,24 +14,12 @@ import numpy as np
 import pytest
 
 import llm_roofline as lr
-from llm_roofline.cli import main
 from llm_roofline.serving.profiles import NEUTRAL, serving_profile, with_request_overhead
+
+from cli_checks import one_line_error, run
 
 MODEL, DEVICE = "llama-3.1-8b", "h100-sxm"
 H1, H2 = 0.05, 0.35  # two overheads (s): TTFT at concurrency 1 must differ by exactly H2 - H1 = 0.3 s
-
-
-def run(capsys, *argv) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def one_line_error(capsys, *argv) -> str:
-    code, out, err = run(capsys, *argv)
-    assert code == 2 and out == "", (code, out[:200], err[:500])
-    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err[:500]
-    return err
 
 
 @pytest.mark.parametrize(("engine", "disagg"), [("vllm", False), ("sglang", False), ("trtllm", True)])

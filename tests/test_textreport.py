@@ -12,18 +12,13 @@ from dataclasses import replace
 import pytest
 
 from llm_roofline import analyze
-from llm_roofline.cli import main
 from llm_roofline.texttable import Column, fit_table
 from llm_roofline.units import percent, plain, seconds, si
 
+from cli_checks import run
+
 LLAMA, A6000 = "meta-llama/Llama-2-7b-hf", "nvidia_A6000"
 MODELS = [(LLAMA, A6000), ("deepseek-ai/DeepSeek-V3", "h200"), ("ai21labs/Jamba-v0.1", "mi300x")]
-
-
-def run(capsys, *argv) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.mark.parametrize("columns", [60, 80, 100, 146])

@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 
 import llm_roofline as lr
-from llm_roofline.cli import main
 from llm_roofline.validation.stats import error_stats
+
+from cli_checks import run
 
 SMALL = Path(__file__).parent / "data" / "serving-small.csv"
 PUBLIC = Path(__file__).resolve().parents[1] / "docs" / "data" / "public-serving.csv"
@@ -24,12 +25,6 @@ DEV = Path(__file__).resolve().parents[2] / "shared" / "validation" / "serving-d
 @pytest.fixture(scope="module")
 def small():
     return lr.validate(SMALL)
-
-
-def run(capsys, *argv) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_every_row_is_predicted_or_listed_with_its_reason(small):
