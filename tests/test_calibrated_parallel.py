@@ -5,6 +5,8 @@ against a step-by-step loop for chunked attention and for pipelines."""
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -71,6 +73,23 @@ def test_chunked_attention_sum_matches_a_step_by_step_loop():
         assert total == pytest.approx(steps.decode_total.time_s.sum(), rel=1e-4)
 
 
+def test_the_step_at_one_kv_length_is_the_engines_decode_step_there():
+    """efficiency/steps.decode_step_times (the curves at single steps, which the pipeline's switch search
+    evaluates) against the engine's own decode step built at each KV length: a sliding window (300) and
+    chunked attention (16), for one step per scenario and for several at once."""
+    from llm_roofline.efficiency.steps import decode_step_times
+
+    S = np.arange(1, 700, 7)
+    for model, kw in ((llama("windowed", D=512, L=4, N=8, K=2, F=1024, V=2000, window=300), {}),
+                      (llama4_like(chunk=16), dict(flash_attention=True))):
+        a = analyze_many(model, H100, efficiency="calibrated", kv_len=S, batch_size=8, prompt_len=10, **kw)
+        steps = decode_step_times(a.decode_at0, a.decode_at1, a.scenario, a.efficiency, S)
+        np.testing.assert_allclose(steps, a.decode.time_s, rtol=1e-12)
+        several = decode_step_times(a.decode_at0, a.decode_at1, a.scenario, a.efficiency, np.stack([S, S + 1]))
+        assert several.shape == (2, *a.decode.time_s.shape) and np.array_equal(several[0], steps)
+        assert (several[1] != steps).any()
+
+
 @pytest.mark.parametrize("deployment", [dict(tp=2, pp=2), dict(pp=2, micro_batches=1), dict(pp=3),
                                         dict(pp=3, micro_batches=2)])
 def test_pipeline_sum_matches_a_step_by_step_loop(deployment):
@@ -87,3 +106,24 @@ def test_pipeline_sum_matches_a_step_by_step_loop(deployment):
 def test_overlap_under_calibrated_is_a_clear_error():
     with pytest.raises(DeploymentError, match="calibrated with overlap"):
         lr.analyze(LLAMA, DGX, tp=2, pp=2, overlap=True, efficiency="calibrated", gen_len=4)
+
+
+@pytest.mark.parametrize("model", ["llama-3.1-8b", "mixtral-8x7b", "deepseek-v2-lite", "gemma-2-9b"])
+def test_no_calibrated_decode_step_falls_as_the_kv_length_grows(model):
+    """What the pipeline's search for a switching step relies on (parallel/steps.py, Curves): with the
+    shipped curves every operator's calibrated decode step at KV lengths 1 .. 32,768 is at least the
+    one before (A100 / H100 / B200, three engines, flash attention on and off, batch 1 .. 512), and
+    at batch 512 the operators that read the KV cache take more than twice as long at the longest KV length as at
+    the shortest (the check sees steps that change)."""
+    from llm_roofline.efficiency.steps import decode_step_times, kv_constant_rows
+
+    S = np.unique(np.geomspace(1, 32768, 300).round())
+    for device, engine, flash in itertools.product(("a100-sxm", "h100-sxm", "b200-sxm"),
+                                                   ("generic", "trtllm", "hf-eager"), (True, False)):
+        a = analyze_many(model, device, efficiency="calibrated", engine=engine, batch_size=[1, 2, 8, 32, 128, 512],
+                         prompt_len=1, gen_len=1, flash_attention=flash)
+        t = decode_step_times(a.decode_at0, a.decode_at1, a.scenario, a.efficiency,
+                              np.repeat(S[:, None], a.scenario.size, axis=1))   # [steps, ops, scenarios]
+        assert (t[1:] >= t[:-1]).all(), (device, engine, flash)
+        grows = ~kv_constant_rows(a.decode_at0, a.decode_at1)
+        assert t[-1, grows, -1].sum() > 2 * t[0, grows, -1].sum(), (device, engine, flash)  # batch 512

@@ -1,6 +1,6 @@
 """analyze's pipeline (parallel/pipeline.py, metrics.py): the exact sum of the stages for a round trip,
 the period max(stages + H, m x u), the prefill's fill stages + H + (m - 1) u, and the closed-form sum of
-the periods over decode steps (steps.py: Larger, AtLeast, Summed).
+the periods over decode steps (steps.py: Larger, AtLeast, Curves).
 
 Oracles: numbers written by hand into the pipeline's parts, a brute-force sum over a table of values, and
 the per-operator tables of analyses at every KV length, summed per part of the model by hand (the head,
@@ -8,6 +8,7 @@ layer, hand-off and tail rows) into each step's stages, fullest stage and period
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,7 +16,7 @@ import pytest
 
 import llm_roofline as lr
 from llm_roofline.parallel.pipeline import period_lines, pipeline_fill_s, pipeline_period_s, round_trip_s
-from llm_roofline.parallel.steps import AtLeast, Larger, Summed, UndecidedMaximum
+from llm_roofline.parallel.steps import GRID, AtLeast, Curves, Larger, UndecidedMaximum
 
 from conftest import llama
 
@@ -127,11 +128,43 @@ def test_a_maximum_over_a_non_monotone_series_is_summed_where_decided_else_refus
     assert AtLeast(x, 20.0).total(lo, hi)[0] == pytest.approx(20 * 100)
     with pytest.raises(UndecidedMaximum):
         AtLeast(x, 13.0).total(lo, hi)
-    # a series known by its sum only (calibrated curves): decided by its floor (steps of at least 10)
-    summed = Summed(lo, hi, np.array([1234.0]), np.array([10.0]))
-    assert Larger(summed, (1.0, 1.0), (0.0, 0.5)).total(lo, hi)[0] == pytest.approx(100 + 1234.0)
+
+
+def _curves(values: np.ndarray, chunked: bool = False, low: float = 0.0, evaluated: list | None = None) -> Curves:
+    """Calibrated-like curves whose steps S = 1..len(values) are ``values`` ([len, 1]): the per-step value
+    and the sums read off the list (recording every S evaluated in ``evaluated``)."""
+    listed = Listed(values, monotone=False)
+
+    def step(S):
+        if evaluated is None:
+            raise AssertionError("a step was evaluated where the floor decides")
+        evaluated.append(np.asarray(S).ravel())
+        return listed.at(S)
+
+    n = len(values)
+    return Curves(np.array([1.0]), np.array([float(n)]), step, listed.total, np.array([low]), chunked)
+
+
+def test_curves_are_decided_by_their_floor_else_split_by_bisection_on_their_steps():
+    lo, hi = np.array([1.0]), np.array([100.0])
+    S = np.arange(1, 101, dtype=float)
+    x = 10 + S / 10  # from 10.1 to 20: 1 + x against 8 + x / 2 switches at x = 14 (S = 40)
+    # steps of at least 10 decide max(1 + x, 0.5 x): no step evaluated (the step function would raise)
+    assert Larger(_curves(x[:, None], low=10.0), (1.0, 1.0), (0.0, 0.5)).total(lo, hi)[0] == \
+        pytest.approx(100 + x.sum(), rel=1e-12)
+    evaluated: list = []
+    series = Larger(_curves(x[:, None], low=10.0, evaluated=evaluated), (1.0, 1.0), (8.0, 0.5))
+    by_hand = (8 + x[:39] / 2).sum() + (1 + x[39:]).sum()  # S = 1..39: 8 + x / 2 (above 1 + x below x = 14)
+    assert 8 + x[38] / 2 > 1 + x[38] and 8 + x[39] / 2 <= 1 + x[39]
+    assert series.total(lo, hi)[0] == pytest.approx(by_hand, rel=1e-12)
+    # the grid's GRID steps, then rounds of GRID - 2 steps each (100 -> 7 -> 1 candidates): no loop over them
+    assert len(evaluated) == 3 and sum(e.size for e in evaluated) == 3 * GRID - 4
+    # chunked curves (not monotone) and curves seen to fall at the grid's steps cannot be split: refused
     with pytest.raises(UndecidedMaximum):
-        Larger(summed, (1.0, 1.0), (8.0, 0.5)).total(lo, hi)  # 1 + x < 8 + x / 2 until x = 14
+        Larger(_curves(x[:, None], chunked=True, evaluated=[]), (1.0, 1.0), (8.0, 0.5)).total(lo, hi)
+    dips = 10 + np.abs(S - 50) / 5  # from 19.8 down to 10 and back up to 20
+    with pytest.raises(UndecidedMaximum):
+        Larger(_curves(dips[:, None], evaluated=[]), (1.0, 1.0), (8.0, 0.5)).total(lo, hi)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -176,16 +209,72 @@ def test_a_large_vocabulary_pipeline_is_its_stages_summed_by_hand(pp, m, both):
     assert whole.parallel.decode_s[0] == pytest.approx(period.sum(), rel=1e-9)
 
 
-def test_calibrated_refuses_a_period_whose_winner_it_cannot_place():
-    # a vocabulary of 256,000 on pp 3 with 2 micro-batches: under calibrated curves the period is 2 u at
-    # some KV lengths of the generation and the round trip at others (each step checked alone, where the
-    # sum is the step), a maximum of curves that the quadrature cannot split: refused, not approximated
-    model = llama("huge-vocab", D=256, L=5, N=4, K=4, F=512, V=256000)
-    kw = dict(pp=3, micro_batches=2, batch_size=64, prompt_len=500, efficiency="calibrated")
-    steps = lr.analyze_many(model, "dgx-h100", kv_len=np.arange(501, 1501, 10), gen_len=1, **kw)
+HUGE_VOCAB_CONFIG = {"model_type": "llama", "hidden_size": 256, "intermediate_size": 512, "num_hidden_layers": 5,
+                     "num_attention_heads": 4, "num_key_value_heads": 4, "vocab_size": 256000}
+HUGE_VOCAB = llama("huge-vocab", D=256, L=5, N=4, K=4, F=512, V=256000)  # the config above
+# pp 3 (2 + 2 + 1 layers) with 2 micro-batches, 64 sequences from 700 keys for 128 tokens
+SWITCHING = dict(pp=3, micro_batches=2, batch_size=64, efficiency="calibrated")
+SWITCH_P, SWITCH_G = 700, 128
+
+
+def test_calibrated_period_whose_winner_switches_is_summed_exactly():
+    # a vocabulary of 256,000 on pp 3 with 2 micro-batches: under calibrated curves the period is 2 u at the
+    # start of the generation and the round trip at its end (each step's own tables, summed by hand).
+    P, G = SWITCH_P, SWITCH_G
+    whole = lr.analyze_many(HUGE_VOCAB, "dgx-h100", prompt_len=P, gen_len=G, **SWITCHING)
+    steps = lr.analyze_many(HUGE_VOCAB, "dgx-h100", prompt_len=P, kv_len=np.arange(P + 1, P + G + 1), **SWITCHING)
     dec = _hand_parts(steps.decode)
     round_trip = dec["head"] + dec["layer"] + dec["tail"] + dec["handoff"]
     u = np.maximum(dec["head"], dec["tail"]) + 2 / 5 * dec["layer"]
-    assert (round_trip > 2 * u).any() and (round_trip < 2 * u).any()
-    with pytest.raises(lr.ScenarioError, match="efficiency calibrated.*micro_batches 1 or pp"):
-        lr.analyze(model, "dgx-h100", gen_len=1000, **kw)
+    period = np.maximum(round_trip, 2 * u) + steps.decode.step_overhead_s
+    assert 2 * u[0] > round_trip[0] and 2 * u[-1] < round_trip[-1]
+    decode = whole.parallel.tpot_s[0] * G
+    # the quadrature integrates each step's curves over [S - 1/2, S + 1/2] (docs/calibration.md): close to
+    # the steps' own values, not equal
+    assert decode == pytest.approx(period.sum(), rel=1e-7)
+    # each step alone (a one-token generation from KV length S - 1: its sum is that step, whose winner it
+    # decides by itself): the split generation is their sum, to round-off
+    one = lr.analyze_many(HUGE_VOCAB, "dgx-h100", prompt_len=np.arange(P, P + G), gen_len=1, **SWITCHING)
+    assert decode == pytest.approx(one.parallel.decode_s.sum(), rel=1e-9)
+    # that tolerance sees one step on the wrong side of the switch, and either term summed throughout
+    switch = np.flatnonzero(round_trip >= 2 * u)[0]
+    assert abs(round_trip[switch] - 2 * u[switch]) > 1e-8 * decode
+    assert abs(round_trip[switch - 1] - 2 * u[switch - 1]) > 1e-8 * decode
+    assert min(abs(round_trip.sum() - period.sum()), abs(2 * u.sum() - period.sum())) > 1e-5 * decode
+
+
+def test_calibrated_switching_period_through_the_cli_and_the_web(capsys, tmp_path):
+    from llm_roofline.cli import main
+
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(HUGE_VOCAB_CONFIG))
+    api = lr.analyze(HUGE_VOCAB, "dgx-h100", prompt_len=SWITCH_P, gen_len=SWITCH_G, **SWITCHING)
+    code = main(["analyze", str(config), "dgx-h100", "--pp", "3", "--micro-batches", "2", "-b", "64",
+                 "-p", str(SWITCH_P), "-g", str(SWITCH_G), "--efficiency", "calibrated", "-f", "json"])
+    out, err = capsys.readouterr()
+    assert code == 0 and err == ""
+    assert json.loads(out)["generation"]["tpot_s"] == pytest.approx(api.generation.tpot_s, rel=1e-12)
+    pytest.importorskip("pydantic")
+    from llm_roofline.web import service
+    from llm_roofline.web.schemas import AnalyzeRequest
+
+    report = service.report(AnalyzeRequest(config=HUGE_VOCAB_CONFIG, hardware="dgx-h100", pp=3, micro_batches=2,
+                                           batch_size=64, prompt_len=SWITCH_P, gen_len=SWITCH_G,
+                                           efficiency="calibrated"))
+    assert report["generation"]["tpot_s"] == pytest.approx(api.generation.tpot_s, rel=1e-12)
+
+
+def test_calibrated_steps_seen_to_fall_are_refused_naming_the_cause(monkeypatch):
+    # the layers' calibrated steps as if they fell with the KV length (each step priced at the mirror KV
+    # length P + 1 + P + G - S): a switching maximum over them cannot be split at one step
+    from llm_roofline.efficiency import steps as calibrated_steps
+
+    P, G = SWITCH_P, SWITCH_G
+    real = calibrated_steps.decode_step_times
+
+    def falling(at0, at1, scenario, efficiency, S):
+        return real(at0, at1, scenario, efficiency, 2.0 * P + G + 1.0 - np.asarray(S))
+
+    monkeypatch.setattr(calibrated_steps, "decode_step_times", falling)
+    with pytest.raises(lr.ScenarioError, match="efficiency calibrated.*falls somewhere as the KV length grows"):
+        lr.analyze(HUGE_VOCAB, "dgx-h100", prompt_len=P, gen_len=G, **SWITCHING)

@@ -12,7 +12,9 @@ evaluated with composite Gauss-Legendre (PANELS panels of NODES nodes each), plu
 window) x t(W). A chunked-attention operator (chunk C, Llama 4) sees x = ((S - 1) mod C) + 1 keys:
 as in generation.chunked_step_sum, H(n) = floor(n / C) x sum_{x=1}^{C} t(x) + sum_{x=1}^{n mod C} t(x)
 and the steps sum to H(last) - H(first - 1): three ranges of x, each by the same quadrature.
-Vectorized over operators x scenarios x nodes; no loop over steps.
+Vectorized over operators x scenarios x nodes; no loop over steps. ``decode_step_times`` evaluates
+the same curves at single steps instead of nodes (the pipeline's search for the step where its
+period's winner changes, parallel/steps.py).
 """
 
 from __future__ import annotations
@@ -54,11 +56,7 @@ def kv_constant_rows(at0, at1) -> np.ndarray:
 def decode_step_sums(at0, at1, scenario, efficiency, first: np.ndarray, last: np.ndarray) -> np.ndarray:
     """Sum over decode steps S = first..last of each operator's calibrated time ([n_ops, n], s);
     ``at0`` / ``at1``: calibrated decode costs at KV length 0 and 1 with windows ignored."""
-    n = at0.time_s.shape[1]
     gen_steps = np.maximum(last - first + 1.0, 0.0)
-    c0, c1 = at0.compute_time_s, at1.compute_time_s - at0.compute_time_s
-    m0, m1 = at0.memory_time_s, at1.memory_time_s - at0.memory_time_s
-    b0, b1 = at0.table.bytes, at1.table.bytes - at0.table.bytes
     per_op = at0.time_s * gen_steps
     grows = np.flatnonzero(~kv_constant_rows(at0, at1))
     if grows.size == 0:
@@ -73,6 +71,38 @@ def decode_step_sums(at0, at1, scenario, efficiency, first: np.ndarray, last: np
     w = np.concatenate([weights, beyond[None]])
     if np.isfinite(chunk).any():
         x, w = _with_chunks(x, w, chunk * np.ones_like(inside_hi), first, last)
+    per_op = per_op.copy()
+    per_op[grows] = (_times_at_keys(at0, at1, scenario, efficiency, grows, x) * w).sum(0)
+    return per_op
+
+
+def decode_step_times(at0, at1, scenario, efficiency, S: np.ndarray) -> np.ndarray:
+    """Each operator's calibrated time in the decode step at KV length S (s): [n_ops, n] for S of shape
+    [n], [K, n_ops, n] for S of shape [K, n] (K steps of every scenario). An operator sees x = min(S, W)
+    keys (W its window), or ((S - 1) mod C) + 1 (chunked attention, chunk C): the step that
+    decode_step_sums integrates, evaluated at one S instead of at quadrature nodes."""
+    n = at0.time_s.shape[1]
+    S = np.asarray(S, dtype=np.float64)
+    steps = np.broadcast_to(S, S.shape[:-1] + (n,)).reshape(-1, n)   # [K, n]
+    per_op = np.broadcast_to(at0.time_s, (steps.shape[0], *at0.time_s.shape)).copy()
+    grows = np.flatnonzero(~kv_constant_rows(at0, at1))
+    if grows.size:
+        window = at0.table.kv_window[grows, None]
+        chunk = at0.table.kv_chunk[grows, None]
+        safe = np.where(np.isfinite(chunk), chunk, 1.0)
+        S3 = steps[:, None, :]                                   # [K, 1, n]
+        x = np.where(np.isfinite(chunk), np.mod(S3 - 1.0, safe) + 1.0, np.minimum(S3, window))   # [K, g, n]
+        per_op[:, grows] = _times_at_keys(at0, at1, scenario, efficiency, grows, x)
+    return per_op if S.ndim > 1 else per_op[0]
+
+
+def _times_at_keys(at0, at1, scenario, efficiency, grows: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Calibrated times ([Q, g, n], s) of the operators ``grows`` when each sees x[q, k, j] keys: FLOPs,
+    bytes, roofline times and kernel shape affine in x (from KV lengths 0 and 1), then the curves."""
+    n = at0.time_s.shape[1]
+    c0, c1 = at0.compute_time_s, at1.compute_time_s - at0.compute_time_s
+    m0, m1 = at0.memory_time_s, at1.memory_time_s - at0.memory_time_s
+    b0, b1 = at0.table.bytes, at1.table.bytes - at0.table.bytes
     q = x.shape[0]
     nodes = np.moveaxis(x, 0, 1)                                   # [g, Q, n], node-major per operator
 
@@ -85,9 +115,7 @@ def decode_step_sums(at0, at1, scenario, efficiency, first: np.ndarray, last: np
     roles = tuple(at0.table.compute[i] for i in grows)
     t = op_times(efficiency, shapes, roles, tiled(scenario, q), affine(c0, c1), affine(m0, m1), affine(b0, b1),
                  at0.bandwidth_bytes_per_s).time_s
-    per_op = per_op.copy()
-    per_op[grows] = (np.moveaxis(t.reshape(grows.size, q, n), 1, 0) * w).sum(0)
-    return per_op
+    return np.moveaxis(t.reshape(grows.size, q, n), 1, 0)
 
 
 def _with_chunks(x: np.ndarray, w: np.ndarray, chunk: np.ndarray, first, last) -> tuple[np.ndarray, np.ndarray]:

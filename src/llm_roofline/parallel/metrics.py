@@ -44,7 +44,7 @@ from .pipeline import (
     stage_time,
     stage_weights_bytes,
 )
-from .steps import AtLeast, Larger, Rows, Summed, UndecidedMaximum
+from .steps import GRID, AtLeast, Curves, Larger, Rows, UndecidedMaximum
 
 
 @dataclass(frozen=True)
@@ -147,8 +147,10 @@ def _decode_sum(a: Analysis, dec, pp, m, share, overlap, first, last) -> np.ndar
     communication and the hand-offs are read off the reported step, so the period is
     max(a_1 + b_1 x(S), a_2 + b_2 x(S)[, floor]) (pipeline.period_lines), summed exactly by steps.py.
     x(S): the ideal / hardware step times (Rows; chunked attention makes them non-monotone) or, calibrated,
-    the layers' summed curves (efficiency/steps.py's quadrature) with a floor under each step. A maximum
-    whose winner changes within the generation needs monotone steps; otherwise it is refused."""
+    the layers' curves (Curves: each step's curves, their sums by efficiency/steps.py's quadrature) with a
+    floor under each step. A maximum whose winner changes within the generation is split at the first step
+    where the other line wins (bisection on the steps), which needs steps that grow with S; otherwise
+    (chunked attention, or calibrated steps seen to fall) it is refused."""
     masks = part_masks(a.decode_at0.table)
     layer_rows = masks["layer"] & ~masks["comm"]
     calibrated = getattr(a.efficiency, "mode", "") == "calibrated"
@@ -168,29 +170,36 @@ def _decode_sum(a: Analysis, dec, pp, m, share, overlap, first, last) -> np.ndar
     except UndecidedMaximum:
         terms = ("its computation and its communication (overlap)" if overlap
                  else "the pipeline's round trip and micro_batches x its fullest stage")
-        if calibrated:
+        if calibrated and not x.chunked:
             raise DeploymentError(
-                f"efficiency calibrated: the decode step's larger of {terms} changes within the generation, a "
-                "maximum of calibrated curves with no closed sum; use micro_batches 1 or pp with pp dividing the "
-                "layers, or efficiency ideal / hardware") from None
+                f"efficiency calibrated: the decode step's larger of {terms} changes within the generation, and "
+                f"the layers' calibrated step time falls somewhere as the KV length grows (seen at {GRID} steps "
+                "spread over the generation), so the sum cannot be split at one step; use micro_batches 1 or pp "
+                "with pp dividing the layers, or efficiency ideal / hardware") from None
         raise DeploymentError(
             f"the decode step's larger of {terms} changes within the generation, which has no exact sum for "
             "models with chunked-attention layers (their decode steps do not grow monotonically); use overlap "
             "off, and micro_batches 1 or pp with pp dividing the layers") from None
 
 
-def _calibrated_layers(a: Analysis, layer_rows, first, last) -> Summed:
-    """The layers' non-communication time summed over decode steps S = first..last under calibrated curves
-    (s; efficiency/steps.py: quadrature over S), and a floor under each step: the rows whose cost does not
-    change with the KV length (the others take at least 0)."""
-    from ..efficiency.steps import decode_step_sums, kv_constant_rows
+def _calibrated_layers(a: Analysis, layer_rows, first, last) -> Curves:
+    """The layers' non-communication time under calibrated curves (s): at each decode step S (the curves at
+    its KV length) and summed over any range of steps (efficiency/steps.py: quadrature over S), with a
+    floor under each step: the rows whose cost does not change with the KV length (the others take at
+    least 0)."""
+    from ..efficiency.steps import decode_step_sums, decode_step_times, kv_constant_rows
 
-    at0 = a.decode_at0
-    per_op = decode_step_sums(at0, a.decode_at1, a.scenario, a.efficiency, first, last)
+    at0, at1, sc, eff = a.decode_at0, a.decode_at1, a.scenario, a.efficiency
     counts = at0.table.counts[:, None]
-    layers = (per_op[layer_rows] * counts[layer_rows]).sum(0)
-    constant = layer_rows & kv_constant_rows(at0, a.decode_at1)
-    return Summed(first, last, layers, (at0.time_s[constant] * counts[constant]).sum(0))
+
+    def layers(per_op: np.ndarray) -> np.ndarray:  # count x time over the layer rows ([..., n_ops, n] -> [..., n])
+        return (per_op[..., layer_rows, :] * counts[layer_rows]).sum(-2)
+
+    constant = layer_rows & kv_constant_rows(at0, at1)
+    return Curves(first, last, step=lambda S: layers(decode_step_times(at0, at1, sc, eff, S)),
+                  summed=lambda lo, hi: layers(decode_step_sums(at0, at1, sc, eff, lo, hi)),
+                  low=(at0.time_s[constant] * counts[constant]).sum(0),
+                  chunked=bool(np.isfinite(at0.table.kv_chunk[layer_rows]).any()))
 
 
 def _memory(a: Analysis, lay: Layout, share: float, m: int, B: np.ndarray) -> dict:

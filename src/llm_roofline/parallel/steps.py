@@ -10,8 +10,12 @@ generation.windowed_step_sum (arithmetic series).
 max(series, K) for a constant K: where the span decides it (low >= K: the series; high <= K: K) the
 sum is linear; otherwise it splits at the first S where the series reaches K, found by bisection
 (about log2(range) vectorized evaluations), so the sum stays exact without a per-step loop. A series
-that is not monotone (chunked attention, or one known only by its sum: ``Summed``) cannot be split:
-an undecided maximum over it raises UndecidedMaximum.
+that is not monotone (chunked attention) cannot be split: an undecided maximum over it raises
+UndecidedMaximum. Calibrated curves (``Curves``) are bounded by a floor only, so a maximum over them is
+decided by that floor where it can be and otherwise split where the search finds it on their per-step
+values (GRID - 2 steps per round, a vectorized evaluation each: about log_16(range) rounds), each
+piece summed by their quadrature (efficiency/steps.py); they count as monotone where no step falls at
+GRID steps spread over the generation (each kernel curve grows with the keys by construction).
 max(a_1 + b_1 x, a_2 + b_2 x) of one series x (``Larger``; b_1, b_2 >= 0) = the flatter line up to
 the first S where the steeper reaches it (max(steeper - flatter, 0): a difference that grows with x,
 so the same split applies), the steeper from there. The pipeline's decode step is such a maximum of
@@ -20,6 +24,7 @@ the layers' time (pipeline.period_lines), with overlap also of a constant.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -155,15 +160,22 @@ class AtLeast:
         return np.maximum(low, self.floor), np.maximum(high, self.floor)
 
     def crossing(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-        """The first integer S in [lo, hi] with base(S) >= floor (hi + 1 when there is none)."""
+        """The first integer S in [lo, hi] with base(S) >= floor (hi + 1 when there is none): each round
+        evaluates the base at k = ``probes`` steps spread over the bracket [left, right) (left + floor(j x
+        width / (k + 1)), j = 1..k; k = 1: bisection) and keeps the part between the last step below the
+        floor and the first at or above it, about log_{k+1}(range) rounds."""
         left, right = np.array(lo, dtype=np.float64), np.array(hi, dtype=np.float64) + 1.0
         floor = np.broadcast_to(self.floor, left.shape)
+        k = _probes(self.base)
+        fractions = (np.arange(1.0, k + 1.0) / (k + 1.0)).reshape((k,) + (1,) * left.ndim)
         while (left < right).any():
-            mid = np.floor((left + right) / 2.0)
-            reached = self.base.at(np.minimum(mid, np.maximum(hi, lo))) >= floor
+            probe = left + np.floor(fractions * (right - left))               # [k, n]
+            at = np.minimum(probe, np.maximum(hi, lo))
+            reached = (self.base.at(at[0])[None] if k == 1 else self.base.at(at)) >= floor
             active = left < right
-            right = np.where(active & reached, mid, right)
-            left = np.where(active & ~reached, mid + 1.0, left)
+            right = np.where(active, np.minimum(right, np.where(reached, probe, np.inf).min(0)), right)
+            left = np.where(active, np.maximum(left, np.where(reached, -np.inf, probe + 1.0).max(0)), left)
+            left = np.minimum(left, right)  # a base that is not monotone between the probes: stop there
         return left
 
     def split(self, lo, hi) -> np.ndarray:
@@ -181,6 +193,14 @@ class AtLeast:
 
     def total(self, lo, hi):
         return _two_pieces(lo, hi, self.split(lo, hi), Affine(self.base, 0.0, self.floor), self.base)
+
+
+def _probes(series) -> int:
+    """Steps a search for a crossing evaluates per round on ``series``: the ``probes`` of the series or of
+    the one it wraps (``base``), else 1 (bisection)."""
+    while not hasattr(series, "probes") and hasattr(series, "base"):
+        series = series.base
+    return getattr(series, "probes", 1)
 
 
 def _two_pieces(lo, hi, split, before, after) -> np.ndarray:
@@ -229,27 +249,59 @@ class Larger:
         return _two_pieces(lo, hi, AtLeast(gap, 0.0).split(lo, hi), flat, steep)
 
 
+GRID = 17  # steps at which Curves checks that a series grows (the range's ends and 15 between)
+
+
 @dataclass(frozen=True)
-class Summed:
-    """A series known only by its sum over one range [first, last] (``summed``; calibrated curves, whose
-    steps efficiency/steps.py sums by quadrature) and a lower bound ``low`` of each of its steps: not
-    monotone (never split), so a maximum over it is summed only where its span decides it (a range of one
-    step: the sum is the step)."""
+class Curves:
+    """A series of calibrated curves (s): ``step(S)`` its value at step S ([n], or [K, n] for K steps of
+    every scenario) and ``summed(lo, hi)`` its sum over S = lo..hi ([n]), both from efficiency/steps.py
+    (the per-step curves and their quadrature); ``low`` a lower bound of every step (the rows that do
+    not change with S). Bounded by ``low`` only (span: [low, inf); one step: the step's sum), so a
+    maximum over it is decided without evaluating a curve where that suffices, else split where a search
+    on ``step`` finds the crossing (``probes`` steps per round; ``monotone`` only). ``first`` / ``last``:
+    the generation's steps, whose sum is kept."""
 
     first: np.ndarray
     last: np.ndarray
-    summed: np.ndarray
+    step: Callable[[np.ndarray], np.ndarray]
+    summed: Callable[[np.ndarray, np.ndarray], np.ndarray]
     low: np.ndarray
+    chunked: bool = False
 
-    monotone = False
+    probes = GRID - 2  # steps per round of the search for a crossing (a grid's inner steps)
+
+    @cached_property
+    def whole(self) -> np.ndarray:
+        """The sum over the generation's steps first..last."""
+        return self.summed(self.first, self.last)
+
+    @cached_property
+    def monotone(self) -> bool:
+        """Whether the steps grow with S: no chunked attention (whose keys restart at every chunk) and, at
+        GRID steps spread over first..last, no step below the one before (1e-9 relative: round-off). Each
+        kernel curve grows with the keys by construction (docs/calibration.md); this checks the sum."""
+        if self.chunked:
+            return False
+        first, last = np.broadcast_arrays(np.asarray(self.first, dtype=np.float64),
+                                          np.asarray(self.last, dtype=np.float64))
+        fractions = np.linspace(0.0, 1.0, GRID)[:, None]
+        grid = np.round(first + fractions * np.maximum(last - first, 0.0))
+        values = self.step(grid)
+        return bool((values[1:] >= values[:-1] * (1.0 - 1e-9)).all())
+
+    def at(self, S):
+        return self.step(S)
 
     def span(self, lo, hi):
-        one = np.broadcast_to(self.last - self.first == 0, np.shape(self.summed))
-        return np.where(one, self.summed, self.low), np.where(one, self.summed, np.inf)
+        one = np.broadcast_to(self.last - self.first == 0, np.shape(self.low))
+        if not one.any():
+            return self.low, np.full(np.shape(self.low), np.inf)
+        return np.where(one, self.whole, self.low), np.where(one, self.whole, np.inf)
 
     def total(self, lo, hi):
-        same = (np.broadcast_to(lo, np.shape(self.summed)) == self.first).all() & (
-            np.broadcast_to(hi, np.shape(self.summed)) == self.last).all()
-        if not same:
-            raise ValueError("a Summed series is known only over its own range of steps")
-        return self.summed
+        n = np.shape(self.low)
+        if (np.broadcast_to(lo, n) == self.first).all() and (np.broadcast_to(hi, n) == self.last).all():
+            return self.whole
+        return self.summed(np.broadcast_to(np.asarray(lo, dtype=np.float64), n),
+                           np.broadcast_to(np.asarray(hi, dtype=np.float64), n))
