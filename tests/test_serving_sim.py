@@ -17,20 +17,11 @@ from llm_roofline.scenario import Scenario
 from llm_roofline.serving.probes import probe_scenario
 
 from conftest import VARIED_MODELS, llama
-from littles_law import in_system_and_rate_x_latency
+from sim_checks import in_system_and_rate_x_latency, middle_half
 
 # Tolerances of the closed form against the simulation at concurrency > 1 (docs/serving.md states them):
 # varied lengths (+-25 %), steady window (the middle half of the requests).
 TPOT_TOLERANCE, RATE_TOLERANCE, TTFT_TOLERANCE = 0.05, 0.05, 0.25
-
-
-def _middle(report) -> dict:
-    r = report.simulation.per_request
-    n = r["arrival_s"].size
-    keep = np.argsort(r["arrival_s"])[n // 4: 3 * n // 4]
-    finish = (r["arrival_s"] + r["e2e_s"])[keep]
-    return {"ttft": np.nanmean(r["ttft_s"][keep]), "tpot": np.nanmean(r["tpot_s"][keep]),
-            "rate": (keep.size - 1) / (finish.max() - finish.min())}
 
 
 @pytest.mark.parametrize("name", ["llama", "sliding", "mla", "moe", "hybrid", "gemma2"])
@@ -101,7 +92,7 @@ def test_closed_form_is_close_to_the_simulation_at_higher_concurrency(concurrenc
     report = lr.simulate(model, a6000, concurrency=concurrency, requests=30 * concurrency,
                          isl="uniform:750:1250", osl="uniform:150:250", seed=3)
     est = lr.estimate_serving(model, a6000, concurrency=concurrency, isl=1000, osl=200)
-    seen = _middle(report)
+    seen = middle_half(report.simulation.per_request)
     assert est["tpot_s"][0] == pytest.approx(seen["tpot"], rel=TPOT_TOLERANCE)
     assert est["requests_per_s"][0] == pytest.approx(seen["rate"], rel=RATE_TOLERANCE)
     assert est["ttft_s"][0] == pytest.approx(seen["ttft"], rel=TTFT_TOLERANCE)

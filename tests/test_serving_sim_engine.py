@@ -16,19 +16,10 @@ from llm_roofline.serving.api import serving_costs
 from llm_roofline.serving.decode_group import DecodeGroup
 from llm_roofline.serving.setup import Formats
 
-from littles_law import in_system_and_rate_x_latency
+from sim_checks import in_system_and_rate_x_latency, middle_half
 
 MODEL, DEVICE = "llama-3.1-8b", "h100-sxm"
 KV_BYTES_PER_TOKEN = 2 * 32 * 8 * 128 * 2  # K and V x 32 layers x 8 KV heads x 128 dims x 2 bytes (bf16)
-
-
-def _middle(report) -> dict:
-    """Mean TTFT, TPOT and completion rate of the middle half of the requests (the steady window)."""
-    r = report.simulation.per_request
-    keep = np.argsort(r["arrival_s"])[r["arrival_s"].size // 4: 3 * r["arrival_s"].size // 4]
-    finish = (r["arrival_s"] + r["e2e_s"])[keep]
-    return {"ttft": np.nanmean(r["ttft_s"][keep]), "tpot": np.nanmean(r["tpot_s"][keep]),
-            "rate": (keep.size - 1) / np.ptp(finish)}
 
 
 @pytest.mark.parametrize(("efficiency", "tp"), [("calibrated", 1), ("calibrated", 2), ("ideal", 2)])
@@ -84,7 +75,7 @@ def test_closed_form_is_close_to_the_simulation(efficiency, deployment, concurre
     report = lr.simulate(MODEL, DEVICE, requests=20 * concurrency, isl="uniform:750:1250", osl="uniform:150:250",
                          seed=3, **kw)
     est = lr.estimate_serving(MODEL, DEVICE, isl=1000, osl=200, **kw)
-    seen = _middle(report)
+    seen = middle_half(report.simulation.per_request)
     assert est["tpot_s"][0] == pytest.approx(seen["tpot"], rel=0.05)
     assert est["requests_per_s"][0] == pytest.approx(seen["rate"], rel=0.05)
     assert est["ttft_s"][0] == pytest.approx(seen["ttft"], rel=0.25)
