@@ -37,9 +37,11 @@ bursts; serving/simulate.py). The ideal roofline stays the bound it is.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, replace
 from functools import cache
 from importlib import resources
+from numbers import Real
 
 from ..efficiency.engines import EAGER_LAUNCH_S
 from ..errors import ConfigError, ScenarioError
@@ -124,9 +126,6 @@ def profile_for(efficiency) -> ServingProfile:
 def check_request_overhead(value) -> float:
     """A user's request overhead (s) as a float in [0, MAX_REQUEST_OVERHEAD_S]; ScenarioError naming the
     field and the range otherwise."""
-    import math
-    from numbers import Real
-
     if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value) \
             or not 0.0 <= value <= MAX_REQUEST_OVERHEAD_S:
         raise ScenarioError(f"request_overhead_s must be a duration in seconds in [0, {MAX_REQUEST_OVERHEAD_S:g}], "
