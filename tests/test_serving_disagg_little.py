@@ -31,7 +31,7 @@ LINK = 100e9  # bytes/s, one direction
 
 @pytest.mark.parametrize("profile", ["auto", None])
 def test_littles_law_with_a_calibrated_engine_below_and_past_capacity(profile):
-    """TensorRT-LLM calibrated, with its fitted profile (102.5 ms overhead, the wave, the decode loop) and
+    """TensorRT-LLM calibrated, with its fitted profile (107.5 ms overhead, the wave, the decode loop) and
     without one: C = requests/s x end to end at C = 1, 8, 64 (the pools hold them) and 400 (past a
     pool's capacity: the rest queue before their prefill)."""
     C = np.array([1.0, 8.0, 64.0, 400.0])

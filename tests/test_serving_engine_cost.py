@@ -201,6 +201,7 @@ def test_fit_recovers_known_parameters():
 
     class Row:
         engine = "trtllm"
+        lengths_vary = False
 
     c = Components((Row(),) * n, np.zeros(n), np.zeros(n), tpot0, tpot1, ttft0, ttft1, burst0, burst1)
     ttft, tpot = c.predict(0.4, 0.1, 0.1)
@@ -256,6 +257,7 @@ def test_overhead_fit_ignores_a_heavy_tail_of_slow_rows():
 
     class Row:
         engine = "trtllm"
+        lengths_vary = False
 
     c = Components((Row(),) * n, np.zeros(n), np.zeros(n), tpot0, tpot1, ttft0, ttft1, burst0, burst1)
     ttft, tpot = c.predict(0.4, 0.1, 0.1)

@@ -28,7 +28,7 @@ def _without_overhead(profile: ServingProfile) -> ServingProfile:
 def test_concurrency_one_is_the_closed_forms_ttft_with_the_request_overhead(engine, disagg):
     """One request at a time: the simulated TTFT and end to end are estimate_serving's under the same
     calibrated profile, and they exceed the same engine without the overhead by exactly request_overhead_s
-    (vllm 10 ms, sglang 157.5 ms, trtllm 102.5 ms in the shipped fit); TPOT does not move. A closed loop of
+    (vllm 10 ms, sglang 197.5 ms, trtllm 107.5 ms in the shipped fit); TPOT does not move. A closed loop of
     one sends the next request when the last one finishes: requests/s = 1 / (overhead + the engine's end
     to end). Disaggregated: the request reaches the dispatch to the prefill pool that much later."""
     profile = serving_profile(engine)
@@ -62,7 +62,7 @@ def test_the_ideal_setting_has_no_overhead():
 
 @pytest.mark.parametrize("disagg", [False, True])
 def test_littles_law_holds_with_the_overhead(disagg):
-    """Closed loop of 8 under SGLang's profile (157.5 ms overhead): over the middle half of the run, the
+    """Closed loop of 8 under SGLang's profile (197.5 ms overhead): over the middle half of the run, the
     completion rate x the mean latency the client sees is the concurrency (requests in the frontend
     count); the engine holds fewer of them, so the throughput is lower than without the overhead."""
     kw = dict(concurrency=8, requests=160, isl="uniform:500:900", osl="uniform:50:130", seed=4,

@@ -207,7 +207,7 @@ def estimate_serving(model, hardware, *, concurrency, isl, osl, max_batch_tokens
              engine: str | None = None, deployment=None, prefill_deployment=None, decode_deployment=None,
              prefill_scheduler=None, decode_scheduler=None, engine_evaluated: bool = False,
              costs: CostCache | None = None, profile="auto", request_overhead_s: float | None = None,
-             prefill_batch_tokens: int | None = None) -> dict:
+             prefill_batch_tokens: int | None = None, recv_interval: int = 1) -> dict:
     """The closed-form closed-loop steady state (microseconds per point on one device, milliseconds with
     the engine-evaluated cost): a dict of arrays over the concurrency values (total requests in flight;
     ``workers`` aggregated replicas share them evenly). Aggregated: ``isl`` and ``osl`` may be arrays too
@@ -229,6 +229,9 @@ def estimate_serving(model, hardware, *, concurrency, isl, osl, max_batch_tokens
     (serving_costs) to reuse iteration costs and KV budgets across calls (``validate`` keeps one each).
     ``prefill_batch_tokens``: prompt tokens of a prefill-first scheduler's prefill-only iteration (SGLang's
     chunked_prefill_size), which sets the burst of a profile's burst share (None: max_batch_tokens).
+    ``recv_interval``: decode iterations between the scheduler's polls for new requests (SGLang's
+    --scheduler-recv-interval; 1: every iteration): TTFT grows by (recv_interval - 1) / 2 busy iterations
+    (SchedulerConfig; aggregated serving only, a ScenarioError under ``disagg``).
     ``engine_evaluated``: price iterations with the engine itself (engine_cost.py) also where the exact
     linear cost applies (ideal / hardware on one device), as the calibrated setting and multi-device
     workers always do.
@@ -244,7 +247,7 @@ def estimate_serving(model, hardware, *, concurrency, isl, osl, max_batch_tokens
                                                           request_overhead_s=request_overhead_s)
     config = SchedulerConfig(max_batch_tokens=max_batch_tokens, max_seqs=max_seqs, chunk=chunk,
                              block_size=block_size, memory_fraction=memory_fraction,
-                             prefill_batch_tokens=prefill_batch_tokens)
+                             prefill_batch_tokens=prefill_batch_tokens, recv_interval=recv_interval)
     formats = Formats(_own(cache.model, w_bits), a_bits, kv_bits, flash_attention, group_size, scale_bits, state_bits)
     C = np.atleast_1d(np.asarray(concurrency, dtype=np.float64))
     if (C < 1).any() or not np.isfinite(C).all():
@@ -255,6 +258,9 @@ def estimate_serving(model, hardware, *, concurrency, isl, osl, max_batch_tokens
         pre, dec, link = _disagg_pools(cache, formats, config, (prefill_scheduler, decode_scheduler),
                                        (prefill_workers, decode_workers), (pre_dep, dec_dep),
                                        link_bandwidth_bytes_per_s)
+        if max(pre.config.recv_interval, dec.config.recv_interval) > 1:
+            raise ScenarioError("recv_interval applies to aggregated serving's closed form; the disaggregated "
+                                "one polls every iteration (leave it at 1)")
         return _steady_dict(disagg_steady(pre, dec, float(isl), float(osl), link, C))
     pool = cache.pool(formats, config, check_workers(workers, "workers"), agg_dep)
     return _steady_dict(steady_state(pool.cost, pool.kv, config, C / pool.workers, isl, osl), scale=pool.workers)

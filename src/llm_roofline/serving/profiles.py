@@ -15,7 +15,9 @@ docs/accuracy.md gives the values, the fit and its cross-validation):
   scheduler (``derived_burst_share``). A benchmark starts all its C requests at once. An engine that
   runs waiting prefills before any decode step and never mixes the two (SGLang's default scheduler)
   keeps that wave for good: the wave's prompts are all prefilled, then decode in lockstep, finish in the
-  same step and return together, so every request is in a burst (1). An engine that mixes prefill
+  same step and return together, so every request is in a burst (1), as long as the requests have the same
+  lengths: lengths drawn from a range stagger the finishes and dissolve the wave after its first round,
+  as a mixing scheduler does (``derived_burst_share``'s ``lengths_vary``). An engine that mixes prefill
   chunks into decode iterations (TensorRT-LLM's in-flight batching, vLLM's chunked prefill) starts
   decoding the first prompts while later ones prefill, so the wave dissolves into the steady state
   after its first round: only the first round's C requests of the benchmark's N are in a burst, C / N
@@ -86,11 +88,13 @@ BENCHMARK_ROUNDS = 10
 PREFILL_FIRST = ("sglang",)  # schedulers that run waiting prefills first, never mixed with decode steps
 
 
-def derived_burst_share(engine: str | None) -> float:
+def derived_burst_share(engine: str | None, lengths_vary: bool = False) -> float:
     """The share of a closed-loop benchmark's requests that arrive in a burst (see the module docstring):
-    1 for a prefill-first scheduler that never mixes (its wave persists), else the first round's
-    1 / BENCHMARK_ROUNDS (mixing schedulers dissolve the wave)."""
-    return 1.0 if engine in PREFILL_FIRST else 1.0 / BENCHMARK_ROUNDS
+    1 for a prefill-first scheduler that never mixes when every request has the same lengths (its wave
+    persists), else the first round's 1 / BENCHMARK_ROUNDS: mixing schedulers dissolve the wave, and so do
+    lengths drawn from a range (``lengths_vary``; e.g. a client's --random-range-ratio 0.8 spreads the
+    wave's finishes over a fifth of its decode steps, so its replacements arrive staggered)."""
+    return 1.0 if engine in PREFILL_FIRST and not lengths_vary else 1.0 / BENCHMARK_ROUNDS
 
 
 def derived_prefill_launch_s(engine: str | None) -> float:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from ..errors import ScenarioError
 
 LIMITS = {"max_batch_tokens": (1, 10_000_000), "max_seqs": (1, 1_000_000), "chunk": (1, 10_000_000),
-          "block_size": (1, 1 << 20), "prefill_batch_tokens": (1, 10_000_000)}
+          "block_size": (1, 1 << 20), "prefill_batch_tokens": (1, 10_000_000), "recv_interval": (1, 10_000)}
 OPTIONAL = ("chunk", "prefill_batch_tokens")
 
 
@@ -38,7 +38,13 @@ class SchedulerConfig:
     memory_fraction: share of device memory the engine may use (weights, activations, KV cache);
     prefill_batch_tokens: prompt tokens of one prefill-only iteration of a prefill-first scheduler (SGLang's
     chunked_prefill_size), used by the closed form's burst (steady._burst: a wave of prompts queued at
-    once); None: max_batch_tokens. The mixing scheduler above (and the simulation) does not use it."""
+    once); None: max_batch_tokens. The mixing scheduler above (and the simulation) does not use it;
+    recv_interval: decode iterations between the scheduler's polls for new requests (SGLang's
+    ``--scheduler-recv-interval``, sglang/srt/managers/scheduler_recv_skipper.py: a decode step adds 1 to
+    its counter, any other step polls at once; 1, its default: every iteration). An arrival waits for the
+    next poll, on average (recv_interval - 1) / 2 decode iterations beyond the one in flight; the closed
+    form (steady.py) adds that to TTFT. Aggregated closed form only: the simulation and the disaggregated
+    form refuse values above 1."""
 
     max_batch_tokens: int = 8192
     max_seqs: int = 256
@@ -46,6 +52,7 @@ class SchedulerConfig:
     block_size: int = 16
     memory_fraction: float = 0.9
     prefill_batch_tokens: int | None = None
+    recv_interval: int = 1
 
     def __post_init__(self) -> None:
         for name, (low, high) in LIMITS.items():
@@ -82,4 +89,4 @@ class SchedulerConfig:
     def to_dict(self) -> dict:
         return {"max_batch_tokens": self.max_batch_tokens, "max_seqs": self.max_seqs, "chunk": self.chunk,
                 "block_size": self.block_size, "memory_fraction": self.memory_fraction,
-                "prefill_batch_tokens": self.prefill_batch_tokens}
+                "prefill_batch_tokens": self.prefill_batch_tokens, "recv_interval": self.recv_interval}

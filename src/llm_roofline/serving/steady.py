@@ -24,7 +24,9 @@ Seen by one tagged request:
 - throughput = R / (TTFT + decode time) requests/s of the engine.
 A serving profile (profiles.py; the calibrated engines) adds its request overhead to TTFT and end to end,
 the engine loop's lag (ENGINE_LAG_ITERATIONS mean iterations x (R - 1) / R: the iteration in flight when
-the request arrives, and the step by which tokens are returned late) to TTFT,
+the request arrives, and the step by which tokens are returned late) to TTFT; a scheduler that polls for
+new requests only every I decode iterations (SchedulerConfig.recv_interval, profile or not) adds
+(I - 1) / 2 of them x (R - 1) / R;
 and for its burst share of the requests the excess of a burst's mean TTFT (``_burst``: all R prompts
 queued at once through the token budget) over the steady TTFT. An engine-evaluated cost (engine_cost.py)
 sums the decode steps by quadrature instead of exactly. Those additions keep a request in flight without
@@ -190,6 +192,9 @@ def steady_state(cost: StepCost | EngineCost, kv: KVCapacity, config: SchedulerC
         iteration = np.where(has_decode, decode_time / np.where(has_decode, G - 1.0, 1.0), 0.0)
     if profile is not NEUTRAL:  # a real engine's loop: its arrival waits out the iteration in flight
         extra += ENGINE_LAG_ITERATIONS * iteration * (R - 1.0) / R
+    # a scheduler polling for new requests every recv_interval decode iterations: an arrival waits for the
+    # next poll, (recv_interval - 1) / 2 busy iterations on average (none at R = 1: an idle loop polls)
+    extra += (config.recv_interval - 1.0) / 2.0 * iteration * (R - 1.0) / R
     if burst is not None:
         extra += profile.burst_share * np.maximum(burst_iterations * times[3] - ttft_service, 0.0)
 

@@ -77,7 +77,8 @@ def fit_serving_profiles(csv: str | os.PathLike | None = None, progress=None) ->
     cases = [m for m in map(map_row, read_table(path)) if isinstance(m, Case)]
     c = components(cases, progress=progress)
     source = (f"fixed_share and request_overhead_s fitted by llm-roofline validate --fit on {Path(path).name} "
-              f"({c.ttft.size} rows); burst_share derived from the engine's scheduler and prefill_launch_s the "
+              f"({c.ttft.size} rows); burst_share derived from the engine's scheduler (for requests of equal lengths; "
+              "rows whose lengths vary get 1 / 10) and prefill_launch_s the "
               "measured eager launch cost (not fitted)")
     profiles = fit_profiles(c, source=source)
 

@@ -29,6 +29,8 @@ Mapping (each a documented choice; docs/accuracy.md):
   chunked_prefill_size, which depends on the device's memory (sglang_prefill_batch_tokens); disagg: a
   prefill worker batches up to prefill_batch_size prompts per rank within max(isl, TOKEN_BUDGET) tokens per
   rank, a decode worker holds decode_batch_size requests per rank.
+- recipes (recipes.py): InferenceX runs draw their request lengths from a range (``lengths_vary``, which
+  sets a prefill-first engine's burst share) and some of their SGLang recipes set a recv interval.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from dataclasses import dataclass, replace
 
 from ..errors import DeploymentError, RooflineError
 from ..parallel.deployment import worker_deployment
+from .recipes import lengths_vary, mean_length, recv_interval
 from .table import Row
 
 TOKEN_BUDGET = 8192  # tokens per iteration per attention-DP rank (TRT-LLM max_num_tokens, vLLM V1's default)
@@ -59,7 +62,8 @@ class Worker:
     """One pool's workers: ``workers`` of them, each a deployment (tp, attention_dp, ep, pp) with its
     scheduler: ``max_seqs`` requests and ``max_batch_tokens`` tokens per iteration (at least max_seqs when
     called; per micro-batch of a pipelined worker); ``prefill_batch_tokens``: tokens of a prefill-only
-    iteration (SGLang's chunked_prefill_size; None: the budget)."""
+    iteration (SGLang's chunked_prefill_size; None: the budget); ``recv_interval``: SGLang's
+    --scheduler-recv-interval in the run's recipe (recipes.py)."""
 
     workers: int
     tp: int
@@ -69,6 +73,7 @@ class Worker:
     max_batch_tokens: int
     pp: int = 1
     prefill_batch_tokens: int | None = None
+    recv_interval: int = 1  # decode iterations between the scheduler's polls for new requests (recipes.py)
 
     @property
     def deployment(self) -> dict:
@@ -100,6 +105,12 @@ class Case:
     ttft_s: float
     tpot_s: float
     single_device: bool = False  # ``system`` is then a catalog device (no bundled system), one per worker
+    lengths_vary: bool = False  # the run drew request lengths from a range (recipes.lengths_vary)
+
+    def served_lengths(self) -> tuple[float, float]:
+        """The mean prompt and output tokens of the row's requests (recipes.mean_length: shorter than the
+        stated isl / osl when the client drew them from a range), which the serving call prices."""
+        return mean_length(self.isl, self.row), mean_length(self.osl, self.row)
 
     @property
     def version(self) -> str:
@@ -113,8 +124,9 @@ class Case:
         lengths (their concurrency is)."""
         common = (self.model, self.system, self.engine, self.w_bits, self.a_bits, self.kv_bits, self.mode)
         if self.agg is not None:
-            return (*common, self.agg.tp, self.agg.attention_dp, self.agg.ep, self.agg.pp, self.agg.max_batch_tokens)
-        return (*common, self.isl, self.osl, self.prefill, self.decode)
+            return (*common, self.agg.tp, self.agg.attention_dp, self.agg.ep, self.agg.pp, self.agg.max_batch_tokens,
+                    self.agg.recv_interval, self.lengths_vary)
+        return (*common, self.isl, self.osl, self.prefill, self.decode, self.lengths_vary)
 
 
 @dataclass(frozen=True)
@@ -259,6 +271,8 @@ def _map(row: Row) -> Case:
         agg = _worker(row, "", is_moe, 1, math.ceil(concurrency), TOKEN_BUDGET * adp)
         if engine == "sglang":  # its prefill-first scheduler's prefill batches (the burst)
             agg = replace(agg, prefill_batch_tokens=sglang_prefill_batch_tokens(hardware.memory_capacity_bytes))
+        agg = replace(agg, recv_interval=recv_interval(row, engine, system, name, concurrency, agg.tp,
+                                                       agg.attention_dp, w))
     else:
         for side in ("prefill", "decode"):
             for column in ("num_workers", "batch_size"):
@@ -279,7 +293,7 @@ def _map(row: Row) -> Case:
         system = device
     return Case(row=row, model=name, system=system, engine=engine, w_bits=w, a_bits=a, kv_bits=kv, mode=mode,
                 isl=isl, osl=osl, concurrency=float(max(concurrency, 1.0)), agg=agg, prefill=prefill, decode=decode,
-                ttft_s=ttft, tpot_s=tpot, single_device=device is not None)
+                ttft_s=ttft, tpot_s=tpot, single_device=device is not None, lengths_vary=lengths_vary(row))
 
 
 def _lone_device(name: str) -> str | None:

@@ -1,8 +1,9 @@
 """Fitting the serving profiles (serving/profiles.py) on measured rows, and cross-validating the fit.
 
 Two fitted parameters per engine: the share kappa of the kernels' fixed costs an iteration pays and the
-request overhead t; the burst share phi is not fitted but derived from the engine's scheduler
-(profiles.derived_burst_share: 1 for a prefill-first unmixed scheduler, 1 / BENCHMARK_ROUNDS otherwise),
+request overhead t; the burst share phi is not fitted but derived per row from the engine's scheduler and
+the row's lengths (profiles.derived_burst_share: 1 for a prefill-first unmixed scheduler serving requests
+of equal lengths, 1 / BENCHMARK_ROUNDS otherwise; the profile written keeps the equal-lengths share),
 nor is the launch time of iterations with prompt tokens (profiles.derived_prefill_launch_s: measured).
 The calibrated prediction is evaluated four times, at kappa in {0, 1} and phi in {0, 1} with t = 0
 (``components``), each with the derived prefill_launch_s. In the aggregated closed form every time is a
@@ -108,12 +109,19 @@ def fit_one(c: Components, engine: str, source: str) -> ServingProfile:
     """The profile of rows ``c`` (see the module docstring)."""
     tpot = c.tpot0[None, :] + KAPPA[:, None] * (c.tpot1 - c.tpot0)[None, :]
     kappa = float(KAPPA[int(np.argmin(_log_error(tpot, c.tpot[None, :]).mean(axis=1)))])
-    phi = derived_burst_share(engine)
+    phi = _row_burst_shares(c, engine)
     ttft = (c.ttft0 + kappa * (c.ttft1 - c.ttft0) + phi * (c.burst0 + kappa * (c.burst1 - c.burst0)))
     loss = np.median(_log_error(ttft[None, :] + OVERHEAD_S[:, None], c.ttft[None, :]), axis=1)
     overhead = float(OVERHEAD_S[int(np.argmin(loss))])
-    return ServingProfile(engine, fixed_share=kappa, request_overhead_s=overhead, burst_share=phi,
+    return ServingProfile(engine, fixed_share=kappa, request_overhead_s=overhead,
+                          burst_share=derived_burst_share(engine),
                           prefill_launch_s=derived_prefill_launch_s(engine), source=source)
+
+
+def _row_burst_shares(c: Components, engine: str) -> np.ndarray:
+    """Each row's derived burst share under ``engine``'s profile: its scheduler and whether the row's
+    request lengths vary (validate prices rows the same way: predict._profile)."""
+    return np.array([derived_burst_share(engine, case.lengths_vary) for case in c.cases])
 
 
 def fit_profiles(c: Components, source: str = "fitted") -> dict[str, ServingProfile]:
@@ -128,8 +136,8 @@ def apply(c: Components, profiles: dict[str, ServingProfile]) -> tuple[np.ndarra
     """(TTFT, TPOT) of every row under its engine's profile (the generic one for other engines)."""
     engines = c.column("engine")
     pick = [profiles.get(e, profiles["generic"]) for e in engines]
-    return c.predict(np.array([p.fixed_share for p in pick]), np.array([p.request_overhead_s for p in pick]),
-                     np.array([p.burst_share for p in pick]))
+    burst = np.array([derived_burst_share(p.engine, case.lengths_vary) for p, case in zip(pick, c.cases, strict=True)])
+    return c.predict(np.array([p.fixed_share for p in pick]), np.array([p.request_overhead_s for p in pick]), burst)
 
 
 def cross_validate(c: Components, by: str) -> tuple[np.ndarray, np.ndarray, dict]:

@@ -11,11 +11,12 @@ fit the KV cache.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ..errors import RooflineError
+from ..serving.profiles import derived_burst_share, serving_profile
 from .cases import Case, Skipped
 
 EFFICIENCIES = ("ideal", "calibrated")
@@ -48,10 +49,12 @@ def serving_call(members: list[Case], efficiency: str, costs=None) -> dict:
         deployment = None if case.single_device else {**w.deployment, **comm}
         return estimate_serving(case.model, case.system, deployment=deployment, max_seqs=seqs,
                                 max_batch_tokens=max(w.max_batch_tokens, seqs),
-                                prefill_batch_tokens=w.prefill_batch_tokens, isl=[c.isl for c in members],
-                                osl=[c.osl for c in members], **common)
+                                prefill_batch_tokens=w.prefill_batch_tokens, recv_interval=w.recv_interval,
+                                isl=[c.served_lengths()[0] for c in members],
+                                osl=[c.served_lengths()[1] for c in members], **common)
     p, d = case.prefill, case.decode
-    common.update(isl=case.isl, osl=case.osl)
+    isl, osl = case.served_lengths()
+    common.update(isl=isl, osl=osl)
     return estimate_serving(
         case.model, case.system, disagg=True, prefill_workers=p.workers, decode_workers=d.workers,
         prefill_deployment={**p.deployment, **comm}, decode_deployment={**d.deployment, **comm},
@@ -60,11 +63,24 @@ def serving_call(members: list[Case], efficiency: str, costs=None) -> dict:
         decode_scheduler={"max_batch_tokens": d.max_batch_tokens, "max_seqs": d.max_seqs}, **common)
 
 
+def _profile(case: Case, efficiency: str, profiles):
+    """The serving profile a row is priced with: "auto" (none) outside the calibrated setting; the given
+    ``profiles``' one for the engine (the fit's runs); else the shipped fit with the burst share the row's
+    lengths give (profiles.derived_burst_share: a prefill-first engine's wave dissolves when lengths vary)."""
+    if efficiency != "calibrated":
+        return "auto"
+    if profiles is not None:
+        return profiles[case.engine]
+    fitted = serving_profile(case.engine)
+    return replace(fitted, burst_share=derived_burst_share(case.engine, case.lengths_vary))
+
+
 def predict(cases: list[Case], efficiencies=EFFICIENCIES, progress=None,
             profiles=None) -> tuple[list[Predicted], list[Skipped]]:
     """Predictions for every case that all ``efficiencies`` can price, and the others with the reason.
     ``progress``: callback(done, total) over configurations. ``profiles``: the calibrated setting's
-    serving profile by engine name (a mapping; None: the shipped fits, serving/profiles.py)."""
+    serving profile by engine name (a mapping; None: the shipped fits, serving/profiles.py, each with the
+    burst share its rows' lengths give: ``_profile``)."""
     groups: dict[tuple, list[Case]] = {}
     for case in cases:
         groups.setdefault(case.key(), []).append(case)
@@ -80,9 +96,9 @@ def predict(cases: list[Case], efficiencies=EFFICIENCIES, progress=None,
             case = members[0]
             engine = case.engine if eff == "calibrated" else None
             try:
-                key = (case.model, case.system, eff, engine)
+                profile = _profile(case, eff, profiles)
+                key = (case.model, case.system, eff, engine, profile)
                 if key not in caches:
-                    profile = "auto" if profiles is None or eff != "calibrated" else profiles[case.engine]
                     caches[key] = serving_costs(case.model, case.system, eff, engine=engine,
                                                 several=not case.single_device,
                                                 engine_evaluated=True, profile=profile)
