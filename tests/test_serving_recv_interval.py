@@ -64,6 +64,8 @@ def test_inferencex_rows_and_their_recipes():
     concurrency >= 16 (10 below, 10 at tp 4 in FP8, none with DP attention) and for Qwen3.5 above
     concurrency 4 (10 at or below); none on H200 or for other engines and sources."""
     assert inferencex_run(_row(INFERENCEX)) and inferencex_run(_row(DB)) and not inferencex_run(_row(GAP))
+    assert inferencex_run(_row("source_file=qwen3.5-397b-gap-analysis.csv; silicon_concurrency=16"))
+    assert not inferencex_run(_row("source_file=other-gap-analysis.csv; silicon_concurrency=16"))
     assert lengths_vary(_row(DB)) and not lengths_vary(_row(GAP))
     ds, qwen = "deepseek-ai/DeepSeek-R1", "Qwen/Qwen3.5-397B-A17B"
     row = _row(INFERENCEX)
