@@ -76,7 +76,8 @@ def test_the_request_overhead_field_moves_ttft_by_its_change(web_page, web_url):
     """Calibrated (vLLM) at concurrency 1: a run with the field empty (the engine's fitted overhead h0, as the
     API's JSON names it), then with 150 ms: the request carries request_overhead_ms, and every TTFT the page
     shows moves by exactly 0.150 - h0 (a request alone: its prefill plus the overhead); the panel says the
-    overhead was set there. An overhead under the ideal setting is refused in the panel."""
+    overhead was set there, and names the profile's other parameters as the JSON gives them. An overhead
+    under the ideal setting is refused in the panel."""
     web_page.set_default_timeout(30_000)
     open_page(web_page, web_url + "?model=meta-llama/Llama-3.1-8B&hw=h100-sxm&eff=calibrated&eng=vllm")
     for selector, value in {"#sv-level": "1", "#sv-requests": "3", "#sv-isl": "500", "#sv-osl": "40"}.items():
@@ -97,6 +98,10 @@ def test_the_request_overhead_field_moves_ttft_by_its_change(web_page, web_url):
     for a, b in zip(default, set_here, strict=True):
         assert b - a == pytest.approx(0.15 - h0, abs=1e-9)
     assert "request overhead of 150 ms set here" in web_page.inner_text("#sv-result")
+    profile = sent.value.json()["efficiency"]["serving_profile"]  # its other parameters, as the JSON has them
+    assert (f"iterations pay {round(100 * profile['fixed_share'])}% of the kernels' fixed costs"
+            in web_page.inner_text("#sv-result"))
+    assert f"{profile['prefill_launch_s'] * 1e6:.0f} µs host launch" in web_page.inner_text("#sv-result")
     open_page(web_page, web_url + "?model=meta-llama/Llama-3.1-8B&hw=h100-sxm")
     web_page.fill("#sv-overhead", "20")
     web_page.click("#sv-run")

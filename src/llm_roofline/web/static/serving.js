@@ -53,6 +53,16 @@ function overheadText(profile) {
     `${profile.engine}'s fitted one)` : `${profile.engine}'s request overhead, ${secs(profile.request_overhead_s)}`;
 }
 
+/** The profile's iteration-time parameters (profiles.py): the share of the kernels' fixed costs an iteration
+ * pays, the host's launch time per kernel in iterations with prompt tokens, and the closed form's burst share;
+ * "" without a profile. */
+function profileText(profile) {
+  if (!profile || profile.engine === "none") return "";
+  return `${profile.engine}'s serving profile: iterations pay ${pct(profile.fixed_share, 0)} of the kernels' ` +
+    `fixed costs; with prompt tokens each kernel takes at least its ${secs(profile.prefill_launch_s)} host ` +
+    `launch (eager); closed-form burst share ${profile.burst_share}`;
+}
+
 function slos() {
   const ms = (id) => { const v = Number($(id).value); return $(id).value === "" || !(v > 0) ? null : v / 1000; };
   return { ttft: ms("sv-ttft"), tpot: ms("sv-tpot") };
@@ -133,6 +143,8 @@ function renderSimulation(r) {
   if (overhead) {
     lines.push(`TTFT and end to end include ${overhead}: the frontend's time before a request reaches the engine`);
   }
+  const profile = profileText(r.efficiency.serving_profile);
+  if (profile) lines.push(profile);
   if (r.steady_state) {
     const s = r.steady_state;
     lines.push(`closed form: TTFT ${secs(s.ttft_s)}, TPOT ${secs(s.tpot_s)}, ${rate(s.requests_per_s)} requests/s ` +
@@ -239,6 +251,8 @@ function renderPlan(result) {
   }
   const overhead = overheadText(result.serving_profile);
   if (overhead) lines.push(`Every TTFT includes ${overhead}.`);
+  const profile = profileText(result.serving_profile);
+  if (profile) lines.push(`${profile}.`);
   lines.push(`${int(result.search.points)} points of ${int(result.search.configurations)} configurations in ` +
     `${secs(result.search.seconds)}; ${result.pareto.length} on the Pareto front (hollow: misses the SLOs).`);
   const skipped = skippedGroups(result.skipped);
