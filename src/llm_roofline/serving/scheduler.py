@@ -43,8 +43,8 @@ class SchedulerConfig:
     ``--scheduler-recv-interval``, sglang/srt/managers/scheduler_recv_skipper.py: a decode step adds 1 to
     its counter, any other step polls at once; 1, its default: every iteration). An arrival waits for the
     next poll, on average (recv_interval - 1) / 2 decode iterations beyond the one in flight; the closed
-    form (steady.py) adds that to TTFT. Aggregated closed form only: the simulation and the disaggregated
-    form refuse values above 1."""
+    form (steady.py) adds that to TTFT. Aggregated closed form only: the disaggregated form refuses values
+    above 1, and the simulation polls every iteration (lr.simulate takes no such setting)."""
 
     max_batch_tokens: int = 8192
     max_seqs: int = 256
