@@ -12,7 +12,7 @@ time) except where a kernel of an iteration with prompt tokens sits at its launc
 so TPOT(kappa) and the steady TTFT(kappa) are taken as the straight lines through those runs; the
 burst's excess over the steady TTFT is interpolated the same way, and t adds to TTFT. For the launch
 floors and the disaggregated rows' fixed points the line is an approximation: the fit's final numbers
-come from a real run (``validate``; on the development table they agree with the fit's to 0.1 point).
+come from a real run (``validate``; on the development table they agree with the fit's to 0.25 point).
 
 The fit, per engine (``generic``: all rows together), on a grid (no optimizer needed, every step exact):
 kappa minimizes the mean absolute log error of TPOT; then t the MEDIAN absolute log error of TTFT at that
