@@ -110,7 +110,7 @@ class Case:
     def served_lengths(self) -> tuple[float, float]:
         """The mean prompt and output tokens of the row's requests (recipes.mean_length: shorter than the
         stated isl / osl when the client drew them from a range), which the serving call prices."""
-        return mean_length(self.isl, self.row), mean_length(self.osl, self.row)
+        return mean_length(self.isl, self.lengths_vary), mean_length(self.osl, self.lengths_vary)
 
     @property
     def version(self) -> str:

@@ -109,7 +109,7 @@ def fit_one(c: Components, engine: str, source: str) -> ServingProfile:
     """The profile of rows ``c`` (see the module docstring)."""
     tpot = c.tpot0[None, :] + KAPPA[:, None] * (c.tpot1 - c.tpot0)[None, :]
     kappa = float(KAPPA[int(np.argmin(_log_error(tpot, c.tpot[None, :]).mean(axis=1)))])
-    phi = _row_burst_shares(c, engine)
+    phi = _row_burst_shares(c, [engine] * len(c.cases))
     ttft = (c.ttft0 + kappa * (c.ttft1 - c.ttft0) + phi * (c.burst0 + kappa * (c.burst1 - c.burst0)))
     loss = np.median(_log_error(ttft[None, :] + OVERHEAD_S[:, None], c.ttft[None, :]), axis=1)
     overhead = float(OVERHEAD_S[int(np.argmin(loss))])
@@ -118,10 +118,11 @@ def fit_one(c: Components, engine: str, source: str) -> ServingProfile:
                           prefill_launch_s=derived_prefill_launch_s(engine), source=source)
 
 
-def _row_burst_shares(c: Components, engine: str) -> np.ndarray:
-    """Each row's derived burst share under ``engine``'s profile: its scheduler and whether the row's
-    request lengths vary (validate prices rows the same way: predict._profile)."""
-    return np.array([derived_burst_share(engine, case.lengths_vary) for case in c.cases])
+def _row_burst_shares(c: Components, engines) -> np.ndarray:
+    """Each row's derived burst share under the profile of its engine in ``engines`` (one name per row):
+    that scheduler and whether the row's request lengths vary (validate prices rows the same way:
+    predict._profile)."""
+    return np.array([derived_burst_share(e, case.lengths_vary) for e, case in zip(engines, c.cases, strict=True)])
 
 
 def fit_profiles(c: Components, source: str = "fitted") -> dict[str, ServingProfile]:
@@ -136,8 +137,8 @@ def apply(c: Components, profiles: dict[str, ServingProfile]) -> tuple[np.ndarra
     """(TTFT, TPOT) of every row under its engine's profile (the generic one for other engines)."""
     engines = c.column("engine")
     pick = [profiles.get(e, profiles["generic"]) for e in engines]
-    burst = np.array([derived_burst_share(p.engine, case.lengths_vary) for p, case in zip(pick, c.cases, strict=True)])
-    return c.predict(np.array([p.fixed_share for p in pick]), np.array([p.request_overhead_s for p in pick]), burst)
+    return c.predict(np.array([p.fixed_share for p in pick]), np.array([p.request_overhead_s for p in pick]),
+                     _row_burst_shares(c, [p.engine for p in pick]))
 
 
 def cross_validate(c: Components, by: str) -> tuple[np.ndarray, np.ndarray, dict]:

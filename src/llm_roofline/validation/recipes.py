@@ -47,10 +47,11 @@ def lengths_vary(row: Row) -> bool:
     return inferencex_run(row)
 
 
-def mean_length(tokens: int, row: Row) -> float:
-    """The mean of the lengths the row's client drew for a stated length ``tokens``: (int(0.8 x tokens) +
-    tokens) / 2 when they vary (``lengths_vary``), else ``tokens``."""
-    return (int(tokens * RANGE_RATIO) + tokens) / 2.0 if lengths_vary(row) else float(tokens)
+def mean_length(tokens: int, vary: bool) -> float:
+    """The mean of the lengths a client drew for a stated length ``tokens`` (count): (int(0.8 x tokens) +
+    tokens) / 2, the mean of uniform integers from int(0.8 x tokens) to tokens, when they vary (a row's
+    ``lengths_vary``), else ``tokens``."""
+    return (int(tokens * RANGE_RATIO) + tokens) / 2.0 if vary else float(tokens)
 
 
 def recv_interval(row: Row, engine: str, system: str, model: str, concurrency: float, tp: int,
