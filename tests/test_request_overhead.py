@@ -30,10 +30,11 @@ def test_estimate_serving_at_concurrency_one_moves_ttft_by_the_overheads_differe
     assert two["ttft_s"][0] - one["ttft_s"][0] == pytest.approx(H2 - H1, abs=1e-9)
     assert two["e2e_s"][0] - one["e2e_s"][0] == pytest.approx(H2 - H1, abs=1e-9)
     assert two["tpot_s"][0] == one["tpot_s"][0]
-    # None is the engine's fitted overhead: the same as giving it
+    # None is the engine's fitted frontend time (its overhead + its cost per prompt token x 700): the same as
+    # giving that whole time as the user's overhead, which replaces both parts
     fitted = lr.estimate_serving(MODEL, DEVICE, **kw)
-    given = lr.estimate_serving(MODEL, DEVICE, request_overhead_s=serving_profile(engine).request_overhead_s, **kw)
-    assert fitted["ttft_s"][0] == given["ttft_s"][0]
+    given = lr.estimate_serving(MODEL, DEVICE, request_overhead_s=serving_profile(engine).frontend_s(700.0), **kw)
+    assert fitted["ttft_s"][0] == pytest.approx(given["ttft_s"][0], rel=1e-12)
 
 
 @pytest.mark.parametrize("disagg", [False, True])
@@ -108,15 +109,17 @@ def test_the_ideal_setting_has_no_profile_to_set_it_in(call):
 
 
 def test_a_profile_given_takes_the_overhead_too():
-    """A ServingProfile passed as ``profile`` under the ideal setting is a profile: the overhead replaces its own
-    (0 here), so at concurrency 1 TTFT grows by exactly the overhead."""
+    """A ServingProfile passed as ``profile`` under the ideal setting is a profile: the overhead replaces its
+    whole frontend time (no fixed part here, 3 us per prompt token: 0.3 ms for 100 tokens), so at concurrency 1
+    TTFT grows by exactly 0.125 - 0.0003 s."""
     from dataclasses import replace
 
-    profile = replace(serving_profile("vllm"), request_overhead_s=0.0)
+    profile = replace(serving_profile("vllm"), request_overhead_s=0.0, prompt_token_s=3e-6)
     kw = dict(concurrency=1, isl=100, osl=10, engine_evaluated=True, profile=profile)
     bare = lr.estimate_serving(MODEL, DEVICE, **kw)
     more = lr.estimate_serving(MODEL, DEVICE, request_overhead_s=0.125, **kw)
-    assert more["ttft_s"][0] - bare["ttft_s"][0] == pytest.approx(0.125, abs=1e-9)
+    assert more["ttft_s"][0] - bare["ttft_s"][0] == pytest.approx(0.125 - 0.0003, abs=1e-9)
+    assert with_request_overhead(profile, 0.125).prompt_token_s == 0.0
 
 
 def test_the_helper_keeps_none_and_refuses_no_profile():

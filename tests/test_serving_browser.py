@@ -73,9 +73,10 @@ def test_the_panel_under_the_calibrated_setting(web_page, web_url, button, path,
 
 
 def test_the_request_overhead_field_moves_ttft_by_its_change(web_page, web_url):
-    """Calibrated (vLLM) at concurrency 1: a run with the field empty (the engine's fitted overhead h0, as the
-    API's JSON names it), then with 150 ms: the request carries request_overhead_ms, and every TTFT the page
-    shows moves by exactly 0.150 - h0 (a request alone: its prefill plus the overhead); the panel says the
+    """Calibrated (vLLM) at concurrency 1: a run with the field empty (the engine's fitted frontend time, h0 +
+    u0 x 500 for the 500-token prompt, as the API's JSON names them), then with 150 ms: the request carries
+    request_overhead_ms, and every TTFT the page shows moves by exactly 0.150 - (h0 + 500 u0) (a request alone:
+    its prefill plus the frontend time; the user's overhead replaces both parts); the panel says the
     overhead was set there, and names the profile's other parameters as the JSON gives them. An overhead
     under the ideal setting is refused in the panel."""
     web_page.set_default_timeout(30_000)
@@ -91,8 +92,13 @@ def test_the_request_overhead_field_moves_ttft_by_its_change(web_page, web_url):
         assert body.get("request_overhead_ms") == (float(overhead) if overhead else None)
         web_page.wait_for_selector("#sv-result table.sv-latency")
         cells = web_page.locator("#sv-result table.sv-latency tbody tr").nth(0).locator("td")
+        shown = sent.value.json()["efficiency"]["serving_profile"]
+        if not overhead:  # the fitted profile's line names both parts of its frontend time
+            micro = float(f"{shown['prompt_token_s'] * 1e6:.3g}")  # toPrecision(3), as the page writes it
+            per_token = f"{micro:g} µs per prompt token"
+            assert per_token in web_page.inner_text("#sv-result"), per_token
         runs.append(([float(cells.nth(j).get_attribute("data-value")) for j in range(1, 5)],
-                     sent.value.json()["efficiency"]["serving_profile"]["request_overhead_s"]))
+                     shown["request_overhead_s"] + 500 * shown["prompt_token_s"]))
     (default, h0), (set_here, h1) = runs
     assert h1 == 0.15 and h0 != h1
     for a, b in zip(default, set_here, strict=True):

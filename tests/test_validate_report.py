@@ -126,9 +126,9 @@ def test_development_table():
     overall = {(g.metric, g.efficiency): g.stats for g in report.table("overall")}
     tpot, ttft = overall["tpot_s", "calibrated"], overall["ttft_s", "calibrated"]
     assert tpot.median_abs_pct < 16 and abs(tpot.bias_pct) < 10  # docs/accuracy.md: 14.7 %, +0.3 %
-    # docs/accuracy.md: 27.1 %, -10.5 % (issue 9's |bias| < 10 % is missed for TTFT since the InferenceX rows
-    # are priced at the lengths their client drew; the docs give the numbers at the stated lengths too)
-    assert ttft.median_abs_pct < 29 and abs(ttft.bias_pct) < 12
+    # docs/accuracy.md: 24.9 %, -7.3 %: issue 9's targets (below 25 %, |bias| below 10 %), met in-sample by
+    # a margin of 0.1 point; held out they are not (29.0 % by model, 26.3 % by system)
+    assert ttft.median_abs_pct < 25 and abs(ttft.bias_pct) < 10
 
 
 def test_skipped_line_numbers_print_as_ranges():

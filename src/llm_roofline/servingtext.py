@@ -24,16 +24,19 @@ def _per_micro_batch(d: dict) -> str:
 
 
 def overhead_text(profile: dict | None) -> str:
-    """A serving profile's request overhead as the reports print it: "20 ms request overhead in TTFT", with
-    ", set by the user" when the user replaced the fitted one (its ``source``); "" without one."""
+    """A serving profile's frontend time as the reports print it: "20 ms request overhead + 15 us per prompt
+    token in TTFT", with ", set by the user" when the user replaced the fitted one (its ``source``); "" without
+    one."""
     from .serving.profiles import USER_OVERHEAD_SOURCE
 
     profile = profile or {}
     overhead = profile.get("request_overhead_s") or 0.0
+    per_token = profile.get("prompt_token_s") or 0.0
     by_user = str(profile.get("source", "")).startswith(USER_OVERHEAD_SOURCE)
-    if not overhead and not by_user:
+    if not overhead and not per_token and not by_user:
         return ""
-    return f"{seconds(overhead)} request overhead in TTFT" + (", set by the user" if by_user else "")
+    tokens = f" + {per_token * 1e6:.3g} us per prompt token" if per_token else ""
+    return f"{seconds(overhead)} request overhead{tokens} in TTFT" + (", set by the user" if by_user else "")
 
 
 def render_simulation(report) -> str:

@@ -207,7 +207,8 @@ def estimate_serving(model, hardware, *, concurrency, isl, osl, max_batch_tokens
              engine: str | None = None, deployment=None, prefill_deployment=None, decode_deployment=None,
              prefill_scheduler=None, decode_scheduler=None, engine_evaluated: bool = False,
              costs: CostCache | None = None, profile="auto", request_overhead_s: float | None = None,
-             prefill_batch_tokens: int | None = None, recv_interval: int = 1) -> dict:
+             prefill_batch_tokens: int | None = None, recv_interval: int = 1,
+             adp_balance_iterations: int = 0) -> dict:
     """The closed-form closed-loop steady state (microseconds per point on one device, milliseconds with
     the engine-evaluated cost): a dict of arrays over the concurrency values (total requests in flight;
     ``workers`` aggregated replicas share them evenly). Aggregated: ``isl`` and ``osl`` may be arrays too
@@ -231,7 +232,10 @@ def estimate_serving(model, hardware, *, concurrency, isl, osl, max_batch_tokens
     chunked_prefill_size), which sets the burst of a profile's burst share (None: max_batch_tokens).
     ``recv_interval``: decode iterations between the scheduler's polls for new requests (SGLang's
     --scheduler-recv-interval; 1: every iteration): TTFT grows by (recv_interval - 1) / 2 busy iterations
-    (SchedulerConfig; aggregated serving only, a ScenarioError under ``disagg``).
+    (SchedulerConfig; aggregated serving only, a ScenarioError under ``disagg``). ``adp_balance_iterations``:
+    TensorRT-LLM's attention-DP balancing timeout (``attention_dp_config.timeout_iters`` with enable_balance;
+    0: off): on a worker of several attention-DP ranks a rank's prompts wait until every rank has one, or that
+    many iterations (steady.adp_balance_wait; aggregated only, as recv_interval).
     ``engine_evaluated``: price iterations with the engine itself (engine_cost.py) also where the exact
     linear cost applies (ideal / hardware on one device), as the calibrated setting and multi-device
     workers always do.
@@ -247,7 +251,8 @@ def estimate_serving(model, hardware, *, concurrency, isl, osl, max_batch_tokens
                                                           request_overhead_s=request_overhead_s)
     config = SchedulerConfig(max_batch_tokens=max_batch_tokens, max_seqs=max_seqs, chunk=chunk,
                              block_size=block_size, memory_fraction=memory_fraction,
-                             prefill_batch_tokens=prefill_batch_tokens, recv_interval=recv_interval)
+                             prefill_batch_tokens=prefill_batch_tokens, recv_interval=recv_interval,
+                             adp_balance_iterations=adp_balance_iterations)
     formats = Formats(_own(cache.model, w_bits), a_bits, kv_bits, flash_attention, group_size, scale_bits, state_bits)
     C = np.atleast_1d(np.asarray(concurrency, dtype=np.float64))
     if (C < 1).any() or not np.isfinite(C).all():
@@ -261,6 +266,9 @@ def estimate_serving(model, hardware, *, concurrency, isl, osl, max_batch_tokens
         if max(pre.config.recv_interval, dec.config.recv_interval) > 1:
             raise ScenarioError("recv_interval applies to aggregated serving's closed form; the disaggregated "
                                 "one polls every iteration (leave it at 1)")
+        if max(pre.config.adp_balance_iterations, dec.config.adp_balance_iterations) > 0:
+            raise ScenarioError("adp_balance_iterations applies to aggregated serving's closed form; the "
+                                "disaggregated one does not balance attention-DP ranks (leave it at 0)")
         return _steady_dict(disagg_steady(pre, dec, float(isl), float(osl), link, C))
     pool = cache.pool(formats, config, check_workers(workers, "workers"), agg_dep)
     return _steady_dict(steady_state(pool.cost, pool.kv, config, C / pool.workers, isl, osl), scale=pool.workers)

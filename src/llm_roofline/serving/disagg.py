@@ -148,7 +148,7 @@ def _evaluate(prefill: Pool, decode: Pool, isl: float, osl: float, link: float, 
     calibrated = profile is not NEUTRAL  # a real engine's wave and loop (module docstring)
     R = np.maximum(r, 1.0)  # the decode worker's loop: busy (R - 1) / R of the time, idle for a lone request
     lag = DECODE_LAG_ITERATIONS * tpot * (R - 1.0) / R if calibrated else np.zeros(r.size)
-    steady_outside = profile.request_overhead_s + lag  # s, in the client's loop but in neither pool
+    steady_outside = profile.frontend_s(isl) + lag  # s, in the client's loop but in neither pool
     C = rate * (tau + t_x + steady_outside) + decode.workers * r if target is None else target
     with np.errstate(invalid="ignore"):  # saturated points (rho = 1) carry inf and NaN: the caller drops them
         for _ in range(1 if target is not None else 3):  # the share depends on C, C on the wait: iterate

@@ -1,6 +1,6 @@
 """Serving profiles: what an engine's serving stack adds to, or saves on, its kernels' times.
 
-Four physical parameters per engine, two fitted on measured serving runs (``llm-roofline validate --fit``;
+Five physical parameters per engine, three fitted on measured serving runs (``llm-roofline validate --fit``;
 docs/accuracy.md gives the values, the fit and its cross-validation):
 - ``fixed_share`` (0..1): the share of each kernel's fixed cost (the calibrated curves' t0, measured on
   isolated kernels) that an engine's iteration pays. Engines fuse what the operator graph keeps apart
@@ -8,7 +8,16 @@ docs/accuracy.md gives the values, the fit and its cross-validation):
   overlap a kernel's prologue with the previous one's tail inside their CUDA graphs (programmatic
   dependent launch), so a step costs less than its kernels' isolated fixed costs;
 - ``request_overhead_s`` (s): per-request latency outside the GPU's iterations (HTTP, frontend and
-  router, tokenization, scheduling, returning the first token), added to TTFT and end to end;
+  router, scheduling, returning the first token), added to TTFT and end to end;
+- ``prompt_token_s`` (s per prompt token): the part of that latency that grows with the prompt, on the
+  host before the prompt reaches an iteration (the frontend tokenizes the prompt's text and the engine
+  turns its tokens into a request: parsing, input processing, handing the token ids to the scheduler).
+  Tokenizers run at about 2 us per token on ordinary text (Qwen3.5's, 22k tokens in 41.7 ms:
+  ModelTC/LightLLM pull request 1258) and at 10-21 us per token measured through Hugging Face's
+  tokenizers behind a C++ server (tenstorrent/tt-inference-server issue 2173); the fits (docs/accuracy.md)
+  lie in that range. It is one number per engine for every model: the host's work, not the GPU's. A
+  request of P prompt tokens spends ``request_overhead_s + prompt_token_s x P`` outside the iterations
+  (``frontend_s``);
 - ``burst_share`` (0..1): the share of a closed loop's requests that arrive together and queue for
   their prefill: their TTFT is the mean wait of a burst of prompts through the token budget
   (steady._burst) rather than the steady state's one prefill. Not fitted: it follows from the engine's
@@ -30,9 +39,11 @@ docs/accuracy.md gives the values, the fit and its cross-validation):
   eager launch cost (efficiency.engines.EAGER_LAUNCH_S, 27 us per operator, from the kernel tables).
 A user who knows their own stack's overhead replaces the fitted one (``with_request_overhead``: the
 ``request_overhead_s`` keyword of simulate / estimate_serving / plan, ``--request-overhead`` on the command
-line, the web's "request overhead (ms)"); the rest of the profile stays the fit, and its ``source`` says so.
-Only the calibrated setting uses a profile: the engine-evaluated closed forms all four parameters, the
-discrete-event simulation the iteration-time ones and the request overhead (its closed loop makes its own
+line, the web's "request overhead (ms)"): their number is then the whole time a request spends outside the
+iterations (``prompt_token_s`` becomes 0: a measured overhead already holds their prompts' tokenization);
+the rest of the profile stays the fit, and its ``source`` says so.
+Only the calibrated setting uses a profile: the engine-evaluated closed forms all five parameters, the
+discrete-event simulation the iteration-time ones and the frontend time (its closed loop makes its own
 bursts; serving/simulate.py). The ideal roofline stays the bound it is.
 """
 
@@ -50,8 +61,10 @@ from ..errors import ConfigError, ScenarioError
 
 PARAMS = "profiles.json"
 # A request overhead a user may set (s): 0 (none) up to a minute, past any frontend's latency (the fits are
-# 10 ms to 158 ms; a minute is a queue in front of the engine, not an overhead).
+# a few ms to 200 ms; a minute is a queue in front of the engine, not an overhead).
 MAX_REQUEST_OVERHEAD_S = 60.0
+# A host cost per prompt token (s): up to 1 ms, 50x the slowest tokenizer cited in the module docstring.
+MAX_PROMPT_TOKEN_S = 1e-3
 USER_OVERHEAD_SOURCE = "request_overhead_s set by the user"  # how a profile's source starts once a user set it
 OTHERS = "; the other parameters: "
 
@@ -64,12 +77,14 @@ class ServingProfile:
     fixed_share: float = 1.0
     request_overhead_s: float = 0.0
     burst_share: float = 0.0
+    prompt_token_s: float = 0.0
     prefill_launch_s: float = 0.0
     source: str = "none: the kernels' own times"
 
     def __post_init__(self) -> None:
         for name, low, high in (("fixed_share", 0.0, 1.0), ("request_overhead_s", 0.0, MAX_REQUEST_OVERHEAD_S),
-                                ("burst_share", 0.0, 1.0), ("prefill_launch_s", 0.0, 1e-3)):
+                                ("burst_share", 0.0, 1.0), ("prefill_launch_s", 0.0, 1e-3),
+                                ("prompt_token_s", 0.0, MAX_PROMPT_TOKEN_S)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
                 raise ConfigError(f"serving profile {self.engine}: {name} must be in [{low:g}, {high:g}], "
@@ -77,6 +92,11 @@ class ServingProfile:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def frontend_s(self, prompt_tokens):
+        """Time a request of ``prompt_tokens`` prompt tokens spends outside the GPU's iterations (s):
+        request_overhead_s + prompt_token_s x prompt_tokens (a number or an array)."""
+        return self.request_overhead_s + self.prompt_token_s * prompt_tokens
 
 
 NEUTRAL = ServingProfile("none")
@@ -138,8 +158,10 @@ def check_request_overhead(value) -> float:
 
 
 def with_request_overhead(profile: ServingProfile, seconds: float | None) -> ServingProfile:
-    """``profile`` with its request overhead replaced by the user's ``seconds`` (s; None: unchanged), the
-    other parameters as they are; its ``source`` says the overhead was set by the user. A serving setting
+    """``profile`` with its request overhead replaced by the user's ``seconds`` (s; None: unchanged): the
+    whole frontend time, so its cost per prompt token becomes 0 (a measured overhead holds the user's own
+    tokenization); the other parameters as they are; its ``source`` says the overhead was set by the user.
+    A serving setting
     without a profile (NEUTRAL: ideal, hardware) has no overhead to replace: ScenarioError."""
     if seconds is None:
         return profile
@@ -149,4 +171,5 @@ def with_request_overhead(profile: ServingProfile, seconds: float | None) -> Ser
                             "fitted profile) or a ServingProfile given as profile; the ideal and hardware settings "
                             "have none")
     rest = profile.source.split(OTHERS, 1)[1] if profile.source.startswith(USER_OVERHEAD_SOURCE) else profile.source
-    return replace(profile, request_overhead_s=value, source=f"{USER_OVERHEAD_SOURCE}{OTHERS}{rest}")
+    return replace(profile, request_overhead_s=value, prompt_token_s=0.0,
+                   source=f"{USER_OVERHEAD_SOURCE}{OTHERS}{rest}")

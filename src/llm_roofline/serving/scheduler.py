@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from ..errors import ScenarioError
 
 LIMITS = {"max_batch_tokens": (1, 10_000_000), "max_seqs": (1, 1_000_000), "chunk": (1, 10_000_000),
-          "block_size": (1, 1 << 20), "prefill_batch_tokens": (1, 10_000_000), "recv_interval": (1, 10_000)}
+          "block_size": (1, 1 << 20), "prefill_batch_tokens": (1, 10_000_000), "recv_interval": (1, 10_000),
+          "adp_balance_iterations": (0, 10_000)}
 OPTIONAL = ("chunk", "prefill_batch_tokens")
 
 
@@ -44,7 +45,12 @@ class SchedulerConfig:
     its counter, any other step polls at once; 1, its default: every iteration). An arrival waits for the
     next poll, on average (recv_interval - 1) / 2 decode iterations beyond the one in flight; the closed
     form (steady.py) adds that to TTFT. Aggregated closed form only: the disaggregated form refuses values
-    above 1, and the simulation polls every iteration (lr.simulate takes no such setting)."""
+    above 1, and the simulation polls every iteration (lr.simulate takes no such setting);
+    adp_balance_iterations: TensorRT-LLM's attention-DP balancing (``attention_dp_config: enable_balance:
+    true, timeout_iters: N``; 0, its default, off): on a worker of several attention-DP ranks that all
+    decode, a rank's new prompts wait until every rank has one, or N iterations (tensorrt_llm/_torch/
+    pyexecutor/py_executor.py, ``_balance_adp_requests``). The aggregated closed form adds the wait to TTFT
+    (steady.py); like recv_interval, the disaggregated form refuses it and the simulation has none."""
 
     max_batch_tokens: int = 8192
     max_seqs: int = 256
@@ -53,6 +59,7 @@ class SchedulerConfig:
     memory_fraction: float = 0.9
     prefill_batch_tokens: int | None = None
     recv_interval: int = 1
+    adp_balance_iterations: int = 0
 
     def __post_init__(self) -> None:
         for name, (low, high) in LIMITS.items():
@@ -89,4 +96,5 @@ class SchedulerConfig:
     def to_dict(self) -> dict:
         return {"max_batch_tokens": self.max_batch_tokens, "max_seqs": self.max_seqs, "chunk": self.chunk,
                 "block_size": self.block_size, "memory_fraction": self.memory_fraction,
-                "prefill_batch_tokens": self.prefill_batch_tokens, "recv_interval": self.recv_interval}
+                "prefill_batch_tokens": self.prefill_batch_tokens, "recv_interval": self.recv_interval,
+                "adp_balance_iterations": self.adp_balance_iterations}

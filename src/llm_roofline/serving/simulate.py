@@ -17,13 +17,14 @@ A pool's iteration cost is the linear StepCost (ideal or hardware, one device pe
 engine-evaluated EngineCost (calibrated, workers of several devices: engine_cost.py); the workers ask both
 the same way (time_s of iteration features; decode_group.py prices decode-only stretches).
 
-The request overhead of the cost's serving profile (profiles.py, the calibrated engines: frontend, router,
-tokenization, scheduling; none for ideal and hardware) is a frontend in front of the engine: a request sent
-at t (its arrival, from which TTFT and end-to-end latency count) reaches the engine's queue (aggregated: its
-worker; disaggregated: the dispatch to a prefill worker) at t + request_overhead_s. Every TTFT and
-end-to-end latency includes it once, TPOT and ITL do not change, and a closed loop's C requests in flight
-count the ones still in the frontend: the engine holds C - X x overhead of them on average (Little's law
-over the frontend), so its throughput at a given C drops where the engine is not saturated.
+The frontend time of the cost's serving profile (profiles.py, the calibrated engines: frontend, router,
+tokenization, scheduling; none for ideal and hardware) is a frontend in front of the engine: a request of P
+prompt tokens sent at t (its arrival, from which TTFT and end-to-end latency count) reaches the engine's
+queue (aggregated: its worker; disaggregated: the dispatch to a prefill worker) at t + request_overhead_s +
+prompt_token_s x P (ServingProfile.frontend_s). Every TTFT and end-to-end latency includes it once, TPOT and
+ITL do not change, and a closed loop's C requests in flight count the ones still in the frontend: the
+engine holds C - X x frontend time of them on average (Little's law over the frontend), so its throughput
+at a given C drops where the engine is not saturated.
 """
 
 from __future__ import annotations
@@ -60,10 +61,11 @@ class _Progress:
             self.callback(self.done, self.total)
 
 
-def request_overhead_s(pool: Pool) -> float:
-    """The frontend's latency before a request reaches the engine (s): the request overhead of the pool's
-    serving profile (0 without one)."""
-    return float(getattr(pool.cost, "profile", NEUTRAL).request_overhead_s)
+def frontend_delays_s(pool: Pool, req: Requests) -> np.ndarray:
+    """The frontend's latency before each request reaches the engine (s, by request id): the frontend time
+    of the pool's serving profile at the request's prompt length (0 without one)."""
+    profile = getattr(pool.cost, "profile", NEUTRAL)
+    return np.asarray(profile.frontend_s(req.isl.astype(np.float64)), dtype=np.float64) + np.zeros(req.isl.size)
 
 
 def simulate_agg(pool: Pool, workload: Workload, progress=None) -> SimResult:
@@ -73,7 +75,7 @@ def simulate_agg(pool: Pool, workload: Workload, progress=None) -> SimResult:
     req = Requests(workload.isl, workload.osl)
     n, nw = workload.size, pool.workers
     tick = _Progress(progress, n)
-    send = _Frontend(req, request_overhead_s(pool))
+    send = _Frontend(req, frontend_delays_s(pool, req))
     workers: list[Worker] = []
     if workload.arrival_s is None:
         shares = np.array_split(np.arange(n), nw)
@@ -98,14 +100,14 @@ def simulate_agg(pool: Pool, workload: Workload, progress=None) -> SimResult:
 
 class _Frontend:
     """Sends a request to an aggregated worker: it arrives (the client's clock) at ``time`` and reaches the
-    worker's queue ``overhead_s`` later."""
+    worker's queue its frontend delay later (``delays_s``, s by request id)."""
 
-    def __init__(self, req: Requests, overhead_s: float):
-        self.req, self.overhead_s = req, overhead_s
+    def __init__(self, req: Requests, delays_s: np.ndarray):
+        self.req, self.delays_s = req, delays_s
 
     def __call__(self, worker: Worker, rid: int, time: float) -> None:
         self.req.arrival[rid] = time
-        worker.add_request(rid, time + self.overhead_s)
+        worker.add_request(rid, time + float(self.delays_s[rid]))
 
 
 class _closed_loop:
@@ -129,8 +131,8 @@ def simulate_disagg(prefill: Pool, decode: Pool, workload: Workload, link_bytes_
     A request is dispatched to a prefill worker only once a decode worker has room for it (fewer than its
     max_seqs requests, and the KV bytes of its requests at their mean length within its budget; SGLang's
     and Dynamo's decode workers reserve memory before the prefill starts): until then it waits, and that
-    wait is part of its TTFT. A request sent at t reaches that dispatch at t + the decode pool's request
-    overhead (the module docstring)."""
+    wait is part of its TTFT. A request sent at t reaches that dispatch at t + its frontend delay under the
+    decode pool's profile (the module docstring)."""
     _check_fits(prefill, workload, "prefill")
     _check_fits(decode, workload, "decode")
     req = Requests(workload.isl, workload.osl)
@@ -143,9 +145,9 @@ def simulate_disagg(prefill: Pool, decode: Pool, workload: Workload, link_bytes_
     slots, slot_bytes = [0] * decode.workers, [0.0] * decode.workers
     assigned: dict[int, int] = {}
     turn = {"prefill": 0, "decode": 0}
-    arrivals = iter(range(n)) if not closed else iter(range(min(workload.concurrency, n), n))
-    overhead = request_overhead_s(decode)
-    in_frontend: list[tuple[float, int]] = []  # heap of (when it reaches the dispatch, id): closed loop
+    arrivals = iter(range(min(workload.concurrency, n), n) if closed else ())  # a closed loop's after the first C
+    delays = frontend_delays_s(decode, req)
+    in_frontend: list[tuple[float, int]] = []  # heap of (when it reaches the dispatch, id)
 
     def dispatch(time: float) -> None:
         while front:
@@ -165,10 +167,11 @@ def simulate_disagg(prefill: Pool, decode: Pool, workload: Workload, link_bytes_
             turn["prefill"] += 1
 
     def send(rid: int, time: float) -> None:
-        """A closed loop's request, sent at ``time``: it reaches the dispatch ``overhead`` later."""
+        """A request sent at ``time``: it reaches the dispatch its frontend delay later (a closed loop's
+        request with none reaches it at once)."""
         req.arrival[rid] = time
-        if overhead:
-            heapq.heappush(in_frontend, (time + overhead, rid))
+        if delays[rid] or not closed:
+            heapq.heappush(in_frontend, (time + float(delays[rid]), rid))
         else:
             reach(rid, time)
 
@@ -207,25 +210,17 @@ def simulate_disagg(prefill: Pool, decode: Pool, workload: Workload, link_bytes_
     everyone = prefillers + decoders
     n_p = len(prefillers)
     first_transfer = float(transfer_s.min())
-    if closed:
-        for rid in range(min(workload.concurrency, n)):
-            send(rid, 0.0)
-    upcoming = None if closed else next(arrivals, None)
+    for rid in range(min(workload.concurrency, n)) if closed else range(n):  # an open loop's all, up front
+        send(rid, 0.0 if closed else float(workload.arrival_s[rid]))
     while True:
-        # the next request to reach the dispatch: an open loop's next arrival, or a closed loop's in the frontend
-        sent = inf if upcoming is None else float(workload.arrival_s[upcoming])
-        next_arrival = min(sent + overhead, in_frontend[0][0] if in_frontend else inf)
+        # the next request to reach the dispatch: the first out of the frontend
+        next_arrival = in_frontend[0][0] if in_frontend else inf
         starts = [w.next_start() for w in everyone]
         first = int(np.argmin(starts))
         if next_arrival <= starts[first]:
             if next_arrival == inf:
                 break
-            if in_frontend and in_frontend[0][0] == next_arrival:
-                reach(heapq.heappop(in_frontend)[1], next_arrival)
-            else:
-                req.arrival[upcoming] = sent
-                reach(upcoming, next_arrival)
-                upcoming = next(arrivals, None)
+            reach(heapq.heappop(in_frontend)[1], next_arrival)
             continue
         # What can hand this worker a request, and when at the earliest: a decode worker gets them from the
         # prefill workers (after a transfer), a prefill worker from arrivals and from decode completions.

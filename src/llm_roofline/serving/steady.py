@@ -22,7 +22,8 @@ Seen by one tagged request:
   generation.windowed_step_sum (the engine's own whole-generation sum); f L - n_pf of those steps also
   carry other requests' chunks and cost the mixed iteration instead of the mean decode-only one;
 - throughput = R / (TTFT + decode time) requests/s of the engine.
-A serving profile (profiles.py; the calibrated engines) adds its request overhead to TTFT and end to end,
+A serving profile (profiles.py; the calibrated engines) adds its frontend time (request overhead +
+cost per prompt token x P) to TTFT and end to end,
 the engine loop's lag (ENGINE_LAG_ITERATIONS mean iterations x (R - 1) / R: the iteration in flight when
 the request arrives, and the step by which tokens are returned late) to TTFT; a scheduler that polls for
 new requests only every I decode iterations (SchedulerConfig.recv_interval, profile or not) adds
@@ -123,6 +124,19 @@ def decode_steps_s(cost: StepCost | EngineCost, R: np.ndarray, P: np.ndarray, G:
     return total
 
 
+def adp_balance_wait(timeout_s, ranks: float, arrivals_per_s) -> np.ndarray:
+    """Mean wait of a prompt for TensorRT-LLM's attention-DP balancing (s; SchedulerConfig's
+    adp_balance_iterations): the first prompt to arrive opens a window that closes when every one of the
+    ``ranks`` has a prompt, after the other ranks - 1 arrivals at ``arrivals_per_s`` X (requests/s: (ranks -
+    1) / X s), or at ``timeout_s`` (N iterations), W = min of the two; it waits W, and the X W prompts that
+    arrive inside the window wait W / 2 on average: W (1 + X W / 2) / (1 + X W)."""
+    X = np.asarray(arrivals_per_s, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        window = np.minimum(timeout_s, np.where(X > 0.0, (ranks - 1.0) / X, np.inf))
+    window = np.where(np.isfinite(window), window, 0.0)
+    return window * (1.0 + X * window / 2.0) / (1.0 + X * window)
+
+
 def _burst(cost, config: SchedulerConfig, R: np.ndarray, P: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """R requests of P prompt tokens that arrive together at an idle worker (a closed loop's start, or a
     wave of identical requests) are prefilled first come first served in iterations of B = min(budget,
@@ -187,7 +201,7 @@ def steady_state(cost: StepCost | EngineCost, kv: KVCapacity, config: SchedulerC
     ttft_service, mixed, decode_only = _per_point(times[0], point, n), times[1], times[2]
     steps = quadrature[1](times[-1]) if quadrature is not None else decode_steps_s(cost, R, P, G, mean_keys)
     decode_time = steps + (frac * L - n_pf) * (mixed - decode_only)
-    extra = np.full(n, profile.request_overhead_s)  # TTFT beyond the iterations: the serving profile
+    extra = profile.frontend_s(P) + np.zeros(n)  # TTFT beyond the iterations: the profile's frontend time
     with np.errstate(invalid="ignore", divide="ignore"):
         iteration = np.where(has_decode, decode_time / np.where(has_decode, G - 1.0, 1.0), 0.0)
     if profile is not NEUTRAL:  # a real engine's loop: its arrival waits out the iteration in flight
@@ -200,6 +214,9 @@ def steady_state(cost: StepCost | EngineCost, kv: KVCapacity, config: SchedulerC
 
     e2e_service = ttft_service + decode_time
     rate = R / e2e_service  # the engine's completions (requests/s) with R running
+    if config.adp_balance_iterations and g > 1.0:  # TensorRT-LLM's attention-DP balancing, while every rank
+        # decodes (R >= g): a rank's prompts wait until every rank has one, or the timeout (adp_balance_wait)
+        extra += np.where(R >= g, adp_balance_wait(config.adp_balance_iterations * iteration, g, rate), 0.0)
     # Little's law over the C requests in flight (frontend and engine loop, queue, running): below
     # saturation each sees e2e_service + extra; once C >= R + rate x extra the engine completes `rate` and
     # the time in front of it comes out of the queue's, C / rate.

@@ -76,7 +76,8 @@ def fit_serving_profiles(csv: str | os.PathLike | None = None, progress=None) ->
     path = default_table() if csv is None else csv
     cases = [m for m in map(map_row, read_table(path)) if isinstance(m, Case)]
     c = components(cases, progress=progress)
-    source = (f"fixed_share and request_overhead_s fitted by llm-roofline validate --fit on {Path(path).name} "
+    source = (f"fixed_share, request_overhead_s and prompt_token_s fitted by llm-roofline validate --fit on "
+              f"{Path(path).name} "
               f"({c.ttft.size} rows); burst_share derived from the engine's scheduler (for requests of equal lengths; "
               "rows whose lengths vary get 1 / 10) and prefill_launch_s the "
               "measured eager launch cost (not fitted)")
@@ -97,6 +98,7 @@ def write_profiles(profiles: dict, path: str | os.PathLike) -> None:
     first = next(iter(profiles.values()))
     data = {"source": first.source,
             "engines": {name: {"fixed_share": p.fixed_share, "request_overhead_s": round(p.request_overhead_s, 9),
-                               "burst_share": p.burst_share, "prefill_launch_s": p.prefill_launch_s}
+                               "prompt_token_s": round(p.prompt_token_s, 12), "burst_share": p.burst_share,
+                               "prefill_launch_s": p.prefill_launch_s}
                         for name, p in profiles.items()}}
     Path(path).write_text(json.dumps(data, indent=2) + "\n")

@@ -40,7 +40,7 @@ from dataclasses import dataclass, replace
 
 from ..errors import DeploymentError, RooflineError
 from ..parallel.deployment import worker_deployment
-from .recipes import lengths_vary, mean_length, recv_interval
+from .recipes import adp_balance_iterations, lengths_vary, mean_length, recv_interval
 from .table import Row
 
 TOKEN_BUDGET = 8192  # tokens per iteration per attention-DP rank (TRT-LLM max_num_tokens, vLLM V1's default)
@@ -63,7 +63,8 @@ class Worker:
     scheduler: ``max_seqs`` requests and ``max_batch_tokens`` tokens per iteration (at least max_seqs when
     called; per micro-batch of a pipelined worker); ``prefill_batch_tokens``: tokens of a prefill-only
     iteration (SGLang's chunked_prefill_size; None: the budget); ``recv_interval``: SGLang's
-    --scheduler-recv-interval in the run's recipe (recipes.py)."""
+    --scheduler-recv-interval in the run's recipe; ``adp_balance_iterations``: TensorRT-LLM's attention-DP
+    balancing timeout in it (recipes.py)."""
 
     workers: int
     tp: int
@@ -74,6 +75,7 @@ class Worker:
     pp: int = 1
     prefill_batch_tokens: int | None = None
     recv_interval: int = 1  # decode iterations between the scheduler's polls for new requests (recipes.py)
+    adp_balance_iterations: int = 0  # TensorRT-LLM's attention-DP balancing timeout in the recipe (recipes.py)
 
     @property
     def deployment(self) -> dict:
@@ -125,7 +127,7 @@ class Case:
         common = (self.model, self.system, self.engine, self.w_bits, self.a_bits, self.kv_bits, self.mode)
         if self.agg is not None:
             return (*common, self.agg.tp, self.agg.attention_dp, self.agg.ep, self.agg.pp, self.agg.max_batch_tokens,
-                    self.agg.recv_interval, self.lengths_vary)
+                    self.agg.recv_interval, self.agg.adp_balance_iterations, self.lengths_vary)
         return (*common, self.isl, self.osl, self.prefill, self.decode, self.lengths_vary)
 
 
@@ -272,7 +274,8 @@ def _map(row: Row) -> Case:
         if engine == "sglang":  # its prefill-first scheduler's prefill batches (the burst)
             agg = replace(agg, prefill_batch_tokens=sglang_prefill_batch_tokens(hardware.memory_capacity_bytes))
         agg = replace(agg, recv_interval=recv_interval(row, engine, system, name, concurrency, agg.tp,
-                                                       agg.attention_dp, w))
+                                                       agg.attention_dp, w),
+                      adp_balance_iterations=adp_balance_iterations(row, engine, name, agg.attention_dp))
     else:
         for side in ("prefill", "decode"):
             for column in ("num_workers", "batch_size"):

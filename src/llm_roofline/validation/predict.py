@@ -50,6 +50,7 @@ def serving_call(members: list[Case], efficiency: str, costs=None) -> dict:
         return estimate_serving(case.model, case.system, deployment=deployment, max_seqs=seqs,
                                 max_batch_tokens=max(w.max_batch_tokens, seqs),
                                 prefill_batch_tokens=w.prefill_batch_tokens, recv_interval=w.recv_interval,
+                                adp_balance_iterations=w.adp_balance_iterations,
                                 isl=[c.served_lengths()[0] for c in members],
                                 osl=[c.served_lengths()[1] for c in members], **common)
     p, d = case.prefill, case.decode

@@ -13,7 +13,11 @@ the columns do not:
 - SGLang on B200 polls for new requests every 30 decode iterations at higher concurrency and every 10
   below (``--scheduler-recv-interval``: DeepSeek-R1 30 at concurrency >= 16, 10 below, 10 at tp 4 in FP8,
   1 with DP attention; Qwen3.5 30 above concurrency 4, 10 at or below); its H200 recipes leave the
-  default, 1 (``recv_interval``).
+  default, 1 (``recv_interval``);
+- TensorRT-LLM serving DeepSeek-R1 with attention data parallelism balances the ranks' prompts
+  (``attention_dp_config: batching_wait_iters: 0, enable_balance: true, timeout_iters: 60`` in
+  ``dsr1_fp4_b200_trt.sh``, ``dsr1_fp8_b200_trt.sh``, ``dsr1_fp8_h200_trt.sh`` whenever DP_ATTENTION is true;
+  ``adp_balance_iterations``).
 These are the recipes as published; runs made before a recipe changed may have used other settings.
 One more file holds InferenceX runs under another name: ``source_file=qwen3.5-397b-gap-analysis.csv``
 (Qwen3.5-397B on B200 and H200, SGLang): 43 of its 54 rows repeat an InferenceX row of the same
@@ -67,3 +71,14 @@ def recv_interval(row: Row, engine: str, system: str, model: str, concurrency: f
     if "qwen3.5" in name:
         return 30 if concurrency > 4 else 10
     return 1
+
+
+ADP_BALANCE_TIMEOUT_ITERATIONS = 60  # the DeepSeek-R1 TensorRT-LLM recipes' attention_dp_config.timeout_iters
+
+
+def adp_balance_iterations(row: Row, engine: str, model: str, attention_dp: int) -> int:
+    """TensorRT-LLM's attention-DP balancing timeout in the recipe that made ``row`` (iterations; 0: off):
+    the InferenceX DeepSeek recipes with DP attention set it (the module docstring)."""
+    if engine != "trtllm" or attention_dp <= 1 or "deepseek" not in model.lower() or not inferencex_run(row):
+        return 0
+    return ADP_BALANCE_TIMEOUT_ITERATIONS

@@ -43,14 +43,18 @@ function overheadBody() {
   return text === "" ? {} : { request_overhead_ms: Number(text) };
 }
 
-/** "<engine>'s request overhead, 20 ms" or "a request overhead of 300 ms set here (...)" (the profile's source
- * says which), for the lines under a result; "" without a profile or an overhead. */
+/** "<engine>'s request overhead, 20 ms + 15 µs per prompt token" or "a request overhead of 300 ms set here
+ * (...)" (the profile's source says which), for the lines under a result; "" without a profile or an
+ * overhead. */
 function overheadText(profile) {
   if (!profile) return "";
   const byUser = String(profile.source || "").startsWith("request_overhead_s set by the user");
-  if (!byUser && !profile.request_overhead_s) return "";
+  const perToken = profile.prompt_token_s ? ` + ${Number((profile.prompt_token_s * 1e6).toPrecision(3))} µs ` +
+    "per prompt token" : "";
+  if (!byUser && !profile.request_overhead_s && !perToken) return "";
   return byUser ? `a request overhead of ${secs(profile.request_overhead_s)} set here (in place of ` +
-    `${profile.engine}'s fitted one)` : `${profile.engine}'s request overhead, ${secs(profile.request_overhead_s)}`;
+    `${profile.engine}'s fitted one)` :
+    `${profile.engine}'s request overhead, ${secs(profile.request_overhead_s)}${perToken}`;
 }
 
 /** The profile's iteration-time parameters (profiles.py): the share of the kernels' fixed costs an iteration
