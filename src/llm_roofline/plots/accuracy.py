@@ -69,7 +69,7 @@ def draw_accuracy(report, *, size=None, title=None):
             ax.set_ylim(lo, hi)
             errors = report.errors(metric, eff)
             median = float(np.median(np.abs(errors))) if errors.size else float("nan")
-            ax.set_title(f"{eff}: {METRIC_TITLES[metric]}\nmedian |error| {median:.0f} %", fontsize=9.5)
+            ax.set_title(f"{eff}: {METRIC_TITLES[metric]}\nmedian |error| {median:.1f} %", fontsize=9.5)
             ax.set_xlabel("measured (ms)")
             ax.set_ylabel("predicted (ms)")
     figure_legend(fig, list(handles.values()), list(handles), fontsize=8.5,
