@@ -27,7 +27,10 @@ cost per prompt token x P) to TTFT and end to end,
 the engine loop's lag (ENGINE_LAG_ITERATIONS mean iterations x (R - 1) / R: the iteration in flight when
 the request arrives, and the step by which tokens are returned late) to TTFT; a scheduler that polls for
 new requests only every I decode iterations (SchedulerConfig.recv_interval, profile or not) adds
-(I - 1) / 2 of them x (R - 1) / R;
+(I - 1) / 2 of them x (R - 1) / R; TensorRT-LLM's attention-DP balancing (SchedulerConfig.
+adp_balance_iterations, profile or not) adds a prompt's mean wait for every rank to have one, at the
+engine's completion rate R / (TTFT + decode time) as the arrival rate (adp_balance_wait), while R >= the
+ranks;
 and for its burst share of the requests the excess of a burst's mean TTFT (``_burst``: all R prompts
 queued at once through the token budget) over the steady TTFT. An engine-evaluated cost (engine_cost.py)
 sums the decode steps by quadrature instead of exactly. Those additions keep a request in flight without
