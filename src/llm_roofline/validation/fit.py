@@ -46,6 +46,7 @@ import numpy as np
 from ..serving.profiles import ServingProfile, derived_burst_share, derived_prefill_launch_s
 from .cases import ENGINES, Case
 from .predict import Predicted, predict
+from .stats import errors_pct
 
 KAPPA = np.linspace(0.0, 1.0, 101)
 OVERHEAD_S = np.linspace(0.0, 0.5, 201)
@@ -120,10 +121,6 @@ def _log_error(predicted: np.ndarray, measured: np.ndarray) -> np.ndarray:
         return np.abs(np.log(np.maximum(predicted, 1e-12) / measured))
 
 
-def _relative_error(predicted: np.ndarray, measured: np.ndarray) -> np.ndarray:
-    return np.abs(predicted / measured - 1.0)
-
-
 def fit_one(c: Components, engine: str, source: str) -> ServingProfile:
     """The profile of rows ``c`` (see the module docstring)."""
     tpot = c.tpot0[None, :] + KAPPA[:, None] * (c.tpot1 - c.tpot0)[None, :]
@@ -131,8 +128,8 @@ def fit_one(c: Components, engine: str, source: str) -> ServingProfile:
     phi = _row_burst_shares(c, [engine] * len(c.cases))
     ttft = (c.ttft0 + kappa * (c.ttft1 - c.ttft0) + phi * (c.burst0 + kappa * (c.burst1 - c.burst0)))
     prompt = c.prompt_tokens
-    loss = np.array([np.median(_relative_error((ttft + u * prompt)[None, :] + OVERHEAD_S[:, None],
-                                               c.ttft[None, :]), axis=1) for u in PROMPT_TOKEN_S])  # [u, t]
+    loss = np.array([np.median(np.abs(errors_pct((ttft + u * prompt)[None, :] + OVERHEAD_S[:, None],
+                                                 c.ttft[None, :])), axis=1) for u in PROMPT_TOKEN_S])  # [u, t], %
     u, t = np.unravel_index(int(np.argmin(loss)), loss.shape)  # row-major: the smallest u first, then t
     return ServingProfile(engine, fixed_share=kappa, request_overhead_s=float(OVERHEAD_S[t]),
                           prompt_token_s=float(PROMPT_TOKEN_S[u]), burst_share=derived_burst_share(engine),
